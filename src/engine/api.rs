@@ -1,0 +1,166 @@
+//! The engine's message contract: commands in, events out. Front ends (dashboard, headless
+//! printer, tests) use only these types and the shared panes; none touches engine state.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::git::{DiffStat, MergeOutcome};
+use crate::pty::pane::Pane;
+
+/// What a front end asks of the engine.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Cancel a pending, preparing, running or retrying task.
+    Cancel { task: String },
+    /// A new attempt for a task that ended without success (even with its retry budget spent).
+    Retry { task: String },
+    /// Merge a succeeded task's branch into the base branch.
+    Merge { task: String },
+    /// Bytes for the task's PTY (attach mode).
+    Input { task: String, bytes: Vec<u8> },
+    /// Resize the task's PTY and pane.
+    Resize { task: String, rows: u16, cols: u16 },
+    /// Cancel everything still running or pending and finish the run.
+    Shutdown,
+}
+
+/// What the engine tells its front ends.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A task joined the run (every plan task is announced once at start, in plan order).
+    TaskAdded { view: TaskView, pane: Arc<Pane> },
+    /// A task changed state (or its diff stat / merge state became known).
+    TaskChanged(TaskView),
+    /// The task's pane has new output. Sent once until the front end calls `Pane::take_changed`.
+    Output { index: usize },
+    /// The outcome of a merge request (auto or manual).
+    Merged { task: String, outcome: MergeOutcome },
+    /// Every task has ended (or the run was shut down); results.json is written.
+    RunFinished(RunSummary),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    Pending,
+    Preparing,
+    Running,
+    Retrying,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Cancelled,
+    Skipped,
+}
+
+impl TaskStatus {
+    /// The word shown to people (`timed out`, not `timed_out`).
+    pub fn word(self) -> &'static str {
+        match self {
+            TaskStatus::Pending => "pending",
+            TaskStatus::Preparing => "preparing",
+            TaskStatus::Running => "running",
+            TaskStatus::Retrying => "retrying",
+            TaskStatus::Succeeded => "succeeded",
+            TaskStatus::Failed => "failed",
+            TaskStatus::TimedOut => "timed out",
+            TaskStatus::Cancelled => "cancelled",
+            TaskStatus::Skipped => "skipped",
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            TaskStatus::Succeeded
+                | TaskStatus::Failed
+                | TaskStatus::TimedOut
+                | TaskStatus::Cancelled
+                | TaskStatus::Skipped
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MergeState {
+    NotRequested,
+    Pending,
+    Merged,
+    Conflict,
+    Refused,
+}
+
+impl MergeState {
+    pub fn word(self) -> &'static str {
+        match self {
+            MergeState::NotRequested => "-",
+            MergeState::Pending => "pending",
+            MergeState::Merged => "merged",
+            MergeState::Conflict => "conflict",
+            MergeState::Refused => "refused",
+        }
+    }
+}
+
+/// One attempt as front ends see it.
+#[derive(Debug, Clone)]
+pub struct AttemptView {
+    pub n: u32,
+    pub status: TaskStatus,
+    pub exit_code: Option<i32>,
+    pub started_at: SystemTime,
+    pub duration: Option<Duration>,
+    pub log: PathBuf,
+    pub error: Option<String>,
+}
+
+/// A snapshot of one task, sent whole with every change.
+#[derive(Debug, Clone)]
+pub struct TaskView {
+    /// Position in the run (and index of its pane).
+    pub index: usize,
+    pub name: String,
+    pub agent: String,
+    pub prompt: String,
+    pub status: TaskStatus,
+    /// Current (or last) attempt number, 0 before the first.
+    pub attempt: u32,
+    pub max_attempts: u32,
+    /// When the current attempt started (wall clock), for elapsed time.
+    pub started_at: Option<SystemTime>,
+    /// When the task ended.
+    pub ended_at: Option<SystemTime>,
+    /// While `Retrying`: when the next attempt starts.
+    pub retry_at: Option<SystemTime>,
+    pub attempts: Vec<AttemptView>,
+    pub error: Option<String>,
+    pub branch: String,
+    pub worktree: PathBuf,
+    pub envelope_path: PathBuf,
+    pub head_commit: Option<String>,
+    pub diff_stat: Option<DiffStat>,
+    pub merge: MergeState,
+    pub merge_conflicts: Vec<String>,
+    pub input_hash: Option<String>,
+    pub output_hash: Option<String>,
+}
+
+/// Counts and where the results are, when the run ends.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub results_path: PathBuf,
+    pub total: usize,
+    pub succeeded: usize,
+    pub failed: usize,
+    pub timed_out: usize,
+    pub cancelled: usize,
+    pub skipped: usize,
+    pub elapsed: Duration,
+    /// True when the run ended by `Command::Shutdown` (or a signal) rather than by itself.
+    pub interrupted: bool,
+}

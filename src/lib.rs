@@ -1,0 +1,12 @@
+//! grove: run several coding agents at once, each in its own git worktree and branch.
+
+pub mod agent;
+pub mod cli;
+pub mod demo;
+pub mod engine;
+pub mod git;
+pub mod headless;
+pub mod plan;
+pub mod pty;
+pub mod record;
+pub mod ui;

@@ -1,0 +1,3 @@
+//! Plans: the model, parsing (TOML or JSON, with positions), and validation.
+
+pub mod model;
