@@ -12,6 +12,8 @@ pub struct Plan {
     pub base: Option<String>,
     pub max_parallel: usize,
     pub strategy: Strategy,
+    /// Once a task fails for good, cancel running tasks and skip pending ones.
+    pub fail_fast: bool,
     /// `[agents.NAME]` tables of the plan (presets are in `crate::agent`).
     pub agents: BTreeMap<String, AgentDef>,
     pub tasks: Vec<TaskSpec>,
@@ -85,7 +87,6 @@ pub struct TaskSpec {
     pub merge: MergeMode,
     pub keep_worktrees: KeepWorktrees,
     pub depends_on: Vec<String>,
-    pub fail_fast: bool,
 }
 
 impl TaskSpec {
