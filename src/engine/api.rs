@@ -164,3 +164,38 @@ pub struct RunSummary {
     /// True when the run ended by `Command::Shutdown` (or a signal) rather than by itself.
     pub interrupted: bool,
 }
+
+/// What a front end gets from a started run: the command sender, the event stream, and facts
+/// about the run that do not change.
+#[derive(Debug)]
+pub struct FrontEnd {
+    pub commands: tokio::sync::mpsc::UnboundedSender<Command>,
+    pub events: tokio::sync::mpsc::UnboundedReceiver<Event>,
+    pub info: RunInfo,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    pub run_id: String,
+    pub plan_name: String,
+    pub repo_root: PathBuf,
+    pub run_dir: PathBuf,
+    pub results_path: PathBuf,
+    pub base_commit: String,
+    /// The base as shown to people, e.g. "main" or "v1.2 (tag)".
+    pub base_label: String,
+    pub started_at: SystemTime,
+}
+
+impl RunSummary {
+    /// Exit code shared by every front end: 0 all succeeded, 1 otherwise, 130 interrupted.
+    pub fn exit_code(&self) -> i32 {
+        if self.interrupted {
+            130
+        } else if self.succeeded == self.total {
+            0
+        } else {
+            1
+        }
+    }
+}
