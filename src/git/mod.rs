@@ -1,17 +1,17 @@
 //! git work through libgit2: worktrees, commits, attempt refs, in-memory merges, diff stats.
 //! Nothing here runs on a UI loop; worktree add/remove/prune on one repository are serialized.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Lines added and removed between two commits.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DiffStat {
     pub files: Vec<FileStat>,
     pub insertions: usize,
     pub deletions: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileStat {
     pub path: String,
     pub insertions: usize,

@@ -2,3 +2,314 @@
 //! blocking thread, write input, resize, and stop the whole group (TERM, grace, KILL).
 
 pub mod pane;
+
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use portable_pty::{native_pty_system, CommandBuilder, MasterPty, PtySize};
+use tokio::sync::oneshot;
+
+/// Size every agent's terminal starts with.
+pub const DEFAULT_ROWS: u16 = 40;
+pub const DEFAULT_COLS: u16 = 120;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PtyError {
+    #[error("cannot open a pseudo-terminal: {0}")]
+    Open(String),
+    #[error("cannot start '{program}': {reason}")]
+    Spawn { program: String, reason: String },
+    #[error("empty command")]
+    EmptyCommand,
+}
+
+/// What to run, where, with which environment (added to grove's own).
+#[derive(Debug, Clone)]
+pub struct SpawnSpec {
+    pub argv: Vec<String>,
+    pub cwd: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub rows: u16,
+    pub cols: u16,
+}
+
+/// How the agent's leader process ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exit {
+    /// Exit code; for a process killed by a signal, 128 + signal number when known.
+    pub code: i32,
+    pub signal: Option<String>,
+}
+
+impl Exit {
+    pub fn success(&self) -> bool {
+        self.code == 0 && self.signal.is_none()
+    }
+}
+
+/// Receives everything the agent prints, on the reader thread. `replies` writes back into the
+/// PTY (for answering terminal queries).
+pub trait OutputSink: Send + 'static {
+    fn output(&mut self, bytes: &[u8], replies: &mut dyn Write);
+}
+
+/// Writes input to, and resizes, a running agent's terminal. Cheap to clone.
+#[derive(Clone)]
+pub struct PtyControl {
+    inner: Arc<Mutex<Control>>,
+}
+
+struct Control {
+    writer: Box<dyn Write + Send>,
+    master: Box<dyn MasterPty + Send>,
+}
+
+impl std::fmt::Debug for PtyControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PtyControl")
+    }
+}
+
+impl PtyControl {
+    pub fn write(&self, bytes: &[u8]) -> io::Result<()> {
+        let mut control = self
+            .inner
+            .lock()
+            .map_err(|_| io::Error::other("pty control lock poisoned"))?;
+        control.writer.write_all(bytes)?;
+        control.writer.flush()
+    }
+
+    pub fn resize(&self, rows: u16, cols: u16) -> io::Result<()> {
+        let control = self
+            .inner
+            .lock()
+            .map_err(|_| io::Error::other("pty control lock poisoned"))?;
+        control
+            .master
+            .resize(pty_size(rows, cols))
+            .map_err(|e| io::Error::other(e.to_string()))
+    }
+}
+
+/// Replies from the reader thread go through the shared writer.
+struct ReplyWriter(PtyControl);
+
+impl Write for ReplyWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf).map(|_| buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A started agent. It is over when both `exit` and `eof` have fired.
+pub struct Spawned {
+    /// Process id of the leader, which is also the id of its process group and session.
+    pub pgid: i32,
+    pub control: PtyControl,
+    pub exit: oneshot::Receiver<Exit>,
+    pub eof: oneshot::Receiver<()>,
+}
+
+fn pty_size(rows: u16, cols: u16) -> PtySize {
+    PtySize {
+        rows: rows.max(1),
+        cols: cols.max(1),
+        pixel_width: 0,
+        pixel_height: 0,
+    }
+}
+
+/// Starts `spec.argv` in a new PTY, in its own session (so its own process group), and starts
+/// the reader and waiter threads.
+pub fn spawn(spec: &SpawnSpec, mut sink: impl OutputSink) -> Result<Spawned, PtyError> {
+    let program = spec.argv.first().ok_or(PtyError::EmptyCommand)?;
+    let pair = native_pty_system()
+        .openpty(pty_size(spec.rows, spec.cols))
+        .map_err(|e| PtyError::Open(e.to_string()))?;
+
+    let mut cmd = CommandBuilder::new(program);
+    cmd.args(&spec.argv[1..]);
+    cmd.cwd(&spec.cwd);
+    cmd.env("TERM", "xterm-256color");
+    for (key, value) in &spec.env {
+        cmd.env(key, value);
+    }
+    let spawn_error = |e: &dyn std::fmt::Display| PtyError::Spawn {
+        program: program.clone(),
+        reason: e.to_string(),
+    };
+    let mut child = pair.slave.spawn_command(cmd).map_err(|e| spawn_error(&e))?;
+    // The parent must not keep the slave open, or the reader never sees EOF.
+    drop(pair.slave);
+    let pgid = child
+        .process_id()
+        .and_then(|p| i32::try_from(p).ok())
+        .ok_or_else(|| spawn_error(&"no process id"))?;
+
+    let mut reader = pair.master.try_clone_reader().map_err(|e| spawn_error(&e))?;
+    let writer = pair.master.take_writer().map_err(|e| spawn_error(&e))?;
+    let control = PtyControl {
+        inner: Arc::new(Mutex::new(Control {
+            writer,
+            master: pair.master,
+        })),
+    };
+
+    let (exit_tx, exit_rx) = oneshot::channel();
+    std::thread::Builder::new()
+        .name(format!("grove-wait-{pgid}"))
+        .spawn(move || {
+            let exit = match child.wait() {
+                Ok(status) => Exit {
+                    code: exit_code_of(&status),
+                    signal: status.signal().map(str::to_string),
+                },
+                Err(e) => Exit {
+                    code: -1,
+                    signal: Some(format!("wait failed: {e}")),
+                },
+            };
+            let _ = exit_tx.send(exit);
+        })
+        .map_err(|e| spawn_error(&e))?;
+
+    let (eof_tx, eof_rx) = oneshot::channel();
+    let mut replies = ReplyWriter(control.clone());
+    std::thread::Builder::new()
+        .name(format!("grove-read-{pgid}"))
+        .spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                match reader.read(&mut buf) {
+                    // Linux reports EIO once every slave descriptor is closed: that is EOF.
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => sink.output(&buf[..n], &mut replies),
+                }
+            }
+            let _ = eof_tx.send(());
+        })
+        .map_err(|e| spawn_error(&e))?;
+
+    Ok(Spawned {
+        pgid,
+        control,
+        exit: exit_rx,
+        eof: eof_rx,
+    })
+}
+
+fn exit_code_of(status: &portable_pty::ExitStatus) -> i32 {
+    match status.signal() {
+        None => i32::try_from(status.exit_code()).unwrap_or(i32::MAX),
+        Some(name) => 128 + signal_number(name).unwrap_or(0),
+    }
+}
+
+/// portable-pty reports signals by their description (strsignal); map the common ones back.
+fn signal_number(description: &str) -> Option<i32> {
+    let d = description.to_ascii_lowercase();
+    [
+        ("hangup", libc::SIGHUP),
+        ("interrupt", libc::SIGINT),
+        ("quit", libc::SIGQUIT),
+        ("abort", libc::SIGABRT),
+        ("killed", libc::SIGKILL),
+        ("segmentation", libc::SIGSEGV),
+        ("broken pipe", libc::SIGPIPE),
+        ("terminated", libc::SIGTERM),
+    ]
+    .into_iter()
+    .find(|(word, _)| d.contains(word))
+    .map(|(_, n)| n)
+}
+
+/// Sends `signal` to every process of group `pgid`. False if the group no longer exists.
+pub fn signal_group(pgid: i32, signal: i32) -> bool {
+    if pgid <= 1 {
+        return false;
+    }
+    // SAFETY: killpg has no memory-safety preconditions; pgid > 1 never targets init or "all".
+    unsafe { libc::killpg(pgid, signal) == 0 }
+}
+
+/// True while any process of group `pgid` is alive. Zombies (dead, waiting to be reaped by
+/// whoever adopted them) do not count: they hold no resources and run no code.
+pub fn group_alive(pgid: i32) -> bool {
+    if cfg!(target_os = "linux") {
+        group_members(pgid).next().is_some()
+    } else {
+        signal_group(pgid, 0)
+    }
+}
+
+/// Live (non-zombie) processes of group `pgid`, from /proc.
+fn group_members(pgid: i32) -> impl Iterator<Item = i32> {
+    let entries = std::fs::read_dir("/proc").into_iter().flatten().flatten();
+    entries.filter_map(move |entry| {
+        let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+        // The command name is in parentheses and may contain anything; fields follow the last ')'.
+        let rest = &stat[stat.rfind(')')? + 1..];
+        let mut fields = rest.split_whitespace();
+        let state = fields.next()?;
+        let _ppid = fields.next()?;
+        let group: i32 = fields.next()?.parse().ok()?;
+        (group == pgid && state != "Z" && state != "X").then_some(pid)
+    })
+}
+
+/// How a group was stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StopReport {
+    /// SIGTERM was sent (the group was alive).
+    pub terminated: bool,
+    /// Processes outlived the grace period and got SIGKILL.
+    pub killed: bool,
+}
+
+/// Stops a whole process group: SIGTERM (plus SIGCONT, in case it was stopped), up to `grace`
+/// for it to go, then SIGKILL. Returns once no live process is left in the group (or after a
+/// last bounded wait following SIGKILL).
+pub async fn stop_group(pgid: i32, grace: Duration) -> StopReport {
+    let mut report = StopReport {
+        terminated: false,
+        killed: false,
+    };
+    if !group_alive(pgid) {
+        return report;
+    }
+    signal_group(pgid, libc::SIGTERM);
+    signal_group(pgid, libc::SIGCONT);
+    report.terminated = true;
+    if wait_group_gone(pgid, grace).await {
+        return report;
+    }
+    signal_group(pgid, libc::SIGKILL);
+    report.killed = true;
+    wait_group_gone(pgid, Duration::from_secs(5)).await;
+    report
+}
+
+/// Kills a group at once (a second Ctrl-C).
+pub fn kill_group_now(pgid: i32) {
+    signal_group(pgid, libc::SIGKILL);
+}
+
+/// Waits until the group has no live process, checking briefly; false on timeout.
+async fn wait_group_gone(pgid: i32, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if !group_alive(pgid) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
