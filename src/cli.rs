@@ -1,5 +1,244 @@
-//! Command line.
+//! Command line: parse arguments, load and validate plans, start the engine with a front end,
+//! map outcomes to exit codes (0 success, 1 a task did not succeed, 2 bad input, 130/143
+//! interrupted).
 
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::engine::api::{Command, FrontEnd};
+use crate::engine::{self, RunRequest};
+use crate::plan::{self, model::Plan, PlanError, RepoTarget};
+use crate::pty::{DEFAULT_COLS, DEFAULT_ROWS};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "grove",
+    version,
+    about = "Run several coding agents at once, each in its own git worktree and branch."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Check a plan (and the repository it would run in) without running anything.
+    Validate {
+        plan: PathBuf,
+        /// The git repository to run in (default: the one containing the current directory).
+        #[arg(long)]
+        repo: Option<PathBuf>,
+    },
+    /// Run a plan.
+    Run {
+        plan: PathBuf,
+        #[arg(long)]
+        repo: Option<PathBuf>,
+        /// Line output instead of the dashboard (automatic when stdout is not a terminal).
+        #[arg(long)]
+        headless: bool,
+        /// Quit the dashboard by itself when every task has ended.
+        #[arg(long)]
+        exit_when_done: bool,
+    },
+    /// Merge succeeded tasks of a run into its base branch.
+    Merge {
+        run_id: String,
+        #[arg(required = true)]
+        tasks: Vec<String>,
+        #[arg(long)]
+        repo: Option<PathBuf>,
+    },
+    /// Create a throwaway repository with a sample project and run the demo plan there (offline).
+    Demo {
+        #[arg(long)]
+        headless: bool,
+        #[arg(long)]
+        exit_when_done: bool,
+        /// Where to create the demo repository (default: the system temp directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// The bundled demo agent (run by the `demo` preset).
+    #[command(hide = true)]
+    DemoAgent {
+        #[arg(long)]
+        envelope: PathBuf,
+    },
+}
+
+/// Entry point; returns the process exit code.
 pub fn main() -> i32 {
-    0
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            if let Some(plan_error) = e.downcast_ref::<PlanError>() {
+                eprintln!("error: {plan_error}");
+                return plan_error.exit_code();
+            }
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Cmd::Validate { plan, repo } => {
+            let (plan, target) = load(&plan, repo.as_deref())?;
+            println!(
+                "{}: ok: plan '{}', {} task{}, strategy {}, repository {} (base {} at {})",
+                plan.source.path.display(),
+                plan.name,
+                plan.tasks.len(),
+                if plan.tasks.len() == 1 { "" } else { "s" },
+                plan.strategy.name(),
+                target.root.display(),
+                target.base_label,
+                &target.base_commit[..12.min(target.base_commit.len())]
+            );
+            Ok(0)
+        }
+        Cmd::Run {
+            plan,
+            repo,
+            headless,
+            exit_when_done,
+        } => {
+            let (plan, target) = load(&plan, repo.as_deref())?;
+            run_plan(plan, target, headless, exit_when_done)
+        }
+        Cmd::Merge {
+            run_id,
+            tasks,
+            repo,
+        } => crate::merge_cmd::merge(repo.as_deref(), &run_id, &tasks),
+        Cmd::Demo {
+            headless,
+            exit_when_done,
+            dir,
+        } => {
+            let demo = crate::demo::create_demo_repo(dir.as_deref())
+                .context("cannot create the demo repository")?;
+            println!("grove demo: sample project in {}", demo.root.display());
+            let (plan, target) = load(&demo.plan, Some(&demo.root))?;
+            let code = run_plan(plan, target, headless, exit_when_done)?;
+            println!(
+                "grove demo: look around in {} (git log --all --graph, .grove/runs/)",
+                demo.root.display()
+            );
+            Ok(code)
+        }
+        Cmd::DemoAgent { envelope } => {
+            let cwd = std::env::current_dir().context("no current directory")?;
+            Ok(crate::agent::demo_agent::run(&envelope, &cwd))
+        }
+    }
+}
+
+/// Loads and validates a plan and the repository it runs in; nothing is created.
+fn load(path: &Path, repo: Option<&Path>) -> anyhow::Result<(Plan, RepoTarget)> {
+    let plan = plan::load(path)?;
+    let start = match repo {
+        Some(dir) => dir.to_path_buf(),
+        None => std::env::current_dir().context("no current directory")?,
+    };
+    let target = plan::resolve_repo(&plan, &start)?;
+    Ok((plan, target))
+}
+
+fn run_plan(
+    plan: Plan,
+    target: RepoTarget,
+    headless: bool,
+    exit_when_done: bool,
+) -> anyhow::Result<i32> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let dashboard = !headless && std::io::stdout().is_terminal();
+    runtime.block_on(async move {
+        let (front, engine) = engine::start(RunRequest {
+            plan,
+            repo: target,
+            pane_size: (DEFAULT_ROWS, DEFAULT_COLS),
+        })?;
+        let signals = forward_signals(front.commands.clone())?;
+        let code = if dashboard {
+            run_dashboard(front, exit_when_done).await?
+        } else {
+            let mut stdout = std::io::stdout();
+            let commands = front.commands.clone();
+            let summary = crate::headless::run(front, &mut stdout).await;
+            drop(commands);
+            summary.map(|s| s.exit_code()).unwrap_or(1)
+        };
+        let _ = engine.await;
+        Ok(match (code, signals.received()) {
+            (130, Some(signal)) => 128 + signal,
+            (code, _) => code,
+        })
+    })
+}
+
+async fn run_dashboard(front: FrontEnd, exit_when_done: bool) -> anyhow::Result<i32> {
+    crate::ui::run(front, crate::ui::DashboardOptions { exit_when_done }).await
+}
+
+/// Which signal stopped the run, if any.
+struct Signals {
+    received: std::sync::Arc<std::sync::atomic::AtomicI32>,
+}
+
+impl Signals {
+    fn received(&self) -> Option<i32> {
+        match self.received.load(std::sync::atomic::Ordering::SeqCst) {
+            0 => None,
+            n => Some(n),
+        }
+    }
+}
+
+/// SIGINT, SIGTERM and SIGHUP stop the run: the engine cancels every agent (group SIGTERM,
+/// grace, SIGKILL) and writes the results.
+fn forward_signals(
+    commands: tokio::sync::mpsc::UnboundedSender<Command>,
+) -> anyhow::Result<Signals> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let received = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(0));
+    let kinds = [
+        (SignalKind::interrupt(), libc::SIGINT),
+        (SignalKind::terminate(), libc::SIGTERM),
+        (SignalKind::hangup(), libc::SIGHUP),
+    ];
+    for (kind, number) in kinds {
+        let mut stream = signal(kind).context("cannot install signal handlers")?;
+        let commands = commands.clone();
+        let received = received.clone();
+        tokio::spawn(async move {
+            while stream.recv().await.is_some() {
+                let _ = received.compare_exchange(
+                    0,
+                    number,
+                    std::sync::atomic::Ordering::SeqCst,
+                    std::sync::atomic::Ordering::SeqCst,
+                );
+                let _ = commands.send(Command::Shutdown);
+            }
+        });
+    }
+    Ok(Signals { received })
 }

@@ -1,1 +1,172 @@
-//! Headless front end.
+//! The headless front end: one line per state change, a summary table at the end. Same engine,
+//! same commands and events as the dashboard.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::engine::api::{Event, FrontEnd, RunSummary, TaskStatus, TaskView};
+use crate::engine::describe_merge;
+
+/// Prints the run to `out` until it finishes; returns the run's summary.
+pub async fn run(mut front: FrontEnd, out: &mut dyn Write) -> Option<RunSummary> {
+    let info = front.info.clone();
+    let clock = Instant::now();
+    let _ = writeln!(
+        out,
+        "grove: run {} on {} (base {})",
+        info.run_id,
+        info.repo_root.display(),
+        info.base_label
+    );
+    let mut tasks: Vec<TaskView> = Vec::new();
+    let mut printed: HashMap<usize, (TaskStatus, u32)> = HashMap::new();
+    let width = |tasks: &[TaskView]| tasks.iter().map(|t| t.name.len()).max().unwrap_or(4);
+    while let Some(event) = front.events.recv().await {
+        match event {
+            Event::TaskAdded { view, .. } => tasks.push(view),
+            Event::TaskChanged(view) => {
+                let key = (view.status, view.attempt);
+                if printed.get(&view.index) != Some(&key) {
+                    printed.insert(view.index, key);
+                    let w = width(&tasks);
+                    let _ = writeln!(out, "{}", state_line(&view, clock.elapsed(), w));
+                }
+                if let Some(slot) = tasks.get_mut(view.index) {
+                    *slot = view;
+                }
+            }
+            Event::Merged { task, outcome } => {
+                let (word, commit, detail) = describe_merge(&outcome);
+                let short = &commit[..commit.len().min(12)];
+                let _ = writeln!(
+                    out,
+                    "{:>7.1}s  {:<w$}  {word} {short} {detail}",
+                    clock.elapsed().as_secs_f64(),
+                    task,
+                    w = width(&tasks)
+                );
+            }
+            Event::Output { .. } => {}
+            Event::RunFinished(summary) => {
+                let _ = write!(out, "{}", summary_table(&tasks, &summary));
+                let _ = out.flush();
+                // Dropping the command sender lets the engine end.
+                return Some(summary);
+            }
+        }
+        let _ = out.flush();
+    }
+    None
+}
+
+fn state_line(view: &TaskView, elapsed: Duration, width: usize) -> String {
+    let detail = match view.status {
+        TaskStatus::Preparing | TaskStatus::Running => {
+            format!("attempt {}/{}", view.attempt, view.max_attempts)
+        }
+        TaskStatus::Retrying => {
+            let wait = view
+                .retry_at
+                .and_then(|at| at.duration_since(SystemTime::now()).ok())
+                .unwrap_or_default();
+            format!(
+                "in {:.1}s, after attempt {}/{}: {}",
+                wait.as_secs_f64(),
+                view.attempt,
+                view.max_attempts,
+                view.error.as_deref().unwrap_or("failed")
+            )
+        }
+        TaskStatus::Succeeded => {
+            let stat = view
+                .diff_stat
+                .as_ref()
+                .map(|d| {
+                    format!(
+                        "+{} -{}, {} file{}",
+                        d.insertions,
+                        d.deletions,
+                        d.files.len(),
+                        if d.files.len() == 1 { "" } else { "s" }
+                    )
+                })
+                .unwrap_or_default();
+            format!("attempt {}/{}  {stat}", view.attempt, view.max_attempts)
+        }
+        _ => view.error.clone().unwrap_or_default(),
+    };
+    format!(
+        "{:>7.1}s  {:<width$}  {:<9}  {detail}",
+        elapsed.as_secs_f64(),
+        view.name,
+        view.status.word()
+    )
+    .trim_end()
+    .to_string()
+}
+
+fn task_duration(view: &TaskView) -> Option<Duration> {
+    let first = view.attempts.first()?.started_at;
+    let end = view.ended_at.unwrap_or_else(SystemTime::now);
+    end.duration_since(first).ok()
+}
+
+/// The closing table: task, status, attempts, duration, branch, merge; then counts and the
+/// results path.
+pub fn summary_table(tasks: &[TaskView], summary: &RunSummary) -> String {
+    let headers = ["task", "status", "attempts", "duration", "branch", "merge"];
+    let rows: Vec<[String; 6]> = tasks
+        .iter()
+        .map(|t| {
+            [
+                t.name.clone(),
+                t.status.word().to_string(),
+                format!("{}/{}", t.attempt, t.max_attempts),
+                task_duration(t)
+                    .map(|d| format!("{:.1}s", d.as_secs_f64()))
+                    .unwrap_or_else(|| "-".into()),
+                if t.attempt > 0 { t.branch.clone() } else { "-".into() },
+                t.merge.word().to_string(),
+            ]
+        })
+        .collect();
+    let mut widths = headers.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let mut s = String::from(" ");
+        for (cell, w) in cells.iter().zip(widths) {
+            s.push_str(&format!(" {cell:<w$}"));
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = String::from("\n");
+    out.push_str(&line(&headers.map(String::from)));
+    for row in &rows {
+        out.push_str(&line(row));
+    }
+    for t in tasks.iter().filter(|t| t.error.is_some() && t.status.is_final()) {
+        out.push_str(&format!(
+            "  {}: {}\n",
+            t.name,
+            t.error.as_deref().unwrap_or_default()
+        ));
+    }
+    out.push_str(&format!(
+        "\n{} of {} succeeded, {} failed, {} timed out, {} cancelled, {} skipped in {:.1}s{}\n",
+        summary.succeeded,
+        summary.total,
+        summary.failed,
+        summary.timed_out,
+        summary.cancelled,
+        summary.skipped,
+        summary.elapsed.as_secs_f64(),
+        if summary.interrupted { " (interrupted)" } else { "" }
+    ));
+    out.push_str(&format!("results: {}\n", summary.results_path.display()));
+    out
+}

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod engine;
 pub mod git;
 pub mod headless;
+pub mod merge_cmd;
 pub mod plan;
 pub mod pty;
 pub mod record;

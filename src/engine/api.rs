@@ -163,6 +163,8 @@ pub struct RunSummary {
     pub elapsed: Duration,
     /// True when the run ended by `Command::Shutdown` (or a signal) rather than by itself.
     pub interrupted: bool,
+    /// Whether the run as a whole succeeded: every task, or under `fallback` one of them.
+    pub success: bool,
 }
 
 /// What a front end gets from a started run: the command sender, the event stream, and facts
@@ -188,11 +190,12 @@ pub struct RunInfo {
 }
 
 impl RunSummary {
-    /// Exit code shared by every front end: 0 all succeeded, 1 otherwise, 130 interrupted.
+    /// Exit code shared by every front end: 0 when the run succeeded, 1 otherwise, 130 when
+    /// interrupted (the CLI turns that into 143 for SIGTERM).
     pub fn exit_code(&self) -> i32 {
         if self.interrupted {
             130
-        } else if self.succeeded == self.total {
+        } else if self.success {
             0
         } else {
             1

@@ -2,3 +2,11 @@
 //! through `api::Command` and `api::Event`.
 
 pub mod api;
+mod attempt;
+pub mod output;
+pub mod retry;
+mod run;
+pub mod schedule;
+pub mod state;
+
+pub use run::{describe_merge, start, EngineError, RunRequest};

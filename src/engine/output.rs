@@ -1,0 +1,134 @@
+//! A task's output as text: the captured tail of its terminal (escapes stripped), and the
+//! section of earlier outputs passed to later prompts.
+
+/// How much captured output becomes the task's output.
+pub const OUTPUT_LIMIT: usize = 64 * 1024;
+/// Cap of the earlier-outputs section added to a prompt.
+pub const PASS_OUTPUT_LIMIT: usize = 32 * 1024;
+pub const CUT_MARKER: &str = "[... earlier output cut ...]\n";
+
+/// Keeps the last bytes of a stream, enough for `OUTPUT_LIMIT` of text after stripping escapes.
+#[derive(Debug, Default)]
+pub struct Tail {
+    buf: Vec<u8>,
+}
+
+impl Tail {
+    const KEEP: usize = 2 * OUTPUT_LIMIT;
+
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+        // Trim rarely (amortized): only when twice the kept size is reached.
+        if self.buf.len() > 2 * Self::KEEP {
+            let cut = self.buf.len() - Self::KEEP;
+            self.buf.drain(..cut);
+        }
+    }
+
+    /// The captured text: escapes stripped, carriage-return redraws resolved to what a terminal
+    /// would finally show on each line, at most `OUTPUT_LIMIT` bytes (the end is kept).
+    pub fn text(&self) -> String {
+        // Resolve carriage-return redraws before stripping: the stripper drops bare \r.
+        let raw = String::from_utf8_lossy(&self.buf);
+        let mut resolved = String::with_capacity(raw.len());
+        for line in raw.split('\n') {
+            let line = line.trim_end_matches('\r');
+            resolved.push_str(line.rsplit('\r').next().unwrap_or(""));
+            resolved.push('\n');
+        }
+        // split() yields one extra empty piece after a final newline.
+        resolved.pop();
+        let stripped = strip_ansi_escapes::strip_str(&resolved);
+        keep_end(&stripped, OUTPUT_LIMIT).to_string()
+    }
+}
+
+/// The last `limit` bytes of `s`, starting at a character boundary.
+pub fn keep_end(s: &str, limit: usize) -> &str {
+    if s.len() <= limit {
+        return s;
+    }
+    let mut start = s.len() - limit;
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    &s[start..]
+}
+
+/// A task's output as text for other prompts: a JSON string as itself, other JSON pretty-printed.
+pub fn output_text(output: &serde_json::Value) -> String {
+    match output {
+        serde_json::Value::String(s) => s.clone(),
+        other => serde_json::to_string_pretty(other).unwrap_or_default(),
+    }
+}
+
+/// The prompt followed by the earlier outputs, each under its task name:
+///
+/// ```text
+/// <prompt>
+///
+/// ## Output of earlier tasks
+///
+/// ### <task>
+/// <output>
+/// ```
+///
+/// The section after the heading is capped at `PASS_OUTPUT_LIMIT` bytes; when it is longer, the
+/// oldest text is cut first and `CUT_MARKER` stands where it was.
+pub fn prompt_with_outputs(prompt: &str, outputs: &[(String, String)]) -> String {
+    if outputs.is_empty() {
+        return prompt.to_string();
+    }
+    let mut body = String::new();
+    for (task, text) in outputs {
+        body.push_str(&format!("### {task}\n{}\n\n", text.trim_end()));
+    }
+    let body = body.trim_end();
+    let body = if body.len() > PASS_OUTPUT_LIMIT {
+        format!(
+            "{CUT_MARKER}{}",
+            keep_end(body, PASS_OUTPUT_LIMIT - CUT_MARKER.len())
+        )
+    } else {
+        body.to_string()
+    };
+    format!("{prompt}\n\n## Output of earlier tasks\n\n{body}\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_escapes_and_resolves_redraws() {
+        let mut tail = Tail::default();
+        tail.push(b"\x1b[32mok\x1b[0m\r\nprogress 10%\rprogress 100%\r\ndone\r\n");
+        assert_eq!(tail.text(), "ok\nprogress 100%\ndone\n");
+    }
+
+    #[test]
+    fn keeps_only_the_end() {
+        let mut tail = Tail::default();
+        for i in 0..100_000 {
+            tail.push(format!("line {i}\n").as_bytes());
+        }
+        let text = tail.text();
+        assert!(text.len() <= OUTPUT_LIMIT);
+        assert!(text.ends_with("line 99999\n"));
+    }
+
+    #[test]
+    fn passed_outputs_are_capped_oldest_first() {
+        let outputs = vec![
+            ("a".to_string(), "A".repeat(30_000)),
+            ("b".to_string(), "B".repeat(10_000)),
+        ];
+        let prompt = prompt_with_outputs("do it", &outputs);
+        let section = prompt.split("## Output of earlier tasks\n\n").nth(1).unwrap();
+        assert!(section.len() <= PASS_OUTPUT_LIMIT + 1);
+        assert!(section.starts_with(CUT_MARKER));
+        assert!(section.contains("### b\nBBBB"));
+        assert!(prompt.starts_with("do it\n\n"));
+    }
+}

@@ -1,0 +1,870 @@
+//! The run loop: owns every task's state, applies the strategy's decisions, starts attempts,
+//! handles front-end commands, merges, and writes results.json. Waits on channels only.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::agent::{self, AgentCommand};
+use crate::git::{self, DiffStat, MergeOutcome};
+use crate::plan::model::{KeepWorktrees, MergeMode, Plan, TaskSpec};
+use crate::plan::RepoTarget;
+use crate::pty::pane::{Pane, DEFAULT_SCROLLBACK};
+use crate::pty::PtyControl;
+use crate::record::audit::Audit;
+use crate::record::results::{AttemptRecord, MergeRecord, Provenance, Results, TaskResult};
+use crate::record::{self, RunPaths};
+
+use super::api::*;
+use super::attempt::{self, AttemptJob, AttemptReport, Progress, StopReason};
+use super::output;
+use super::retry;
+use super::schedule;
+use super::state::{AttemptEnd, TaskState, Transition};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot create the run directory under {path}: {source}")]
+    RunDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot prepare the repository: {0}")]
+    Git(#[from] git::GitError),
+    #[error("task '{task}': unknown agent '{agent}'")]
+    UnknownAgent { task: String, agent: String },
+}
+
+/// What to run, where, and how big agents' terminals start.
+pub struct RunRequest {
+    pub plan: Plan,
+    pub repo: RepoTarget,
+    pub pane_size: (u16, u16),
+}
+
+struct Task {
+    spec: TaskSpec,
+    agent: AgentCommand,
+    state: TaskState,
+    pane: Arc<Pane>,
+    /// Set while an attempt is in flight: how to stop it, and its terminal once spawned.
+    stop: Option<oneshot::Sender<StopReason>>,
+    control: Option<PtyControl>,
+    /// Bumped on every retry schedule so a stale timer is ignored.
+    retry_generation: u64,
+    pane_size: (u16, u16),
+    attempts: Vec<AttemptReport>,
+    output: Option<(serde_json::Value, String)>,
+    head_commit: Option<String>,
+    diff_stat: Option<DiffStat>,
+    merge: MergeState,
+    merge_commit: Option<String>,
+    merge_conflicts: Vec<String>,
+    merge_reason: Option<String>,
+}
+
+enum Internal {
+    Attempt(Progress),
+    RetryDue { index: usize, generation: u64 },
+    MergeDone { index: usize, outcome: Result<MergeOutcome, String> },
+    WorktreeRemoved,
+}
+
+struct Run {
+    plan: Plan,
+    repo: RepoTarget,
+    paths: RunPaths,
+    audit: Audit,
+    tasks: Vec<Task>,
+    events: mpsc::UnboundedSender<Event>,
+    internal_tx: mpsc::UnboundedSender<Internal>,
+    started_at: SystemTime,
+    clock: Instant,
+    shutting_down: bool,
+    merge_queue: VecDeque<usize>,
+    merging: bool,
+    /// Worktree removals in flight (the run ends after they finish).
+    removing: usize,
+    /// RunFinished was sent for the current idle state.
+    finished_sent: bool,
+}
+
+/// Creates the run's records and starts it on the current tokio runtime.
+pub fn start(req: RunRequest) -> Result<(FrontEnd, tokio::task::JoinHandle<()>), EngineError> {
+    let RunRequest {
+        plan,
+        repo,
+        pane_size,
+    } = req;
+    let mut agents = Vec::new();
+    for spec in &plan.tasks {
+        let agent = agent::resolve(&plan, &spec.agent).ok_or_else(|| EngineError::UnknownAgent {
+            task: spec.name.clone(),
+            agent: spec.agent.clone(),
+        })?;
+        agents.push(agent);
+    }
+    git::ensure_grove_excluded(&repo.root)?;
+    let started_at = SystemTime::now();
+    let paths = record::create_run_dir(&repo.root, &plan.name, started_at).map_err(|source| {
+        EngineError::RunDir {
+            path: record::runs_dir(&repo.root).display().to_string(),
+            source,
+        }
+    })?;
+    let plan_copy = match plan.source.format {
+        crate::plan::model::PlanFormat::Toml => "plan.toml",
+        crate::plan::model::PlanFormat::Json => "plan.json",
+    };
+    record::write_atomic(&paths.run_dir.join(plan_copy), plan.source.text.as_bytes()).map_err(
+        |source| EngineError::RunDir {
+            path: paths.run_dir.display().to_string(),
+            source,
+        },
+    )?;
+    let audit = Audit::open(&paths.run_dir);
+    audit.run_started(&paths.run_id, &plan.name, &repo.base_commit);
+
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let (commands_tx, commands_rx) = mpsc::unbounded_channel();
+    let (internal_tx, internal_rx) = mpsc::unbounded_channel();
+    let tasks = plan
+        .tasks
+        .iter()
+        .zip(agents)
+        .map(|(spec, agent)| Task {
+            spec: spec.clone(),
+            agent,
+            state: TaskState::new(spec.max_attempts()),
+            pane: Arc::new(Pane::new(pane_size.0, pane_size.1, DEFAULT_SCROLLBACK)),
+            stop: None,
+            control: None,
+            retry_generation: 0,
+            pane_size,
+            attempts: Vec::new(),
+            output: None,
+            head_commit: None,
+            diff_stat: None,
+            merge: MergeState::NotRequested,
+            merge_commit: None,
+            merge_conflicts: Vec::new(),
+            merge_reason: None,
+        })
+        .collect();
+    let info = RunInfo {
+        run_id: paths.run_id.clone(),
+        plan_name: plan.name.clone(),
+        repo_root: repo.root.clone(),
+        run_dir: paths.run_dir.clone(),
+        results_path: paths.results(),
+        base_commit: repo.base_commit.clone(),
+        base_label: repo.base_label.clone(),
+        started_at,
+    };
+    let mut run = Run {
+        plan,
+        repo,
+        paths,
+        audit,
+        tasks,
+        events: events_tx,
+        internal_tx,
+        started_at,
+        clock: Instant::now(),
+        shutting_down: false,
+        merge_queue: VecDeque::new(),
+        merging: false,
+        removing: 0,
+        finished_sent: false,
+    };
+    for i in 0..run.tasks.len() {
+        let _ = run.events.send(Event::TaskAdded {
+            view: run.view(i),
+            pane: run.tasks[i].pane.clone(),
+        });
+    }
+    run.write_results(false);
+    let handle = tokio::spawn(run.main(commands_rx, internal_rx));
+    Ok((
+        FrontEnd {
+            commands: commands_tx,
+            events: events_rx,
+            info,
+        },
+        handle,
+    ))
+}
+
+impl Run {
+    async fn main(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut internal: mpsc::UnboundedReceiver<Internal>,
+    ) {
+        let mut commands_open = true;
+        loop {
+            self.schedule();
+            if self.idle() {
+                if !self.finished_sent {
+                    self.finish();
+                }
+                if self.shutting_down || !commands_open {
+                    break;
+                }
+            }
+            tokio::select! {
+                cmd = commands.recv(), if commands_open => match cmd {
+                    Some(cmd) => self.command(cmd),
+                    None => {
+                        commands_open = false;
+                        self.shutdown();
+                    }
+                },
+                msg = internal.recv() => match msg {
+                    Some(msg) => self.internal(msg),
+                    None => break,
+                },
+            }
+        }
+    }
+
+    fn idle(&self) -> bool {
+        self.tasks.iter().all(|t| t.state.status.is_final())
+            && !self.merging
+            && self.merge_queue.is_empty()
+            && self.removing == 0
+    }
+
+    fn now() -> SystemTime {
+        SystemTime::now()
+    }
+
+    /// The single entry point for task state changes: apply, log, tell front ends, record.
+    fn transition(&mut self, index: usize, t: Transition) {
+        let task = &mut self.tasks[index];
+        if let Err(e) = task.state.apply(t, Self::now()) {
+            self.audit.error(&task.spec.name, &e.to_string());
+            return;
+        }
+        let status = task.state.status;
+        self.audit.state(
+            &task.spec.name,
+            status.word(),
+            task.state.error.as_deref().unwrap_or(""),
+        );
+        if status.is_final() {
+            self.finished_sent = false;
+            self.task_ended(index);
+        } else {
+            self.finished_sent = false;
+        }
+        self.changed(index);
+        if status.is_final() {
+            self.write_results(false);
+        }
+    }
+
+    fn changed(&self, index: usize) {
+        let _ = self.events.send(Event::TaskChanged(self.view(index)));
+    }
+
+    fn schedule(&mut self) {
+        if self.shutting_down {
+            let pending: Vec<usize> = (0..self.tasks.len())
+                .filter(|&i| self.tasks[i].state.status == TaskStatus::Pending)
+                .collect();
+            for i in pending {
+                self.transition(i, Transition::Cancel);
+            }
+            return;
+        }
+        loop {
+            let statuses: Vec<TaskStatus> = self.tasks.iter().map(|t| t.state.status).collect();
+            let decision = schedule::decide(
+                &self.plan.strategy,
+                &self.plan.tasks,
+                &statuses,
+                self.plan.max_parallel,
+            );
+            if decision.start.is_empty() && decision.skip.is_empty() {
+                return;
+            }
+            for (i, reason) in decision.skip {
+                self.transition(i, Transition::Skip(reason));
+            }
+            for i in decision.start {
+                self.start_attempt(i);
+            }
+        }
+    }
+
+    fn start_attempt(&mut self, index: usize) {
+        self.transition(index, Transition::Prepare);
+        let statuses: Vec<TaskStatus> = self.tasks.iter().map(|t| t.state.status).collect();
+        let sources = schedule::output_sources(&self.plan.strategy, index, &statuses);
+        let previous: Vec<(String, String)> = sources
+            .iter()
+            .filter_map(|&i| {
+                let t = &self.tasks[i];
+                t.output
+                    .as_ref()
+                    .map(|(v, _)| (t.spec.name.clone(), output::output_text(v)))
+            })
+            .collect();
+        let task = &self.tasks[index];
+        let mut context = serde_json::Map::new();
+        if !previous.is_empty() {
+            let list = previous
+                .iter()
+                .map(|(task, out)| serde_json::json!({ "task": task, "output": out }))
+                .collect();
+            context.insert("previous_outputs".into(), serde_json::Value::Array(list));
+        }
+        let dependency_branches = task
+            .spec
+            .depends_on
+            .iter()
+            .map(|d| self.paths.branch(d))
+            .collect();
+        let job = AttemptJob {
+            index,
+            attempt: task.state.attempt,
+            max_attempts: task.state.max_attempts,
+            spec: task.spec.clone(),
+            agent: task.agent.clone(),
+            prompt: output::prompt_with_outputs(&task.spec.prompt, &previous),
+            context,
+            paths: self.paths.clone(),
+            base_commit: self.repo.base_commit.clone(),
+            dependency_branches,
+            audit: self.audit.clone(),
+            pane: task.pane.clone(),
+            pane_size: task.pane_size,
+            events: self.events.clone(),
+        };
+        let (stop_tx, stop_rx) = oneshot::channel();
+        self.tasks[index].stop = Some(stop_tx);
+        let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
+        let internal = self.internal_tx.clone();
+        tokio::spawn(attempt::run(job, stop_rx, progress_tx));
+        tokio::spawn(async move {
+            while let Some(p) = progress_rx.recv().await {
+                if internal.send(Internal::Attempt(p)).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+
+    fn internal(&mut self, msg: Internal) {
+        match msg {
+            Internal::Attempt(Progress::Spawned {
+                index,
+                attempt,
+                control,
+            }) => {
+                let task = &mut self.tasks[index];
+                if task.state.attempt == attempt {
+                    let (rows, cols) = task.pane_size;
+                    let _ = control.resize(rows, cols);
+                    task.control = Some(control);
+                    self.transition(index, Transition::Start);
+                }
+            }
+            Internal::Attempt(Progress::Done { index, report }) => self.attempt_done(index, *report),
+            Internal::RetryDue { index, generation } => {
+                let task = &self.tasks[index];
+                if task.state.status == TaskStatus::Retrying && task.retry_generation == generation
+                {
+                    if self.active() < self.plan.max_parallel {
+                        self.start_attempt(index);
+                    } else {
+                        // No free slot: try again shortly rather than exceed max_parallel.
+                        self.schedule_retry_timer(index, std::time::Duration::from_millis(200));
+                    }
+                }
+            }
+            Internal::MergeDone { index, outcome } => {
+                self.merging = false;
+                self.merge_finished(index, outcome);
+                self.next_merge();
+            }
+            Internal::WorktreeRemoved => self.removing = self.removing.saturating_sub(1),
+        }
+    }
+
+    fn active(&self) -> usize {
+        self.tasks
+            .iter()
+            .filter(|t| matches!(t.state.status, TaskStatus::Preparing | TaskStatus::Running))
+            .count()
+    }
+
+    fn attempt_done(&mut self, index: usize, report: AttemptReport) {
+        let task = &mut self.tasks[index];
+        task.stop = None;
+        task.control = None;
+        let end = report.end;
+        let error = report.error.clone();
+        let retry_at = if end != AttemptEnd::Succeeded
+            && end != AttemptEnd::Cancelled
+            && report.retryable
+            && task.state.attempts_left()
+            && !self.shutting_down
+        {
+            let delay = retry::delay(&task.spec.backoff, report.attempt, fastrand::f64());
+            self.audit.retry(
+                &task.spec.name,
+                report.attempt + 1,
+                delay,
+                error.as_deref().unwrap_or(""),
+            );
+            task.retry_generation += 1;
+            let generation = task.retry_generation;
+            let internal = self.internal_tx.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _ = internal.send(Internal::RetryDue { index, generation });
+            });
+            Some(Self::now() + delay)
+        } else {
+            None
+        };
+        if end == AttemptEnd::Succeeded {
+            task.output = report.output.clone();
+            task.head_commit = report.head_commit.clone();
+            task.diff_stat = report.diff_stat.clone();
+        }
+        task.attempts.push(report);
+        self.transition(
+            index,
+            Transition::AttemptEnded {
+                end,
+                error,
+                retry_at,
+            },
+        );
+    }
+
+    fn schedule_retry_timer(&mut self, index: usize, delay: std::time::Duration) {
+        let task = &mut self.tasks[index];
+        task.retry_generation += 1;
+        let generation = task.retry_generation;
+        let internal = self.internal_tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = internal.send(Internal::RetryDue { index, generation });
+        });
+    }
+
+    /// A task reached a final status: merge, clean up its worktree, fail fast.
+    fn task_ended(&mut self, index: usize) {
+        let task = &self.tasks[index];
+        let status = task.state.status;
+        if status == TaskStatus::Succeeded && task.spec.merge == MergeMode::Auto {
+            self.request_merge(index);
+        }
+        let task = &self.tasks[index];
+        let had_worktree = !task.attempts.is_empty();
+        let remove = match task.spec.keep_worktrees {
+            KeepWorktrees::Always => false,
+            KeepWorktrees::Never => true,
+            KeepWorktrees::Failed => status == TaskStatus::Succeeded,
+        };
+        if had_worktree && remove {
+            let (repo, path) = (self.paths.repo_root.clone(), self.paths.worktree(&task.spec.name));
+            let internal = self.internal_tx.clone();
+            let audit = self.audit.clone();
+            let name = task.spec.name.clone();
+            self.removing += 1;
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = git::remove_worktree(&repo, &path) {
+                    audit.error(&name, &format!("removing worktree: {e}"));
+                }
+                let _ = internal.send(Internal::WorktreeRemoved);
+            });
+        }
+        let failed_for_good = matches!(status, TaskStatus::Failed | TaskStatus::TimedOut);
+        if self.plan.fail_fast && failed_for_good && !self.shutting_down {
+            let name = self.tasks[index].spec.name.clone();
+            self.stop_all(StopReason::FailFast(name.clone()), Some(format!("fail_fast: '{name}' {}", status.word())));
+        }
+    }
+
+    /// Stops every task in flight; pending ones are skipped (with `skip_reason`) or cancelled.
+    fn stop_all(&mut self, reason: StopReason, skip_reason: Option<String>) {
+        for i in 0..self.tasks.len() {
+            match self.tasks[i].state.status {
+                TaskStatus::Pending => match &skip_reason {
+                    Some(r) => self.transition(i, Transition::Skip(r.clone())),
+                    None => self.transition(i, Transition::Cancel),
+                },
+                TaskStatus::Retrying => self.transition(i, Transition::Cancel),
+                TaskStatus::Preparing | TaskStatus::Running => {
+                    if let Some(stop) = self.tasks[i].stop.take() {
+                        let _ = stop.send(reason.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn shutdown(&mut self) {
+        if !self.shutting_down {
+            self.shutting_down = true;
+            self.finished_sent = false;
+            self.merge_queue.clear();
+            self.stop_all(StopReason::Shutdown, None);
+        }
+    }
+
+    fn index_of(&self, name: &str) -> Option<usize> {
+        self.tasks.iter().position(|t| t.spec.name == name)
+    }
+
+    fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Shutdown => self.shutdown(),
+            Command::Cancel { task } => {
+                let Some(i) = self.index_of(&task) else { return };
+                match self.tasks[i].state.status {
+                    TaskStatus::Pending | TaskStatus::Retrying => {
+                        self.transition(i, Transition::Cancel)
+                    }
+                    TaskStatus::Preparing | TaskStatus::Running => {
+                        if let Some(stop) = self.tasks[i].stop.take() {
+                            let _ = stop.send(StopReason::Cancelled);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Command::Retry { task } => {
+                let Some(i) = self.index_of(&task) else { return };
+                if self.shutting_down {
+                    return;
+                }
+                let status = self.tasks[i].state.status;
+                if matches!(
+                    status,
+                    TaskStatus::Failed | TaskStatus::TimedOut | TaskStatus::Cancelled | TaskStatus::Skipped
+                ) {
+                    self.transition(i, Transition::Requeue);
+                    self.requeue_dependents(i);
+                }
+            }
+            Command::Merge { task } => {
+                if let Some(i) = self.index_of(&task) {
+                    self.request_merge(i);
+                }
+            }
+            Command::Input { task, bytes } => {
+                if let Some(i) = self.index_of(&task) {
+                    if let Some(control) = &self.tasks[i].control {
+                        let _ = control.write(&bytes);
+                    }
+                }
+            }
+            Command::Resize { task, rows, cols } => {
+                if let Some(i) = self.index_of(&task) {
+                    let t = &mut self.tasks[i];
+                    t.pane_size = (rows.max(1), cols.max(1));
+                    t.pane.resize(rows.max(1), cols.max(1));
+                    if let Some(control) = &t.control {
+                        let _ = control.resize(rows.max(1), cols.max(1));
+                    }
+                }
+            }
+        }
+    }
+
+    /// After a manual retry: tasks skipped because of this one become pending again.
+    fn requeue_dependents(&mut self, index: usize) {
+        let name = self.tasks[index].spec.name.clone();
+        let dependents: Vec<usize> = (0..self.tasks.len())
+            .filter(|&j| {
+                self.tasks[j].state.status == TaskStatus::Skipped
+                    && self.tasks[j].spec.depends_on.contains(&name)
+            })
+            .collect();
+        for j in dependents {
+            self.transition(j, Transition::Requeue);
+            self.requeue_dependents(j);
+        }
+    }
+
+    fn request_merge(&mut self, index: usize) {
+        let task = &mut self.tasks[index];
+        if task.state.status != TaskStatus::Succeeded
+            || matches!(task.merge, MergeState::Pending | MergeState::Merged)
+        {
+            return;
+        }
+        task.merge = MergeState::Pending;
+        self.merge_queue.push_back(index);
+        self.changed(index);
+        self.next_merge();
+    }
+
+    /// One merge at a time, in the order they were requested.
+    fn next_merge(&mut self) {
+        if self.merging {
+            return;
+        }
+        let Some(index) = self.merge_queue.pop_front() else {
+            return;
+        };
+        self.merging = true;
+        let task = &self.tasks[index];
+        let repo = self.paths.repo_root.clone();
+        let branch = self.paths.branch(&task.spec.name);
+        let target = self.repo.base_branch.clone();
+        let label = self.repo.base_label.clone();
+        let message = format!(
+            "grove: merge {} ({})\n\nGrove-Run: {}\n",
+            task.spec.name, self.paths.run_id, self.paths.run_id
+        );
+        let internal = self.internal_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let outcome = match target {
+                Some(target) => git::merge_into(&repo, &branch, &target, &message).map_err(|e| e.to_string()),
+                None => Ok(MergeOutcome::Refused {
+                    reason: format!("base '{label}' is not a branch (a tag or commit); cannot merge into it"),
+                }),
+            };
+            let _ = internal.send(Internal::MergeDone { index, outcome });
+        });
+    }
+
+    fn merge_finished(&mut self, index: usize, outcome: Result<MergeOutcome, String>) {
+        let outcome = outcome.unwrap_or_else(|e| MergeOutcome::Refused { reason: e });
+        let task = &mut self.tasks[index];
+        apply_merge_outcome(task, &outcome);
+        let (word, commit, detail) = describe_merge(&outcome);
+        self.audit.merge(&task.spec.name, word, &commit, &detail);
+        let _ = self.events.send(Event::Merged {
+            task: task.spec.name.clone(),
+            outcome,
+        });
+        self.changed(index);
+        self.write_results(false);
+    }
+
+    fn finish(&mut self) {
+        self.finished_sent = true;
+        self.write_results(true);
+        self.audit.run_finished(&self.paths.run_id, self.shutting_down);
+        let count = |s: TaskStatus| self.tasks.iter().filter(|t| t.state.status == s).count();
+        let summary = RunSummary {
+            run_id: self.paths.run_id.clone(),
+            results_path: self.paths.results(),
+            total: self.tasks.len(),
+            succeeded: count(TaskStatus::Succeeded),
+            failed: count(TaskStatus::Failed),
+            timed_out: count(TaskStatus::TimedOut),
+            cancelled: count(TaskStatus::Cancelled),
+            skipped: count(TaskStatus::Skipped),
+            elapsed: self.clock.elapsed(),
+            interrupted: self.shutting_down,
+            success: self.run_succeeded(),
+        };
+        let _ = self.events.send(Event::RunFinished(summary));
+    }
+
+    /// Fallback runs succeed when one alternative did; other strategies when every task did.
+    fn run_succeeded(&self) -> bool {
+        let ok = |t: &Task| t.state.status == TaskStatus::Succeeded;
+        match self.plan.strategy {
+            crate::plan::model::Strategy::Fallback => self.tasks.iter().any(ok),
+            _ => self.tasks.iter().all(ok),
+        }
+    }
+
+    fn view(&self, index: usize) -> TaskView {
+        let t = &self.tasks[index];
+        let last = t.attempts.last();
+        TaskView {
+            index,
+            name: t.spec.name.clone(),
+            agent: t.spec.agent.clone(),
+            prompt: t.spec.prompt.clone(),
+            status: t.state.status,
+            attempt: t.state.attempt,
+            max_attempts: t.state.max_attempts,
+            started_at: t.state.started_at,
+            ended_at: t.state.ended_at,
+            retry_at: t.state.retry_at,
+            attempts: t
+                .attempts
+                .iter()
+                .map(|a| AttemptView {
+                    n: a.attempt,
+                    status: a.end.status(),
+                    exit_code: a.exit_code,
+                    started_at: a.started_at,
+                    duration: Some(a.duration),
+                    log: a.log.clone(),
+                    error: a.error.clone(),
+                })
+                .collect(),
+            error: t.state.error.clone(),
+            branch: self.paths.branch(&t.spec.name),
+            worktree: self.paths.worktree(&t.spec.name),
+            envelope_path: self.paths.envelope(&t.spec.name),
+            head_commit: t.head_commit.clone(),
+            diff_stat: t.diff_stat.clone(),
+            merge: t.merge,
+            merge_conflicts: t.merge_conflicts.clone(),
+            input_hash: last.and_then(|a| a.input_hash.clone()),
+            output_hash: t.output.as_ref().map(|(_, h)| h.clone()),
+        }
+    }
+
+    fn write_results(&self, completed: bool) {
+        let results = self.results(completed);
+        if let Err(e) = results.save(&self.paths.results()) {
+            self.audit.error("", &e.to_string());
+        }
+    }
+
+    fn results(&self, completed: bool) -> Results {
+        let now = Self::now();
+        let tasks = self
+            .tasks
+            .iter()
+            .map(|t| task_result(t, &self.paths, &self.repo.base_commit))
+            .collect();
+        let mut results = Results {
+            run_id: self.paths.run_id.clone(),
+            plan: self.plan.name.clone(),
+            repo: self.paths.repo_root.display().to_string(),
+            base_commit: self.repo.base_commit.clone(),
+            base_branch: self.repo.base_branch.clone(),
+            strategy: self.plan.strategy.name().into(),
+            started_at: record::rfc3339(self.started_at),
+            completed_at: completed.then(|| record::rfc3339(now)),
+            total_execution_time: self.clock.elapsed().as_secs_f64(),
+            total_tasks: 0,
+            succeeded: 0,
+            failed: 0,
+            timed_out: 0,
+            cancelled: 0,
+            skipped: 0,
+            success_rate: 0.0,
+            interrupted: self.shutting_down,
+            tasks,
+            results_by_agent: Default::default(),
+            errors: Vec::new(),
+        };
+        results.recount();
+        results
+    }
+}
+
+fn status_key(s: TaskStatus) -> String {
+    serde_json::to_value(s)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn task_result(t: &Task, paths: &RunPaths, base_commit: &str) -> TaskResult {
+    let name = &t.spec.name;
+    let last = t.attempts.last();
+    TaskResult {
+        name: name.clone(),
+        agent: t.spec.agent.clone(),
+        status: status_key(t.state.status),
+        exit_code: last.and_then(|a| a.exit_code),
+        error: t.state.error.clone(),
+        output: t
+            .output
+            .as_ref()
+            .map(|(v, _)| v.clone())
+            .unwrap_or(serde_json::Value::Null),
+        branch: paths.branch(name),
+        worktree: paths.worktree(name).display().to_string(),
+        head_commit: t.head_commit.clone(),
+        diff_stat: t.diff_stat.clone(),
+        attempts: t
+            .attempts
+            .iter()
+            .map(|a| AttemptRecord {
+                n: a.attempt,
+                status: status_key(a.end.status()),
+                exit_code: a.exit_code,
+                started_at: record::rfc3339(a.started_at),
+                duration_s: a.duration.as_secs_f64(),
+                log: a.log.display().to_string(),
+                error: a.error.clone(),
+                saved_ref: a.saved_ref.clone(),
+            })
+            .collect(),
+        merge: MergeRecord {
+            state: status_key_merge(t.merge),
+            commit: t.merge_commit.clone(),
+            conflicts: t.merge_conflicts.clone(),
+            reason: t.merge_reason.clone(),
+        },
+        provenance: Provenance {
+            input_hash: last.and_then(|a| a.input_hash.clone()),
+            output_hash: t.output.as_ref().map(|(_, h)| h.clone()),
+            started_at: t.attempts.first().map(|a| record::rfc3339(a.started_at)),
+            completed_at: t.state.ended_at.map(record::rfc3339),
+            commands: t.attempts.iter().map(|a| a.argv.clone()).collect(),
+            retry_count: (t.attempts.len() as u32).saturating_sub(1),
+            worktree_path: paths.worktree(name).display().to_string(),
+            base_commit: base_commit.to_string(),
+        },
+    }
+}
+
+fn status_key_merge(m: MergeState) -> String {
+    serde_json::to_value(m)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn apply_merge_outcome(task: &mut Task, outcome: &MergeOutcome) {
+    match outcome {
+        MergeOutcome::Merged { commit, .. } | MergeOutcome::AlreadyMerged { commit } => {
+            task.merge = MergeState::Merged;
+            task.merge_commit = Some(commit.clone());
+            task.merge_conflicts.clear();
+            task.merge_reason = None;
+        }
+        MergeOutcome::Conflict { paths } => {
+            task.merge = MergeState::Conflict;
+            task.merge_conflicts = paths.clone();
+        }
+        MergeOutcome::Refused { reason } => {
+            task.merge = MergeState::Refused;
+            task.merge_reason = Some(reason.clone());
+        }
+    }
+}
+
+/// (outcome word, commit, detail) for logs and printers.
+pub fn describe_merge(outcome: &MergeOutcome) -> (&'static str, String, String) {
+    match outcome {
+        MergeOutcome::Merged {
+            commit,
+            fast_forward,
+        } => (
+            "merged",
+            commit.clone(),
+            if *fast_forward {
+                "fast-forward".into()
+            } else {
+                "merge commit".into()
+            },
+        ),
+        MergeOutcome::AlreadyMerged { commit } => ("merged", commit.clone(), "already merged".into()),
+        MergeOutcome::Conflict { paths } => ("conflict", String::new(), paths.join(", ")),
+        MergeOutcome::Refused { reason } => ("refused", String::new(), reason.clone()),
+    }
+}

@@ -1,0 +1,206 @@
+//! The one place that decides a task's state transitions. Every change of `TaskStatus` goes
+//! through `TaskState::apply`, which refuses transitions that make no sense.
+
+use std::time::SystemTime;
+
+use super::api::TaskStatus;
+
+/// How an attempt ended, as far as the task's state is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptEnd {
+    Succeeded,
+    Failed,
+    TimedOut,
+    Cancelled,
+}
+
+impl AttemptEnd {
+    pub fn status(self) -> TaskStatus {
+        match self {
+            AttemptEnd::Succeeded => TaskStatus::Succeeded,
+            AttemptEnd::Failed => TaskStatus::Failed,
+            AttemptEnd::TimedOut => TaskStatus::TimedOut,
+            AttemptEnd::Cancelled => TaskStatus::Cancelled,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transition {
+    /// Start preparing the next attempt (worktree, envelope).
+    Prepare,
+    /// The agent process is running.
+    Start,
+    /// The attempt ended; `retry_at` is set when another attempt will follow.
+    AttemptEnded {
+        end: AttemptEnd,
+        error: Option<String>,
+        retry_at: Option<SystemTime>,
+    },
+    /// Cancel a task that has no attempt in flight (pending or waiting to retry).
+    Cancel,
+    /// The task will not run, for this reason.
+    Skip(String),
+    /// Back to pending (manual retry, or a skipped dependent of a retried task). The retry budget
+    /// grows so that one more attempt is allowed.
+    Requeue,
+}
+
+#[derive(Debug, Clone)]
+pub struct TaskState {
+    pub status: TaskStatus,
+    /// Number of the current (or last) attempt; 0 before the first.
+    pub attempt: u32,
+    pub max_attempts: u32,
+    pub started_at: Option<SystemTime>,
+    pub ended_at: Option<SystemTime>,
+    pub retry_at: Option<SystemTime>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid transition {transition} from {from:?}")]
+pub struct InvalidTransition {
+    pub from: TaskStatus,
+    pub transition: String,
+}
+
+impl TaskState {
+    pub fn new(max_attempts: u32) -> TaskState {
+        TaskState {
+            status: TaskStatus::Pending,
+            attempt: 0,
+            max_attempts,
+            started_at: None,
+            ended_at: None,
+            retry_at: None,
+            error: None,
+        }
+    }
+
+    pub fn attempts_left(&self) -> bool {
+        self.attempt < self.max_attempts
+    }
+
+    pub fn apply(&mut self, t: Transition, now: SystemTime) -> Result<(), InvalidTransition> {
+        use TaskStatus::*;
+        let invalid = |from: TaskStatus, t: &Transition| InvalidTransition {
+            from,
+            transition: format!("{t:?}"),
+        };
+        match (&t, self.status) {
+            (Transition::Prepare, Pending | Retrying) => {
+                self.attempt += 1;
+                self.status = Preparing;
+                self.started_at = Some(now);
+                self.retry_at = None;
+                self.ended_at = None;
+                self.error = None;
+            }
+            (Transition::Start, Preparing) => self.status = Running,
+            (Transition::AttemptEnded { end, error, retry_at }, Preparing | Running) => {
+                self.error = error.clone();
+                match retry_at {
+                    Some(at) if *end != AttemptEnd::Succeeded && *end != AttemptEnd::Cancelled => {
+                        self.status = Retrying;
+                        self.retry_at = Some(*at);
+                    }
+                    _ => {
+                        self.status = end.status();
+                        self.ended_at = Some(now);
+                    }
+                }
+            }
+            (Transition::Cancel, Pending | Retrying) => {
+                self.status = Cancelled;
+                self.retry_at = None;
+                self.ended_at = Some(now);
+                self.error = Some("cancelled".into());
+            }
+            (Transition::Skip(reason), Pending) => {
+                self.status = Skipped;
+                self.ended_at = Some(now);
+                self.error = Some(reason.clone());
+            }
+            (Transition::Requeue, Failed | TimedOut | Cancelled | Skipped) => {
+                self.status = Pending;
+                self.max_attempts = self.max_attempts.max(self.attempt + 1);
+                self.ended_at = None;
+                self.error = None;
+            }
+            (t, from) => return Err(invalid(from, t)),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> SystemTime {
+        SystemTime::now()
+    }
+
+    #[test]
+    fn failing_attempts_retry_until_budget_spent() {
+        let mut s = TaskState::new(2);
+        s.apply(Transition::Prepare, now()).unwrap();
+        s.apply(Transition::Start, now()).unwrap();
+        let retry_at = Some(now());
+        s.apply(
+            Transition::AttemptEnded {
+                end: AttemptEnd::Failed,
+                error: Some("exit code 1".into()),
+                retry_at,
+            },
+            now(),
+        )
+        .unwrap();
+        assert_eq!(s.status, TaskStatus::Retrying);
+        s.apply(Transition::Prepare, now()).unwrap();
+        assert_eq!(s.attempt, 2);
+        assert!(!s.attempts_left());
+        s.apply(
+            Transition::AttemptEnded {
+                end: AttemptEnd::TimedOut,
+                error: Some("timed out".into()),
+                retry_at: None,
+            },
+            now(),
+        )
+        .unwrap();
+        assert_eq!(s.status, TaskStatus::TimedOut);
+        // A manual retry adds one attempt to the budget; numbers continue.
+        s.apply(Transition::Requeue, now()).unwrap();
+        s.apply(Transition::Prepare, now()).unwrap();
+        assert_eq!((s.attempt, s.max_attempts), (3, 3));
+    }
+
+    #[test]
+    fn nonsense_transitions_are_refused() {
+        let mut s = TaskState::new(1);
+        assert!(s.apply(Transition::Start, now()).is_err());
+        assert!(s.apply(Transition::Requeue, now()).is_err());
+        s.apply(Transition::Skip("dependency 'a' failed".into()), now())
+            .unwrap();
+        assert!(s.apply(Transition::Prepare, now()).is_err());
+        assert!(s.apply(Transition::Cancel, now()).is_err());
+    }
+
+    #[test]
+    fn a_cancelled_attempt_never_retries() {
+        let mut s = TaskState::new(3);
+        s.apply(Transition::Prepare, now()).unwrap();
+        s.apply(
+            Transition::AttemptEnded {
+                end: AttemptEnd::Cancelled,
+                error: Some("cancelled".into()),
+                retry_at: Some(now()),
+            },
+            now(),
+        )
+        .unwrap();
+        assert_eq!(s.status, TaskStatus::Cancelled);
+    }
+}
