@@ -1,0 +1,169 @@
+//! The command line end to end: exit codes, bad input creating nothing, signals, the demo.
+
+mod common;
+
+use common::*;
+use std::time::{Duration, Instant};
+
+fn wait_for_file(path: &std::path::Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if text.ends_with('\n') {
+                return text;
+            }
+        }
+        assert!(Instant::now() < deadline, "{} never appeared", path.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn interrupt_with(signal: i32, expected_code: i32) {
+    let repo = Repo::new();
+    let pid_file = repo.path().join("agent.pid");
+    repo.write(
+        "plan.toml",
+        &format!(
+            r#"
+name = "p"
+[defaults]
+agent = "shell"
+kill_grace = "500ms"
+[[tasks]]
+name = "hang"
+prompt = '''trap "" TERM; sleep 300 & echo $! > {pid}.tmp; mv {pid}.tmp {pid}; echo x >> {pid}; wait'''
+[[tasks]]
+name = "later"
+prompt = "true"
+depends_on = ["hang"]
+"#,
+            pid = pid_file.display()
+        ),
+    );
+    let child = repo
+        .grove_cmd(&["run", "plan.toml", "--headless"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let grandchild: i32 = wait_for_file(&pid_file).lines().next().unwrap().parse().unwrap();
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, signal) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(expected_code), "{}", text(&out));
+    let results = repo.results(&run_id(&out));
+    assert_eq!(task(&results, "hang")["status"], "cancelled");
+    assert_eq!(task(&results, "later")["status"], "cancelled");
+    assert_eq!(results["interrupted"], true);
+    assert!(results["completed_at"].is_string());
+    assert!(!alive(grandchild), "agent's child {grandchild} survived");
+}
+
+#[test]
+fn sigint_cancels_agents_and_exits_130() {
+    interrupt_with(libc::SIGINT, 130);
+}
+
+#[test]
+fn sigterm_cancels_agents_and_exits_143() {
+    interrupt_with(libc::SIGTERM, 143);
+}
+
+#[test]
+fn bad_plans_exit_2_with_a_position_and_create_nothing() {
+    let repo = Repo::new();
+    repo.write(
+        "plan.toml",
+        "name = \"p\"\n[[tasks]]\nname = \"t\"\nprompt = \"x\"\ntmeout = \"5m\"\n",
+    );
+    for args in [
+        vec!["validate", "plan.toml"],
+        vec!["run", "plan.toml", "--headless"],
+    ] {
+        let out = repo.grove(&args);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("plan.toml:5:1"), "{stderr}");
+        assert!(stderr.contains("tmeout"), "{stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    }
+    assert!(!repo.path().join(".grove").exists());
+}
+
+#[test]
+fn a_base_that_does_not_resolve_is_reported_at_its_position() {
+    let repo = Repo::new();
+    repo.write(
+        "plan.toml",
+        "name = \"p\"\nbase = \"no-such-branch\"\n[[tasks]]\nname = \"t\"\nprompt = \"x\"\n",
+    );
+    let out = repo.grove(&["run", "plan.toml", "--headless"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("plan.toml:2:8"), "{}", text(&out));
+    assert!(!repo.path().join(".grove").exists());
+}
+
+#[test]
+fn outside_a_repository_and_without_commits_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("plan.toml"), "name = \"p\"\n[[tasks]]\nname = \"t\"\nprompt = \"x\"\n").unwrap();
+    let out = std::process::Command::new(GROVE)
+        .args(["validate", "plan.toml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("not inside a git repository"), "{}", text(&out));
+
+    let empty = Repo::bare_init();
+    empty.write("plan.toml", "name = \"p\"\n[[tasks]]\nname = \"t\"\nprompt = \"x\"\n");
+    let out = empty.grove(&["validate", "plan.toml"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("no commits"), "{}", text(&out));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = std::process::Command::new(GROVE).arg("frobnicate").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = std::process::Command::new(GROVE).arg("--help").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn merge_of_an_unknown_run_exits_2() {
+    let repo = Repo::new();
+    let out = repo.grove(&["merge", "nope-20260101-000000", "t"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("no run 'nope-20260101-000000'"), "{}", text(&out));
+}
+
+#[test]
+fn demo_headless_runs_the_four_agents_to_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(GROVE)
+        .args(["demo", "--headless", "--dir"])
+        .arg(dir.path())
+        .env("HOME", dir.path())
+        .env("XDG_CONFIG_HOME", dir.path())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("4 of 4 succeeded"), "{stdout}");
+    assert!(stdout.contains("retrying"), "the demo shows a retry:\n{stdout}");
+    let root = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("grove-demo-"))
+        .unwrap()
+        .path();
+    let runs: Vec<_> = std::fs::read_dir(root.join(".grove/runs")).unwrap().flatten().collect();
+    assert_eq!(runs.len(), 1);
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(runs[0].path().join("results.json")).unwrap())
+            .unwrap();
+    assert_eq!(results["total_tasks"], 4);
+    assert_eq!(results["succeeded"], 4);
+}

@@ -1,0 +1,176 @@
+//! Shared helpers for end-to-end tests: real git repositories in temp dirs and the real grove
+//! binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const GROVE: &str = env!("CARGO_BIN_EXE_grove");
+
+pub struct Repo {
+    pub dir: tempfile::TempDir,
+    /// An empty HOME so no user config leaks in.
+    pub home: tempfile::TempDir,
+}
+
+impl Repo {
+    /// A repository on branch `main` with one commit (README.md) and a test identity.
+    pub fn new() -> Repo {
+        let repo = Repo::bare_init();
+        repo.git(&["config", "user.name", "Test"]);
+        repo.git(&["config", "user.email", "test@example.com"]);
+        repo.write("README.md", "# test\n");
+        repo.commit_all("initial");
+        repo
+    }
+
+    /// `git init` on main, nothing committed, no identity configured.
+    pub fn bare_init() -> Repo {
+        let repo = Repo {
+            dir: tempfile::tempdir().unwrap(),
+            home: tempfile::tempdir().unwrap(),
+        };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        let out = self.git_output(args);
+        assert!(
+            out.status.success(),
+            "git {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    pub fn git_output(&self, args: &[&str]) -> Output {
+        Command::new("git")
+            .args(args)
+            .current_dir(self.path())
+            .env("HOME", self.home.path())
+            .env("XDG_CONFIG_HOME", self.home.path())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .unwrap()
+    }
+
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let path = self.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path().join(rel)).unwrap()
+    }
+
+    pub fn commit_all(&self, message: &str) {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", message]);
+    }
+
+    /// Runs the grove binary in the repository with a clean HOME.
+    pub fn grove(&self, args: &[&str]) -> Output {
+        self.grove_cmd(args).output().unwrap()
+    }
+
+    pub fn grove_cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(GROVE);
+        cmd.args(args)
+            .current_dir(self.path())
+            .env("HOME", self.home.path())
+            .env("XDG_CONFIG_HOME", self.home.path())
+            .env("GIT_CONFIG_NOSYSTEM", "1");
+        cmd
+    }
+
+    /// Writes `plan.toml` and runs it headless; returns the output and the run's results.json.
+    pub fn run_plan(&self, plan: &str) -> (Output, serde_json::Value) {
+        self.write("plan.toml", plan);
+        let out = self.grove(&["run", "plan.toml", "--headless"]);
+        let results = self.results(&run_id(&out));
+        (out, results)
+    }
+
+    pub fn run_dir(&self, run_id: &str) -> PathBuf {
+        self.path().join(".grove/runs").join(run_id)
+    }
+
+    pub fn results(&self, run_id: &str) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.run_dir(run_id).join("results.json"))
+            .unwrap_or_else(|e| panic!("no results.json for {run_id}: {e}"));
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// The audit log's lines as JSON values.
+    pub fn audit(&self, run_id: &str) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.run_dir(run_id).join("audit.log"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+/// The run id printed on the first line of headless output.
+pub fn run_id(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("grove: run "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| {
+            panic!(
+                "no run id in output:\n{stdout}\nstderr:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+        .to_string()
+}
+
+pub fn task<'a>(results: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    results["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no task {name} in {results:#}"))
+}
+
+pub fn text(out: &Output) -> String {
+    format!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// True if a process with this pid is alive (zombies count as dead).
+pub fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat[stat.rfind(')').unwrap() + 1..]
+                .split_whitespace()
+                .next()
+                .unwrap_or("Z")
+                .to_string();
+            state != "Z" && state != "X"
+        }
+        Err(_) => false,
+    }
+}
+
+pub fn sha256_file(path: &Path) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(std::fs::read(path).unwrap());
+    format!(
+        "sha256:{}",
+        digest.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
+}

@@ -1,0 +1,370 @@
+//! The core engine end to end: the real grove binary, real git repositories, shell agents in
+//! real PTYs.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+#[test]
+fn a_succeeding_agent_is_committed_with_provenance() {
+    let repo = Repo::new();
+    let (out, results) = repo.run_plan(
+        r#"
+name = "p"
+[[tasks]]
+name = "writer"
+agent = "shell"
+prompt = '''echo "hello from $GROVE_TASK attempt $GROVE_ATTEMPT"; printf 'data\n' > made.txt; printf '\033[32mgreen\033[0m done\n' '''
+"#,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let run_id = run_id(&out);
+    let t = task(&results, "writer");
+    assert_eq!(t["status"], "succeeded");
+    assert_eq!(t["exit_code"], 0);
+    assert_eq!(results["succeeded"], 1);
+    assert_eq!(results["success_rate"], 1.0);
+    let output = t["output"].as_str().unwrap();
+    assert!(output.contains("hello from writer attempt 1"), "{output}");
+    assert!(output.contains("green done") && !output.contains('\u{1b}'), "{output}");
+
+    // The work is committed on the task branch with the trailers.
+    let branch = format!("grove/{run_id}/writer");
+    assert_eq!(t["branch"], branch.as_str());
+    assert_eq!(repo.git(&["show", &format!("{branch}:made.txt")]), "data");
+    let message = repo.git(&["log", "-1", "--format=%B", &branch]);
+    assert!(message.starts_with("grove: writer (attempt 1)"), "{message}");
+    assert!(message.contains(&format!("Grove-Run: {run_id}")), "{message}");
+    let input_hash = t["provenance"]["input_hash"].as_str().unwrap();
+    assert!(message.contains(&format!("Grove-Input-Hash: {input_hash}")), "{message}");
+
+    // Provenance hashes recomputed from the records.
+    let agent_dir = repo.run_dir(&run_id).join("agents/writer");
+    assert_eq!(input_hash, sha256_file(&agent_dir.join("envelope.json")));
+    assert_eq!(
+        t["provenance"]["output_hash"].as_str().unwrap(),
+        sha256_file(&agent_dir.join("output.txt"))
+    );
+    let envelope: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(agent_dir.join("envelope.json")).unwrap())
+            .unwrap();
+    for key in [
+        "task_id", "run_id", "task", "agent", "prompt", "inputs", "context", "attempt",
+        "max_attempts", "timeout_s", "worktree", "branch", "base_commit", "result_path",
+        "created_at",
+    ] {
+        assert!(envelope.get(key).is_some(), "envelope lacks {key}: {envelope:#}");
+    }
+    assert_eq!(envelope["base_commit"], results["base_commit"]);
+    let log = std::fs::read(agent_dir.join("attempt-1.log")).unwrap();
+    assert!(String::from_utf8_lossy(&log).contains("\u{1b}[32mgreen"));
+    assert_eq!(t["provenance"]["retry_count"], 0);
+    assert_eq!(t["provenance"]["commands"][0][0], "sh");
+    assert_eq!(t["attempts"][0]["status"], "succeeded");
+
+    // Succeeded worktrees are removed by default; the branch stays; the checkout is clean.
+    assert!(!repo.path().join(t["worktree"].as_str().unwrap()).exists());
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+    assert!(repo.run_dir(&run_id).join("plan.toml").exists());
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary.contains("1 of 1 succeeded"), "{summary}");
+    assert!(summary.contains("results: "), "{summary}");
+}
+
+#[test]
+fn result_json_is_the_output_and_invalid_json_fails() {
+    let repo = Repo::new();
+    let (out, results) = repo.run_plan(
+        r#"
+name = "p"
+[defaults]
+agent = "shell"
+[[tasks]]
+name = "good"
+prompt = '''echo noise; printf '{"answer": 42}' > "$GROVE_RESULT"'''
+[[tasks]]
+name = "bad"
+prompt = '''printf '{not json' > "$GROVE_RESULT"'''
+"#,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let run_id = run_id(&out);
+    let good = task(&results, "good");
+    assert_eq!(good["output"]["answer"], 42);
+    let stored = repo.run_dir(&run_id).join("agents/good/result.json");
+    assert_eq!(
+        good["provenance"]["output_hash"].as_str().unwrap(),
+        sha256_file(&stored)
+    );
+    let bad = task(&results, "bad");
+    assert_eq!(bad["status"], "failed");
+    assert!(
+        bad["error"].as_str().unwrap().contains("invalid JSON"),
+        "{bad:#}"
+    );
+}
+
+#[test]
+fn failed_attempts_retry_with_backoff_and_are_saved_on_attempt_refs() {
+    let repo = Repo::new();
+    let (out, results) = repo.run_plan(
+        r#"
+name = "p"
+[[tasks]]
+name = "flaky"
+agent = "shell"
+retries = 3
+backoff = { initial = "300ms", max = "10s", multiplier = 2.0, jitter = 0.0 }
+prompt = '''echo "try $GROVE_ATTEMPT" > "attempt-$GROVE_ATTEMPT.txt"; [ "$GROVE_ATTEMPT" -ge 3 ] || exit 7'''
+"#,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let run_id = run_id(&out);
+    let t = task(&results, "flaky");
+    assert_eq!(t["status"], "succeeded");
+    let attempts = t["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 3);
+    assert_eq!(attempts[0]["status"], "failed");
+    assert_eq!(attempts[0]["exit_code"], 7);
+    assert_eq!(t["provenance"]["retry_count"], 2);
+
+    // Delays: 0.3s then 0.6s (no jitter), recorded and actually waited.
+    let delays: Vec<f64> = repo
+        .audit(&run_id)
+        .iter()
+        .filter(|e| e["event"] == "retry")
+        .map(|e| e["delay_s"].as_f64().unwrap())
+        .collect();
+    assert_eq!(delays, vec![0.3, 0.6]);
+    let start = |i: usize| humantime::parse_rfc3339(attempts[i]["started_at"].as_str().unwrap()).unwrap();
+    let gap = start(2).duration_since(start(1)).unwrap();
+    assert!(gap >= Duration::from_millis(600), "{gap:?}");
+
+    // Each failed attempt's files are on its attempt ref; the branch has only the last one's.
+    for n in 1..=2 {
+        let reference = format!("refs/grove/{run_id}/flaky/attempt-{n}");
+        assert_eq!(
+            repo.git(&["show", &format!("{reference}:attempt-{n}.txt")]),
+            format!("try {n}")
+        );
+        assert_eq!(attempts[n - 1]["saved_ref"], reference.as_str());
+    }
+    let branch = format!("grove/{run_id}/flaky");
+    assert!(repo.git_output(&["show", &format!("{branch}:attempt-1.txt")]).status.code() != Some(0));
+    assert_eq!(repo.git(&["show", &format!("{branch}:attempt-3.txt")]), "try 3");
+}
+
+#[test]
+fn timeout_kills_the_whole_group_including_trapping_grandchildren() {
+    let repo = Repo::new();
+    let (out, results) = repo.run_plan(
+        r#"
+name = "p"
+[[tasks]]
+name = "stubborn"
+agent = "shell"
+timeout = "1s"
+kill_grace = "500ms"
+prompt = '''trap "" TERM; (trap "" TERM; sleep 300) & echo $! > "$GROVE_WORKTREE/../child.pid"; echo $$ > "$GROVE_WORKTREE/../leader.pid"; echo started; while true; do sleep 1; done'''
+"#,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let run_id = run_id(&out);
+    let t = task(&results, "stubborn");
+    assert_eq!(t["status"], "timed_out");
+    assert!(t["error"].as_str().unwrap().contains("timed out"), "{t:#}");
+    let dir = repo.path().join(".grove/worktrees").join(&run_id);
+    for file in ["child.pid", "leader.pid"] {
+        let pid: i32 = std::fs::read_to_string(dir.join(file)).unwrap().trim().parse().unwrap();
+        assert!(!alive(pid), "{file} {pid} survived");
+    }
+    let audit = repo.audit(&run_id);
+    assert!(audit.iter().any(|e| e["event"] == "timeout"));
+    let kill = audit.iter().find(|e| e["event"] == "kill").unwrap();
+    assert_eq!(kill["signal"], "SIGTERM,SIGKILL");
+    // The timed-out worktree is kept for inspection (keep_worktrees = "failed").
+    assert!(dir.join("stubborn").exists());
+}
+
+#[test]
+fn auto_merge_fast_forwards_then_merges() {
+    let repo = Repo::new();
+    let (out, results) = repo.run_plan(
+        r#"
+name = "p"
+max_parallel = 1
+[defaults]
+agent = "shell"
+merge = "auto"
+[[tasks]]
+name = "one"
+prompt = "echo one > one.txt"
+[[tasks]]
+name = "two"
+prompt = "echo two > two.txt"
+"#,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let one = task(&results, "one");
+    let two = task(&results, "two");
+    assert_eq!(one["merge"]["state"], "merged");
+    assert_eq!(two["merge"]["state"], "merged");
+    // The first merge is a fast-forward to the task's own commit.
+    assert_eq!(one["merge"]["commit"], one["head_commit"]);
+    // The second is a merge commit with two parents.
+    let merge_commit = two["merge"]["commit"].as_str().unwrap();
+    let parents = repo.git(&["log", "-1", "--format=%P", merge_commit]);
+    assert_eq!(parents.split_whitespace().count(), 2, "{parents}");
+    assert_eq!(repo.git(&["rev-parse", "main"]), merge_commit);
+    // main is checked out and clean, so its files are updated.
+    assert_eq!(repo.read("one.txt"), "one\n");
+    assert_eq!(repo.read("two.txt"), "two\n");
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+}
+
+#[test]
+fn a_merge_conflict_leaves_the_base_untouched() {
+    let repo = Repo::new();
+    let (out, results) = repo.run_plan(
+        r#"
+name = "p"
+max_parallel = 1
+[defaults]
+agent = "shell"
+merge = "auto"
+[[tasks]]
+name = "first"
+prompt = "echo first > README.md"
+[[tasks]]
+name = "second"
+prompt = "echo second > README.md"
+"#,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let first = task(&results, "first");
+    let second = task(&results, "second");
+    assert_eq!(first["merge"]["state"], "merged");
+    assert_eq!(second["merge"]["state"], "conflict");
+    assert_eq!(second["merge"]["conflicts"][0], "README.md");
+    assert_eq!(repo.git(&["rev-parse", "main"]), first["head_commit"].as_str().unwrap());
+    assert_eq!(repo.read("README.md"), "first\n");
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("conflict"), "{stdout}");
+}
+
+#[test]
+fn manual_merge_is_refused_on_a_dirty_checkout_then_succeeds() {
+    let repo = Repo::new();
+    let (out, _) = repo.run_plan(
+        r#"
+name = "p"
+[[tasks]]
+name = "t"
+agent = "shell"
+prompt = "echo new > new.txt"
+"#,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let run_id = run_id(&out);
+    repo.write("README.md", "local edit\n");
+    let merge = repo.grove(&["merge", &run_id, "t"]);
+    assert_eq!(merge.status.code(), Some(1), "{}", text(&merge));
+    assert!(text(&merge).contains("uncommitted changes"), "{}", text(&merge));
+    assert_eq!(repo.read("README.md"), "local edit\n");
+    assert!(!repo.path().join("new.txt").exists());
+    assert_eq!(task(&repo.results(&run_id), "t")["merge"]["state"], "refused");
+
+    repo.git(&["checkout", "--", "README.md"]);
+    let merge = repo.grove(&["merge", &run_id, "t"]);
+    assert_eq!(merge.status.code(), Some(0), "{}", text(&merge));
+    assert_eq!(repo.read("new.txt"), "new\n");
+    let t = task(&repo.results(&run_id), "t").clone();
+    assert_eq!(t["merge"]["state"], "merged");
+    assert!(repo.audit(&run_id).iter().any(|e| e["event"] == "merge" && e["outcome"] == "merged"));
+}
+
+#[test]
+fn never_more_than_max_parallel_agents_at_once() {
+    let repo = Repo::new();
+    let log = repo.path().join("spans.log");
+    let plan = format!(
+        r#"
+name = "p"
+max_parallel = 2
+[defaults]
+agent = "shell"
+prompt = '''echo "start $(date +%s%N)" >> {log}; sleep 0.4; echo "end $(date +%s%N)" >> {log}'''
+{tasks}
+"#,
+        log = log.display(),
+        tasks = (1..=6)
+            .map(|i| format!("[[tasks]]\nname = \"t{i}\"\n"))
+            .collect::<String>()
+    );
+    let (out, results) = repo.run_plan(&plan);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(results["succeeded"], 6);
+    let mut events: Vec<(u128, i32)> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (kind, t) = l.split_once(' ').unwrap();
+            (t.parse().unwrap(), if kind == "start" { 1 } else { -1 })
+        })
+        .collect();
+    events.sort_by_key(|&(t, d)| (t, d));
+    let (mut running, mut peak) = (0, 0);
+    for (_, d) in events {
+        running += d;
+        peak = peak.max(running);
+    }
+    assert_eq!(peak, 2, "peak concurrency {peak}");
+}
+
+#[test]
+fn works_without_a_git_identity() {
+    let repo = Repo::bare_init();
+    repo.write("README.md", "x\n");
+    repo.git(&["add", "-A"]);
+    repo.git(&[
+        "-c", "user.name=Setup", "-c", "user.email=setup@example.com", "commit", "-q", "-m", "init",
+    ]);
+    let (out, results) = repo.run_plan(
+        r#"
+name = "p"
+[[tasks]]
+name = "t"
+agent = "shell"
+prompt = "echo hi > hi.txt"
+"#,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let head = task(&results, "t")["head_commit"].as_str().unwrap().to_string();
+    assert_eq!(
+        repo.git(&["log", "-1", "--format=%an <%ae>", &head]),
+        "grove <grove@localhost>"
+    );
+}
+
+#[test]
+fn prompts_reach_agents_as_single_arguments() {
+    let repo = Repo::new();
+    let (out, results) = repo.run_plan(
+        r#"
+name = "p"
+[agents.argv]
+command = ["python3", "-c", "import sys, json; json.dump(sys.argv[1:], open(sys.argv[-1], 'w'))", "{prompt}", "{task}", "{result}"]
+[[tasks]]
+name = "t"
+agent = "argv"
+prompt = "two words; $(touch pwned) `touch pwned2` | cat"
+"#,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let argv = &task(&results, "t")["output"];
+    assert_eq!(argv[0], "two words; $(touch pwned) `touch pwned2` | cat");
+    assert_eq!(argv[1], "t");
+    assert!(!repo.path().join("pwned").exists());
+}
