@@ -1,3 +1,108 @@
 //! Plans: the model, parsing (TOML or JSON, with positions), and validation.
 
+mod build;
+mod deps;
+mod error;
+mod json_tree;
 pub mod model;
+mod repo;
+mod scope;
+mod settings;
+mod toml_tree;
+mod tree;
+
+use std::path::Path;
+
+pub use error::{line_col, Location, PlanError};
+pub use model::{Plan, PlanFormat};
+pub use repo::{resolve_repo, RepoTarget};
+
+/// Reads and validates the plan at `path`: `.json` files are JSON, anything else TOML.
+pub fn load(path: &Path) -> Result<Plan, PlanError> {
+    let bytes = std::fs::read(path).map_err(|source| PlanError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| PlanError::invalid(path, "", None, "the plan is not valid UTF-8"))?;
+    let is_json = path
+        .extension()
+        .is_some_and(|ext| ext.eq_ignore_ascii_case("json"));
+    let format = if is_json {
+        PlanFormat::Json
+    } else {
+        PlanFormat::Toml
+    };
+    load_str(&text, path, format)
+}
+
+/// Validates plan `text`; `path` names it in messages and anchors relative `prompt_file`s.
+pub fn load_str(text: &str, path: &Path, format: PlanFormat) -> Result<Plan, PlanError> {
+    let root = match format {
+        PlanFormat::Toml => toml_tree::parse(text),
+        PlanFormat::Json => json_tree::parse(text),
+    };
+    root.and_then(|root| build::plan(&root, path, text, format))
+        .map_err(|bad| bad.into_error(path, text))
+}
+
+/// The rule for plan, task and agent names: `[A-Za-z0-9._-]{1,64}`, and nothing that could
+/// escape a folder or upset git once used as a branch path part or folder name.
+pub fn valid_name(s: &str) -> bool {
+    name_problem(s).is_none()
+}
+
+/// What breaks the name rule, if anything.
+fn name_problem(s: &str) -> Option<String> {
+    if s.is_empty() {
+        return Some("names must not be empty".into());
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Some(format!(
+            "{c:?} is not allowed (use letters, digits, '.', '_' and '-')"
+        ));
+    }
+    let problem = if s.len() > 64 {
+        "names are at most 64 characters"
+    } else if s.starts_with(['.', '-']) {
+        "names must not start with '.' or '-'"
+    } else if s.contains("..") {
+        "names must not contain '..'"
+    } else if s.ends_with(".lock") {
+        "names must not end with '.lock'"
+    } else if s.ends_with('.') {
+        "names must not end with '.'"
+    } else {
+        return None;
+    };
+    Some(problem.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_name;
+
+    #[test]
+    fn name_rule() {
+        for good in ["gen", "a.b", "A_1-x", "x".repeat(64).as_str(), "v1.2"] {
+            assert!(valid_name(good), "{good} should be valid");
+        }
+        for bad in [
+            "",
+            "a b",
+            "a/b",
+            ".hidden",
+            "-x",
+            "a..b",
+            "x.lock",
+            "x.",
+            "é",
+            "x".repeat(65).as_str(),
+        ] {
+            assert!(!valid_name(bad), "{bad} should be invalid");
+        }
+    }
+}

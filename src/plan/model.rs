@@ -69,7 +69,7 @@ pub struct AgentDef {
     pub env: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TaskSpec {
     pub name: String,
     /// The prompt text (read from `prompt_file` when that was given).
@@ -135,6 +135,8 @@ pub mod defaults {
     pub const RETRIES: u32 = 0;
     pub const KILL_GRACE: Duration = Duration::from_secs(5);
     pub const AGENT: &str = "demo";
+    pub const MERGE: super::MergeMode = super::MergeMode::Manual;
+    pub const KEEP_WORKTREES: super::KeepWorktrees = super::KeepWorktrees::Failed;
 
     /// Number of CPUs, at least 2.
     pub fn max_parallel() -> usize {

@@ -1,0 +1,324 @@
+//! Walks the spanned tree of a whole plan into the validated `Plan`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use super::deps::{self, TaskDeps};
+use super::error::{line_col, quoted, Bad, Res};
+use super::model::{defaults, AgentDef, Plan, PlanFormat, PlanSource, Strategy, TaskSpec};
+use super::name_problem;
+use super::scope::Scope;
+use super::settings::{self, Context, Prompt, Settings};
+use super::tree::{Entry, Node, Table, Value};
+
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "base",
+    "max_parallel",
+    "strategy",
+    "batch_size",
+    "pass_output",
+    "stop_on_failure",
+    "fail_fast",
+    "defaults",
+    "agents",
+    "tasks",
+];
+
+pub(crate) fn plan(root: &Node, path: &Path, text: &str, format: PlanFormat) -> Res<Plan> {
+    let Value::Table(top) = &root.value else {
+        return Err(Bad::at(root.span.start, "a plan must be a table of keys"));
+    };
+    let scope = Scope::top();
+    scope.check_keys(top, |k| TOP_KEYS.contains(&k))?;
+
+    let name_entry = top
+        .get("name")
+        .ok_or_else(|| Bad::at(0, "the plan has no 'name'"))?;
+    let name = valid_name(&scope, name_entry, "plan name")?;
+    let base = match top.get("base") {
+        Some(e) => Some((non_empty_string(&scope, e)?, e.value.span.clone())),
+        None => None,
+    };
+    let max_parallel = match top.get("max_parallel") {
+        Some(e) => scope.count(e, 1, None)?,
+        None => defaults::max_parallel(),
+    };
+    let strategy = strategy(top, &scope)?;
+    let fail_fast = match top.get("fail_fast") {
+        Some(e) => scope.boolean(e)?,
+        None => false,
+    };
+
+    let agents = match top.get("agents") {
+        Some(e) => agents(e, &scope)?,
+        None => BTreeMap::new(),
+    };
+    let agent_names: BTreeSet<String> = agents.keys().cloned().collect();
+    let cx = Context {
+        plan_dir: path.parent().unwrap_or(Path::new("")),
+        agents: &agent_names,
+    };
+    let defaults = match top.get("defaults") {
+        Some(e) => {
+            let scope = Scope::new("[defaults]".into());
+            let table = scope.table(e)?;
+            scope.check_keys(table, |k| settings::KEYS.contains(&k))?;
+            Settings::read(table, &scope, &cx)?
+        }
+        None => Settings::default(),
+    };
+
+    let deps_allowed = strategy != Strategy::Fallback;
+    let tasks = tasks(top, text, &cx, &defaults, deps_allowed)?;
+
+    Ok(Plan {
+        name,
+        base: base.as_ref().map(|(b, _)| b.clone()),
+        max_parallel,
+        strategy,
+        fail_fast,
+        agents,
+        tasks,
+        source: PlanSource {
+            path: path.to_path_buf(),
+            text: text.to_string(),
+            format,
+            base_span: base.map(|(_, span)| span),
+        },
+    })
+}
+
+/// Every task, defaults folded in, names unique and dependencies sound.
+fn tasks(
+    top: &Table,
+    text: &str,
+    cx: &Context<'_>,
+    defaults: &Settings,
+    deps_allowed: bool,
+) -> Res<Vec<TaskSpec>> {
+    let task_nodes = match top.get("tasks") {
+        Some(e) => Scope::top().array(e)?,
+        None => &[],
+    };
+    if task_nodes.is_empty() {
+        let at = top.get("tasks").map_or(0, |e| e.value.span.start);
+        return Err(Bad::at(at, "the plan has no tasks; add at least one"));
+    }
+    let mut tasks: Vec<TaskSpec> = Vec::with_capacity(task_nodes.len());
+    let mut all_deps = Vec::with_capacity(task_nodes.len());
+    let mut first_seen: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, node) in task_nodes.iter().enumerate() {
+        let (spec, deps, name_at) = task(i, node, cx, defaults, deps_allowed)?;
+        if let Some(&first) = first_seen.get(&spec.name) {
+            let (line, _) = line_col(text, first);
+            return Err(Bad::at(
+                name_at,
+                format!(
+                    "duplicate task name {} (first used on line {line})",
+                    quoted(&spec.name)
+                ),
+            ));
+        }
+        first_seen.insert(spec.name.clone(), name_at);
+        tasks.push(spec);
+        all_deps.push(deps);
+    }
+    deps::check(&all_deps)?;
+    Ok(tasks)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Parallel,
+    Sequential,
+    Fallback,
+    Batched,
+}
+
+const STRATEGIES: [(&str, Kind); 4] = [
+    ("parallel", Kind::Parallel),
+    ("sequential", Kind::Sequential),
+    ("fallback", Kind::Fallback),
+    ("batched", Kind::Batched),
+];
+
+fn strategy(top: &Table, scope: &Scope) -> Res<Strategy> {
+    let (name, kind) = match top.get("strategy") {
+        Some(e) => (scope.string(e)?, scope.choice(e, &STRATEGIES)?),
+        None => STRATEGIES[0],
+    };
+    // A key that only some strategies read is an error elsewhere, so it is never silently ignored.
+    let only_under = |key: &str, allowed: &[Kind], strategies: &str| -> Res<Option<&Entry>> {
+        match top.get(key) {
+            Some(e) if !allowed.contains(&kind) => Err(Bad::at(
+                e.key_span.start,
+                format!(
+                    "'{key}' is only allowed with strategy {strategies} (this plan's strategy is \"{name}\")"
+                ),
+            )),
+            found => Ok(found),
+        }
+    };
+    let flag = |key, allowed: &[Kind], strategies| -> Res<bool> {
+        match only_under(key, allowed, strategies)? {
+            Some(e) => scope.boolean(e),
+            None => Ok(false),
+        }
+    };
+    let pass_output = flag(
+        "pass_output",
+        &[Kind::Sequential, Kind::Batched],
+        "\"sequential\" or \"batched\"",
+    )?;
+    let stop_on_failure = flag("stop_on_failure", &[Kind::Sequential], "\"sequential\"")?;
+    let batch_size = only_under("batch_size", &[Kind::Batched], "\"batched\"")?;
+    Ok(match kind {
+        Kind::Parallel => Strategy::Parallel,
+        Kind::Fallback => Strategy::Fallback,
+        Kind::Sequential => Strategy::Sequential {
+            pass_output,
+            stop_on_failure,
+        },
+        Kind::Batched => {
+            let e = batch_size
+                .ok_or_else(|| Bad::at(0, "strategy \"batched\" needs 'batch_size' (1 or more)"))?;
+            Strategy::Batched {
+                batch_size: scope.count(e, 1, None)?,
+                pass_output,
+            }
+        }
+    })
+}
+
+fn agents(entry: &Entry, scope: &Scope) -> Res<BTreeMap<String, AgentDef>> {
+    let mut agents = BTreeMap::new();
+    for agent in scope.table(entry)?.entries() {
+        if let Some(problem) = name_problem(&agent.key) {
+            return Err(Bad::at(
+                agent.key_span.start,
+                format!("invalid agent name {}: {problem}", quoted(&agent.key)),
+            ));
+        }
+        let scope = Scope::new(format!("agent {}", quoted(&agent.key)));
+        let table = scope.table(agent)?;
+        scope.check_keys(table, |k| matches!(k, "command" | "env"))?;
+        let command_entry = table
+            .get("command")
+            .ok_or_else(|| scope.bad(agent.value.span.start, "missing required key 'command'"))?;
+        let command: Vec<String> = scope
+            .strings(command_entry)?
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+        if command.first().is_none_or(String::is_empty) {
+            return Err(scope.bad(
+                command_entry.value.span.start,
+                "'command' must start with a program to run",
+            ));
+        }
+        let env = match table.get("env") {
+            Some(e) => scope.env(e)?,
+            None => BTreeMap::new(),
+        };
+        agents.insert(agent.key.clone(), AgentDef { command, env });
+    }
+    Ok(agents)
+}
+
+/// One task: its spec with defaults folded in, its dependencies, and where its name is written.
+fn task(
+    index: usize,
+    node: &Node,
+    cx: &Context<'_>,
+    defaults: &Settings,
+    deps_allowed: bool,
+) -> Res<(TaskSpec, TaskDeps, usize)> {
+    let at = node.span.start;
+    let Value::Table(table) = &node.value else {
+        return Err(Bad::at(
+            at,
+            format!(
+                "task #{} must be a table, found {}",
+                index + 1,
+                node.value.kind()
+            ),
+        ));
+    };
+    let name_entry = table.get("name");
+    let label = match name_entry.map(|e| &e.value.value) {
+        Some(Value::Str(s)) if name_problem(s).is_none() => format!("task {}", quoted(s)),
+        _ => format!("task #{}", index + 1),
+    };
+    let scope = Scope::new(label);
+    scope.check_keys(table, |k| {
+        settings::KEYS.contains(&k) || k == "name" || k == "depends_on"
+    })?;
+    let name_entry = name_entry.ok_or_else(|| scope.bad(at, "missing required key 'name'"))?;
+    let name = valid_name(&scope, name_entry, "task name")?;
+
+    let merged = Settings::read(table, &scope, cx)?.over(defaults);
+    let (prompt, prompt_file) = match &merged.prompt {
+        Some(Prompt::Text(text)) => (text.clone(), None),
+        Some(Prompt::File { path, text }) => (text.clone(), Some(path.clone())),
+        None => {
+            return Err(scope.bad(
+                at,
+                "needs 'prompt' or 'prompt_file' (here or in [defaults])",
+            ))
+        }
+    };
+    let deps = match table.get("depends_on") {
+        Some(e) if !deps_allowed => {
+            return Err(scope.bad(
+                e.key_span.start,
+                "'depends_on' is not allowed with strategy \"fallback\"",
+            ))
+        }
+        Some(e) => scope.strings(e)?,
+        None => Vec::new(),
+    };
+    let spec = TaskSpec {
+        prompt,
+        prompt_file,
+        agent: merged
+            .agent
+            .clone()
+            .unwrap_or_else(|| defaults::AGENT.to_string()),
+        timeout: merged.timeout(),
+        retries: merged.retries.unwrap_or(defaults::RETRIES),
+        backoff: merged.backoff(),
+        kill_grace: merged.kill_grace.unwrap_or(defaults::KILL_GRACE),
+        merge: merged.merge.unwrap_or(defaults::MERGE),
+        keep_worktrees: merged.keep_worktrees.unwrap_or(defaults::KEEP_WORKTREES),
+        depends_on: deps.iter().map(|(d, _)| d.clone()).collect(),
+        inputs: merged.inputs,
+        env: merged.env,
+        name: name.clone(),
+    };
+    let deps = TaskDeps { task: name, deps };
+    Ok((spec, deps, name_entry.value.span.start))
+}
+
+/// A string value that follows the name rule.
+fn valid_name(scope: &Scope, entry: &Entry, what: &str) -> Res<String> {
+    let name = scope.string(entry)?;
+    match name_problem(name) {
+        None => Ok(name.to_string()),
+        Some(problem) => Err(Bad::at(
+            entry.value.span.start,
+            format!("invalid {what} {}: {problem}", quoted(name)),
+        )),
+    }
+}
+
+fn non_empty_string(scope: &Scope, entry: &Entry) -> Res<String> {
+    let s = scope.string(entry)?;
+    if s.is_empty() {
+        return Err(scope.bad(
+            entry.value.span.start,
+            format!("{} must not be empty", scope.key(entry)),
+        ));
+    }
+    Ok(s.to_string())
+}

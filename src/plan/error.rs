@@ -1,0 +1,157 @@
+//! Plan errors: one-line messages that point at a file and, when known, a line and column.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A file, and the 1-based line and character column in it when known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub file: PathBuf,
+    pub line_col: Option<(usize, usize)>,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some((line, col)) = self.line_col {
+            write!(f, ":{line}:{col}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a plan could not be loaded or its repository used. `Display` is always one line.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("{}: cannot read plan: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Syntax and validation errors, and a `base` that does not resolve.
+    #[error("{at}: {reason}")]
+    Invalid { at: Location, reason: String },
+    #[error("{}: not inside a git repository", dir.display())]
+    NotARepo { dir: PathBuf },
+    #[error("{}: is a bare repository (grove needs a working tree)", dir.display())]
+    BareRepo { dir: PathBuf },
+    #[error("{}: the repository has no commits yet (make a first commit)", dir.display())]
+    NoCommits { dir: PathBuf },
+    #[error("{}: git: {message}", dir.display())]
+    Git { dir: PathBuf, message: String },
+}
+
+impl PlanError {
+    /// Every plan problem is a usage error.
+    pub fn exit_code(&self) -> i32 {
+        2
+    }
+
+    /// Line and column of the offending key or value, when the error has one.
+    pub fn line_col(&self) -> Option<(usize, usize)> {
+        match self {
+            PlanError::Invalid { at, .. } => at.line_col,
+            _ => None,
+        }
+    }
+
+    /// An error in the plan file at byte `offset` of `text` (or at no position).
+    pub(crate) fn invalid(path: &Path, text: &str, offset: Option<usize>, reason: &str) -> Self {
+        PlanError::Invalid {
+            at: Location {
+                file: path.to_path_buf(),
+                line_col: offset.map(|o| line_col(text, o)),
+            },
+            reason: one_line(reason),
+        }
+    }
+
+    pub(crate) fn git(dir: &Path, err: &git2::Error) -> Self {
+        PlanError::Git {
+            dir: dir.to_path_buf(),
+            message: one_line(err.message()),
+        }
+    }
+}
+
+/// A problem found while walking the plan, at a byte offset of the plan text; turned into a
+/// `PlanError` once, where the file name and text are known.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Bad {
+    pub at: Option<usize>,
+    pub reason: String,
+}
+
+impl Bad {
+    pub fn at(offset: usize, reason: impl Into<String>) -> Self {
+        Bad {
+            at: Some(offset),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn into_error(self, path: &Path, text: &str) -> PlanError {
+        PlanError::invalid(path, text, self.at, &self.reason)
+    }
+}
+
+pub(crate) type Res<T> = Result<T, Bad>;
+
+/// 1-based line and column of byte `offset`, the column counted in characters.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text.as_bytes()[..offset.min(text.len())];
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
+    // Counting bytes that start a UTF-8 character counts characters, even if `offset` falls
+    // inside one.
+    let col = 1 + before[line_start..]
+        .iter()
+        .filter(|&&b| b & 0xC0 != 0x80)
+        .count();
+    (line, col)
+}
+
+/// `'s'`, with control characters escaped so a message stays on one line.
+pub(crate) fn quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// Messages from libraries (toml, git) are not ours to keep on one line.
+fn one_line(s: &str) -> String {
+    s.replace(['\r', '\n'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_characters() {
+        let text = "ab\nçé = 1\n";
+        assert_eq!(line_col(text, 0), (1, 1));
+        assert_eq!(line_col(text, 3), (2, 1));
+        // 'ç' and 'é' are two bytes each: byte 7 is the space after them.
+        assert_eq!(line_col(text, 7), (2, 3));
+        assert_eq!(line_col(text, 100), (3, 1));
+    }
+
+    #[test]
+    fn quoted_escapes_control_characters() {
+        assert_eq!(quoted("a\nb"), "'a\\nb'");
+        assert_eq!(quoted("gen"), "'gen'");
+    }
+}

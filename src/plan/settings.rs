@@ -1,0 +1,219 @@
+//! The task keys `[defaults]` may also set, read into options, and how a task's own settings
+//! fold over the defaults.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::error::{quoted, Res};
+use super::model::{defaults, Backoff, KeepWorktrees, MergeMode};
+use super::scope::Scope;
+use super::tree::{Entry, Table};
+
+/// Keys a task shares with `[defaults]`.
+pub(crate) const KEYS: &[&str] = &[
+    "prompt",
+    "prompt_file",
+    "agent",
+    "inputs",
+    "env",
+    "timeout",
+    "retries",
+    "backoff",
+    "kill_grace",
+    "merge",
+    "keep_worktrees",
+];
+
+const RETRIES_MAX: i64 = 100;
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Settings {
+    pub prompt: Option<Prompt>,
+    pub agent: Option<String>,
+    pub inputs: serde_json::Map<String, serde_json::Value>,
+    pub env: BTreeMap<String, String>,
+    pub timeout: Option<Duration>,
+    pub retries: Option<u32>,
+    pub backoff: BackoffParts,
+    pub kill_grace: Option<Duration>,
+    pub merge: Option<MergeMode>,
+    pub keep_worktrees: Option<KeepWorktrees>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Prompt {
+    Text(String),
+    File { path: PathBuf, text: String },
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct BackoffParts {
+    pub initial: Option<Duration>,
+    pub max: Option<Duration>,
+    pub multiplier: Option<f64>,
+    pub jitter: Option<f64>,
+}
+
+/// What reading settings needs to know about the rest of the plan.
+pub(crate) struct Context<'a> {
+    /// The plan file's directory, which `prompt_file` is relative to.
+    pub plan_dir: &'a Path,
+    /// Names of the plan's `[agents]`.
+    pub agents: &'a BTreeSet<String>,
+}
+
+impl Settings {
+    /// Reads the shared keys of `table`; the caller has already rejected unknown keys.
+    pub fn read(table: &Table, scope: &Scope, cx: &Context<'_>) -> Res<Settings> {
+        if let (Some(a), Some(b)) = (table.get("prompt"), table.get("prompt_file")) {
+            let later = a.key_span.start.max(b.key_span.start);
+            return Err(scope.bad(later, "both 'prompt' and 'prompt_file' are set; use one"));
+        }
+        let mut s = Settings::default();
+        for entry in table.entries() {
+            match entry.key.as_str() {
+                "prompt" => s.prompt = Some(Prompt::Text(scope.string(entry)?.to_string())),
+                "prompt_file" => s.prompt = Some(read_prompt_file(entry, scope, cx.plan_dir)?),
+                "agent" => s.agent = Some(agent(entry, scope, cx.agents)?),
+                "inputs" => s.inputs = scope.table(entry)?.to_json(),
+                "env" => s.env = scope.env(entry)?,
+                "timeout" => {
+                    let timeout = scope.duration(entry)?;
+                    if timeout.is_zero() {
+                        return Err(scope.bad(
+                            entry.value.span.start,
+                            format!("{} must be more than zero", scope.key(entry)),
+                        ));
+                    }
+                    s.timeout = Some(timeout);
+                }
+                "retries" => s.retries = Some(scope.count(entry, 0, Some(RETRIES_MAX))?),
+                "backoff" => s.backoff = backoff(entry, scope)?,
+                "kill_grace" => s.kill_grace = Some(scope.duration(entry)?),
+                "merge" => {
+                    let modes = [("manual", MergeMode::Manual), ("auto", MergeMode::Auto)];
+                    s.merge = Some(scope.choice(entry, &modes)?);
+                }
+                "keep_worktrees" => {
+                    let keep = [
+                        ("failed", KeepWorktrees::Failed),
+                        ("always", KeepWorktrees::Always),
+                        ("never", KeepWorktrees::Never),
+                    ];
+                    s.keep_worktrees = Some(scope.choice(entry, &keep)?);
+                }
+                _ => {}
+            }
+        }
+        Ok(s)
+    }
+
+    /// `self` (a task's own settings) over `defaults`: single values from the task win, `env`
+    /// and `inputs` merge per key, `backoff` per field.
+    pub fn over(self, defaults: &Settings) -> Settings {
+        let mut inputs = defaults.inputs.clone();
+        inputs.extend(self.inputs);
+        let mut env = defaults.env.clone();
+        env.extend(self.env);
+        let (task, dflt) = (self.backoff, defaults.backoff);
+        Settings {
+            prompt: self.prompt.or_else(|| defaults.prompt.clone()),
+            agent: self.agent.or_else(|| defaults.agent.clone()),
+            inputs,
+            env,
+            timeout: self.timeout.or(defaults.timeout),
+            retries: self.retries.or(defaults.retries),
+            backoff: BackoffParts {
+                initial: task.initial.or(dflt.initial),
+                max: task.max.or(dflt.max),
+                multiplier: task.multiplier.or(dflt.multiplier),
+                jitter: task.jitter.or(dflt.jitter),
+            },
+            kill_grace: self.kill_grace.or(defaults.kill_grace),
+            merge: self.merge.or(defaults.merge),
+            keep_worktrees: self.keep_worktrees.or(defaults.keep_worktrees),
+        }
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout.unwrap_or(defaults::TIMEOUT)
+    }
+
+    pub fn backoff(&self) -> Backoff {
+        let d = Backoff::default();
+        let b = self.backoff;
+        Backoff {
+            initial: b.initial.unwrap_or(d.initial),
+            max: b.max.unwrap_or(d.max),
+            multiplier: b.multiplier.unwrap_or(d.multiplier),
+            jitter: b.jitter.unwrap_or(d.jitter),
+        }
+    }
+}
+
+fn read_prompt_file(entry: &Entry, scope: &Scope, plan_dir: &Path) -> Res<Prompt> {
+    let written = scope.string(entry)?;
+    let path = plan_dir.join(written);
+    let at = entry.value.span.start;
+    let cannot = |why: String| {
+        scope.bad(
+            at,
+            format!(
+                "cannot read prompt_file {} ({}): {why}",
+                quoted(written),
+                path.display()
+            ),
+        )
+    };
+    let bytes = std::fs::read(&path).map_err(|e| cannot(e.to_string()))?;
+    let text = String::from_utf8(bytes).map_err(|_| cannot("not valid UTF-8".into()))?;
+    // Kept absolute so records stay meaningful whatever directory grove later runs in.
+    let path = std::fs::canonicalize(&path).map_err(|e| cannot(e.to_string()))?;
+    Ok(Prompt::File { path, text })
+}
+
+fn agent(entry: &Entry, scope: &Scope, agents: &BTreeSet<String>) -> Res<String> {
+    let name = scope.string(entry)?;
+    if crate::agent::is_preset(name) || agents.contains(name) {
+        return Ok(name.to_string());
+    }
+    let plan_agents = if agents.is_empty() {
+        "none".to_string()
+    } else {
+        agents.iter().cloned().collect::<Vec<_>>().join(", ")
+    };
+    Err(scope.bad(
+        entry.value.span.start,
+        format!(
+            "unknown agent {} (presets: {}; plan agents: {plan_agents})",
+            quoted(name),
+            crate::agent::PRESETS.join(", ")
+        ),
+    ))
+}
+
+fn backoff(entry: &Entry, scope: &Scope) -> Res<BackoffParts> {
+    let table = scope.table(entry)?;
+    let scope = scope.nested(&entry.key);
+    scope.check_keys(table, |k| {
+        matches!(k, "initial" | "max" | "multiplier" | "jitter")
+    })?;
+    let mut parts = BackoffParts::default();
+    for field in table.entries() {
+        match field.key.as_str() {
+            "initial" => parts.initial = Some(scope.duration(field)?),
+            "max" => parts.max = Some(scope.duration(field)?),
+            "multiplier" => {
+                let ok = |m: f64| m.is_finite() && m > 0.0;
+                parts.multiplier = Some(scope.number(field, ok, "a finite number above 0")?);
+            }
+            "jitter" => {
+                let ok = |j: f64| (0.0..=1.0).contains(&j);
+                parts.jitter = Some(scope.number(field, ok, "between 0 and 1")?);
+            }
+            _ => {}
+        }
+    }
+    Ok(parts)
+}
