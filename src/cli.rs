@@ -87,6 +87,10 @@ pub fn main() -> i32 {
                 eprintln!("error: {plan_error}");
                 return plan_error.exit_code();
             }
+            if let Some(usage) = e.downcast_ref::<crate::merge_cmd::UsageError>() {
+                eprintln!("error: {usage}");
+                return 2;
+            }
             eprintln!("error: {e:#}");
             1
         }

@@ -7,37 +7,35 @@ use anyhow::Context;
 
 use crate::engine::describe_merge;
 use crate::git::{self, MergeOutcome};
-use crate::plan::PlanError;
 use crate::record::audit::Audit;
 use crate::record::results::Results;
 use crate::record::RunPaths;
+
+/// A mistake in what was asked (unknown run or task): exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
 
 pub fn merge(repo: Option<&Path>, run_id: &str, tasks: &[String]) -> anyhow::Result<i32> {
     let start = match repo {
         Some(dir) => dir.to_path_buf(),
         None => std::env::current_dir().context("no current directory")?,
     };
-    let root = git::discover_root(&start).map_err(|e| PlanError::Repo {
-        dir: start.display().to_string(),
-        message: e.to_string(),
-    })?;
+    let root = git::discover_root(&start)
+        .map_err(|e| UsageError(format!("{}: {e}", start.display())))?;
     let paths = RunPaths::new(&root, run_id);
     let results_path = paths.results();
     if !results_path.exists() {
-        return Err(PlanError::Repo {
-            dir: root.display().to_string(),
-            message: format!("no run '{run_id}' here (runs are in .grove/runs/)"),
-        }
+        return Err(UsageError(format!(
+            "{}: no run '{run_id}' here (runs are in .grove/runs/)",
+            root.display()
+        ))
         .into());
     }
     let mut results = Results::load(&results_path)?;
     for name in tasks {
         if !results.tasks.iter().any(|t| &t.name == name) {
-            return Err(PlanError::Repo {
-                dir: root.display().to_string(),
-                message: format!("run '{run_id}' has no task '{name}'"),
-            }
-            .into());
+            return Err(UsageError(format!("run '{run_id}' has no task '{name}'")).into());
         }
     }
     let audit = Audit::open(&paths.run_dir);
