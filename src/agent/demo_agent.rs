@@ -8,9 +8,10 @@ mod roles;
 mod term;
 mod workspace;
 
-use serde_json::json;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+
+use serde_json::json;
 
 use envelope::{Envelope, PreviousOutput, Settings};
 use roles::{Request, Work};
