@@ -163,7 +163,7 @@ pub fn start(req: RunRequest) -> Result<(FrontEnd, tokio::task::JoinHandle<()>),
         base_label: repo.base_label.clone(),
         started_at,
     };
-    let mut run = Run {
+    let run = Run {
         plan,
         repo,
         paths,
