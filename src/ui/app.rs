@@ -59,7 +59,7 @@ pub enum Action {
     Load(Load),
 }
 
-/// A message under the list, until the next key.
+/// A message on the bottom line, until the next key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flash {
     pub text: String,
@@ -148,8 +148,13 @@ impl App {
         self.size = Rect::new(0, 0, width, height);
     }
 
+    /// Where everything goes on the current screen.
     pub fn layout(&self) -> ScreenLayout {
-        ScreenLayout::compute(self.size, self.tasks.len(), self.selected, self.zoomed)
+        self.layout_in(self.size)
+    }
+
+    pub(super) fn layout_in(&self, area: Rect) -> ScreenLayout {
+        ScreenLayout::compute(area, self.tasks.len(), self.selected, self.zoomed)
     }
 
     /// Applies an engine event; true when the screen must be redrawn.
@@ -179,9 +184,9 @@ impl App {
                         self.mode = Mode::Normal;
                     }
                 }
+                // The pane's cursor is drawn only while the agent runs.
+                task.stale |= task.view.status != view.status;
                 task.view = view;
-                // The cursor is drawn only while the agent runs.
-                task.stale = true;
             }
             Event::Output { index } => {
                 let Some(task) = self.tasks.get_mut(index) else {

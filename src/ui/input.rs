@@ -29,16 +29,20 @@ impl App {
         if key.kind == KeyEventKind::Release {
             return Vec::new();
         }
-        match self.mode.clone() {
+        match &self.mode {
             Mode::Attach => self.attached_key(key),
-            Mode::Confirm(confirm) => self.confirm_key(confirm, key),
+            Mode::Confirm(confirm) => {
+                let confirm = confirm.clone();
+                self.confirm_key(confirm, key)
+            }
             Mode::Stopping => Vec::new(),
             Mode::Help { .. } | Mode::Diff { .. } | Mode::Details { .. } => self.view_key(key),
             Mode::Normal | Mode::Summary => self.normal_key(key),
         }
     }
 
-    pub fn handle_mouse(&mut self, mouse: MouseEvent) -> Vec<Action> {
+    /// Clicks select; the wheel scrolls the pane or view under the pointer.
+    pub fn handle_mouse(&mut self, mouse: MouseEvent) {
         let pos = Position::new(mouse.column, mouse.row);
         let wheel = match mouse.kind {
             MouseEventKind::ScrollUp => -1,
@@ -49,9 +53,9 @@ impl App {
                         self.select(index);
                     }
                 }
-                return Vec::new();
+                return;
             }
-            _ => return Vec::new(),
+            _ => return,
         };
         match self.mode {
             Mode::Help { .. } | Mode::Diff { .. } | Mode::Details { .. } => {
@@ -70,7 +74,6 @@ impl App {
             }
             Mode::Confirm(_) | Mode::Stopping => {}
         }
-        Vec::new()
     }
 
     /// Pasted text goes to the attached agent, bracketed if it asked for that.

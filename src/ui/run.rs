@@ -93,7 +93,10 @@ pub async fn run(front: FrontEnd, opts: DashboardOptions) -> anyhow::Result<i32>
 fn on_input(app: &mut App, event: Input) -> Vec<Action> {
     match event {
         Input::Key(key) => app.handle_key(key),
-        Input::Mouse(mouse) => app.handle_mouse(mouse),
+        Input::Mouse(mouse) => {
+            app.handle_mouse(mouse);
+            Vec::new()
+        }
         Input::Paste(text) => app.handle_paste(&text),
         Input::Resize(width, height) => {
             app.set_size(width, height);

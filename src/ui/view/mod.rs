@@ -12,11 +12,10 @@ use ratatui::text::Line;
 use ratatui::Frame;
 
 use super::app::{App, Mode};
-use super::layout::ScreenLayout;
 
 pub fn draw(app: &App, frame: &mut Frame) {
     let area = frame.area();
-    let layout = ScreenLayout::compute(area, app.tasks.len(), app.selected, app.zoomed);
+    let layout = app.layout_in(area);
     if let Some(list) = layout.list {
         list::draw(app, &layout, list, frame);
     }
