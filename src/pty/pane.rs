@@ -1,5 +1,5 @@
-//! A task's pane: the terminal model its PTY output is parsed into, on the reader thread.
-//! Front ends only read it; the `changed` flag coalesces "pane N changed" notifications.
+//! A task's pane: the terminal model its PTY output is parsed into, on the reader thread, with
+//! bounded scrollback and answers to terminal queries. The `changed` flag coalesces notifications.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,7 +8,7 @@ use std::sync::Mutex;
 pub const DEFAULT_SCROLLBACK: usize = 2000;
 
 pub struct Pane {
-    parser: Mutex<vt100::Parser>,
+    parser: Mutex<vt100::Parser<Queries>>,
     changed: AtomicBool,
 }
 
@@ -18,10 +18,50 @@ impl std::fmt::Debug for Pane {
     }
 }
 
+/// Collects answers to terminal queries while the parser runs. The parser calls back with the
+/// screen exactly as it is after the bytes before the query, so a cursor position report is right
+/// even when the query sits in the middle of a chunk or arrives split over two chunks.
+#[derive(Default)]
+struct Queries {
+    replies: Vec<u8>,
+}
+
+impl vt100::Callbacks for Queries {
+    fn unhandled_csi(
+        &mut self,
+        screen: &mut vt100::Screen,
+        i1: Option<u8>,
+        i2: Option<u8>,
+        params: &[&[u16]],
+        c: char,
+    ) {
+        let first = params.first().and_then(|p| p.first()).copied().unwrap_or(0);
+        // Writing into a Vec cannot fail.
+        let _ = match (i1, i2, c, first) {
+            (None, None, 'n', 5) => self.replies.write_all(b"\x1b[0n"),
+            (None | Some(b'?'), None, 'n', 6) => {
+                let (row, col) = screen.cursor_position();
+                let (_, cols) = screen.size();
+                let col = col.min(cols.saturating_sub(1));
+                let private = if i1.is_some() { "?" } else { "" };
+                write!(self.replies, "\x1b[{private}{};{}R", row + 1, col + 1)
+            }
+            (None, None, 'c', 0) => self.replies.write_all(b"\x1b[?1;2c"),
+            (Some(b'>'), None, 'c', 0) => self.replies.write_all(b"\x1b[>0;0;0c"),
+            _ => Ok(()),
+        };
+    }
+}
+
 impl Pane {
     pub fn new(rows: u16, cols: u16, scrollback: usize) -> Pane {
         Pane {
-            parser: Mutex::new(vt100::Parser::new(rows, cols, scrollback)),
+            parser: Mutex::new(vt100::Parser::new_with_callbacks(
+                rows,
+                cols,
+                scrollback,
+                Queries::default(),
+            )),
             changed: AtomicBool::new(false),
         }
     }
@@ -29,9 +69,20 @@ impl Pane {
     /// Parses output (called on the PTY reader thread). `replies` is the PTY's input, for
     /// answering terminal queries. Returns true when the pane went from unchanged to changed,
     /// i.e. when the caller should notify the front end.
-    pub fn feed(&self, bytes: &[u8], _replies: &mut dyn Write) -> bool {
-        if let Ok(mut parser) = self.parser.lock() {
-            parser.process(bytes);
+    pub fn feed(&self, bytes: &[u8], replies: &mut dyn Write) -> bool {
+        let answers = match self.parser.lock() {
+            Ok(mut parser) => {
+                parser.process(bytes);
+                let queued = &mut parser.callbacks_mut().replies;
+                // Taken out (allocating only when an agent asked something) so the write below
+                // happens without the lock: a PTY whose agent does not read its input can block.
+                (!queued.is_empty()).then(|| std::mem::take(queued))
+            }
+            Err(_) => None,
+        };
+        if let Some(answers) = answers {
+            // A failed reply means the agent's side of the PTY is gone; nothing is waiting for it.
+            let _ = replies.write_all(&answers).and_then(|()| replies.flush());
         }
         !self.changed.swap(true, Ordering::AcqRel)
     }
@@ -50,5 +101,151 @@ impl Pane {
     /// Runs `f` with the current screen.
     pub fn with_screen<R>(&self, f: impl FnOnce(&vt100::Screen) -> R) -> Option<R> {
         self.parser.lock().ok().map(|p| f(p.screen()))
+    }
+
+    /// Moves the view `lines` into the history (positive) or back towards live output
+    /// (negative). The view is clamped to the history kept. While scrolled back, new output
+    /// leaves the view where it is.
+    pub fn scroll_by(&self, lines: isize) {
+        if let Ok(mut parser) = self.parser.lock() {
+            let screen = parser.screen_mut();
+            let offset = screen.scrollback().saturating_add_signed(lines);
+            screen.set_scrollback(offset);
+        }
+    }
+
+    /// Returns the view to live output.
+    pub fn scroll_to_live(&self) {
+        if let Ok(mut parser) = self.parser.lock() {
+            parser.screen_mut().set_scrollback(0);
+        }
+    }
+
+    /// How many lines back into the history the view is (0 = live).
+    pub fn scroll_offset(&self) -> usize {
+        self.with_screen(|s| s.scrollback()).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row_text(pane: &Pane, row: u16) -> String {
+        pane.with_screen(|s| {
+            let (_, cols) = s.size();
+            s.contents_between(row, 0, row, cols)
+        })
+        .unwrap_or_default()
+    }
+
+    #[test]
+    fn answers_cursor_position_from_state_before_the_query() {
+        let pane = Pane::new(24, 80, 10);
+        let mut replies = Vec::new();
+        // The query sits between output that moves the cursor and more output after it.
+        pane.feed(b"\x1b[5;10Habc\x1b[6nxyz\r\n", &mut replies);
+        assert_eq!(replies, b"\x1b[5;13R");
+    }
+
+    #[test]
+    fn answers_device_status_and_attributes() {
+        let pane = Pane::new(24, 80, 10);
+        let mut replies = Vec::new();
+        pane.feed(b"\x1b[5n", &mut replies);
+        assert_eq!(replies, b"\x1b[0n");
+        replies.clear();
+        pane.feed(b"\x1b[c", &mut replies);
+        assert_eq!(replies, b"\x1b[?1;2c");
+        replies.clear();
+        pane.feed(b"\x1b[0c", &mut replies);
+        assert_eq!(replies, b"\x1b[?1;2c");
+        replies.clear();
+        pane.feed(b"\x1b[>c", &mut replies);
+        assert_eq!(replies, b"\x1b[>0;0;0c");
+        replies.clear();
+        pane.feed(b"plain output\r\n\x1b[31mred\x1b[0m", &mut replies);
+        assert!(replies.is_empty());
+    }
+
+    #[test]
+    fn answers_a_query_split_across_two_feeds() {
+        let pane = Pane::new(24, 80, 10);
+        let mut replies = Vec::new();
+        pane.feed(b"\r\n\r\nab\x1b[", &mut replies);
+        assert!(replies.is_empty());
+        pane.feed(b"6", &mut replies);
+        assert!(replies.is_empty());
+        pane.feed(b"n", &mut replies);
+        assert_eq!(replies, b"\x1b[3;3R");
+        replies.clear();
+        pane.feed(b"\x1b", &mut replies);
+        pane.feed(b"[>c", &mut replies);
+        assert_eq!(replies, b"\x1b[>0;0;0c");
+    }
+
+    #[test]
+    fn several_queries_in_one_chunk_are_answered_in_order() {
+        let pane = Pane::new(24, 80, 10);
+        let mut replies = Vec::new();
+        pane.feed(b"\x1b[6n\x1b[2;4H\x1b[6n\x1b[c", &mut replies);
+        assert_eq!(replies, b"\x1b[1;1R\x1b[2;4R\x1b[?1;2c");
+    }
+
+    #[test]
+    fn feed_reports_only_the_first_change_until_taken() {
+        let pane = Pane::new(4, 20, 10);
+        let mut sink = std::io::sink();
+        assert!(pane.feed(b"a", &mut sink));
+        assert!(!pane.feed(b"b", &mut sink));
+        assert!(pane.take_changed());
+        assert!(!pane.take_changed());
+        assert!(pane.feed(b"c", &mut sink));
+    }
+
+    #[test]
+    fn scrollback_is_bounded() {
+        let pane = Pane::new(5, 20, 100);
+        let mut sink = std::io::sink();
+        for i in 0..3000 {
+            pane.feed(format!("line {i}\r\n").as_bytes(), &mut sink);
+        }
+        pane.scroll_by(isize::MAX);
+        assert_eq!(pane.scroll_offset(), 100);
+        // The oldest line kept is 100 lines above the top of the live screen.
+        let live_top = 3000 - 4;
+        assert_eq!(row_text(&pane, 0), format!("line {}", live_top - 100));
+    }
+
+    #[test]
+    fn a_scrolled_view_stays_put_when_output_arrives() {
+        let pane = Pane::new(5, 20, 100);
+        let mut sink = std::io::sink();
+        for i in 0..50 {
+            pane.feed(format!("line {i}\r\n").as_bytes(), &mut sink);
+        }
+        pane.scroll_by(10);
+        let before: Vec<String> = (0..5).map(|r| row_text(&pane, r)).collect();
+        for i in 50..60 {
+            pane.feed(format!("line {i}\r\n").as_bytes(), &mut sink);
+        }
+        let after: Vec<String> = (0..5).map(|r| row_text(&pane, r)).collect();
+        assert_eq!(before, after);
+        assert_eq!(pane.scroll_offset(), 20);
+        pane.scroll_to_live();
+        assert_eq!(pane.scroll_offset(), 0);
+        assert_eq!(row_text(&pane, 3), "line 59");
+        pane.scroll_by(-5);
+        assert_eq!(pane.scroll_offset(), 0);
+    }
+
+    #[test]
+    fn resize_changes_the_screen_and_cursor_reports_follow() {
+        let pane = Pane::new(24, 80, 10);
+        pane.resize(10, 30);
+        assert_eq!(pane.with_screen(|s| s.size()), Some((10, 30)));
+        let mut replies = Vec::new();
+        pane.feed(b"\x1b[99;99H\x1b[6n", &mut replies);
+        assert_eq!(replies, b"\x1b[10;30R");
     }
 }

@@ -1,1 +1,25 @@
-//! (filled in below)
+//! The live dashboard (ratatui + crossterm): the agent list, a terminal pane per agent, status
+//! and key lines, and the views over them; it talks to the engine only through commands and events.
+
+mod app;
+mod diff;
+mod format;
+mod input;
+mod keys;
+mod layout;
+mod load;
+mod run;
+mod terminal;
+mod view;
+
+pub use app::{Action, App, Confirm, Flash, Mode};
+pub use layout::{PaneSlot, ScreenLayout};
+pub use load::{Load, Loaded};
+pub use run::run;
+pub use view::draw;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DashboardOptions {
+    /// Quit by itself when every task has ended, with the headless exit codes.
+    pub exit_when_done: bool,
+}

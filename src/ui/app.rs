@@ -1,0 +1,359 @@
+//! The dashboard's state: tasks with their panes, the selection and the mode, updated by engine
+//! events and by keys and mouse (which return what to send). No terminal and no I/O here.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Position, Rect};
+use ratatui::widgets::Widget;
+use tui_term::widget::{Cursor, PseudoTerminal};
+
+use super::diff::PatchView;
+use super::format;
+use super::layout::ScreenLayout;
+use super::load::{Load, Loaded};
+use super::DashboardOptions;
+use crate::engine::api::{Command, Event, RunInfo, RunSummary, TaskStatus, TaskView};
+use crate::pty::pane::Pane;
+
+/// What the dashboard is showing and how keys are read.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    /// The list and the panes (grid or zoomed).
+    Normal,
+    /// Keys go to the selected agent's PTY until Ctrl-].
+    Attach,
+    Help {
+        scroll: usize,
+    },
+    Diff {
+        task: usize,
+        /// The commit shown, so a late answer for another commit is dropped.
+        head: String,
+        scroll: usize,
+        patch: Option<Result<PatchView, String>>,
+    },
+    Details {
+        task: usize,
+        scroll: usize,
+    },
+    Confirm(Confirm),
+    /// The run ended; the summary is shown over the dashboard.
+    Summary,
+    /// Quit was confirmed; waiting for the engine to stop the agents and write the results.
+    Stopping,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirm {
+    Cancel { task: String },
+    Quit { active: usize },
+}
+
+/// Something the event loop must do for the app.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Send(Command),
+    Load(Load),
+}
+
+/// A message on the bottom line, until the next key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flash {
+    pub text: String,
+    pub error: bool,
+}
+
+pub(super) struct Task {
+    pub(super) view: TaskView,
+    pub(super) pane: Arc<Pane>,
+    /// The pane as last drawn, re-read from the terminal model only when it changed.
+    pub(super) rendered: Buffer,
+    pub(super) stale: bool,
+    /// Lines the pane is scrolled back, as of `rendered`.
+    pub(super) scrolled: usize,
+    /// The size last sent in `Command::Resize`.
+    sent_size: Option<(u16, u16)>,
+}
+
+pub struct App {
+    pub(super) info: RunInfo,
+    exit_when_done: bool,
+    pub(super) tasks: Vec<Task>,
+    pub(super) selected: usize,
+    pub(super) zoomed: bool,
+    pub(super) mode: Mode,
+    pub(super) size: Rect,
+    pub(super) now: SystemTime,
+    pub(super) summary: Option<RunSummary>,
+    pub(super) flash: Option<Flash>,
+    /// The envelope text for the details view, with the path it came from.
+    pub(super) envelope: Option<(PathBuf, Result<String, String>)>,
+    exit: Option<i32>,
+}
+
+impl App {
+    pub fn new(info: RunInfo, opts: DashboardOptions) -> App {
+        let now = info.started_at;
+        App {
+            info,
+            exit_when_done: opts.exit_when_done,
+            tasks: Vec::new(),
+            selected: 0,
+            zoomed: false,
+            mode: Mode::Normal,
+            size: Rect::default(),
+            now,
+            summary: None,
+            flash: None,
+            envelope: None,
+            exit: None,
+        }
+    }
+
+    pub fn mode(&self) -> &Mode {
+        &self.mode
+    }
+
+    pub fn selected(&self) -> usize {
+        self.selected
+    }
+
+    pub fn zoomed(&self) -> bool {
+        self.zoomed
+    }
+
+    pub fn flash(&self) -> Option<&Flash> {
+        self.flash.as_ref()
+    }
+
+    /// The exit code once the dashboard should close.
+    pub fn exit_code(&self) -> Option<i32> {
+        self.exit
+    }
+
+    /// True once the run has ended (the summary is known).
+    pub fn finished(&self) -> bool {
+        self.summary.is_some()
+    }
+
+    /// True while something on screen counts time (the run clock, a retry countdown).
+    pub fn needs_clock(&self) -> bool {
+        !self.finished()
+    }
+
+    pub fn set_size(&mut self, width: u16, height: u16) {
+        self.size = Rect::new(0, 0, width, height);
+    }
+
+    /// Where everything goes on the current screen.
+    pub fn layout(&self) -> ScreenLayout {
+        self.layout_in(self.size)
+    }
+
+    pub(super) fn layout_in(&self, area: Rect) -> ScreenLayout {
+        ScreenLayout::compute(area, self.tasks.len(), self.selected, self.zoomed)
+    }
+
+    /// Applies an engine event; true when the screen must be redrawn.
+    pub fn apply_event(&mut self, event: Event) -> bool {
+        match event {
+            Event::TaskAdded { view, pane } => {
+                let task = Task {
+                    view,
+                    pane,
+                    rendered: Buffer::empty(Rect::default()),
+                    stale: true,
+                    scrolled: 0,
+                    sent_size: None,
+                };
+                match self.tasks.get_mut(task.view.index) {
+                    Some(slot) => *slot = task,
+                    None => self.tasks.push(task),
+                }
+            }
+            Event::TaskChanged(view) => {
+                let Some(task) = self.tasks.get_mut(view.index) else {
+                    return false;
+                };
+                if !view.status.is_final() && self.summary.take().is_some() {
+                    // A retry after the end reopened the run.
+                    if matches!(self.mode, Mode::Summary) {
+                        self.mode = Mode::Normal;
+                    }
+                }
+                // The pane's cursor is drawn only while the agent runs.
+                task.stale |= task.view.status != view.status;
+                task.view = view;
+            }
+            Event::Output { index } => {
+                let Some(task) = self.tasks.get_mut(index) else {
+                    return false;
+                };
+                task.stale = true;
+                return self.layout().slot(index).is_some();
+            }
+            Event::Merged { task, outcome } => {
+                let (text, error) = format::merge_outcome(&task, &self.info.base_label, &outcome);
+                self.flash = Some(Flash { text, error });
+            }
+            Event::RunFinished(summary) => {
+                let stopping = matches!(self.mode, Mode::Stopping);
+                if summary.interrupted || stopping || self.exit_when_done {
+                    self.exit = Some(summary.exit_code());
+                }
+                self.summary = Some(summary);
+                self.mode = Mode::Summary;
+            }
+        }
+        true
+    }
+
+    /// The `Command::Resize` for each shown pane whose size changed since it was last sent.
+    /// Hidden panes keep their last size.
+    pub fn pane_resizes(&mut self) -> Vec<Command> {
+        let layout = self.layout();
+        let mut commands = Vec::new();
+        for slot in &layout.panes {
+            let inner = slot.inner();
+            let size = (inner.height, inner.width);
+            let Some(task) = self.tasks.get_mut(slot.index) else {
+                continue;
+            };
+            if inner.is_empty() || task.sent_size == Some(size) {
+                continue;
+            }
+            task.sent_size = Some(size);
+            task.stale = true;
+            commands.push(Command::Resize {
+                task: task.view.name.clone(),
+                rows: size.0,
+                cols: size.1,
+            });
+        }
+        commands
+    }
+
+    /// Sets the clock for this frame and re-reads the shown panes that changed.
+    pub fn prepare_frame(&mut self, now: SystemTime) {
+        self.now = now;
+        for slot in self.layout().panes {
+            let inner = slot.inner();
+            let Some(task) = self.tasks.get_mut(slot.index) else {
+                continue;
+            };
+            let resized = task.rendered.area.width != inner.width
+                || task.rendered.area.height != inner.height;
+            if !task.stale && !resized {
+                continue;
+            }
+            // Cleared before reading, so output arriving during the read is announced again.
+            task.pane.take_changed();
+            let area = Rect::new(0, 0, inner.width, inner.height);
+            if resized {
+                task.rendered = Buffer::empty(area);
+            }
+            let buf = &mut task.rendered;
+            let cursor = Cursor::default().visibility(task.view.status == TaskStatus::Running);
+            let scrolled = task.pane.with_screen(|screen| {
+                PseudoTerminal::new(screen).cursor(cursor).render(area, buf);
+                screen.scrollback()
+            });
+            task.scrolled = scrolled.unwrap_or(0);
+            task.stale = false;
+        }
+    }
+
+    /// A blocking load finished.
+    pub fn loaded(&mut self, loaded: Loaded) {
+        match loaded {
+            Loaded::Diff { to, patch } => {
+                if let Mode::Diff {
+                    head, patch: slot, ..
+                } = &mut self.mode
+                {
+                    if *head == to {
+                        *slot = Some(patch.map(|p| PatchView::new(&p)));
+                    }
+                }
+            }
+            Loaded::Envelope { path, text } => self.envelope = Some((path, text)),
+        }
+    }
+
+    /// The engine no longer takes commands (its loop ended).
+    pub fn engine_gone(&mut self) {
+        self.flash = Some(Flash {
+            text: "the run has ended; grove can no longer act on tasks".into(),
+            error: true,
+        });
+        if matches!(self.mode, Mode::Stopping) {
+            self.exit = Some(self.summary.as_ref().map_or(130, |s| s.exit_code()));
+        }
+    }
+
+    pub(super) fn selected_task(&self) -> Option<&Task> {
+        self.tasks.get(self.selected)
+    }
+
+    pub(super) fn select(&mut self, index: usize) {
+        if index < self.tasks.len() {
+            self.selected = index;
+        }
+    }
+
+    pub(super) fn note(&mut self, text: impl Into<String>) {
+        self.flash = Some(Flash {
+            text: text.into(),
+            error: false,
+        });
+    }
+
+    /// Tasks that have not ended.
+    pub(super) fn active_count(&self) -> usize {
+        self.tasks
+            .iter()
+            .filter(|t| !t.view.status.is_final())
+            .count()
+    }
+
+    /// `q`: close at once when the run is over, else ask first if agents would be stopped.
+    pub(super) fn quit(&mut self) -> Vec<Action> {
+        if let Some(summary) = &self.summary {
+            self.exit = Some(summary.exit_code());
+            return Vec::new();
+        }
+        match self.active_count() {
+            0 => self.stop(),
+            active => {
+                self.mode = Mode::Confirm(Confirm::Quit { active });
+                Vec::new()
+            }
+        }
+    }
+
+    pub(super) fn stop(&mut self) -> Vec<Action> {
+        self.mode = Mode::Stopping;
+        vec![Action::Send(Command::Shutdown)]
+    }
+
+    pub(super) fn scroll_pane(&mut self, index: usize, lines: isize) {
+        if let Some(task) = self.tasks.get_mut(index) {
+            task.pane.scroll_by(lines);
+            task.stale = true;
+        }
+    }
+
+    pub(super) fn pane_to_live(&mut self, index: usize) {
+        if let Some(task) = self.tasks.get_mut(index) {
+            task.pane.scroll_to_live();
+            task.stale = true;
+        }
+    }
+
+    pub(super) fn task_at(&self, pos: Position) -> Option<usize> {
+        self.layout().task_at(pos, self.selected)
+    }
+}

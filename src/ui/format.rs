@@ -1,0 +1,163 @@
+//! How task facts read on screen: status symbols, words and colors, durations, diff stats,
+//! merge outcomes. Shared by every view so a status looks the same everywhere.
+
+use std::time::{Duration, SystemTime};
+
+use ratatui::style::{Color, Style};
+
+use crate::engine::api::{TaskStatus, TaskView};
+use crate::git::{DiffStat, MergeOutcome};
+
+pub fn status_symbol(status: TaskStatus) -> &'static str {
+    match status {
+        TaskStatus::Pending => "○",
+        TaskStatus::Preparing => "◌",
+        TaskStatus::Running => "●",
+        TaskStatus::Retrying => "↻",
+        TaskStatus::Succeeded => "✓",
+        TaskStatus::Failed => "✗",
+        TaskStatus::TimedOut => "⧗",
+        TaskStatus::Cancelled => "⊘",
+        TaskStatus::Skipped => "↷",
+    }
+}
+
+pub fn status_color(status: TaskStatus) -> Color {
+    match status {
+        TaskStatus::Pending | TaskStatus::Cancelled | TaskStatus::Skipped => Color::DarkGray,
+        TaskStatus::Preparing | TaskStatus::Running => Color::Cyan,
+        TaskStatus::Retrying => Color::Yellow,
+        TaskStatus::Succeeded => Color::Green,
+        TaskStatus::Failed | TaskStatus::TimedOut => Color::Red,
+    }
+}
+
+pub fn status_style(status: TaskStatus) -> Style {
+    Style::new().fg(status_color(status))
+}
+
+/// The status as a word, with the countdown while a retry waits ("retrying in 4s").
+pub fn status_text(task: &TaskView, now: SystemTime) -> String {
+    match (task.status, task.retry_at) {
+        (TaskStatus::Retrying, Some(at)) => {
+            let left = at.duration_since(now).unwrap_or_default();
+            // Rounded up so the countdown reaches "in 1s", never "in 0s" while still waiting.
+            let secs = left.as_millis().div_ceil(1000);
+            format!("retrying in {secs}s")
+        }
+        (status, _) => status.word().to_string(),
+    }
+}
+
+/// Time the current attempt has been running, or ran, if it started.
+pub fn task_elapsed(task: &TaskView, now: SystemTime) -> Option<Duration> {
+    let start = task.started_at?;
+    let end = task.ended_at.unwrap_or(now);
+    Some(end.duration_since(start).unwrap_or_default())
+}
+
+/// A clock reading: `42s`, `3m05s`, `1h02m`.
+pub fn clock(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// A measured duration with a tenth of a second when short: `0.4s`, `12.0s`, `3m05s`.
+pub fn duration(d: Duration) -> String {
+    if d < Duration::from_secs(60) {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        clock(d)
+    }
+}
+
+/// `+12 −3, 2 files`
+pub fn diff_stat(stat: &DiffStat) -> String {
+    let n = stat.files.len();
+    let files = if n == 1 { "file" } else { "files" };
+    format!("+{} −{}, {n} {files}", stat.insertions, stat.deletions)
+}
+
+pub fn short_commit(commit: &str) -> &str {
+    commit.get(..10).unwrap_or(commit)
+}
+
+/// One line saying what a merge did, and whether it went wrong.
+pub fn merge_outcome(task: &str, base: &str, outcome: &MergeOutcome) -> (String, bool) {
+    match outcome {
+        MergeOutcome::Merged {
+            commit,
+            fast_forward,
+        } => {
+            let how = if *fast_forward {
+                "fast-forward"
+            } else {
+                "merge commit"
+            };
+            let short = short_commit(commit);
+            (format!("merged {task} into {base} ({how} {short})"), false)
+        }
+        MergeOutcome::AlreadyMerged { commit } => (
+            format!("{task} was already merged ({})", short_commit(commit)),
+            false,
+        ),
+        MergeOutcome::Conflict { paths } => (
+            format!("merge of {task} conflicts in {}", paths.join(", ")),
+            true,
+        ),
+        MergeOutcome::Refused { reason } => (format!("merge of {task} refused: {reason}"), true),
+    }
+}
+
+/// Tabs and control characters would move the real terminal's cursor; show them as text.
+pub fn printable(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    for c in line.chars() {
+        match c {
+            '\t' => out.push_str("    "),
+            c if c.is_control() => out.push(char::REPLACEMENT_CHARACTER),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::git::FileStat;
+
+    #[test]
+    fn clocks_and_durations() {
+        assert_eq!(clock(Duration::from_secs(42)), "42s");
+        assert_eq!(clock(Duration::from_secs(185)), "3m05s");
+        assert_eq!(clock(Duration::from_secs(3720)), "1h02m");
+        assert_eq!(duration(Duration::from_millis(400)), "0.4s");
+        assert_eq!(duration(Duration::from_secs(185)), "3m05s");
+    }
+
+    #[test]
+    fn diff_stat_reads_like_git() {
+        let file = |p: &str| FileStat {
+            path: p.into(),
+            insertions: 1,
+            deletions: 0,
+        };
+        let two = DiffStat {
+            files: vec![file("a"), file("b")],
+            insertions: 12,
+            deletions: 3,
+        };
+        assert_eq!(diff_stat(&two), "+12 −3, 2 files");
+        let one = DiffStat {
+            files: vec![file("a")],
+            insertions: 1,
+            deletions: 0,
+        };
+        assert_eq!(diff_stat(&one), "+1 −0, 1 file");
+    }
+}

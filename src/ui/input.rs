@@ -1,0 +1,340 @@
+//! What keys, mouse and paste do in each mode: they change the app's state and return the
+//! commands and loads for the event loop to carry out.
+
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+use ratatui::layout::Position;
+
+use super::app::{Action, App, Confirm, Mode};
+use super::keys::{is_detach, key_bytes};
+use super::load::Load;
+use super::view;
+use crate::engine::api::{Command, MergeState, TaskStatus};
+
+/// Lines moved by one mouse wheel step.
+const WHEEL_LINES: isize = 3;
+
+/// A move within a scrollable view.
+#[derive(Debug, Clone, Copy)]
+enum Scroll {
+    By(isize),
+    Page(isize),
+    Top,
+    Bottom,
+}
+
+impl App {
+    pub fn handle_key(&mut self, key: KeyEvent) -> Vec<Action> {
+        if key.kind == KeyEventKind::Release {
+            return Vec::new();
+        }
+        match &self.mode {
+            Mode::Attach => self.attached_key(key),
+            Mode::Confirm(confirm) => {
+                let confirm = confirm.clone();
+                self.confirm_key(confirm, key)
+            }
+            Mode::Stopping => Vec::new(),
+            Mode::Help { .. } | Mode::Diff { .. } | Mode::Details { .. } => self.view_key(key),
+            Mode::Normal | Mode::Summary => self.normal_key(key),
+        }
+    }
+
+    /// Clicks select; the wheel scrolls the pane or view under the pointer.
+    pub fn handle_mouse(&mut self, mouse: MouseEvent) {
+        let pos = Position::new(mouse.column, mouse.row);
+        let wheel = match mouse.kind {
+            MouseEventKind::ScrollUp => -1,
+            MouseEventKind::ScrollDown => 1,
+            MouseEventKind::Down(MouseButton::Left) => {
+                if matches!(self.mode, Mode::Normal | Mode::Summary) {
+                    if let Some(index) = self.task_at(pos) {
+                        self.select(index);
+                    }
+                }
+                return;
+            }
+            _ => return,
+        };
+        match self.mode {
+            Mode::Help { .. } | Mode::Diff { .. } | Mode::Details { .. } => {
+                self.scroll_view(Scroll::By(wheel * WHEEL_LINES));
+            }
+            Mode::Normal | Mode::Summary | Mode::Attach => {
+                let layout = self.layout();
+                if let Some(slot) = layout.panes.iter().find(|s| s.area.contains(pos)) {
+                    // Wheel down moves towards live output, i.e. fewer lines back.
+                    self.scroll_pane(slot.index, -wheel * WHEEL_LINES);
+                } else if layout.list.is_some_and(|l| l.contains(pos))
+                    && !matches!(self.mode, Mode::Attach)
+                {
+                    self.select(self.selected.saturating_add_signed(wheel));
+                }
+            }
+            Mode::Confirm(_) | Mode::Stopping => {}
+        }
+    }
+
+    /// Pasted text goes to the attached agent, bracketed if it asked for that.
+    pub fn handle_paste(&mut self, text: &str) -> Vec<Action> {
+        let Mode::Attach = self.mode else {
+            return Vec::new();
+        };
+        let Some(task) = self.selected_task() else {
+            return Vec::new();
+        };
+        let bracketed = task
+            .pane
+            .with_screen(|s| s.bracketed_paste())
+            .unwrap_or(false);
+        let mut bytes = Vec::with_capacity(text.len() + 12);
+        if bracketed {
+            bytes.extend_from_slice(b"\x1b[200~");
+        }
+        bytes.extend_from_slice(text.as_bytes());
+        if bracketed {
+            bytes.extend_from_slice(b"\x1b[201~");
+        }
+        vec![Action::Send(Command::Input {
+            task: task.view.name.clone(),
+            bytes,
+        })]
+    }
+
+    fn normal_key(&mut self, key: KeyEvent) -> Vec<Action> {
+        self.flash = None;
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Char('c') if ctrl => return self.quit(),
+            KeyCode::Char('q') => return self.quit(),
+            KeyCode::Esc if matches!(self.mode, Mode::Summary) => self.mode = Mode::Normal,
+            KeyCode::Esc => self.zoomed = false,
+            KeyCode::Char('j') | KeyCode::Down => self.select(self.selected + 1),
+            KeyCode::Char('k') | KeyCode::Up => self.select(self.selected.saturating_sub(1)),
+            KeyCode::Tab if !self.tasks.is_empty() => {
+                self.select((self.selected + 1) % self.tasks.len());
+            }
+            KeyCode::BackTab if !self.tasks.is_empty() => {
+                self.select((self.selected + self.tasks.len() - 1) % self.tasks.len());
+            }
+            KeyCode::Enter | KeyCode::Char('z') => self.zoomed = !self.zoomed,
+            KeyCode::Char('i') => self.attach(),
+            KeyCode::Char('c') => self.ask_cancel(),
+            KeyCode::Char('r') => return self.retry(),
+            KeyCode::Char('m') => return self.merge(),
+            KeyCode::Char('d') => return self.open_diff(),
+            KeyCode::Char('l') => return self.open_details(),
+            KeyCode::Char('?') => self.mode = Mode::Help { scroll: 0 },
+            KeyCode::PageUp => self.scroll_pane(self.selected, self.pane_page()),
+            KeyCode::PageDown => self.scroll_pane(self.selected, -self.pane_page()),
+            KeyCode::Home => self.scroll_pane(self.selected, isize::MAX),
+            KeyCode::End => self.pane_to_live(self.selected),
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn view_key(&mut self, key: KeyEvent) -> Vec<Action> {
+        let scroll = match key.code {
+            KeyCode::Char('q') => return self.quit(),
+            KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                return self.quit()
+            }
+            KeyCode::Esc => {
+                self.mode = Mode::Normal;
+                return Vec::new();
+            }
+            KeyCode::Char('?') if matches!(self.mode, Mode::Help { .. }) => {
+                self.mode = Mode::Normal;
+                return Vec::new();
+            }
+            KeyCode::Char('j') | KeyCode::Down => Scroll::By(1),
+            KeyCode::Char('k') | KeyCode::Up => Scroll::By(-1),
+            KeyCode::PageDown | KeyCode::Char(' ') => Scroll::Page(1),
+            KeyCode::PageUp => Scroll::Page(-1),
+            KeyCode::Home | KeyCode::Char('g') => Scroll::Top,
+            KeyCode::End | KeyCode::Char('G') => Scroll::Bottom,
+            _ => return Vec::new(),
+        };
+        self.scroll_view(scroll);
+        Vec::new()
+    }
+
+    fn confirm_key(&mut self, confirm: Confirm, key: KeyEvent) -> Vec<Action> {
+        let ctrl_c =
+            key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Char('y') | KeyCode::Char('Y') => match confirm {
+                Confirm::Cancel { task } => {
+                    self.mode = Mode::Normal;
+                    self.note(format!("cancelling {task}"));
+                    vec![Action::Send(Command::Cancel { task })]
+                }
+                Confirm::Quit { .. } => self.stop(),
+            },
+            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
+                self.mode = Mode::Normal;
+                Vec::new()
+            }
+            _ if ctrl_c => {
+                self.mode = Mode::Normal;
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn attached_key(&mut self, key: KeyEvent) -> Vec<Action> {
+        let Some(task) = self.selected_task() else {
+            self.mode = Mode::Normal;
+            return Vec::new();
+        };
+        let name = task.view.name.clone();
+        if is_detach(key) {
+            self.mode = Mode::Normal;
+            self.note(format!("detached from {name}"));
+            return Vec::new();
+        }
+        let application_cursor = task
+            .pane
+            .with_screen(|s| s.application_cursor())
+            .unwrap_or(false);
+        key_bytes(key, application_cursor)
+            .map(|bytes| Action::Send(Command::Input { task: name, bytes }))
+            .into_iter()
+            .collect()
+    }
+
+    fn attach(&mut self) {
+        let Some(task) = self.selected_task() else {
+            return;
+        };
+        if task.view.status == TaskStatus::Running {
+            self.mode = Mode::Attach;
+            self.pane_to_live(self.selected);
+        } else {
+            let text = format!(
+                "{} is {}; only a running agent takes input",
+                task.view.name,
+                task.view.status.word()
+            );
+            self.note(text);
+        }
+    }
+
+    fn ask_cancel(&mut self) {
+        let Some(task) = self.selected_task() else {
+            return;
+        };
+        let name = task.view.name.clone();
+        if task.view.status.is_final() {
+            let text = format!("{name} has already ended ({})", task.view.status.word());
+            self.note(text);
+        } else {
+            self.mode = Mode::Confirm(Confirm::Cancel { task: name });
+        }
+    }
+
+    fn retry(&mut self) -> Vec<Action> {
+        let Some(task) = self.selected_task() else {
+            return Vec::new();
+        };
+        let name = task.view.name.clone();
+        let status = task.view.status;
+        if status.is_final() && status != TaskStatus::Succeeded {
+            self.note(format!("retrying {name} in a fresh worktree"));
+            vec![Action::Send(Command::Retry { task: name })]
+        } else {
+            self.note(format!("{name} is {}; nothing to retry", status.word()));
+            Vec::new()
+        }
+    }
+
+    fn merge(&mut self) -> Vec<Action> {
+        let Some(task) = self.selected_task() else {
+            return Vec::new();
+        };
+        let name = task.view.name.clone();
+        let text = match (task.view.status, task.view.merge) {
+            (TaskStatus::Succeeded, MergeState::Merged) => format!("{name} is already merged"),
+            (TaskStatus::Succeeded, MergeState::Pending) => {
+                format!("{name} is being merged")
+            }
+            (TaskStatus::Succeeded, _) => {
+                self.note(format!("merging {name} into {}", self.info.base_label));
+                return vec![Action::Send(Command::Merge { task: name })];
+            }
+            (status, _) => format!(
+                "only a succeeded task can be merged; {name} is {}",
+                status.word()
+            ),
+        };
+        self.note(text);
+        Vec::new()
+    }
+
+    fn open_diff(&mut self) -> Vec<Action> {
+        let Some(task) = self.selected_task() else {
+            return Vec::new();
+        };
+        let Some(head) = task.view.head_commit.clone() else {
+            let text = format!("{} has no commit to compare yet", task.view.name);
+            self.note(text);
+            return Vec::new();
+        };
+        self.mode = Mode::Diff {
+            task: self.selected,
+            head: head.clone(),
+            scroll: 0,
+            patch: None,
+        };
+        vec![Action::Load(Load::Diff {
+            repo_root: self.info.repo_root.clone(),
+            from: self.info.base_commit.clone(),
+            to: head,
+        })]
+    }
+
+    fn open_details(&mut self) -> Vec<Action> {
+        let Some(task) = self.selected_task() else {
+            return Vec::new();
+        };
+        let path = task.view.envelope_path.clone();
+        // Read again each time: the envelope is rewritten for every attempt.
+        self.envelope = None;
+        self.mode = Mode::Details {
+            task: self.selected,
+            scroll: 0,
+        };
+        vec![Action::Load(Load::Envelope { path })]
+    }
+
+    /// Lines PgUp/PgDn move a pane: its height less one, so a line of context stays.
+    fn pane_page(&self) -> isize {
+        let rows = self
+            .layout()
+            .slot(self.selected)
+            .map_or(1, |s| s.inner().height);
+        rows.saturating_sub(1).max(1) as isize
+    }
+
+    fn scroll_view(&mut self, scroll: Scroll) {
+        let len = view::overlay_len(self);
+        let page = usize::from(self.layout().overlay.height.saturating_sub(2)).max(1);
+        let max = len.saturating_sub(page);
+        let (Mode::Help { scroll: offset }
+        | Mode::Diff { scroll: offset, .. }
+        | Mode::Details { scroll: offset, .. }) = &mut self.mode
+        else {
+            return;
+        };
+        *offset = match scroll {
+            Scroll::By(n) => offset.saturating_add_signed(n),
+            Scroll::Page(n) => offset.saturating_add_signed(n * (page as isize - 1).max(1)),
+            Scroll::Top => 0,
+            Scroll::Bottom => max,
+        }
+        .min(max);
+    }
+}

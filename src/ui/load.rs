@@ -1,0 +1,72 @@
+//! Slow reads the dashboard hands to blocking threads (git for a diff, the envelope file for the
+//! details view), so the UI loop never waits on git or the disk.
+
+use std::path::PathBuf;
+
+/// Something to fetch off the UI loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Load {
+    Diff {
+        repo_root: PathBuf,
+        from: String,
+        to: String,
+    },
+    Envelope {
+        path: PathBuf,
+    },
+}
+
+/// What a `Load` produced; errors are kept as text to show in the view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Loaded {
+    Diff {
+        to: String,
+        patch: Result<String, String>,
+    },
+    Envelope {
+        path: PathBuf,
+        text: Result<String, String>,
+    },
+}
+
+impl Load {
+    /// Does the work; blocks (run it with `spawn_blocking`).
+    pub fn run(self) -> Loaded {
+        match self {
+            Load::Diff {
+                repo_root,
+                from,
+                to,
+            } => {
+                let patch = git::diff_patch(&repo_root, &from, &to).map_err(|e| e.to_string());
+                Loaded::Diff { to, patch }
+            }
+            Load::Envelope { path } => {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()));
+                Loaded::Envelope { path, text }
+            }
+        }
+    }
+}
+
+/// Stand-in for `crate::git::diff_patch` (same signature and meaning) until src/git/ is merged;
+/// then this module goes and `use crate::git;` takes its place.
+mod git {
+    use std::path::Path;
+
+    pub fn diff_patch(repo_root: &Path, from: &str, to: &str) -> Result<String, git2::Error> {
+        let repo = git2::Repository::open(repo_root)?;
+        let tree = |rev: &str| repo.revparse_single(rev)?.peel_to_tree();
+        let diff = repo.diff_tree_to_tree(Some(&tree(from)?), Some(&tree(to)?), None)?;
+        let mut out = Vec::new();
+        diff.print(git2::DiffFormat::Patch, |_, _, line| {
+            if matches!(line.origin(), '+' | '-' | ' ') {
+                out.push(line.origin() as u8);
+            }
+            out.extend_from_slice(line.content());
+            true
+        })?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+}

@@ -1,0 +1,135 @@
+//! The dashboard's event loop: input, engine events and finished loads update the app; a frame
+//! is drawn at most every ~16 ms and only when something changed, plus once a second while a
+//! clock is on screen. Nothing here waits on agents or git.
+
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use crossterm::event::Event as Input;
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, Instant};
+
+use super::app::{Action, App};
+use super::load::Loaded;
+use super::terminal::{spawn_input_reader, TerminalSession};
+use super::view::draw;
+use super::DashboardOptions;
+use crate::engine::api::{Command, FrontEnd};
+
+const FRAME: Duration = Duration::from_millis(16);
+const CLOCK_TICK: Duration = Duration::from_secs(1);
+
+/// Runs the full-screen dashboard on the real terminal (stdout) until quit; returns the exit code
+/// (RunSummary::exit_code semantics: 0 all succeeded, 1 otherwise, 130 interrupted).
+pub async fn run(front: FrontEnd, opts: DashboardOptions) -> anyhow::Result<i32> {
+    let FrontEnd {
+        commands,
+        mut events,
+        info,
+    } = front;
+    let mut session = TerminalSession::enter().context("cannot set up the terminal")?;
+    let mut input = spawn_input_reader().context("cannot start reading the keyboard")?;
+    let (loaded_tx, mut loaded_rx) = mpsc::unbounded_channel();
+    let mut app = App::new(info, opts);
+    let (width, height) = crossterm::terminal::size().context("cannot read the terminal size")?;
+    app.set_size(width, height);
+
+    let outbox = Outbox {
+        commands,
+        loaded: loaded_tx,
+    };
+    let mut dirty = true;
+    let mut last_draw: Option<Instant> = None;
+    let mut input_open = true;
+    let mut events_open = true;
+    loop {
+        let resizes = app.pane_resizes().into_iter().map(Action::Send).collect();
+        outbox.carry_out(&mut app, resizes);
+        if let Some(code) = app.exit_code() {
+            return Ok(code);
+        }
+        let wake = if dirty {
+            Some(last_draw.map_or_else(Instant::now, |t| t + FRAME))
+        } else if app.needs_clock() {
+            Some(last_draw.map_or_else(Instant::now, |t| t + CLOCK_TICK))
+        } else {
+            None
+        };
+        tokio::select! {
+            biased;
+            _ = sleep_until(wake.unwrap_or_else(Instant::now)), if wake.is_some() => {
+                app.prepare_frame(SystemTime::now());
+                session.draw(|frame| draw(&app, frame)).context("cannot draw")?;
+                last_draw = Some(Instant::now());
+                dirty = false;
+            }
+            event = input.recv(), if input_open => match event {
+                Some(event) => {
+                    let actions = on_input(&mut app, event);
+                    outbox.carry_out(&mut app, actions);
+                    dirty = true;
+                }
+                None => input_open = false,
+            },
+            event = events.recv(), if events_open => match event {
+                Some(event) => {
+                    dirty |= app.apply_event(event);
+                    // Everything already queued goes into the same frame.
+                    while let Ok(event) = events.try_recv() {
+                        dirty |= app.apply_event(event);
+                    }
+                }
+                None if app.finished() => events_open = false,
+                None => anyhow::bail!("the engine stopped before the run finished"),
+            },
+            Some(loaded) = loaded_rx.recv() => {
+                app.loaded(loaded);
+                dirty = true;
+            }
+        }
+    }
+}
+
+fn on_input(app: &mut App, event: Input) -> Vec<Action> {
+    match event {
+        Input::Key(key) => app.handle_key(key),
+        Input::Mouse(mouse) => {
+            app.handle_mouse(mouse);
+            Vec::new()
+        }
+        Input::Paste(text) => app.handle_paste(&text),
+        Input::Resize(width, height) => {
+            app.set_size(width, height);
+            Vec::new()
+        }
+        Input::FocusGained | Input::FocusLost => Vec::new(),
+    }
+}
+
+/// Where actions go: commands to the engine, loads to blocking threads whose results come back
+/// on the loop's channel.
+struct Outbox {
+    commands: mpsc::UnboundedSender<Command>,
+    loaded: mpsc::UnboundedSender<Loaded>,
+}
+
+impl Outbox {
+    fn carry_out(&self, app: &mut App, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Send(command) => {
+                    if self.commands.send(command).is_err() {
+                        app.engine_gone();
+                    }
+                }
+                Action::Load(load) => {
+                    let loaded = self.loaded.clone();
+                    tokio::task::spawn_blocking(move || {
+                        // The loop may have ended meanwhile; then nobody wants the result.
+                        let _ = loaded.send(load.run());
+                    });
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! The real terminal: entering dashboard mode and always leaving it (on return, on error, on
+//! panic), drawing a frame as one synchronized update, and reading input on its own thread.
+
+use std::io::{self, Stdout};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Once;
+
+use crossterm::event::{
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+};
+use crossterm::terminal::{
+    BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
+};
+use crossterm::{cursor, execute, queue, terminal};
+use ratatui::backend::CrosstermBackend;
+use ratatui::{Frame, Terminal};
+use tokio::sync::mpsc;
+
+/// True while the terminal is in dashboard mode, so the panic hook knows to restore it.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+static PANIC_HOOK: Once = Once::new();
+
+/// The terminal in dashboard mode; dropping it restores the terminal.
+pub struct TerminalSession {
+    terminal: Terminal<CrosstermBackend<Stdout>>,
+}
+
+impl TerminalSession {
+    pub fn enter() -> io::Result<TerminalSession> {
+        PANIC_HOOK.call_once(|| {
+            let previous = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                restore();
+                previous(info);
+            }));
+        });
+        ACTIVE.store(true, Ordering::SeqCst);
+        let entered = terminal::enable_raw_mode().and_then(|()| {
+            execute!(
+                io::stdout(),
+                EnterAlternateScreen,
+                EnableMouseCapture,
+                EnableBracketedPaste,
+                cursor::Hide
+            )?;
+            Terminal::new(CrosstermBackend::new(io::stdout()))
+        });
+        match entered {
+            Ok(terminal) => Ok(TerminalSession { terminal }),
+            Err(e) => {
+                restore();
+                Err(e)
+            }
+        }
+    }
+
+    /// Draws one frame inside a synchronized update, so the terminal shows it whole.
+    pub fn draw(&mut self, render: impl FnOnce(&mut Frame)) -> io::Result<()> {
+        queue!(self.terminal.backend_mut(), BeginSynchronizedUpdate)?;
+        self.terminal.draw(render)?;
+        execute!(self.terminal.backend_mut(), EndSynchronizedUpdate)
+    }
+}
+
+impl Drop for TerminalSession {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+/// Leaves dashboard mode: main screen, cursor shown, raw mode, mouse capture and bracketed
+/// paste off. Does nothing when not in dashboard mode, so it is safe to call twice.
+fn restore() {
+    if ACTIVE.swap(false, Ordering::SeqCst) {
+        // Best effort: this also runs while panicking, where there is no one to report to.
+        let _ = terminal::disable_raw_mode();
+        let _ = execute!(
+            io::stdout(),
+            DisableBracketedPaste,
+            DisableMouseCapture,
+            LeaveAlternateScreen,
+            cursor::Show
+        );
+    }
+}
+
+/// Reads terminal input on a dedicated thread (a blocking read, no polling) into a channel.
+/// The thread ends at the first event after the receiver is dropped.
+pub fn spawn_input_reader() -> io::Result<mpsc::UnboundedReceiver<crossterm::event::Event>> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    std::thread::Builder::new()
+        .name("grove-input".into())
+        .spawn(move || {
+            while let Ok(event) = crossterm::event::read() {
+                if tx.send(event).is_err() {
+                    break;
+                }
+            }
+        })?;
+    Ok(rx)
+}

@@ -1,0 +1,86 @@
+//! The agent list: three lines per task with status, name, agent, attempt, time, then the diff
+//! stat and merge state (or the error of a task that failed).
+
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, List, ListItem, ListState};
+use ratatui::Frame;
+
+use crate::engine::api::{MergeState, TaskView};
+use crate::ui::app::App;
+use crate::ui::format;
+use crate::ui::layout::{list_offset, ScreenLayout};
+
+pub(super) fn draw(app: &App, layout: &ScreenLayout, area: Rect, frame: &mut Frame) {
+    let width = usize::from(area.width.saturating_sub(2));
+    let items: Vec<ListItem> = app
+        .tasks
+        .iter()
+        .map(|t| ListItem::new(item(&t.view, app, width)))
+        .collect();
+    let list = List::new(items)
+        .block(Block::bordered().title(" tasks "))
+        .highlight_style(
+            Style::new()
+                .bg(Color::DarkGray)
+                .add_modifier(Modifier::BOLD),
+        );
+    let mut state = ListState::default()
+        .with_offset(list_offset(app.selected, layout.list_capacity()))
+        .with_selected((!app.tasks.is_empty()).then_some(app.selected));
+    frame.render_stateful_widget(list, area, &mut state);
+}
+
+fn item(view: &TaskView, app: &App, width: usize) -> Vec<Line<'static>> {
+    let status = format::status_text(view, app.now);
+    let style = format::status_style(view.status);
+    let symbol = format::status_symbol(view.status);
+    // The status word sits at the right edge; the name gets what is left.
+    let room = width.saturating_sub(status.chars().count() + 3).max(1);
+    let name = truncate(&view.name, room);
+    let pad = width.saturating_sub(name.chars().count() + status.chars().count() + 2);
+    let first = Line::from(vec![
+        Span::styled(format!("{symbol} "), style),
+        Span::styled(name, Style::new().add_modifier(Modifier::BOLD)),
+        Span::raw(" ".repeat(pad.max(1))),
+        Span::styled(status, style),
+    ]);
+
+    let dim = Style::new().fg(Color::Gray);
+    let mut facts = vec![
+        Span::raw("  "),
+        Span::styled(view.agent.clone(), dim),
+        Span::styled(format!("  {}/{}", view.attempt, view.max_attempts), dim),
+    ];
+    if let Some(elapsed) = format::task_elapsed(view, app.now) {
+        facts.push(Span::styled(format!("  {}", format::clock(elapsed)), dim));
+    }
+    let mut outcome = vec![Span::raw("  ")];
+    if let Some(stat) = &view.diff_stat {
+        outcome.push(Span::raw(format!("{}  ", format::diff_stat(stat))));
+    }
+    if view.merge != MergeState::NotRequested {
+        let color = match view.merge {
+            MergeState::Merged => Color::Green,
+            MergeState::Conflict | MergeState::Refused => Color::Red,
+            _ => Color::Yellow,
+        };
+        outcome.push(Span::styled(view.merge.word(), Style::new().fg(color)));
+    }
+    if outcome.len() == 1 {
+        if let Some(error) = &view.error {
+            outcome.push(Span::styled(error.clone(), Style::new().fg(Color::Red)));
+        }
+    }
+    vec![first, Line::from(facts), Line::from(outcome)]
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}

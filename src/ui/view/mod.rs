@@ -1,0 +1,56 @@
+//! Drawing: one `draw(&App, &mut Frame)` that lays out the list, panes and status lines, then the
+//! overlay of the current mode. Reads the app only; panes come from their cached renders.
+
+mod list;
+mod overlays;
+mod panes;
+mod popups;
+mod status;
+
+use ratatui::layout::Rect;
+use ratatui::text::Line;
+use ratatui::Frame;
+
+use super::app::{App, Mode};
+
+pub fn draw(app: &App, frame: &mut Frame) {
+    let area = frame.area();
+    let layout = app.layout_in(area);
+    if let Some(list) = layout.list {
+        list::draw(app, &layout, list, frame);
+    }
+    panes::draw(app, &layout, frame);
+    status::draw(app, &layout, frame);
+    let overlay = layout.overlay;
+    match &app.mode {
+        Mode::Help { scroll } => overlays::draw_help(*scroll, overlay, frame),
+        Mode::Diff { .. } => overlays::draw_diff(app, overlay, frame),
+        Mode::Details { task, scroll } => {
+            overlays::draw_details(app, *task, *scroll, overlay, frame)
+        }
+        Mode::Confirm(confirm) => popups::draw_confirm(app, confirm, area, frame),
+        Mode::Summary => popups::draw_summary(app, area, frame),
+        Mode::Normal | Mode::Attach | Mode::Stopping => {}
+    }
+}
+
+/// Lines in the scrollable view of the current mode (help, diff or details).
+pub(super) fn overlay_len(app: &App) -> usize {
+    match &app.mode {
+        Mode::Help { .. } => overlays::help_lines().len(),
+        Mode::Diff { patch, .. } => match patch {
+            Some(Ok(p)) => p.lines.len(),
+            _ => 1,
+        },
+        Mode::Details { task, .. } => overlays::details_lines(app, *task).len(),
+        _ => 0,
+    }
+}
+
+/// The part of `lines` that fits `area` from `scroll` on, so long texts are not copied whole
+/// into each frame.
+fn window<'a>(lines: &[Line<'a>], scroll: usize, area: Rect) -> Vec<Line<'a>> {
+    let start = scroll.min(lines.len());
+    let end = (start + usize::from(area.height)).min(lines.len());
+    lines[start..end].to_vec()
+}

@@ -1,0 +1,217 @@
+//! The full-screen views: help (every key), a task's diff against the base, and its details
+//! (prompt, attempts, provenance, paths, envelope).
+
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph};
+use ratatui::Frame;
+
+use super::window;
+use crate::engine::api::{MergeState, TaskView};
+use crate::ui::app::{App, Mode};
+use crate::ui::format;
+
+/// Every key, for the help view.
+const KEYS: &[(&str, &str)] = &[
+    ("j / ↓", "select the next task"),
+    ("k / ↑", "select the previous task"),
+    ("Tab / Shift-Tab", "next / previous pane"),
+    (
+        "Enter / z",
+        "zoom the selected pane; again to go back to the grid",
+    ),
+    ("Esc", "leave zoom; close a view or dialog"),
+    (
+        "i",
+        "attach: keys go to the selected agent, Ctrl-C included",
+    ),
+    ("Ctrl-]", "detach"),
+    (
+        "c",
+        "cancel the selected pending, running or retrying task (asks y/n)",
+    ),
+    (
+        "r",
+        "retry a task that ended without success, in a fresh worktree",
+    ),
+    ("m", "merge a succeeded task into the base branch"),
+    ("d", "diff of the selected task against its base"),
+    (
+        "l",
+        "details: prompt, envelope, attempts, hashes, branch and paths",
+    ),
+    ("PgUp / PgDn", "scroll the selected pane's history"),
+    ("Home / End", "oldest kept history / back to live output"),
+    ("mouse wheel", "scroll the pane under the pointer"),
+    ("click", "select a task or a pane"),
+    ("?", "this help"),
+    (
+        "q / Ctrl-C",
+        "quit; while agents run, asks, then stops them",
+    ),
+    ("", ""),
+    ("in help, diff and details", ""),
+    ("j / k, ↓ / ↑", "scroll a line"),
+    ("PgUp / PgDn, Space", "scroll a page"),
+    ("g / G, Home / End", "top / bottom"),
+    ("Esc", "back"),
+];
+
+pub(super) fn help_lines() -> Vec<Line<'static>> {
+    KEYS.iter()
+        .map(|(key, what)| {
+            if what.is_empty() {
+                return Line::styled(*key, Style::new().add_modifier(Modifier::BOLD));
+            }
+            Line::from(vec![
+                Span::styled(format!("  {key:<20}"), Style::new().fg(Color::Cyan)),
+                Span::raw(*what),
+            ])
+        })
+        .collect()
+}
+
+pub(super) fn draw_help(scroll: usize, area: Rect, frame: &mut Frame) {
+    draw_scrolled(" keys ", &help_lines(), scroll, area, frame);
+}
+
+pub(super) fn draw_diff(app: &App, area: Rect, frame: &mut Frame) {
+    let Mode::Diff {
+        task,
+        head,
+        scroll,
+        patch,
+    } = &app.mode
+    else {
+        return;
+    };
+    let name = app.tasks.get(*task).map_or("", |t| t.view.name.as_str());
+    let title = format!(
+        " diff {name}: {}..{} ",
+        app.info.base_label,
+        format::short_commit(head)
+    );
+    match patch {
+        Some(Ok(patch)) => draw_scrolled(&title, &patch.lines, *scroll, area, frame),
+        Some(Err(e)) => {
+            let line = Line::styled(format!("cannot show the diff: {e}"), Color::Red);
+            draw_scrolled(&title, &[line], 0, area, frame);
+        }
+        None => draw_scrolled(&title, &[Line::from("loading…")], 0, area, frame),
+    }
+}
+
+pub(super) fn draw_details(app: &App, task: usize, scroll: usize, area: Rect, frame: &mut Frame) {
+    let name = app.tasks.get(task).map_or("", |t| t.view.name.as_str());
+    let title = format!(" details {name} ");
+    draw_scrolled(&title, &details_lines(app, task), scroll, area, frame);
+}
+
+fn draw_scrolled(title: &str, lines: &[Line], scroll: usize, area: Rect, frame: &mut Frame) {
+    let block = Block::bordered()
+        .title(Line::styled(
+            title.to_string(),
+            Style::new().add_modifier(Modifier::BOLD),
+        ))
+        .border_style(Style::new().fg(Color::Cyan));
+    let inner = block.inner(area);
+    frame.render_widget(Clear, area);
+    frame.render_widget(block, area);
+    frame.render_widget(Paragraph::new(window(lines, scroll, inner)), inner);
+}
+
+pub(super) fn details_lines(app: &App, task: usize) -> Vec<Line<'static>> {
+    let Some(view) = app.tasks.get(task).map(|t| &t.view) else {
+        return Vec::new();
+    };
+    let mut lines = facts(view, app);
+    section(&mut lines, "prompt");
+    lines.extend(view.prompt.lines().map(indented));
+    section(&mut lines, "attempts");
+    if view.attempts.is_empty() {
+        lines.push(Line::raw("  none yet"));
+    }
+    for a in &view.attempts {
+        let exit = a.exit_code.map_or("-".to_string(), |c| c.to_string());
+        let took = a.duration.map_or("running".to_string(), format::duration);
+        let started = humantime::format_rfc3339_seconds(a.started_at);
+        lines.push(Line::from(vec![
+            Span::raw(format!("  #{:<3}", a.n)),
+            Span::styled(
+                format!("{:<10}", a.status.word()),
+                format::status_style(a.status),
+            ),
+            Span::raw(format!(" exit {exit:<4} {took:<8} started {started}")),
+        ]));
+        lines.push(Line::raw(format!("       log {}", a.log.display())));
+        if let Some(error) = &a.error {
+            lines.push(Line::styled(format!("       {error}"), Color::Red));
+        }
+    }
+    section(&mut lines, "envelope");
+    match &app.envelope {
+        Some((path, Ok(text))) if *path == view.envelope_path => {
+            lines.extend(text.lines().map(indented));
+        }
+        Some((path, Err(e))) if *path == view.envelope_path => {
+            lines.push(Line::styled(format!("  {e}"), Color::Red));
+        }
+        _ => lines.push(Line::raw("  loading…")),
+    }
+    lines
+}
+
+fn facts(view: &TaskView, app: &App) -> Vec<Line<'static>> {
+    let none = || "-".to_string();
+    let merge = match view.merge {
+        MergeState::Conflict if !view.merge_conflicts.is_empty() => {
+            format!("conflict in {}", view.merge_conflicts.join(", "))
+        }
+        state => state.word().to_string(),
+    };
+    let ended = view
+        .ended_at
+        .map(|t| humantime::format_rfc3339_seconds(t).to_string());
+    let rows: Vec<(&str, String)> = vec![
+        ("status", format::status_text(view, app.now)),
+        ("agent", view.agent.clone()),
+        (
+            "attempt",
+            format!("{} of {}", view.attempt, view.max_attempts),
+        ),
+        ("ended", ended.unwrap_or_else(none)),
+        ("error", view.error.clone().unwrap_or_else(none)),
+        ("branch", view.branch.clone()),
+        ("worktree", view.worktree.display().to_string()),
+        ("head", view.head_commit.clone().unwrap_or_else(none)),
+        (
+            "diff",
+            view.diff_stat.as_ref().map_or_else(none, format::diff_stat),
+        ),
+        ("merge", merge),
+        ("input hash", view.input_hash.clone().unwrap_or_else(none)),
+        ("output hash", view.output_hash.clone().unwrap_or_else(none)),
+        ("envelope", view.envelope_path.display().to_string()),
+    ];
+    rows.into_iter()
+        .map(|(key, value)| {
+            Line::from(vec![
+                Span::styled(format!("{key:<12}"), Style::new().fg(Color::Cyan)),
+                Span::raw(value),
+            ])
+        })
+        .collect()
+}
+
+fn indented(text: &str) -> Line<'static> {
+    Line::raw(format!("  {}", format::printable(text)))
+}
+
+fn section(lines: &mut Vec<Line<'static>>, title: &'static str) {
+    lines.push(Line::default());
+    lines.push(Line::styled(
+        title,
+        Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
+    ));
+}

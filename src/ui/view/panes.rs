@@ -1,0 +1,88 @@
+//! The agents' terminals: a bordered pane per shown task, its content copied from the render
+//! cached in `App::prepare_frame`; the selected pane is highlighted, an attached one unmistakable.
+
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Paragraph};
+use ratatui::Frame;
+
+use crate::ui::app::{App, Mode, Task};
+use crate::ui::format;
+use crate::ui::layout::ScreenLayout;
+
+pub(super) fn draw(app: &App, layout: &ScreenLayout, frame: &mut Frame) {
+    if app.tasks.is_empty() {
+        let waiting = Paragraph::new("waiting for tasks…").block(Block::bordered());
+        frame.render_widget(waiting, layout.pane_area);
+        return;
+    }
+    let attached = matches!(app.mode, Mode::Attach);
+    for slot in &layout.panes {
+        let Some(task) = app.tasks.get(slot.index) else {
+            continue;
+        };
+        let selected = slot.index == app.selected;
+        let block = pane_block(app, task, selected, selected && attached);
+        frame.render_widget(block, slot.area);
+        copy_render(task, slot.inner(), frame);
+    }
+}
+
+fn pane_block(app: &App, task: &Task, selected: bool, attached: bool) -> Block<'static> {
+    let view = &task.view;
+    let mut title = Vec::with_capacity(6);
+    if attached {
+        title.push(Span::styled(" ATTACHED ", attached_style()));
+    }
+    title.extend([
+        Span::raw(" "),
+        Span::styled(
+            format!("{} ", format::status_symbol(view.status)),
+            format::status_style(view.status),
+        ),
+        Span::styled(view.name.clone(), Style::new().add_modifier(Modifier::BOLD)),
+        Span::raw(format!(" · {} ", format::status_text(view, app.now))),
+    ]);
+    if task.scrolled > 0 {
+        title.push(Span::styled(
+            format!("↑{} lines · End for live ", task.scrolled),
+            Style::new().fg(Color::Black).bg(Color::Yellow),
+        ));
+    }
+    let block = Block::bordered().title(Line::from(title));
+    if attached {
+        block
+            .border_type(BorderType::Double)
+            .border_style(Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD))
+            .title_bottom(Line::styled(" Ctrl-] detaches ", attached_style()))
+    } else if selected {
+        block
+            .border_type(BorderType::Thick)
+            .border_style(Style::new().fg(Color::Cyan))
+    } else {
+        block.border_style(Style::new().fg(Color::DarkGray))
+    }
+}
+
+fn attached_style() -> Style {
+    Style::new()
+        .fg(Color::Black)
+        .bg(Color::Magenta)
+        .add_modifier(Modifier::BOLD)
+}
+
+/// Copies the cached render into the frame; nothing when it was made for another size (the
+/// next `prepare_frame` renders it again).
+fn copy_render(task: &Task, inner: Rect, frame: &mut Frame) {
+    let src = &task.rendered;
+    if src.area.width != inner.width || src.area.height != inner.height {
+        return;
+    }
+    let buf = frame.buffer_mut();
+    for y in 0..inner.height {
+        for x in 0..inner.width {
+            buf[(inner.x + x, inner.y + y)] = src[(x, y)].clone();
+        }
+    }
+}
