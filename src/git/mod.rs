@@ -1,7 +1,22 @@
 //! git work through libgit2: worktrees, commits, attempt refs, in-memory merges, diff stats.
 //! Nothing here runs on a UI loop; worktree add/remove/prune on one repository are serialized.
 
+mod commit;
+mod diff;
+mod merge;
+mod refs;
+mod worktree;
+
+use std::path::{Path, PathBuf};
+
+use git2::{Config, Repository, Signature};
 use serde::{Deserialize, Serialize};
+
+pub use commit::{commit_worktree, save_snapshot};
+pub use diff::{diff_patch, diff_stat};
+pub use merge::{merge_branches_for_start, merge_into};
+pub use refs::{branch_tip, delete_branch, delete_refs_under, head_commit, is_merged_into};
+pub use worktree::{create_worktree, ensure_grove_excluded, prune_worktrees, remove_worktree};
 
 /// Lines added and removed between two commits.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,4 +44,93 @@ pub enum MergeOutcome {
     Conflict { paths: Vec<String> },
     /// Nothing changed, for this reason (dirty checkout, base not a branch, …).
     Refused { reason: String },
+}
+
+/// Any failure of a git operation, naming the operation and the repository path or ref involved.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("git: {what} in {}: {source}", path.display())]
+    Git {
+        what: String,
+        path: PathBuf,
+        #[source]
+        source: git2::Error,
+    },
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("branch '{branch}' does not exist in {}", repo.display())]
+    NoSuchBranch { branch: String, repo: PathBuf },
+}
+
+/// Attaches "what failed, where" to libgit2 errors.
+pub(crate) trait GitContext<T> {
+    fn ctx(self, what: impl FnOnce() -> String, path: &Path) -> Result<T, GitError>;
+}
+
+impl<T> GitContext<T> for Result<T, git2::Error> {
+    fn ctx(self, what: impl FnOnce() -> String, path: &Path) -> Result<T, GitError> {
+        self.map_err(|source| GitError::Git {
+            what: what(),
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
+
+pub(crate) fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> GitError {
+    let path = path.to_path_buf();
+    move |source| GitError::Io { what, path, source }
+}
+
+pub(crate) fn open(path: &Path) -> Result<Repository, GitError> {
+    Repository::open(path).ctx(|| "opening repository".into(), path)
+}
+
+/// The main worktree's working directory of the repository containing `start` (canonical).
+pub fn discover_root(start: &Path) -> Result<PathBuf, GitError> {
+    let repo = Repository::discover(start).ctx(|| "not inside a git repository".into(), start)?;
+    let workdir = main_workdir(&repo)
+        .or_else(|| repo.workdir().map(Path::to_path_buf))
+        .ok_or_else(|| GitError::Git {
+            what: "a bare repository has no working tree".into(),
+            path: start.to_path_buf(),
+            source: git2::Error::from_str("bare repository"),
+        })?;
+    std::fs::canonicalize(&workdir).map_err(io_err("resolving", &workdir))
+}
+
+/// For a linked worktree, the main worktree's working directory; `None` for the main one.
+pub fn main_workdir(repo: &Repository) -> Option<PathBuf> {
+    if !repo.is_worktree() {
+        return None;
+    }
+    let main = Repository::open(repo.commondir()).ok()?;
+    main.workdir().map(Path::to_path_buf)
+}
+
+/// The identity grove commits with: `user.name` / `user.email` from `config` where set, each
+/// falling back to `grove <grove@localhost>` so a machine without a git identity still works.
+pub fn signature_from_config(config: &Config) -> Result<Signature<'static>, git2::Error> {
+    let name = config_value(config, "user.name").unwrap_or_else(|| "grove".to_string());
+    let email = config_value(config, "user.email").unwrap_or_else(|| "grove@localhost".to_string());
+    Signature::now(&name, &email)
+}
+
+fn config_value(config: &Config, key: &str) -> Option<String> {
+    config
+        .get_string(key)
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+pub(crate) fn signature(repo: &Repository) -> Result<Signature<'static>, GitError> {
+    let path = repo.path();
+    let config = repo.config().ctx(|| "reading config".into(), path)?;
+    signature_from_config(&config).ctx(|| "building the commit signature".into(), path)
 }

@@ -30,7 +30,7 @@ pub fn resolve_repo(plan: &Plan, start_dir: &Path) -> Result<RepoTarget, PlanErr
     let Some(workdir) = repo.workdir() else {
         return Err(PlanError::BareRepo { dir });
     };
-    let root = main_workdir(&repo).unwrap_or_else(|| workdir.to_path_buf());
+    let root = crate::git::main_workdir(&repo).unwrap_or_else(|| workdir.to_path_buf());
     let root = std::fs::canonicalize(&root).map_err(|e| PlanError::Git {
         dir: dir.clone(),
         message: format!("cannot resolve {}: {e}", root.display()),
@@ -100,14 +100,6 @@ fn resolve_base<'r>(
 }
 
 /// Started inside a linked worktree (grove's own, say), runs still belong to the main one.
-fn main_workdir(repo: &Repository) -> Option<PathBuf> {
-    if !repo.is_worktree() {
-        return None;
-    }
-    let main = Repository::open(repo.commondir()).ok()?;
-    main.workdir().map(Path::to_path_buf)
-}
-
 fn short_id(commit: &git2::Commit<'_>) -> String {
     let mut id = commit.id().to_string();
     id.truncate(7);

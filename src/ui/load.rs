@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::git;
+
 /// Something to fetch off the UI loop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Load {
@@ -50,23 +52,3 @@ impl Load {
     }
 }
 
-/// Stand-in for `crate::git::diff_patch` (same signature and meaning) until src/git/ is merged;
-/// then this module goes and `use crate::git;` takes its place.
-mod git {
-    use std::path::Path;
-
-    pub fn diff_patch(repo_root: &Path, from: &str, to: &str) -> Result<String, git2::Error> {
-        let repo = git2::Repository::open(repo_root)?;
-        let tree = |rev: &str| repo.revparse_single(rev)?.peel_to_tree();
-        let diff = repo.diff_tree_to_tree(Some(&tree(from)?), Some(&tree(to)?), None)?;
-        let mut out = Vec::new();
-        diff.print(git2::DiffFormat::Patch, |_, _, line| {
-            if matches!(line.origin(), '+' | '-' | ' ') {
-                out.push(line.origin() as u8);
-            }
-            out.extend_from_slice(line.content());
-            true
-        })?;
-        Ok(String::from_utf8_lossy(&out).into_owned())
-    }
-}

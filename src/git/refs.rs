@@ -1,0 +1,105 @@
+//! Reading and deleting refs: HEAD and branch tips, ancestry checks, cleanup of grove's refs.
+
+use std::path::Path;
+
+use git2::{BranchType, Commit, ErrorCode, Oid, Repository};
+
+use super::{open, GitContext, GitError};
+
+/// The commit `rev` (a branch, tag, commit id or any revspec) names.
+pub(crate) fn commit_of<'r>(repo: &'r Repository, rev: &str) -> Result<Commit<'r>, GitError> {
+    repo.revparse_single(rev)
+        .and_then(|object| object.peel_to_commit())
+        .ctx(|| format!("resolving '{rev}' to a commit"), repo.path())
+}
+
+/// The tip of local branch `branch`.
+pub(crate) fn branch_oid(repo: &Repository, branch: &str) -> Result<Oid, GitError> {
+    let found = repo.find_branch(branch, BranchType::Local);
+    match found {
+        Ok(b) => b.get().peel_to_commit().map(|c| c.id()).ctx(
+            || format!("reading the tip of branch '{branch}'"),
+            repo.path(),
+        ),
+        Err(e) if matches!(e.code(), ErrorCode::NotFound | ErrorCode::InvalidSpec) => {
+            Err(GitError::NoSuchBranch {
+                branch: branch.to_string(),
+                repo: repo.path().to_path_buf(),
+            })
+        }
+        Err(e) => Err(e).ctx(|| format!("looking up branch '{branch}'"), repo.path()),
+    }
+}
+
+/// HEAD commit id of a repository or worktree.
+pub fn head_commit(path: &Path) -> Result<String, GitError> {
+    let repo = open(path)?;
+    let id = repo
+        .head()
+        .and_then(|head| head.peel_to_commit())
+        .ctx(|| "reading HEAD".into(), path)?
+        .id();
+    Ok(id.to_string())
+}
+
+pub fn branch_tip(repo_root: &Path, branch: &str) -> Result<String, GitError> {
+    let repo = open(repo_root)?;
+    Ok(branch_oid(&repo, branch)?.to_string())
+}
+
+/// Deletes local branch `branch`; Ok when it does not exist. A worktree that has it checked out
+/// must be removed first.
+pub fn delete_branch(repo_root: &Path, branch: &str) -> Result<(), GitError> {
+    let repo = open(repo_root)?;
+    let found = repo.find_branch(branch, BranchType::Local);
+    match found {
+        Ok(mut b) => b
+            .delete()
+            .ctx(|| format!("deleting branch '{branch}'"), repo_root),
+        Err(e) if e.code() == ErrorCode::NotFound => Ok(()),
+        Err(e) => Err(e).ctx(|| format!("looking up branch '{branch}'"), repo_root),
+    }
+}
+
+/// Deletes every ref whose name lies under `prefix` (e.g. "refs/grove/run-1"); returns how many.
+pub fn delete_refs_under(repo_root: &Path, prefix: &str) -> Result<usize, GitError> {
+    let repo = open(repo_root)?;
+    // A trailing slash keeps "refs/grove/run-1" from also matching "refs/grove/run-10/…".
+    let dir = format!("{}/", prefix.trim_end_matches('/'));
+    let names: Vec<String> = repo
+        .references()
+        .ctx(|| "listing refs".into(), repo_root)?
+        .names()
+        .filter_map(|name| name.ok().map(str::to_string))
+        .filter(|name| name.starts_with(&dir))
+        .collect();
+    for name in &names {
+        repo.find_reference(name)
+            .and_then(|mut r| r.delete())
+            .ctx(|| format!("deleting ref '{name}'"), repo_root)?;
+    }
+    Ok(names.len())
+}
+
+/// True when every commit of `branch` is already reachable from `target_branch`.
+pub fn is_merged_into(
+    repo_root: &Path,
+    branch: &str,
+    target_branch: &str,
+) -> Result<bool, GitError> {
+    let repo = open(repo_root)?;
+    let tip = branch_oid(&repo, branch)?;
+    let target = branch_oid(&repo, target_branch)?;
+    contains(&repo, target, tip)
+}
+
+/// Whether `commit` is `ancestor` or descends from it.
+pub(crate) fn contains(repo: &Repository, commit: Oid, ancestor: Oid) -> Result<bool, GitError> {
+    if commit == ancestor {
+        return Ok(true);
+    }
+    repo.graph_descendant_of(commit, ancestor).ctx(
+        || format!("checking whether {commit} contains {ancestor}"),
+        repo.path(),
+    )
+}

@@ -1,0 +1,264 @@
+//! Linked worktrees for tasks: creating one on a fresh branch, removing and pruning them, and
+//! keeping `.grove/` out of the main checkout's status.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use std::ffi::CString;
+
+use git2::build::CheckoutBuilder;
+use git2::{Binding, IntoCString, Reference, Repository, WorktreePruneOptions};
+use libgit2_sys as raw;
+use sha2::{Digest, Sha256};
+
+use super::refs::commit_of;
+use super::{io_err, open, GitContext, GitError};
+
+/// libgit2 races on `.git/worktrees/` (it creates that directory and the entries in it without
+/// tolerating a concurrent creator), so metadata changes are serialized process-wide.
+static WORKTREE_METADATA: Mutex<()> = Mutex::new(());
+
+fn metadata_lock() -> MutexGuard<'static, ()> {
+    WORKTREE_METADATA
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+}
+
+const GROVE_EXCLUDE: &str = "/.grove/";
+
+/// Adds ".grove/" to the repository's info/exclude (common git dir) once; idempotent.
+pub fn ensure_grove_excluded(repo_root: &Path) -> Result<(), GitError> {
+    let repo = open(repo_root)?;
+    let info = repo.commondir().join("info");
+    let exclude = info.join("exclude");
+    let _guard = metadata_lock();
+    let existing = match fs::read_to_string(&exclude) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(io_err("reading", &exclude)(e)),
+    };
+    let present = existing
+        .lines()
+        .map(str::trim)
+        .any(|line| matches!(line, ".grove" | ".grove/" | "/.grove" | "/.grove/"));
+    if present {
+        return Ok(());
+    }
+    fs::create_dir_all(&info).map_err(io_err("creating", &info))?;
+    let separator = if existing.is_empty() || existing.ends_with('\n') {
+        ""
+    } else {
+        "\n"
+    };
+    fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&exclude)
+        .and_then(|mut f| f.write_all(format!("{separator}{GROVE_EXCLUDE}\n").as_bytes()))
+        .map_err(io_err("appending to", &exclude))
+}
+
+/// Creates (or force-resets) branch `branch` at `start_commit` and adds a worktree for it at
+/// `path` (parents created). A stale worktree registered at that path or under its name, or an
+/// existing directory there, is removed first.
+pub fn create_worktree(
+    repo_root: &Path,
+    path: &Path,
+    branch: &str,
+    start_commit: &str,
+) -> Result<(), GitError> {
+    let repo = open(repo_root)?;
+    let start = commit_of(&repo, start_commit)?;
+    let path = absolute(path)?;
+    let name = worktree_name(&path);
+    let guard = metadata_lock();
+    remove_registered(&repo, &path, &name)?;
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(io_err("creating", parent))?;
+    }
+    let branch_ref = repo
+        .branch(branch, &start, true)
+        .ctx(
+            || format!("creating branch '{branch}' at {start_commit}"),
+            repo_root,
+        )?
+        .into_reference();
+    add_without_checkout(&repo, &name, &path, &branch_ref).ctx(
+        || format!("adding worktree '{name}' at {}", path.display()),
+        repo_root,
+    )?;
+    drop(guard);
+
+    // Writing the files is most of the work and touches only this worktree, so it runs
+    // unlocked, in parallel with other tasks' worktree creation.
+    let checked_out = open(&path).and_then(|worktree| {
+        worktree
+            .checkout_head(Some(CheckoutBuilder::new().force()))
+            .ctx(|| format!("checking out {start_commit}"), &path)
+    });
+    if checked_out.is_err() {
+        let _guard = metadata_lock();
+        // The checkout error is the one worth reporting; a failed cleanup is retried by the
+        // stale-worktree removal of the next create at this path.
+        let _ = remove_registered(&repo, &path, &name);
+    }
+    checked_out
+}
+
+/// `Repository::worktree` with libgit2's checkout switched off: git2 does not expose the add
+/// options' checkout settings, and the checkout is the slow part that must not hold the lock.
+fn add_without_checkout(
+    repo: &Repository,
+    name: &str,
+    path: &Path,
+    branch: &Reference,
+) -> Result<(), git2::Error> {
+    let name = CString::new(name)?;
+    let path = path.into_c_string()?;
+    // SAFETY: the options struct is initialized by libgit2 before use; `branch` and `repo`
+    // outlive the call, libgit2 copies what it keeps, and the returned worktree handle is
+    // freed right away.
+    unsafe {
+        let mut opts: raw::git_worktree_add_options = std::mem::zeroed();
+        let rc =
+            raw::git_worktree_add_options_init(&mut opts, raw::GIT_WORKTREE_ADD_OPTIONS_VERSION);
+        if rc < 0 {
+            return Err(git2::Error::last_error(rc));
+        }
+        opts.reference = branch.raw();
+        opts.checkout_options.checkout_strategy = raw::GIT_CHECKOUT_NONE;
+        let mut added = std::ptr::null_mut();
+        let rc = raw::git_worktree_add(&mut added, repo.raw(), name.as_ptr(), path.as_ptr(), &opts);
+        if rc < 0 {
+            return Err(git2::Error::last_error(rc));
+        }
+        raw::git_worktree_free(added);
+    }
+    Ok(())
+}
+
+/// Deletes the worktree directory and its metadata under .git/worktrees; Ok if already gone.
+pub fn remove_worktree(repo_root: &Path, path: &Path) -> Result<(), GitError> {
+    let repo = open(repo_root)?;
+    let path = absolute(path)?;
+    let _guard = metadata_lock();
+    remove_registered(&repo, &path, &worktree_name(&path))
+}
+
+/// Prunes metadata of worktrees whose directories are gone; returns how many.
+pub fn prune_worktrees(repo_root: &Path) -> Result<usize, GitError> {
+    let repo = open(repo_root)?;
+    let _guard = metadata_lock();
+    let mut pruned = 0;
+    for name in worktree_names(&repo)? {
+        // An entry libgit2 cannot even read is left alone: it may belong to a `git worktree add`
+        // running in another process right now.
+        let Ok(worktree) = repo.find_worktree(&name) else {
+            continue;
+        };
+        let prunable = worktree
+            .is_prunable(None)
+            .ctx(|| format!("checking worktree '{name}'"), repo_root)?;
+        if prunable {
+            worktree
+                .prune(None)
+                .ctx(|| format!("pruning worktree '{name}'"), repo_root)?;
+            pruned += 1;
+        }
+    }
+    Ok(pruned)
+}
+
+/// Removes the metadata of every worktree registered at `path` or as `name`, then the directory
+/// at `path`. Caller holds the metadata lock.
+fn remove_registered(repo: &Repository, path: &Path, name: &str) -> Result<(), GitError> {
+    let root = repo.path();
+    for registered in worktree_names(repo)? {
+        match repo.find_worktree(&registered) {
+            Ok(worktree) if registered == name || worktree.path() == path => {
+                let mut opts = WorktreePruneOptions::new();
+                opts.valid(true).locked(true);
+                worktree.prune(Some(&mut opts)).ctx(
+                    || format!("removing worktree metadata '{registered}'"),
+                    root,
+                )?;
+            }
+            Ok(_) => {}
+            Err(_) if registered == name => {
+                let dir = repo.commondir().join("worktrees").join(&registered);
+                fs::remove_dir_all(&dir).map_err(io_err("removing", &dir))?;
+            }
+            Err(_) => {}
+        }
+    }
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => fs::remove_dir_all(path).map_err(io_err("removing", path)),
+        Ok(_) => fs::remove_file(path).map_err(io_err("removing", path)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err("inspecting", path)(e)),
+    }
+}
+
+/// Names of the worktrees registered in .git/worktrees/ (names that are not UTF-8 are skipped:
+/// grove never creates such names).
+pub(crate) fn worktree_names(repo: &Repository) -> Result<Vec<String>, GitError> {
+    let names = repo
+        .worktrees()
+        .ctx(|| "listing worktrees".into(), repo.path())?;
+    Ok(names
+        .iter()
+        .filter_map(|name| name.ok().flatten().map(str::to_string))
+        .collect())
+}
+
+/// The name under .git/worktrees/ for a worktree at `path`: its last two path components (run
+/// id and task folder, readable in `git worktree list`) plus a hash of the whole path, which is
+/// what keeps names unique.
+fn worktree_name(path: &Path) -> String {
+    let readable: Vec<String> = path
+        .components()
+        .rev()
+        .take(2)
+        .map(|c| sanitize(&c.as_os_str().to_string_lossy()))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let digest = Sha256::digest(path.as_os_str().as_encoded_bytes());
+    let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("{}-{hash}", readable.join("."))
+}
+
+/// Keeps characters that are safe in a directory name and a ref component.
+fn sanitize(part: &str) -> String {
+    let cleaned: String = part
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '-' | '_' => c,
+            _ => '-',
+        })
+        .collect();
+    cleaned.trim_matches('-').to_string()
+}
+
+/// `path` made absolute with symlinks resolved as far as it exists, matching how libgit2 records
+/// worktree paths, so a registered worktree can be recognized by its path.
+fn absolute(path: &Path) -> Result<PathBuf, GitError> {
+    let path = std::path::absolute(path).map_err(io_err("resolving", path))?;
+    let mut existing = path.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            return Ok(rest.iter().rev().fold(real, |acc, part| acc.join(part)));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return Ok(path),
+        }
+    }
+}
