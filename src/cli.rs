@@ -181,15 +181,16 @@ fn run_plan(
             pane_size: (DEFAULT_ROWS, DEFAULT_COLS),
         })?;
         let signals = forward_signals(front.commands.clone())?;
+        let commands = front.commands.clone();
         let code = if dashboard {
             run_dashboard(front, exit_when_done).await?
         } else {
             let mut stdout = std::io::stdout();
-            let commands = front.commands.clone();
             let summary = crate::headless::run(front, &mut stdout).await;
-            drop(commands);
             summary.map(|s| s.exit_code()).unwrap_or(1)
         };
+        // The front end is done: the engine finishes (cancelling whatever still runs) and ends.
+        let _ = commands.send(Command::Shutdown);
         let _ = engine.await;
         Ok(match (code, signals.received()) {
             (130, Some(signal)) => 128 + signal,

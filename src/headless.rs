@@ -51,7 +51,6 @@ pub async fn run(mut front: FrontEnd, out: &mut dyn Write) -> Option<RunSummary>
             Event::RunFinished(summary) => {
                 let _ = write!(out, "{}", summary_table(&tasks, &summary));
                 let _ = out.flush();
-                // Dropping the command sender lets the engine end.
                 return Some(summary);
             }
         }
@@ -126,7 +125,11 @@ pub fn summary_table(tasks: &[TaskView], summary: &RunSummary) -> String {
                 task_duration(t)
                     .map(|d| format!("{:.1}s", d.as_secs_f64()))
                     .unwrap_or_else(|| "-".into()),
-                if t.attempt > 0 { t.branch.clone() } else { "-".into() },
+                if t.attempt > 0 {
+                    t.branch.clone()
+                } else {
+                    "-".into()
+                },
                 t.merge.word().to_string(),
             ]
         })
@@ -149,7 +152,10 @@ pub fn summary_table(tasks: &[TaskView], summary: &RunSummary) -> String {
     for row in &rows {
         out.push_str(&line(row));
     }
-    for t in tasks.iter().filter(|t| t.error.is_some() && t.status.is_final()) {
+    for t in tasks
+        .iter()
+        .filter(|t| t.error.is_some() && t.status.is_final())
+    {
         out.push_str(&format!(
             "  {}: {}\n",
             t.name,
@@ -165,7 +171,11 @@ pub fn summary_table(tasks: &[TaskView], summary: &RunSummary) -> String {
         summary.cancelled,
         summary.skipped,
         summary.elapsed.as_secs_f64(),
-        if summary.interrupted { " (interrupted)" } else { "" }
+        if summary.interrupted {
+            " (interrupted)"
+        } else {
+            ""
+        }
     ));
     out.push_str(&format!("results: {}\n", summary.results_path.display()));
     out

@@ -21,8 +21,8 @@ pub fn merge(repo: Option<&Path>, run_id: &str, tasks: &[String]) -> anyhow::Res
         Some(dir) => dir.to_path_buf(),
         None => std::env::current_dir().context("no current directory")?,
     };
-    let root = git::discover_root(&start)
-        .map_err(|e| UsageError(format!("{}: {e}", start.display())))?;
+    let root =
+        git::discover_root(&start).map_err(|e| UsageError(format!("{}: {e}", start.display())))?;
     let paths = RunPaths::new(&root, run_id);
     let results_path = paths.results();
     if !results_path.exists() {
@@ -46,12 +46,16 @@ pub fn merge(repo: Option<&Path>, run_id: &str, tasks: &[String]) -> anyhow::Res
         };
         let outcome = if task.status != "succeeded" {
             MergeOutcome::Refused {
-                reason: format!("task '{name}' did not succeed ({}); nothing to merge", task.status),
+                reason: format!(
+                    "task '{name}' did not succeed ({}); nothing to merge",
+                    task.status
+                ),
             }
         } else {
             match &results.base_branch {
                 Some(base) => {
-                    let message = format!("grove: merge {name} ({run_id})\n\nGrove-Run: {run_id}\n");
+                    let message =
+                        format!("grove: merge {name} ({run_id})\n\nGrove-Run: {run_id}\n");
                     git::merge_into(&root, &task.branch, base, &message)?
                 }
                 None => MergeOutcome::Refused {
@@ -80,7 +84,10 @@ pub fn merge(repo: Option<&Path>, run_id: &str, tasks: &[String]) -> anyhow::Res
                 all_merged = false;
                 task.merge.state = "conflict".into();
                 task.merge.conflicts = paths.clone();
-                println!("{name}: conflict in {}; nothing was changed", paths.join(", "));
+                println!(
+                    "{name}: conflict in {}; nothing was changed",
+                    paths.join(", ")
+                );
             }
             MergeOutcome::Refused { reason } => {
                 all_merged = false;

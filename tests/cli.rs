@@ -13,7 +13,11 @@ fn wait_for_file(path: &std::path::Path) -> String {
                 return text;
             }
         }
-        assert!(Instant::now() < deadline, "{} never appeared", path.display());
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -46,7 +50,12 @@ depends_on = ["hang"]
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let grandchild: i32 = wait_for_file(&pid_file).lines().next().unwrap().parse().unwrap();
+    let grandchild: i32 = wait_for_file(&pid_file)
+        .lines()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     // SAFETY: sending a signal to our own child process.
     unsafe { libc::kill(child.id() as i32, signal) };
     let out = child.wait_with_output().unwrap();
@@ -99,24 +108,39 @@ fn a_base_that_does_not_resolve_is_reported_at_its_position() {
     );
     let out = repo.grove(&["run", "plan.toml", "--headless"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("plan.toml:2:8"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("plan.toml:2:8"),
+        "{}",
+        text(&out)
+    );
     assert!(!repo.path().join(".grove").exists());
 }
 
 #[test]
 fn outside_a_repository_and_without_commits_exit_2() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("plan.toml"), "name = \"p\"\n[[tasks]]\nname = \"t\"\nprompt = \"x\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("plan.toml"),
+        "name = \"p\"\n[[tasks]]\nname = \"t\"\nprompt = \"x\"\n",
+    )
+    .unwrap();
     let out = std::process::Command::new(GROVE)
         .args(["validate", "plan.toml"])
         .current_dir(dir.path())
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("not inside a git repository"), "{}", text(&out));
+    assert!(
+        text(&out).contains("not inside a git repository"),
+        "{}",
+        text(&out)
+    );
 
     let empty = Repo::bare_init();
-    empty.write("plan.toml", "name = \"p\"\n[[tasks]]\nname = \"t\"\nprompt = \"x\"\n");
+    empty.write(
+        "plan.toml",
+        "name = \"p\"\n[[tasks]]\nname = \"t\"\nprompt = \"x\"\n",
+    );
     let out = empty.grove(&["validate", "plan.toml"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("no commits"), "{}", text(&out));
@@ -124,9 +148,15 @@ fn outside_a_repository_and_without_commits_exit_2() {
 
 #[test]
 fn usage_errors_exit_2() {
-    let out = std::process::Command::new(GROVE).arg("frobnicate").output().unwrap();
+    let out = std::process::Command::new(GROVE)
+        .arg("frobnicate")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = std::process::Command::new(GROVE).arg("--help").output().unwrap();
+    let out = std::process::Command::new(GROVE)
+        .arg("--help")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
 }
 
@@ -135,7 +165,11 @@ fn merge_of_an_unknown_run_exits_2() {
     let repo = Repo::new();
     let out = repo.grove(&["merge", "nope-20260101-000000", "t"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("no run 'nope-20260101-000000'"), "{}", text(&out));
+    assert!(
+        text(&out).contains("no run 'nope-20260101-000000'"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -152,18 +186,25 @@ fn demo_headless_runs_the_four_agents_to_the_end() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("4 of 4 succeeded"), "{stdout}");
-    assert!(stdout.contains("retrying"), "the demo shows a retry:\n{stdout}");
+    assert!(
+        stdout.contains("retrying"),
+        "the demo shows a retry:\n{stdout}"
+    );
     let root = std::fs::read_dir(dir.path())
         .unwrap()
         .flatten()
         .find(|e| e.file_name().to_string_lossy().starts_with("grove-demo-"))
         .unwrap()
         .path();
-    let runs: Vec<_> = std::fs::read_dir(root.join(".grove/runs")).unwrap().flatten().collect();
+    let runs: Vec<_> = std::fs::read_dir(root.join(".grove/runs"))
+        .unwrap()
+        .flatten()
+        .collect();
     assert_eq!(runs.len(), 1);
-    let results: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(runs[0].path().join("results.json")).unwrap())
-            .unwrap();
+    let results: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(runs[0].path().join("results.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(results["total_tasks"], 4);
     assert_eq!(results["succeeded"], 4);
 }

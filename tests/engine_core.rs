@@ -27,17 +27,29 @@ prompt = '''echo "hello from $GROVE_TASK attempt $GROVE_ATTEMPT"; printf 'data\n
     assert_eq!(results["success_rate"], 1.0);
     let output = t["output"].as_str().unwrap();
     assert!(output.contains("hello from writer attempt 1"), "{output}");
-    assert!(output.contains("green done") && !output.contains('\u{1b}'), "{output}");
+    assert!(
+        output.contains("green done") && !output.contains('\u{1b}'),
+        "{output}"
+    );
 
     // The work is committed on the task branch with the trailers.
     let branch = format!("grove/{run_id}/writer");
     assert_eq!(t["branch"], branch.as_str());
     assert_eq!(repo.git(&["show", &format!("{branch}:made.txt")]), "data");
     let message = repo.git(&["log", "-1", "--format=%B", &branch]);
-    assert!(message.starts_with("grove: writer (attempt 1)"), "{message}");
-    assert!(message.contains(&format!("Grove-Run: {run_id}")), "{message}");
+    assert!(
+        message.starts_with("grove: writer (attempt 1)"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("Grove-Run: {run_id}")),
+        "{message}"
+    );
     let input_hash = t["provenance"]["input_hash"].as_str().unwrap();
-    assert!(message.contains(&format!("Grove-Input-Hash: {input_hash}")), "{message}");
+    assert!(
+        message.contains(&format!("Grove-Input-Hash: {input_hash}")),
+        "{message}"
+    );
 
     // Provenance hashes recomputed from the records.
     let agent_dir = repo.run_dir(&run_id).join("agents/writer");
@@ -50,11 +62,26 @@ prompt = '''echo "hello from $GROVE_TASK attempt $GROVE_ATTEMPT"; printf 'data\n
         serde_json::from_str(&std::fs::read_to_string(agent_dir.join("envelope.json")).unwrap())
             .unwrap();
     for key in [
-        "task_id", "run_id", "task", "agent", "prompt", "inputs", "context", "attempt",
-        "max_attempts", "timeout_s", "worktree", "branch", "base_commit", "result_path",
+        "task_id",
+        "run_id",
+        "task",
+        "agent",
+        "prompt",
+        "inputs",
+        "context",
+        "attempt",
+        "max_attempts",
+        "timeout_s",
+        "worktree",
+        "branch",
+        "base_commit",
+        "result_path",
         "created_at",
     ] {
-        assert!(envelope.get(key).is_some(), "envelope lacks {key}: {envelope:#}");
+        assert!(
+            envelope.get(key).is_some(),
+            "envelope lacks {key}: {envelope:#}"
+        );
     }
     assert_eq!(envelope["base_commit"], results["base_commit"]);
     let log = std::fs::read(agent_dir.join("attempt-1.log")).unwrap();
@@ -137,7 +164,8 @@ prompt = '''echo "try $GROVE_ATTEMPT" > "attempt-$GROVE_ATTEMPT.txt"; [ "$GROVE_
         .map(|e| e["delay_s"].as_f64().unwrap())
         .collect();
     assert_eq!(delays, vec![0.3, 0.6]);
-    let start = |i: usize| humantime::parse_rfc3339(attempts[i]["started_at"].as_str().unwrap()).unwrap();
+    let start =
+        |i: usize| humantime::parse_rfc3339(attempts[i]["started_at"].as_str().unwrap()).unwrap();
     let gap = start(2).duration_since(start(1)).unwrap();
     assert!(gap >= Duration::from_millis(600), "{gap:?}");
 
@@ -151,8 +179,16 @@ prompt = '''echo "try $GROVE_ATTEMPT" > "attempt-$GROVE_ATTEMPT.txt"; [ "$GROVE_
         assert_eq!(attempts[n - 1]["saved_ref"], reference.as_str());
     }
     let branch = format!("grove/{run_id}/flaky");
-    assert!(repo.git_output(&["show", &format!("{branch}:attempt-1.txt")]).status.code() != Some(0));
-    assert_eq!(repo.git(&["show", &format!("{branch}:attempt-3.txt")]), "try 3");
+    assert!(
+        repo.git_output(&["show", &format!("{branch}:attempt-1.txt")])
+            .status
+            .code()
+            != Some(0)
+    );
+    assert_eq!(
+        repo.git(&["show", &format!("{branch}:attempt-3.txt")]),
+        "try 3"
+    );
 }
 
 #[test]
@@ -176,7 +212,11 @@ prompt = '''trap "" TERM; (trap "" TERM; sleep 300) & echo $! > "$GROVE_WORKTREE
     assert!(t["error"].as_str().unwrap().contains("timed out"), "{t:#}");
     let dir = repo.path().join(".grove/worktrees").join(&run_id);
     for file in ["child.pid", "leader.pid"] {
-        let pid: i32 = std::fs::read_to_string(dir.join(file)).unwrap().trim().parse().unwrap();
+        let pid: i32 = std::fs::read_to_string(dir.join(file))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
         assert!(!alive(pid), "{file} {pid} survived");
     }
     let audit = repo.audit(&run_id);
@@ -247,7 +287,10 @@ prompt = "echo second > README.md"
     assert_eq!(first["merge"]["state"], "merged");
     assert_eq!(second["merge"]["state"], "conflict");
     assert_eq!(second["merge"]["conflicts"][0], "README.md");
-    assert_eq!(repo.git(&["rev-parse", "main"]), first["head_commit"].as_str().unwrap());
+    assert_eq!(
+        repo.git(&["rev-parse", "main"]),
+        first["head_commit"].as_str().unwrap()
+    );
     assert_eq!(repo.read("README.md"), "first\n");
     assert_eq!(repo.git(&["status", "--porcelain"]), "");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -271,10 +314,17 @@ prompt = "echo new > new.txt"
     repo.write("README.md", "local edit\n");
     let merge = repo.grove(&["merge", &run_id, "t"]);
     assert_eq!(merge.status.code(), Some(1), "{}", text(&merge));
-    assert!(text(&merge).contains("uncommitted changes"), "{}", text(&merge));
+    assert!(
+        text(&merge).contains("uncommitted changes"),
+        "{}",
+        text(&merge)
+    );
     assert_eq!(repo.read("README.md"), "local edit\n");
     assert!(!repo.path().join("new.txt").exists());
-    assert_eq!(task(&repo.results(&run_id), "t")["merge"]["state"], "refused");
+    assert_eq!(
+        task(&repo.results(&run_id), "t")["merge"]["state"],
+        "refused"
+    );
 
     repo.git(&["checkout", "--", "README.md"]);
     let merge = repo.grove(&["merge", &run_id, "t"]);
@@ -282,7 +332,10 @@ prompt = "echo new > new.txt"
     assert_eq!(repo.read("new.txt"), "new\n");
     let t = task(&repo.results(&run_id), "t").clone();
     assert_eq!(t["merge"]["state"], "merged");
-    assert!(repo.audit(&run_id).iter().any(|e| e["event"] == "merge" && e["outcome"] == "merged"));
+    assert!(repo
+        .audit(&run_id)
+        .iter()
+        .any(|e| e["event"] == "merge" && e["outcome"] == "merged"));
 }
 
 #[test]
@@ -329,7 +382,14 @@ fn works_without_a_git_identity() {
     repo.write("README.md", "x\n");
     repo.git(&["add", "-A"]);
     repo.git(&[
-        "-c", "user.name=Setup", "-c", "user.email=setup@example.com", "commit", "-q", "-m", "init",
+        "-c",
+        "user.name=Setup",
+        "-c",
+        "user.email=setup@example.com",
+        "commit",
+        "-q",
+        "-m",
+        "init",
     ]);
     let (out, results) = repo.run_plan(
         r#"
@@ -341,7 +401,10 @@ prompt = "echo hi > hi.txt"
 "#,
     );
     assert!(out.status.success(), "{}", text(&out));
-    let head = task(&results, "t")["head_commit"].as_str().unwrap().to_string();
+    let head = task(&results, "t")["head_commit"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(
         repo.git(&["log", "-1", "--format=%an <%ae>", &head]),
         "grove <grove@localhost>"

@@ -5,10 +5,12 @@ mod common;
 
 use common::*;
 
+/// Under `pass_output` the earlier outputs are appended to a shell prompt, so scripts that may
+/// receive them end with `exit`.
 /// A shell prompt that logs `start <ns> <task>` and `end <ns> <task>` to `log`, sleeping between.
 fn logging(log: &std::path::Path, sleep: &str, extra: &str) -> String {
     format!(
-        r#"echo "start $(date +%s%N) $GROVE_TASK" >> {log}; sleep {sleep}; {extra} echo "end $(date +%s%N) $GROVE_TASK" >> {log}"#,
+        r#"echo "start $(date +%s%N) $GROVE_TASK" >> {log}; sleep {sleep}; {extra} echo "end $(date +%s%N) $GROVE_TASK" >> {log};"#,
         log = log.display()
     )
 }
@@ -53,13 +55,13 @@ max_parallel = 4
 agent = "shell"
 [[tasks]]
 name = "a"
-prompt = '''{a} echo "output of a"'''
+prompt = '''{a} echo "output of a"; exit 0'''
 [[tasks]]
 name = "b"
-prompt = '''{b} printf '%s' "$GROVE_ENVELOPE" > /dev/null; echo "output of b"'''
+prompt = '''{b} echo "output of b"; exit 0'''
 [[tasks]]
 name = "c"
-prompt = '''{c} true'''
+prompt = '''{c} exit 0'''
 "#,
         a = logging(&log, "0.2", ""),
         b = logging(&log, "0.2", ""),
@@ -69,7 +71,11 @@ prompt = '''{c} true'''
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(results["strategy"], "sequential");
     let s = spans(&log);
-    let order: Vec<&str> = s.iter().map(|(k, _, t)| if k == "start" { t.as_str() } else { "-" }).filter(|t| *t != "-").collect();
+    let order: Vec<&str> = s
+        .iter()
+        .map(|(k, _, t)| if k == "start" { t.as_str() } else { "-" })
+        .filter(|t| *t != "-")
+        .collect();
     assert_eq!(order, vec!["a", "b", "c"]);
     assert!(time_of(&s, "end", "a") <= time_of(&s, "start", "b"));
     assert!(time_of(&s, "end", "b") <= time_of(&s, "start", "c"));
@@ -83,10 +89,16 @@ prompt = '''{c} true'''
     let previous = envelope["context"]["previous_outputs"].as_array().unwrap();
     assert_eq!(previous.len(), 2);
     assert_eq!(previous[0]["task"], "a");
-    assert!(previous[0]["output"].as_str().unwrap().contains("output of a"));
+    assert!(previous[0]["output"]
+        .as_str()
+        .unwrap()
+        .contains("output of a"));
     assert_eq!(previous[1]["task"], "b");
     let prompt = envelope["prompt"].as_str().unwrap();
-    assert!(prompt.contains("## Output of earlier tasks\n\n### a\n"), "{prompt}");
+    assert!(
+        prompt.contains("## Output of earlier tasks\n\n### a\n"),
+        "{prompt}"
+    );
     assert!(prompt.contains("output of b"), "{prompt}");
     let first: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(repo.run_dir(&run_id).join("agents/a/envelope.json")).unwrap(),
@@ -110,14 +122,24 @@ name = "big"
 prompt = '''python3 -c "import json,os; json.dump('A'*20000 + 'B'*30000, open(os.environ['GROVE_RESULT'],'w'))"'''
 [[tasks]]
 name = "reader"
-prompt = '''python3 -c "import json,os; e=json.load(open(os.environ['GROVE_ENVELOPE'])); json.dump(e['prompt'], open(os.environ['GROVE_RESULT'],'w'))"'''
+prompt = '''python3 -c "import json,os; e=json.load(open(os.environ['GROVE_ENVELOPE'])); json.dump(e['prompt'], open(os.environ['GROVE_RESULT'],'w'))"; exit $?'''
 "#,
     );
     assert!(out.status.success(), "{}", text(&out));
-    let prompt = task(&results, "reader")["output"].as_str().unwrap().to_string();
-    let section = prompt.split("## Output of earlier tasks\n\n").nth(1).unwrap();
+    let prompt = task(&results, "reader")["output"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let section = prompt
+        .split("## Output of earlier tasks\n\n")
+        .nth(1)
+        .unwrap();
     assert!(section.len() <= 32 * 1024 + 1, "{}", section.len());
-    assert!(section.starts_with("[... earlier output cut ...]"), "{}", &section[..80]);
+    assert!(
+        section.starts_with("[... earlier output cut ...]"),
+        "{}",
+        &section[..80]
+    );
     assert!(section.trim_end().ends_with(&"B".repeat(100)));
 }
 
@@ -179,7 +201,10 @@ prompt = '''{c} true'''
     assert_eq!(task(&results, "first")["status"], "failed");
     assert_eq!(task(&results, "second")["status"], "succeeded");
     assert_eq!(task(&results, "third")["status"], "skipped");
-    assert_eq!(task(&results, "third")["error"], "not needed: 'second' succeeded");
+    assert_eq!(
+        task(&results, "third")["error"],
+        "not needed: 'second' succeeded"
+    );
     let s = spans(&log);
     assert!(!s.iter().any(|(_, _, t)| t == "third"));
     assert!(time_of(&s, "end", "first") <= time_of(&s, "start", "second"));
@@ -195,7 +220,10 @@ fn batched_chunks_wait_for_each_other() {
         .map(|(i, n)| {
             // Different lengths inside a chunk, so a chunk's end is its slowest task's end.
             let sleep = if i % 2 == 0 { "0.5" } else { "0.1" };
-            format!("[[tasks]]\nname = \"{n}\"\nprompt = '''{}'''\n", logging(&log, sleep, ""))
+            format!(
+                "[[tasks]]\nname = \"{n}\"\nprompt = '''{}'''\n",
+                logging(&log, sleep, "") + " exit 0"
+            )
         })
         .collect();
     let plan = format!(
@@ -207,9 +235,16 @@ fn batched_chunks_wait_for_each_other() {
     let s = spans(&log);
     let chunks = [vec!["a", "b"], vec!["c", "d"], vec!["e"]];
     for k in 0..chunks.len() - 1 {
-        let chunk_end = chunks[k].iter().map(|t| time_of(&s, "end", t)).max().unwrap();
+        let chunk_end = chunks[k]
+            .iter()
+            .map(|t| time_of(&s, "end", t))
+            .max()
+            .unwrap();
         for t in &chunks[k + 1] {
-            assert!(time_of(&s, "start", t) >= chunk_end, "{t} started before chunk {k} ended");
+            assert!(
+                time_of(&s, "start", t) >= chunk_end,
+                "{t} started before chunk {k} ended"
+            );
         }
     }
     // Within a chunk the tasks overlap (they run in parallel).
@@ -257,11 +292,18 @@ prompt = "true"
     assert_eq!(task(&results, "broken")["status"], "failed");
     let slow = task(&results, "slow");
     assert_eq!(slow["status"], "cancelled");
-    assert!(slow["error"].as_str().unwrap().contains("fail_fast"), "{slow:#}");
+    assert!(
+        slow["error"].as_str().unwrap().contains("fail_fast"),
+        "{slow:#}"
+    );
     let later = task(&results, "later");
     assert_eq!(later["status"], "skipped");
     assert_eq!(later["error"], "fail_fast: 'broken' failed");
-    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert!(!alive(pid), "the slow agent's child survived");
 }
 
@@ -355,7 +397,11 @@ prompt = "touch {}"
     let z = task(&results, "z");
     assert_eq!(z["status"], "failed");
     assert!(z["error"].as_str().unwrap().contains("README.md"), "{z:#}");
-    assert_eq!(z["attempts"].as_array().unwrap().len(), 1, "a conflict is not retried");
+    assert_eq!(
+        z["attempts"].as_array().unwrap().len(),
+        1,
+        "a conflict is not retried"
+    );
     assert!(!marker.exists());
     assert_eq!(repo.git(&["status", "--porcelain"]), "");
     assert_eq!(repo.read("README.md"), "# test\n");
@@ -384,7 +430,12 @@ depends_on = ["b"]
     );
     let out = repo.grove(&["validate", "plan.toml"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("a -> c -> b -> a") || text(&out).contains("a -> b -> c -> a")
-        || text(&out).contains("c -> b -> a -> c") || text(&out).contains("b -> a -> c -> b"),
-        "{}", text(&out));
+    assert!(
+        text(&out).contains("a -> c -> b -> a")
+            || text(&out).contains("a -> b -> c -> a")
+            || text(&out).contains("c -> b -> a -> c")
+            || text(&out).contains("b -> a -> c -> b"),
+        "{}",
+        text(&out)
+    );
 }

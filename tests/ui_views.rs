@@ -83,6 +83,7 @@ fn summary(succeeded: usize, failed: usize, interrupted: bool) -> RunSummary {
         skipped: 0,
         elapsed: Duration::from_secs(83),
         interrupted,
+        success: failed == 0 && !interrupted,
     }
 }
 

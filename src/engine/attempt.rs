@@ -156,7 +156,9 @@ async fn run_inner(
     let repo = paths.repo_root.clone();
     let (base, deps) = (job.base_commit.clone(), job.dependency_branches.clone());
     let message = format!("grove: start {task} from its dependencies");
-    let start = match blocking(move || git::merge_branches_for_start(&repo, &base, &deps, &message)).await {
+    let start = match blocking(move || git::merge_branches_for_start(&repo, &base, &deps, &message))
+        .await
+    {
         Ok(Ok(Ok(commit))) => commit,
         Ok(Ok(Err(paths))) => {
             report.retryable = false;
@@ -175,7 +177,9 @@ async fn run_inner(
         start.clone(),
     );
     match blocking(move || git::create_worktree(&repo, &wt, &br, &st)).await {
-        Ok(Ok(())) => job.audit.worktree(&task, job.attempt, &worktree, &branch, &start),
+        Ok(Ok(())) => job
+            .audit
+            .worktree(&task, job.attempt, &worktree, &branch, &start),
         Ok(Err(e)) => return fail(report, e.to_string()),
         Err(e) => return fail(report, e),
     }
@@ -202,7 +206,10 @@ async fn run_inner(
     let envelope_path = paths.envelope(&task);
     let bytes = envelope.to_bytes();
     if let Err(e) = record::write_atomic(&envelope_path, &bytes) {
-        return fail(report, format!("cannot write {}: {e}", envelope_path.display()));
+        return fail(
+            report,
+            format!("cannot write {}: {e}", envelope_path.display()),
+        );
     }
     report.input_hash = Some(record::sha256(&bytes));
 
@@ -287,8 +294,13 @@ async fn run_inner(
             // The leader is gone; anything it left behind in its group goes too.
             let leftovers = pty::stop_group(pgid, grace).await;
             if leftovers.terminated {
-                job.audit
-                    .kill(&task, job.attempt, pgid, "leftover processes after exit", leftovers.killed);
+                job.audit.kill(
+                    &task,
+                    job.attempt,
+                    pgid,
+                    "leftover processes after exit",
+                    leftovers.killed,
+                );
             }
             Some(exit)
         }
@@ -317,7 +329,10 @@ async fn run_inner(
         report.end = AttemptEnd::TimedOut;
         let r = fail(
             report,
-            format!("timed out after {}", humantime::format_duration(job.spec.timeout)),
+            format!(
+                "timed out after {}",
+                humantime::format_duration(job.spec.timeout)
+            ),
         );
         return save_attempt(job, r).await;
     }
@@ -373,13 +388,19 @@ async fn run_inner(
         paths.run_id,
         report.input_hash.clone().unwrap_or_default()
     );
-    let (wt, repo, base) = (worktree.clone(), paths.repo_root.clone(), job.base_commit.clone());
-    let committed = blocking(move || -> Result<(Option<String>, String, DiffStat), git::GitError> {
-        let commit = git::commit_worktree(&wt, &message, &[])?;
-        let head = git::head_commit(&wt)?;
-        let stat = git::diff_stat(&repo, &base, &head)?;
-        Ok((commit, head, stat))
-    })
+    let (wt, repo, base) = (
+        worktree.clone(),
+        paths.repo_root.clone(),
+        job.base_commit.clone(),
+    );
+    let committed = blocking(
+        move || -> Result<(Option<String>, String, DiffStat), git::GitError> {
+            let commit = git::commit_worktree(&wt, &message, &[])?;
+            let head = git::head_commit(&wt)?;
+            let stat = git::diff_stat(&repo, &base, &head)?;
+            Ok((commit, head, stat))
+        },
+    )
     .await;
     match committed {
         Ok(Ok((commit, head, stat))) => {
@@ -419,10 +440,13 @@ async fn save_attempt(job: &AttemptJob, mut report: AttemptReport) -> AttemptRep
     let (wt, r) = (worktree, refname.clone());
     match blocking(move || git::save_snapshot(&wt, &r, &message, &[])).await {
         Ok(Ok(commit)) => {
-            job.audit.commit(&job.spec.name, job.attempt, &commit, &refname);
+            job.audit
+                .commit(&job.spec.name, job.attempt, &commit, &refname);
             report.saved_ref = Some(refname);
         }
-        Ok(Err(e)) => job.audit.error(&job.spec.name, &format!("saving attempt: {e}")),
+        Ok(Err(e)) => job
+            .audit
+            .error(&job.spec.name, &format!("saving attempt: {e}")),
         Err(e) => job.audit.error(&job.spec.name, &e),
     }
     report
@@ -444,7 +468,12 @@ fn read_result(path: &Path) -> Result<Option<(serde_json::Value, Vec<u8>)>, Stri
     }
 }
 
-fn agent_env(job: &AttemptJob, envelope: &str, result: &str, worktree: &str) -> Vec<(String, String)> {
+fn agent_env(
+    job: &AttemptJob,
+    envelope: &str,
+    result: &str,
+    worktree: &str,
+) -> Vec<(String, String)> {
     let mut env: BTreeMap<String, String> = BTreeMap::new();
     env.insert("GROVE_RUN_ID".into(), job.paths.run_id.clone());
     env.insert("GROVE_TASK".into(), job.spec.name.clone());

@@ -125,7 +125,10 @@ mod tests {
             ("b".to_string(), "B".repeat(10_000)),
         ];
         let prompt = prompt_with_outputs("do it", &outputs);
-        let section = prompt.split("## Output of earlier tasks\n\n").nth(1).unwrap();
+        let section = prompt
+            .split("## Output of earlier tasks\n\n")
+            .nth(1)
+            .unwrap();
         assert!(section.len() <= PASS_OUTPUT_LIMIT + 1);
         assert!(section.starts_with(CUT_MARKER));
         assert!(section.contains("### b\nBBBB"));

@@ -67,8 +67,14 @@ struct Task {
 
 enum Internal {
     Attempt(Progress),
-    RetryDue { index: usize, generation: u64 },
-    MergeDone { index: usize, outcome: Result<MergeOutcome, String> },
+    RetryDue {
+        index: usize,
+        generation: u64,
+    },
+    MergeDone {
+        index: usize,
+        outcome: Result<MergeOutcome, String>,
+    },
     WorktreeRemoved,
 }
 
@@ -82,6 +88,9 @@ struct Run {
     internal_tx: mpsc::UnboundedSender<Internal>,
     started_at: SystemTime,
     clock: Instant,
+    /// Stop was asked for (Shutdown, or the front end went away): end once idle.
+    stop_requested: bool,
+    /// Tasks were cancelled by that stop: the run was interrupted.
     shutting_down: bool,
     merge_queue: VecDeque<usize>,
     merging: bool,
@@ -100,10 +109,11 @@ pub fn start(req: RunRequest) -> Result<(FrontEnd, tokio::task::JoinHandle<()>),
     } = req;
     let mut agents = Vec::new();
     for spec in &plan.tasks {
-        let agent = agent::resolve(&plan, &spec.agent).ok_or_else(|| EngineError::UnknownAgent {
-            task: spec.name.clone(),
-            agent: spec.agent.clone(),
-        })?;
+        let agent =
+            agent::resolve(&plan, &spec.agent).ok_or_else(|| EngineError::UnknownAgent {
+                task: spec.name.clone(),
+                agent: spec.agent.clone(),
+            })?;
         agents.push(agent);
     }
     git::ensure_grove_excluded(&repo.root)?;
@@ -173,6 +183,7 @@ pub fn start(req: RunRequest) -> Result<(FrontEnd, tokio::task::JoinHandle<()>),
         internal_tx,
         started_at,
         clock: Instant::now(),
+        stop_requested: false,
         shutting_down: false,
         merge_queue: VecDeque::new(),
         merging: false,
@@ -210,7 +221,7 @@ impl Run {
                 if !self.finished_sent {
                     self.finish();
                 }
-                if self.shutting_down || !commands_open {
+                if self.stop_requested || !commands_open {
                     break;
                 }
             }
@@ -373,7 +384,9 @@ impl Run {
                     self.transition(index, Transition::Start);
                 }
             }
-            Internal::Attempt(Progress::Done { index, report }) => self.attempt_done(index, *report),
+            Internal::Attempt(Progress::Done { index, report }) => {
+                self.attempt_done(index, *report)
+            }
             Internal::RetryDue { index, generation } => {
                 let task = &self.tasks[index];
                 if task.state.status == TaskStatus::Retrying && task.retry_generation == generation
@@ -474,7 +487,10 @@ impl Run {
             KeepWorktrees::Failed => status == TaskStatus::Succeeded,
         };
         if had_worktree && remove {
-            let (repo, path) = (self.paths.repo_root.clone(), self.paths.worktree(&task.spec.name));
+            let (repo, path) = (
+                self.paths.repo_root.clone(),
+                self.paths.worktree(&task.spec.name),
+            );
             let internal = self.internal_tx.clone();
             let audit = self.audit.clone();
             let name = task.spec.name.clone();
@@ -489,7 +505,10 @@ impl Run {
         let failed_for_good = matches!(status, TaskStatus::Failed | TaskStatus::TimedOut);
         if self.plan.fail_fast && failed_for_good && !self.shutting_down {
             let name = self.tasks[index].spec.name.clone();
-            self.stop_all(StopReason::FailFast(name.clone()), Some(format!("fail_fast: '{name}' {}", status.word())));
+            self.stop_all(
+                StopReason::FailFast(name.clone()),
+                Some(format!("fail_fast: '{name}' {}", status.word())),
+            );
         }
     }
 
@@ -512,8 +531,12 @@ impl Run {
         }
     }
 
+    /// Ends the run: if tasks are still pending or running they are cancelled and the run counts
+    /// as interrupted; if everything has ended already, the loop just ends.
     fn shutdown(&mut self) {
-        if !self.shutting_down {
+        self.stop_requested = true;
+        let unfinished = self.tasks.iter().any(|t| !t.state.status.is_final());
+        if unfinished && !self.shutting_down {
             self.shutting_down = true;
             self.finished_sent = false;
             self.merge_queue.clear();
@@ -529,7 +552,9 @@ impl Run {
         match cmd {
             Command::Shutdown => self.shutdown(),
             Command::Cancel { task } => {
-                let Some(i) = self.index_of(&task) else { return };
+                let Some(i) = self.index_of(&task) else {
+                    return;
+                };
                 match self.tasks[i].state.status {
                     TaskStatus::Pending | TaskStatus::Retrying => {
                         self.transition(i, Transition::Cancel)
@@ -543,14 +568,19 @@ impl Run {
                 }
             }
             Command::Retry { task } => {
-                let Some(i) = self.index_of(&task) else { return };
+                let Some(i) = self.index_of(&task) else {
+                    return;
+                };
                 if self.shutting_down {
                     return;
                 }
                 let status = self.tasks[i].state.status;
                 if matches!(
                     status,
-                    TaskStatus::Failed | TaskStatus::TimedOut | TaskStatus::Cancelled | TaskStatus::Skipped
+                    TaskStatus::Failed
+                        | TaskStatus::TimedOut
+                        | TaskStatus::Cancelled
+                        | TaskStatus::Skipped
                 ) {
                     self.transition(i, Transition::Requeue);
                     self.requeue_dependents(i);
@@ -630,9 +660,13 @@ impl Run {
         let internal = self.internal_tx.clone();
         tokio::task::spawn_blocking(move || {
             let outcome = match target {
-                Some(target) => git::merge_into(&repo, &branch, &target, &message).map_err(|e| e.to_string()),
+                Some(target) => {
+                    git::merge_into(&repo, &branch, &target, &message).map_err(|e| e.to_string())
+                }
                 None => Ok(MergeOutcome::Refused {
-                    reason: format!("base '{label}' is not a branch (a tag or commit); cannot merge into it"),
+                    reason: format!(
+                        "base '{label}' is not a branch (a tag or commit); cannot merge into it"
+                    ),
                 }),
             };
             let _ = internal.send(Internal::MergeDone { index, outcome });
@@ -656,7 +690,8 @@ impl Run {
     fn finish(&mut self) {
         self.finished_sent = true;
         self.write_results(true);
-        self.audit.run_finished(&self.paths.run_id, self.shutting_down);
+        self.audit
+            .run_finished(&self.paths.run_id, self.shutting_down);
         let count = |s: TaskStatus| self.tasks.iter().filter(|t| t.state.status == s).count();
         let summary = RunSummary {
             run_id: self.paths.run_id.clone(),
@@ -863,7 +898,9 @@ pub fn describe_merge(outcome: &MergeOutcome) -> (&'static str, String, String) 
                 "merge commit".into()
             },
         ),
-        MergeOutcome::AlreadyMerged { commit } => ("merged", commit.clone(), "already merged".into()),
+        MergeOutcome::AlreadyMerged { commit } => {
+            ("merged", commit.clone(), "already merged".into())
+        }
         MergeOutcome::Conflict { paths } => ("conflict", String::new(), paths.join(", ")),
         MergeOutcome::Refused { reason } => ("refused", String::new(), reason.clone()),
     }

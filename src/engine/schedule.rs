@@ -75,9 +75,10 @@ pub fn decide(
     let ready = |i: usize| {
         pending(i)
             && !skipped.contains(&i)
-            && tasks[i].depends_on.iter().all(|dep| {
-                index_of(dep).is_some_and(|d| statuses[d] == TaskStatus::Succeeded)
-            })
+            && tasks[i]
+                .depends_on
+                .iter()
+                .all(|dep| index_of(dep).is_some_and(|d| statuses[d] == TaskStatus::Succeeded))
     };
     let active = statuses
         .iter()
@@ -154,7 +155,12 @@ mod tests {
 
     #[test]
     fn parallel_respects_max_and_dependencies() {
-        let tasks = vec![task("a", &[]), task("b", &["a"]), task("c", &[]), task("d", &[])];
+        let tasks = vec![
+            task("a", &[]),
+            task("b", &["a"]),
+            task("c", &[]),
+            task("d", &[]),
+        ];
         let d = decide(&Strategy::Parallel, &tasks, &[Pending; 4], 2);
         assert_eq!(d.start, vec![0, 2]);
         let d = decide(
@@ -170,9 +176,19 @@ mod tests {
     #[test]
     fn skips_propagate_through_a_chain() {
         let tasks = vec![task("a", &[]), task("b", &["a"]), task("c", &["b"])];
-        let d = decide(&Strategy::Parallel, &tasks, &[TimedOut, Pending, Pending], 4);
+        let d = decide(
+            &Strategy::Parallel,
+            &tasks,
+            &[TimedOut, Pending, Pending],
+            4,
+        );
         assert_eq!(d.skip, vec![(1, "dependency 'a' timed out".to_string())]);
-        let d = decide(&Strategy::Parallel, &tasks, &[TimedOut, Skipped, Pending], 4);
+        let d = decide(
+            &Strategy::Parallel,
+            &tasks,
+            &[TimedOut, Skipped, Pending],
+            4,
+        );
         assert_eq!(d.skip, vec![(2, "dependency 'b' was skipped".to_string())]);
     }
 
@@ -183,8 +199,13 @@ mod tests {
             pass_output: false,
             stop_on_failure: true,
         };
-        assert!(decide(&seq, &tasks, &[Retrying, Pending, Pending], 4).start.is_empty());
-        assert_eq!(decide(&seq, &tasks, &[Succeeded, Pending, Pending], 4).start, vec![1]);
+        assert!(decide(&seq, &tasks, &[Retrying, Pending, Pending], 4)
+            .start
+            .is_empty());
+        assert_eq!(
+            decide(&seq, &tasks, &[Succeeded, Pending, Pending], 4).start,
+            vec![1]
+        );
         let d = decide(&seq, &tasks, &[Succeeded, Failed, Pending], 4);
         assert_eq!(d.skip, vec![(2, "stop_on_failure: 'b' failed".to_string())]);
         assert!(d.start.is_empty());
@@ -195,21 +216,39 @@ mod tests {
         let tasks = vec![task("a", &[]), task("b", &[]), task("c", &[])];
         let d = decide(&Strategy::Fallback, &tasks, &[Failed, Pending, Pending], 4);
         assert_eq!(d.start, vec![1]);
-        let d = decide(&Strategy::Fallback, &tasks, &[Failed, Succeeded, Pending], 4);
+        let d = decide(
+            &Strategy::Fallback,
+            &tasks,
+            &[Failed, Succeeded, Pending],
+            4,
+        );
         assert_eq!(d.skip, vec![(2, "not needed: 'b' succeeded".to_string())]);
     }
 
     #[test]
     fn batched_waits_for_the_whole_chunk() {
-        let tasks: Vec<TaskSpec> = ["a", "b", "c", "d", "e"].iter().map(|n| task(n, &[])).collect();
+        let tasks: Vec<TaskSpec> = ["a", "b", "c", "d", "e"]
+            .iter()
+            .map(|n| task(n, &[]))
+            .collect();
         let batched = Strategy::Batched {
             batch_size: 2,
             pass_output: true,
         };
         assert_eq!(decide(&batched, &tasks, &[Pending; 5], 4).start, vec![0, 1]);
-        let d = decide(&batched, &tasks, &[Succeeded, Running, Pending, Pending, Pending], 4);
+        let d = decide(
+            &batched,
+            &tasks,
+            &[Succeeded, Running, Pending, Pending, Pending],
+            4,
+        );
         assert!(d.start.is_empty());
-        let d = decide(&batched, &tasks, &[Succeeded, Failed, Pending, Pending, Pending], 1);
+        let d = decide(
+            &batched,
+            &tasks,
+            &[Succeeded, Failed, Pending, Pending, Pending],
+            1,
+        );
         assert_eq!(d.start, vec![2]);
         assert_eq!(
             output_sources(&batched, 3, &[Succeeded, Failed, Running, Pending, Pending]),

@@ -98,7 +98,14 @@ impl TaskState {
                 self.error = None;
             }
             (Transition::Start, Preparing) => self.status = Running,
-            (Transition::AttemptEnded { end, error, retry_at }, Preparing | Running) => {
+            (
+                Transition::AttemptEnded {
+                    end,
+                    error,
+                    retry_at,
+                },
+                Preparing | Running,
+            ) => {
                 self.error = error.clone();
                 match retry_at {
                     Some(at) if *end != AttemptEnd::Succeeded && *end != AttemptEnd::Cancelled => {

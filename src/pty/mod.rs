@@ -151,7 +151,10 @@ pub fn spawn(spec: &SpawnSpec, mut sink: impl OutputSink) -> Result<Spawned, Pty
         .and_then(|p| i32::try_from(p).ok())
         .ok_or_else(|| spawn_error(&"no process id"))?;
 
-    let mut reader = pair.master.try_clone_reader().map_err(|e| spawn_error(&e))?;
+    let mut reader = pair
+        .master
+        .try_clone_reader()
+        .map_err(|e| spawn_error(&e))?;
     let writer = pair.master.take_writer().map_err(|e| spawn_error(&e))?;
     let control = PtyControl {
         inner: Arc::new(Mutex::new(Control {

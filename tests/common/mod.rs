@@ -90,10 +90,12 @@ impl Repo {
         cmd
     }
 
-    /// Writes `plan.toml` and runs it headless; returns the output and the run's results.json.
+    /// Writes the plan outside the repository (so the checkout stays clean) and runs it
+    /// headless from the repository; returns the output and the run's results.json.
     pub fn run_plan(&self, plan: &str) -> (Output, serde_json::Value) {
-        self.write("plan.toml", plan);
-        let out = self.grove(&["run", "plan.toml", "--headless"]);
+        let path = self.home.path().join("plan.toml");
+        std::fs::write(&path, plan).unwrap();
+        let out = self.grove(&["run", path.to_str().unwrap(), "--headless"]);
         let results = self.results(&run_id(&out));
         (out, results)
     }
@@ -171,6 +173,9 @@ pub fn sha256_file(path: &Path) -> String {
     let digest = sha2::Sha256::digest(std::fs::read(path).unwrap());
     format!(
         "sha256:{}",
-        digest.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
     )
 }
