@@ -17,6 +17,13 @@ impl Tail {
     const KEEP: usize = 2 * OUTPUT_LIMIT;
 
     pub fn push(&mut self, bytes: &[u8]) {
+        // A batch larger than what is kept replaces everything before it.
+        if bytes.len() >= Self::KEEP {
+            self.buf.clear();
+            self.buf
+                .extend_from_slice(&bytes[bytes.len() - Self::KEEP..]);
+            return;
+        }
         self.buf.extend_from_slice(bytes);
         // Trim rarely (amortized): only when twice the kept size is reached.
         if self.buf.len() > 2 * Self::KEEP {
@@ -116,6 +123,18 @@ mod tests {
         let text = tail.text();
         assert!(text.len() <= OUTPUT_LIMIT);
         assert!(text.ends_with("line 99999\n"));
+    }
+
+    #[test]
+    fn a_batch_larger_than_the_tail_keeps_its_end() {
+        let mut tail = Tail::default();
+        tail.push(b"old\n");
+        let big: String = (0..50_000).map(|i| format!("line {i}\n")).collect();
+        tail.push(big.as_bytes());
+        let text = tail.text();
+        assert!(text.len() <= OUTPUT_LIMIT);
+        assert!(text.ends_with("line 49999\n"));
+        assert!(!text.contains("old"));
     }
 
     #[test]

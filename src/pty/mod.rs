@@ -1,6 +1,7 @@
 //! Agents in pseudo-terminals: spawn in their own session and process group, read output on a
 //! blocking thread, write input, resize, and stop the whole group (TERM, grace, KILL).
 
+mod fast_forward;
 pub mod pane;
 
 use std::io::{self, Read, Write};
@@ -14,6 +15,17 @@ use tokio::sync::oneshot;
 /// Size every agent's terminal starts with.
 pub const DEFAULT_ROWS: u16 = 40;
 pub const DEFAULT_COLS: u16 = 120;
+
+/// While the PTY already holds more output (the agent prints faster than grove reads), reads
+/// are gathered into one batch for the sink, up to this size or age. One large batch costs one
+/// log write and one lock of the pane instead of a hundred, and lets the pane fast-forward text
+/// that scrolls away unseen; output of an agent that pauses goes through at once.
+const BATCH_BYTES: usize = 512 * 1024;
+const BATCH_AGE: Duration = Duration::from_millis(50);
+const READ_SIZE: usize = 64 * 1024;
+/// Output of at least this much in one go is a burst, worth waiting `BURST_WAIT` ms for more.
+const BURST_BYTES: usize = 4096;
+const BURST_WAIT: libc::c_int = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PtyError {
@@ -156,6 +168,9 @@ pub fn spawn(spec: &SpawnSpec, mut sink: impl OutputSink) -> Result<Spawned, Pty
         .try_clone_reader()
         .map_err(|e| spawn_error(&e))?;
     let writer = pair.master.take_writer().map_err(|e| spawn_error(&e))?;
+    // The master stays open (in `Control`, which the reader's reply writer keeps alive) for
+    // as long as the reader runs, so its descriptor can be asked how much output is waiting.
+    let master_fd = pair.master.as_raw_fd();
     let control = PtyControl {
         inner: Arc::new(Mutex::new(Control {
             writer,
@@ -186,13 +201,40 @@ pub fn spawn(spec: &SpawnSpec, mut sink: impl OutputSink) -> Result<Spawned, Pty
     std::thread::Builder::new()
         .name(format!("grove-read-{pgid}"))
         .spawn(move || {
-            let mut buf = vec![0u8; 64 * 1024];
+            let mut buf = vec![0u8; READ_SIZE];
+            let mut batch: Vec<u8> = Vec::new();
+            let mut batch_started = Instant::now();
             loop {
-                match reader.read(&mut buf) {
+                let n = match reader.read(&mut buf) {
                     // Linux reports EIO once every slave descriptor is closed: that is EOF.
                     Ok(0) | Err(_) => break,
-                    Ok(n) => sink.output(&buf[..n], &mut replies),
+                    Ok(n) => n,
+                };
+                if batch.is_empty() {
+                    batch_started = Instant::now();
                 }
+                // A burst (more than one small read) waits briefly for the rest of it; a
+                // short answer, like the echo of a key, goes out at once.
+                let wait = if batch.len() + n >= BURST_BYTES {
+                    BURST_WAIT
+                } else {
+                    0
+                };
+                let gather = batch.len() + n < BATCH_BYTES
+                    && batch_started.elapsed() < BATCH_AGE
+                    && master_fd.is_some_and(|fd| output_ready(fd, wait));
+                if batch.is_empty() && !gather {
+                    sink.output(&buf[..n], &mut replies);
+                    continue;
+                }
+                batch.extend_from_slice(&buf[..n]);
+                if !gather {
+                    sink.output(&batch, &mut replies);
+                    batch.clear();
+                }
+            }
+            if !batch.is_empty() {
+                sink.output(&batch, &mut replies);
             }
             let _ = eof_tx.send(());
         })
@@ -204,6 +246,18 @@ pub fn spawn(spec: &SpawnSpec, mut sink: impl OutputSink) -> Result<Spawned, Pty
         exit: exit_rx,
         eof: eof_rx,
     })
+}
+
+/// True when the PTY master has output to read (or has hung up) within `wait_ms`.
+fn output_ready(fd: std::os::fd::RawFd, wait_ms: libc::c_int) -> bool {
+    let mut poll = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, living for the call; the descriptor is the PTY master, open
+    // while the reader thread runs.
+    unsafe { libc::poll(&mut poll, 1, wait_ms) > 0 }
 }
 
 fn exit_code_of(status: &portable_pty::ExitStatus) -> i32 {

@@ -3,13 +3,23 @@
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
+
+use super::fast_forward::Scanner;
 
 pub const DEFAULT_SCROLLBACK: usize = 2000;
 
 pub struct Pane {
-    parser: Mutex<vt100::Parser<Queries>>,
+    model: Mutex<Model>,
+    scrollback: usize,
     changed: AtomicBool,
+}
+
+/// The parser and what follows its input for fast-forwarding, under one lock: both must see
+/// every byte in the same order.
+struct Model {
+    parser: vt100::Parser<Queries>,
+    scanner: Scanner,
 }
 
 impl std::fmt::Debug for Pane {
@@ -56,29 +66,51 @@ impl vt100::Callbacks for Queries {
 impl Pane {
     pub fn new(rows: u16, cols: u16, scrollback: usize) -> Pane {
         Pane {
-            parser: Mutex::new(vt100::Parser::new_with_callbacks(
-                rows,
-                cols,
-                scrollback,
-                Queries::default(),
-            )),
+            model: Mutex::new(Model {
+                parser: vt100::Parser::new_with_callbacks(
+                    rows,
+                    cols,
+                    scrollback,
+                    Queries::default(),
+                ),
+                scanner: Scanner::default(),
+            }),
+            scrollback,
             changed: AtomicBool::new(false),
         }
+    }
+
+    fn model(&self) -> Option<MutexGuard<'_, Model>> {
+        self.model.lock().ok()
     }
 
     /// Parses output (called on the PTY reader thread). `replies` is the PTY's input, for
     /// answering terminal queries. Returns true when the pane went from unchanged to changed,
     /// i.e. when the caller should notify the front end.
     pub fn feed(&self, bytes: &[u8], replies: &mut dyn Write) -> bool {
-        let answers = match self.parser.lock() {
-            Ok(mut parser) => {
-                parser.process(bytes);
+        let answers = match self.model() {
+            Some(mut model) => {
+                let Model { parser, scanner } = &mut *model;
+                let (rows, _) = parser.screen().size();
+                match scanner.scan(bytes, rows, self.scrollback) {
+                    Some(skip) => {
+                        parser.process(&bytes[..skip.start]);
+                        // The alternate screen has no scrollback to push the text through.
+                        if parser.screen().alternate_screen() {
+                            parser.process(&bytes[skip.start..skip.end]);
+                        } else {
+                            parser.process(&skip.replacement);
+                        }
+                        parser.process(&bytes[skip.end..]);
+                    }
+                    None => parser.process(bytes),
+                }
                 let queued = &mut parser.callbacks_mut().replies;
                 // Taken out (allocating only when an agent asked something) so the write below
                 // happens without the lock: a PTY whose agent does not read its input can block.
                 (!queued.is_empty()).then(|| std::mem::take(queued))
             }
-            Err(_) => None,
+            None => None,
         };
         if let Some(answers) = answers {
             // A failed reply means the agent's side of the PTY is gone; nothing is waiting for it.
@@ -93,22 +125,22 @@ impl Pane {
     }
 
     pub fn resize(&self, rows: u16, cols: u16) {
-        if let Ok(mut parser) = self.parser.lock() {
-            parser.screen_mut().set_size(rows, cols);
+        if let Some(mut model) = self.model() {
+            model.parser.screen_mut().set_size(rows, cols);
         }
     }
 
     /// Runs `f` with the current screen.
     pub fn with_screen<R>(&self, f: impl FnOnce(&vt100::Screen) -> R) -> Option<R> {
-        self.parser.lock().ok().map(|p| f(p.screen()))
+        self.model().map(|m| f(m.parser.screen()))
     }
 
     /// Moves the view `lines` into the history (positive) or back towards live output
     /// (negative). The view is clamped to the history kept. While scrolled back, new output
     /// leaves the view where it is.
     pub fn scroll_by(&self, lines: isize) {
-        if let Ok(mut parser) = self.parser.lock() {
-            let screen = parser.screen_mut();
+        if let Some(mut model) = self.model() {
+            let screen = model.parser.screen_mut();
             let offset = screen.scrollback().saturating_add_signed(lines);
             screen.set_scrollback(offset);
         }
@@ -116,8 +148,8 @@ impl Pane {
 
     /// Returns the view to live output.
     pub fn scroll_to_live(&self) {
-        if let Ok(mut parser) = self.parser.lock() {
-            parser.screen_mut().set_scrollback(0);
+        if let Some(mut model) = self.model() {
+            model.parser.screen_mut().set_scrollback(0);
         }
     }
 
@@ -247,5 +279,130 @@ mod tests {
         let mut replies = Vec::new();
         pane.feed(b"\x1b[99;99H\x1b[6n", &mut replies);
         assert_eq!(replies, b"\x1b[10;30R");
+    }
+}
+
+/// Fast-forwarding must leave every pane exactly as parsing everything would.
+#[cfg(test)]
+mod fast_forward_tests {
+    use super::*;
+
+    const ROWS: u16 = 5;
+    const COLS: u16 = 20;
+    const SCROLLBACK: usize = 30;
+
+    /// A stream that is mostly floods of lines, with every kind of sequence that must stop or
+    /// survive a fast-forward mixed in.
+    fn stream(rng: &mut fastrand::Rng) -> Vec<u8> {
+        let mut out = Vec::new();
+        for _ in 0..rng.usize(20..60) {
+            match rng.u8(0..20) {
+                0..=9 => {
+                    for _ in 0..rng.usize(1..200) {
+                        // Mostly lines that fit, so that line feeds are all that scrolls and
+                        // an off-by-one in what is skipped shows in the oldest scrollback rows.
+                        let len = if rng.u8(0..10) == 0 {
+                            rng.usize(0..50)
+                        } else {
+                            rng.usize(0..=usize::from(COLS))
+                        };
+                        out.extend((0..len).map(|_| rng.u8(0x20..0x7f)));
+                        if rng.u8(0..8) == 0 {
+                            out.extend_from_slice(b"\x1b[1;3");
+                            out.push(b'0' + rng.u8(0..8));
+                            out.push(b'm');
+                        }
+                        out.extend_from_slice(if rng.u8(0..10) == 0 { b"\n" } else { b"\r\n" });
+                    }
+                }
+                10 => out.extend_from_slice("é中🙂x\u{301}\r\n".as_bytes()),
+                11 => out.extend_from_slice(b"\x1b[3A\x1b[2;5Hmoved\x1b[K"),
+                // A scroll region with the cursor below it: line feeds there scroll nothing.
+                12 => out.extend_from_slice(b"\x1b[2;4r\x1b[5;1H"),
+                13 => out.extend_from_slice(b"\x1b[r"),
+                14 => out.extend_from_slice(b"\x1b[?1049h"),
+                15 => out.extend_from_slice(b"\x1b[?1049l"),
+                16 => out.extend_from_slice(b"\x1b]0;title\r\nstill title\r\n"),
+                17 => out.extend_from_slice(b"\x07\x18\t\x08\x1b[6n\x1b[0m"),
+                18 => out.extend_from_slice(b"\xe4\xb8"),
+                _ => out.extend_from_slice(b"\x1bc"),
+            }
+        }
+        out
+    }
+
+    fn chunks(bytes: &[u8], rng: &mut fastrand::Rng) -> Vec<Vec<u8>> {
+        let mut parts = Vec::new();
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            // Mostly large batches (where fast-forwarding happens), some tiny ones.
+            let n = if rng.bool() {
+                rng.usize(1..16)
+            } else {
+                rng.usize(1000..20_000)
+            };
+            let (head, tail) = rest.split_at(n.min(rest.len()));
+            parts.push(head.to_vec());
+            rest = tail;
+        }
+        parts
+    }
+
+    /// Everything visible: each scrollback position's screen with attributes, the cursor, the
+    /// modes, and where the view is.
+    fn snapshot(screen: &mut vt100::Screen) -> Vec<Vec<u8>> {
+        let offset = screen.scrollback();
+        let mut views = vec![screen.state_formatted(), offset.to_string().into_bytes()];
+        for back in (0..=SCROLLBACK).step_by(3) {
+            screen.set_scrollback(back);
+            views.push(screen.contents_formatted());
+        }
+        screen.set_scrollback(offset);
+        views
+    }
+
+    #[test]
+    fn fast_forwarded_panes_equal_fully_parsed_ones() {
+        let mut skipped_bytes = 0;
+        for seed in 0..200 {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            let bytes = stream(&mut rng);
+            let pane = Pane::new(ROWS, COLS, SCROLLBACK);
+            let mut reference =
+                vt100::Parser::new_with_callbacks(ROWS, COLS, SCROLLBACK, Queries::default());
+            let (mut pane_replies, mut reference_replies) = (Vec::new(), Vec::new());
+            let scrolled_back = seed % 3 == 0;
+            if scrolled_back {
+                // A view scrolled into the history must stay the same too.
+                reference.process(&b"line\r\n".repeat(40));
+                reference.screen_mut().set_scrollback(7);
+                pane.feed(&b"line\r\n".repeat(40), &mut pane_replies);
+                pane.scroll_by(7);
+            }
+            for chunk in chunks(&bytes, &mut rng) {
+                {
+                    let model = pane.model().unwrap();
+                    let rows = model.parser.screen().size().0;
+                    if let Some(skip) = model.scanner.clone().scan(&chunk, rows, SCROLLBACK) {
+                        skipped_bytes += skip.end - skip.start;
+                    }
+                }
+                pane.feed(&chunk, &mut pane_replies);
+                reference.process(&chunk);
+                reference_replies.append(&mut reference.callbacks_mut().replies);
+                // After every batch, not just at the end: later output would hide a mistake.
+                let mut model = pane.model().unwrap();
+                assert_eq!(
+                    snapshot(model.parser.screen_mut()),
+                    snapshot(reference.screen_mut()),
+                    "seed {seed}"
+                );
+            }
+            assert_eq!(pane_replies, reference_replies, "seed {seed}");
+        }
+        assert!(
+            skipped_bytes > 1_000_000,
+            "only {skipped_bytes} bytes fast-forwarded"
+        );
     }
 }

@@ -1,0 +1,381 @@
+//! Fast-forwarding floods of plain output: text that the rest of the same batch scrolls out of
+//! the screen and the whole scrollback is never visible, so instead of being parsed cell by
+//! cell it is replaced by a few line feeds (plus its color changes) that leave the terminal in
+//! the same state. Parsing is most of what grove spends on an agent's output, and an agent
+//! that prints megabytes at once mostly prints such text.
+//!
+//! The replacement is exact, not approximate. For a stretch `P` of a batch followed by `R`:
+//! - `P` starts right after a line feed in the ground state (no escape sequence or UTF-8
+//!   character in progress), holds only "plain" bytes (no ESC other than complete SGR color
+//!   sequences, no CAN/SUB), contains at least `rows` line feeds and ends with CR LF. So after
+//!   `P` the cursor is in column 0 of the bottom row, and the only state `P` changed besides
+//!   cell contents is the text attributes (its SGR sequences).
+//! - The plain text at the start of `R` has at least `rows + scrollback` line feeds. Each
+//!   scrolls one row out at the bottom, so every row `P` wrote, on screen or in the scrollback,
+//!   is gone by then.
+//! - No scroll region may be set (line feeds would scroll only the region) and the main screen
+//!   must be showing (the alternate screen has no scrollback); the caller checks the latter.
+//!
+//! `P` is then replaced by its SGR sequences followed by `rows` times CR LF, which leaves the
+//! cursor, the attributes and (after `R`) every visible cell and scrollback row as `P` would.
+
+/// The escape-sequence state of vte (the parser inside vt100), tracked byte for byte with the
+/// same transitions, so a batch can be cut only where the parser is in the ground state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum State {
+    #[default]
+    Ground,
+    Escape,
+    EscapeIntermediate,
+    CsiEntry,
+    CsiParam,
+    CsiIntermediate,
+    CsiIgnore,
+    DcsEntry,
+    DcsParam,
+    DcsIntermediate,
+    DcsIgnore,
+    DcsPassthrough,
+    OscString,
+    SosPmApcString,
+}
+
+/// C0 controls that vte executes (or ignores) without changing state, in the states that
+/// have them.
+fn is_c0(b: u8) -> bool {
+    matches!(b, 0x00..=0x17 | 0x19 | 0x1c..=0x1f)
+}
+
+/// The transitions any state shares: CAN and SUB abort to ground, ESC starts a new sequence.
+fn anywhere(state: State, b: u8) -> State {
+    match b {
+        0x18 | 0x1a => State::Ground,
+        0x1b => State::Escape,
+        _ => state,
+    }
+}
+
+/// One byte outside the ground state, as vte's `advance_*` functions move.
+fn step(state: State, b: u8) -> State {
+    use State::*;
+    match state {
+        Ground => anywhere(Ground, b),
+        Escape => match b {
+            0x20..=0x2f => EscapeIntermediate,
+            b'P' => DcsEntry,
+            b'X' | b'^' | b'_' => SosPmApcString,
+            b'[' => CsiEntry,
+            b']' => OscString,
+            0x30..=0x7e => Ground,
+            0x18 | 0x1a => Ground,
+            _ => Escape,
+        },
+        EscapeIntermediate => match b {
+            0x20..=0x2f | 0x7f => EscapeIntermediate,
+            0x30..=0x7e => Ground,
+            _ if is_c0(b) => EscapeIntermediate,
+            _ => anywhere(state, b),
+        },
+        CsiEntry | CsiParam => match b {
+            0x20..=0x2f => CsiIntermediate,
+            0x30..=0x3b => CsiParam,
+            0x3c..=0x3f if state == CsiEntry => CsiParam,
+            0x3c..=0x3f => CsiIgnore,
+            0x40..=0x7e => Ground,
+            _ if is_c0(b) || b == 0x7f => state,
+            _ => anywhere(state, b),
+        },
+        CsiIntermediate => match b {
+            0x20..=0x2f => CsiIntermediate,
+            0x30..=0x3f => CsiIgnore,
+            0x40..=0x7e => Ground,
+            _ if is_c0(b) || b == 0x7f => state,
+            _ => anywhere(state, b),
+        },
+        CsiIgnore => match b {
+            0x20..=0x3f | 0x7f => CsiIgnore,
+            0x40..=0x7e => Ground,
+            _ if is_c0(b) => CsiIgnore,
+            _ => anywhere(state, b),
+        },
+        DcsEntry | DcsParam => match b {
+            0x20..=0x2f => DcsIntermediate,
+            0x30..=0x3b => DcsParam,
+            0x3c..=0x3f if state == DcsEntry => DcsParam,
+            0x3c..=0x3f => DcsIgnore,
+            0x40..=0x7e => DcsPassthrough,
+            _ if is_c0(b) || b == 0x7f => state,
+            _ => anywhere(state, b),
+        },
+        DcsIntermediate => match b {
+            0x20..=0x2f => DcsIntermediate,
+            0x30..=0x3f => DcsIgnore,
+            0x40..=0x7e => DcsPassthrough,
+            _ if is_c0(b) || b == 0x7f => state,
+            _ => anywhere(state, b),
+        },
+        DcsPassthrough => match b {
+            0x18 | 0x1a | 0x9c => Ground,
+            0x1b => Escape,
+            _ => DcsPassthrough,
+        },
+        OscString => match b {
+            0x07 | 0x18 | 0x1a => Ground,
+            0x1b => Escape,
+            _ => OscString,
+        },
+        DcsIgnore | SosPmApcString => anywhere(state, b),
+    }
+}
+
+/// Length of the SGR sequence (`ESC [ digits ; : m`) at the start of `bytes`, if complete.
+fn sgr_len(bytes: &[u8]) -> Option<usize> {
+    if bytes.get(1) != Some(&b'[') {
+        return None;
+    }
+    let params = bytes[2..]
+        .iter()
+        .take_while(|b| matches!(b, b'0'..=b'9' | b';' | b':'))
+        .count();
+    (bytes.get(2 + params) == Some(&b'm')).then_some(3 + params)
+}
+
+/// A stretch of a batch in the ground state with only plain bytes and SGR sequences.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    start: usize,
+    end: usize,
+    line_feeds: usize,
+}
+
+/// What to feed instead of `bytes[start..end]`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Skip {
+    pub start: usize,
+    pub end: usize,
+    pub replacement: Vec<u8>,
+}
+
+/// Follows everything fed to one parser, in order.
+#[derive(Debug, Default, Clone)]
+pub struct Scanner {
+    state: State,
+    /// A scroll region may be set (any `CSI ... r` since the last full reset). Kept even when
+    /// the region is reset again, as the two screens have their own: never wrong, at worst
+    /// no fast-forward for that pane.
+    region: bool,
+}
+
+impl Scanner {
+    /// Takes in `bytes` (all of which the caller then feeds to the parser, in order) and
+    /// returns the stretch that may be replaced, for a screen of `rows` rows and a scrollback
+    /// of `scrollback` rows. The caller must still check that the main screen is showing at
+    /// `start` (after feeding `bytes[..start]`).
+    pub fn scan(&mut self, bytes: &[u8], rows: u16, scrollback: usize) -> Option<Skip> {
+        let rows = usize::from(rows);
+        let keep = rows + scrollback;
+        let mut best: Option<Run> = None;
+        let mut run = (self.state == State::Ground && !self.region).then_some(Run {
+            start: 0,
+            end: 0,
+            line_feeds: 0,
+        });
+        let mut close = |run: &mut Option<Run>, end: usize| {
+            if let Some(mut r) = run.take() {
+                r.end = end;
+                if best.is_none_or(|b| r.line_feeds > b.line_feeds) {
+                    best = Some(r);
+                }
+            }
+        };
+        let mut i = 0;
+        while i < bytes.len() {
+            if self.state == State::Ground {
+                // Everything up to the next ESC, CAN or SUB stays in the ground state; only
+                // its line feeds matter. Found with memchr: this runs over every byte.
+                let next =
+                    memchr::memchr3(0x1b, 0x18, 0x1a, &bytes[i..]).map_or(bytes.len(), |n| i + n);
+                if let Some(r) = run.as_mut() {
+                    r.line_feeds += memchr::memchr_iter(b'\n', &bytes[i..next]).count();
+                }
+                i = next;
+                let Some(&b) = bytes.get(i) else {
+                    break;
+                };
+                match b {
+                    0x1b => {
+                        if let Some(len) = sgr_len(&bytes[i..]) {
+                            i += len;
+                            continue;
+                        }
+                        close(&mut run, i);
+                        self.state = State::Escape;
+                    }
+                    _ => {
+                        close(&mut run, i);
+                        run = (!self.region).then_some(Run {
+                            start: i + 1,
+                            end: 0,
+                            line_feeds: 0,
+                        });
+                    }
+                }
+                i += 1;
+                continue;
+            }
+            let b = bytes[i];
+            let before = self.state;
+            self.state = step(before, b);
+            if self.state == State::Ground {
+                match before {
+                    State::CsiEntry | State::CsiParam | State::CsiIntermediate if b == b'r' => {
+                        self.region = true;
+                    }
+                    State::Escape if b == b'c' => self.region = false,
+                    _ => {}
+                }
+                if run.is_none() && !self.region {
+                    run = Some(Run {
+                        start: i + 1,
+                        end: 0,
+                        line_feeds: 0,
+                    });
+                }
+            }
+            i += 1;
+        }
+        close(&mut run, bytes.len());
+        let run = best.filter(|r| r.line_feeds > keep + rows)?;
+        skip_in(&bytes[run.start..run.end], rows, keep).map(|mut skip| {
+            skip.start += run.start;
+            skip.end += run.start;
+            skip
+        })
+    }
+}
+
+/// The stretch of a plain run to replace: from after its first line feed to after the last
+/// CR LF that still has `keep` line feeds after it, if that stretch has `rows` line feeds.
+fn skip_in(run: &[u8], rows: usize, keep: usize) -> Option<Skip> {
+    let start = memchr::memchr(b'\n', run)? + 1;
+    // Line feeds from the end: `after` of them follow the one at `i`.
+    let end = memchr::memrchr_iter(b'\n', run)
+        .enumerate()
+        .find(|&(after, i)| after >= keep && i > 0 && run[i - 1] == b'\r')
+        .map(|(_, i)| i + 1)
+        .filter(|&e| e > start)?;
+    let skipped = &run[start..end];
+    if memchr::memchr_iter(b'\n', skipped).count() < rows {
+        return None;
+    }
+    let mut replacement = Vec::new();
+    for i in memchr::memchr_iter(0x1b, skipped) {
+        // Inside a plain run every ESC starts a complete SGR sequence.
+        let len = sgr_len(&skipped[i..]).unwrap_or(1);
+        replacement.extend_from_slice(&skipped[i..i + len]);
+    }
+    for _ in 0..rows {
+        replacement.extend_from_slice(b"\r\n");
+    }
+    (replacement.len() < skipped.len()).then_some(Skip {
+        start,
+        end,
+        replacement,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROWS: u16 = 4;
+    const SCROLLBACK: usize = 10;
+
+    fn flood(lines: usize) -> Vec<u8> {
+        (0..lines)
+            .flat_map(|i| format!("line {i}\r\n").into_bytes())
+            .collect()
+    }
+
+    fn scan(scanner: &mut Scanner, bytes: &[u8]) -> Option<Skip> {
+        scanner.scan(bytes, ROWS, SCROLLBACK)
+    }
+
+    #[test]
+    fn a_flood_is_skipped_up_to_the_lines_that_stay_visible() {
+        let bytes = flood(100);
+        let skip = scan(&mut Scanner::default(), &bytes).unwrap();
+        // From after the first line to the last CR LF followed by rows + scrollback lines.
+        assert_eq!(skip.start, "line 0\r\n".len());
+        let kept: Vec<u8> = (86..100)
+            .flat_map(|i| format!("line {i}\r\n").into_bytes())
+            .collect();
+        assert_eq!(&bytes[skip.end..], kept.as_slice());
+        assert_eq!(skip.replacement, b"\r\n".repeat(4));
+    }
+
+    #[test]
+    fn colors_in_the_skipped_text_are_replayed_in_order() {
+        let mut bytes = b"first\r\n\x1b[31mred\r\n\x1b[1;4mbold\r\n".to_vec();
+        bytes.extend(flood(40));
+        let skip = scan(&mut Scanner::default(), &bytes).unwrap();
+        assert_eq!(
+            skip.replacement,
+            b"\x1b[31m\x1b[1;4m\r\n\r\n\r\n\r\n".to_vec()
+        );
+    }
+
+    #[test]
+    fn short_batches_are_not_skipped() {
+        assert_eq!(scan(&mut Scanner::default(), &flood(18)), None);
+    }
+
+    #[test]
+    fn nothing_is_skipped_inside_a_string_sequence_until_it_ends() {
+        let mut scanner = Scanner::default();
+        let mut bytes = b"\x1b]0;a title that never ends\r\n".to_vec();
+        bytes.extend(flood(100));
+        assert_eq!(scan(&mut scanner, &bytes), None);
+        // Still inside the OSC string on the next batch; BEL ends it.
+        assert_eq!(scan(&mut scanner, &flood(100)), None);
+        let mut bytes = b"\x07\r\n".to_vec();
+        bytes.extend(flood(100));
+        assert!(scan(&mut scanner, &bytes).is_some());
+    }
+
+    #[test]
+    fn a_sequence_split_between_batches_is_followed() {
+        let mut scanner = Scanner::default();
+        assert_eq!(scan(&mut scanner, b"\x1b[3"), None);
+        // "1;2" continues the CSI and "H" ends it; the flood after it is skippable.
+        let mut bytes = b"1;2H".to_vec();
+        bytes.extend(flood(100));
+        assert!(scan(&mut scanner, &bytes).is_some());
+    }
+
+    #[test]
+    fn a_scroll_region_stops_skipping_until_a_full_reset() {
+        let mut scanner = Scanner::default();
+        let mut bytes = b"\x1b[1;3r".to_vec();
+        bytes.extend(flood(100));
+        assert_eq!(scan(&mut scanner, &bytes), None);
+        // Resetting the region is not enough (the other screen may still have one)...
+        let mut bytes = b"\x1b[r".to_vec();
+        bytes.extend(flood(100));
+        assert_eq!(scan(&mut scanner, &bytes), None);
+        // ...a full reset (RIS) is.
+        let mut bytes = b"\x1bc".to_vec();
+        bytes.extend(flood(100));
+        assert!(scan(&mut scanner, &bytes).is_some());
+    }
+
+    #[test]
+    fn other_escapes_split_the_flood_into_runs() {
+        let mut bytes = flood(10);
+        bytes.extend_from_slice(b"\x1b[2J");
+        bytes.extend(flood(100));
+        let skip = scan(&mut Scanner::default(), &bytes).unwrap();
+        let run_start = flood(10).len() + 4;
+        assert_eq!(skip.start, run_start + "line 0\r\n".len());
+    }
+}
