@@ -171,8 +171,8 @@ impl Scanner {
     /// returns the stretch that may be replaced, for a screen of `rows` rows and a scrollback
     /// of `scrollback` rows. The caller must still check that the main screen is showing at
     /// `start` (after feeding `bytes[..start]`).
-    pub fn scan(&mut self, bytes: &[u8], rows: u16, scrollback: usize) -> Option<Skip> {
-        let rows = usize::from(rows);
+    pub fn scan(&mut self, bytes: &[u8], size: (u16, u16), scrollback: usize) -> Option<Skip> {
+        let (rows, cols) = (usize::from(size.0), usize::from(size.1).max(1));
         let keep = rows + scrollback;
         let mut best: Option<Run> = None;
         let mut run = (self.state == State::Ground && !self.region).then_some(Run {
@@ -245,8 +245,9 @@ impl Scanner {
             i += 1;
         }
         close(&mut run, bytes.len());
-        let run = best.filter(|r| r.line_feeds > keep + rows)?;
-        skip_in(&bytes[run.start..run.end], rows, keep).map(|mut skip| {
+        // Fewer line feeds than this cannot hold a skip (though long lines may scroll more).
+        let run = best.filter(|r| r.line_feeds > 2 * rows)?;
+        skip_in(&bytes[run.start..run.end], rows, cols, keep).map(|mut skip| {
             skip.start += run.start;
             skip.end += run.start;
             skip
@@ -254,16 +255,38 @@ impl Scanner {
     }
 }
 
+/// Rows a line (without its line feed) takes when printed from column 0 with `cols` columns:
+/// vt100 always wraps. Counted only for plain ASCII text ending at most in CR; anything else
+/// (colors, tabs, wide characters, CR in the middle) counts as one row, which is never more
+/// than it takes.
+fn line_rows(line: &[u8], cols: usize) -> usize {
+    let text = line.strip_suffix(b"\r").unwrap_or(line);
+    if text.iter().all(|b| (0x20..0x7f).contains(b)) {
+        text.len().saturating_sub(1) / cols + 1
+    } else {
+        1
+    }
+}
+
 /// The stretch of a plain run to replace: from after its first line feed to after the last
-/// CR LF that still has `keep` line feeds after it, if that stretch has `rows` line feeds.
-fn skip_in(run: &[u8], rows: usize, keep: usize) -> Option<Skip> {
+/// CR LF whose following lines still scroll `keep` rows, if that stretch has `rows` line feeds.
+fn skip_in(run: &[u8], rows: usize, cols: usize, keep: usize) -> Option<Skip> {
     let start = memchr::memchr(b'\n', run)? + 1;
-    // Line feeds from the end: `after` of them follow the one at `i`.
-    let end = memchr::memrchr_iter(b'\n', run)
-        .enumerate()
-        .find(|&(after, i)| after >= keep && i > 0 && run[i - 1] == b'\r')
-        .map(|(_, i)| i + 1)
-        .filter(|&e| e > start)?;
+    // Walking back over line feeds, adding up the rows of the complete lines after each.
+    let mut scrolled = 0;
+    let mut next_line_feed = None;
+    let mut end = None;
+    for i in memchr::memrchr_iter(b'\n', run) {
+        if let Some(next) = next_line_feed {
+            scrolled += line_rows(&run[i + 1..next], cols);
+        }
+        if scrolled >= keep && i > 0 && run[i - 1] == b'\r' {
+            end = Some(i + 1);
+            break;
+        }
+        next_line_feed = Some(i);
+    }
+    let end = end.filter(|&e| e > start)?;
     let skipped = &run[start..end];
     if memchr::memchr_iter(b'\n', skipped).count() < rows {
         return None;
@@ -297,8 +320,10 @@ mod tests {
             .collect()
     }
 
+    const COLS: u16 = 8;
+
     fn scan(scanner: &mut Scanner, bytes: &[u8]) -> Option<Skip> {
-        scanner.scan(bytes, ROWS, SCROLLBACK)
+        scanner.scan(bytes, (ROWS, COLS), SCROLLBACK)
     }
 
     #[test]
@@ -312,6 +337,20 @@ mod tests {
             .collect();
         assert_eq!(&bytes[skip.end..], kept.as_slice());
         assert_eq!(skip.replacement, b"\r\n".repeat(4));
+    }
+
+    #[test]
+    fn wrapped_lines_count_as_the_rows_they_take() {
+        // 20 characters take 3 rows of 8 columns: 5 lines scroll the 14 rows kept.
+        let line = format!("{}\r\n", "x".repeat(20));
+        let bytes = line.repeat(40).into_bytes();
+        let skip = scan(&mut Scanner::default(), &bytes).unwrap();
+        assert_eq!(bytes.len() - skip.end, 5 * line.len());
+        // A line of exactly 8 characters takes one row.
+        let line = format!("{}\r\n", "y".repeat(8));
+        let bytes = line.repeat(40).into_bytes();
+        let skip = scan(&mut Scanner::default(), &bytes).unwrap();
+        assert_eq!(bytes.len() - skip.end, 14 * line.len());
     }
 
     #[test]

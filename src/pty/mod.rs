@@ -20,8 +20,8 @@ pub const DEFAULT_COLS: u16 = 120;
 /// are gathered into one batch for the sink, up to this size or age. One large batch costs one
 /// log write and one lock of the pane instead of a hundred, and lets the pane fast-forward text
 /// that scrolls away unseen; output of an agent that pauses goes through at once.
-const BATCH_BYTES: usize = 512 * 1024;
-const BATCH_AGE: Duration = Duration::from_millis(50);
+const BATCH_BYTES: usize = 1024 * 1024;
+const BATCH_AGE: Duration = Duration::from_millis(100);
 const READ_SIZE: usize = 64 * 1024;
 /// Output of at least this much in one go is a burst, worth waiting `BURST_WAIT` ms for more.
 const BURST_BYTES: usize = 4096;
@@ -250,6 +250,16 @@ pub fn spawn(spec: &SpawnSpec, mut sink: impl OutputSink) -> Result<Spawned, Pty
 
 /// True when the PTY master has output to read (or has hung up) within `wait_ms`.
 fn output_ready(fd: std::os::fd::RawFd, wait_ms: libc::c_int) -> bool {
+    let mut waiting: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one c_int through the pointer, which points to a live local; the
+    // descriptor is the PTY master, open while the reader thread runs. Cheaper than poll when
+    // output is already there, as it mostly is during a flood.
+    if unsafe { libc::ioctl(fd, libc::FIONREAD, &mut waiting) } == 0 && waiting > 0 {
+        return true;
+    }
+    if wait_ms == 0 {
+        return false;
+    }
     let mut poll = libc::pollfd {
         fd,
         events: libc::POLLIN,

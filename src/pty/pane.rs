@@ -91,8 +91,8 @@ impl Pane {
         let answers = match self.model() {
             Some(mut model) => {
                 let Model { parser, scanner } = &mut *model;
-                let (rows, _) = parser.screen().size();
-                match scanner.scan(bytes, rows, self.scrollback) {
+                let size = parser.screen().size();
+                match scanner.scan(bytes, size, self.scrollback) {
                     Some(skip) => {
                         parser.process(&bytes[..skip.start]);
                         // The alternate screen has no scrollback to push the text through.
@@ -382,8 +382,8 @@ mod fast_forward_tests {
             for chunk in chunks(&bytes, &mut rng) {
                 {
                     let model = pane.model().unwrap();
-                    let rows = model.parser.screen().size().0;
-                    if let Some(skip) = model.scanner.clone().scan(&chunk, rows, SCROLLBACK) {
+                    let size = model.parser.screen().size();
+                    if let Some(skip) = model.scanner.clone().scan(&chunk, size, SCROLLBACK) {
                         skipped_bytes += skip.end - skip.start;
                     }
                 }
