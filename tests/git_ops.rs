@@ -140,6 +140,9 @@ fn worktree_create_remove_and_recreate_at_the_same_path() {
     git::remove_worktree(&repo.root, &wt).unwrap();
     assert!(!wt.exists());
     assert_eq!(git(&repo.root, &["worktree", "list"]).lines().count(), 1);
+    // The directory is moved aside under the lock and deleted after it: nothing is left.
+    let siblings = std::fs::read_dir(wt.parent().unwrap()).unwrap().count();
+    assert_eq!(siblings, 0);
     git::remove_worktree(&repo.root, &wt).unwrap();
 
     write(&repo.root.join("second.txt"), "2\n");
@@ -162,6 +165,11 @@ fn worktree_create_remove_and_recreate_at_the_same_path() {
     assert!(!wt.join("second.txt").exists());
     assert_eq!(git::head_commit(&wt).unwrap(), first);
     assert_eq!(git(&repo.root, &["worktree", "list"]).lines().count(), 2);
+    let siblings: Vec<_> = std::fs::read_dir(wt.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(siblings, vec![wt.file_name().unwrap().to_os_string()]);
 }
 
 #[test]

@@ -4,6 +4,7 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use std::ffi::CString;
@@ -74,7 +75,7 @@ pub fn create_worktree(
     let path = absolute(path)?;
     let name = worktree_name(&path);
     let guard = metadata_lock();
-    remove_registered(&repo, &path, &name)?;
+    let stale = remove_registered(&repo, &path, &name)?;
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(io_err("creating", parent))?;
     }
@@ -90,6 +91,7 @@ pub fn create_worktree(
         repo_root,
     )?;
     drop(guard);
+    discard(stale)?;
 
     // Writing the files is most of the work and touches only this worktree, so it runs
     // unlocked, in parallel with other tasks' worktree creation.
@@ -99,10 +101,14 @@ pub fn create_worktree(
             .ctx(|| format!("checking out {start_commit}"), &path)
     });
     if checked_out.is_err() {
-        let _guard = metadata_lock();
+        let guard = metadata_lock();
         // The checkout error is the one worth reporting; a failed cleanup is retried by the
         // stale-worktree removal of the next create at this path.
-        let _ = remove_registered(&repo, &path, &name);
+        let removed = remove_registered(&repo, &path, &name);
+        drop(guard);
+        if let Ok(aside) = removed {
+            let _ = discard(aside);
+        }
     }
     checked_out
 }
@@ -143,8 +149,10 @@ fn add_without_checkout(
 pub fn remove_worktree(repo_root: &Path, path: &Path) -> Result<(), GitError> {
     let repo = open(repo_root)?;
     let path = absolute(path)?;
-    let _guard = metadata_lock();
-    remove_registered(&repo, &path, &worktree_name(&path))
+    let guard = metadata_lock();
+    let aside = remove_registered(&repo, &path, &worktree_name(&path))?;
+    drop(guard);
+    discard(aside)
 }
 
 /// Prunes metadata of worktrees whose directories are gone; returns how many.
@@ -171,9 +179,15 @@ pub fn prune_worktrees(repo_root: &Path) -> Result<usize, GitError> {
     Ok(pruned)
 }
 
-/// Removes the metadata of every worktree registered at `path` or as `name`, then the directory
-/// at `path`. Caller holds the metadata lock.
-fn remove_registered(repo: &Repository, path: &Path, name: &str) -> Result<(), GitError> {
+/// Removes the metadata of every worktree registered at `path` or as `name`, and moves the
+/// directory at `path` aside (a rename next to it). Caller holds the metadata lock and deletes
+/// the returned directory with `discard` after releasing it: deleting thousands of files must
+/// not hold up other tasks' worktree creation.
+fn remove_registered(
+    repo: &Repository,
+    path: &Path,
+    name: &str,
+) -> Result<Option<PathBuf>, GitError> {
     let root = repo.path();
     for registered in worktree_names(repo)? {
         match repo.find_worktree(&registered) {
@@ -194,10 +208,40 @@ fn remove_registered(repo: &Repository, path: &Path, name: &str) -> Result<(), G
         }
     }
     match fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_dir() => fs::remove_dir_all(path).map_err(io_err("removing", path)),
-        Ok(_) => fs::remove_file(path).map_err(io_err("removing", path)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Ok(meta) if meta.is_dir() => {
+            let aside = aside_name(path);
+            fs::rename(path, &aside).map_err(io_err("moving aside", path))?;
+            Ok(Some(aside))
+        }
+        Ok(_) => fs::remove_file(path)
+            .map(|()| None)
+            .map_err(io_err("removing", path)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io_err("inspecting", path)(e)),
+    }
+}
+
+/// A free name next to `path` for a directory on its way out: hidden, and unique within this
+/// process (the metadata lock is held while it is chosen and used).
+fn aside_name(path: &Path) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let base = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    loop {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let aside = path.with_file_name(format!(".{base}.removing-{}-{n}", std::process::id()));
+        if !aside.exists() {
+            return aside;
+        }
+    }
+}
+
+/// Deletes a directory `remove_registered` moved aside.
+fn discard(aside: Option<PathBuf>) -> Result<(), GitError> {
+    match aside {
+        Some(dir) => fs::remove_dir_all(&dir).map_err(io_err("removing", &dir)),
+        None => Ok(()),
     }
 }
 
