@@ -3,7 +3,8 @@
 //! parsed by a terminal emulator, measures each figure several times and prints the medians
 //! side by side with the references (bare PTYs, tmux, mprocs; those not installed are skipped).
 //!
-//! Options (after `--`): `--runs N` repetitions per figure (default 5), `--only LIST` a
+//! Options (after `--`): `--runs N` repetitions per figure (default 3; startup runs 2N+1
+//! times, typing ceil(N/2) times 30 keys), `--only LIST` a
 //! comma-separated subset of throughput,idle,worktrees,startup,typing (memory comes with
 //! throughput), `--data-mb N` size of each agent's output file (default 20).
 
@@ -29,7 +30,7 @@ struct Options {
 impl Options {
     fn parse(mut args: impl Iterator<Item = String>) -> anyhow::Result<Options> {
         let mut opts = Options {
-            runs: 5,
+            runs: 3,
             only: FIGURES.iter().map(|s| s.to_string()).collect(),
             data_mb: 20,
         };
