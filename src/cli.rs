@@ -1,15 +1,15 @@
-//! Command line: parse arguments, load and validate plans, start the engine with a front end,
-//! map outcomes to exit codes (0 success, 1 a task did not succeed, 2 bad input, 130/143
-//! interrupted).
+//! Command line: parse arguments, load and validate plans, start (or resume) the engine with a
+//! front end, run history and cleanup commands, signals, and exit codes (0 success, 1 a task did
+//! not succeed, 2 bad input, 130/143/129 interrupted).
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::engine::api::{Command, FrontEnd};
-use crate::engine::{self, RunRequest};
+use crate::engine::{self, ResumeError, RunRequest};
 use crate::plan::{self, model::Plan, PlanError, RepoTarget};
 use crate::pty::{DEFAULT_COLS, DEFAULT_ROWS};
 
@@ -38,12 +38,56 @@ enum Cmd {
         plan: PathBuf,
         #[arg(long)]
         repo: Option<PathBuf>,
-        /// Line output instead of the dashboard (automatic when stdout is not a terminal).
+        #[command(flatten)]
+        front: FrontEndArgs,
+    },
+    /// Continue a run that grove did not finish (a crash, kill -9, reboot, or a signal).
+    Resume {
+        run_id: String,
         #[arg(long)]
-        headless: bool,
-        /// Quit the dashboard by itself when every task has ended.
+        repo: Option<PathBuf>,
+        #[command(flatten)]
+        front: FrontEndArgs,
+    },
+    /// List the runs in this repository.
+    Ls {
         #[arg(long)]
-        exit_when_done: bool,
+        repo: Option<PathBuf>,
+    },
+    /// A run's summary and per-task table.
+    Show {
+        run_id: String,
+        #[arg(long)]
+        repo: Option<PathBuf>,
+    },
+    /// An attempt's terminal output (the last attempt's unless --attempt).
+    Logs {
+        run_id: String,
+        task: String,
+        #[arg(long)]
+        attempt: Option<u32>,
+        /// Plain text: escape sequences stripped, redrawn lines resolved.
+        #[arg(long)]
+        plain: bool,
+        #[arg(long)]
+        repo: Option<PathBuf>,
+    },
+    /// Remove a run's worktrees, branches and attempt refs (branches not merged into the base
+    /// only with --force).
+    Clean {
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        run_id: Option<String>,
+        /// Every run of the repository that is not running.
+        #[arg(long)]
+        all: bool,
+        /// Also delete branches not merged into the base.
+        #[arg(long)]
+        force: bool,
+        /// Also remove the run's records (.grove/runs/<run-id>).
+        #[arg(long)]
+        records: bool,
+        #[arg(long)]
+        repo: Option<PathBuf>,
     },
     /// Merge succeeded tasks of a run into its base branch.
     Merge {
@@ -71,6 +115,17 @@ enum Cmd {
     },
 }
 
+/// How a run is shown.
+#[derive(Debug, Clone, Copy, Args)]
+struct FrontEndArgs {
+    /// Line output instead of the dashboard (automatic when stdout is not a terminal).
+    #[arg(long)]
+    headless: bool,
+    /// Quit the dashboard by itself when every task has ended.
+    #[arg(long)]
+    exit_when_done: bool,
+}
+
 /// Entry point; returns the process exit code.
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
@@ -90,6 +145,10 @@ pub fn main() -> i32 {
             if let Some(usage) = e.downcast_ref::<crate::merge_cmd::UsageError>() {
                 eprintln!("error: {usage}");
                 return 2;
+            }
+            if let Some(resume) = e.downcast_ref::<ResumeError>() {
+                eprintln!("error: {resume}");
+                return resume.exit_code();
             }
             eprintln!("error: {e:#}");
             1
@@ -114,15 +173,54 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             );
             Ok(0)
         }
-        Cmd::Run {
-            plan,
-            repo,
-            headless,
-            exit_when_done,
-        } => {
+        Cmd::Run { plan, repo, front } => {
             let (plan, target) = load(&plan, repo.as_deref())?;
-            run_plan(plan, target, headless, exit_when_done)
+            print_notices(&target.root, Some(&plan.name), None);
+            run_plan(plan, target, front)
         }
+        Cmd::Resume {
+            run_id,
+            repo,
+            front,
+        } => {
+            let root = repo_root(repo.as_deref())?;
+            print_notices(&root, None, Some(&run_id));
+            drive(|| Ok(engine::resume(&root, &run_id)?), front)
+        }
+        Cmd::Ls { repo } => {
+            crate::history::ls(&repo_root(repo.as_deref())?, &mut std::io::stdout())
+        }
+        Cmd::Show { run_id, repo } => crate::history::show(
+            &repo_root(repo.as_deref())?,
+            &run_id,
+            &mut std::io::stdout(),
+        ),
+        Cmd::Logs {
+            run_id,
+            task,
+            attempt,
+            plain,
+            repo,
+        } => crate::history::logs(
+            &repo_root(repo.as_deref())?,
+            &run_id,
+            &task,
+            attempt,
+            plain,
+            &mut std::io::stdout(),
+        ),
+        Cmd::Clean {
+            run_id,
+            all: _,
+            force,
+            records,
+            repo,
+        } => crate::clean_cmd::clean(
+            &repo_root(repo.as_deref())?,
+            run_id.as_deref(),
+            &crate::clean_cmd::CleanOptions { force, records },
+            &mut std::io::stdout(),
+        ),
         Cmd::Merge {
             run_id,
             tasks,
@@ -137,7 +235,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 .context("cannot create the demo repository")?;
             println!("grove demo: sample project in {}", demo.root.display());
             let (plan, target) = load(&demo.plan, Some(&demo.root))?;
-            let code = run_plan(plan, target, headless, exit_when_done)?;
+            let front = FrontEndArgs {
+                headless,
+                exit_when_done,
+            };
+            let code = run_plan(plan, target, front)?;
             println!(
                 "grove demo: look around in {} (git log --all --graph, .grove/runs/)",
                 demo.root.display()
@@ -162,12 +264,46 @@ fn load(path: &Path, repo: Option<&Path>) -> anyhow::Result<(Plan, RepoTarget)> 
     Ok((plan, target))
 }
 
-fn run_plan(
-    plan: Plan,
-    target: RepoTarget,
-    headless: bool,
-    exit_when_done: bool,
+/// The repository containing `repo` (or the current directory); not one is a usage error.
+fn repo_root(repo: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let start = match repo {
+        Some(dir) => dir.to_path_buf(),
+        None => std::env::current_dir().context("no current directory")?,
+    };
+    crate::git::discover_root(&start)
+        .map_err(|e| crate::merge_cmd::UsageError(format!("{}: {e}", start.display())).into())
+}
+
+/// Unfinished runs and left-over worktrees, on stderr before the run starts.
+fn print_notices(root: &Path, plan: Option<&str>, resuming: Option<&str>) {
+    for notice in crate::history::start_notices(root, plan, resuming) {
+        eprintln!("{notice}");
+    }
+}
+
+fn run_plan(plan: Plan, target: RepoTarget, front: FrontEndArgs) -> anyhow::Result<i32> {
+    drive(
+        move || {
+            Ok(engine::start(RunRequest {
+                plan,
+                repo: target,
+                pane_size: (DEFAULT_ROWS, DEFAULT_COLS),
+            })?)
+        },
+        front,
+    )
+}
+
+/// Starts a run with `start` (inside the async runtime) and drives it with the dashboard or the
+/// headless printer until it ends; returns the exit code.
+fn drive(
+    start: impl FnOnce() -> anyhow::Result<(FrontEnd, tokio::task::JoinHandle<()>)>,
+    front_end: FrontEndArgs,
 ) -> anyhow::Result<i32> {
+    let FrontEndArgs {
+        headless,
+        exit_when_done,
+    } = front_end;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -175,11 +311,7 @@ fn run_plan(
         .context("cannot start the async runtime")?;
     let dashboard = !headless && std::io::stdout().is_terminal();
     runtime.block_on(async move {
-        let (front, engine) = engine::start(RunRequest {
-            plan,
-            repo: target,
-            pane_size: (DEFAULT_ROWS, DEFAULT_COLS),
-        })?;
+        let (front, engine) = start()?;
         let signals = forward_signals(front.commands.clone())?;
         let commands = front.commands.clone();
         let code = if dashboard {
@@ -218,12 +350,13 @@ impl Signals {
 }
 
 /// SIGINT, SIGTERM and SIGHUP stop the run: the engine cancels every agent (group SIGTERM,
-/// grace, SIGKILL) and writes the results.
+/// grace, SIGKILL) and writes the results. A second signal kills every agent at once.
 fn forward_signals(
     commands: tokio::sync::mpsc::UnboundedSender<Command>,
 ) -> anyhow::Result<Signals> {
     use tokio::signal::unix::{signal, SignalKind};
     let received = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(0));
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
     let kinds = [
         (SignalKind::interrupt(), libc::SIGINT),
         (SignalKind::terminate(), libc::SIGTERM),
@@ -233,6 +366,7 @@ fn forward_signals(
         let mut stream = signal(kind).context("cannot install signal handlers")?;
         let commands = commands.clone();
         let received = received.clone();
+        let count = count.clone();
         tokio::spawn(async move {
             while stream.recv().await.is_some() {
                 let _ = received.compare_exchange(
@@ -241,7 +375,11 @@ fn forward_signals(
                     std::sync::atomic::Ordering::SeqCst,
                     std::sync::atomic::Ordering::SeqCst,
                 );
-                let _ = commands.send(Command::Shutdown);
+                let command = match count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+                    0 => Command::Shutdown,
+                    _ => Command::KillNow,
+                };
+                let _ = commands.send(command);
             }
         });
     }

@@ -47,7 +47,7 @@ pub async fn run(mut front: FrontEnd, out: &mut dyn Write) -> Option<RunSummary>
                     w = width(&tasks)
                 );
             }
-            Event::Output { .. } => {}
+            Event::Output { .. } | Event::Paused(_) => {}
             Event::RunFinished(summary) => {
                 let _ = write!(out, "{}", summary_table(&tasks, &summary));
                 let _ = out.flush();
@@ -105,6 +105,28 @@ fn state_line(view: &TaskView, elapsed: Duration, width: usize) -> String {
     .to_string()
 }
 
+/// Columns padded to their widest cell, indented by two spaces, header first.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut s = String::from(" ");
+        for (cell, w) in cells.zip(&widths) {
+            s.push_str(&format!(" {cell:<w$}"));
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = line(&mut headers.iter().copied());
+    for row in rows {
+        out.push_str(&line(&mut row.iter().map(String::as_str)));
+    }
+    out
+}
+
 fn task_duration(view: &TaskView) -> Option<Duration> {
     let first = view.attempts.first()?.started_at;
     let end = view.ended_at.unwrap_or_else(SystemTime::now);
@@ -115,10 +137,10 @@ fn task_duration(view: &TaskView) -> Option<Duration> {
 /// results path.
 pub fn summary_table(tasks: &[TaskView], summary: &RunSummary) -> String {
     let headers = ["task", "status", "attempts", "duration", "branch", "merge"];
-    let rows: Vec<[String; 6]> = tasks
+    let rows: Vec<Vec<String>> = tasks
         .iter()
         .map(|t| {
-            [
+            vec![
                 t.name.clone(),
                 t.status.word().to_string(),
                 format!("{}/{}", t.attempt, t.max_attempts),
@@ -134,24 +156,8 @@ pub fn summary_table(tasks: &[TaskView], summary: &RunSummary) -> String {
             ]
         })
         .collect();
-    let mut widths = headers.map(str::len);
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: &[String]| {
-        let mut s = String::from(" ");
-        for (cell, w) in cells.iter().zip(widths) {
-            s.push_str(&format!(" {cell:<w$}"));
-        }
-        s.trim_end().to_string() + "\n"
-    };
     let mut out = String::from("\n");
-    out.push_str(&line(&headers.map(String::from)));
-    for row in &rows {
-        out.push_str(&line(row));
-    }
+    out.push_str(&table(&headers, &rows));
     for t in tasks
         .iter()
         .filter(|t| t.error.is_some() && t.status.is_final())

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::git::{DiffStat, MergeOutcome};
 use crate::pty::pane::Pane;
@@ -25,6 +25,13 @@ pub enum Command {
     Resize { task: String, rows: u16, cols: u16 },
     /// Cancel everything still running or pending and finish the run.
     Shutdown,
+    /// A second stop request: SIGKILL every agent's group now, without the grace period.
+    KillNow,
+    /// Stop every agent (SIGTSTP, then SIGSTOP, to its group) and pause the timeout clocks;
+    /// answered by `Event::Paused(true)` once done (the dashboard then suspends itself).
+    Pause,
+    /// Let the agents go on (SIGCONT) and restart the clocks; answered by `Event::Paused(false)`.
+    Continue,
 }
 
 /// What the engine tells its front ends.
@@ -40,9 +47,11 @@ pub enum Event {
     Merged { task: String, outcome: MergeOutcome },
     /// Every task has ended (or the run was shut down); results.json is written.
     RunFinished(RunSummary),
+    /// The agents were stopped (true) or continued (false) after `Pause` / `Continue`.
+    Paused(bool),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskStatus {
     Pending,
@@ -57,6 +66,19 @@ pub enum TaskStatus {
 }
 
 impl TaskStatus {
+    /// Every status, ended ones first, in the order counts are shown.
+    pub const ALL: [TaskStatus; 9] = [
+        TaskStatus::Succeeded,
+        TaskStatus::Failed,
+        TaskStatus::TimedOut,
+        TaskStatus::Cancelled,
+        TaskStatus::Skipped,
+        TaskStatus::Running,
+        TaskStatus::Preparing,
+        TaskStatus::Retrying,
+        TaskStatus::Pending,
+    ];
+
     /// The word shown to people (`timed out`, not `timed_out`).
     pub fn word(self) -> &'static str {
         match self {
@@ -84,7 +106,7 @@ impl TaskStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MergeState {
     NotRequested,

@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::agent::{self, AgentCommand, TemplateVars};
 use crate::git::{self, DiffStat};
@@ -20,6 +21,7 @@ use crate::record::{self, RunPaths};
 
 use super::api::Event;
 use super::output::Tail;
+use super::pause::pausable_sleep;
 use super::state::AttemptEnd;
 
 /// Why an attempt is being stopped from outside.
@@ -58,6 +60,21 @@ pub struct AttemptJob {
     pub pane: Arc<Pane>,
     pub pane_size: (u16, u16),
     pub events: mpsc::UnboundedSender<Event>,
+    /// Set while the run is paused (Ctrl-Z): the timeout stops counting.
+    pub paused: watch::Receiver<bool>,
+    /// Set by a second stop signal: no grace period before SIGKILL.
+    pub kill_now: Arc<AtomicBool>,
+}
+
+impl AttemptJob {
+    /// The wait between SIGTERM and SIGKILL when stopping the agent's group.
+    fn grace(&self) -> Duration {
+        if self.kill_now.load(Ordering::SeqCst) {
+            Duration::ZERO
+        } else {
+            self.spec.kill_grace
+        }
+    }
 }
 
 /// Told to the run loop while an attempt runs.
@@ -67,6 +84,8 @@ pub enum Progress {
         index: usize,
         attempt: u32,
         control: PtyControl,
+        pgid: i32,
+        argv: Vec<String>,
     },
     Done {
         index: usize,
@@ -271,15 +290,16 @@ async fn run_inner(
         index: job.index,
         attempt: job.attempt,
         control: spawned.control.clone(),
+        pgid,
+        argv: argv.clone(),
     });
 
     // 4. Wait for exit, timeout or a stop request.
-    let grace = job.spec.kill_grace;
     let mut stopped: Option<String> = None;
     let mut timed_out = false;
     let exit = tokio::select! {
         exit = &mut spawned.exit => exit.ok(),
-        _ = tokio::time::sleep(job.spec.timeout) => {
+        _ = pausable_sleep(job.spec.timeout, job.paused.clone()) => {
             timed_out = true;
             job.audit.timeout(&task, job.attempt, job.spec.timeout);
             None
@@ -292,7 +312,7 @@ async fn run_inner(
     let exit = match exit {
         Some(exit) => {
             // The leader is gone; anything it left behind in its group goes too.
-            let leftovers = pty::stop_group(pgid, grace).await;
+            let leftovers = pty::stop_group(pgid, job.grace()).await;
             if leftovers.terminated {
                 job.audit.kill(
                     &task,
@@ -306,7 +326,7 @@ async fn run_inner(
         }
         None => {
             let reason = if timed_out { "timeout" } else { "cancel" };
-            let stop_report = pty::stop_group(pgid, grace).await;
+            let stop_report = pty::stop_group(pgid, job.grace()).await;
             job.audit
                 .kill(&task, job.attempt, pgid, reason, stop_report.killed);
             tokio::time::timeout(Duration::from_secs(5), &mut spawned.exit)
@@ -422,34 +442,43 @@ async fn run_inner(
     report
 }
 
-/// Saves whatever a failed, timed-out or cancelled attempt left in its worktree on
-/// `refs/grove/<run>/<task>/attempt-<n>`, so nothing an agent wrote is lost.
+/// Saves whatever a failed, timed-out or cancelled attempt left in its worktree on its attempt
+/// ref, so nothing an agent wrote is lost.
 async fn save_attempt(job: &AttemptJob, mut report: AttemptReport) -> AttemptReport {
-    let worktree = job.paths.worktree(&job.spec.name);
+    let reason = report.error.clone().unwrap_or_default();
+    report.saved_ref =
+        save_worktree(&job.paths, &job.spec.name, job.attempt, &reason, &job.audit).await;
+    report
+}
+
+/// Saves the task's worktree as attempt `attempt` left it on
+/// `refs/grove/<run>/<task>/attempt-<n>`; the ref when something was saved.
+pub(super) async fn save_worktree(
+    paths: &RunPaths,
+    task: &str,
+    attempt: u32,
+    reason: &str,
+    audit: &Audit,
+) -> Option<String> {
+    let worktree = paths.worktree(task);
     if !worktree.exists() {
-        return report;
+        return None;
     }
-    let refname = job.paths.attempt_ref(&job.spec.name, job.attempt);
+    let refname = paths.attempt_ref(task, attempt);
     let message = format!(
-        "grove: {} attempt {} ({})\n\nGrove-Run: {}\n",
-        job.spec.name,
-        job.attempt,
-        report.error.clone().unwrap_or_default(),
-        job.paths.run_id
+        "grove: {task} attempt {attempt} ({reason})\n\nGrove-Run: {}\n",
+        paths.run_id
     );
     let (wt, r) = (worktree, refname.clone());
     match blocking(move || git::save_snapshot(&wt, &r, &message, &[])).await {
         Ok(Ok(commit)) => {
-            job.audit
-                .commit(&job.spec.name, job.attempt, &commit, &refname);
-            report.saved_ref = Some(refname);
+            audit.commit(task, attempt, &commit, &refname);
+            return Some(refname);
         }
-        Ok(Err(e)) => job
-            .audit
-            .error(&job.spec.name, &format!("saving attempt: {e}")),
-        Err(e) => job.audit.error(&job.spec.name, &e),
+        Ok(Err(e)) => audit.error(task, &format!("saving attempt: {e}")),
+        Err(e) => audit.error(task, &e),
     }
-    report
+    None
 }
 
 /// The agent's result file, if it wrote one: its JSON value and exact bytes.

@@ -4,9 +4,12 @@
 pub mod api;
 mod attempt;
 pub mod output;
+mod pause;
+mod resume;
 pub mod retry;
 mod run;
 pub mod schedule;
 pub mod state;
 
+pub use resume::{resume, ResumeError};
 pub use run::{describe_merge, start, EngineError, RunRequest};

@@ -1,25 +1,30 @@
 //! The run loop: owns every task's state, applies the strategy's decisions, starts attempts,
-//! handles front-end commands, merges, and writes results.json. Waits on channels only.
+//! handles front-end commands, merges, and writes results.json and the journal. Waits on
+//! channels only.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::agent::{self, AgentCommand};
 use crate::git::{self, DiffStat, MergeOutcome};
 use crate::plan::model::{KeepWorktrees, MergeMode, Plan, TaskSpec};
 use crate::plan::RepoTarget;
 use crate::pty::pane::{Pane, DEFAULT_SCROLLBACK};
-use crate::pty::PtyControl;
+use crate::pty::{self, PtyControl};
 use crate::record::audit::Audit;
+use crate::record::journal::{Entry, Journal, MergeFact, RunStarted, StateFact};
+use crate::record::lock::{LockError, RunLock};
 use crate::record::results::{AttemptRecord, MergeRecord, Provenance, Results, TaskResult};
 use crate::record::{self, RunPaths};
 
 use super::api::*;
 use super::attempt::{self, AttemptJob, AttemptReport, Progress, StopReason};
 use super::output;
+use super::resume::{self, Recovery};
 use super::retry;
 use super::schedule;
 use super::state::{AttemptEnd, TaskState, Transition};
@@ -35,6 +40,8 @@ pub enum EngineError {
     Git(#[from] git::GitError),
     #[error("task '{task}': unknown agent '{agent}'")]
     UnknownAgent { task: String, agent: String },
+    #[error(transparent)]
+    Lock(#[from] LockError),
 }
 
 /// What to run, where, and how big agents' terminals start.
@@ -49,9 +56,11 @@ struct Task {
     agent: AgentCommand,
     state: TaskState,
     pane: Arc<Pane>,
-    /// Set while an attempt is in flight: how to stop it, and its terminal once spawned.
+    /// Set while an attempt is in flight: how to stop it, and its terminal and process group
+    /// once spawned.
     stop: Option<oneshot::Sender<StopReason>>,
     control: Option<PtyControl>,
+    pgid: Option<i32>,
     /// Bumped on every retry schedule so a stale timer is ignored.
     retry_generation: u64,
     pane_size: (u16, u16),
@@ -98,6 +107,62 @@ struct Run {
     removing: usize,
     /// RunFinished was sent for the current idle state.
     finished_sent: bool,
+    journal: Journal,
+    /// Held while this process runs the run, so other grove processes see it as live.
+    _lock: RunLock,
+    /// Time the run was active before this process took it over (`grove resume`).
+    elapsed_before: Duration,
+    /// Set while the run is paused (Ctrl-Z); attempts' timeouts watch it.
+    paused: watch::Sender<bool>,
+    /// Set by `KillNow`: stopping skips the grace period.
+    kill_now: Arc<AtomicBool>,
+    /// What a resumed run does before scheduling anything.
+    recovery: Vec<Recovery>,
+}
+
+/// What a task resumed from the journal brings with it.
+pub(super) struct Restored {
+    pub state: TaskState,
+    pub attempts: Vec<AttemptReport>,
+    pub output: Option<(serde_json::Value, String)>,
+    pub head_commit: Option<String>,
+    pub diff_stat: Option<DiffStat>,
+    pub merge: MergeState,
+    pub merge_commit: Option<String>,
+    pub merge_conflicts: Vec<String>,
+    pub merge_reason: Option<String>,
+    /// The end of its last attempt's terminal output, shown in its pane again.
+    pub screen: Vec<u8>,
+}
+
+/// Everything a run loop starts from: a new run, or one rebuilt from its journal.
+pub(super) struct Launch {
+    pub plan: Plan,
+    pub repo: RepoTarget,
+    pub paths: RunPaths,
+    pub agents: Vec<AgentCommand>,
+    pub pane_size: (u16, u16),
+    pub audit: Audit,
+    pub journal: Journal,
+    pub lock: RunLock,
+    pub started_at: SystemTime,
+    pub elapsed_before: Duration,
+    /// Per task (plan order) when resuming.
+    pub restored: Vec<Option<Restored>>,
+    pub recovery: Vec<Recovery>,
+}
+
+/// The agent command of every task, in plan order.
+pub(super) fn resolve_agents(plan: &Plan) -> Result<Vec<AgentCommand>, EngineError> {
+    plan.tasks
+        .iter()
+        .map(|spec| {
+            agent::resolve(plan, &spec.agent).ok_or_else(|| EngineError::UnknownAgent {
+                task: spec.name.clone(),
+                agent: spec.agent.clone(),
+            })
+        })
+        .collect()
 }
 
 /// Creates the run's records and starts it on the current tokio runtime.
@@ -107,15 +172,7 @@ pub fn start(req: RunRequest) -> Result<(FrontEnd, tokio::task::JoinHandle<()>),
         repo,
         pane_size,
     } = req;
-    let mut agents = Vec::new();
-    for spec in &plan.tasks {
-        let agent =
-            agent::resolve(&plan, &spec.agent).ok_or_else(|| EngineError::UnknownAgent {
-                task: spec.name.clone(),
-                agent: spec.agent.clone(),
-            })?;
-        agents.push(agent);
-    }
+    let agents = resolve_agents(&plan)?;
     git::ensure_grove_excluded(&repo.root)?;
     let started_at = SystemTime::now();
     let paths = record::create_run_dir(&repo.root, &plan.name, started_at).map_err(|source| {
@@ -124,64 +181,128 @@ pub fn start(req: RunRequest) -> Result<(FrontEnd, tokio::task::JoinHandle<()>),
             source,
         }
     })?;
-    let plan_copy = match plan.source.format {
-        crate::plan::model::PlanFormat::Toml => "plan.toml",
-        crate::plan::model::PlanFormat::Json => "plan.json",
+    let (plan_copy, format) = match plan.source.format {
+        crate::plan::model::PlanFormat::Toml => ("plan.toml", "toml"),
+        crate::plan::model::PlanFormat::Json => ("plan.json", "json"),
     };
-    record::write_atomic(&paths.run_dir.join(plan_copy), plan.source.text.as_bytes()).map_err(
-        |source| EngineError::RunDir {
-            path: paths.run_dir.display().to_string(),
-            source,
-        },
-    )?;
-    let audit = Audit::open(&paths.run_dir);
-    audit.run_started(&paths.run_id, &plan.name, &repo.base_commit);
-
-    let (events_tx, events_rx) = mpsc::unbounded_channel();
-    let (commands_tx, commands_rx) = mpsc::unbounded_channel();
-    let (internal_tx, internal_rx) = mpsc::unbounded_channel();
-    let tasks = plan
-        .tasks
-        .iter()
-        .zip(agents)
-        .map(|(spec, agent)| Task {
-            spec: spec.clone(),
-            agent,
-            state: TaskState::new(spec.max_attempts()),
-            pane: Arc::new(Pane::new(pane_size.0, pane_size.1, DEFAULT_SCROLLBACK)),
-            stop: None,
-            control: None,
-            retry_generation: 0,
-            pane_size,
-            attempts: Vec::new(),
-            output: None,
-            head_commit: None,
-            diff_stat: None,
-            merge: MergeState::NotRequested,
-            merge_commit: None,
-            merge_conflicts: Vec::new(),
-            merge_reason: None,
-        })
-        .collect();
-    let info = RunInfo {
+    let record_error = |source| EngineError::RunDir {
+        path: paths.run_dir.display().to_string(),
+        source,
+    };
+    record::write_atomic(&paths.run_dir.join(plan_copy), plan.source.text.as_bytes())
+        .map_err(record_error)?;
+    let lock = RunLock::acquire(&paths.run_dir)?;
+    let journal = Journal::create(&paths.run_dir).map_err(record_error)?;
+    let start = RunStarted {
         run_id: paths.run_id.clone(),
         plan_name: plan.name.clone(),
+        // Absolute, so relative prompt files resolve the same from wherever grove resumes.
+        plan_path: std::path::absolute(&plan.source.path)
+            .unwrap_or_else(|_| plan.source.path.clone()),
+        plan_format: format.into(),
+        plan_text: plan.source.text.clone(),
+        tasks: plan.tasks.iter().map(|t| t.name.clone()).collect(),
+        prompts: plan
+            .tasks
+            .iter()
+            .map(|t| (t.name.clone(), t.prompt.clone()))
+            .collect(),
         repo_root: repo.root.clone(),
-        run_dir: paths.run_dir.clone(),
-        results_path: paths.results(),
         base_commit: repo.base_commit.clone(),
+        base_branch: repo.base_branch.clone(),
         base_label: repo.base_label.clone(),
-        started_at,
+        pane_rows: pane_size.0,
+        pane_cols: pane_size.1,
+        pid: std::process::id(),
     };
-    let run = Run {
+    journal
+        .append(Entry::RunStarted(Box::new(start)), true)
+        .map_err(record_error)?;
+    let audit = Audit::open(&paths.run_dir);
+    audit.run_started(&paths.run_id, &plan.name, &repo.base_commit);
+    let restored = plan.tasks.iter().map(|_| None).collect();
+    Ok(launch(Launch {
         plan,
         repo,
         paths,
+        agents,
+        pane_size,
         audit,
+        journal,
+        lock,
+        started_at,
+        elapsed_before: Duration::ZERO,
+        restored,
+        recovery: Vec::new(),
+    }))
+}
+
+/// Builds the run loop's state, announces the tasks, and starts the loop.
+pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
+    let pane_size = l.pane_size;
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let (commands_tx, commands_rx) = mpsc::unbounded_channel();
+    let (internal_tx, internal_rx) = mpsc::unbounded_channel();
+    let tasks = l
+        .plan
+        .tasks
+        .iter()
+        .zip(l.agents)
+        .zip(l.restored)
+        .map(|((spec, agent), restored)| {
+            let mut task = Task {
+                spec: spec.clone(),
+                agent,
+                state: TaskState::new(spec.max_attempts()),
+                pane: Arc::new(Pane::new(pane_size.0, pane_size.1, DEFAULT_SCROLLBACK)),
+                stop: None,
+                control: None,
+                pgid: None,
+                retry_generation: 0,
+                pane_size,
+                attempts: Vec::new(),
+                output: None,
+                head_commit: None,
+                diff_stat: None,
+                merge: MergeState::NotRequested,
+                merge_commit: None,
+                merge_conflicts: Vec::new(),
+                merge_reason: None,
+            };
+            if let Some(r) = restored {
+                task.pane.feed(&r.screen, &mut std::io::sink());
+                task.state = r.state;
+                task.attempts = r.attempts;
+                task.output = r.output;
+                task.head_commit = r.head_commit;
+                task.diff_stat = r.diff_stat;
+                task.merge = r.merge;
+                task.merge_commit = r.merge_commit;
+                task.merge_conflicts = r.merge_conflicts;
+                task.merge_reason = r.merge_reason;
+            }
+            task
+        })
+        .collect();
+    let info = RunInfo {
+        run_id: l.paths.run_id.clone(),
+        plan_name: l.plan.name.clone(),
+        repo_root: l.repo.root.clone(),
+        run_dir: l.paths.run_dir.clone(),
+        results_path: l.paths.results(),
+        base_commit: l.repo.base_commit.clone(),
+        base_label: l.repo.base_label.clone(),
+        started_at: l.started_at,
+    };
+    let run = Run {
+        plan: l.plan,
+        repo: l.repo,
+        paths: l.paths,
+        audit: l.audit,
         tasks,
         events: events_tx,
         internal_tx,
-        started_at,
+        started_at: l.started_at,
         clock: Instant::now(),
         stop_requested: false,
         shutting_down: false,
@@ -189,6 +310,12 @@ pub fn start(req: RunRequest) -> Result<(FrontEnd, tokio::task::JoinHandle<()>),
         merging: false,
         removing: 0,
         finished_sent: false,
+        journal: l.journal,
+        _lock: l.lock,
+        elapsed_before: l.elapsed_before,
+        paused: watch::Sender::new(false),
+        kill_now: Arc::new(AtomicBool::new(false)),
+        recovery: l.recovery,
     };
     for i in 0..run.tasks.len() {
         let _ = run.events.send(Event::TaskAdded {
@@ -198,14 +325,14 @@ pub fn start(req: RunRequest) -> Result<(FrontEnd, tokio::task::JoinHandle<()>),
     }
     run.write_results(false);
     let handle = tokio::spawn(run.main(commands_rx, internal_rx));
-    Ok((
+    (
         FrontEnd {
             commands: commands_tx,
             events: events_rx,
             info,
         },
         handle,
-    ))
+    )
 }
 
 impl Run {
@@ -214,6 +341,7 @@ impl Run {
         mut commands: mpsc::UnboundedReceiver<Command>,
         mut internal: mpsc::UnboundedReceiver<Internal>,
     ) {
+        self.recover().await;
         let mut commands_open = true;
         loop {
             self.schedule();
@@ -252,6 +380,127 @@ impl Run {
         SystemTime::now()
     }
 
+    /// Active time of the run, sessions before a resume included.
+    fn elapsed(&self) -> Duration {
+        self.elapsed_before + self.clock.elapsed()
+    }
+
+    /// A resumed run first settles what the crash or stop left open: leftover agents are
+    /// stopped and interrupted attempts' files saved on their attempt refs, unfinished tasks
+    /// become pending, interrupted merges and worktree removals are done again.
+    async fn recover(&mut self) {
+        if self.recovery.is_empty() {
+            return;
+        }
+        for step in std::mem::take(&mut self.recovery) {
+            match step {
+                Recovery::InFlight {
+                    index,
+                    attempt,
+                    started_at,
+                    argv,
+                } => {
+                    let report = resume::interrupted_attempt(
+                        &self.paths,
+                        &self.tasks[index].spec,
+                        attempt,
+                        started_at,
+                        argv,
+                        &self.audit,
+                    )
+                    .await;
+                    self.journal_attempt(index, &report);
+                    self.tasks[index].attempts.push(report);
+                    self.transition(
+                        index,
+                        Transition::Resume {
+                            interrupted_attempt: true,
+                        },
+                    );
+                }
+                Recovery::Requeue {
+                    index,
+                    interrupted_attempt,
+                } => self.transition(
+                    index,
+                    Transition::Resume {
+                        interrupted_attempt,
+                    },
+                ),
+                Recovery::Finish { index } => {
+                    if let Some(last) = self.tasks[index].attempts.last() {
+                        let (end, error) = (last.end, last.error.clone());
+                        self.transition(
+                            index,
+                            Transition::AttemptEnded {
+                                end,
+                                error,
+                                retry_at: None,
+                            },
+                        );
+                    }
+                }
+                Recovery::Merge { index, lock_since } => {
+                    if let (Some(since), Some(base)) = (lock_since, self.repo.base_branch.clone()) {
+                        let repo = self.paths.repo_root.clone();
+                        let cleared = tokio::task::spawn_blocking(move || {
+                            git::remove_stale_ref_lock(&repo, &base, since)
+                        })
+                        .await;
+                        if let Ok(Err(e)) = cleared {
+                            self.audit
+                                .error(&self.tasks[index].spec.name, &e.to_string());
+                        }
+                    }
+                    self.request_merge(index);
+                }
+                Recovery::RemoveWorktree { index } => self.remove_worktree(index),
+            }
+        }
+        self.write_results(false);
+    }
+
+    fn journal(&self, entry: Entry, sync: bool) {
+        if let Err(e) = self.journal.append(entry, sync) {
+            self.audit
+                .error("", &format!("cannot write the journal: {e}"));
+        }
+    }
+
+    /// The task's whole state after a transition; made durable when the task ended.
+    fn journal_state(&self, index: usize) {
+        let t = &self.tasks[index];
+        let s = &t.state;
+        let fact = StateFact {
+            task: t.spec.name.clone(),
+            status: s.status,
+            attempt: s.attempt,
+            max_attempts: s.max_attempts,
+            started_at: s.started_at,
+            ended_at: s.ended_at,
+            retry_at: s.retry_at,
+            error: s.error.clone(),
+        };
+        self.journal(Entry::State(fact), s.status.is_final());
+    }
+
+    fn journal_attempt(&self, index: usize, report: &AttemptReport) {
+        let fact = resume::attempt_fact(&self.tasks[index].spec.name, report);
+        self.journal(Entry::Attempt(Box::new(fact)), false);
+    }
+
+    fn journal_merge(&self, index: usize) {
+        let t = &self.tasks[index];
+        let fact = MergeFact {
+            task: t.spec.name.clone(),
+            state: t.merge,
+            commit: t.merge_commit.clone(),
+            conflicts: t.merge_conflicts.clone(),
+            reason: t.merge_reason.clone(),
+        };
+        self.journal(Entry::Merge(fact), t.merge != MergeState::Pending);
+    }
+
     /// The single entry point for task state changes: apply, log, tell front ends, record.
     fn transition(&mut self, index: usize, t: Transition) {
         let task = &mut self.tasks[index];
@@ -265,6 +514,7 @@ impl Run {
             status.word(),
             task.state.error.as_deref().unwrap_or(""),
         );
+        self.journal_state(index);
         if status.is_final() {
             self.finished_sent = false;
             self.task_ended(index);
@@ -354,6 +604,8 @@ impl Run {
             pane: task.pane.clone(),
             pane_size: task.pane_size,
             events: self.events.clone(),
+            paused: self.paused.subscribe(),
+            kill_now: self.kill_now.clone(),
         };
         let (stop_tx, stop_rx) = oneshot::channel();
         self.tasks[index].stop = Some(stop_tx);
@@ -375,12 +627,28 @@ impl Run {
                 index,
                 attempt,
                 control,
+                pgid,
+                argv,
             }) => {
                 let task = &mut self.tasks[index];
                 if task.state.attempt == attempt {
                     let (rows, cols) = task.pane_size;
                     let _ = control.resize(rows, cols);
                     task.control = Some(control);
+                    task.pgid = Some(pgid);
+                    let task = task.spec.name.clone();
+                    self.journal(
+                        Entry::Spawned {
+                            task,
+                            attempt,
+                            pgid,
+                            argv,
+                        },
+                        false,
+                    );
+                    if *self.paused.borrow() {
+                        pty::pause_group(pgid, true);
+                    }
                     self.transition(index, Transition::Start);
                 }
             }
@@ -416,9 +684,11 @@ impl Run {
     }
 
     fn attempt_done(&mut self, index: usize, report: AttemptReport) {
+        self.journal_attempt(index, &report);
         let task = &mut self.tasks[index];
         task.stop = None;
         task.control = None;
+        task.pgid = None;
         let end = report.end;
         let error = report.error.clone();
         let retry_at = if end != AttemptEnd::Succeeded
@@ -481,26 +751,8 @@ impl Run {
         }
         let task = &self.tasks[index];
         let had_worktree = !task.attempts.is_empty();
-        let remove = match task.spec.keep_worktrees {
-            KeepWorktrees::Always => false,
-            KeepWorktrees::Never => true,
-            KeepWorktrees::Failed => status == TaskStatus::Succeeded,
-        };
-        if had_worktree && remove {
-            let (repo, path) = (
-                self.paths.repo_root.clone(),
-                self.paths.worktree(&task.spec.name),
-            );
-            let internal = self.internal_tx.clone();
-            let audit = self.audit.clone();
-            let name = task.spec.name.clone();
-            self.removing += 1;
-            tokio::task::spawn_blocking(move || {
-                if let Err(e) = git::remove_worktree(&repo, &path) {
-                    audit.error(&name, &format!("removing worktree: {e}"));
-                }
-                let _ = internal.send(Internal::WorktreeRemoved);
-            });
+        if had_worktree && removes_worktree(task.spec.keep_worktrees, status) {
+            self.remove_worktree(index);
         }
         let failed_for_good = matches!(status, TaskStatus::Failed | TaskStatus::TimedOut);
         if self.plan.fail_fast && failed_for_good && !self.shutting_down {
@@ -510,6 +762,25 @@ impl Run {
                 Some(format!("fail_fast: '{name}' {}", status.word())),
             );
         }
+    }
+
+    /// Removes the task's worktree on a blocking thread (the run ends after it is gone).
+    fn remove_worktree(&mut self, index: usize) {
+        let task = &self.tasks[index];
+        let (repo, path) = (
+            self.paths.repo_root.clone(),
+            self.paths.worktree(&task.spec.name),
+        );
+        let internal = self.internal_tx.clone();
+        let audit = self.audit.clone();
+        let name = task.spec.name.clone();
+        self.removing += 1;
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = git::remove_worktree(&repo, &path) {
+                audit.error(&name, &format!("removing worktree: {e}"));
+            }
+            let _ = internal.send(Internal::WorktreeRemoved);
+        });
     }
 
     /// Stops every task in flight; pending ones are skipped (with `skip_reason`) or cancelled.
@@ -535,8 +806,14 @@ impl Run {
     /// as interrupted; if everything has ended already, the loop just ends.
     fn shutdown(&mut self) {
         self.stop_requested = true;
-        let unfinished = self.tasks.iter().any(|t| !t.state.status.is_final());
-        if unfinished && !self.shutting_down {
+        let unfinished: Vec<String> = self
+            .tasks
+            .iter()
+            .filter(|t| !t.state.status.is_final())
+            .map(|t| t.spec.name.clone())
+            .collect();
+        if !unfinished.is_empty() && !self.shutting_down {
+            self.journal(Entry::Stopping { tasks: unfinished }, true);
             self.shutting_down = true;
             self.finished_sent = false;
             self.merge_queue.clear();
@@ -551,6 +828,22 @@ impl Run {
     fn command(&mut self, cmd: Command) {
         match cmd {
             Command::Shutdown => self.shutdown(),
+            Command::KillNow => {
+                self.kill_now.store(true, Ordering::SeqCst);
+                self.shutdown();
+                for pgid in self.tasks.iter().filter_map(|t| t.pgid) {
+                    pty::kill_group_now(pgid);
+                }
+            }
+            Command::Pause | Command::Continue => {
+                let paused = matches!(cmd, Command::Pause);
+                self.paused.send_replace(paused);
+                for pgid in self.tasks.iter().filter_map(|t| t.pgid) {
+                    pty::pause_group(pgid, paused);
+                }
+                self.audit.paused(paused);
+                let _ = self.events.send(Event::Paused(paused));
+            }
             Command::Cancel { task } => {
                 let Some(i) = self.index_of(&task) else {
                     return;
@@ -635,6 +928,7 @@ impl Run {
         }
         task.merge = MergeState::Pending;
         self.merge_queue.push_back(index);
+        self.journal_merge(index);
         self.changed(index);
         self.next_merge();
     }
@@ -679,6 +973,8 @@ impl Run {
         apply_merge_outcome(task, &outcome);
         let (word, commit, detail) = describe_merge(&outcome);
         self.audit.merge(&task.spec.name, word, &commit, &detail);
+        self.journal_merge(index);
+        let task = &self.tasks[index];
         let _ = self.events.send(Event::Merged {
             task: task.spec.name.clone(),
             outcome,
@@ -692,6 +988,12 @@ impl Run {
         self.write_results(true);
         self.audit
             .run_finished(&self.paths.run_id, self.shutting_down);
+        self.journal(
+            Entry::RunFinished {
+                interrupted: self.shutting_down,
+            },
+            true,
+        );
         let count = |s: TaskStatus| self.tasks.iter().filter(|t| t.state.status == s).count();
         let summary = RunSummary {
             run_id: self.paths.run_id.clone(),
@@ -702,7 +1004,7 @@ impl Run {
             timed_out: count(TaskStatus::TimedOut),
             cancelled: count(TaskStatus::Cancelled),
             skipped: count(TaskStatus::Skipped),
-            elapsed: self.clock.elapsed(),
+            elapsed: self.elapsed(),
             interrupted: self.shutting_down,
             success: self.run_succeeded(),
         };
@@ -781,7 +1083,7 @@ impl Run {
             strategy: self.plan.strategy.name().into(),
             started_at: record::rfc3339(self.started_at),
             completed_at: completed.then(|| record::rfc3339(now)),
-            total_execution_time: self.clock.elapsed().as_secs_f64(),
+            total_execution_time: self.elapsed().as_secs_f64(),
             total_tasks: 0,
             succeeded: 0,
             failed: 0,
@@ -796,6 +1098,15 @@ impl Run {
         };
         results.recount();
         results
+    }
+}
+
+/// Whether a task that ended with `status` gives its worktree up, per `keep_worktrees`.
+pub(super) fn removes_worktree(keep: KeepWorktrees, status: TaskStatus) -> bool {
+    match keep {
+        KeepWorktrees::Always => false,
+        KeepWorktrees::Never => true,
+        KeepWorktrees::Failed => status == TaskStatus::Succeeded,
     }
 }
 

@@ -44,6 +44,10 @@ pub enum Transition {
     /// Back to pending (manual retry, or a skipped dependent of a retried task). The retry budget
     /// grows so that one more attempt is allowed.
     Requeue,
+    /// `grove resume`: the task was unfinished when grove stopped (crash, or cancelled by a
+    /// signal or quit), so it is pending again. An attempt that grove's stop interrupted does not
+    /// count against the retry budget.
+    Resume { interrupted_attempt: bool },
 }
 
 #[derive(Debug, Clone)]
@@ -135,6 +139,20 @@ impl TaskState {
                 self.ended_at = None;
                 self.error = None;
             }
+            (
+                Transition::Resume {
+                    interrupted_attempt,
+                },
+                Preparing | Running | Retrying | Cancelled,
+            ) => {
+                self.status = Pending;
+                if *interrupted_attempt {
+                    self.max_attempts = self.max_attempts.max(self.attempt) + 1;
+                }
+                self.retry_at = None;
+                self.ended_at = None;
+                self.error = None;
+            }
             (t, from) => return Err(invalid(from, t)),
         }
         Ok(())
@@ -193,6 +211,55 @@ mod tests {
             .unwrap();
         assert!(s.apply(Transition::Prepare, now()).is_err());
         assert!(s.apply(Transition::Cancel, now()).is_err());
+    }
+
+    #[test]
+    fn resume_makes_unfinished_tasks_pending_without_spending_budget_on_interruptions() {
+        let mut s = TaskState::new(2);
+        s.apply(Transition::Prepare, now()).unwrap();
+        s.apply(Transition::Start, now()).unwrap();
+        s.apply(
+            Transition::Resume {
+                interrupted_attempt: true,
+            },
+            now(),
+        )
+        .unwrap();
+        assert_eq!(
+            (s.status, s.attempt, s.max_attempts),
+            (TaskStatus::Pending, 1, 3)
+        );
+        s.apply(Transition::Prepare, now()).unwrap();
+        assert_eq!(s.attempt, 2);
+        s.apply(
+            Transition::AttemptEnded {
+                end: AttemptEnd::Failed,
+                error: Some("exit code 1".into()),
+                retry_at: Some(now()),
+            },
+            now(),
+        )
+        .unwrap();
+        // Waiting for a retry: the failed attempt counts.
+        s.apply(
+            Transition::Resume {
+                interrupted_attempt: false,
+            },
+            now(),
+        )
+        .unwrap();
+        assert_eq!((s.status, s.max_attempts), (TaskStatus::Pending, 3));
+        // Finished tasks are not resumed.
+        let mut done = TaskState::new(1);
+        done.apply(Transition::Skip("x".into()), now()).unwrap();
+        assert!(done
+            .apply(
+                Transition::Resume {
+                    interrupted_attempt: false
+                },
+                now()
+            )
+            .is_err());
     }
 
     #[test]

@@ -252,8 +252,13 @@ pub fn group_alive(pgid: i32) -> bool {
 
 /// Live (non-zombie) processes of group `pgid`, from /proc.
 fn group_members(pgid: i32) -> impl Iterator<Item = i32> {
+    live_processes().filter_map(move |(pid, group)| (group == pgid).then_some(pid))
+}
+
+/// (pid, process group) of every live (non-zombie) process, from /proc.
+fn live_processes() -> impl Iterator<Item = (i32, i32)> {
     let entries = std::fs::read_dir("/proc").into_iter().flatten().flatten();
-    entries.filter_map(move |entry| {
+    entries.filter_map(|entry| {
         let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
         let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
         // The command name is in parentheses and may contain anything; fields follow the last ')'.
@@ -262,7 +267,7 @@ fn group_members(pgid: i32) -> impl Iterator<Item = i32> {
         let state = fields.next()?;
         let _ppid = fields.next()?;
         let group: i32 = fields.next()?.parse().ok()?;
-        (group == pgid && state != "Z" && state != "X").then_some(pid)
+        (state != "Z" && state != "X").then_some((pid, group))
     })
 }
 
@@ -301,6 +306,41 @@ pub async fn stop_group(pgid: i32, grace: Duration) -> StopReport {
 /// Kills a group at once (a second Ctrl-C).
 pub fn kill_group_now(pgid: i32) {
     signal_group(pgid, libc::SIGKILL);
+}
+
+/// Stops (`paused`) or continues a group. SIGTSTP comes first so programs that handle it can
+/// save their terminal state; SIGSTOP follows because an agent's group is orphaned (its parent,
+/// grove, is in another session), and the kernel ignores SIGTSTP sent to an orphaned group.
+pub fn pause_group(pgid: i32, paused: bool) {
+    if paused {
+        signal_group(pgid, libc::SIGTSTP);
+        signal_group(pgid, libc::SIGSTOP);
+    } else {
+        signal_group(pgid, libc::SIGCONT);
+    }
+}
+
+/// Process groups with a live process whose environment has every `KEY=value` of `tags`: how
+/// what an agent left running is found after grove was killed (agents inherit their GROVE_*
+/// variables), whatever the group ids, and never an unrelated process that reused an id.
+pub fn tagged_groups(tags: &[(&str, &str)]) -> Vec<i32> {
+    let wanted: Vec<Vec<u8>> = tags
+        .iter()
+        .map(|(k, v)| format!("{k}={v}").into_bytes())
+        .collect();
+    let mut groups: Vec<i32> = live_processes()
+        .filter(|(pid, _)| {
+            let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+                return false;
+            };
+            let vars: Vec<&[u8]> = environ.split(|&b| b == 0).collect();
+            wanted.iter().all(|w| vars.contains(&w.as_slice()))
+        })
+        .map(|(_, group)| group)
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
+    groups
 }
 
 /// Waits until the group has no live process, checking briefly; false on timeout.

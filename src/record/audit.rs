@@ -47,6 +47,15 @@ impl Audit {
         self.emit(|| tracing::info!(event = "run_started", run_id, plan, base_commit));
     }
 
+    pub fn run_resumed(&self, run_id: &str, pid: u32) {
+        self.emit(|| tracing::info!(event = "run_resumed", run_id, pid));
+    }
+
+    /// The run was paused (Ctrl-Z) or continued.
+    pub fn paused(&self, paused: bool) {
+        self.emit(|| tracing::info!(event = "paused", paused));
+    }
+
     pub fn run_finished(&self, run_id: &str, interrupted: bool) {
         self.emit(|| tracing::info!(event = "run_finished", run_id, interrupted));
     }

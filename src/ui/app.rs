@@ -92,6 +92,16 @@ pub struct App {
     /// The envelope text for the details view, with the path it came from.
     pub(super) envelope: Option<(PathBuf, Result<String, String>)>,
     exit: Option<i32>,
+    /// Ctrl-Z: where suspending the dashboard stands.
+    suspend: Suspend,
+}
+
+/// Ctrl-Z asks the engine to stop the agents first; the dashboard suspends itself once it has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Suspend {
+    No,
+    Asked,
+    Ready,
 }
 
 impl App {
@@ -110,6 +120,7 @@ impl App {
             flash: None,
             envelope: None,
             exit: None,
+            suspend: Suspend::No,
         }
     }
 
@@ -199,6 +210,13 @@ impl App {
                 let (text, error) = format::merge_outcome(&task, &self.info.base_label, &outcome);
                 self.flash = Some(Flash { text, error });
             }
+            Event::Paused(paused) => {
+                if paused && self.suspend == Suspend::Asked {
+                    self.suspend = Suspend::Ready;
+                } else if !paused {
+                    self.note("agents continued");
+                }
+            }
             Event::RunFinished(summary) => {
                 let stopping = matches!(self.mode, Mode::Stopping);
                 if summary.interrupted || stopping || self.exit_when_done {
@@ -283,8 +301,27 @@ impl App {
         }
     }
 
+    /// Ctrl-Z: stop the agents, then (once the engine says they are) suspend the dashboard.
+    pub(super) fn ask_suspend(&mut self) -> Vec<Action> {
+        self.suspend = Suspend::Asked;
+        vec![Action::Send(Command::Pause)]
+    }
+
+    /// True once when the dashboard should suspend itself now (the agents are stopped).
+    pub fn take_suspend(&mut self) -> bool {
+        let ready = self.suspend == Suspend::Ready;
+        if ready {
+            self.suspend = Suspend::No;
+        }
+        ready
+    }
+
     /// The engine no longer takes commands (its loop ended).
     pub fn engine_gone(&mut self) {
+        if self.suspend == Suspend::Asked {
+            // No agents left to stop: suspend all the same.
+            self.suspend = Suspend::Ready;
+        }
         self.flash = Some(Flash {
             text: "the run has ended; grove can no longer act on tasks".into(),
             error: true,

@@ -107,6 +107,7 @@ impl App {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         match key.code {
             KeyCode::Char('c') if ctrl => return self.quit(),
+            KeyCode::Char('z') if ctrl => return self.ask_suspend(),
             KeyCode::Char('q') => return self.quit(),
             KeyCode::Esc if matches!(self.mode, Mode::Summary) => self.mode = Mode::Normal,
             KeyCode::Esc => self.zoomed = false,
@@ -140,6 +141,9 @@ impl App {
             KeyCode::Char('q') => return self.quit(),
             KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
                 return self.quit()
+            }
+            KeyCode::Char('z') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                return self.ask_suspend()
             }
             KeyCode::Esc => {
                 self.mode = Mode::Normal;

@@ -48,6 +48,15 @@ pub async fn run(front: FrontEnd, opts: DashboardOptions) -> anyhow::Result<i32>
         if let Some(code) = app.exit_code() {
             return Ok(code);
         }
+        if app.take_suspend() {
+            // Returns once the shell continues grove (`fg`); then the agents go on too.
+            session.suspend().context("cannot suspend")?;
+            outbox.carry_out(&mut app, vec![Action::Send(Command::Continue)]);
+            let (width, height) =
+                crossterm::terminal::size().context("cannot read the terminal size")?;
+            app.set_size(width, height);
+            dirty = true;
+        }
         let wake = if dirty {
             Some(last_draw.map_or_else(Instant::now, |t| t + FRAME))
         } else if app.needs_clock() {

@@ -35,16 +35,8 @@ impl TerminalSession {
             }));
         });
         ACTIVE.store(true, Ordering::SeqCst);
-        let entered = terminal::enable_raw_mode().and_then(|()| {
-            execute!(
-                io::stdout(),
-                EnterAlternateScreen,
-                EnableMouseCapture,
-                EnableBracketedPaste,
-                cursor::Hide
-            )?;
-            Terminal::new(CrosstermBackend::new(io::stdout()))
-        });
+        let entered =
+            enter_modes().and_then(|()| Terminal::new(CrosstermBackend::new(io::stdout())));
         match entered {
             Ok(terminal) => Ok(TerminalSession { terminal }),
             Err(e) => {
@@ -52,6 +44,18 @@ impl TerminalSession {
                 Err(e)
             }
         }
+    }
+
+    /// Ctrl-Z: gives the terminal back and stops this process as a shell's job control would
+    /// (SIGTSTP, default action). Returns after `fg` (SIGCONT) with the terminal in dashboard
+    /// mode again and cleared, so the next frame is drawn whole.
+    pub fn suspend(&mut self) -> io::Result<()> {
+        restore();
+        // SAFETY: signals this process; SIGTSTP keeps its default action, which stops it.
+        unsafe { libc::kill(libc::getpid(), libc::SIGTSTP) };
+        ACTIVE.store(true, Ordering::SeqCst);
+        enter_modes()?;
+        self.terminal.clear()
     }
 
     /// Draws one frame inside a synchronized update, so the terminal shows it whole.
@@ -66,6 +70,18 @@ impl Drop for TerminalSession {
     fn drop(&mut self) {
         restore();
     }
+}
+
+/// Raw mode, the alternate screen, mouse capture and bracketed paste on, cursor hidden.
+fn enter_modes() -> io::Result<()> {
+    terminal::enable_raw_mode()?;
+    execute!(
+        io::stdout(),
+        EnterAlternateScreen,
+        EnableMouseCapture,
+        EnableBracketedPaste,
+        cursor::Hide
+    )
 }
 
 /// Leaves dashboard mode: main screen, cursor shown, raw mode, mouse capture and bracketed

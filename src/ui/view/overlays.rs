@@ -50,6 +50,10 @@ const KEYS: &[(&str, &str)] = &[
         "q / Ctrl-C",
         "quit; while agents run, asks, then stops them",
     ),
+    (
+        "Ctrl-Z",
+        "suspend grove and stop the agents (clocks paused); fg resumes",
+    ),
     ("", ""),
     ("in help, diff and details", ""),
     ("j / k, ↓ / ↑", "scroll a line"),
