@@ -315,16 +315,17 @@ fn drive(
         let signals = forward_signals(front.commands.clone())?;
         let commands = front.commands.clone();
         let code = if dashboard {
-            run_dashboard(front, exit_when_done).await?
+            run_dashboard(front, exit_when_done).await
         } else {
             let mut stdout = std::io::stdout();
             let summary = crate::headless::run(front, &mut stdout).await;
-            summary.map(|s| s.exit_code()).unwrap_or(1)
+            Ok(summary.map(|s| s.exit_code()).unwrap_or(1))
         };
-        // The front end is done: the engine finishes (cancelling whatever still runs) and ends.
+        // The front end is done (or failed, e.g. its terminal was closed): the engine finishes,
+        // cancelling whatever still runs and writing the records, and ends.
         let _ = commands.send(Command::Shutdown);
         let _ = engine.await;
-        Ok(match (code, signals.received()) {
+        Ok(match (code?, signals.received()) {
             (130, Some(signal)) => 128 + signal,
             (code, _) => code,
         })

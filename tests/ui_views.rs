@@ -399,6 +399,7 @@ fn help_lists_every_key() {
         "Enter / z",
         "Tab",
         "Ctrl-]",
+        "Ctrl-Z",
         "PgUp / PgDn",
         "Home / End",
     ] {
@@ -898,4 +899,19 @@ fn tiny_terminals_draw_every_mode_without_panicking() {
         d.app.apply_event(Event::RunFinished(summary(1, 1, false)));
         d.draw();
     }
+}
+
+#[test]
+fn ctrl_z_stops_the_agents_first_then_suspends_once() {
+    let mut d = scene();
+    let (code, modifiers) = ctrl('z');
+    let actions = d.key_with(code, modifiers);
+    assert_eq!(sent(&actions), vec!["Pause"]);
+    assert!(!d.app.zoomed(), "Ctrl-Z is not z");
+    assert!(!d.app.take_suspend(), "not before the agents are stopped");
+    d.app.apply_event(Event::Paused(true));
+    assert!(d.app.take_suspend());
+    assert!(!d.app.take_suspend());
+    d.app.apply_event(Event::Paused(false));
+    assert_eq!(d.app.flash().unwrap().text, "agents continued");
 }

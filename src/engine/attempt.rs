@@ -21,7 +21,7 @@ use crate::record::{self, RunPaths};
 
 use super::api::Event;
 use super::output::Tail;
-use super::pause::pausable_sleep;
+use super::pause::{pausable_sleep, PauseClock};
 use super::state::AttemptEnd;
 
 /// Why an attempt is being stopped from outside.
@@ -60,8 +60,8 @@ pub struct AttemptJob {
     pub pane: Arc<Pane>,
     pub pane_size: (u16, u16),
     pub events: mpsc::UnboundedSender<Event>,
-    /// Set while the run is paused (Ctrl-Z): the timeout stops counting.
-    pub paused: watch::Receiver<bool>,
+    /// The run's pause clock (Ctrl-Z): the timeout does not count paused time.
+    pub paused: watch::Receiver<PauseClock>,
     /// Set by a second stop signal: no grace period before SIGKILL.
     pub kill_now: Arc<AtomicBool>,
 }

@@ -1,34 +1,75 @@
-//! Pausing a run (Ctrl-Z in the dashboard): the shared paused flag and timeouts that stop
-//! counting while it is set, so a suspended agent is not timed out for time it could not run.
+//! Pausing a run (Ctrl-Z in the dashboard): the run's pause clock, and timeouts that stop
+//! counting while the run is paused, so a suspended agent is not timed out for time it could
+//! not run.
 
 use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-/// Sleeps until `limit` of unpaused time has passed. Waits on the flag's changes, never polls.
-/// If the flag's sender goes away, the rest of the time runs out normally.
-pub async fn pausable_sleep(limit: Duration, mut paused: watch::Receiver<bool>) {
-    let mut left = limit;
+/// When the run is paused, and how long it has been paused in all. Kept by the run loop in a
+/// watch channel; a timeout reads it to know how much of its time the agent could run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PauseClock {
+    since: Option<Instant>,
+    total: Duration,
+}
+
+impl PauseClock {
+    pub fn pause(&mut self) {
+        self.since.get_or_insert_with(Instant::now);
+    }
+
+    pub fn resume(&mut self) {
+        if let Some(since) = self.since.take() {
+            self.total += since.elapsed();
+        }
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.since.is_some()
+    }
+
+    /// Time spent paused from the start of the run up to `now`.
+    fn paused_until(&self, now: Instant) -> Duration {
+        self.total
+            + self
+                .since
+                .map_or(Duration::ZERO, |s| now.saturating_duration_since(s))
+    }
+}
+
+/// Sleeps until `limit` of unpaused time has passed. Waits on the clock's changes, never polls.
+/// The time is worked out from the clock on every wake-up, so a pause this task did not see
+/// happen (grove itself was stopped right after it) is still not counted.
+pub async fn pausable_sleep(limit: Duration, mut clock: watch::Receiver<PauseClock>) {
+    let start = Instant::now();
+    let paused_before = clock.borrow().paused_until(start);
     loop {
-        if *paused.borrow_and_update() {
-            if paused.changed().await.is_err() {
-                break;
+        let now = Instant::now();
+        let state = *clock.borrow_and_update();
+        let paused = state.paused_until(now).saturating_sub(paused_before);
+        let ran = now.saturating_duration_since(start).saturating_sub(paused);
+        let Some(left) = limit.checked_sub(ran).filter(|d| !d.is_zero()) else {
+            return;
+        };
+        if state.is_paused() {
+            if clock.changed().await.is_err() {
+                // Nobody can resume the run any more: the rest of the time runs out.
+                return tokio::time::sleep(left).await;
             }
             continue;
         }
-        let started = Instant::now();
         tokio::select! {
-            _ = tokio::time::sleep(left) => return,
-            changed = paused.changed() => {
-                left = left.saturating_sub(started.elapsed());
+            biased;
+            changed = clock.changed() => {
                 if changed.is_err() {
-                    break;
+                    return tokio::time::sleep(left).await;
                 }
             }
+            _ = tokio::time::sleep(left) => {}
         }
     }
-    tokio::time::sleep(left).await;
 }
 
 #[cfg(test)]
@@ -37,22 +78,40 @@ mod tests {
 
     #[tokio::test]
     async fn time_spent_paused_does_not_count() {
-        let (tx, rx) = watch::channel(false);
+        let (tx, rx) = watch::channel(PauseClock::default());
         let started = Instant::now();
         let sleeper = tokio::spawn(pausable_sleep(Duration::from_millis(300), rx));
         tokio::time::sleep(Duration::from_millis(100)).await;
-        tx.send(true).unwrap();
+        tx.send_modify(PauseClock::pause);
         tokio::time::sleep(Duration::from_millis(400)).await;
         assert!(!sleeper.is_finished(), "the timeout ran out while paused");
-        tx.send(false).unwrap();
+        tx.send_modify(PauseClock::resume);
         sleeper.await.unwrap();
         // 100 ms before the pause, 400 ms paused, the remaining ~200 ms after.
         assert!(started.elapsed() >= Duration::from_millis(650));
     }
 
     #[tokio::test]
-    async fn a_dropped_flag_lets_the_time_run_out() {
-        let (tx, rx) = watch::channel(true);
+    async fn a_pause_the_sleeper_did_not_see_does_not_count_either() {
+        let (tx, rx) = watch::channel(PauseClock::default());
+        let started = Instant::now();
+        let sleeper = tokio::spawn(pausable_sleep(Duration::from_millis(200), rx));
+        // The sleeper starts its clock.
+        tokio::task::yield_now().await;
+        // Paused and resumed while the sleeper cannot run (this thread is blocked), as when
+        // grove itself is stopped in between: by the time it wakes, its timer has run out.
+        tx.send_modify(PauseClock::pause);
+        std::thread::sleep(Duration::from_millis(300));
+        tx.send_modify(PauseClock::resume);
+        sleeper.await.unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(500));
+    }
+
+    #[tokio::test]
+    async fn a_dropped_clock_lets_the_time_run_out() {
+        let mut clock = PauseClock::default();
+        clock.pause();
+        let (tx, rx) = watch::channel(clock);
         let sleeper = tokio::spawn(pausable_sleep(Duration::from_millis(50), rx));
         drop(tx);
         sleeper.await.unwrap();

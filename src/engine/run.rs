@@ -24,6 +24,7 @@ use crate::record::{self, RunPaths};
 use super::api::*;
 use super::attempt::{self, AttemptJob, AttemptReport, Progress, StopReason};
 use super::output;
+use super::pause::PauseClock;
 use super::resume::{self, Recovery};
 use super::retry;
 use super::schedule;
@@ -112,8 +113,8 @@ struct Run {
     _lock: RunLock,
     /// Time the run was active before this process took it over (`grove resume`).
     elapsed_before: Duration,
-    /// Set while the run is paused (Ctrl-Z); attempts' timeouts watch it.
-    paused: watch::Sender<bool>,
+    /// When the run is paused (Ctrl-Z); attempts' timeouts watch it.
+    paused: watch::Sender<PauseClock>,
     /// Set by `KillNow`: stopping skips the grace period.
     kill_now: Arc<AtomicBool>,
     /// What a resumed run does before scheduling anything.
@@ -313,7 +314,7 @@ pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
         journal: l.journal,
         _lock: l.lock,
         elapsed_before: l.elapsed_before,
-        paused: watch::Sender::new(false),
+        paused: watch::Sender::new(PauseClock::default()),
         kill_now: Arc::new(AtomicBool::new(false)),
         recovery: l.recovery,
     };
@@ -646,7 +647,7 @@ impl Run {
                         },
                         false,
                     );
-                    if *self.paused.borrow() {
+                    if self.paused.borrow().is_paused() {
                         pty::pause_group(pgid, true);
                     }
                     self.transition(index, Transition::Start);
@@ -837,7 +838,10 @@ impl Run {
             }
             Command::Pause | Command::Continue => {
                 let paused = matches!(cmd, Command::Pause);
-                self.paused.send_replace(paused);
+                self.paused.send_modify(|clock| match paused {
+                    true => clock.pause(),
+                    false => clock.resume(),
+                });
                 for pgid in self.tasks.iter().filter_map(|t| t.pgid) {
                     pty::pause_group(pgid, paused);
                 }

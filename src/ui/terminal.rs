@@ -55,7 +55,11 @@ impl TerminalSession {
         unsafe { libc::kill(libc::getpid(), libc::SIGTSTP) };
         ACTIVE.store(true, Ordering::SeqCst);
         enter_modes()?;
-        self.terminal.clear()
+        // Not `Terminal::clear`: it asks the terminal for the cursor position, and the answer
+        // would go to the input thread. A new terminal has no idea of the screen: it draws whole.
+        execute!(io::stdout(), terminal::Clear(terminal::ClearType::All))?;
+        self.terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+        Ok(())
     }
 
     /// Draws one frame inside a synchronized update, so the terminal shows it whole.
