@@ -126,10 +126,10 @@ fn unknown_backoff_key() {
 #[test]
 fn unknown_agent_key() {
     toml_fails_at(
-        "name = \"p\"\n[agents.mine]\ncommand = [\"echo\"]\nargs = []\n[[tasks]]\nname = \"a\"\nprompt = \"x\"\n",
+        "name = \"p\"\n[agents.mine]\ncommand = [\"echo\"]\nargz = []\n[[tasks]]\nname = \"a\"\nprompt = \"x\"\n",
         4,
         1,
-        "unknown key 'args' in agent 'mine'",
+        "unknown key 'argz' in agent 'mine'",
     );
 }
 
@@ -238,7 +238,7 @@ fn unknown_agent_lists_presets_and_plan_agents() {
         "name = \"p\"\n[agents.mine]\ncommand = [\"echo\"]\n[[tasks]]\nname = \"a\"\nprompt = \"x\"\nagent = \"claud\"\n",
         7,
         9,
-        "task 'a': unknown agent 'claud' (presets: demo, shell; plan agents: mine)",
+        "task 'a': unknown agent 'claud' (presets: demo, shell, claude, claude-interactive, codex, aider, gemini; defined agents: mine)",
     );
 }
 
@@ -248,7 +248,7 @@ fn unknown_agent_in_defaults_points_at_defaults() {
         "name = \"p\"\n[defaults]\nagent = \"nope\"\n[[tasks]]\nname = \"a\"\nprompt = \"x\"\n",
         3,
         9,
-        "[defaults]: unknown agent 'nope' (presets: demo, shell; plan agents: none)",
+        "[defaults]: unknown agent 'nope' (presets: demo, shell, claude, claude-interactive, codex, aider, gemini; defined agents: none)",
     );
 }
 
