@@ -31,8 +31,7 @@ const NO_CLAUDE_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 /// Runs `plan` headless from the repository with `path` as PATH.
 fn run_with_path(repo: &Repo, plan: &str, path: &str) -> (std::process::Output, serde_json::Value) {
-    let file = repo.home.path().join("plan.toml");
-    std::fs::write(&file, plan).unwrap();
+    let file = repo.write_plan(plan);
     let out = repo
         .grove_cmd(&["run", file.to_str().unwrap(), "--headless"])
         .env("PATH", path)
@@ -103,12 +102,12 @@ fn the_dashboard_shows_a_readable_transcript_and_the_cost() {
     // No raw JSON reaches the pane.
     assert!(!text.contains("\"type\""), "{text}");
     // Cost per task in the list, and the run's total in the status bar.
-    let (x, y) = dash::find(&screen, "$0.0123").expect("cost in the list");
-    assert!(x < 40 && y < 10, "cost at {x},{y}:\n{text}");
+    let (_, y) = dash::find_left_of(&screen, "$0.0123", 40).expect("cost in the list");
+    assert!(y < 4, "cost on row {y}:\n{text}");
     let status_row = &dash::rows(&screen)[28];
     assert!(status_row.contains("│ $0.0123"), "{status_row}");
     // Tool errors stand out in red.
-    let (x, y) = dash::find(&screen, "✗ Bash failed").unwrap();
+    let (x, y) = dash::find_all(&screen, "✗ Bash failed")[0];
     assert_eq!(screen[(x, y)].fg, Color::Indexed(1));
 }
 
@@ -242,12 +241,8 @@ prompt = "noresult edit the parser"
 #[test]
 fn a_preset_whose_program_is_missing_fails_validation_at_the_reference() {
     let repo = Repo::new();
-    let plan = repo.home.path().join("plan.toml");
-    std::fs::write(
-        &plan,
-        "name = \"p\"\n[[tasks]]\nname = \"a\"\nprompt = \"x\"\nagent = \"claude\"\n",
-    )
-    .unwrap();
+    let plan = repo
+        .write_plan("name = \"p\"\n[[tasks]]\nname = \"a\"\nprompt = \"x\"\nagent = \"claude\"\n");
     let out = repo
         .grove_cmd(&["validate", plan.to_str().unwrap()])
         .env("PATH", NO_CLAUDE_PATH)
@@ -369,9 +364,7 @@ prompt = "true"
 #[test]
 fn grove_agents_with_a_plan_lists_its_agents_even_when_programs_are_missing() {
     let repo = Repo::new();
-    let plan = repo.home.path().join("plan.toml");
-    std::fs::write(
-        &plan,
+    let plan = repo.write_plan(
         r#"
 name = "p"
 [agents.mine]
@@ -383,8 +376,7 @@ name = "a"
 prompt = "x"
 agent = "claude"
 "#,
-    )
-    .unwrap();
+    );
     let out = repo
         .grove_cmd(&["agents", "--plan", plan.to_str().unwrap()])
         .env("PATH", NO_CLAUDE_PATH)

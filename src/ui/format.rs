@@ -38,15 +38,19 @@ pub fn status_style(status: TaskStatus) -> Style {
 }
 
 /// How a task's status reads: its status color, or, while its agent waits for input, a
-/// highlight that stands out from every status.
+/// highlight that stands out from every status. Reversed rather than a background color, so the
+/// selected row's background cannot hide it.
 pub fn task_style(task: &TaskView) -> Style {
     if task.waiting.is_some() {
-        return Style::new()
-            .fg(Color::Black)
-            .bg(Color::Yellow)
-            .add_modifier(Modifier::BOLD);
+        return waiting_style();
     }
     status_style(task.status)
+}
+
+pub fn waiting_style() -> Style {
+    Style::new()
+        .fg(Color::Yellow)
+        .add_modifier(Modifier::BOLD | Modifier::REVERSED)
 }
 
 /// The status as a word, with the countdown while a retry waits ("retrying in 4s"), or

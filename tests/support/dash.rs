@@ -122,11 +122,20 @@ pub fn rows(buf: &Buffer) -> Vec<String> {
         .collect()
 }
 
-/// Where `text` is on the screen: (column, row) of its first character.
-pub fn find(buf: &Buffer, text: &str) -> Option<(u16, u16)> {
-    rows(buf).iter().enumerate().find_map(|(y, row)| {
-        let byte = row.find(text)?;
-        let x = row[..byte].chars().count();
-        Some((x as u16, y as u16))
-    })
+/// Where `text` is on the screen: (column, row) of its first character, for each place, top
+/// to bottom and left to right.
+pub fn find_all(buf: &Buffer, text: &str) -> Vec<(u16, u16)> {
+    let mut found = Vec::new();
+    for (y, row) in rows(buf).iter().enumerate() {
+        for (byte, _) in row.match_indices(text) {
+            let x = row[..byte].chars().count();
+            found.push((x as u16, y as u16));
+        }
+    }
+    found
+}
+
+/// The first place of `text` left of column `before_x` (in the list, for `before_x` its width).
+pub fn find_left_of(buf: &Buffer, text: &str, before_x: u16) -> Option<(u16, u16)> {
+    find_all(buf, text).into_iter().find(|(x, _)| *x < before_x)
 }

@@ -46,12 +46,10 @@ pub(super) fn draw(app: &App, layout: &ScreenLayout, frame: &mut Frame) {
         .filter(|t| t.view.waiting.is_some())
         .count();
     if waiting > 0 {
+        spans.push(Span::raw(" "));
         spans.push(Span::styled(
             format!(" {waiting} waiting "),
-            Style::new()
-                .fg(Color::Black)
-                .bg(Color::Yellow)
-                .add_modifier(Modifier::BOLD),
+            format::waiting_style(),
         ));
     }
     let usage = Usage::total(app.tasks.iter().filter_map(|t| t.view.usage.as_ref()));
