@@ -132,6 +132,10 @@ fn the_dashboard_highlights_a_waiting_agent_and_alerts_once() {
     // Reversed yellow: it stays visible on the selected row's background too.
     assert_eq!(screen[(x, y)].fg, Color::Yellow);
     assert!(screen[(x, y)].modifier.contains(Modifier::REVERSED));
+    // And in the pane's title.
+    let (x, y) = dash::find_all(&screen, "deploy · waiting")[0];
+    let word = (x + "deploy · ".chars().count() as u16, y);
+    assert!(screen[word].modifier.contains(Modifier::REVERSED));
     let rows = dash::rows(&screen);
     assert!(rows[22].contains(" 1 waiting "), "{}", rows[22]);
     // The other agent is not marked.
