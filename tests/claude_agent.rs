@@ -127,7 +127,8 @@ name = "notes"
 prompt = "success write the notes"
 [[tasks]]
 name = "mixed"
-prompt = "nonjson find the TODOs"
+prompt = "find the TODOs"
+env = { FAKE_CLAUDE_TRANSCRIPT = "nonjson" }
 "#,
         &fake_path(),
     );
