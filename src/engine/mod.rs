@@ -5,11 +5,14 @@ pub mod api;
 mod attempt;
 pub mod output;
 mod pause;
+mod ports;
 mod resume;
 pub mod retry;
 mod run;
 pub mod schedule;
+mod setup;
 pub mod state;
+mod watch;
 
 pub use resume::{resume, ResumeError};
 pub use run::{describe_merge, start, EngineError, RunRequest};

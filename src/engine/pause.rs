@@ -39,35 +39,58 @@ impl PauseClock {
     }
 }
 
-/// Sleeps until `limit` of unpaused time has passed. Waits on the clock's changes, never polls.
-/// The time is worked out from the clock on every wake-up, so a pause this task did not see
-/// happen (grove itself was stopped right after it) is still not counted.
-pub async fn pausable_sleep(limit: Duration, mut clock: watch::Receiver<PauseClock>) {
-    let start = Instant::now();
-    let paused_before = clock.borrow().paused_until(start);
-    loop {
-        let now = Instant::now();
-        let state = *clock.borrow_and_update();
-        let paused = state.paused_until(now).saturating_sub(paused_before);
-        let ran = now.saturating_duration_since(start).saturating_sub(paused);
-        let Some(left) = limit.checked_sub(ran).filter(|d| !d.is_zero()) else {
-            return;
-        };
-        if state.is_paused() {
-            if clock.changed().await.is_err() {
-                // Nobody can resume the run any more: the rest of the time runs out.
-                return tokio::time::sleep(left).await;
-            }
-            continue;
+/// A time limit that does not count paused time: `limit` of unpaused time from its creation.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    start: Instant,
+    paused_before: Duration,
+    limit: Duration,
+    clock: watch::Receiver<PauseClock>,
+}
+
+impl Budget {
+    pub fn new(limit: Duration, clock: watch::Receiver<PauseClock>) -> Budget {
+        let start = Instant::now();
+        let paused_before = clock.borrow().paused_until(start);
+        Budget {
+            start,
+            paused_before,
+            limit,
+            clock,
         }
-        tokio::select! {
-            biased;
-            changed = clock.changed() => {
-                if changed.is_err() {
+    }
+
+    /// Completes once the budget is spent. Waits on the clock's changes, never polls. The time
+    /// left is worked out from the clock on every wake-up, so a pause this task did not see
+    /// happen (grove itself was stopped right after it) is still not counted.
+    pub async fn spent(&self) {
+        let mut clock = self.clock.clone();
+        loop {
+            let now = Instant::now();
+            let state = *clock.borrow_and_update();
+            let paused = state.paused_until(now).saturating_sub(self.paused_before);
+            let ran = now
+                .saturating_duration_since(self.start)
+                .saturating_sub(paused);
+            let Some(left) = self.limit.checked_sub(ran).filter(|d| !d.is_zero()) else {
+                return;
+            };
+            if state.is_paused() {
+                if clock.changed().await.is_err() {
+                    // Nobody can resume the run any more: the rest of the time runs out.
                     return tokio::time::sleep(left).await;
                 }
+                continue;
             }
-            _ = tokio::time::sleep(left) => {}
+            tokio::select! {
+                biased;
+                changed = clock.changed() => {
+                    if changed.is_err() {
+                        return tokio::time::sleep(left).await;
+                    }
+                }
+                _ = tokio::time::sleep(left) => {}
+            }
         }
     }
 }
@@ -80,7 +103,8 @@ mod tests {
     async fn time_spent_paused_does_not_count() {
         let (tx, rx) = watch::channel(PauseClock::default());
         let started = Instant::now();
-        let sleeper = tokio::spawn(pausable_sleep(Duration::from_millis(300), rx));
+        let budget = Budget::new(Duration::from_millis(300), rx);
+        let sleeper = tokio::spawn(async move { budget.spent().await });
         tokio::time::sleep(Duration::from_millis(100)).await;
         tx.send_modify(PauseClock::pause);
         tokio::time::sleep(Duration::from_millis(400)).await;
@@ -95,8 +119,8 @@ mod tests {
     async fn a_pause_the_sleeper_did_not_see_does_not_count_either() {
         let (tx, rx) = watch::channel(PauseClock::default());
         let started = Instant::now();
-        let sleeper = tokio::spawn(pausable_sleep(Duration::from_millis(200), rx));
-        // The sleeper starts its clock.
+        let budget = Budget::new(Duration::from_millis(200), rx);
+        let sleeper = tokio::spawn(async move { budget.spent().await });
         tokio::task::yield_now().await;
         // Paused and resumed while the sleeper cannot run (this thread is blocked), as when
         // grove itself is stopped in between: by the time it wakes, its timer has run out.
@@ -112,7 +136,8 @@ mod tests {
         let mut clock = PauseClock::default();
         clock.pause();
         let (tx, rx) = watch::channel(clock);
-        let sleeper = tokio::spawn(pausable_sleep(Duration::from_millis(50), rx));
+        let budget = Budget::new(Duration::from_millis(50), rx);
+        let sleeper = tokio::spawn(async move { budget.spent().await });
         drop(tx);
         sleeper.await.unwrap();
     }

@@ -20,6 +20,7 @@ use crate::record::RunPaths;
 use super::api::{FrontEnd, MergeState, TaskStatus};
 use super::attempt::{self, AttemptReport};
 use super::run::{launch, removes_worktree, resolve_agents, EngineError, Launch, Restored};
+use super::setup;
 use super::state::{AttemptEnd, TaskState};
 
 /// How much of the last attempt's log is replayed into a resumed task's pane.
@@ -353,7 +354,9 @@ pub(super) async fn interrupted_attempt(
         audit.error(task, &e.to_string());
     }
     let error = "interrupted: grove stopped before the attempt ended".to_string();
-    let saved_ref = attempt::save_worktree(paths, task, attempt, &error, audit).await;
+    // What setup is known to put there stays out, as when an attempt ends normally.
+    let excludes = setup::planned_excludes(spec);
+    let saved_ref = attempt::save_worktree(paths, task, attempt, &error, &excludes, audit).await;
     let log = paths.attempt_log(task, attempt);
     // The log's last write is the last sign of life the attempt gave.
     let ended = std::fs::metadata(&log)
@@ -379,19 +382,19 @@ pub(super) async fn interrupted_attempt(
         head_commit: None,
         diff_stat: None,
         saved_ref,
+        usage: None,
     })
 }
 
 fn task_state(fact: &StateFact) -> TaskState {
-    TaskState {
-        status: fact.status,
-        attempt: fact.attempt,
-        max_attempts: fact.max_attempts,
-        started_at: fact.started_at,
-        ended_at: fact.ended_at,
-        retry_at: fact.retry_at,
-        error: fact.error.clone(),
-    }
+    let mut state = TaskState::new(fact.max_attempts);
+    state.status = fact.status;
+    state.attempt = fact.attempt;
+    state.started_at = fact.started_at;
+    state.ended_at = fact.ended_at;
+    state.retry_at = fact.retry_at;
+    state.error = fact.error.clone();
+    state
 }
 
 /// An attempt's report as the journal keeps it.
@@ -413,32 +416,30 @@ pub(super) fn attempt_fact(task: &str, r: &AttemptReport) -> AttemptFact {
         head_commit: r.head_commit.clone(),
         diff_stat: r.diff_stat.clone(),
         saved_ref: r.saved_ref.clone(),
+        usage: r.usage.clone(),
     }
 }
 
 fn attempt_report(f: &AttemptFact) -> AttemptReport {
-    AttemptReport {
-        attempt: f.attempt,
-        end: match f.status {
-            TaskStatus::Succeeded => AttemptEnd::Succeeded,
-            TaskStatus::TimedOut => AttemptEnd::TimedOut,
-            TaskStatus::Cancelled => AttemptEnd::Cancelled,
-            _ => AttemptEnd::Failed,
-        },
-        retryable: f.retryable,
-        exit_code: f.exit_code,
-        error: f.error.clone(),
-        started_at: f.started_at,
-        duration: Duration::try_from_secs_f64(f.duration_s).unwrap_or_default(),
-        log: f.log.clone(),
-        argv: f.argv.clone(),
-        input_hash: f.input_hash.clone(),
-        output: f.output.clone().zip(f.output_hash.clone()),
-        captured: String::new(),
-        head_commit: f.head_commit.clone(),
-        diff_stat: f.diff_stat.clone(),
-        saved_ref: f.saved_ref.clone(),
-    }
+    let mut r = AttemptReport::new(f.attempt, f.started_at, f.log.clone());
+    r.end = match f.status {
+        TaskStatus::Succeeded => AttemptEnd::Succeeded,
+        TaskStatus::TimedOut => AttemptEnd::TimedOut,
+        TaskStatus::Cancelled => AttemptEnd::Cancelled,
+        _ => AttemptEnd::Failed,
+    };
+    r.retryable = f.retryable;
+    r.exit_code = f.exit_code;
+    r.error = f.error.clone();
+    r.duration = Duration::try_from_secs_f64(f.duration_s).unwrap_or_default();
+    r.argv = f.argv.clone();
+    r.input_hash = f.input_hash.clone();
+    r.output = f.output.clone().zip(f.output_hash.clone());
+    r.head_commit = f.head_commit.clone();
+    r.diff_stat = f.diff_stat.clone();
+    r.saved_ref = f.saved_ref.clone();
+    r.usage = f.usage.clone();
+    r
 }
 
 /// The end of a log file (empty when there is none).

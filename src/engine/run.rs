@@ -25,6 +25,7 @@ use super::api::*;
 use super::attempt::{self, AttemptJob, AttemptReport, Progress, StopReason};
 use super::output;
 use super::pause::PauseClock;
+use super::ports::Ports;
 use super::resume::{self, Recovery};
 use super::retry;
 use super::schedule;
@@ -73,6 +74,8 @@ struct Task {
     merge_commit: Option<String>,
     merge_conflicts: Vec<String>,
     merge_reason: Option<String>,
+    /// TCP ports held for the task from its first attempt until it ends.
+    ports: Vec<u16>,
 }
 
 enum Internal {
@@ -108,6 +111,7 @@ struct Run {
     removing: usize,
     /// RunFinished was sent for the current idle state.
     finished_sent: bool,
+    ports: Ports,
     journal: Journal,
     /// Held while this process runs the run, so other grove processes see it as live.
     _lock: RunLock,
@@ -269,6 +273,7 @@ pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
                 merge_commit: None,
                 merge_conflicts: Vec::new(),
                 merge_reason: None,
+                ports: Vec::new(),
             };
             if let Some(r) = restored {
                 task.pane.feed(&r.screen, &mut std::io::sink());
@@ -311,6 +316,7 @@ pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
         merging: false,
         removing: 0,
         finished_sent: false,
+        ports: Ports::default(),
         journal: l.journal,
         _lock: l.lock,
         elapsed_before: l.elapsed_before,
@@ -564,6 +570,20 @@ impl Run {
 
     fn start_attempt(&mut self, index: usize) {
         self.transition(index, Transition::Prepare);
+        let wanted = self.tasks[index].spec.ports;
+        if wanted > 0 && self.tasks[index].ports.is_empty() {
+            match self.ports.reserve(wanted) {
+                Ok(ports) => self.tasks[index].ports = ports,
+                Err(e) => {
+                    let task = &self.tasks[index];
+                    let log = self.paths.attempt_log(&task.spec.name, task.state.attempt);
+                    let mut report = AttemptReport::new(task.state.attempt, Self::now(), log);
+                    report.error = Some(format!("cannot reserve {wanted} TCP ports: {e}"));
+                    self.attempt_done(index, report);
+                    return;
+                }
+            }
+        }
         let statuses: Vec<TaskStatus> = self.tasks.iter().map(|t| t.state.status).collect();
         let sources = schedule::output_sources(&self.plan.strategy, index, &statuses);
         let previous: Vec<(String, String)> = sources
@@ -605,6 +625,7 @@ impl Run {
             pane: task.pane.clone(),
             pane_size: task.pane_size,
             events: self.events.clone(),
+            ports: task.ports.clone(),
             paused: self.paused.subscribe(),
             kill_now: self.kill_now.clone(),
         };
@@ -653,6 +674,16 @@ impl Run {
                     self.transition(index, Transition::Start);
                 }
             }
+            Internal::Attempt(Progress::Waiting {
+                index,
+                attempt,
+                prompt,
+            }) => {
+                let state = &mut self.tasks[index].state;
+                if state.attempt == attempt && state.set_waiting(prompt) {
+                    self.changed(index);
+                }
+            }
             Internal::Attempt(Progress::Done { index, report }) => {
                 self.attempt_done(index, *report)
             }
@@ -692,12 +723,12 @@ impl Run {
         task.pgid = None;
         let end = report.end;
         let error = report.error.clone();
-        let retry_at = if end != AttemptEnd::Succeeded
+        let retry = end != AttemptEnd::Succeeded
             && end != AttemptEnd::Cancelled
             && report.retryable
             && task.state.attempts_left()
-            && !self.shutting_down
-        {
+            && !self.shutting_down;
+        let retry_at = if retry {
             let delay = retry::delay(&task.spec.backoff, report.attempt, fastrand::f64());
             self.audit.retry(
                 &task.spec.name,
@@ -705,17 +736,12 @@ impl Run {
                 delay,
                 error.as_deref().unwrap_or(""),
             );
-            task.retry_generation += 1;
-            let generation = task.retry_generation;
-            let internal = self.internal_tx.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(delay).await;
-                let _ = internal.send(Internal::RetryDue { index, generation });
-            });
+            self.schedule_retry_timer(index, delay);
             Some(Self::now() + delay)
         } else {
             None
         };
+        let task = &mut self.tasks[index];
         if end == AttemptEnd::Succeeded {
             task.output = report.output.clone();
             task.head_commit = report.head_commit.clone();
@@ -732,6 +758,7 @@ impl Run {
         );
     }
 
+    /// Wakes the loop with `RetryDue` after `delay`; a newer timer for the task supersedes it.
     fn schedule_retry_timer(&mut self, index: usize, delay: std::time::Duration) {
         let task = &mut self.tasks[index];
         task.retry_generation += 1;
@@ -743,8 +770,10 @@ impl Run {
         });
     }
 
-    /// A task reached a final status: merge, clean up its worktree, fail fast.
+    /// A task reached a final status: merge, clean up its worktree, free its ports, fail fast.
     fn task_ended(&mut self, index: usize) {
+        let ports = std::mem::take(&mut self.tasks[index].ports);
+        self.ports.release(&ports);
         let task = &self.tasks[index];
         let status = task.state.status;
         if status == TaskStatus::Succeeded && task.spec.merge == MergeMode::Auto {
@@ -1061,6 +1090,8 @@ impl Run {
             merge_conflicts: t.merge_conflicts.clone(),
             input_hash: last.and_then(|a| a.input_hash.clone()),
             output_hash: t.output.as_ref().map(|(_, h)| h.clone()),
+            usage: task_usage(t),
+            waiting: t.state.waiting.clone(),
         }
     }
 
@@ -1099,6 +1130,7 @@ impl Run {
             tasks,
             results_by_agent: Default::default(),
             errors: Vec::new(),
+            usage: None,
         };
         results.recount();
         results
@@ -1114,11 +1146,17 @@ pub(super) fn removes_worktree(keep: KeepWorktrees, status: TaskStatus) -> bool 
     }
 }
 
-fn status_key(s: TaskStatus) -> String {
+/// The snake_case word a status enum serializes to (as results.json spells it).
+fn status_key(s: impl serde::Serialize) -> String {
     serde_json::to_value(s)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default()
+}
+
+/// The usage of all of a task's attempts, summed.
+fn task_usage(t: &Task) -> Option<Usage> {
+    Usage::total(t.attempts.iter().filter_map(|a| a.usage.as_ref()))
 }
 
 fn task_result(t: &Task, paths: &RunPaths, base_commit: &str) -> TaskResult {
@@ -1151,10 +1189,12 @@ fn task_result(t: &Task, paths: &RunPaths, base_commit: &str) -> TaskResult {
                 log: a.log.display().to_string(),
                 error: a.error.clone(),
                 saved_ref: a.saved_ref.clone(),
+                usage: a.usage.clone(),
             })
             .collect(),
+        usage: task_usage(t),
         merge: MergeRecord {
-            state: status_key_merge(t.merge),
+            state: status_key(t.merge),
             commit: t.merge_commit.clone(),
             conflicts: t.merge_conflicts.clone(),
             reason: t.merge_reason.clone(),
@@ -1170,13 +1210,6 @@ fn task_result(t: &Task, paths: &RunPaths, base_commit: &str) -> TaskResult {
             base_commit: base_commit.to_string(),
         },
     }
-}
-
-fn status_key_merge(m: MergeState) -> String {
-    serde_json::to_value(m)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 fn apply_merge_outcome(task: &mut Task, outcome: &MergeOutcome) {

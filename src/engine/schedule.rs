@@ -150,6 +150,12 @@ mod tests {
             merge: MergeMode::Manual,
             keep_worktrees: KeepWorktrees::Failed,
             depends_on: deps.iter().map(|d| d.to_string()).collect(),
+            copy: Vec::new(),
+            setup: Vec::new(),
+            python: None,
+            ports: 0,
+            idle_after: Duration::from_secs(10),
+            auto_yes: false,
         }
     }
 

@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+use crate::agent::stream_json::Usage;
 use crate::engine::api::{MergeState, TaskStatus};
 use crate::git::DiffStat;
 
@@ -114,6 +115,9 @@ pub struct AttemptFact {
     pub head_commit: Option<String>,
     pub diff_stat: Option<DiffStat>,
     pub saved_ref: Option<String>,
+    /// What the agent reported it used (stream-json agents).
+    #[serde(default)]
+    pub usage: Option<Usage>,
 }
 
 /// A merge request (`state: pending`) or its outcome.
