@@ -361,7 +361,8 @@ pub fn start_notices(root: &Path, plan: Option<&str>, resuming: Option<&str>) ->
         if let Some(last) = last {
             let id = last.run_id();
             match last.state() {
-                RunState::Unfinished => {
+                // Only a run with a journal can be resumed.
+                RunState::Unfinished if last.record.is_some() => {
                     notices.push(format!(
                         "grove: the last run of plan '{plan}', {id}, did not finish; to continue it instead: grove resume {id}"
                     ));
@@ -370,7 +371,7 @@ pub fn start_notices(root: &Path, plan: Option<&str>, resuming: Option<&str>) ->
                 RunState::Running { pid } => notices.push(format!(
                     "grove: run {id} of plan '{plan}' is running too (grove process {pid})"
                 )),
-                RunState::Finished => {}
+                RunState::Unfinished | RunState::Finished => {}
             }
         }
     }

@@ -30,6 +30,8 @@ const SCREEN_REPLAY: u64 = 256 * 1024;
 pub enum ResumeError {
     #[error("no run '{run_id}' in {} (runs are in .grove/runs/; see grove ls)", repo.display())]
     NoRun { run_id: String, repo: PathBuf },
+    #[error("run '{run_id}' has no journal (it was made by an older grove) and cannot be resumed")]
+    NoJournal { run_id: String },
     #[error("run '{run_id}' is still running (grove process {pid})")]
     Live { run_id: String, pid: String },
     #[error("run '{run_id}' has finished; nothing to resume (see grove show {run_id})")]
@@ -54,6 +56,7 @@ impl ResumeError {
     pub fn exit_code(&self) -> i32 {
         match self {
             ResumeError::NoRun { .. }
+            | ResumeError::NoJournal { .. }
             | ResumeError::Live { .. }
             | ResumeError::Finished { .. }
             | ResumeError::Plan { .. }
@@ -98,10 +101,15 @@ pub fn resume(
     run_id: &str,
 ) -> Result<(FrontEnd, tokio::task::JoinHandle<()>), ResumeError> {
     let paths = RunPaths::new(repo_root, run_id);
-    if !plan::valid_name(run_id) || !paths.run_dir.join(journal::FILE).is_file() {
+    if !plan::valid_name(run_id) || !paths.run_dir.is_dir() {
         return Err(ResumeError::NoRun {
             run_id: run_id.into(),
             repo: repo_root.into(),
+        });
+    }
+    if !paths.run_dir.join(journal::FILE).is_file() {
+        return Err(ResumeError::NoJournal {
+            run_id: run_id.into(),
         });
     }
     let lock = RunLock::acquire(&paths.run_dir).map_err(|e| match e {
