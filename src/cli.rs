@@ -338,9 +338,11 @@ fn drive(
         // cancelling whatever still runs and writing the records, and ends.
         let _ = commands.send(Command::Shutdown);
         let _ = engine.await;
-        Ok(match (code?, signals.received()) {
-            (130, Some(signal)) => 128 + signal,
-            (code, _) => code,
+        Ok(match (code, signals.received()) {
+            (Ok(130), Some(signal)) => 128 + signal,
+            // The dashboard failed because its terminal went away with the signal (SIGHUP).
+            (Err(_), Some(signal)) => 128 + signal,
+            (code, _) => code?,
         })
     })
 }

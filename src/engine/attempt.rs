@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -68,17 +67,24 @@ pub struct AttemptJob {
     pub ports: Vec<u16>,
     /// The run's pause clock (Ctrl-Z): the timeout does not count paused time.
     pub paused: watch::Receiver<PauseClock>,
-    /// Set by a second stop signal: no grace period before SIGKILL.
-    pub kill_now: Arc<AtomicBool>,
+    /// Set by a second stop signal: no (more) grace period before SIGKILL.
+    pub kill_now: watch::Receiver<bool>,
 }
 
 impl AttemptJob {
-    /// The wait between SIGTERM and SIGKILL when stopping a group of the attempt's processes.
-    fn grace(&self) -> Duration {
-        if self.kill_now.load(Ordering::SeqCst) {
-            Duration::ZERO
-        } else {
-            self.spec.kill_grace
+    /// Stops a group of the attempt's processes: SIGTERM, `kill_grace`, SIGKILL. A second stop
+    /// signal cuts the grace period short, whenever it comes.
+    async fn stop_group(&self, pgid: i32) -> pty::StopReport {
+        let mut kill_now = self.kill_now.clone();
+        let killed = async move {
+            if kill_now.wait_for(|now| *now).await.is_err() {
+                // Nobody can ask for it any more.
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            report = pty::stop_group(pgid, self.spec.kill_grace) => report,
+            () = killed => pty::stop_group(pgid, Duration::ZERO).await,
         }
     }
 }
@@ -693,11 +699,10 @@ impl Terminal<'_> {
                 }
             }
         };
-        let grace = job.grace();
         let exit = match exit {
             Some(exit) => {
                 // The leader is gone; anything it left behind in its group goes too.
-                let leftovers = pty::stop_group(pgid, grace).await;
+                let leftovers = job.stop_group(pgid).await;
                 if leftovers.terminated {
                     job.audit.kill(
                         task,
@@ -715,7 +720,7 @@ impl Terminal<'_> {
                 } else {
                     "cancel"
                 };
-                let stopped = pty::stop_group(pgid, grace).await;
+                let stopped = job.stop_group(pgid).await;
                 job.audit
                     .kill(task, job.attempt, pgid, reason, stopped.killed);
                 tokio::time::timeout(Duration::from_secs(5), &mut spawned.exit)

@@ -3,7 +3,6 @@
 //! channels only.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -119,8 +118,8 @@ struct Run {
     elapsed_before: Duration,
     /// When the run is paused (Ctrl-Z); attempts' timeouts watch it.
     paused: watch::Sender<PauseClock>,
-    /// Set by `KillNow`: stopping skips the grace period.
-    kill_now: Arc<AtomicBool>,
+    /// Set by `KillNow`: attempts being stopped skip (the rest of) the grace period.
+    kill_now: watch::Sender<bool>,
     /// What a resumed run does before scheduling anything.
     recovery: Vec<Recovery>,
 }
@@ -321,7 +320,7 @@ pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
         _lock: l.lock,
         elapsed_before: l.elapsed_before,
         paused: watch::Sender::new(PauseClock::default()),
-        kill_now: Arc::new(AtomicBool::new(false)),
+        kill_now: watch::Sender::new(false),
         recovery: l.recovery,
     };
     for i in 0..run.tasks.len() {
@@ -627,7 +626,7 @@ impl Run {
             events: self.events.clone(),
             ports: task.ports.clone(),
             paused: self.paused.subscribe(),
-            kill_now: self.kill_now.clone(),
+            kill_now: self.kill_now.subscribe(),
         };
         let (stop_tx, stop_rx) = oneshot::channel();
         self.tasks[index].stop = Some(stop_tx);
@@ -859,11 +858,8 @@ impl Run {
         match cmd {
             Command::Shutdown => self.shutdown(),
             Command::KillNow => {
-                self.kill_now.store(true, Ordering::SeqCst);
+                self.kill_now.send_replace(true);
                 self.shutdown();
-                for pgid in self.tasks.iter().filter_map(|t| t.pgid) {
-                    pty::kill_group_now(pgid);
-                }
             }
             Command::Pause | Command::Continue => {
                 let paused = matches!(cmd, Command::Pause);
