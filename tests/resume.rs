@@ -57,11 +57,16 @@ prompt = '''trap "" HUP TERM; echo "blocked $GROVE_ATTEMPT $$" >> {log}; echo "w
 "#,
         log = log.display()
     );
-    let run_id = kill_run_when(&repo, &plan, "done to succeed while blocked runs", |id| {
-        let child_started = lines(&log).iter().any(|l| l.starts_with("child 1"));
-        child_started && succeeded(&repo, id).contains(&"done".to_string())
-    });
-    let first_attempt: Vec<i32> = logged_pids(&log)[1..].to_vec();
+    let (run_id, _grove) =
+        kill_run_when(&repo, &plan, "done to succeed while blocked runs", |id| {
+            let child_started = lines(&log).iter().any(|l| l.starts_with("child 1"));
+            child_started && succeeded(&repo, id).contains(&"done".to_string())
+        });
+    let first_attempt: Vec<i32> = lines(&log)
+        .iter()
+        .filter(|l| l.starts_with("blocked 1 ") || l.starts_with("child 1 "))
+        .filter_map(|l| l.split_whitespace().nth(2)?.parse().ok())
+        .collect();
     assert_eq!(first_attempt.len(), 2, "{:?}", lines(&log));
     assert!(
         first_attempt.iter().all(|&pid| alive(pid)),
@@ -153,7 +158,7 @@ fn kill_9_during_worktree_creation_then_resume() {
          [[tasks]]\nname = \"a\"\n[[tasks]]\nname = \"b\"\n[[tasks]]\nname = \"c\"\n",
         logging_prompt(&log, "out-$GROVE_TASK.txt")
     );
-    let run_id = kill_run_when(&repo, &plan, "a task to start preparing", |id| {
+    let (run_id, _grove) = kill_run_when(&repo, &plan, "a task to start preparing", |id| {
         journal_states(&repo, id)
             .iter()
             .any(|(_, s)| s == "preparing")
@@ -201,7 +206,7 @@ prompt = '''echo "writer $GROVE_ATTEMPT $$" >> {log}; i=0; while [ $i -lt 3000 ]
 "#,
         log = log.display()
     );
-    let run_id = kill_run_when(&repo, &plan, "the agent to exit", |id| {
+    let (run_id, _grove) = kill_run_when(&repo, &plan, "the agent to exit", |id| {
         std::fs::read_to_string(repo.run_dir(id).join("audit.log"))
             .is_ok_and(|audit| audit.contains("\"event\":\"exit\""))
     });
@@ -234,7 +239,7 @@ fn kill_9_during_a_merge_then_resume_finishes_the_merge() {
          prompt = '''{}'''\n[[tasks]]\nname = \"one\"\n[[tasks]]\nname = \"two\"\n",
         logging_prompt(&log, "$GROVE_TASK.txt")
     );
-    let run_id = kill_run_when(&repo, &plan, "a merge to be requested", |id| {
+    let (run_id, _grove) = kill_run_when(&repo, &plan, "a merge to be requested", |id| {
         journal(&repo, id)
             .iter()
             .any(|l| l["entry"] == "merge" && l["state"] == "pending")
@@ -298,10 +303,13 @@ prompt = '''trap "" HUP; echo "d $GROVE_ATTEMPT $$" >> {log}; sleep 3; echo d > 
         .iter()
         .map(|t| (t.to_string(), starts(&log, t)))
         .collect();
+    // Killed resumes stay here until the test is over, so their leftovers are resume's to stop.
+    let mut killed_resumes = Vec::new();
     if let Some(after) = kill_resume {
         let mut resumed = spawn_grove(&repo, &["resume", &run_id, "--headless"]);
         std::thread::sleep(after);
         kill9(&mut resumed);
+        killed_resumes.push(resumed);
         assert_records_valid(&repo, &run_id);
         // Tasks that succeeded before the first kill did not run in the killed resume.
         for (name, before) in &counts {

@@ -33,7 +33,7 @@ prompt = "true"
 }
 
 /// grove running the stubborn plan, once the agent's grandchild runs; with the run id.
-fn start_stubborn(repo: &Repo, kill_grace: &str) -> (std::process::Child, String) {
+fn start_stubborn(repo: &Repo, kill_grace: &str) -> (Grove, String) {
     let grove = spawn_run(repo, &stubborn_plan(repo, kill_grace));
     let run_id = the_run(repo);
     wait_for("the grandchild to start", || {

@@ -23,24 +23,71 @@ pub fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// A grove process in the background. When the test ends (passing or not), it is killed, and so
+/// is any agent of the repository still running, so a failing test leaves no process behind.
+pub struct Grove {
+    child: Child,
+    worktrees: String,
+}
+
+impl std::ops::Deref for Grove {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.child
+    }
+}
+
+impl std::ops::DerefMut for Grove {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.child
+    }
+}
+
+impl Drop for Grove {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let wanted = format!("GROVE_WORKTREE={}", self.worktrees);
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+            let ours = environ
+                .split(|&b| b == 0)
+                .any(|var| var.starts_with(wanted.as_bytes()));
+            if ours {
+                // SAFETY: killing a process this test's grove started.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+}
+
 /// Writes `plan` to the test's home (outside the repository) and starts `grove run` on it
 /// headless in the background; output goes to files in the home.
-pub fn spawn_run(repo: &Repo, plan: &str) -> Child {
+pub fn spawn_run(repo: &Repo, plan: &str) -> Grove {
     let path = repo.home.path().join("plan.toml");
     std::fs::write(&path, plan).unwrap();
     spawn_grove(repo, &["run", path.to_str().unwrap(), "--headless"])
 }
 
-pub fn spawn_grove(repo: &Repo, args: &[&str]) -> Child {
+pub fn spawn_grove(repo: &Repo, args: &[&str]) -> Grove {
     let n = std::fs::read_dir(repo.home.path()).unwrap().count();
     let out = std::fs::File::create(repo.home.path().join(format!("out-{n}.txt"))).unwrap();
     let err = std::fs::File::create(repo.home.path().join(format!("err-{n}.txt"))).unwrap();
-    repo.grove_cmd(args)
+    let child = repo
+        .grove_cmd(args)
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
         .spawn()
-        .unwrap()
+        .unwrap();
+    let root = repo.path().canonicalize().unwrap();
+    Grove {
+        child,
+        worktrees: root.join(".grove/worktrees").display().to_string(),
+    }
 }
 
 /// The id of the repository's only run, once its journal exists.
@@ -88,19 +135,20 @@ pub fn succeeded(repo: &Repo, run_id: &str) -> Vec<String> {
 }
 
 /// Starts `grove run` on `plan`, waits for the moment `now` says (given the run id), kills
-/// grove with SIGKILL there and checks that its records are valid JSON; returns the run id.
+/// grove with SIGKILL there and checks that its records are valid JSON; returns the run id, and
+/// the killed grove, whose agents are cleaned up when the test is over.
 pub fn kill_run_when(
     repo: &Repo,
     plan: &str,
     what: &str,
     mut now: impl FnMut(&str) -> bool,
-) -> String {
+) -> (String, Grove) {
     let mut grove = spawn_run(repo, plan);
     let run_id = the_run(repo);
     wait_for(what, || now(&run_id).then_some(()));
     kill9(&mut grove);
     assert_records_valid(repo, &run_id);
-    run_id
+    (run_id, grove)
 }
 
 /// A shell prompt that logs `<task> <attempt> <pid>` to `log` and writes `<file>` containing
