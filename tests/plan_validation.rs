@@ -1200,3 +1200,44 @@ fn worktree_setup_keys_fold_over_defaults() {
         (0, Duration::from_secs(10), false)
     );
 }
+
+// ---- check ----
+
+#[test]
+fn check_is_a_task_key_also_in_defaults() {
+    let plan = load_text(
+        "plan.toml",
+        r#"name = "p"
+[defaults]
+agent = "shell"
+check = "cargo test"
+[[tasks]]
+name = "a"
+prompt = "x"
+[[tasks]]
+name = "b"
+prompt = "x"
+check = "make lint"
+"#,
+    )
+    .unwrap();
+    assert_eq!(plan.tasks[0].check.as_deref(), Some("cargo test"));
+    assert_eq!(plan.tasks[1].check.as_deref(), Some("make lint"));
+    let plain = load_text("plan.toml", &format!("name = \"p\"\n{ONE_TASK}")).unwrap();
+    assert_eq!(plain.tasks[0].check, None);
+
+    let task = "name = \"p\"\n[[tasks]]\nname = \"a\"\nprompt = \"x\"\nagent = \"shell\"\n";
+    toml_fails_at(
+        &format!("{task}check = \"  \"\n"),
+        6,
+        9,
+        "task 'a': 'check' must not be an empty command",
+    );
+    toml_fails_at(&format!("{task}check = [\"make\"]\n"), 6, 9, "'check'");
+    toml_fails_at(
+        "name = \"p\"\n[defaults]\ncheck = \"\"\n[[tasks]]\nname = \"a\"\nprompt = \"x\"\n",
+        3,
+        9,
+        "[defaults]: 'check' must not be an empty command",
+    );
+}

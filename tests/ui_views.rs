@@ -227,6 +227,7 @@ fn attempt(n: u32, status: TaskStatus, exit_code: Option<i32>) -> AttemptView {
         log: PathBuf::from(format!("/repo/.grove/runs/r/flaky/attempt-{n}.log")),
         error: (status != TaskStatus::Succeeded)
             .then(|| format!("agent exited with code {}", exit_code.unwrap_or(-1))),
+        check: None,
     }
 }
 

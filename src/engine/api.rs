@@ -117,6 +117,17 @@ pub struct AttemptView {
     pub duration: Option<Duration>,
     pub log: PathBuf,
     pub error: Option<String>,
+    /// The task's check, when it ran in this attempt.
+    pub check: Option<CheckView>,
+}
+
+/// How an attempt's check went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckView {
+    pub command: String,
+    pub exit_code: Option<i32>,
+    pub passed: bool,
+    pub duration: Duration,
 }
 
 /// A snapshot of one task, sent whole with every change.

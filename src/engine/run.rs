@@ -14,7 +14,9 @@ use crate::plan::RepoTarget;
 use crate::pty::pane::{Pane, DEFAULT_SCROLLBACK};
 use crate::pty::PtyControl;
 use crate::record::audit::Audit;
-use crate::record::results::{AttemptRecord, MergeRecord, Provenance, Results, TaskResult};
+use crate::record::results::{
+    AttemptRecord, CheckRecord, MergeRecord, Provenance, Results, TaskResult,
+};
 use crate::record::{self, RunPaths};
 
 use super::api::*;
@@ -352,6 +354,20 @@ impl Run {
                 .map(|(task, out)| serde_json::json!({ "task": task, "output": out }))
                 .collect();
             context.insert("previous_outputs".into(), serde_json::Value::Array(list));
+        }
+        // The agent gets to see why its last attempt's check failed, to fix it.
+        if let Some(check) = task
+            .attempts
+            .last()
+            .and_then(|a| a.check.as_ref())
+            .filter(|c| !c.passed)
+        {
+            let failure = serde_json::json!({
+                "command": check.command,
+                "exit_code": check.exit_code,
+                "output": check.output,
+            });
+            context.insert("check_failure".into(), failure);
         }
         let dependency_branches = task
             .spec
@@ -772,6 +788,12 @@ impl Run {
                     duration: Some(a.duration),
                     log: a.log.clone(),
                     error: a.error.clone(),
+                    check: a.check.as_ref().map(|c| CheckView {
+                        command: c.command.clone(),
+                        exit_code: c.exit_code,
+                        passed: c.passed,
+                        duration: c.duration,
+                    }),
                 })
                 .collect(),
             error: t.state.error.clone(),
@@ -875,6 +897,11 @@ fn task_result(t: &Task, paths: &RunPaths, base_commit: &str) -> TaskResult {
                 error: a.error.clone(),
                 saved_ref: a.saved_ref.clone(),
                 usage: a.usage.clone(),
+                check: a.check.as_ref().map(|c| CheckRecord {
+                    command: c.command.clone(),
+                    exit_code: c.exit_code,
+                    duration_s: c.duration.as_secs_f64(),
+                }),
             })
             .collect(),
         usage: task_usage(t),

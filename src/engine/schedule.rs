@@ -156,6 +156,8 @@ mod tests {
             ports: 0,
             idle_after: Duration::from_secs(10),
             auto_yes: false,
+            check: None,
+            group: None,
         }
     }
 

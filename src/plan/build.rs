@@ -296,6 +296,8 @@ fn task(
         ports: merged.ports.unwrap_or(0),
         idle_after: merged.idle_after.unwrap_or(defaults::IDLE_AFTER),
         auto_yes: merged.auto_yes.unwrap_or(false),
+        check: merged.check,
+        group: None,
         inputs: merged.inputs,
         env: merged.env,
         name: name.clone(),

@@ -29,6 +29,7 @@ pub(crate) const KEYS: &[&str] = &[
     "ports",
     "idle_after",
     "auto_yes",
+    "check",
 ];
 
 const RETRIES_MAX: i64 = 100;
@@ -52,6 +53,7 @@ pub(crate) struct Settings {
     pub ports: Option<u16>,
     pub idle_after: Option<Duration>,
     pub auto_yes: Option<bool>,
+    pub check: Option<String>,
 }
 
 /// An `agent = "NAME"` and where it is written, so a problem with the agent it picks (its
@@ -131,6 +133,7 @@ impl Settings {
                 "ports" => s.ports = Some(scope.count(entry, 0, Some(PORTS_MAX))?),
                 "idle_after" => s.idle_after = Some(positive_duration(entry, scope)?),
                 "auto_yes" => s.auto_yes = Some(scope.boolean(entry)?),
+                "check" => s.check = Some(non_empty_command(entry, scope)?),
                 _ => {}
             }
         }
@@ -167,6 +170,7 @@ impl Settings {
             ports: self.ports.or(defaults.ports),
             idle_after: self.idle_after.or(defaults.idle_after),
             auto_yes: self.auto_yes.or(defaults.auto_yes),
+            check: self.check.or_else(|| defaults.check.clone()),
         }
     }
 
@@ -289,6 +293,18 @@ fn copy_paths(entry: &Entry, scope: &Scope) -> Res<Vec<String>> {
         paths.push(clean.join("/"));
     }
     Ok(paths)
+}
+
+/// A shell command that is not empty (or only spaces).
+fn non_empty_command(entry: &Entry, scope: &Scope) -> Res<String> {
+    let command = scope.string(entry)?;
+    if command.trim().is_empty() {
+        return Err(scope.bad(
+            entry.value.span.start,
+            format!("{} must not be an empty command", scope.key(entry)),
+        ));
+    }
+    Ok(command.to_string())
 }
 
 /// An array of strings none of which is empty (or only spaces).

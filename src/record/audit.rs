@@ -110,6 +110,10 @@ impl Audit {
     }
 
     /// `auto_yes` answered the agent's question `prompt` by typing `key`.
+    pub fn check(&self, task: &str, attempt: u32, command: &str, outcome: &str) {
+        self.emit(|| tracing::info!(event = "check", task, attempt, command, outcome));
+    }
+
     pub fn answer(&self, task: &str, attempt: u32, prompt: &str, key: &str) {
         let key = key.escape_default().to_string();
         self.emit(|| tracing::info!(event = "auto_yes", task, attempt, prompt, key));

@@ -76,6 +76,18 @@ pub struct AttemptRecord {
     pub saved_ref: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
+    /// The task's check, when it ran in this attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<CheckRecord>,
+}
+
+/// `check: {command, exit_code, duration_s}` of an attempt; `exit_code` is null when the check
+/// did not exit by itself (timeout, cancel, signal).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CheckRecord {
+    pub command: String,
+    pub exit_code: Option<i32>,
+    pub duration_s: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
