@@ -124,3 +124,114 @@ prompt = "echo work > work.txt"
     let saved = format!("refs/grove/{}/check-fails/attempt-1", run_id(&out));
     assert_eq!(repo.git(&["show", &format!("{saved}:work.txt")]), "work");
 }
+
+/// Three shell agents race on one job; only the second passes its check. With
+/// `pick = "first-passing"` it is merged without asking, the one still running is cancelled,
+/// the failed one discarded; every sibling's branch or saved attempt stays.
+#[test]
+fn a_race_merges_the_first_passing_sibling_and_cancels_the_rest() {
+    let repo = Repo::new();
+    let (out, results) = repo.run_plan(
+        r#"
+name = "p"
+max_parallel = 3
+[[tasks]]
+name = "job"
+agent = "shell"
+replicas = 3
+pick = "first-passing"
+check = "test -f pass"
+prompt = '''
+echo "$GROVE_TASK" > answer.txt
+case "$GROVE_TASK" in
+  job.1) ;;
+  job.2) sleep 1; touch pass ;;
+  job.3) echo "$$" > pid.txt; exec sleep 60 ;;
+esac
+'''
+"#,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let run_id = run_id(&out);
+
+    let winner = task(&results, "job.2");
+    assert_eq!(winner["status"], "succeeded", "{winner:#}");
+    assert_eq!(winner["group"], "job");
+    assert_eq!(winner["merge"]["state"], "merged");
+    assert_eq!(repo.read("answer.txt"), "job.2\n");
+
+    let failed = task(&results, "job.1");
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(failed["group"], "job");
+    assert_eq!(failed["merge"]["state"], "discarded");
+    assert_eq!(failed["attempts"][0]["check"]["exit_code"], 1);
+
+    let cancelled = task(&results, "job.3");
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled:#}");
+    assert_eq!(cancelled["error"], "cancelled: 'job.2' was picked");
+    assert_eq!(cancelled["merge"]["state"], "discarded");
+
+    assert_eq!(
+        results["groups"],
+        serde_json::json!([{
+            "name": "job",
+            "pick": "first-passing",
+            "siblings": ["job.1", "job.2", "job.3"],
+            "picked": "job.2",
+        }])
+    );
+
+    // Nothing lost: the losers' work is on their attempt refs, and their agents are gone.
+    for loser in ["job.1", "job.3"] {
+        let saved = format!("refs/grove/{run_id}/{loser}/attempt-1");
+        assert_eq!(
+            repo.git(&["show", &format!("{saved}:answer.txt")]),
+            loser,
+            "{loser}"
+        );
+    }
+    let pid: i32 = repo
+        .git(&[
+            "show",
+            &format!("refs/grove/{run_id}/job.3/attempt-1:pid.txt"),
+        ])
+        .parse()
+        .unwrap();
+    assert!(!common::alive(pid), "job.3's agent {pid} survived");
+    let picks: Vec<_> = repo
+        .audit(&run_id)
+        .into_iter()
+        .filter(|e| e["event"] == "pick")
+        .collect();
+    assert_eq!(picks.len(), 1);
+    assert_eq!(picks[0]["task"], "job.2");
+}
+
+/// `agents = [...]` with `pick = "manual"` (the default): every sibling runs its own agent to
+/// its end, none is merged or discarded until the user picks one.
+#[test]
+fn a_manual_race_waits_for_the_user() {
+    let repo = Repo::new();
+    let (out, results) = repo.run_plan(
+        r#"
+name = "p"
+[agents.other]
+command = ["sh", "-c", "echo other > who.txt"]
+[[tasks]]
+name = "job"
+agents = ["shell", "other"]
+prompt = "echo shell > who.txt"
+"#,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    for (name, agent) in [("job.1", "shell"), ("job.2", "other")] {
+        let t = task(&results, name);
+        assert_eq!(t["status"], "succeeded");
+        assert_eq!(t["agent"], agent);
+        assert_eq!(t["merge"]["state"], "not_requested");
+        let branch = format!("grove/{}/{name}", run_id(&out));
+        assert_eq!(repo.git(&["show", &format!("{branch}:who.txt")]), agent);
+    }
+    assert_eq!(results["groups"][0]["pick"], "manual");
+    assert_eq!(results["groups"][0]["picked"], serde_json::Value::Null);
+}

@@ -1241,3 +1241,110 @@ check = "make lint"
         "[defaults]: 'check' must not be an empty command",
     );
 }
+
+// ---- racing ----
+
+#[test]
+fn replicas_and_agents_expand_to_siblings() {
+    use grove::plan::model::{Pick, RaceGroup};
+    let plan = load_text(
+        "plan.toml",
+        r#"name = "p"
+[defaults]
+agent = "shell"
+[[tasks]]
+name = "job"
+prompt = "x"
+replicas = 3
+pick = "first-passing"
+[[tasks]]
+name = "mix"
+prompt = "y"
+agents = ["shell", "demo"]
+[[tasks]]
+name = "after"
+prompt = "z"
+depends_on = ["job.2"]
+"#,
+    )
+    .unwrap();
+    let names: Vec<&str> = plan.tasks.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["job.1", "job.2", "job.3", "mix.1", "mix.2", "after"]
+    );
+    let job = Some(RaceGroup {
+        name: "job".into(),
+        pick: Pick::FirstPassing,
+    });
+    assert!(plan.tasks[..3]
+        .iter()
+        .all(|t| t.group == job && t.prompt == "x"));
+    assert_eq!(
+        (plan.tasks[3].agent.as_str(), plan.tasks[4].agent.as_str()),
+        ("shell", "demo")
+    );
+    assert_eq!(
+        plan.tasks[4].group.as_ref().map(|g| g.pick),
+        Some(Pick::Manual)
+    );
+    assert_eq!(plan.tasks[5].group, None);
+}
+
+#[test]
+fn race_keys_are_checked_where_written() {
+    let head = "name = \"p\"\n[[tasks]]\nname = \"job\"\nprompt = \"x\"\nagent = \"shell\"\n";
+    toml_fails_at(
+        &format!("{head}replicas = 1\n"),
+        6,
+        12,
+        "'replicas' must be 2 or more, got 1",
+    );
+    toml_fails_at(
+        &format!("{head}pick = \"first-passing\"\n"),
+        6,
+        1,
+        "'pick' needs 'replicas' or 'agents'",
+    );
+    toml_fails_at(
+        &format!("{head}replicas = 2\npick = \"best\"\n"),
+        7,
+        8,
+        "'pick'",
+    );
+    toml_fails_at(
+        &format!("{head}agents = [\"shell\", \"demo\"]\n"),
+        6,
+        1,
+        "both 'agent' and 'agents' are set",
+    );
+    toml_fails_at(
+        "name = \"p\"\n[[tasks]]\nname = \"job\"\nprompt = \"x\"\nagents = [\"shell\", \"nope\"]\n",
+        5,
+        20,
+        "unknown agent 'nope'",
+    );
+    // A sibling name taken by a task the user named that way, in either order.
+    let sibling_first = "name = \"p\"\n[defaults]\nagent = \"shell\"\n[[tasks]]\nname = \"job\"\nprompt = \"x\"\nreplicas = 2\n[[tasks]]\nname = \"job.2\"\nprompt = \"y\"\n";
+    toml_fails_at(
+        sibling_first,
+        9,
+        8,
+        "task name 'job.2' is also a sibling of raced task 'job' (line 5)",
+    );
+    let user_first = "name = \"p\"\n[defaults]\nagent = \"shell\"\n[[tasks]]\nname = \"job.1\"\nprompt = \"y\"\n[[tasks]]\nname = \"job\"\nprompt = \"x\"\nreplicas = 2\n";
+    toml_fails_at(
+        user_first,
+        8,
+        8,
+        "task name 'job.1' is also a sibling of raced task 'job' (line 5)",
+    );
+    // Nothing can depend on a race as a whole.
+    let dependent = "name = \"p\"\n[defaults]\nagent = \"shell\"\n[[tasks]]\nname = \"job\"\nprompt = \"x\"\nreplicas = 2\n[[tasks]]\nname = \"next\"\nprompt = \"y\"\ndepends_on = [\"job\"]\n";
+    toml_fails_at(
+        dependent,
+        11,
+        15,
+        "task 'next' depends on raced task 'job'; depend on one of its siblings ('job.1')",
+    );
+}

@@ -93,6 +93,8 @@ pub enum MergeState {
     Merged,
     Conflict,
     Refused,
+    /// A race sibling not picked: another sibling was merged; its branch stays.
+    Discarded,
 }
 
 impl MergeState {
@@ -103,6 +105,7 @@ impl MergeState {
             MergeState::Merged => "merged",
             MergeState::Conflict => "conflict",
             MergeState::Refused => "refused",
+            MergeState::Discarded => "discarded",
         }
     }
 }
@@ -164,6 +167,8 @@ pub struct TaskView {
     pub usage: Option<Usage>,
     /// While running: the agent has been quiet and its screen ends in this prompt line.
     pub waiting: Option<String>,
+    /// The raced task this one is a sibling of (`replicas` / `agents`).
+    pub group: Option<String>,
 }
 
 /// Counts and where the results are, when the run ends.

@@ -32,6 +32,8 @@ pub enum StopReason {
     Cancelled,
     FailFast(String),
     Shutdown,
+    /// A race sibling whose job another sibling (named) won.
+    Raced(String),
 }
 
 impl StopReason {
@@ -40,8 +42,14 @@ impl StopReason {
             StopReason::Cancelled => "cancelled".into(),
             StopReason::FailFast(task) => format!("cancelled: fail_fast after '{task}' failed"),
             StopReason::Shutdown => "cancelled: grove was stopped".into(),
+            StopReason::Raced(winner) => format!("cancelled: {}", picked(winner)),
         }
     }
+}
+
+/// Why a race sibling stopped: another one was picked.
+pub fn picked(winner: &str) -> String {
+    format!("'{winner}' was picked")
 }
 
 /// Everything an attempt needs, owned, so it can run on its own task.

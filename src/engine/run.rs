@@ -9,13 +9,13 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::agent::{self, AgentCommand};
 use crate::git::{self, DiffStat, MergeOutcome};
-use crate::plan::model::{KeepWorktrees, MergeMode, Plan, TaskSpec};
+use crate::plan::model::{KeepWorktrees, MergeMode, Pick, Plan, TaskSpec};
 use crate::plan::RepoTarget;
 use crate::pty::pane::{Pane, DEFAULT_SCROLLBACK};
 use crate::pty::PtyControl;
 use crate::record::audit::Audit;
 use crate::record::results::{
-    AttemptRecord, CheckRecord, MergeRecord, Provenance, Results, TaskResult,
+    AttemptRecord, CheckRecord, GroupRecord, MergeRecord, Provenance, Results, TaskResult,
 };
 use crate::record::{self, RunPaths};
 
@@ -68,6 +68,8 @@ struct Task {
     merge_reason: Option<String>,
     /// TCP ports held for the task from its first attempt until it ends.
     ports: Vec<u16>,
+    /// This race sibling was picked (its merge was requested).
+    picked: bool,
 }
 
 enum Internal {
@@ -168,6 +170,7 @@ pub fn start(req: RunRequest) -> Result<(FrontEnd, tokio::task::JoinHandle<()>),
             merge_conflicts: Vec::new(),
             merge_reason: None,
             ports: Vec::new(),
+            picked: false,
         })
         .collect();
     let info = RunInfo {
@@ -521,7 +524,13 @@ impl Run {
         self.ports.release(&ports);
         let task = &self.tasks[index];
         let status = task.state.status;
-        if status == TaskStatus::Succeeded && task.spec.merge == MergeMode::Auto {
+        let first_passing = task
+            .spec
+            .group
+            .as_ref()
+            .is_some_and(|g| g.pick == Pick::FirstPassing);
+        if status == TaskStatus::Succeeded && (task.spec.merge == MergeMode::Auto || first_passing)
+        {
             self.request_merge(index);
         }
         let task = &self.tasks[index];
@@ -674,14 +683,53 @@ impl Run {
     fn request_merge(&mut self, index: usize) {
         let task = &mut self.tasks[index];
         if task.state.status != TaskStatus::Succeeded
-            || matches!(task.merge, MergeState::Pending | MergeState::Merged)
+            || matches!(
+                task.merge,
+                MergeState::Pending | MergeState::Merged | MergeState::Discarded
+            )
         {
             return;
         }
         task.merge = MergeState::Pending;
         self.merge_queue.push_back(index);
         self.changed(index);
+        self.pick(index);
         self.next_merge();
+    }
+
+    /// A race sibling is being merged: it is the race's pick. Its siblings are discarded (their
+    /// branches and saved attempts stay), and those not ended yet are cancelled.
+    fn pick(&mut self, index: usize) {
+        let Some(group) = self.tasks[index].spec.group.clone() else {
+            return;
+        };
+        self.tasks[index].picked = true;
+        let winner = self.tasks[index].spec.name.clone();
+        let how = match self.tasks[index].spec.merge {
+            MergeMode::Auto => "merge = auto",
+            MergeMode::Manual if group.pick == Pick::FirstPassing => "first-passing",
+            MergeMode::Manual => "manual",
+        };
+        self.audit.pick(&group.name, &winner, how);
+        let siblings: Vec<usize> = (0..self.tasks.len())
+            .filter(|&j| j != index && self.tasks[j].spec.group.as_ref() == Some(&group))
+            .collect();
+        for j in siblings {
+            self.tasks[j].merge = MergeState::Discarded;
+            match self.tasks[j].state.status {
+                TaskStatus::Pending | TaskStatus::Retrying => {
+                    self.transition(j, Transition::CancelBecause(attempt::picked(&winner)));
+                }
+                TaskStatus::Preparing | TaskStatus::Running => {
+                    if let Some(stop) = self.tasks[j].stop.take() {
+                        let _ = stop.send(StopReason::Raced(winner.clone()));
+                    }
+                    self.changed(j);
+                }
+                _ => self.changed(j),
+            }
+        }
+        self.write_results(false);
     }
 
     /// One merge at a time, in the order they were requested.
@@ -757,9 +805,18 @@ impl Run {
     /// Fallback runs succeed when one alternative did; other strategies when every task did.
     fn run_succeeded(&self) -> bool {
         let ok = |t: &Task| t.state.status == TaskStatus::Succeeded;
+        // A race succeeds when one of its siblings did.
+        let done = |t: &Task| {
+            ok(t)
+                || t.spec.group.as_ref().is_some_and(|g| {
+                    self.tasks
+                        .iter()
+                        .any(|s| s.spec.group.as_ref() == Some(g) && ok(s))
+                })
+        };
         match self.plan.strategy {
             crate::plan::model::Strategy::Fallback => self.tasks.iter().any(ok),
-            _ => self.tasks.iter().all(ok),
+            _ => self.tasks.iter().all(done),
         }
     }
 
@@ -808,6 +865,7 @@ impl Run {
             output_hash: t.output.as_ref().map(|(_, h)| h.clone()),
             usage: task_usage(t),
             waiting: t.state.waiting.clone(),
+            group: t.spec.group.as_ref().map(|g| g.name.clone()),
         }
     }
 
@@ -847,9 +905,39 @@ impl Run {
             results_by_agent: Default::default(),
             errors: Vec::new(),
             usage: None,
+            groups: self.groups(),
         };
         results.recount();
         results
+    }
+}
+
+impl Run {
+    /// Every race of the run, in plan order, with its pick.
+    fn groups(&self) -> Vec<GroupRecord> {
+        let mut groups: Vec<GroupRecord> = Vec::new();
+        for t in &self.tasks {
+            let Some(group) = &t.spec.group else {
+                continue;
+            };
+            let at = match groups.iter().position(|g| g.name == group.name) {
+                Some(at) => at,
+                None => {
+                    groups.push(GroupRecord {
+                        name: group.name.clone(),
+                        pick: group.pick.name().into(),
+                        siblings: Vec::new(),
+                        picked: None,
+                    });
+                    groups.len() - 1
+                }
+            };
+            groups[at].siblings.push(t.spec.name.clone());
+            if t.picked {
+                groups[at].picked = Some(t.spec.name.clone());
+            }
+        }
+        groups
     }
 }
 
@@ -905,6 +993,7 @@ fn task_result(t: &Task, paths: &RunPaths, base_commit: &str) -> TaskResult {
             })
             .collect(),
         usage: task_usage(t),
+        group: t.spec.group.as_ref().map(|g| g.name.clone()),
         merge: MergeRecord {
             state: status_key(t.merge),
             commit: t.merge_commit.clone(),

@@ -7,6 +7,7 @@ mod deps;
 mod error;
 mod json_tree;
 pub mod model;
+mod race;
 mod repo;
 mod scope;
 mod settings;

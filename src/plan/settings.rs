@@ -223,7 +223,16 @@ fn read_prompt_file(entry: &Entry, scope: &Scope, plan_dir: &Path) -> Res<Prompt
 }
 
 fn agent(entry: &Entry, scope: &Scope, agents: &BTreeMap<String, AgentDef>) -> Res<String> {
-    let name = scope.string(entry)?;
+    known_agent(scope.string(entry)?, entry.value.span.start, scope, agents)
+}
+
+/// `name` if it is a preset or a defined agent; else an error at `at` listing both.
+pub(crate) fn known_agent(
+    name: &str,
+    at: usize,
+    scope: &Scope,
+    agents: &BTreeMap<String, AgentDef>,
+) -> Res<String> {
     if crate::agent::is_preset(name) || agents.contains_key(name) {
         return Ok(name.to_string());
     }
@@ -233,7 +242,7 @@ fn agent(entry: &Entry, scope: &Scope, agents: &BTreeMap<String, AgentDef>) -> R
         agents.keys().cloned().collect::<Vec<_>>().join(", ")
     };
     Err(scope.bad(
-        entry.value.span.start,
+        at,
         format!(
             "unknown agent {} (presets: {}; defined agents: {defined})",
             quoted(name),

@@ -119,6 +119,11 @@ impl Audit {
         self.emit(|| tracing::info!(event = "auto_yes", task, attempt, prompt, key));
     }
 
+    /// A race's winner: `task` of raced task `group` is merged, its siblings discarded.
+    pub fn pick(&self, group: &str, task: &str, how: &str) {
+        self.emit(|| tracing::info!(event = "pick", group, task, how));
+    }
+
     pub fn state(&self, task: &str, status: &str, detail: &str) {
         self.emit(|| tracing::info!(event = "state", task, status, detail));
     }

@@ -39,6 +39,11 @@ pub enum Mode {
         task: usize,
         scroll: usize,
     },
+    /// The siblings of a race side by side.
+    Compare {
+        group: String,
+        scroll: usize,
+    },
     Confirm(Confirm),
     /// The run ended; the summary is shown over the dashboard.
     Summary,

@@ -36,7 +36,9 @@ impl App {
                 self.confirm_key(confirm, key)
             }
             Mode::Stopping => Vec::new(),
-            Mode::Help { .. } | Mode::Diff { .. } | Mode::Details { .. } => self.view_key(key),
+            Mode::Help { .. } | Mode::Diff { .. } | Mode::Details { .. } | Mode::Compare { .. } => {
+                self.view_key(key)
+            }
             Mode::Normal | Mode::Summary => self.normal_key(key),
         }
     }
@@ -58,7 +60,7 @@ impl App {
             _ => return,
         };
         match self.mode {
-            Mode::Help { .. } | Mode::Diff { .. } | Mode::Details { .. } => {
+            Mode::Help { .. } | Mode::Diff { .. } | Mode::Details { .. } | Mode::Compare { .. } => {
                 self.scroll_view(Scroll::By(wheel * WHEEL_LINES));
             }
             Mode::Normal | Mode::Summary | Mode::Attach => {
@@ -125,6 +127,7 @@ impl App {
             KeyCode::Char('m') => return self.merge(),
             KeyCode::Char('d') => return self.open_diff(),
             KeyCode::Char('l') => return self.open_details(),
+            KeyCode::Char('v') => self.open_compare(),
             KeyCode::Char('?') => self.mode = Mode::Help { scroll: 0 },
             KeyCode::PageUp => self.scroll_pane(self.selected, self.pane_page()),
             KeyCode::PageDown => self.scroll_pane(self.selected, -self.pane_page()),
@@ -261,6 +264,10 @@ impl App {
             (TaskStatus::Succeeded, MergeState::Pending) => {
                 format!("{name} is being merged")
             }
+            (_, MergeState::Discarded) => format!(
+                "{name} was discarded: another sibling of {} was picked",
+                task.view.group.as_deref().unwrap_or("its race")
+            ),
             (TaskStatus::Succeeded, _) => {
                 self.note(format!("merging {name} into {}", self.info.base_label));
                 return vec![Action::Send(Command::Merge { task: name })];
@@ -310,6 +317,23 @@ impl App {
         vec![Action::Load(Load::Envelope { path })]
     }
 
+    /// `v` on a race sibling: its race side by side.
+    fn open_compare(&mut self) {
+        let Some(task) = self.selected_task() else {
+            return;
+        };
+        match task.view.group.clone() {
+            Some(group) => self.mode = Mode::Compare { group, scroll: 0 },
+            None => {
+                let text = format!(
+                    "{} is not part of a race (replicas / agents)",
+                    task.view.name
+                );
+                self.note(text);
+            }
+        }
+    }
+
     /// Lines PgUp/PgDn move a pane: its height less one, so a line of context stays.
     fn pane_page(&self) -> isize {
         let rows = self
@@ -325,7 +349,8 @@ impl App {
         let max = len.saturating_sub(page);
         let (Mode::Help { scroll: offset }
         | Mode::Diff { scroll: offset, .. }
-        | Mode::Details { scroll: offset, .. }) = &mut self.mode
+        | Mode::Details { scroll: offset, .. }
+        | Mode::Compare { scroll: offset, .. }) = &mut self.mode
         else {
             return;
         };

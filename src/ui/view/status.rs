@@ -104,7 +104,7 @@ fn second_line(app: &App) -> Line<'static> {
         Mode::Normal => {
             " j/k select · Enter zoom · i attach · c cancel · r retry · m merge · d diff · l details · ? help · q quit"
         }
-        Mode::Help { .. } | Mode::Diff { .. } | Mode::Details { .. } => {
+        Mode::Help { .. } | Mode::Diff { .. } | Mode::Details { .. } | Mode::Compare { .. } => {
             " j/k scroll · PgUp/PgDn page · g/G top/bottom · Esc back · q quit"
         }
         Mode::Confirm(_) => " y yes · n no",
