@@ -291,6 +291,7 @@ fn task(
         kill_grace: merged.kill_grace.unwrap_or(defaults::KILL_GRACE),
         merge: merged.merge.unwrap_or(defaults::MERGE),
         keep_worktrees: merged.keep_worktrees.unwrap_or(defaults::KEEP_WORKTREES),
+        scrollback: merged.scrollback.unwrap_or(defaults::SCROLLBACK),
         depends_on: deps.iter().map(|(d, _)| d.clone()).collect(),
         inputs: merged.inputs,
         env: merged.env,

@@ -86,6 +86,8 @@ pub struct TaskSpec {
     pub kill_grace: Duration,
     pub merge: MergeMode,
     pub keep_worktrees: KeepWorktrees,
+    /// Lines of history the task's pane keeps in memory (the attempt log keeps everything).
+    pub scrollback: usize,
     pub depends_on: Vec<String>,
 }
 
@@ -137,6 +139,7 @@ pub mod defaults {
     pub const AGENT: &str = "demo";
     pub const MERGE: super::MergeMode = super::MergeMode::Manual;
     pub const KEEP_WORKTREES: super::KeepWorktrees = super::KeepWorktrees::Failed;
+    pub const SCROLLBACK: usize = crate::pty::pane::DEFAULT_SCROLLBACK;
 
     /// Number of CPUs, at least 2.
     pub fn max_parallel() -> usize {

@@ -23,9 +23,13 @@ pub(crate) const KEYS: &[&str] = &[
     "kill_grace",
     "merge",
     "keep_worktrees",
+    "scrollback",
 ];
 
 const RETRIES_MAX: i64 = 100;
+/// Lines of pane history kept in memory per task; the attempt log on disk has everything, so a
+/// bigger number only costs memory (about a cell per column per line).
+const SCROLLBACK_MAX: i64 = 100_000;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Settings {
@@ -39,6 +43,7 @@ pub(crate) struct Settings {
     pub kill_grace: Option<Duration>,
     pub merge: Option<MergeMode>,
     pub keep_worktrees: Option<KeepWorktrees>,
+    pub scrollback: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -103,6 +108,7 @@ impl Settings {
                     ];
                     s.keep_worktrees = Some(scope.choice(entry, &keep)?);
                 }
+                "scrollback" => s.scrollback = Some(scope.count(entry, 1, Some(SCROLLBACK_MAX))?),
                 _ => {}
             }
         }
@@ -133,6 +139,7 @@ impl Settings {
             kill_grace: self.kill_grace.or(defaults.kill_grace),
             merge: self.merge.or(defaults.merge),
             keep_worktrees: self.keep_worktrees.or(defaults.keep_worktrees),
+            scrollback: self.scrollback.or(defaults.scrollback),
         }
     }
 

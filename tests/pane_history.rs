@@ -1,0 +1,98 @@
+//! A task's pane keeps at most `scrollback` lines of history in memory while its attempt log on
+//! disk keeps every byte: a real plan, the engine in this process, a shell agent in a real PTY.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use grove::engine::api::{Command, Event};
+use grove::engine::{self, RunRequest};
+use grove::pty::pane::Pane;
+
+const ROWS: u16 = 10;
+const LINES: usize = 3000;
+
+/// Runs `plan` to its end on the engine; returns the pane of each task, in plan order.
+fn run_to_end(repo: &Repo, plan: &str) -> Vec<Arc<Pane>> {
+    let path = repo.home.path().join("plan.toml");
+    std::fs::write(&path, plan).unwrap();
+    let plan = grove::plan::load(&path).unwrap();
+    let target = grove::plan::resolve_repo(&plan, repo.path()).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let (mut front, engine) = engine::start(RunRequest {
+            plan,
+            repo: target,
+            pane_size: (ROWS, 40),
+        })
+        .unwrap();
+        let mut panes = Vec::new();
+        let summary = loop {
+            match front.events.recv().await.expect("the engine ended early") {
+                Event::TaskAdded { pane, .. } => panes.push(pane),
+                Event::RunFinished(summary) => break summary,
+                _ => {}
+            }
+        };
+        assert!(summary.success, "{summary:?}");
+        front.commands.send(Command::Shutdown).unwrap();
+        engine.await.unwrap();
+        panes
+    })
+}
+
+fn top_row(pane: &Pane) -> String {
+    pane.with_screen(|s| s.rows(0, 40).next().unwrap_or_default())
+        .unwrap()
+}
+
+#[test]
+fn a_pane_keeps_its_scrollback_and_the_attempt_log_keeps_everything() {
+    let repo = Repo::new();
+    let panes = run_to_end(
+        &repo,
+        &format!(
+            r#"
+name = "history"
+[defaults]
+agent = "shell"
+scrollback = 50
+[[tasks]]
+name = "short"
+prompt = "seq 1 {LINES}"
+[[tasks]]
+name = "long"
+prompt = "seq 1 {LINES}"
+scrollback = 400
+"#
+        ),
+    );
+    // The last line printed ends with a newline, so the cursor sits on an empty bottom row and
+    // the live screen starts ROWS - 1 lines before the end.
+    let live_top = LINES - usize::from(ROWS) + 2;
+    for (pane, kept) in panes.iter().zip([50, 400]) {
+        assert_eq!(top_row(pane), live_top.to_string());
+        pane.scroll_by(isize::MAX);
+        assert_eq!(pane.scroll_offset(), kept, "history is bounded");
+        assert_eq!(top_row(pane), (live_top - kept).to_string());
+    }
+
+    let run = std::fs::read_dir(repo.path().join(".grove/runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    for task in ["short", "long"] {
+        let log =
+            std::fs::read_to_string(run.join(format!("agents/{task}/attempt-1.log"))).unwrap();
+        let numbers: Vec<String> = log.lines().map(|l| l.trim().to_string()).collect();
+        let expected: Vec<String> = (1..=LINES).map(|n| n.to_string()).collect();
+        assert_eq!(numbers, expected, "the log of {task} has every line");
+    }
+}
