@@ -182,19 +182,23 @@ fn run_plan(
         })?;
         let signals = forward_signals(front.commands.clone())?;
         let commands = front.commands.clone();
-        let code = if dashboard {
-            run_dashboard(front, exit_when_done).await?
+        let outcome = if dashboard {
+            run_dashboard(front, exit_when_done).await
         } else {
             let mut stdout = std::io::stdout();
             let summary = crate::headless::run(front, &mut stdout).await;
-            summary.map(|s| s.exit_code()).unwrap_or(1)
+            Ok(summary.map(|s| s.exit_code()).unwrap_or(1))
         };
-        // The front end is done: the engine finishes (cancelling whatever still runs) and ends.
+        // The front end is done, or failed (say, the terminal went away): either way the engine
+        // finishes, cancelling whatever still runs so no agent outlives grove, and ends.
         let _ = commands.send(Command::Shutdown);
         let _ = engine.await;
-        Ok(match (code, signals.received()) {
-            (130, Some(signal)) => 128 + signal,
-            (code, _) => code,
+        let code = outcome?;
+        // A signal decides the exit code even when it came after the run had ended (e.g. the
+        // terminal was closed while the dashboard showed the summary).
+        Ok(match signals.received() {
+            Some(signal) => 128 + signal,
+            None => code,
         })
     })
 }
