@@ -1,5 +1,6 @@
-//! A task's pane keeps at most `scrollback` lines of history in memory while its attempt log on
-//! disk keeps every byte: a real plan, the engine in this process, a shell agent in a real PTY.
+//! A task's pane as the engine feeds it, with real plans and shell agents in real PTYs: it keeps
+//! at most `scrollback` lines of history while the attempt log keeps every byte, and it answers
+//! the terminal queries agents send.
 
 mod common;
 
@@ -82,12 +83,7 @@ scrollback = 400
         assert_eq!(top_row(pane), (live_top - kept).to_string());
     }
 
-    let run = std::fs::read_dir(repo.path().join(".grove/runs"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let run = repo.run_dir(&repo.only_run_id());
     for task in ["short", "long"] {
         let log =
             std::fs::read_to_string(run.join(format!("agents/{task}/attempt-1.log"))).unwrap();
@@ -95,4 +91,30 @@ scrollback = 400
         let expected: Vec<String> = (1..=LINES).map(|n| n.to_string()).collect();
         assert_eq!(numbers, expected, "the log of {task} has every line");
     }
+}
+
+#[test]
+fn terminal_queries_from_agents_are_answered() {
+    let repo = Repo::new();
+    // The agent asks for the cursor position and the device attributes and waits for the
+    // answers, as full-screen CLIs do; unanswered, it would wait until its timeout.
+    let (out, results) = repo.run_plan(
+        r#"
+name = "queries"
+[[tasks]]
+name = "asker"
+agent = "shell"
+timeout = "20s"
+prompt = '''stty -icanon -echo min 1; printf '\033[6n'; pos=$(dd bs=1 count=6 2>/dev/null); printf '\033[c'; da=$(dd bs=1 count=7 2>/dev/null); stty sane; echo "position ${pos#?} attributes ${da#?}"'''
+"#,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let output = task(&results, "asker")["output"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        output.contains("position [1;1R attributes [?1;2c"),
+        "{output}"
+    );
 }
