@@ -421,12 +421,12 @@ impl Run {
         task.control = None;
         let end = report.end;
         let error = report.error.clone();
-        let retry_at = if end != AttemptEnd::Succeeded
+        let retry = end != AttemptEnd::Succeeded
             && end != AttemptEnd::Cancelled
             && report.retryable
             && task.state.attempts_left()
-            && !self.shutting_down
-        {
+            && !self.shutting_down;
+        let retry_at = if retry {
             let delay = retry::delay(&task.spec.backoff, report.attempt, fastrand::f64());
             self.audit.retry(
                 &task.spec.name,
@@ -434,17 +434,12 @@ impl Run {
                 delay,
                 error.as_deref().unwrap_or(""),
             );
-            task.retry_generation += 1;
-            let generation = task.retry_generation;
-            let internal = self.internal_tx.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(delay).await;
-                let _ = internal.send(Internal::RetryDue { index, generation });
-            });
+            self.schedule_retry_timer(index, delay);
             Some(Self::now() + delay)
         } else {
             None
         };
+        let task = &mut self.tasks[index];
         if end == AttemptEnd::Succeeded {
             task.output = report.output.clone();
             task.head_commit = report.head_commit.clone();
@@ -461,6 +456,7 @@ impl Run {
         );
     }
 
+    /// Wakes the loop with `RetryDue` after `delay`; a newer timer for the task supersedes it.
     fn schedule_retry_timer(&mut self, index: usize, delay: std::time::Duration) {
         let task = &mut self.tasks[index];
         task.retry_generation += 1;
@@ -799,7 +795,8 @@ impl Run {
     }
 }
 
-fn status_key(s: TaskStatus) -> String {
+/// The snake_case word a status enum serializes to (as results.json spells it).
+fn status_key(s: impl serde::Serialize) -> String {
     serde_json::to_value(s)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
@@ -839,7 +836,7 @@ fn task_result(t: &Task, paths: &RunPaths, base_commit: &str) -> TaskResult {
             })
             .collect(),
         merge: MergeRecord {
-            state: status_key_merge(t.merge),
+            state: status_key(t.merge),
             commit: t.merge_commit.clone(),
             conflicts: t.merge_conflicts.clone(),
             reason: t.merge_reason.clone(),
@@ -855,13 +852,6 @@ fn task_result(t: &Task, paths: &RunPaths, base_commit: &str) -> TaskResult {
             base_commit: base_commit.to_string(),
         },
     }
-}
-
-fn status_key_merge(m: MergeState) -> String {
-    serde_json::to_value(m)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 fn apply_merge_outcome(task: &mut Task, outcome: &MergeOutcome) {
