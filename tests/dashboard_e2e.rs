@@ -1127,3 +1127,55 @@ prompt = "trap 'echo agent got SIGINT; exit 0' INT; echo ready; while :; do slee
     assert_eq!(dash.exit_code(), 0);
     dash.assert_restored();
 }
+
+#[test]
+fn a_big_paste_into_an_agent_that_does_not_read_blocks_nothing() {
+    let repo = Repo::new();
+    let mut dash = Tty::run(
+        &repo,
+        r#"
+name = "paste"
+[defaults]
+agent = "shell"
+kill_grace = "500ms"
+[[tasks]]
+name = "deaf"
+prompt = "echo not reading; sleep 600"
+[[tasks]]
+name = "other"
+prompt = "echo other; sleep 600"
+"#,
+        &[],
+    );
+    let order = ["deaf", "other"];
+    dash.wait_for("deaf running", |s| {
+        s.pane("deaf")?
+            .lines
+            .iter()
+            .any(|l| l.contains("not reading"))
+            .then_some(())
+    });
+    dash.send(b"i");
+    dash.wait_for("attached", |s| s.contains("ATTACHED to deaf").then_some(()));
+    // Far more than a terminal's input queue holds while nobody reads it.
+    let mut paste = b"\x1b[200~".to_vec();
+    for i in 0..4000 {
+        paste.extend_from_slice(format!("pasted line {i}\r").as_bytes());
+    }
+    paste.extend_from_slice(b"\x1b[201~");
+    dash.send(&paste);
+    dash.send(CTRL_BRACKET);
+    dash.wait_for("detached", |s| (!s.contains("ATTACHED")).then_some(()));
+    // The run goes on: keys work and the engine still cancels.
+    select(&mut dash, "other", &order);
+    select(&mut dash, "deaf", &order);
+    dash.send(b"c");
+    dash.wait_for("the cancel question", |s| {
+        s.contains("Cancel deaf?").then_some(())
+    });
+    dash.send(b"y");
+    dash.wait_for("deaf cancelled", |s| {
+        (s.status("deaf")? == "cancelled").then_some(())
+    });
+    quit_stopping_agents(&mut dash);
+}
