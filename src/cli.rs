@@ -203,8 +203,13 @@ fn run_plan(
     })
 }
 
+/// The dashboard on its own task, so that even a panic in it (the panic hook has restored the
+/// terminal by then) comes back here as an error and the agents are still stopped.
 async fn run_dashboard(front: FrontEnd, exit_when_done: bool) -> anyhow::Result<i32> {
-    crate::ui::run(front, crate::ui::DashboardOptions { exit_when_done }).await
+    let opts = crate::ui::DashboardOptions { exit_when_done };
+    tokio::spawn(crate::ui::run(front, opts))
+        .await
+        .unwrap_or_else(|e| Err(anyhow::anyhow!("the dashboard failed: {e}")))
 }
 
 /// Which signal stopped the run, if any.
