@@ -2,7 +2,7 @@
 //! map outcomes to exit codes (0 success, 1 a task did not succeed, 2 bad input, 130/143
 //! interrupted).
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -138,7 +138,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             println!("grove demo: sample project in {}", demo.root.display());
             let (plan, target) = load(&demo.plan, Some(&demo.root))?;
             let code = run_plan(plan, target, headless, exit_when_done)?;
-            println!(
+            // Not println!: after a hangup there is no terminal, and that is no reason to panic.
+            let _ = writeln!(
+                std::io::stdout(),
                 "grove demo: look around in {} (git log --all --graph, .grove/runs/)",
                 demo.root.display()
             );
@@ -193,13 +195,13 @@ fn run_plan(
         // finishes, cancelling whatever still runs so no agent outlives grove, and ends.
         let _ = commands.send(Command::Shutdown);
         let _ = engine.await;
-        let code = outcome?;
-        // A signal decides the exit code even when it came after the run had ended (e.g. the
-        // terminal was closed while the dashboard showed the summary).
-        Ok(match signals.received() {
-            Some(signal) => 128 + signal,
-            None => code,
-        })
+        // A signal decides the exit code, also when it came after the run had ended (the
+        // terminal was closed while the dashboard showed the summary) or made the dashboard
+        // fail (a closed terminal cannot be drawn on, nor the error printed).
+        match signals.received() {
+            Some(signal) => Ok(128 + signal),
+            None => outcome,
+        }
     })
 }
 

@@ -36,20 +36,10 @@ struct Tty {
 }
 
 impl Tty {
-    fn spawn(mut cmd: CommandBuilder) -> Tty {
-        let pair = native_pty_system()
-            .openpty(PtySize {
-                rows: ROWS,
-                cols: COLS,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .unwrap();
-        cmd.env("TERM", "xterm-256color");
-        let child = pair.slave.spawn_command(cmd).unwrap();
-        drop(pair.slave);
-        let mut reader = pair.master.try_clone_reader().unwrap();
-        let writer = pair.master.take_writer().unwrap();
+    fn spawn(cmd: CommandBuilder) -> Tty {
+        let (child, master) = start_in_pty(cmd);
+        let mut reader = master.try_clone_reader().unwrap();
+        let writer = master.take_writer().unwrap();
         let out = Arc::new((
             Mutex::new(Output {
                 parser: vt100::Parser::new(ROWS, COLS, 0),
@@ -77,31 +67,15 @@ impl Tty {
         });
         Tty {
             child,
-            master: pair.master,
+            master,
             writer,
             out,
         }
     }
 
-    /// `grove run PLAN ARGS` in the repository, the plan written to the test's HOME (outside the
-    /// repository, so its checkout stays clean).
+    /// `grove run PLAN ARGS` in the repository (see `grove_run`).
     fn run(repo: &Repo, plan: &str, args: &[&str]) -> Tty {
-        let path = repo.home.path().join("plan.toml");
-        std::fs::write(&path, plan).unwrap();
-        let mut all = vec!["run", path.to_str().unwrap()];
-        all.extend_from_slice(args);
-        Tty::grove(repo, &all)
-    }
-
-    /// `grove ARGS` in the repository, with the test's clean HOME.
-    fn grove(repo: &Repo, args: &[&str]) -> Tty {
-        let mut cmd = CommandBuilder::new(GROVE);
-        cmd.args(args);
-        cmd.cwd(repo.path());
-        cmd.env("HOME", repo.home.path());
-        cmd.env("XDG_CONFIG_HOME", repo.home.path());
-        cmd.env("GIT_CONFIG_NOSYSTEM", "1");
-        Tty::spawn(cmd)
+        Tty::spawn(grove_run(repo, plan, args))
     }
 
     fn pid(&self) -> i32 {
@@ -222,6 +196,44 @@ impl Tty {
         );
         assert_ne!(termios.c_lflag & libc::ECHO, 0, "echo is still off");
     }
+}
+
+/// `cmd` in a new 200x50 PTY as its session leader; the PTY's master side.
+fn start_in_pty(
+    mut cmd: CommandBuilder,
+) -> (
+    Box<dyn portable_pty::Child + Send + Sync>,
+    Box<dyn MasterPty + Send>,
+) {
+    let pair = native_pty_system()
+        .openpty(PtySize {
+            rows: ROWS,
+            cols: COLS,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .unwrap();
+    cmd.env("TERM", "xterm-256color");
+    let child = pair.slave.spawn_command(cmd).unwrap();
+    // Only the child holds the slave side, so closing the master hangs its terminal up.
+    drop(pair.slave);
+    (child, pair.master)
+}
+
+/// `grove run PLAN ARGS` in the repository with the test's clean HOME, the plan written to that
+/// HOME (outside the repository, so its checkout stays clean).
+fn grove_run(repo: &Repo, plan: &str, args: &[&str]) -> CommandBuilder {
+    let path = repo.home.path().join("plan.toml");
+    std::fs::write(&path, plan).unwrap();
+    let mut cmd = CommandBuilder::new(GROVE);
+    cmd.arg("run");
+    cmd.arg(&path);
+    cmd.args(args);
+    cmd.cwd(repo.path());
+    cmd.env("HOME", repo.home.path());
+    cmd.env("XDG_CONFIG_HOME", repo.home.path());
+    cmd.env("GIT_CONFIG_NOSYSTEM", "1");
+    cmd
 }
 
 impl Drop for Tty {
@@ -461,6 +473,15 @@ fn context_switches(pid: i32) -> u64 {
                 .collect::<Vec<_>>()
         })
         .sum()
+}
+
+/// A `[[tasks]]` entry whose shell agent ignores SIGTERM and waits on a `sleep` whose pid it
+/// writes to `pid_file`: only a group SIGKILL after the grace period ends it.
+fn stubborn_task(name: &str, pid_file: &Path) -> String {
+    let pid = pid_file.display();
+    format!(
+        "[[tasks]]\nname = \"{name}\"\nagent = \"shell\"\nkill_grace = \"500ms\"\nprompt = '''trap \"\" TERM; sleep 600 & echo $! > {pid}.tmp; mv {pid}.tmp {pid}; wait'''\n"
+    )
 }
 
 /// q while agents run asks first; y stops them, writes the results and closes (exit 130).
@@ -826,19 +847,8 @@ fn signal_while_running(signal: i32, expected: u32) {
     let mut dash = Tty::run(
         &repo,
         &format!(
-            r#"
-name = "sig"
-[defaults]
-agent = "shell"
-kill_grace = "500ms"
-[[tasks]]
-name = "stubborn"
-prompt = '''trap "" TERM; sleep 600 & echo $! > {pid}.tmp; mv {pid}.tmp {pid}; wait'''
-[[tasks]]
-name = "quick"
-prompt = "echo done"
-"#,
-            pid = pid_file.display()
+            "name = \"sig\"\n{}[[tasks]]\nname = \"quick\"\nagent = \"shell\"\nprompt = \"echo done\"\n",
+            stubborn_task("stubborn", &pid_file)
         ),
         &[],
     );
@@ -1043,16 +1053,7 @@ fn background_panic_child() {
     let repo = Repo::new();
     let pid_file = repo.home.path().join("agent.pid");
     let path = repo.home.path().join("plan.toml");
-    let plan = format!(
-        r#"
-name = "bg"
-[[tasks]]
-name = "sleeper"
-agent = "shell"
-prompt = '''sleep 600 & echo $! > {pid}.tmp; mv {pid}.tmp {pid}; wait'''
-"#,
-        pid = pid_file.display()
-    );
+    let plan = format!("name = \"bg\"\n{}", stubborn_task("sleeper", &pid_file));
     std::fs::write(&path, plan).unwrap();
     let plan = grove::plan::load(&path).unwrap();
     let target = grove::plan::resolve_repo(&plan, repo.path()).unwrap();
@@ -1178,4 +1179,40 @@ prompt = "echo other; sleep 600"
         (s.status("deaf")? == "cancelled").then_some(())
     });
     quit_stopping_agents(&mut dash);
+}
+
+#[test]
+fn closing_the_terminal_stops_the_agents() {
+    let repo = Repo::new();
+    let pid_file = repo.home.path().join("agent.pid");
+    let plan = format!(
+        "name = \"hangup\"\n{}",
+        stubborn_task("stubborn", &pid_file)
+    );
+    let (mut child, master) = start_in_pty(grove_run(&repo, &plan, &[]));
+    // Read (on this thread, so nothing else holds the terminal open) until the agent runs.
+    let mut reader = master.try_clone_reader().unwrap();
+    let mut parser = vt100::Parser::new(ROWS, COLS, 0);
+    let deadline = Instant::now() + DEADLINE;
+    let mut buf = [0u8; 65536];
+    while !(Screen::of(parser.screen()).status("stubborn").as_deref() == Some("running")
+        && pid_file.exists())
+    {
+        assert!(Instant::now() < deadline, "the agent never ran");
+        // While an agent runs the dashboard's clock redraws every second, so this returns.
+        let n = reader.read(&mut buf).unwrap();
+        parser.process(&buf[..n]);
+    }
+    let run_id = Screen::of(parser.screen()).run_id().unwrap();
+    let sleeper = wait_for_pid(&pid_file);
+
+    // The terminal goes away: grove gets SIGHUP and can no longer draw.
+    drop(reader);
+    drop(master);
+    let status = child.wait().unwrap();
+    assert_eq!(status.exit_code(), 129);
+    assert!(!alive(sleeper), "the agent's sleep {sleeper} survived");
+    let results = repo.results(&run_id);
+    assert_eq!(results["interrupted"], true);
+    assert_eq!(task(&results, "stubborn")["status"], "cancelled");
 }
