@@ -1216,3 +1216,37 @@ fn closing_the_terminal_stops_the_agents() {
     assert_eq!(results["interrupted"], true);
     assert_eq!(task(&results, "stubborn")["status"], "cancelled");
 }
+
+#[test]
+fn grove_demo_opens_the_dashboard() {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = CommandBuilder::new(GROVE);
+    cmd.args(["demo", "--exit-when-done", "--dir"]);
+    cmd.arg(home.path());
+    cmd.cwd(home.path());
+    cmd.env("HOME", home.path());
+    cmd.env("XDG_CONFIG_HOME", home.path());
+    cmd.env("GIT_CONFIG_NOSYSTEM", "1");
+    let mut dash = Tty::spawn(cmd);
+    let agents = ["code_generator", "code_reviewer", "tester", "documenter"];
+    dash.wait_for("the four demo agents, their output in their panes", |s| {
+        let shown = |n: &&str| {
+            s.status(n).is_some()
+                && s.pane(n)
+                    .is_some_and(|p| p.lines.iter().any(|l| !l.trim().is_empty()))
+        };
+        (agents.iter().all(shown)
+            && agents
+                .iter()
+                .any(|n| s.status(n).as_deref() == Some("running")))
+        .then_some(())
+    });
+    assert_eq!(dash.exit_code(), 0, "every demo task succeeds in the end");
+    dash.assert_restored();
+    let screen = dash.screen();
+    assert!(
+        screen.contains("grove demo: look around in"),
+        "{}",
+        screen.text()
+    );
+}
