@@ -53,6 +53,13 @@ enum Cmd {
         #[arg(long)]
         repo: Option<PathBuf>,
     },
+    /// List every agent available (presets, user config, a plan's) and whether its program is
+    /// on PATH.
+    Agents {
+        /// Also the agents this plan defines or overrides.
+        #[arg(long)]
+        plan: Option<PathBuf>,
+    },
     /// Create a throwaway repository with a sample project and run the demo plan there (offline).
     Demo {
         #[arg(long)]
@@ -128,6 +135,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             tasks,
             repo,
         } => crate::merge_cmd::merge(repo.as_deref(), &run_id, &tasks),
+        Cmd::Agents { plan } => {
+            let rows = crate::agents_cmd::rows(plan.as_deref())?;
+            crate::agents_cmd::print(&rows, &mut std::io::stdout().lock())
+                .context("cannot write the listing")?;
+            Ok(0)
+        }
         Cmd::Demo {
             headless,
             exit_when_done,

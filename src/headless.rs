@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::engine::api::{Event, FrontEnd, RunSummary, TaskStatus, TaskView};
+use crate::agent::stream_json::dollars;
+use crate::engine::api::{Event, FrontEnd, RunSummary, TaskStatus, TaskView, Usage};
 use crate::engine::describe_merge;
 
 /// Prints the run to `out` until it finishes; returns the run's summary.
@@ -20,13 +21,13 @@ pub async fn run(mut front: FrontEnd, out: &mut dyn Write) -> Option<RunSummary>
         info.base_label
     );
     let mut tasks: Vec<TaskView> = Vec::new();
-    let mut printed: HashMap<usize, (TaskStatus, u32)> = HashMap::new();
+    let mut printed: HashMap<usize, (TaskStatus, u32, bool)> = HashMap::new();
     let width = |tasks: &[TaskView]| tasks.iter().map(|t| t.name.len()).max().unwrap_or(4);
     while let Some(event) = front.events.recv().await {
         match event {
             Event::TaskAdded { view, .. } => tasks.push(view),
             Event::TaskChanged(view) => {
-                let key = (view.status, view.attempt);
+                let key = (view.status, view.attempt, view.waiting.is_some());
                 if printed.get(&view.index) != Some(&key) {
                     printed.insert(view.index, key);
                     let w = width(&tasks);
@@ -60,6 +61,14 @@ pub async fn run(mut front: FrontEnd, out: &mut dyn Write) -> Option<RunSummary>
 }
 
 fn state_line(view: &TaskView, elapsed: Duration, width: usize) -> String {
+    if let Some(prompt) = &view.waiting {
+        return format!(
+            "{:>7.1}s  {:<width$}  {:<9}  for input at: {prompt}",
+            elapsed.as_secs_f64(),
+            view.name,
+            "waiting"
+        );
+    }
     let detail = match view.status {
         TaskStatus::Preparing | TaskStatus::Running => {
             format!("attempt {}/{}", view.attempt, view.max_attempts)
@@ -91,7 +100,15 @@ fn state_line(view: &TaskView, elapsed: Duration, width: usize) -> String {
                     )
                 })
                 .unwrap_or_default();
-            format!("attempt {}/{}  {stat}", view.attempt, view.max_attempts)
+            let cost = view
+                .usage
+                .as_ref()
+                .map(|u| format!("  {}", dollars(u.cost_usd)))
+                .unwrap_or_default();
+            format!(
+                "attempt {}/{}  {stat}{cost}",
+                view.attempt, view.max_attempts
+            )
         }
         _ => view.error.clone().unwrap_or_default(),
     };
@@ -111,11 +128,15 @@ fn task_duration(view: &TaskView) -> Option<Duration> {
     end.duration_since(first).ok()
 }
 
-/// The closing table: task, status, attempts, duration, branch, merge; then counts and the
-/// results path.
+/// The closing table: task, status, attempts, duration, branch, merge (and cost, when agents
+/// reported one); then counts, the total cost and the results path.
 pub fn summary_table(tasks: &[TaskView], summary: &RunSummary) -> String {
-    let headers = ["task", "status", "attempts", "duration", "branch", "merge"];
-    let rows: Vec<[String; 6]> = tasks
+    let costs = tasks.iter().any(|t| t.usage.is_some());
+    let mut headers = vec!["task", "status", "attempts", "duration", "branch", "merge"];
+    if costs {
+        headers.push("cost");
+    }
+    let rows: Vec<Vec<String>> = tasks
         .iter()
         .map(|t| {
             [
@@ -132,9 +153,16 @@ pub fn summary_table(tasks: &[TaskView], summary: &RunSummary) -> String {
                 },
                 t.merge.word().to_string(),
             ]
+            .into_iter()
+            .chain(costs.then(|| {
+                t.usage
+                    .as_ref()
+                    .map_or_else(|| "-".into(), |u| dollars(u.cost_usd))
+            }))
+            .collect()
         })
         .collect();
-    let mut widths = headers.map(str::len);
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
@@ -142,13 +170,14 @@ pub fn summary_table(tasks: &[TaskView], summary: &RunSummary) -> String {
     }
     let line = |cells: &[String]| {
         let mut s = String::from(" ");
-        for (cell, w) in cells.iter().zip(widths) {
+        for (cell, w) in cells.iter().zip(&widths) {
             s.push_str(&format!(" {cell:<w$}"));
         }
         s.trim_end().to_string() + "\n"
     };
     let mut out = String::from("\n");
-    out.push_str(&line(&headers.map(String::from)));
+    let header_cells: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
+    out.push_str(&line(&header_cells));
     for row in &rows {
         out.push_str(&line(row));
     }
@@ -177,6 +206,15 @@ pub fn summary_table(tasks: &[TaskView], summary: &RunSummary) -> String {
             ""
         }
     ));
+    if let Some(total) = Usage::total(tasks.iter().filter_map(|t| t.usage.as_ref())) {
+        out.push_str(&format!(
+            "cost {} ({} input, {} output tokens, {} turns)\n",
+            dollars(total.cost_usd),
+            total.input_tokens,
+            total.output_tokens,
+            total.num_turns
+        ));
+    }
     out.push_str(&format!("results: {}\n", summary.results_path.display()));
     out
 }

@@ -1,6 +1,7 @@
 //! grove: run several coding agents at once, each in its own git worktree and branch.
 
 pub mod agent;
+pub mod agents_cmd;
 pub mod cli;
 pub mod demo;
 pub mod engine;

@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use grove::plan::model::{Backoff, KeepWorktrees, MergeMode, Plan, Strategy};
+use grove::plan::model::{
+    AgentOutput, Backoff, KeepWorktrees, MergeMode, Plan, PythonEnv, Strategy,
+};
 use grove::plan::{load, resolve_repo, PlanError};
 use tempfile::TempDir;
 
@@ -126,10 +128,10 @@ fn unknown_backoff_key() {
 #[test]
 fn unknown_agent_key() {
     toml_fails_at(
-        "name = \"p\"\n[agents.mine]\ncommand = [\"echo\"]\nargs = []\n[[tasks]]\nname = \"a\"\nprompt = \"x\"\n",
+        "name = \"p\"\n[agents.mine]\ncommand = [\"echo\"]\nargz = []\n[[tasks]]\nname = \"a\"\nprompt = \"x\"\n",
         4,
         1,
-        "unknown key 'args' in agent 'mine'",
+        "unknown key 'argz' in agent 'mine'",
     );
 }
 
@@ -238,7 +240,7 @@ fn unknown_agent_lists_presets_and_plan_agents() {
         "name = \"p\"\n[agents.mine]\ncommand = [\"echo\"]\n[[tasks]]\nname = \"a\"\nprompt = \"x\"\nagent = \"claud\"\n",
         7,
         9,
-        "task 'a': unknown agent 'claud' (presets: demo, shell; plan agents: mine)",
+        "task 'a': unknown agent 'claud' (presets: demo, shell, claude, claude-interactive, codex, aider, gemini; defined agents: mine)",
     );
 }
 
@@ -248,7 +250,7 @@ fn unknown_agent_in_defaults_points_at_defaults() {
         "name = \"p\"\n[defaults]\nagent = \"nope\"\n[[tasks]]\nname = \"a\"\nprompt = \"x\"\n",
         3,
         9,
-        "[defaults]: unknown agent 'nope' (presets: demo, shell; plan agents: none)",
+        "[defaults]: unknown agent 'nope' (presets: demo, shell, claude, claude-interactive, codex, aider, gemini; defined agents: none)",
     );
 }
 
@@ -1089,4 +1091,154 @@ fn linked_worktree_resolves_to_the_main_worktree() {
     assert_eq!(target.base_commit, id.to_string());
     // The linked worktree's own HEAD is its new branch "linked".
     assert_eq!(target.base_branch.as_deref(), Some("linked"));
+}
+
+// ---- agents and worktree setup keys ----
+
+#[test]
+fn worktree_setup_keys_are_checked_where_written() {
+    let task = "name = \"p\"\n[[tasks]]\nname = \"a\"\nprompt = \"x\"\nagent = \"shell\"\n";
+    toml_fails_at(
+        &format!("{task}copy = [\".env\", \"../up.txt\"]\n"),
+        6,
+        17,
+        "task 'a': 'copy': '../up.txt' is a path leaving the repository",
+    );
+    toml_fails_at(
+        &format!("{task}copy = [\"/etc/passwd\"]\n"),
+        6,
+        9,
+        "'copy': '/etc/passwd' is an absolute path",
+    );
+    toml_fails_at(
+        &format!("{task}copy = [\".git/config\"]\n"),
+        6,
+        9,
+        "'copy': '.git/config' is inside git's or grove's own directory",
+    );
+    toml_fails_at(
+        &format!("{task}setup = [\"npm ci\", \"  \"]\n"),
+        6,
+        20,
+        "task 'a': 'setup' must not hold an empty command",
+    );
+    toml_fails_at(
+        &format!("{task}python = {{ requirement = [\"x\"] }}\n"),
+        6,
+        12,
+        "unknown key 'python.requirement' in task 'a'",
+    );
+    toml_fails_at(
+        &format!("{task}ports = 65\n"),
+        6,
+        9,
+        "task 'a': 'ports' must be at most 64, got 65",
+    );
+    toml_fails_at(
+        &format!("{task}idle_after = \"0s\"\n"),
+        6,
+        14,
+        "task 'a': 'idle_after' must be more than zero",
+    );
+    toml_fails_at(
+        &format!("{task}auto_yes = \"yes\"\n"),
+        6,
+        12,
+        "task 'a': 'auto_yes' must be a boolean",
+    );
+}
+
+#[test]
+fn agent_tables_override_preset_fields_and_reject_bad_ones() {
+    let plan = load_text(
+        "plan.toml",
+        "name = \"p\"\n[agents.claude]\nargs = [\"--model\", \"opus\"]\nenv = { A = \"1\" }\n\
+         [agents.ask]\ncommand = [\"ask\", \"{prompt}\"]\nyes_prompts = [\"Go on?\"]\naccept_key = \"1\"\n\
+         [[tasks]]\nname = \"a\"\nprompt = \"x\"\nagent = \"shell\"\n",
+    )
+    .unwrap();
+    let claude = &plan.agents["claude"];
+    assert_eq!(
+        claude.command,
+        grove::agent::preset("claude").unwrap().command
+    );
+    assert_eq!(claude.args, ["--model", "opus"]);
+    assert_eq!(claude.env["A"], "1");
+    assert_eq!(claude.output, AgentOutput::ClaudeStreamJson);
+    let ask = &plan.agents["ask"];
+    assert_eq!(ask.output, AgentOutput::Terminal);
+    assert_eq!(ask.yes_prompts, ["Go on?"]);
+    assert_eq!(ask.accept_key, "1");
+    let resolved = grove::agent::resolve(&plan, "claude").unwrap();
+    assert_eq!(
+        resolved.argv[resolved.argv.len() - 2..],
+        ["--model".to_string(), "opus".to_string()]
+    );
+
+    toml_fails_at(
+        "name = \"p\"\n[agents.claude]\noutput = \"json\"\n[[tasks]]\nname = \"a\"\nprompt = \"x\"\n",
+        3,
+        10,
+        "agent 'claude': 'output' must be one of \"terminal\", \"claude-stream-json\", got \"json\"",
+    );
+    toml_fails_at(
+        "name = \"p\"\n[agents.claude]\nargs = \"--verbose\"\n[[tasks]]\nname = \"a\"\nprompt = \"x\"\n",
+        3,
+        8,
+        "agent 'claude': 'args' must be an array, found a string",
+    );
+    toml_fails_at(
+        "name = \"p\"\n[agents.x]\ncommand = [\"x\"]\naccept_key = \"\"\n[[tasks]]\nname = \"a\"\nprompt = \"x\"\n",
+        4,
+        14,
+        "agent 'x': 'accept_key' must not be empty",
+    );
+}
+
+#[test]
+fn worktree_setup_keys_fold_over_defaults() {
+    let plan = load_text(
+        "plan.toml",
+        "name = \"p\"\n[defaults]\nagent = \"shell\"\ncopy = [\".env\"]\nsetup = [\"make deps\"]\n\
+         python = { requirements = [\"pytest\"] }\nports = 2\nidle_after = \"30s\"\nauto_yes = true\n\
+         [[tasks]]\nname = \"a\"\nprompt = \"x\"\n\
+         [[tasks]]\nname = \"b\"\nprompt = \"x\"\ncopy = [\"./config//local.toml\"]\nsetup = []\n\
+         python = { requirements_file = \"req.txt\" }\nports = 0\nidle_after = 5\nauto_yes = false\n",
+    )
+    .unwrap();
+    let (a, b) = (&plan.tasks[0], &plan.tasks[1]);
+    assert_eq!(a.copy, [".env"]);
+    assert_eq!(a.setup, ["make deps"]);
+    assert_eq!(
+        a.python,
+        Some(PythonEnv {
+            requirements: vec!["pytest".into()],
+            requirements_file: None
+        })
+    );
+    assert_eq!(
+        (a.ports, a.idle_after, a.auto_yes),
+        (2, Duration::from_secs(30), true)
+    );
+    assert_eq!(b.copy, ["config/local.toml"]);
+    assert!(b.setup.is_empty());
+    assert_eq!(
+        b.python,
+        Some(PythonEnv {
+            requirements: Vec::new(),
+            requirements_file: Some("req.txt".into())
+        })
+    );
+    assert_eq!(
+        (b.ports, b.idle_after, b.auto_yes),
+        (0, Duration::from_secs(5), false)
+    );
+
+    let plain = load_text("plan.toml", &format!("name = \"p\"\n{ONE_TASK}")).unwrap();
+    let t = &plain.tasks[0];
+    assert!(t.copy.is_empty() && t.setup.is_empty() && t.python.is_none());
+    assert_eq!(
+        (t.ports, t.idle_after, t.auto_yes),
+        (0, Duration::from_secs(10), false)
+    );
 }

@@ -68,6 +68,8 @@ fn view(index: usize, name: &str, status: TaskStatus) -> TaskView {
         merge_conflicts: Vec::new(),
         input_hash: None,
         output_hash: None,
+        usage: None,
+        waiting: None,
     }
 }
 

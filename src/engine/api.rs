@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+pub use crate::agent::stream_json::Usage;
 use crate::git::{DiffStat, MergeOutcome};
 use crate::pty::pane::Pane;
 
@@ -147,6 +148,11 @@ pub struct TaskView {
     pub merge_conflicts: Vec<String>,
     pub input_hash: Option<String>,
     pub output_hash: Option<String>,
+    /// What the task's attempts reported they used (cost, tokens, turns), summed; None for
+    /// agents that report nothing.
+    pub usage: Option<Usage>,
+    /// While running: the agent has been quiet and its screen ends in this prompt line.
+    pub waiting: Option<String>,
 }
 
 /// Counts and where the results are, when the run ends.

@@ -4,9 +4,12 @@
 pub mod api;
 mod attempt;
 pub mod output;
+mod ports;
 pub mod retry;
 mod run;
 pub mod schedule;
+mod setup;
 pub mod state;
+mod watch;
 
 pub use run::{describe_merge, start, EngineError, RunRequest};

@@ -20,6 +20,7 @@ use crate::record::{self, RunPaths};
 use super::api::*;
 use super::attempt::{self, AttemptJob, AttemptReport, Progress, StopReason};
 use super::output;
+use super::ports::Ports;
 use super::retry;
 use super::schedule;
 use super::state::{AttemptEnd, TaskState, Transition};
@@ -63,6 +64,8 @@ struct Task {
     merge_commit: Option<String>,
     merge_conflicts: Vec<String>,
     merge_reason: Option<String>,
+    /// TCP ports held for the task from its first attempt until it ends.
+    ports: Vec<u16>,
 }
 
 enum Internal {
@@ -98,6 +101,7 @@ struct Run {
     removing: usize,
     /// RunFinished was sent for the current idle state.
     finished_sent: bool,
+    ports: Ports,
 }
 
 /// Creates the run's records and starts it on the current tokio runtime.
@@ -161,6 +165,7 @@ pub fn start(req: RunRequest) -> Result<(FrontEnd, tokio::task::JoinHandle<()>),
             merge_commit: None,
             merge_conflicts: Vec::new(),
             merge_reason: None,
+            ports: Vec::new(),
         })
         .collect();
     let info = RunInfo {
@@ -189,6 +194,7 @@ pub fn start(req: RunRequest) -> Result<(FrontEnd, tokio::task::JoinHandle<()>),
         merging: false,
         removing: 0,
         finished_sent: false,
+        ports: Ports::default(),
     };
     for i in 0..run.tasks.len() {
         let _ = run.events.send(Event::TaskAdded {
@@ -313,6 +319,20 @@ impl Run {
 
     fn start_attempt(&mut self, index: usize) {
         self.transition(index, Transition::Prepare);
+        let wanted = self.tasks[index].spec.ports;
+        if wanted > 0 && self.tasks[index].ports.is_empty() {
+            match self.ports.reserve(wanted) {
+                Ok(ports) => self.tasks[index].ports = ports,
+                Err(e) => {
+                    let task = &self.tasks[index];
+                    let log = self.paths.attempt_log(&task.spec.name, task.state.attempt);
+                    let mut report = AttemptReport::new(task.state.attempt, Self::now(), log);
+                    report.error = Some(format!("cannot reserve {wanted} TCP ports: {e}"));
+                    self.attempt_done(index, report);
+                    return;
+                }
+            }
+        }
         let statuses: Vec<TaskStatus> = self.tasks.iter().map(|t| t.state.status).collect();
         let sources = schedule::output_sources(&self.plan.strategy, index, &statuses);
         let previous: Vec<(String, String)> = sources
@@ -354,6 +374,7 @@ impl Run {
             pane: task.pane.clone(),
             pane_size: task.pane_size,
             events: self.events.clone(),
+            ports: task.ports.clone(),
         };
         let (stop_tx, stop_rx) = oneshot::channel();
         self.tasks[index].stop = Some(stop_tx);
@@ -382,6 +403,16 @@ impl Run {
                     let _ = control.resize(rows, cols);
                     task.control = Some(control);
                     self.transition(index, Transition::Start);
+                }
+            }
+            Internal::Attempt(Progress::Waiting {
+                index,
+                attempt,
+                prompt,
+            }) => {
+                let state = &mut self.tasks[index].state;
+                if state.attempt == attempt && state.set_waiting(prompt) {
+                    self.changed(index);
                 }
             }
             Internal::Attempt(Progress::Done { index, report }) => {
@@ -468,8 +499,10 @@ impl Run {
         });
     }
 
-    /// A task reached a final status: merge, clean up its worktree, fail fast.
+    /// A task reached a final status: merge, clean up its worktree, free its ports, fail fast.
     fn task_ended(&mut self, index: usize) {
+        let ports = std::mem::take(&mut self.tasks[index].ports);
+        self.ports.release(&ports);
         let task = &self.tasks[index];
         let status = task.state.status;
         if status == TaskStatus::Succeeded && task.spec.merge == MergeMode::Auto {
@@ -751,6 +784,8 @@ impl Run {
             merge_conflicts: t.merge_conflicts.clone(),
             input_hash: last.and_then(|a| a.input_hash.clone()),
             output_hash: t.output.as_ref().map(|(_, h)| h.clone()),
+            usage: task_usage(t),
+            waiting: t.state.waiting.clone(),
         }
     }
 
@@ -789,6 +824,7 @@ impl Run {
             tasks,
             results_by_agent: Default::default(),
             errors: Vec::new(),
+            usage: None,
         };
         results.recount();
         results
@@ -801,6 +837,11 @@ fn status_key(s: impl serde::Serialize) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default()
+}
+
+/// The usage of all of a task's attempts, summed.
+fn task_usage(t: &Task) -> Option<Usage> {
+    Usage::total(t.attempts.iter().filter_map(|a| a.usage.as_ref()))
 }
 
 fn task_result(t: &Task, paths: &RunPaths, base_commit: &str) -> TaskResult {
@@ -833,8 +874,10 @@ fn task_result(t: &Task, paths: &RunPaths, base_commit: &str) -> TaskResult {
                 log: a.log.display().to_string(),
                 error: a.error.clone(),
                 saved_ref: a.saved_ref.clone(),
+                usage: a.usage.clone(),
             })
             .collect(),
+        usage: task_usage(t),
         merge: MergeRecord {
             state: status_key(t.merge),
             commit: t.merge_commit.clone(),

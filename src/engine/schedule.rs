@@ -151,6 +151,12 @@ mod tests {
             keep_worktrees: KeepWorktrees::Failed,
             scrollback: defaults::SCROLLBACK,
             depends_on: deps.iter().map(|d| d.to_string()).collect(),
+            copy: Vec::new(),
+            setup: Vec::new(),
+            python: None,
+            ports: 0,
+            idle_after: Duration::from_secs(10),
+            auto_yes: false,
         }
     }
 

@@ -56,6 +56,8 @@ pub struct TaskState {
     pub ended_at: Option<SystemTime>,
     pub retry_at: Option<SystemTime>,
     pub error: Option<String>,
+    /// While running: the prompt line the agent waits at for input. Every transition clears it.
+    pub waiting: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -75,7 +77,18 @@ impl TaskState {
             ended_at: None,
             retry_at: None,
             error: None,
+            waiting: None,
         }
+    }
+
+    /// The running agent waits for input at `prompt`, or (None) went on. Only a running task
+    /// waits; true when this changed anything.
+    pub fn set_waiting(&mut self, prompt: Option<String>) -> bool {
+        if (prompt.is_some() && self.status != TaskStatus::Running) || self.waiting == prompt {
+            return false;
+        }
+        self.waiting = prompt;
+        true
     }
 
     pub fn attempts_left(&self) -> bool {
@@ -137,6 +150,7 @@ impl TaskState {
             }
             (t, from) => return Err(invalid(from, t)),
         }
+        self.waiting = None;
         Ok(())
     }
 }
@@ -193,6 +207,28 @@ mod tests {
             .unwrap();
         assert!(s.apply(Transition::Prepare, now()).is_err());
         assert!(s.apply(Transition::Cancel, now()).is_err());
+    }
+
+    #[test]
+    fn only_a_running_task_waits_and_any_transition_ends_it() {
+        let mut s = TaskState::new(1);
+        assert!(!s.set_waiting(Some("Name?".into())));
+        s.apply(Transition::Prepare, now()).unwrap();
+        s.apply(Transition::Start, now()).unwrap();
+        assert!(s.set_waiting(Some("Name?".into())));
+        assert!(!s.set_waiting(Some("Name?".into())));
+        assert_eq!(s.waiting.as_deref(), Some("Name?"));
+        s.apply(
+            Transition::AttemptEnded {
+                end: AttemptEnd::Succeeded,
+                error: None,
+                retry_at: None,
+            },
+            now(),
+        )
+        .unwrap();
+        assert_eq!(s.waiting, None);
+        assert!(!s.set_waiting(None));
     }
 
     #[test]

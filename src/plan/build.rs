@@ -1,11 +1,12 @@
 //! Walks the spanned tree of a whole plan into the validated `Plan`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::config::UserConfig;
 use super::deps::{self, TaskDeps};
-use super::error::{line_col, quoted, Bad, Res};
-use super::model::{defaults, AgentDef, Plan, PlanFormat, PlanSource, Strategy, TaskSpec};
+use super::error::{line_col, quoted, Bad, Place, Res};
+use super::model::{defaults, Plan, PlanFormat, PlanSource, Strategy, TaskSpec};
 use super::name_problem;
 use super::scope::Scope;
 use super::settings::{self, Context, Prompt, Settings};
@@ -25,7 +26,21 @@ const TOP_KEYS: &[&str] = &[
     "tasks",
 ];
 
-pub(crate) fn plan(root: &Node, path: &Path, text: &str, format: PlanFormat) -> Res<Plan> {
+/// Whether agents' programs must be on PATH (not when only listing agents).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Programs {
+    Check,
+    Skip,
+}
+
+pub(crate) fn plan(
+    root: &Node,
+    path: &Path,
+    text: &str,
+    format: PlanFormat,
+    config: &UserConfig,
+    programs: Programs,
+) -> Res<Plan> {
     let Value::Table(top) = &root.value else {
         return Err(Bad::at(root.span.start, "a plan must be a table of keys"));
     };
@@ -50,27 +65,35 @@ pub(crate) fn plan(root: &Node, path: &Path, text: &str, format: PlanFormat) -> 
         None => false,
     };
 
-    let agents = match top.get("agents") {
-        Some(e) => agents(e, &scope)?,
-        None => BTreeMap::new(),
-    };
-    let agent_names: BTreeSet<String> = agents.keys().cloned().collect();
+    // The user config's agents, with the plan's own tables over them (and over presets).
+    let mut agents = config.agents.clone();
+    if let Some(e) = top.get("agents") {
+        let base = |name: &str| {
+            config
+                .agents
+                .get(name)
+                .cloned()
+                .or_else(|| crate::agent::preset(name))
+        };
+        agents.extend(super::agents::read(e, &scope, base)?);
+    }
     let cx = Context {
         plan_dir: path.parent().unwrap_or(Path::new("")),
-        agents: &agent_names,
+        agents: &agents,
+        file: None,
     };
     let defaults = match top.get("defaults") {
         Some(e) => {
             let scope = Scope::new("[defaults]".into());
             let table = scope.table(e)?;
             scope.check_keys(table, |k| settings::KEYS.contains(&k))?;
-            Settings::read(table, &scope, &cx)?
+            Settings::read(table, &scope, &cx)?.over(&config.defaults)
         }
-        None => Settings::default(),
+        None => config.defaults.clone(),
     };
 
     let deps_allowed = strategy != Strategy::Fallback;
-    let tasks = tasks(top, text, &cx, &defaults, deps_allowed)?;
+    let tasks = tasks(top, text, &cx, &defaults, deps_allowed, programs)?;
 
     Ok(Plan {
         name,
@@ -96,6 +119,7 @@ fn tasks(
     cx: &Context<'_>,
     defaults: &Settings,
     deps_allowed: bool,
+    programs: Programs,
 ) -> Res<Vec<TaskSpec>> {
     let task_nodes = match top.get("tasks") {
         Some(e) => Scope::top().array(e)?,
@@ -109,7 +133,7 @@ fn tasks(
     let mut all_deps = Vec::with_capacity(task_nodes.len());
     let mut first_seen: BTreeMap<String, usize> = BTreeMap::new();
     for (i, node) in task_nodes.iter().enumerate() {
-        let (spec, deps, name_at) = task(i, node, cx, defaults, deps_allowed)?;
+        let (spec, deps, name_at) = task(i, node, cx, defaults, deps_allowed, programs)?;
         if let Some(&first) = first_seen.get(&spec.name) {
             let (line, _) = line_col(text, first);
             return Err(Bad::at(
@@ -191,41 +215,6 @@ fn strategy(top: &Table, scope: &Scope) -> Res<Strategy> {
     })
 }
 
-fn agents(entry: &Entry, scope: &Scope) -> Res<BTreeMap<String, AgentDef>> {
-    let mut agents = BTreeMap::new();
-    for agent in scope.table(entry)?.entries() {
-        if let Some(problem) = name_problem(&agent.key) {
-            return Err(Bad::at(
-                agent.key_span.start,
-                format!("invalid agent name {}: {problem}", quoted(&agent.key)),
-            ));
-        }
-        let scope = Scope::new(format!("agent {}", quoted(&agent.key)));
-        let table = scope.table(agent)?;
-        scope.check_keys(table, |k| matches!(k, "command" | "env"))?;
-        let command_entry = table
-            .get("command")
-            .ok_or_else(|| scope.bad(agent.value.span.start, "missing required key 'command'"))?;
-        let command: Vec<String> = scope
-            .strings(command_entry)?
-            .into_iter()
-            .map(|(s, _)| s)
-            .collect();
-        if command.first().is_none_or(String::is_empty) {
-            return Err(scope.bad(
-                command_entry.value.span.start,
-                "'command' must start with a program to run",
-            ));
-        }
-        let env = match table.get("env") {
-            Some(e) => scope.env(e)?,
-            None => BTreeMap::new(),
-        };
-        agents.insert(agent.key.clone(), AgentDef { command, env });
-    }
-    Ok(agents)
-}
-
 /// One task: its spec with defaults folded in, its dependencies, and where its name is written.
 fn task(
     index: usize,
@@ -233,6 +222,7 @@ fn task(
     cx: &Context<'_>,
     defaults: &Settings,
     deps_allowed: bool,
+    programs: Programs,
 ) -> Res<(TaskSpec, TaskDeps, usize)> {
     let at = node.span.start;
     let Value::Table(table) = &node.value else {
@@ -278,13 +268,21 @@ fn task(
         Some(e) => scope.strings(e)?,
         None => Vec::new(),
     };
+    let agent = match &merged.agent {
+        Some(r) => r.name.clone(),
+        None => defaults::AGENT.to_string(),
+    };
+    if programs == Programs::Check {
+        let place = merged
+            .agent
+            .as_ref()
+            .map_or(Place::Here(at), |r| r.at.clone());
+        check_program(&agent, cx, &place)?;
+    }
     let spec = TaskSpec {
         prompt,
         prompt_file,
-        agent: merged
-            .agent
-            .clone()
-            .unwrap_or_else(|| defaults::AGENT.to_string()),
+        agent,
         timeout: merged.timeout(),
         retries: merged.retries.unwrap_or(defaults::RETRIES),
         backoff: merged.backoff(),
@@ -293,12 +291,45 @@ fn task(
         keep_worktrees: merged.keep_worktrees.unwrap_or(defaults::KEEP_WORKTREES),
         scrollback: merged.scrollback.unwrap_or(defaults::SCROLLBACK),
         depends_on: deps.iter().map(|(d, _)| d.clone()).collect(),
+        copy: merged.copy.unwrap_or_default(),
+        setup: merged.setup.unwrap_or_default(),
+        python: merged.python,
+        ports: merged.ports.unwrap_or(0),
+        idle_after: merged.idle_after.unwrap_or(defaults::IDLE_AFTER),
+        auto_yes: merged.auto_yes.unwrap_or(false),
         inputs: merged.inputs,
         env: merged.env,
         name: name.clone(),
     };
     let deps = TaskDeps { task: name, deps };
     Ok((spec, deps, name_entry.value.span.start))
+}
+
+/// A preset's program must be on PATH (custom agents are the plan author's business: a missing
+/// program fails their attempt when it starts).
+fn check_program(agent: &str, cx: &Context<'_>, place: &Place) -> Res<()> {
+    if !crate::agent::is_preset(agent) {
+        return Ok(());
+    }
+    let Some(def) = cx
+        .agents
+        .get(agent)
+        .cloned()
+        .or_else(|| crate::agent::preset(agent))
+    else {
+        return Ok(());
+    };
+    if crate::agent::find_program(def.program()).is_some() {
+        return Ok(());
+    }
+    Err(Bad::at_place(
+        place,
+        format!(
+            "agent {} needs the program {} on PATH",
+            quoted(agent),
+            quoted(def.program())
+        ),
+    ))
 }
 
 /// A string value that follows the name rule.

@@ -54,6 +54,9 @@ impl Exit {
 /// PTY (for answering terminal queries).
 pub trait OutputSink: Send + 'static {
     fn output(&mut self, bytes: &[u8], replies: &mut dyn Write);
+    /// The output has ended (EOF), before `Spawned::eof` fires: a sink holding a partial line
+    /// can flush it here.
+    fn finish(&mut self, _replies: &mut dyn Write) {}
 }
 
 /// Writes input to, and resizes, a running agent's terminal. Cheap to clone.
@@ -212,6 +215,7 @@ pub fn spawn(spec: &SpawnSpec, mut sink: impl OutputSink) -> Result<Spawned, Pty
                     Ok(n) => sink.output(&buf[..n], &mut replies),
                 }
             }
+            sink.finish(&mut replies);
             let _ = eof_tx.send(());
         })
         .map_err(|e| spawn_error(&e))?;

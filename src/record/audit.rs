@@ -104,6 +104,17 @@ impl Audit {
         self.emit(|| tracing::info!(event = "merge", task, outcome, commit, detail));
     }
 
+    /// A worktree setup step (copy, venv, requirements, a setup command) and how it ended.
+    pub fn setup(&self, task: &str, attempt: u32, step: &str, outcome: &str) {
+        self.emit(|| tracing::info!(event = "setup", task, attempt, step, outcome));
+    }
+
+    /// `auto_yes` answered the agent's question `prompt` by typing `key`.
+    pub fn answer(&self, task: &str, attempt: u32, prompt: &str, key: &str) {
+        let key = key.escape_default().to_string();
+        self.emit(|| tracing::info!(event = "auto_yes", task, attempt, prompt, key));
+    }
+
     pub fn state(&self, task: &str, status: &str, detail: &str) {
         self.emit(|| tracing::info!(event = "state", task, status, detail));
     }

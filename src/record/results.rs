@@ -5,6 +5,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::agent::stream_json::Usage;
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Results {
     pub run_id: String,
@@ -31,6 +33,9 @@ pub struct Results {
     pub tasks: Vec<TaskResult>,
     pub results_by_agent: BTreeMap<String, AgentTally>,
     pub errors: Vec<TaskError>,
+    /// Usage of every task that reported some, summed (no session); absent when none did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -50,6 +55,10 @@ pub struct TaskResult {
     pub attempts: Vec<AttemptRecord>,
     pub merge: MergeRecord,
     pub provenance: Provenance,
+    /// What the task's attempts reported they used (stream-json agents), summed; the session
+    /// is the latest attempt's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -65,6 +74,8 @@ pub struct AttemptRecord {
     /// Where a failed attempt's files were saved (`refs/grove/<run>/<task>/attempt-<n>`).
     #[serde(default)]
     pub saved_ref: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -147,6 +158,11 @@ impl Results {
                 _ => {}
             }
         }
+        self.usage =
+            Usage::total(self.tasks.iter().filter_map(|t| t.usage.as_ref())).map(|mut u| {
+                u.session_id = None;
+                u
+            });
         self.errors = self
             .tasks
             .iter()

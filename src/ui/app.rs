@@ -92,6 +92,8 @@ pub struct App {
     /// The envelope text for the details view, with the path it came from.
     pub(super) envelope: Option<(PathBuf, Result<String, String>)>,
     exit: Option<i32>,
+    /// Agents that started waiting for input since the loop last looked: (task, prompt).
+    alerts: Vec<(String, String)>,
 }
 
 impl App {
@@ -110,6 +112,7 @@ impl App {
             flash: None,
             envelope: None,
             exit: None,
+            alerts: Vec::new(),
         }
     }
 
@@ -157,6 +160,11 @@ impl App {
         ScreenLayout::compute(area, self.tasks.len(), self.selected, self.zoomed)
     }
 
+    /// Tasks whose agents started waiting for input since the last call: (task, prompt line).
+    pub fn take_alerts(&mut self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.alerts)
+    }
+
     /// Applies an engine event; true when the screen must be redrawn.
     pub fn apply_event(&mut self, event: Event) -> bool {
         match event {
@@ -183,6 +191,9 @@ impl App {
                     if matches!(self.mode, Mode::Summary) {
                         self.mode = Mode::Normal;
                     }
+                }
+                if let (None, Some(prompt)) = (&task.view.waiting, &view.waiting) {
+                    self.alerts.push((view.name.clone(), prompt.clone()));
                 }
                 // The pane's cursor is drawn only while the agent runs.
                 task.stale |= task.view.status != view.status;

@@ -78,6 +78,12 @@ pub async fn run(front: FrontEnd, opts: DashboardOptions) -> anyhow::Result<i32>
                     while let Ok(event) = events.try_recv() {
                         dirty |= app.apply_event(event);
                     }
+                    let alerts = app.take_alerts();
+                    if !alerts.is_empty() {
+                        // A failed bell is not worth stopping the dashboard for.
+                        let _ = session.bell();
+                        notify_desktop(alerts);
+                    }
                 }
                 None if app.events_ended() => events_open = false,
                 None => anyhow::bail!("the engine stopped before the run finished"),
@@ -96,6 +102,28 @@ pub async fn run(front: FrontEnd, opts: DashboardOptions) -> anyhow::Result<i32>
             }
         }
     }
+}
+
+/// A desktop notification per waiting agent where `notify-send` exists, run on a blocking
+/// thread so the dashboard never waits for it.
+fn notify_desktop(alerts: Vec<(String, String)>) {
+    let Some(program) = crate::agent::find_program("notify-send") else {
+        return;
+    };
+    tokio::task::spawn_blocking(move || {
+        for (task, prompt) in alerts {
+            let _ = std::process::Command::new(&program)
+                .args([
+                    "--app-name=grove",
+                    &format!("grove: {task} is waiting"),
+                    &prompt,
+                ])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    });
 }
 
 fn on_input(app: &mut App, event: Input) -> Vec<Action> {

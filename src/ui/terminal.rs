@@ -69,6 +69,13 @@ impl TerminalSession {
     }
 }
 
+impl TerminalSession {
+    /// Rings the terminal's bell.
+    pub fn bell(&mut self) -> io::Result<()> {
+        execute!(self.terminal.backend_mut(), crossterm::style::Print('\x07'))
+    }
+}
+
 impl Drop for TerminalSession {
     fn drop(&mut self) {
         restore();

@@ -90,11 +90,17 @@ impl Repo {
         cmd
     }
 
+    /// Writes the plan outside the repository (so the checkout stays clean); returns its path.
+    pub fn write_plan(&self, plan: &str) -> PathBuf {
+        let path = self.home.path().join("plan.toml");
+        std::fs::write(&path, plan).unwrap();
+        path
+    }
+
     /// Writes the plan outside the repository (so the checkout stays clean) and runs it
     /// headless from the repository; returns the output and the run's results.json.
     pub fn run_plan(&self, plan: &str) -> (Output, serde_json::Value) {
-        let path = self.home.path().join("plan.toml");
-        std::fs::write(&path, plan).unwrap();
+        let path = self.write_plan(plan);
         let out = self.grove(&["run", path.to_str().unwrap(), "--headless"]);
         let results = self.results(&run_id(&out));
         (out, results)

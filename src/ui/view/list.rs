@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, List, ListItem, ListState};
 use ratatui::Frame;
 
+use crate::agent::stream_json::dollars;
 use crate::engine::api::{MergeState, TaskView};
 use crate::ui::app::App;
 use crate::ui::format;
@@ -34,14 +35,14 @@ pub(super) fn draw(app: &App, layout: &ScreenLayout, area: Rect, frame: &mut Fra
 
 fn item(view: &TaskView, app: &App, width: usize) -> Vec<Line<'static>> {
     let status = format::status_text(view, app.now);
-    let style = format::status_style(view.status);
+    let style = format::task_style(view);
     let symbol = format::status_symbol(view.status);
     // The status word sits at the right edge; the name gets what is left.
     let room = width.saturating_sub(status.chars().count() + 3).max(1);
     let name = truncate(&view.name, room);
     let pad = width.saturating_sub(name.chars().count() + status.chars().count() + 2);
     let first = Line::from(vec![
-        Span::styled(format!("{symbol} "), style),
+        Span::styled(format!("{symbol} "), format::status_style(view.status)),
         Span::styled(name, Style::new().add_modifier(Modifier::BOLD)),
         Span::raw(" ".repeat(pad.max(1))),
         Span::styled(status, style),
@@ -55,6 +56,9 @@ fn item(view: &TaskView, app: &App, width: usize) -> Vec<Line<'static>> {
     ];
     if let Some(elapsed) = format::task_elapsed(view, app.now) {
         facts.push(Span::styled(format!("  {}", format::clock(elapsed)), dim));
+    }
+    if let Some(usage) = &view.usage {
+        facts.push(Span::styled(format!("  {}", dollars(usage.cost_usd)), dim));
     }
     let mut outcome = vec![Span::raw("  ")];
     if let Some(stat) = &view.diff_stat {

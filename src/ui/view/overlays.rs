@@ -173,7 +173,7 @@ fn facts(view: &TaskView, app: &App) -> Vec<Line<'static>> {
     let ended = view
         .ended_at
         .map(|t| humantime::format_rfc3339_seconds(t).to_string());
-    let rows: Vec<(&str, String)> = vec![
+    let mut rows: Vec<(&str, String)> = vec![
         ("status", format::status_text(view, app.now)),
         ("agent", view.agent.clone()),
         (
@@ -194,6 +194,16 @@ fn facts(view: &TaskView, app: &App) -> Vec<Line<'static>> {
         ("output hash", view.output_hash.clone().unwrap_or_else(none)),
         ("envelope", view.envelope_path.display().to_string()),
     ];
+    // Only agents that report usage (Claude Code) and agents waiting get these rows.
+    if let Some(usage) = &view.usage {
+        rows.insert(3, ("usage", format::usage(usage)));
+        if let Some(session) = &usage.session_id {
+            rows.insert(4, ("session", session.clone()));
+        }
+    }
+    if let Some(prompt) = &view.waiting {
+        rows.insert(1, ("waiting at", format::printable(prompt)));
+    }
     rows.into_iter()
         .map(|(key, value)| {
             Line::from(vec![

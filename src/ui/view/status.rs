@@ -6,7 +6,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use crate::engine::api::TaskStatus;
+use crate::agent::stream_json::dollars;
+use crate::engine::api::{TaskStatus, Usage};
 use crate::ui::app::{App, Mode};
 use crate::ui::format;
 use crate::ui::layout::ScreenLayout;
@@ -38,6 +39,22 @@ pub(super) fn draw(app: &App, layout: &ScreenLayout, frame: &mut Frame) {
                 format::status_style(status),
             ));
         }
+    }
+    let waiting = app
+        .tasks
+        .iter()
+        .filter(|t| t.view.waiting.is_some())
+        .count();
+    if waiting > 0 {
+        spans.push(Span::raw(" "));
+        spans.push(Span::styled(
+            format!(" {waiting} waiting "),
+            format::waiting_style(),
+        ));
+    }
+    let usage = Usage::total(app.tasks.iter().filter_map(|t| t.view.usage.as_ref()));
+    if let Some(usage) = usage {
+        spans.push(Span::raw(format!(" │ {}", dollars(usage.cost_usd))));
     }
     let clock = match &app.summary {
         Some(summary) => format!(" │ finished in {}", format::clock(summary.elapsed)),
