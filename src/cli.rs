@@ -2,7 +2,7 @@
 //! map outcomes to exit codes (0 success, 1 a task did not succeed, 2 bad input, 130/143
 //! interrupted).
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -151,7 +151,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             println!("grove demo: sample project in {}", demo.root.display());
             let (plan, target) = load(&demo.plan, Some(&demo.root))?;
             let code = run_plan(plan, target, headless, exit_when_done)?;
-            println!(
+            // Not println!: after a hangup there is no terminal, and that is no reason to panic.
+            let _ = writeln!(
+                std::io::stdout(),
                 "grove demo: look around in {} (git log --all --graph, .grove/runs/)",
                 demo.root.display()
             );
@@ -195,25 +197,34 @@ fn run_plan(
         })?;
         let signals = forward_signals(front.commands.clone())?;
         let commands = front.commands.clone();
-        let code = if dashboard {
-            run_dashboard(front, exit_when_done).await?
+        let outcome = if dashboard {
+            run_dashboard(front, exit_when_done).await
         } else {
             let mut stdout = std::io::stdout();
             let summary = crate::headless::run(front, &mut stdout).await;
-            summary.map(|s| s.exit_code()).unwrap_or(1)
+            Ok(summary.map(|s| s.exit_code()).unwrap_or(1))
         };
-        // The front end is done: the engine finishes (cancelling whatever still runs) and ends.
+        // The front end is done, or failed (say, the terminal went away): either way the engine
+        // finishes, cancelling whatever still runs so no agent outlives grove, and ends.
         let _ = commands.send(Command::Shutdown);
         let _ = engine.await;
-        Ok(match (code, signals.received()) {
-            (130, Some(signal)) => 128 + signal,
-            (code, _) => code,
-        })
+        // A signal decides the exit code, also when it came after the run had ended (the
+        // terminal was closed while the dashboard showed the summary) or made the dashboard
+        // fail (a closed terminal cannot be drawn on, nor the error printed).
+        match signals.received() {
+            Some(signal) => Ok(128 + signal),
+            None => outcome,
+        }
     })
 }
 
+/// The dashboard on its own task, so that even a panic in it (the panic hook has restored the
+/// terminal by then) comes back here as an error and the agents are still stopped.
 async fn run_dashboard(front: FrontEnd, exit_when_done: bool) -> anyhow::Result<i32> {
-    crate::ui::run(front, crate::ui::DashboardOptions { exit_when_done }).await
+    let opts = crate::ui::DashboardOptions { exit_when_done };
+    tokio::spawn(crate::ui::run(front, opts))
+        .await
+        .unwrap_or_else(|e| Err(anyhow::anyhow!("the dashboard failed: {e}")))
 }
 
 /// Which signal stopped the run, if any.

@@ -421,6 +421,48 @@ fn wrong_types() {
     );
 }
 
+#[test]
+fn scrollback_must_be_a_whole_number_of_lines() {
+    toml_fails_at(
+        "name = \"p\"\n[defaults]\nscrollback = 0\n[[tasks]]\nname = \"a\"\nprompt = \"x\"\n",
+        3,
+        14,
+        "[defaults]: 'scrollback' must be 1 or more, got 0",
+    );
+    toml_fails_at(
+        "name = \"p\"\n[[tasks]]\nname = \"a\"\nprompt = \"x\"\nscrollback = \"lots\"\n",
+        5,
+        14,
+        "task 'a': 'scrollback' must be an integer, found a string",
+    );
+    toml_fails_at(
+        "name = \"p\"\n[[tasks]]\nname = \"a\"\nprompt = \"x\"\nscrollback = 100001\n",
+        5,
+        14,
+        "task 'a': 'scrollback' must be at most 100000, got 100001",
+    );
+    json_fails_at(
+        "{\"name\": \"p\",\n \"tasks\": [{\"name\": \"a\", \"prompt\": \"x\", \"scrollback\": 2.5}]}\n",
+        2,
+        55,
+        "task 'a': 'scrollback' must be an integer, found a float",
+    );
+}
+
+#[test]
+fn scrollback_comes_from_defaults_unless_a_task_sets_it() {
+    let text = "name = \"p\"\n[defaults]\nscrollback = 500\n[[tasks]]\nname = \"a\"\nprompt = \"x\"\n[[tasks]]\nname = \"b\"\nprompt = \"x\"\nscrollback = 20\n";
+    let plan = load_text("plan.toml", text).unwrap();
+    assert_eq!(plan.tasks[0].scrollback, 500);
+    assert_eq!(plan.tasks[1].scrollback, 20);
+    let plan = load_text("plan.toml", &format!("name = \"p\"\n{ONE_TASK}")).unwrap();
+    assert_eq!(
+        plan.tasks[0].scrollback,
+        grove::pty::pane::DEFAULT_SCROLLBACK
+    );
+    assert_eq!(grove::pty::pane::DEFAULT_SCROLLBACK, 2000);
+}
+
 // ---- dependencies ----
 
 const THREE: &str = "name = \"p\"\n[[tasks]]\nname = \"a\"\nprompt = \"x\"\n[[tasks]]\nname = \"b\"\nprompt = \"x\"\n[[tasks]]\nname = \"c\"\nprompt = \"x\"\n";

@@ -11,7 +11,7 @@ use crate::agent::{self, AgentCommand};
 use crate::git::{self, DiffStat, MergeOutcome};
 use crate::plan::model::{KeepWorktrees, MergeMode, Pick, Plan, TaskSpec};
 use crate::plan::RepoTarget;
-use crate::pty::pane::{Pane, DEFAULT_SCROLLBACK};
+use crate::pty::pane::Pane;
 use crate::pty::PtyControl;
 use crate::record::audit::Audit;
 use crate::record::results::{
@@ -156,7 +156,7 @@ pub fn start(req: RunRequest) -> Result<(FrontEnd, tokio::task::JoinHandle<()>),
             spec: spec.clone(),
             agent,
             state: TaskState::new(spec.max_attempts()),
-            pane: Arc::new(Pane::new(pane_size.0, pane_size.1, DEFAULT_SCROLLBACK)),
+            pane: Arc::new(Pane::new(pane_size.0, pane_size.1, spec.scrollback)),
             stop: None,
             control: None,
             retry_generation: 0,

@@ -335,6 +335,7 @@ fn task(
         kill_grace: merged.kill_grace.unwrap_or(defaults::KILL_GRACE),
         merge: merged.merge.unwrap_or(defaults::MERGE),
         keep_worktrees: merged.keep_worktrees.unwrap_or(defaults::KEEP_WORKTREES),
+        scrollback: merged.scrollback.unwrap_or(defaults::SCROLLBACK),
         depends_on: deps.iter().map(|(d, _)| d.clone()).collect(),
         copy: merged.copy.unwrap_or_default(),
         setup: merged.setup.unwrap_or_default(),

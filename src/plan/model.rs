@@ -137,6 +137,8 @@ pub struct TaskSpec {
     pub kill_grace: Duration,
     pub merge: MergeMode,
     pub keep_worktrees: KeepWorktrees,
+    /// Lines of history the task's pane keeps in memory (the attempt log keeps everything).
+    pub scrollback: usize,
     pub depends_on: Vec<String>,
     /// Files copied from the main checkout into the worktree before the agent starts (paths
     /// relative to the repository root).
@@ -236,6 +238,7 @@ pub mod defaults {
     pub const AGENT: &str = "demo";
     pub const MERGE: super::MergeMode = super::MergeMode::Manual;
     pub const KEEP_WORKTREES: super::KeepWorktrees = super::KeepWorktrees::Failed;
+    pub const SCROLLBACK: usize = crate::pty::pane::DEFAULT_SCROLLBACK;
     pub const IDLE_AFTER: Duration = Duration::from_secs(10);
 
     /// Number of CPUs, at least 2.

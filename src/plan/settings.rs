@@ -30,10 +30,14 @@ pub(crate) const KEYS: &[&str] = &[
     "idle_after",
     "auto_yes",
     "check",
+    "scrollback",
 ];
 
 const RETRIES_MAX: i64 = 100;
 const PORTS_MAX: i64 = 64;
+/// Lines of pane history kept in memory per task; the attempt log on disk has everything, so a
+/// bigger number only costs memory (about a cell per column per line).
+const SCROLLBACK_MAX: i64 = 100_000;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Settings {
@@ -54,6 +58,7 @@ pub(crate) struct Settings {
     pub idle_after: Option<Duration>,
     pub auto_yes: Option<bool>,
     pub check: Option<String>,
+    pub scrollback: Option<usize>,
 }
 
 /// An `agent = "NAME"` and where it is written, so a problem with the agent it picks (its
@@ -134,6 +139,7 @@ impl Settings {
                 "idle_after" => s.idle_after = Some(positive_duration(entry, scope)?),
                 "auto_yes" => s.auto_yes = Some(scope.boolean(entry)?),
                 "check" => s.check = Some(non_empty_command(entry, scope)?),
+                "scrollback" => s.scrollback = Some(scope.count(entry, 1, Some(SCROLLBACK_MAX))?),
                 _ => {}
             }
         }
@@ -171,6 +177,7 @@ impl Settings {
             idle_after: self.idle_after.or(defaults.idle_after),
             auto_yes: self.auto_yes.or(defaults.auto_yes),
             check: self.check.or_else(|| defaults.check.clone()),
+            scrollback: self.scrollback.or(defaults.scrollback),
         }
     }
 

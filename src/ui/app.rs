@@ -299,6 +299,19 @@ impl App {
         }
     }
 
+    /// The engine's event stream ended. After the run has finished that only happens when grove
+    /// is being stopped (quit, or SIGTERM/SIGHUP while the summary is shown): the dashboard then
+    /// closes with the run's exit code. False if the run had not finished (an engine failure).
+    pub fn events_ended(&mut self) -> bool {
+        match &self.summary {
+            Some(summary) => {
+                self.exit.get_or_insert(summary.exit_code());
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The engine no longer takes commands (its loop ended).
     pub fn engine_gone(&mut self) {
         self.flash = Some(Flash {

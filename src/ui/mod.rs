@@ -16,6 +16,7 @@ pub use app::{Action, App, Confirm, Flash, Mode};
 pub use layout::{PaneSlot, ScreenLayout};
 pub use load::{Load, Loaded};
 pub use run::run;
+pub use terminal::TerminalSession;
 pub use view::draw;
 
 #[derive(Debug, Clone, Copy, Default)]
