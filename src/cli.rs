@@ -12,6 +12,7 @@ use crate::engine::api::{Command, FrontEnd};
 use crate::engine::{self, RunRequest};
 use crate::plan::{self, model::Plan, PlanError, RepoTarget};
 use crate::pty::{DEFAULT_COLS, DEFAULT_ROWS};
+use crate::ui::AgentChoice;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -20,8 +21,9 @@ use crate::pty::{DEFAULT_COLS, DEFAULT_ROWS};
     about = "Run several coding agents at once, each in its own git worktree and branch."
 )]
 struct Cli {
+    /// Without a command: `grove new` (the dashboard on an empty run in this repository).
     #[command(subcommand)]
-    command: Cmd,
+    command: Option<Cmd>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -44,6 +46,11 @@ enum Cmd {
         /// Quit the dashboard by itself when every task has ended.
         #[arg(long)]
         exit_when_done: bool,
+    },
+    /// Open the dashboard on an empty run (plan "adhoc") and start agents from it with `n`.
+    New {
+        #[arg(long)]
+        repo: Option<PathBuf>,
     },
     /// Merge succeeded tasks of a run into its base branch.
     Merge {
@@ -105,7 +112,8 @@ pub fn main() -> i32 {
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<i32> {
-    match cli.command {
+    let command = cli.command.unwrap_or(Cmd::New { repo: None });
+    match command {
         Cmd::Validate { plan, repo } => {
             let (plan, target) = load(&plan, repo.as_deref())?;
             println!(
@@ -130,6 +138,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             let (plan, target) = load(&plan, repo.as_deref())?;
             run_plan(plan, target, headless, exit_when_done)
         }
+        Cmd::New { repo } => new_run(repo.as_deref()),
         Cmd::Merge {
             run_id,
             tasks,
@@ -166,6 +175,24 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     }
 }
 
+/// `grove new`: the dashboard on an empty `adhoc` run; tasks are started from it.
+fn new_run(repo: Option<&Path>) -> anyhow::Result<i32> {
+    if !std::io::stdout().is_terminal() {
+        return Err(crate::merge_cmd::UsageError(
+            "grove new (or grove without a command) needs a terminal for the dashboard; use grove run PLAN --headless for scripts".into(),
+        )
+        .into());
+    }
+    let start = match repo {
+        Some(dir) => dir.to_path_buf(),
+        None => std::env::current_dir().context("no current directory")?,
+    };
+    let config = plan::UserConfig::load()?;
+    let plan = plan::grow::adhoc(&start, &config);
+    let target = plan::resolve_repo(&plan, &start)?;
+    run_plan(plan, target, false, false)
+}
+
 /// Loads and validates a plan and the repository it runs in; nothing is created.
 fn load(path: &Path, repo: Option<&Path>) -> anyhow::Result<(Plan, RepoTarget)> {
     let plan = plan::load(path)?;
@@ -189,6 +216,11 @@ fn run_plan(
         .build()
         .context("cannot start the async runtime")?;
     let dashboard = !headless && std::io::stdout().is_terminal();
+    let agents = if dashboard {
+        agent_choices(&plan)?
+    } else {
+        Vec::new()
+    };
     runtime.block_on(async move {
         let (front, engine) = engine::start(RunRequest {
             plan,
@@ -198,7 +230,7 @@ fn run_plan(
         let signals = forward_signals(front.commands.clone())?;
         let commands = front.commands.clone();
         let outcome = if dashboard {
-            run_dashboard(front, exit_when_done).await
+            run_dashboard(front, exit_when_done, agents).await
         } else {
             let mut stdout = std::io::stdout();
             let summary = crate::headless::run(front, &mut stdout).await;
@@ -220,8 +252,29 @@ fn run_plan(
 
 /// The dashboard on its own task, so that even a panic in it (the panic hook has restored the
 /// terminal by then) comes back here as an error and the agents are still stopped.
-async fn run_dashboard(front: FrontEnd, exit_when_done: bool) -> anyhow::Result<i32> {
-    let opts = crate::ui::DashboardOptions { exit_when_done };
+/// The agents the dashboard's new-task form offers: presets, the user config's and the plan's,
+/// each with whether its program is on PATH.
+fn agent_choices(plan: &Plan) -> anyhow::Result<Vec<AgentChoice>> {
+    let config = plan::UserConfig::load()?;
+    let rows = crate::agents_cmd::rows_with(&config, plan.agents.clone());
+    Ok(rows
+        .into_iter()
+        .map(|row| AgentChoice {
+            found: row.found.is_some(),
+            name: row.name,
+        })
+        .collect())
+}
+
+async fn run_dashboard(
+    front: FrontEnd,
+    exit_when_done: bool,
+    agents: Vec<AgentChoice>,
+) -> anyhow::Result<i32> {
+    let opts = crate::ui::DashboardOptions {
+        exit_when_done,
+        agents,
+    };
     tokio::spawn(crate::ui::run(front, opts))
         .await
         .unwrap_or_else(|e| Err(anyhow::anyhow!("the dashboard failed: {e}")))

@@ -1251,3 +1251,163 @@ fn grove_demo_opens_the_dashboard() {
         screen.text()
     );
 }
+
+/// `grove` with no command in `repo`: the dashboard on an empty ad-hoc run.
+fn grove_new(repo: &Repo) -> Tty {
+    let mut cmd = CommandBuilder::new(GROVE);
+    cmd.cwd(repo.path());
+    cmd.env("HOME", repo.home.path());
+    cmd.env("XDG_CONFIG_HOME", repo.home.path());
+    cmd.env("GIT_CONFIG_NOSYSTEM", "1");
+    Tty::spawn(cmd)
+}
+
+/// Fills the open new-task form: the agent `right` steps right of the first found one, the
+/// prompt typed line by line (Ctrl-J between lines), then Enter.
+fn fill_form(dash: &mut Tty, right: usize, prompt: &[&str]) {
+    dash.wait_for("the new-task form", |s| {
+        s.contains(" new task ").then_some(())
+    });
+    dash.send(b"\t");
+    for _ in 0..right {
+        dash.send(b"\x1b[C");
+    }
+    dash.send(b"\t");
+    for (i, line) in prompt.iter().enumerate() {
+        if i > 0 {
+            dash.send(b"\n");
+        }
+        dash.send(line.as_bytes());
+    }
+    dash.wait_for("the prompt typed", |s| {
+        s.contains(prompt[prompt.len() - 1]).then_some(())
+    });
+    dash.send(b"\r");
+}
+
+#[test]
+fn grove_without_a_plan_starts_agents_from_the_form_and_copies_them() {
+    let repo = Repo::new();
+    let mut dash = grove_new(&repo);
+    dash.wait_for("the empty run's hint", |s| {
+        s.contains("n start a task").then_some(())
+    });
+    let run_id = dash.wait_for("the run id", |s| s.run_id());
+    assert!(run_id.starts_with("adhoc-"), "{run_id}");
+
+    // Esc leaves the form without starting anything.
+    dash.send(b"n");
+    dash.wait_for("the new-task form", |s| {
+        s.contains(" new task ").then_some(())
+    });
+    assert!(
+        dash.screen().contains("shell ✓"),
+        "{}",
+        dash.screen().text()
+    );
+    dash.send(b"\x1b");
+    dash.wait_for("the form closed", |s| {
+        (!s.contains(" new task ") && s.contains("n start a task")).then_some(())
+    });
+
+    // n, the name filled in, shell (right of demo), a two-line prompt, Enter.
+    dash.send(b"n");
+    fill_form(
+        &mut dash,
+        1,
+        &["echo \"made by $GROVE_TASK\" > made.txt", "cat made.txt"],
+    );
+    dash.wait_for("task-1 succeeded", |s| {
+        (s.status("task-1").as_deref() == Some("succeeded")).then_some(())
+    });
+    // N starts a copy under a new name, from scratch.
+    dash.send(b"N");
+    dash.wait_for("task-1-copy succeeded", |s| {
+        (s.status("task-1-copy").as_deref() == Some("succeeded")).then_some(())
+    });
+    dash.send(b"q");
+    assert_eq!(dash.exit_code(), 0);
+    dash.assert_restored();
+
+    let results = repo.results(&run_id);
+    assert_eq!(results["plan"], "adhoc");
+    for name in ["task-1", "task-1-copy"] {
+        let t = task(&results, name);
+        assert_eq!(t["status"], "succeeded", "{t:#}");
+        assert_eq!(t["agent"], "shell");
+        let branch = format!("grove/{run_id}/{name}");
+        assert_eq!(
+            repo.git(&["show", &format!("{branch}:made.txt")]),
+            format!("made by {name}")
+        );
+    }
+    // The run's plan.toml holds both tasks: it loads as a plan like any other.
+    let plan_path = repo.run_dir(&run_id).join("plan.toml");
+    let plan = grove::plan::load_with(&plan_path, &grove::plan::UserConfig::empty()).unwrap();
+    assert_eq!(plan.name, "adhoc");
+    let names: Vec<&str> = plan.tasks.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["task-1", "task-1-copy"]);
+    assert!(plan
+        .tasks
+        .iter()
+        .all(|t| t.prompt == "echo \"made by $GROVE_TASK\" > made.txt\ncat made.txt"));
+    let added = repo
+        .audit(&run_id)
+        .into_iter()
+        .filter(|e| e["event"] == "task_added")
+        .count();
+    assert_eq!(added, 2);
+}
+
+#[test]
+fn n_adds_a_task_to_a_running_plan() {
+    let repo = Repo::new();
+    let gate = repo.home.path().join("gate");
+    let mut dash = Tty::run(
+        &repo,
+        &format!(
+            r#"
+name = "live"
+[[tasks]]
+name = "slow"
+agent = "shell"
+prompt = "while [ ! -e '{}' ]; do sleep 0.1; done"
+"#,
+            gate.display()
+        ),
+        &[],
+    );
+    dash.wait_for("slow running", |s| {
+        (s.status("slow").as_deref() == Some("running")).then_some(())
+    });
+    let run_id = dash.wait_for("the run id", |s| s.run_id());
+    dash.send(b"n");
+    fill_form(&mut dash, 1, &["echo joined > joined.txt"]);
+    dash.wait_for("task-1 succeeded next to slow", |s| {
+        (s.status("task-1").as_deref() == Some("succeeded")
+            && s.status("slow").as_deref() == Some("running"))
+        .then_some(())
+    });
+    std::fs::write(&gate, "").unwrap();
+    dash.wait_for("slow succeeded", |s| {
+        (s.status("slow").as_deref() == Some("succeeded")).then_some(())
+    });
+    dash.send(b"q");
+    assert_eq!(dash.exit_code(), 0);
+
+    let results = repo.results(&run_id);
+    assert_eq!(results["total_tasks"], 2);
+    assert_eq!(task(&results, "task-1")["status"], "succeeded");
+    let plan = std::fs::read_to_string(repo.run_dir(&run_id).join("plan.toml")).unwrap();
+    assert!(plan.starts_with("\nname = \"live\""), "{plan}");
+    assert!(plan.contains("name = \"task-1\""), "{plan}");
+}
+
+#[test]
+fn grove_new_needs_a_terminal() {
+    let repo = Repo::new();
+    let out = repo.grove(&["new"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs a terminal"));
+    assert!(!repo.path().join(".grove/runs").exists());
+}

@@ -616,6 +616,7 @@ fn exit_when_done_quits_by_itself() {
         info(Path::new("/repo"), "0123"),
         DashboardOptions {
             exit_when_done: true,
+            ..Default::default()
         },
     );
     app.apply_event(Event::RunFinished(summary(2, 0, false)));

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 pub use crate::agent::stream_json::Usage;
 use crate::git::{DiffStat, MergeOutcome};
+pub use crate::plan::grow::NewTask;
 use crate::pty::pane::Pane;
 
 /// What a front end asks of the engine.
@@ -26,12 +27,18 @@ pub enum Command {
     Resize { task: String, rows: u16, cols: u16 },
     /// Cancel everything still running or pending and finish the run.
     Shutdown,
+    /// Start a new task in this run at once (written into the run's plan copy). Answered by
+    /// `TaskAdded`, or `TaskRejected` with the reason.
+    AddTask { task: NewTask },
+    /// Start a copy of a task (same agent, prompt, timeout and retries) under a new name.
+    CopyTask { task: String, name: String },
 }
 
 /// What the engine tells its front ends.
 #[derive(Debug, Clone)]
 pub enum Event {
-    /// A task joined the run (every plan task is announced once at start, in plan order).
+    /// A task joined the run (every plan task is announced once at start, in plan order; tasks
+    /// added later when they join).
     TaskAdded { view: TaskView, pane: Arc<Pane> },
     /// A task changed state (or its diff stat / merge state became known).
     TaskChanged(TaskView),
@@ -41,6 +48,8 @@ pub enum Event {
     Merged { task: String, outcome: MergeOutcome },
     /// Every task has ended (or the run was shut down); results.json is written.
     RunFinished(RunSummary),
+    /// An `AddTask` or `CopyTask` was refused (invalid or taken name, unknown or missing agent…).
+    TaskRejected { name: String, error: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

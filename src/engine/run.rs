@@ -72,6 +72,31 @@ struct Task {
     picked: bool,
 }
 
+impl Task {
+    fn new(spec: TaskSpec, agent: AgentCommand, pane_size: (u16, u16)) -> Task {
+        Task {
+            state: TaskState::new(spec.max_attempts()),
+            pane: Arc::new(Pane::new(pane_size.0, pane_size.1, spec.scrollback)),
+            spec,
+            agent,
+            stop: None,
+            control: None,
+            retry_generation: 0,
+            pane_size,
+            attempts: Vec::new(),
+            output: None,
+            head_commit: None,
+            diff_stat: None,
+            merge: MergeState::NotRequested,
+            merge_commit: None,
+            merge_conflicts: Vec::new(),
+            merge_reason: None,
+            ports: Vec::new(),
+            picked: false,
+        }
+    }
+}
+
 enum Internal {
     Attempt(Progress),
     RetryDue {
@@ -106,6 +131,8 @@ struct Run {
     /// RunFinished was sent for the current idle state.
     finished_sent: bool,
     ports: Ports,
+    /// The size new tasks' panes start with.
+    pane_size: (u16, u16),
 }
 
 /// Creates the run's records and starts it on the current tokio runtime.
@@ -132,16 +159,10 @@ pub fn start(req: RunRequest) -> Result<(FrontEnd, tokio::task::JoinHandle<()>),
             source,
         }
     })?;
-    let plan_copy = match plan.source.format {
-        crate::plan::model::PlanFormat::Toml => "plan.toml",
-        crate::plan::model::PlanFormat::Json => "plan.json",
-    };
-    record::write_atomic(&paths.run_dir.join(plan_copy), plan.source.text.as_bytes()).map_err(
-        |source| EngineError::RunDir {
-            path: paths.run_dir.display().to_string(),
-            source,
-        },
-    )?;
+    write_plan_copy(&paths, &plan).map_err(|source| EngineError::RunDir {
+        path: paths.run_dir.display().to_string(),
+        source,
+    })?;
     let audit = Audit::open(&paths.run_dir);
     audit.run_started(&paths.run_id, &plan.name, &repo.base_commit);
 
@@ -152,26 +173,7 @@ pub fn start(req: RunRequest) -> Result<(FrontEnd, tokio::task::JoinHandle<()>),
         .tasks
         .iter()
         .zip(agents)
-        .map(|(spec, agent)| Task {
-            spec: spec.clone(),
-            agent,
-            state: TaskState::new(spec.max_attempts()),
-            pane: Arc::new(Pane::new(pane_size.0, pane_size.1, spec.scrollback)),
-            stop: None,
-            control: None,
-            retry_generation: 0,
-            pane_size,
-            attempts: Vec::new(),
-            output: None,
-            head_commit: None,
-            diff_stat: None,
-            merge: MergeState::NotRequested,
-            merge_commit: None,
-            merge_conflicts: Vec::new(),
-            merge_reason: None,
-            ports: Vec::new(),
-            picked: false,
-        })
+        .map(|(spec, agent)| Task::new(spec.clone(), agent, pane_size))
         .collect();
     let info = RunInfo {
         run_id: paths.run_id.clone(),
@@ -200,6 +202,7 @@ pub fn start(req: RunRequest) -> Result<(FrontEnd, tokio::task::JoinHandle<()>),
         removing: 0,
         finished_sent: false,
         ports: Ports::default(),
+        pane_size,
     };
     for i in 0..run.tasks.len() {
         let _ = run.events.send(Event::TaskAdded {
@@ -645,6 +648,21 @@ impl Run {
                     self.request_merge(i);
                 }
             }
+            Command::AddTask { task } => self.add_task(task),
+            Command::CopyTask { task, name } => match self.index_of(&task) {
+                Some(i) => {
+                    let spec = &self.tasks[i].spec;
+                    let copy = NewTask {
+                        name,
+                        agent: spec.agent.clone(),
+                        prompt: spec.prompt.clone(),
+                        timeout: Some(spec.timeout),
+                        retries: Some(spec.retries),
+                    };
+                    self.add_task(copy);
+                }
+                None => self.reject(name, format!("no task '{task}' to copy")),
+            },
             Command::Input { task, bytes } => {
                 if let Some(i) = self.index_of(&task) {
                     if let Some(control) = &self.tasks[i].control {
@@ -663,6 +681,52 @@ impl Run {
                 }
             }
         }
+    }
+
+    /// A task joins the run: appended to the plan (validated like a plan file, with its
+    /// defaults), the run's plan copy rewritten, then scheduled like any pending task.
+    fn add_task(&mut self, new: NewTask) {
+        if self.stop_requested {
+            return self.reject(new.name, "the run is stopping".into());
+        }
+        let grown = crate::plan::UserConfig::load()
+            .and_then(|config| crate::plan::grow::with_task(&self.plan, &new, &config));
+        let plan = match grown {
+            Ok(plan) => plan,
+            Err(e) => return self.reject(new.name, e.to_string()),
+        };
+        // The plan grew by exactly this task, appended last.
+        let spec = match plan.tasks.last() {
+            Some(spec) if plan.tasks.len() == self.tasks.len() + 1 && spec.name == new.name => {
+                spec.clone()
+            }
+            _ => return self.reject(new.name, "the plan did not take the task".into()),
+        };
+        let Some(agent) = agent::resolve(&plan, &spec.agent) else {
+            return self.reject(new.name, format!("unknown agent '{}'", spec.agent));
+        };
+        if let Err(e) = write_plan_copy(&self.paths, &plan) {
+            let error = format!(
+                "cannot write the plan to {}: {e}",
+                self.paths.run_dir.display()
+            );
+            return self.reject(new.name, error);
+        }
+        self.plan = plan;
+        self.audit.task_added(&spec.name, &spec.agent);
+        let index = self.tasks.len();
+        self.tasks.push(Task::new(spec, agent, self.pane_size));
+        let _ = self.events.send(Event::TaskAdded {
+            view: self.view(index),
+            pane: self.tasks[index].pane.clone(),
+        });
+        self.finished_sent = false;
+        self.write_results(false);
+    }
+
+    fn reject(&self, name: String, error: String) {
+        self.audit.error(&name, &format!("task not added: {error}"));
+        let _ = self.events.send(Event::TaskRejected { name, error });
     }
 
     /// After a manual retry: tasks skipped because of this one become pending again.
@@ -939,6 +1003,15 @@ impl Run {
         }
         groups
     }
+}
+
+/// The run's copy of its plan, as given (and as grown by tasks added while it runs).
+fn write_plan_copy(paths: &RunPaths, plan: &Plan) -> std::io::Result<()> {
+    let name = match plan.source.format {
+        crate::plan::model::PlanFormat::Toml => "plan.toml",
+        crate::plan::model::PlanFormat::Json => "plan.json",
+    };
+    record::write_atomic(&paths.run_dir.join(name), plan.source.text.as_bytes())
 }
 
 /// The snake_case word a status enum serializes to (as results.json spells it).

@@ -119,6 +119,11 @@ impl Audit {
         self.emit(|| tracing::info!(event = "auto_yes", task, attempt, prompt, key));
     }
 
+    /// A task joined the running plan (started from the dashboard).
+    pub fn task_added(&self, task: &str, agent: &str) {
+        self.emit(|| tracing::info!(event = "task_added", task, agent));
+    }
+
     /// A race's winner: `task` of raced task `group` is merged, its siblings discarded.
     pub fn pick(&self, group: &str, task: &str, how: &str) {
         self.emit(|| tracing::info!(event = "pick", group, task, how));

@@ -11,6 +11,7 @@ use ratatui::widgets::Widget;
 use tui_term::widget::{Cursor, PseudoTerminal};
 
 use super::diff::PatchView;
+use super::form::{AgentChoice, TaskForm};
 use super::format;
 use super::layout::ScreenLayout;
 use super::load::{Load, Loaded};
@@ -45,6 +46,8 @@ pub enum Mode {
         scroll: usize,
     },
     Confirm(Confirm),
+    /// The new-task form (`n`).
+    Form(Box<TaskForm>),
     /// The run ended; the summary is shown over the dashboard.
     Summary,
     /// Quit was confirmed; waiting for the engine to stop the agents and write the results.
@@ -99,6 +102,10 @@ pub struct App {
     exit: Option<i32>,
     /// Agents that started waiting for input since the loop last looked: (task, prompt).
     alerts: Vec<(String, String)>,
+    /// The agents the new-task form offers.
+    pub(super) agents: Vec<AgentChoice>,
+    /// A task started from here: selected once the engine announces it.
+    pub(super) select_when_added: Option<String>,
 }
 
 impl App {
@@ -118,6 +125,8 @@ impl App {
             envelope: None,
             exit: None,
             alerts: Vec::new(),
+            agents: opts.agents,
+            select_when_added: None,
         }
     }
 
@@ -182,9 +191,14 @@ impl App {
                     scrolled: 0,
                     sent_size: None,
                 };
+                let name = task.view.name.clone();
                 match self.tasks.get_mut(task.view.index) {
                     Some(slot) => *slot = task,
                     None => self.tasks.push(task),
+                }
+                if self.select_when_added.as_ref() == Some(&name) {
+                    self.select_when_added = None;
+                    self.select(self.tasks.len() - 1);
                 }
             }
             Event::TaskChanged(view) => {
@@ -217,11 +231,25 @@ impl App {
             }
             Event::RunFinished(summary) => {
                 let stopping = matches!(self.mode, Mode::Stopping);
-                if summary.interrupted || stopping || self.exit_when_done {
+                // An empty run (`grove new` before any task) has nothing to sum up yet.
+                let empty = summary.total == 0;
+                if summary.interrupted || stopping || (self.exit_when_done && !empty) {
                     self.exit = Some(summary.exit_code());
                 }
                 self.summary = Some(summary);
-                self.mode = Mode::Summary;
+                // A form being filled in stays open; the summary shows once it is closed.
+                if !empty && !matches!(self.mode, Mode::Form(_)) {
+                    self.mode = Mode::Summary;
+                }
+            }
+            Event::TaskRejected { name, error } => {
+                if self.select_when_added.as_ref() == Some(&name) {
+                    self.select_when_added = None;
+                }
+                self.flash = Some(Flash {
+                    text: format!("{name} not started: {error}"),
+                    error: true,
+                });
             }
         }
         true

@@ -1,6 +1,7 @@
 //! Drawing: one `draw(&App, &mut Frame)` that lays out the list, panes and status lines, then the
 //! overlay of the current mode. Reads the app only; panes come from their cached renders.
 
+mod form;
 mod list;
 mod overlays;
 mod panes;
@@ -32,6 +33,7 @@ pub fn draw(app: &App, frame: &mut Frame) {
             overlays::draw_compare(app, group, *scroll, overlay, frame)
         }
         Mode::Confirm(confirm) => popups::draw_confirm(app, confirm, area, frame),
+        Mode::Form(form_state) => form::draw(form_state, area, frame),
         Mode::Summary => popups::draw_summary(app, area, frame),
         Mode::Normal | Mode::Attach | Mode::Stopping => {}
     }

@@ -36,6 +36,11 @@ const KEYS: &[(&str, &str)] = &[
         "retry a task that ended without success, in a fresh worktree",
     ),
     ("m", "merge a succeeded task into the base branch"),
+    (
+        "n",
+        "new task: name, agent, prompt, timeout, retries; Enter starts it",
+    ),
+    ("N", "start a copy of the selected task under a new name"),
     ("d", "diff of the selected task against its base"),
     (
         "v",

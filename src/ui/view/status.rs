@@ -98,6 +98,7 @@ fn second_line(app: &App) -> Line<'static> {
         return Line::styled(format!(" {}", flash.text), Style::new().fg(color));
     }
     let keys = match app.mode {
+        Mode::Normal if app.tasks.is_empty() => " n start a task · ? help · q quit",
         Mode::Normal if app.zoomed => {
             " Enter/Esc grid · j/k select · i attach · c cancel · r retry · m merge · d diff · l details · ? help · q quit"
         }
@@ -108,6 +109,7 @@ fn second_line(app: &App) -> Line<'static> {
             " j/k scroll · PgUp/PgDn page · g/G top/bottom · Esc back · q quit"
         }
         Mode::Confirm(_) => " y yes · n no",
+        Mode::Form(_) => " Enter start · Esc cancel · Tab next field",
         Mode::Summary => " q quit · Esc browse the run · r retry · m merge · d diff · l details",
         Mode::Stopping => " stopping the agents and writing the results…",
         Mode::Attach => "",
