@@ -234,4 +234,18 @@ prompt = "echo shell > who.txt"
     }
     assert_eq!(results["groups"][0]["pick"], "manual");
     assert_eq!(results["groups"][0]["picked"], serde_json::Value::Null);
+
+    // Picking after the run: merging one sibling discards the other, which then cannot merge.
+    let run_id = run_id(&out);
+    let merged = repo.grove(&["merge", &run_id, "job.2"]);
+    assert!(merged.status.success(), "{}", text(&merged));
+    assert_eq!(repo.read("who.txt"), "other\n");
+    let results = repo.results(&run_id);
+    assert_eq!(task(&results, "job.2")["merge"]["state"], "merged");
+    assert_eq!(task(&results, "job.1")["merge"]["state"], "discarded");
+    assert_eq!(results["groups"][0]["picked"], "job.2");
+    let refused = repo.grove(&["merge", &run_id, "job.1"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(String::from_utf8_lossy(&refused.stdout).contains("was discarded"));
+    assert_eq!(repo.read("who.txt"), "other\n");
 }

@@ -18,6 +18,8 @@ const COLS: u16 = 200;
 const DEADLINE: Duration = Duration::from_secs(30);
 
 const CTRL_BRACKET: &[u8] = b"\x1d";
+/// What brackets a race's siblings in the agent list.
+const RACE_GLYPHS: [char; 3] = ['┌', '├', '└'];
 const END: &[u8] = b"\x1b[F";
 
 /// What the program wrote: the emulated screen and every raw byte.
@@ -342,6 +344,8 @@ impl Screen {
                 .iter()
                 .take_while(|&&c| c != '│')
                 .collect();
+            // Race siblings are bracketed (`┌ job.1`); the bracket is not part of the name.
+            let line = line.replacen(RACE_GLYPHS, " ", 1);
             let mut words = line.split_whitespace();
             let _symbol = words.next()?;
             (words.next()? == name).then_some((r, line))
@@ -380,6 +384,7 @@ impl Screen {
             .iter()
             .take_while(|&&c| c != '│')
             .collect();
+        let line = line.replacen(RACE_GLYPHS, " ", 1);
         line.split_whitespace().nth(1).map(str::to_string)
     }
 
@@ -1410,4 +1415,49 @@ fn grove_new_needs_a_terminal() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs a terminal"));
     assert!(!repo.path().join(".grove/runs").exists());
+}
+
+#[test]
+fn m_on_a_race_sibling_picks_it_and_v_compares_the_race() {
+    let repo = Repo::new();
+    let order = ["job.1", "job.2"];
+    let mut dash = Tty::run(
+        &repo,
+        r#"
+name = "race"
+[[tasks]]
+name = "job"
+agent = "shell"
+replicas = 2
+check = "grep -q job who.txt"
+prompt = "echo $GROVE_TASK > who.txt"
+"#,
+        &[],
+    );
+    dash.wait_for("both siblings succeeded", |s| {
+        order
+            .iter()
+            .all(|n| s.status(n).as_deref() == Some("succeeded"))
+            .then_some(())
+    });
+    let run_id = dash.wait_for("the run id", |s| s.run_id());
+    dash.send(b"\x1b");
+    select(&mut dash, "job.2", &order);
+    dash.send(b"v");
+    dash.wait_for("the race compared", |s| {
+        (s.contains(" race job ") && s.contains("passed")).then_some(())
+    });
+    dash.send(b"\x1b");
+    dash.send(b"m");
+    dash.wait_for("job.2 merged, job.1 discarded", |s| {
+        (s.list_details("job.2")?.contains("merged")
+            && s.list_details("job.1")?.contains("discarded"))
+        .then_some(())
+    });
+    dash.send(b"q");
+    assert_eq!(dash.exit_code(), 0);
+    assert_eq!(repo.read("who.txt"), "job.2\n");
+    let results = repo.results(&run_id);
+    assert_eq!(results["groups"][0]["picked"], "job.2");
+    assert_eq!(task(&results, "job.1")["merge"]["state"], "discarded");
 }
