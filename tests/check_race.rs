@@ -249,3 +249,36 @@ prompt = "echo shell > who.txt"
     assert!(String::from_utf8_lossy(&refused.stdout).contains("was discarded"));
     assert_eq!(repo.read("who.txt"), "other\n");
 }
+
+/// Under `fail_fast`, a sibling failing is part of racing: only a race whose siblings all
+/// failed stops the run.
+#[test]
+fn fail_fast_waits_for_the_whole_race() {
+    let repo = Repo::new();
+    let (out, results) = repo.run_plan(
+        r#"
+name = "p"
+fail_fast = true
+max_parallel = 4
+[defaults]
+agent = "shell"
+[[tasks]]
+name = "job"
+replicas = 2
+prompt = '''[ "$GROVE_TASK" = job.2 ] && sleep 1 || exit 3'''
+[[tasks]]
+name = "other"
+prompt = "sleep 1"
+[[tasks]]
+name = "doomed"
+replicas = 2
+prompt = "sleep 2; exit 5"
+"#,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(task(&results, "job.1")["status"], "failed");
+    assert_eq!(task(&results, "job.2")["status"], "succeeded");
+    assert_eq!(task(&results, "other")["status"], "succeeded");
+    assert_eq!(task(&results, "doomed.1")["status"], "failed");
+    assert_eq!(task(&results, "doomed.2")["status"], "failed");
+}

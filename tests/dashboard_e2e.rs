@@ -1441,13 +1441,23 @@ prompt = "echo $GROVE_TASK > who.txt"
             .then_some(())
     });
     let run_id = dash.wait_for("the run id", |s| s.run_id());
+    // Each Esc is let through alone: Esc and a key right after it read as Alt and the key.
+    dash.wait_for("the summary", |s| {
+        s.contains(" run finished ").then_some(())
+    });
     dash.send(b"\x1b");
+    dash.wait_for("the summary put away", |s| {
+        (!s.contains(" run finished ")).then_some(())
+    });
     select(&mut dash, "job.2", &order);
     dash.send(b"v");
     dash.wait_for("the race compared", |s| {
         (s.contains(" race job ") && s.contains("passed")).then_some(())
     });
     dash.send(b"\x1b");
+    dash.wait_for("the comparison closed", |s| {
+        (!s.contains(" race job ")).then_some(())
+    });
     dash.send(b"m");
     dash.wait_for("job.2 merged, job.1 discarded", |s| {
         (s.list_details("job.2")?.contains("merged")

@@ -560,7 +560,14 @@ impl Run {
             });
         }
         let failed_for_good = matches!(status, TaskStatus::Failed | TaskStatus::TimedOut);
-        if self.plan.fail_fast && failed_for_good && !self.shutting_down {
+        // A race fails only when none of its siblings can still win.
+        let race_alive = self.tasks[index].spec.group.as_ref().is_some_and(|g| {
+            self.tasks.iter().any(|t| {
+                t.spec.group.as_ref() == Some(g)
+                    && (!t.state.status.is_final() || t.state.status == TaskStatus::Succeeded)
+            })
+        });
+        if self.plan.fail_fast && failed_for_good && !race_alive && !self.shutting_down {
             let name = self.tasks[index].spec.name.clone();
             self.stop_all(
                 StopReason::FailFast(name.clone()),

@@ -57,6 +57,7 @@ pub(super) fn draw(app: &App, layout: &ScreenLayout, frame: &mut Frame) {
         spans.push(Span::raw(format!(" │ {}", dollars(usage.cost_usd))));
     }
     let clock = match &app.summary {
+        Some(summary) if summary.total == 0 => " │ no tasks yet".to_string(),
         Some(summary) => format!(" │ finished in {}", format::clock(summary.elapsed)),
         None => {
             let elapsed = app.now.duration_since(app.info.started_at);
