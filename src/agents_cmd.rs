@@ -29,13 +29,18 @@ pub fn rows(plan: Option<&Path>) -> Result<Vec<AgentRow>, PlanError> {
         Some(path) => crate::plan::load_for_listing(path, &config)?.agents,
         None => BTreeMap::new(),
     };
+    Ok(rows_with(&config, planned))
+}
+
+/// Every agent available with `config` and a plan's `planned` agents.
+pub fn rows_with(config: &UserConfig, planned: BTreeMap<String, AgentDef>) -> Vec<AgentRow> {
     let mut names: Vec<String> = PRESETS.iter().map(|s| s.to_string()).collect();
     for name in config.agents().keys().chain(planned.keys()) {
         if !names.contains(name) {
             names.push(name.clone());
         }
     }
-    let rows = names
+    names
         .into_iter()
         .filter_map(|name| {
             let from_config = config.agents().get(&name);
@@ -61,8 +66,7 @@ pub fn rows(plan: Option<&Path>) -> Result<Vec<AgentRow>, PlanError> {
                 name,
             })
         })
-        .collect();
-    Ok(rows)
+        .collect()
 }
 
 /// Prints the listing as a table.

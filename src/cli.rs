@@ -2,7 +2,7 @@
 //! front end, run history and cleanup commands, signals, and exit codes (0 success, 1 a task did
 //! not succeed, 2 bad input, 130/143/129 interrupted).
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -12,6 +12,7 @@ use crate::engine::api::{Command, FrontEnd};
 use crate::engine::{self, ResumeError, RunRequest};
 use crate::plan::{self, model::Plan, PlanError, RepoTarget};
 use crate::pty::{DEFAULT_COLS, DEFAULT_ROWS};
+use crate::ui::AgentChoice;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -20,8 +21,9 @@ use crate::pty::{DEFAULT_COLS, DEFAULT_ROWS};
     about = "Run several coding agents at once, each in its own git worktree and branch."
 )]
 struct Cli {
+    /// Without a command: `grove new` (the dashboard on an empty run in this repository).
     #[command(subcommand)]
-    command: Cmd,
+    command: Option<Cmd>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,6 +88,11 @@ enum Cmd {
         /// Also remove the run's records (.grove/runs/<run-id>).
         #[arg(long)]
         records: bool,
+        #[arg(long)]
+        repo: Option<PathBuf>,
+    },
+    /// Open the dashboard on an empty run (plan "adhoc") and start agents from it with `n`.
+    New {
         #[arg(long)]
         repo: Option<PathBuf>,
     },
@@ -164,7 +171,8 @@ pub fn main() -> i32 {
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<i32> {
-    match cli.command {
+    let command = cli.command.unwrap_or(Cmd::New { repo: None });
+    match command {
         Cmd::Validate { plan, repo } => {
             let (plan, target) = load(&plan, repo.as_deref())?;
             println!(
@@ -192,7 +200,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         } => {
             let root = repo_root(repo.as_deref())?;
             print_notices(&root, None, Some(&run_id));
-            drive(|| Ok(engine::resume(&root, &run_id)?), front)
+            let agents = match dashboard(front) {
+                true => agent_choices(&engine::resume_plan(&root, &run_id)?)?,
+                false => Vec::new(),
+            };
+            drive(|| Ok(engine::resume(&root, &run_id)?), front, agents)
         }
         Cmd::Ls { repo } => {
             crate::history::ls(&repo_root(repo.as_deref())?, &mut std::io::stdout())
@@ -228,6 +240,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             &crate::clean_cmd::CleanOptions { force, records },
             &mut std::io::stdout(),
         ),
+        Cmd::New { repo } => new_run(repo.as_deref()),
         Cmd::Merge {
             run_id,
             tasks,
@@ -253,7 +266,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 exit_when_done,
             };
             let code = run_plan(plan, target, front)?;
-            println!(
+            // Not println!: after a hangup there is no terminal, and that is no reason to panic.
+            let _ = writeln!(
+                std::io::stdout(),
                 "grove demo: look around in {} (git log --all --graph, .grove/runs/)",
                 demo.root.display()
             );
@@ -264,6 +279,28 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Ok(crate::agent::demo_agent::run(&envelope, &cwd))
         }
     }
+}
+
+/// `grove new`: the dashboard on an empty `adhoc` run; tasks are started from it.
+fn new_run(repo: Option<&Path>) -> anyhow::Result<i32> {
+    if !std::io::stdout().is_terminal() {
+        return Err(crate::merge_cmd::UsageError(
+            "grove new (or grove without a command) needs a terminal for the dashboard; use grove run PLAN --headless for scripts".into(),
+        )
+        .into());
+    }
+    let start = match repo {
+        Some(dir) => dir.to_path_buf(),
+        None => std::env::current_dir().context("no current directory")?,
+    };
+    let config = plan::UserConfig::load()?;
+    let plan = plan::grow::adhoc(&start, &config);
+    let target = plan::resolve_repo(&plan, &start)?;
+    let front = FrontEndArgs {
+        headless: false,
+        exit_when_done: false,
+    };
+    run_plan(plan, target, front)
 }
 
 /// Loads and validates a plan and the repository it runs in; nothing is created.
@@ -295,6 +332,10 @@ fn print_notices(root: &Path, plan: Option<&str>, resuming: Option<&str>) {
 }
 
 fn run_plan(plan: Plan, target: RepoTarget, front: FrontEndArgs) -> anyhow::Result<i32> {
+    let agents = match dashboard(front) {
+        true => agent_choices(&plan)?,
+        false => Vec::new(),
+    };
     drive(
         move || {
             Ok(engine::start(RunRequest {
@@ -304,51 +345,82 @@ fn run_plan(plan: Plan, target: RepoTarget, front: FrontEndArgs) -> anyhow::Resu
             })?)
         },
         front,
+        agents,
     )
 }
 
-/// Starts a run with `start` (inside the async runtime) and drives it with the dashboard or the
-/// headless printer until it ends; returns the exit code.
+/// Whether a run is shown in the dashboard (else headless).
+fn dashboard(front: FrontEndArgs) -> bool {
+    !front.headless && std::io::stdout().is_terminal()
+}
+
+/// Starts a run with `start` (inside the async runtime) and drives it with the dashboard (whose
+/// new-task form offers `agents`) or the headless printer until it ends; returns the exit code.
 fn drive(
     start: impl FnOnce() -> anyhow::Result<(FrontEnd, tokio::task::JoinHandle<()>)>,
     front_end: FrontEndArgs,
+    agents: Vec<AgentChoice>,
 ) -> anyhow::Result<i32> {
-    let FrontEndArgs {
-        headless,
-        exit_when_done,
-    } = front_end;
+    let exit_when_done = front_end.exit_when_done;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let dashboard = !headless && std::io::stdout().is_terminal();
+    let dashboard = dashboard(front_end);
     runtime.block_on(async move {
         let (front, engine) = start()?;
         let signals = forward_signals(front.commands.clone())?;
         let commands = front.commands.clone();
-        let code = if dashboard {
-            run_dashboard(front, exit_when_done).await
+        let outcome = if dashboard {
+            run_dashboard(front, exit_when_done, agents).await
         } else {
             let mut stdout = std::io::stdout();
             let summary = crate::headless::run(front, &mut stdout).await;
             Ok(summary.map(|s| s.exit_code()).unwrap_or(1))
         };
-        // The front end is done (or failed, e.g. its terminal was closed): the engine finishes,
-        // cancelling whatever still runs and writing the records, and ends.
+        // The front end is done, or failed (say, the terminal went away): either way the engine
+        // finishes, cancelling whatever still runs so no agent outlives grove, and ends.
         let _ = commands.send(Command::Shutdown);
         let _ = engine.await;
-        Ok(match (code, signals.received()) {
-            (Ok(130), Some(signal)) => 128 + signal,
-            // The dashboard failed because its terminal went away with the signal (SIGHUP).
-            (Err(_), Some(signal)) => 128 + signal,
-            (code, _) => code?,
-        })
+        // A signal decides the exit code, also when it came after the run had ended (the
+        // terminal was closed while the dashboard showed the summary) or made the dashboard
+        // fail (a closed terminal cannot be drawn on, nor the error printed).
+        match signals.received() {
+            Some(signal) => Ok(128 + signal),
+            None => outcome,
+        }
     })
 }
 
-async fn run_dashboard(front: FrontEnd, exit_when_done: bool) -> anyhow::Result<i32> {
-    crate::ui::run(front, crate::ui::DashboardOptions { exit_when_done }).await
+/// The dashboard on its own task, so that even a panic in it (the panic hook has restored the
+/// terminal by then) comes back here as an error and the agents are still stopped.
+/// The agents the dashboard's new-task form offers: presets, the user config's and the plan's,
+/// each with whether its program is on PATH.
+fn agent_choices(plan: &Plan) -> anyhow::Result<Vec<AgentChoice>> {
+    let config = plan::UserConfig::load()?;
+    let rows = crate::agents_cmd::rows_with(&config, plan.agents.clone());
+    Ok(rows
+        .into_iter()
+        .map(|row| AgentChoice {
+            found: row.found.is_some(),
+            name: row.name,
+        })
+        .collect())
+}
+
+async fn run_dashboard(
+    front: FrontEnd,
+    exit_when_done: bool,
+    agents: Vec<AgentChoice>,
+) -> anyhow::Result<i32> {
+    let opts = crate::ui::DashboardOptions {
+        exit_when_done,
+        agents,
+    };
+    tokio::spawn(crate::ui::run(front, opts))
+        .await
+        .unwrap_or_else(|e| Err(anyhow::anyhow!("the dashboard failed: {e}")))
 }
 
 /// Which signal stopped the run, if any.

@@ -49,6 +49,9 @@ pub async fn run(mut front: FrontEnd, out: &mut dyn Write) -> Option<RunSummary>
                 );
             }
             Event::Output { .. } | Event::Paused(_) => {}
+            Event::TaskRejected { name, error } => {
+                let _ = writeln!(out, "task {name} not added: {error}");
+            }
             Event::RunFinished(summary) => {
                 let _ = write!(out, "{}", summary_table(&tasks, &summary));
                 let _ = out.flush();

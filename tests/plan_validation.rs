@@ -421,6 +421,48 @@ fn wrong_types() {
     );
 }
 
+#[test]
+fn scrollback_must_be_a_whole_number_of_lines() {
+    toml_fails_at(
+        "name = \"p\"\n[defaults]\nscrollback = 0\n[[tasks]]\nname = \"a\"\nprompt = \"x\"\n",
+        3,
+        14,
+        "[defaults]: 'scrollback' must be 1 or more, got 0",
+    );
+    toml_fails_at(
+        "name = \"p\"\n[[tasks]]\nname = \"a\"\nprompt = \"x\"\nscrollback = \"lots\"\n",
+        5,
+        14,
+        "task 'a': 'scrollback' must be an integer, found a string",
+    );
+    toml_fails_at(
+        "name = \"p\"\n[[tasks]]\nname = \"a\"\nprompt = \"x\"\nscrollback = 100001\n",
+        5,
+        14,
+        "task 'a': 'scrollback' must be at most 100000, got 100001",
+    );
+    json_fails_at(
+        "{\"name\": \"p\",\n \"tasks\": [{\"name\": \"a\", \"prompt\": \"x\", \"scrollback\": 2.5}]}\n",
+        2,
+        55,
+        "task 'a': 'scrollback' must be an integer, found a float",
+    );
+}
+
+#[test]
+fn scrollback_comes_from_defaults_unless_a_task_sets_it() {
+    let text = "name = \"p\"\n[defaults]\nscrollback = 500\n[[tasks]]\nname = \"a\"\nprompt = \"x\"\n[[tasks]]\nname = \"b\"\nprompt = \"x\"\nscrollback = 20\n";
+    let plan = load_text("plan.toml", text).unwrap();
+    assert_eq!(plan.tasks[0].scrollback, 500);
+    assert_eq!(plan.tasks[1].scrollback, 20);
+    let plan = load_text("plan.toml", &format!("name = \"p\"\n{ONE_TASK}")).unwrap();
+    assert_eq!(
+        plan.tasks[0].scrollback,
+        grove::pty::pane::DEFAULT_SCROLLBACK
+    );
+    assert_eq!(grove::pty::pane::DEFAULT_SCROLLBACK, 2000);
+}
+
 // ---- dependencies ----
 
 const THREE: &str = "name = \"p\"\n[[tasks]]\nname = \"a\"\nprompt = \"x\"\n[[tasks]]\nname = \"b\"\nprompt = \"x\"\n[[tasks]]\nname = \"c\"\nprompt = \"x\"\n";
@@ -1198,5 +1240,153 @@ fn worktree_setup_keys_fold_over_defaults() {
     assert_eq!(
         (t.ports, t.idle_after, t.auto_yes),
         (0, Duration::from_secs(10), false)
+    );
+}
+
+// ---- check ----
+
+#[test]
+fn check_is_a_task_key_also_in_defaults() {
+    let plan = load_text(
+        "plan.toml",
+        r#"name = "p"
+[defaults]
+agent = "shell"
+check = "cargo test"
+[[tasks]]
+name = "a"
+prompt = "x"
+[[tasks]]
+name = "b"
+prompt = "x"
+check = "make lint"
+"#,
+    )
+    .unwrap();
+    assert_eq!(plan.tasks[0].check.as_deref(), Some("cargo test"));
+    assert_eq!(plan.tasks[1].check.as_deref(), Some("make lint"));
+    let plain = load_text("plan.toml", &format!("name = \"p\"\n{ONE_TASK}")).unwrap();
+    assert_eq!(plain.tasks[0].check, None);
+
+    let task = "name = \"p\"\n[[tasks]]\nname = \"a\"\nprompt = \"x\"\nagent = \"shell\"\n";
+    toml_fails_at(
+        &format!("{task}check = \"  \"\n"),
+        6,
+        9,
+        "task 'a': 'check' must not be an empty command",
+    );
+    toml_fails_at(&format!("{task}check = [\"make\"]\n"), 6, 9, "'check'");
+    toml_fails_at(
+        "name = \"p\"\n[defaults]\ncheck = \"\"\n[[tasks]]\nname = \"a\"\nprompt = \"x\"\n",
+        3,
+        9,
+        "[defaults]: 'check' must not be an empty command",
+    );
+}
+
+// ---- racing ----
+
+#[test]
+fn replicas_and_agents_expand_to_siblings() {
+    use grove::plan::model::{Pick, RaceGroup};
+    let plan = load_text(
+        "plan.toml",
+        r#"name = "p"
+[defaults]
+agent = "shell"
+[[tasks]]
+name = "job"
+prompt = "x"
+replicas = 3
+pick = "first-passing"
+[[tasks]]
+name = "mix"
+prompt = "y"
+agents = ["shell", "demo"]
+[[tasks]]
+name = "after"
+prompt = "z"
+depends_on = ["job.2"]
+"#,
+    )
+    .unwrap();
+    let names: Vec<&str> = plan.tasks.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["job.1", "job.2", "job.3", "mix.1", "mix.2", "after"]
+    );
+    let job = Some(RaceGroup {
+        name: "job".into(),
+        pick: Pick::FirstPassing,
+    });
+    assert!(plan.tasks[..3]
+        .iter()
+        .all(|t| t.group == job && t.prompt == "x"));
+    assert_eq!(
+        (plan.tasks[3].agent.as_str(), plan.tasks[4].agent.as_str()),
+        ("shell", "demo")
+    );
+    assert_eq!(
+        plan.tasks[4].group.as_ref().map(|g| g.pick),
+        Some(Pick::Manual)
+    );
+    assert_eq!(plan.tasks[5].group, None);
+}
+
+#[test]
+fn race_keys_are_checked_where_written() {
+    let head = "name = \"p\"\n[[tasks]]\nname = \"job\"\nprompt = \"x\"\nagent = \"shell\"\n";
+    toml_fails_at(
+        &format!("{head}replicas = 1\n"),
+        6,
+        12,
+        "'replicas' must be 2 or more, got 1",
+    );
+    toml_fails_at(
+        &format!("{head}pick = \"first-passing\"\n"),
+        6,
+        1,
+        "'pick' needs 'replicas' or 'agents'",
+    );
+    toml_fails_at(
+        &format!("{head}replicas = 2\npick = \"best\"\n"),
+        7,
+        8,
+        "'pick'",
+    );
+    toml_fails_at(
+        &format!("{head}agents = [\"shell\", \"demo\"]\n"),
+        6,
+        1,
+        "both 'agent' and 'agents' are set",
+    );
+    toml_fails_at(
+        "name = \"p\"\n[[tasks]]\nname = \"job\"\nprompt = \"x\"\nagents = [\"shell\", \"nope\"]\n",
+        5,
+        20,
+        "unknown agent 'nope'",
+    );
+    // A sibling name taken by a task the user named that way, in either order.
+    let sibling_first = "name = \"p\"\n[defaults]\nagent = \"shell\"\n[[tasks]]\nname = \"job\"\nprompt = \"x\"\nreplicas = 2\n[[tasks]]\nname = \"job.2\"\nprompt = \"y\"\n";
+    toml_fails_at(
+        sibling_first,
+        9,
+        8,
+        "task name 'job.2' is also a sibling of raced task 'job' (line 5)",
+    );
+    let user_first = "name = \"p\"\n[defaults]\nagent = \"shell\"\n[[tasks]]\nname = \"job.1\"\nprompt = \"y\"\n[[tasks]]\nname = \"job\"\nprompt = \"x\"\nreplicas = 2\n";
+    toml_fails_at(
+        user_first,
+        8,
+        8,
+        "task name 'job.1' is also a sibling of raced task 'job' (line 5)",
+    );
+    // Nothing can depend on a race as a whole.
+    let dependent = "name = \"p\"\n[defaults]\nagent = \"shell\"\n[[tasks]]\nname = \"job\"\nprompt = \"x\"\nreplicas = 2\n[[tasks]]\nname = \"next\"\nprompt = \"y\"\ndepends_on = [\"job\"]\n";
+    toml_fails_at(
+        dependent,
+        11,
+        15,
+        "task 'next' depends on raced task 'job'; depend on one of its siblings ('job.1')",
     );
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::agent::stream_json::Usage;
 use crate::git::{DiffStat, MergeOutcome};
+pub use crate::plan::grow::NewTask;
 use crate::pty::pane::Pane;
 
 /// What a front end asks of the engine.
@@ -33,12 +34,18 @@ pub enum Command {
     Pause,
     /// Let the agents go on (SIGCONT) and restart the clocks; answered by `Event::Paused(false)`.
     Continue,
+    /// Start a new task in this run at once (written into the run's plan copy). Answered by
+    /// `TaskAdded`, or `TaskRejected` with the reason.
+    AddTask { task: NewTask },
+    /// Start a copy of a task (same agent, prompt, timeout and retries) under a new name.
+    CopyTask { task: String, name: String },
 }
 
 /// What the engine tells its front ends.
 #[derive(Debug, Clone)]
 pub enum Event {
-    /// A task joined the run (every plan task is announced once at start, in plan order).
+    /// A task joined the run (every plan task is announced once at start, in plan order; tasks
+    /// added later when they join).
     TaskAdded { view: TaskView, pane: Arc<Pane> },
     /// A task changed state (or its diff stat / merge state became known).
     TaskChanged(TaskView),
@@ -50,6 +57,8 @@ pub enum Event {
     RunFinished(RunSummary),
     /// The agents were stopped (true) or continued (false) after `Pause` / `Continue`.
     Paused(bool),
+    /// An `AddTask` or `CopyTask` was refused (invalid or taken name, unknown or missing agent…).
+    TaskRejected { name: String, error: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,6 +124,8 @@ pub enum MergeState {
     Merged,
     Conflict,
     Refused,
+    /// A race sibling not picked: another sibling was merged; its branch stays.
+    Discarded,
 }
 
 impl MergeState {
@@ -125,6 +136,7 @@ impl MergeState {
             MergeState::Merged => "merged",
             MergeState::Conflict => "conflict",
             MergeState::Refused => "refused",
+            MergeState::Discarded => "discarded",
         }
     }
 }
@@ -139,6 +151,17 @@ pub struct AttemptView {
     pub duration: Option<Duration>,
     pub log: PathBuf,
     pub error: Option<String>,
+    /// The task's check, when it ran in this attempt.
+    pub check: Option<CheckView>,
+}
+
+/// How an attempt's check went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckView {
+    pub command: String,
+    pub exit_code: Option<i32>,
+    pub passed: bool,
+    pub duration: Duration,
 }
 
 /// A snapshot of one task, sent whole with every change.
@@ -175,6 +198,8 @@ pub struct TaskView {
     pub usage: Option<Usage>,
     /// While running: the agent has been quiet and its screen ends in this prompt line.
     pub waiting: Option<String>,
+    /// The raced task this one is a sibling of (`replicas` / `agents`).
+    pub group: Option<String>,
 }
 
 /// Counts and where the results are, when the run ends.

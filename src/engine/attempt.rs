@@ -33,6 +33,8 @@ pub enum StopReason {
     Cancelled,
     FailFast(String),
     Shutdown,
+    /// A race sibling whose job another sibling (named) won.
+    Raced(String),
 }
 
 impl StopReason {
@@ -41,8 +43,14 @@ impl StopReason {
             StopReason::Cancelled => "cancelled".into(),
             StopReason::FailFast(task) => format!("cancelled: fail_fast after '{task}' failed"),
             StopReason::Shutdown => "cancelled: grove was stopped".into(),
+            StopReason::Raced(winner) => format!("cancelled: {}", picked(winner)),
         }
     }
+}
+
+/// Why a race sibling stopped: another one was picked.
+pub fn picked(winner: &str) -> String {
+    format!("'{winner}' was picked")
 }
 
 /// Everything an attempt needs, owned, so it can run on its own task.
@@ -133,6 +141,20 @@ pub struct AttemptReport {
     pub saved_ref: Option<String>,
     /// What the agent reported it used (stream-json agents).
     pub usage: Option<Usage>,
+    /// The task's check, when it ran.
+    pub check: Option<CheckOutcome>,
+}
+
+/// How the task's `check` went after the agent exited 0.
+#[derive(Debug, Clone)]
+pub struct CheckOutcome {
+    pub command: String,
+    /// None when it did not exit by itself (timeout, cancel) or was killed by a signal.
+    pub exit_code: Option<i32>,
+    pub passed: bool,
+    pub duration: Duration,
+    /// What it printed (escapes stripped, last 64 KiB), for the next attempt's envelope.
+    pub output: String,
 }
 
 impl AttemptReport {
@@ -155,6 +177,7 @@ impl AttemptReport {
             diff_stat: None,
             saved_ref: None,
             usage: None,
+            check: None,
         }
     }
 }
@@ -404,6 +427,15 @@ async fn run_inner(
         },
         None => None,
     };
+
+    // 6. The check: the attempt succeeds only if it passes.
+    if let Some(command) = job.spec.check.clone() {
+        if let Err((end, error)) = run_check(&mut term, &command, &mut report).await {
+            report.end = end;
+            let r = fail(report, error);
+            return save_attempt(job, r, &excludes).await;
+        }
+    }
     let output = match read_result(&result_path) {
         Ok(Some((value, bytes))) => {
             let stored = paths.result(&task);
@@ -429,7 +461,7 @@ async fn run_inner(
         }
     };
 
-    // 6. Commit the work on the task branch.
+    // 7. Commit the work on the task branch.
     let message = format!(
         "grove: {task} (attempt {})\n\nGrove-Run: {}\nGrove-Input-Hash: {}\n",
         job.attempt,
@@ -556,6 +588,59 @@ async fn prepare(term: &mut Terminal<'_>, excludes: &mut Vec<String>) -> Result<
     outcome
 }
 
+/// Runs the task's check in the attempt's terminal and records it in `report`; Err: how the
+/// attempt ends instead of succeeding.
+async fn run_check(
+    term: &mut Terminal<'_>,
+    command: &str,
+    report: &mut AttemptReport,
+) -> Result<(), (AttemptEnd, String)> {
+    let job = term.job;
+    let tail = Arc::new(Mutex::new(Tail::default()));
+    let started = Instant::now();
+    let ran = term
+        .run_shown(&setup::shell_step(command), Some(tail.clone()))
+        .await;
+    let output = tail.lock().map(|t| t.text()).unwrap_or_default();
+    let (how, exit) = match ran {
+        Ok(ran) => ran,
+        Err(e) => {
+            job.audit.check(&job.spec.name, job.attempt, command, &e);
+            return Err((
+                AttemptEnd::Failed,
+                format!("check '{command}' could not start: {e}"),
+            ));
+        }
+    };
+    let failure = match &how {
+        How::TimedOut => Some((
+            AttemptEnd::TimedOut,
+            format!("{} (in check: {command})", timed_out(job.spec.timeout)),
+        )),
+        How::Stopped(reason) => Some((AttemptEnd::Cancelled, reason.clone())),
+        How::Exited => exit_error(exit.as_ref()).map(|why| {
+            (
+                AttemptEnd::Failed,
+                format!("check '{command}' failed: {why}"),
+            )
+        }),
+    };
+    let outcome = failure.as_ref().map_or("passed", |(_, e)| e.as_str());
+    job.audit
+        .check(&job.spec.name, job.attempt, command, outcome);
+    report.check = Some(CheckOutcome {
+        command: command.to_string(),
+        exit_code: exit.as_ref().filter(|e| e.signal.is_none()).map(|e| e.code),
+        passed: failure.is_none(),
+        duration: started.elapsed(),
+        output,
+    });
+    match failure {
+        Some(failure) => Err(failure),
+        None => Ok(()),
+    }
+}
+
 /// How a process in the attempt's terminal ended.
 #[derive(Debug, Clone, PartialEq)]
 enum How {
@@ -606,30 +691,38 @@ impl Terminal<'_> {
         }
     }
 
+    /// Runs one process (a setup step, the check) to its end in the attempt's terminal,
+    /// announced as `$ label`, its output also in `tail` when given. Err: it could not start.
+    async fn run_shown(
+        &mut self,
+        step: &setup::Step,
+        tail: Option<Arc<Mutex<Tail>>>,
+    ) -> Result<(How, Option<Exit>), String> {
+        self.announce(&format!("$ {}", step.label));
+        let sink = self.sink(tail, None, None).map_err(|e| e.to_string())?;
+        let spec = SpawnSpec {
+            argv: step.argv.clone(),
+            cwd: self.worktree.clone(),
+            env: self.env.clone(),
+            rows: self.job.pane_size.0,
+            cols: self.job.pane_size.1,
+        };
+        let mut spawned = pty::spawn(&spec, sink).map_err(|e| e.to_string())?;
+        Ok(self.wait(&mut spawned, None).await)
+    }
+
     /// One setup step to its end; a failure names it.
     async fn step(&mut self, step: &setup::Step) -> Result<(), SetupFailure> {
         let job = self.job;
         let (task, attempt) = (job.spec.name.as_str(), job.attempt);
         let failed = |why: String| format!("setup command '{}' failed: {why}", step.label);
-        self.announce(&format!("$ {}", step.label));
-        let sink = self
-            .sink(None, None, None)
-            .map_err(|e| SetupFailure::failed(failed(e.to_string()), true))?;
-        let spec = SpawnSpec {
-            argv: step.argv.clone(),
-            cwd: self.worktree.clone(),
-            env: self.env.clone(),
-            rows: job.pane_size.0,
-            cols: job.pane_size.1,
-        };
-        let mut spawned = match pty::spawn(&spec, sink) {
-            Ok(spawned) => spawned,
+        let (how, exit) = match self.run_shown(step, None).await {
+            Ok(ran) => ran,
             Err(e) => {
-                job.audit.setup(task, attempt, &step.label, &e.to_string());
-                return Err(SetupFailure::failed(failed(e.to_string()), true));
+                job.audit.setup(task, attempt, &step.label, &e);
+                return Err(SetupFailure::failed(failed(e), true));
             }
         };
-        let (how, exit) = self.wait(&mut spawned, None).await;
         let end = |end, error| SetupFailure {
             end,
             error,

@@ -14,5 +14,5 @@ mod setup;
 pub mod state;
 mod watch;
 
-pub use resume::{resume, ResumeError};
+pub use resume::{resume, resume_plan, ResumeError};
 pub use run::{describe_merge, start, EngineError, RunRequest};

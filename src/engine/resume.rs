@@ -12,13 +12,14 @@ use crate::plan::{self, PlanError, RepoTarget};
 use crate::pty;
 use crate::record::audit::Audit;
 use crate::record::journal::{
-    self, AttemptFact, Entry, Journal, JournalError, RunRecord, RunStarted, StateFact, TaskRecord,
+    self, AttemptFact, CheckFact, Entry, Journal, JournalError, RunRecord, RunStarted, StateFact,
+    TaskRecord,
 };
 use crate::record::lock::{LockError, RunLock};
 use crate::record::RunPaths;
 
 use super::api::{FrontEnd, MergeState, TaskStatus};
-use super::attempt::{self, AttemptReport};
+use super::attempt::{self, AttemptReport, CheckOutcome};
 use super::run::{launch, removes_worktree, resolve_agents, EngineError, Launch, Restored};
 use super::setup;
 use super::state::{AttemptEnd, TaskState};
@@ -100,18 +101,7 @@ pub fn resume(
     repo_root: &Path,
     run_id: &str,
 ) -> Result<(FrontEnd, tokio::task::JoinHandle<()>), ResumeError> {
-    let paths = RunPaths::new(repo_root, run_id);
-    if !plan::valid_name(run_id) || !paths.run_dir.is_dir() {
-        return Err(ResumeError::NoRun {
-            run_id: run_id.into(),
-            repo: repo_root.into(),
-        });
-    }
-    if !paths.run_dir.join(journal::FILE).is_file() {
-        return Err(ResumeError::NoJournal {
-            run_id: run_id.into(),
-        });
-    }
+    let paths = journaled_run(repo_root, run_id)?;
     let lock = RunLock::acquire(&paths.run_dir).map_err(|e| match e {
         LockError::Held { pid } => ResumeError::Live {
             run_id: run_id.into(),
@@ -178,9 +168,38 @@ pub fn resume(
     }))
 }
 
-/// The plan as the run started it: its text parsed again (relative prompt files resolve against
+/// The plan run `run_id` would be resumed with (what the dashboard offers is built from it).
+pub fn resume_plan(repo_root: &Path, run_id: &str) -> Result<Plan, ResumeError> {
+    let paths = journaled_run(repo_root, run_id)?;
+    plan_of(&RunRecord::load(&paths.run_dir)?.started)
+}
+
+/// Where run `run_id` is, when it exists and has a journal.
+fn journaled_run(repo_root: &Path, run_id: &str) -> Result<RunPaths, ResumeError> {
+    let paths = RunPaths::new(repo_root, run_id);
+    if !plan::valid_name(run_id) || !paths.run_dir.is_dir() {
+        return Err(ResumeError::NoRun {
+            run_id: run_id.into(),
+            repo: repo_root.into(),
+        });
+    }
+    if !paths.run_dir.join(journal::FILE).is_file() {
+        return Err(ResumeError::NoJournal {
+            run_id: run_id.into(),
+        });
+    }
+    Ok(paths)
+}
+
+/// The plan as the run started it (grown by the tasks added while it ran): its text parsed again (relative prompt files resolve against
 /// the plan's original path), with the prompts the run started with.
 fn plan_of(started: &RunStarted) -> Result<Plan, ResumeError> {
+    if started.tasks.is_empty() {
+        // An ad-hoc run nobody started a task in.
+        return Err(ResumeError::Finished {
+            run_id: started.run_id.clone(),
+        });
+    }
     let format = match started.plan_format.as_str() {
         "json" => PlanFormat::Json,
         _ => PlanFormat::Toml,
@@ -238,6 +257,11 @@ fn restore(paths: &RunPaths, spec: &TaskSpec, task: &TaskRecord) -> Restored {
             .as_ref()
             .map(|m| m.conflicts.clone())
             .unwrap_or_default(),
+        // A race sibling whose merge was requested was the race's pick.
+        picked: spec.group.is_some()
+            && merge
+                .as_ref()
+                .is_some_and(|m| m.state != MergeState::Discarded),
         merge_reason: merge.and_then(|m| m.reason),
         state,
         screen,
@@ -391,6 +415,7 @@ pub(super) async fn interrupted_attempt(
         diff_stat: None,
         saved_ref,
         usage: None,
+        check: None,
     })
 }
 
@@ -425,6 +450,13 @@ pub(super) fn attempt_fact(task: &str, r: &AttemptReport) -> AttemptFact {
         diff_stat: r.diff_stat.clone(),
         saved_ref: r.saved_ref.clone(),
         usage: r.usage.clone(),
+        check: r.check.as_ref().map(|c| CheckFact {
+            command: c.command.clone(),
+            exit_code: c.exit_code,
+            passed: c.passed,
+            duration_s: c.duration.as_secs_f64(),
+            output: c.output.clone(),
+        }),
     }
 }
 
@@ -447,6 +479,13 @@ fn attempt_report(f: &AttemptFact) -> AttemptReport {
     r.diff_stat = f.diff_stat.clone();
     r.saved_ref = f.saved_ref.clone();
     r.usage = f.usage.clone();
+    r.check = f.check.as_ref().map(|c| CheckOutcome {
+        command: c.command.clone(),
+        exit_code: c.exit_code,
+        passed: c.passed,
+        duration: Duration::try_from_secs_f64(c.duration_s).unwrap_or_default(),
+        output: c.output.clone(),
+    });
     r
 }
 

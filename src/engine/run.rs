@@ -10,14 +10,16 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::agent::{self, AgentCommand};
 use crate::git::{self, DiffStat, MergeOutcome};
-use crate::plan::model::{KeepWorktrees, MergeMode, Plan, TaskSpec};
+use crate::plan::model::{KeepWorktrees, MergeMode, Pick, Plan, TaskSpec};
 use crate::plan::RepoTarget;
-use crate::pty::pane::{Pane, DEFAULT_SCROLLBACK};
+use crate::pty::pane::Pane;
 use crate::pty::{self, PtyControl};
 use crate::record::audit::Audit;
 use crate::record::journal::{Entry, Journal, MergeFact, RunStarted, StateFact};
 use crate::record::lock::{LockError, RunLock};
-use crate::record::results::{AttemptRecord, MergeRecord, Provenance, Results, TaskResult};
+use crate::record::results::{
+    AttemptRecord, CheckRecord, GroupRecord, MergeRecord, Provenance, Results, TaskResult,
+};
 use crate::record::{self, RunPaths};
 
 use super::api::*;
@@ -75,6 +77,34 @@ struct Task {
     merge_reason: Option<String>,
     /// TCP ports held for the task from its first attempt until it ends.
     ports: Vec<u16>,
+    /// This race sibling was picked (its merge was requested).
+    picked: bool,
+}
+
+impl Task {
+    fn new(spec: TaskSpec, agent: AgentCommand, pane_size: (u16, u16)) -> Task {
+        Task {
+            state: TaskState::new(spec.max_attempts()),
+            pane: Arc::new(Pane::new(pane_size.0, pane_size.1, spec.scrollback)),
+            spec,
+            agent,
+            stop: None,
+            control: None,
+            retry_generation: 0,
+            pane_size,
+            attempts: Vec::new(),
+            output: None,
+            head_commit: None,
+            diff_stat: None,
+            merge: MergeState::NotRequested,
+            merge_commit: None,
+            merge_conflicts: Vec::new(),
+            merge_reason: None,
+            ports: Vec::new(),
+            picked: false,
+            pgid: None,
+        }
+    }
 }
 
 enum Internal {
@@ -111,6 +141,8 @@ struct Run {
     /// RunFinished was sent for the current idle state.
     finished_sent: bool,
     ports: Ports,
+    /// The size new tasks' panes start with.
+    pane_size: (u16, u16),
     journal: Journal,
     /// Held while this process runs the run, so other grove processes see it as live.
     _lock: RunLock,
@@ -135,6 +167,7 @@ pub(super) struct Restored {
     pub merge_commit: Option<String>,
     pub merge_conflicts: Vec<String>,
     pub merge_reason: Option<String>,
+    pub picked: bool,
     /// The end of its last attempt's terminal output, shown in its pane again.
     pub screen: Vec<u8>,
 }
@@ -185,16 +218,15 @@ pub fn start(req: RunRequest) -> Result<(FrontEnd, tokio::task::JoinHandle<()>),
             source,
         }
     })?;
-    let (plan_copy, format) = match plan.source.format {
-        crate::plan::model::PlanFormat::Toml => ("plan.toml", "toml"),
-        crate::plan::model::PlanFormat::Json => ("plan.json", "json"),
+    let format = match plan.source.format {
+        crate::plan::model::PlanFormat::Toml => "toml",
+        crate::plan::model::PlanFormat::Json => "json",
     };
     let record_error = |source| EngineError::RunDir {
         path: paths.run_dir.display().to_string(),
         source,
     };
-    record::write_atomic(&paths.run_dir.join(plan_copy), plan.source.text.as_bytes())
-        .map_err(record_error)?;
+    write_plan_copy(&paths, &plan).map_err(record_error)?;
     let lock = RunLock::acquire(&paths.run_dir)?;
     let journal = Journal::create(&paths.run_dir).map_err(record_error)?;
     let start = RunStarted {
@@ -254,26 +286,7 @@ pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
         .zip(l.agents)
         .zip(l.restored)
         .map(|((spec, agent), restored)| {
-            let mut task = Task {
-                spec: spec.clone(),
-                agent,
-                state: TaskState::new(spec.max_attempts()),
-                pane: Arc::new(Pane::new(pane_size.0, pane_size.1, DEFAULT_SCROLLBACK)),
-                stop: None,
-                control: None,
-                pgid: None,
-                retry_generation: 0,
-                pane_size,
-                attempts: Vec::new(),
-                output: None,
-                head_commit: None,
-                diff_stat: None,
-                merge: MergeState::NotRequested,
-                merge_commit: None,
-                merge_conflicts: Vec::new(),
-                merge_reason: None,
-                ports: Vec::new(),
-            };
+            let mut task = Task::new(spec.clone(), agent, pane_size);
             if let Some(r) = restored {
                 task.pane.feed(&r.screen, &mut std::io::sink());
                 task.state = r.state;
@@ -285,6 +298,7 @@ pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
                 task.merge_commit = r.merge_commit;
                 task.merge_conflicts = r.merge_conflicts;
                 task.merge_reason = r.merge_reason;
+                task.picked = r.picked;
             }
             task
         })
@@ -316,6 +330,7 @@ pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
         removing: 0,
         finished_sent: false,
         ports: Ports::default(),
+        pane_size,
         journal: l.journal,
         _lock: l.lock,
         elapsed_before: l.elapsed_before,
@@ -603,6 +618,20 @@ impl Run {
                 .collect();
             context.insert("previous_outputs".into(), serde_json::Value::Array(list));
         }
+        // The agent gets to see why its last attempt's check failed, to fix it.
+        if let Some(check) = task
+            .attempts
+            .last()
+            .and_then(|a| a.check.as_ref())
+            .filter(|c| !c.passed)
+        {
+            let failure = serde_json::json!({
+                "command": check.command,
+                "exit_code": check.exit_code,
+                "output": check.output,
+            });
+            context.insert("check_failure".into(), failure);
+        }
         let dependency_branches = task
             .spec
             .depends_on
@@ -775,7 +804,13 @@ impl Run {
         self.ports.release(&ports);
         let task = &self.tasks[index];
         let status = task.state.status;
-        if status == TaskStatus::Succeeded && task.spec.merge == MergeMode::Auto {
+        let first_passing = task
+            .spec
+            .group
+            .as_ref()
+            .is_some_and(|g| g.pick == Pick::FirstPassing);
+        if status == TaskStatus::Succeeded && (task.spec.merge == MergeMode::Auto || first_passing)
+        {
             self.request_merge(index);
         }
         let task = &self.tasks[index];
@@ -784,7 +819,14 @@ impl Run {
             self.remove_worktree(index);
         }
         let failed_for_good = matches!(status, TaskStatus::Failed | TaskStatus::TimedOut);
-        if self.plan.fail_fast && failed_for_good && !self.shutting_down {
+        // A race fails only when none of its siblings can still win.
+        let race_alive = self.tasks[index].spec.group.as_ref().is_some_and(|g| {
+            self.tasks.iter().any(|t| {
+                t.spec.group.as_ref() == Some(g)
+                    && (!t.state.status.is_final() || t.state.status == TaskStatus::Succeeded)
+            })
+        });
+        if self.plan.fail_fast && failed_for_good && !race_alive && !self.shutting_down {
             let name = self.tasks[index].spec.name.clone();
             self.stop_all(
                 StopReason::FailFast(name.clone()),
@@ -913,6 +955,21 @@ impl Run {
                     self.request_merge(i);
                 }
             }
+            Command::AddTask { task } => self.add_task(task),
+            Command::CopyTask { task, name } => match self.index_of(&task) {
+                Some(i) => {
+                    let spec = &self.tasks[i].spec;
+                    let copy = NewTask {
+                        name,
+                        agent: spec.agent.clone(),
+                        prompt: spec.prompt.clone(),
+                        timeout: Some(spec.timeout),
+                        retries: Some(spec.retries),
+                    };
+                    self.add_task(copy);
+                }
+                None => self.reject(name, format!("no task '{task}' to copy")),
+            },
             Command::Input { task, bytes } => {
                 if let Some(i) = self.index_of(&task) {
                     if let Some(control) = &self.tasks[i].control {
@@ -933,6 +990,60 @@ impl Run {
         }
     }
 
+    /// A task joins the run: appended to the plan (validated like a plan file, with its
+    /// defaults), the run's plan copy rewritten, then scheduled like any pending task.
+    fn add_task(&mut self, new: NewTask) {
+        if self.stop_requested {
+            return self.reject(new.name, "the run is stopping".into());
+        }
+        let grown = crate::plan::UserConfig::load()
+            .and_then(|config| crate::plan::grow::with_task(&self.plan, &new, &config));
+        let plan = match grown {
+            Ok(plan) => plan,
+            Err(e) => return self.reject(new.name, e.to_string()),
+        };
+        // The plan grew by exactly this task, appended last.
+        let spec = match plan.tasks.last() {
+            Some(spec) if plan.tasks.len() == self.tasks.len() + 1 && spec.name == new.name => {
+                spec.clone()
+            }
+            _ => return self.reject(new.name, "the plan did not take the task".into()),
+        };
+        let Some(agent) = agent::resolve(&plan, &spec.agent) else {
+            return self.reject(new.name, format!("unknown agent '{}'", spec.agent));
+        };
+        if let Err(e) = write_plan_copy(&self.paths, &plan) {
+            let error = format!(
+                "cannot write the plan to {}: {e}",
+                self.paths.run_dir.display()
+            );
+            return self.reject(new.name, error);
+        }
+        self.journal(
+            Entry::TaskAdded {
+                plan_text: plan.source.text.clone(),
+                task: spec.name.clone(),
+                prompt: spec.prompt.clone(),
+            },
+            true,
+        );
+        self.plan = plan;
+        self.audit.task_added(&spec.name, &spec.agent);
+        let index = self.tasks.len();
+        self.tasks.push(Task::new(spec, agent, self.pane_size));
+        let _ = self.events.send(Event::TaskAdded {
+            view: self.view(index),
+            pane: self.tasks[index].pane.clone(),
+        });
+        self.finished_sent = false;
+        self.write_results(false);
+    }
+
+    fn reject(&self, name: String, error: String) {
+        self.audit.error(&name, &format!("task not added: {error}"));
+        let _ = self.events.send(Event::TaskRejected { name, error });
+    }
+
     /// After a manual retry: tasks skipped because of this one become pending again.
     fn requeue_dependents(&mut self, index: usize) {
         let name = self.tasks[index].spec.name.clone();
@@ -951,7 +1062,10 @@ impl Run {
     fn request_merge(&mut self, index: usize) {
         let task = &mut self.tasks[index];
         if task.state.status != TaskStatus::Succeeded
-            || matches!(task.merge, MergeState::Pending | MergeState::Merged)
+            || matches!(
+                task.merge,
+                MergeState::Pending | MergeState::Merged | MergeState::Discarded
+            )
         {
             return;
         }
@@ -959,7 +1073,44 @@ impl Run {
         self.merge_queue.push_back(index);
         self.journal_merge(index);
         self.changed(index);
+        self.pick(index);
         self.next_merge();
+    }
+
+    /// A race sibling is being merged: it is the race's pick. Its siblings are discarded (their
+    /// branches and saved attempts stay), and those not ended yet are cancelled.
+    fn pick(&mut self, index: usize) {
+        let Some(group) = self.tasks[index].spec.group.clone() else {
+            return;
+        };
+        self.tasks[index].picked = true;
+        let winner = self.tasks[index].spec.name.clone();
+        let how = match self.tasks[index].spec.merge {
+            MergeMode::Auto => "merge = auto",
+            MergeMode::Manual if group.pick == Pick::FirstPassing => "first-passing",
+            MergeMode::Manual => "manual",
+        };
+        self.audit.pick(&group.name, &winner, how);
+        let siblings: Vec<usize> = (0..self.tasks.len())
+            .filter(|&j| j != index && self.tasks[j].spec.group.as_ref() == Some(&group))
+            .collect();
+        for j in siblings {
+            self.tasks[j].merge = MergeState::Discarded;
+            self.journal_merge(j);
+            match self.tasks[j].state.status {
+                TaskStatus::Pending | TaskStatus::Retrying => {
+                    self.transition(j, Transition::CancelBecause(attempt::picked(&winner)));
+                }
+                TaskStatus::Preparing | TaskStatus::Running => {
+                    if let Some(stop) = self.tasks[j].stop.take() {
+                        let _ = stop.send(StopReason::Raced(winner.clone()));
+                    }
+                    self.changed(j);
+                }
+                _ => self.changed(j),
+            }
+        }
+        self.write_results(false);
     }
 
     /// One merge at a time, in the order they were requested.
@@ -1043,9 +1194,18 @@ impl Run {
     /// Fallback runs succeed when one alternative did; other strategies when every task did.
     fn run_succeeded(&self) -> bool {
         let ok = |t: &Task| t.state.status == TaskStatus::Succeeded;
+        // A race succeeds when one of its siblings did.
+        let done = |t: &Task| {
+            ok(t)
+                || t.spec.group.as_ref().is_some_and(|g| {
+                    self.tasks
+                        .iter()
+                        .any(|s| s.spec.group.as_ref() == Some(g) && ok(s))
+                })
+        };
         match self.plan.strategy {
             crate::plan::model::Strategy::Fallback => self.tasks.iter().any(ok),
-            _ => self.tasks.iter().all(ok),
+            _ => self.tasks.iter().all(done),
         }
     }
 
@@ -1074,6 +1234,12 @@ impl Run {
                     duration: Some(a.duration),
                     log: a.log.clone(),
                     error: a.error.clone(),
+                    check: a.check.as_ref().map(|c| CheckView {
+                        command: c.command.clone(),
+                        exit_code: c.exit_code,
+                        passed: c.passed,
+                        duration: c.duration,
+                    }),
                 })
                 .collect(),
             error: t.state.error.clone(),
@@ -1088,6 +1254,7 @@ impl Run {
             output_hash: t.output.as_ref().map(|(_, h)| h.clone()),
             usage: task_usage(t),
             waiting: t.state.waiting.clone(),
+            group: t.spec.group.as_ref().map(|g| g.name.clone()),
         }
     }
 
@@ -1127,6 +1294,7 @@ impl Run {
             results_by_agent: Default::default(),
             errors: Vec::new(),
             usage: None,
+            groups: self.groups(),
         };
         results.recount();
         results
@@ -1140,6 +1308,44 @@ pub(super) fn removes_worktree(keep: KeepWorktrees, status: TaskStatus) -> bool 
         KeepWorktrees::Never => true,
         KeepWorktrees::Failed => status == TaskStatus::Succeeded,
     }
+}
+
+impl Run {
+    /// Every race of the run, in plan order, with its pick.
+    fn groups(&self) -> Vec<GroupRecord> {
+        let mut groups: Vec<GroupRecord> = Vec::new();
+        for t in &self.tasks {
+            let Some(group) = &t.spec.group else {
+                continue;
+            };
+            let at = match groups.iter().position(|g| g.name == group.name) {
+                Some(at) => at,
+                None => {
+                    groups.push(GroupRecord {
+                        name: group.name.clone(),
+                        pick: group.pick.name().into(),
+                        siblings: Vec::new(),
+                        picked: None,
+                    });
+                    groups.len() - 1
+                }
+            };
+            groups[at].siblings.push(t.spec.name.clone());
+            if t.picked {
+                groups[at].picked = Some(t.spec.name.clone());
+            }
+        }
+        groups
+    }
+}
+
+/// The run's copy of its plan, as given (and as grown by tasks added while it runs).
+fn write_plan_copy(paths: &RunPaths, plan: &Plan) -> std::io::Result<()> {
+    let name = match plan.source.format {
+        crate::plan::model::PlanFormat::Toml => "plan.toml",
+        crate::plan::model::PlanFormat::Json => "plan.json",
+    };
+    record::write_atomic(&paths.run_dir.join(name), plan.source.text.as_bytes())
 }
 
 /// The snake_case word a status enum serializes to (as results.json spells it).
@@ -1186,9 +1392,15 @@ fn task_result(t: &Task, paths: &RunPaths, base_commit: &str) -> TaskResult {
                 error: a.error.clone(),
                 saved_ref: a.saved_ref.clone(),
                 usage: a.usage.clone(),
+                check: a.check.as_ref().map(|c| CheckRecord {
+                    command: c.command.clone(),
+                    exit_code: c.exit_code,
+                    duration_s: c.duration.as_secs_f64(),
+                }),
             })
             .collect(),
         usage: task_usage(t),
+        group: t.spec.group.as_ref().map(|g| g.name.clone()),
         merge: MergeRecord {
             state: status_key(t.merge),
             commit: t.merge_commit.clone(),

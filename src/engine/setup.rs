@@ -43,13 +43,16 @@ pub(super) fn steps(spec: &TaskSpec, worktree: &Path) -> Vec<Step> {
             });
         }
     }
-    for command in &spec.setup {
-        steps.push(Step {
-            label: command.clone(),
-            argv: vec!["sh".into(), "-c".into(), command.clone()],
-        });
-    }
+    steps.extend(spec.setup.iter().map(|command| shell_step(command)));
     steps
+}
+
+/// `sh -c <command>` in the worktree, labelled by the command (setup commands, the check).
+pub(super) fn shell_step(command: &str) -> Step {
+    Step {
+        label: command.to_string(),
+        argv: vec!["sh".into(), "-c".into(), command.to_string()],
+    }
 }
 
 /// The venv's `bin` folder in `worktree`.

@@ -39,6 +39,8 @@ pub enum Transition {
     },
     /// Cancel a task that has no attempt in flight (pending or waiting to retry).
     Cancel,
+    /// Like `Cancel`, saying why (a race sibling whose job another sibling won).
+    CancelBecause(String),
     /// The task will not run, for this reason.
     Skip(String),
     /// Back to pending (manual retry, or a skipped dependent of a retried task). The retry budget
@@ -140,6 +142,12 @@ impl TaskState {
                 self.retry_at = None;
                 self.ended_at = Some(now);
                 self.error = Some("cancelled".into());
+            }
+            (Transition::CancelBecause(reason), Pending | Retrying) => {
+                self.status = Cancelled;
+                self.retry_at = None;
+                self.ended_at = Some(now);
+                self.error = Some(format!("cancelled: {reason}"));
             }
             (Transition::Skip(reason), Pending) => {
                 self.status = Skipped;

@@ -8,6 +8,7 @@ use super::deps::{self, TaskDeps};
 use super::error::{line_col, quoted, Bad, Place, Res};
 use super::model::{defaults, Plan, PlanFormat, PlanSource, Strategy, TaskSpec};
 use super::name_problem;
+use super::race;
 use super::scope::Scope;
 use super::settings::{self, Context, Prompt, Settings};
 use super::tree::{Entry, Node, Table, Value};
@@ -131,22 +132,50 @@ fn tasks(
     }
     let mut tasks: Vec<TaskSpec> = Vec::with_capacity(task_nodes.len());
     let mut all_deps = Vec::with_capacity(task_nodes.len());
-    let mut first_seen: BTreeMap<String, usize> = BTreeMap::new();
+    // Each name with where it is written and the raced task it is a sibling of.
+    let mut first_seen: BTreeMap<String, (usize, Option<String>)> = BTreeMap::new();
     for (i, node) in task_nodes.iter().enumerate() {
-        let (spec, deps, name_at) = task(i, node, cx, defaults, deps_allowed, programs)?;
-        if let Some(&first) = first_seen.get(&spec.name) {
-            let (line, _) = line_col(text, first);
-            return Err(Bad::at(
-                name_at,
-                format!(
-                    "duplicate task name {} (first used on line {line})",
-                    quoted(&spec.name)
-                ),
-            ));
+        let (specs, deps, name_at) = task(i, node, cx, defaults, deps_allowed, programs)?;
+        for spec in specs {
+            let group = spec.group.as_ref().map(|g| g.name.clone());
+            if let Some((first, first_group)) = first_seen.get(&spec.name) {
+                let (line, _) = line_col(text, *first);
+                let name = quoted(&spec.name);
+                let why = match group.as_ref().or(first_group.as_ref()) {
+                    Some(raced) => format!(
+                        "task name {name} is also a sibling of raced task {} (line {line})",
+                        quoted(raced)
+                    ),
+                    None => format!("duplicate task name {name} (first used on line {line})"),
+                };
+                return Err(Bad::at(name_at, why));
+            }
+            first_seen.insert(spec.name.clone(), (name_at, group));
+            all_deps.push(TaskDeps {
+                task: spec.name.clone(),
+                deps: deps.clone(),
+            });
+            tasks.push(spec);
         }
-        first_seen.insert(spec.name.clone(), name_at);
-        tasks.push(spec);
-        all_deps.push(deps);
+    }
+    // A race's winner is not known in advance, so nothing can build on "the" raced task.
+    for t in &all_deps {
+        for (dep, at) in &t.deps {
+            if tasks
+                .iter()
+                .any(|s| s.group.as_ref().is_some_and(|g| &g.name == dep))
+            {
+                return Err(Bad::at(
+                    *at,
+                    format!(
+                        "task {} depends on raced task {}; depend on one of its siblings ({}) instead",
+                        quoted(&t.task),
+                        quoted(dep),
+                        quoted(&race::sibling_name(dep, 1))
+                    ),
+                ));
+            }
+        }
     }
     deps::check(&all_deps)?;
     Ok(tasks)
@@ -215,7 +244,11 @@ fn strategy(top: &Table, scope: &Scope) -> Res<Strategy> {
     })
 }
 
-/// One task: its spec with defaults folded in, its dependencies, and where its name is written.
+/// A task's `depends_on` names, each with where it is written.
+type DepNames = Vec<(String, usize)>;
+
+/// One task: its spec with defaults folded in (the siblings it races as, when raced), its
+/// dependencies, and where its name is written.
 fn task(
     index: usize,
     node: &Node,
@@ -223,7 +256,7 @@ fn task(
     defaults: &Settings,
     deps_allowed: bool,
     programs: Programs,
-) -> Res<(TaskSpec, TaskDeps, usize)> {
+) -> Res<(Vec<TaskSpec>, DepNames, usize)> {
     let at = node.span.start;
     let Value::Table(table) = &node.value else {
         return Err(Bad::at(
@@ -242,7 +275,7 @@ fn task(
     };
     let scope = Scope::new(label);
     scope.check_keys(table, |k| {
-        settings::KEYS.contains(&k) || k == "name" || k == "depends_on"
+        settings::KEYS.contains(&k) || race::KEYS.contains(&k) || k == "name" || k == "depends_on"
     })?;
     let name_entry = name_entry.ok_or_else(|| scope.bad(at, "missing required key 'name'"))?;
     let name = valid_name(&scope, name_entry, "task name")?;
@@ -272,12 +305,25 @@ fn task(
         Some(r) => r.name.clone(),
         None => defaults::AGENT.to_string(),
     };
+    let race = race::read(table, &scope, cx)?;
     if programs == Programs::Check {
-        let place = merged
-            .agent
+        match race
             .as_ref()
-            .map_or(Place::Here(at), |r| r.at.clone());
-        check_program(&agent, cx, &place)?;
+            .filter(|r| r.siblings.iter().all(Option::is_some))
+        {
+            Some(race) => {
+                for (agent, at) in race.siblings.iter().flatten() {
+                    check_program(agent, cx, &Place::Here(*at))?;
+                }
+            }
+            None => {
+                let place = merged
+                    .agent
+                    .as_ref()
+                    .map_or(Place::Here(at), |r| r.at.clone());
+                check_program(&agent, cx, &place)?;
+            }
+        }
     }
     let spec = TaskSpec {
         prompt,
@@ -289,6 +335,7 @@ fn task(
         kill_grace: merged.kill_grace.unwrap_or(defaults::KILL_GRACE),
         merge: merged.merge.unwrap_or(defaults::MERGE),
         keep_worktrees: merged.keep_worktrees.unwrap_or(defaults::KEEP_WORKTREES),
+        scrollback: merged.scrollback.unwrap_or(defaults::SCROLLBACK),
         depends_on: deps.iter().map(|(d, _)| d.clone()).collect(),
         copy: merged.copy.unwrap_or_default(),
         setup: merged.setup.unwrap_or_default(),
@@ -296,12 +343,17 @@ fn task(
         ports: merged.ports.unwrap_or(0),
         idle_after: merged.idle_after.unwrap_or(defaults::IDLE_AFTER),
         auto_yes: merged.auto_yes.unwrap_or(false),
+        check: merged.check,
+        group: None,
         inputs: merged.inputs,
         env: merged.env,
         name: name.clone(),
     };
-    let deps = TaskDeps { task: name, deps };
-    Ok((spec, deps, name_entry.value.span.start))
+    let specs = match &race {
+        Some(race) => race::expand(&spec, race),
+        None => vec![spec],
+    };
+    Ok((specs, deps, name_entry.value.span.start))
 }
 
 /// A preset's program must be on PATH (custom agents are the plan author's business: a missing

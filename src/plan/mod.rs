@@ -5,8 +5,10 @@ mod build;
 mod config;
 mod deps;
 mod error;
+pub mod grow;
 mod json_tree;
 pub mod model;
+mod race;
 mod repo;
 mod scope;
 mod settings;
@@ -36,6 +38,16 @@ pub fn load_with(path: &Path, config: &UserConfig) -> Result<Plan, PlanError> {
 /// Validates plan `text`; `path` names it in messages and anchors relative `prompt_file`s.
 pub fn load_str(text: &str, path: &Path, format: PlanFormat) -> Result<Plan, PlanError> {
     load_text(text, path, format, &UserConfig::load()?, Programs::Check)
+}
+
+/// Plan `text` that grew while running (see `grow`), validated like a plan file.
+fn load_grown(
+    text: &str,
+    path: &Path,
+    format: PlanFormat,
+    config: &UserConfig,
+) -> Result<Plan, PlanError> {
+    load_text(text, path, format, config, Programs::Check)
 }
 
 /// The plan at `path` without requiring agents' programs on PATH: for listing what is

@@ -137,6 +137,8 @@ pub struct TaskSpec {
     pub kill_grace: Duration,
     pub merge: MergeMode,
     pub keep_worktrees: KeepWorktrees,
+    /// Lines of history the task's pane keeps in memory (the attempt log keeps everything).
+    pub scrollback: usize,
     pub depends_on: Vec<String>,
     /// Files copied from the main checkout into the worktree before the agent starts (paths
     /// relative to the repository root).
@@ -150,6 +152,42 @@ pub struct TaskSpec {
     pub idle_after: Duration,
     /// Answer the agent's known yes/no prompts with its accept key.
     pub auto_yes: bool,
+    /// Run with `sh -c` in the worktree after the agent exits 0; the attempt succeeds only if
+    /// it passes.
+    pub check: Option<String>,
+    /// Set on the siblings a raced task (`replicas` / `agents`) expands to.
+    pub group: Option<RaceGroup>,
+}
+
+/// The race a sibling task belongs to: `<name>.1`, `<name>.2`… all do the same job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RaceGroup {
+    /// The raced task's name as written in the plan.
+    pub name: String,
+    pub pick: Pick,
+}
+
+/// How the winner of a race is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pick {
+    /// The user merges the sibling they like (`m`); its siblings become discarded.
+    Manual,
+    /// The first sibling to succeed (its check passing) is merged; the rest are cancelled.
+    FirstPassing,
+}
+
+impl Pick {
+    pub const CHOICES: [(&'static str, Pick); 2] = [
+        ("manual", Pick::Manual),
+        ("first-passing", Pick::FirstPassing),
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Pick::Manual => "manual",
+            Pick::FirstPassing => "first-passing",
+        }
+    }
 }
 
 impl TaskSpec {
@@ -200,6 +238,7 @@ pub mod defaults {
     pub const AGENT: &str = "demo";
     pub const MERGE: super::MergeMode = super::MergeMode::Manual;
     pub const KEEP_WORKTREES: super::KeepWorktrees = super::KeepWorktrees::Failed;
+    pub const SCROLLBACK: usize = crate::pty::pane::DEFAULT_SCROLLBACK;
     pub const IDLE_AFTER: Duration = Duration::from_secs(10);
 
     /// Number of CPUs, at least 2.

@@ -29,10 +29,15 @@ pub(crate) const KEYS: &[&str] = &[
     "ports",
     "idle_after",
     "auto_yes",
+    "check",
+    "scrollback",
 ];
 
 const RETRIES_MAX: i64 = 100;
 const PORTS_MAX: i64 = 64;
+/// Lines of pane history kept in memory per task; the attempt log on disk has everything, so a
+/// bigger number only costs memory (about a cell per column per line).
+const SCROLLBACK_MAX: i64 = 100_000;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Settings {
@@ -52,6 +57,8 @@ pub(crate) struct Settings {
     pub ports: Option<u16>,
     pub idle_after: Option<Duration>,
     pub auto_yes: Option<bool>,
+    pub check: Option<String>,
+    pub scrollback: Option<usize>,
 }
 
 /// An `agent = "NAME"` and where it is written, so a problem with the agent it picks (its
@@ -131,6 +138,8 @@ impl Settings {
                 "ports" => s.ports = Some(scope.count(entry, 0, Some(PORTS_MAX))?),
                 "idle_after" => s.idle_after = Some(positive_duration(entry, scope)?),
                 "auto_yes" => s.auto_yes = Some(scope.boolean(entry)?),
+                "check" => s.check = Some(non_empty_command(entry, scope)?),
+                "scrollback" => s.scrollback = Some(scope.count(entry, 1, Some(SCROLLBACK_MAX))?),
                 _ => {}
             }
         }
@@ -167,6 +176,8 @@ impl Settings {
             ports: self.ports.or(defaults.ports),
             idle_after: self.idle_after.or(defaults.idle_after),
             auto_yes: self.auto_yes.or(defaults.auto_yes),
+            check: self.check.or_else(|| defaults.check.clone()),
+            scrollback: self.scrollback.or(defaults.scrollback),
         }
     }
 
@@ -219,7 +230,16 @@ fn read_prompt_file(entry: &Entry, scope: &Scope, plan_dir: &Path) -> Res<Prompt
 }
 
 fn agent(entry: &Entry, scope: &Scope, agents: &BTreeMap<String, AgentDef>) -> Res<String> {
-    let name = scope.string(entry)?;
+    known_agent(scope.string(entry)?, entry.value.span.start, scope, agents)
+}
+
+/// `name` if it is a preset or a defined agent; else an error at `at` listing both.
+pub(crate) fn known_agent(
+    name: &str,
+    at: usize,
+    scope: &Scope,
+    agents: &BTreeMap<String, AgentDef>,
+) -> Res<String> {
     if crate::agent::is_preset(name) || agents.contains_key(name) {
         return Ok(name.to_string());
     }
@@ -229,7 +249,7 @@ fn agent(entry: &Entry, scope: &Scope, agents: &BTreeMap<String, AgentDef>) -> R
         agents.keys().cloned().collect::<Vec<_>>().join(", ")
     };
     Err(scope.bad(
-        entry.value.span.start,
+        at,
         format!(
             "unknown agent {} (presets: {}; defined agents: {defined})",
             quoted(name),
@@ -289,6 +309,18 @@ fn copy_paths(entry: &Entry, scope: &Scope) -> Res<Vec<String>> {
         paths.push(clean.join("/"));
     }
     Ok(paths)
+}
+
+/// A shell command that is not empty (or only spaces).
+fn non_empty_command(entry: &Entry, scope: &Scope) -> Res<String> {
+    let command = scope.string(entry)?;
+    if command.trim().is_empty() {
+        return Err(scope.bad(
+            entry.value.span.start,
+            format!("{} must not be an empty command", scope.key(entry)),
+        ));
+    }
+    Ok(command.to_string())
 }
 
 /// An array of strings none of which is empty (or only spaces).

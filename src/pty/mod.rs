@@ -1,5 +1,6 @@
 //! Agents in pseudo-terminals: spawn in their own session and process group, read output on a
-//! blocking thread, write input, resize, and stop the whole group (TERM, grace, KILL).
+//! blocking thread, write input through a writer thread, resize, and stop the whole group
+//! (TERM, grace, KILL).
 
 pub mod pane;
 
@@ -61,12 +62,9 @@ pub trait OutputSink: Send + 'static {
 /// Writes input to, and resizes, a running agent's terminal. Cheap to clone.
 #[derive(Clone)]
 pub struct PtyControl {
-    inner: Arc<Mutex<Control>>,
-}
-
-struct Control {
-    writer: Box<dyn Write + Send>,
-    master: Box<dyn MasterPty + Send>,
+    /// Bytes for the agent, written in order by the PTY's writer thread.
+    input: std::sync::mpsc::Sender<Vec<u8>>,
+    master: Arc<Mutex<Box<dyn MasterPty + Send>>>,
 }
 
 impl std::fmt::Debug for PtyControl {
@@ -76,28 +74,50 @@ impl std::fmt::Debug for PtyControl {
 }
 
 impl PtyControl {
+    /// Queues bytes for the agent's terminal. A writer thread delivers them: an agent that does
+    /// not read its input fills the terminal's input queue, and then only that thread waits,
+    /// never the run loop or the reader answering a terminal query.
     pub fn write(&self, bytes: &[u8]) -> io::Result<()> {
-        let mut control = self
-            .inner
-            .lock()
-            .map_err(|_| io::Error::other("pty control lock poisoned"))?;
-        control.writer.write_all(bytes)?;
-        control.writer.flush()
+        self.input
+            .send(bytes.to_vec())
+            .map_err(|_| io::Error::other("the agent's terminal is closed"))
     }
 
     pub fn resize(&self, rows: u16, cols: u16) -> io::Result<()> {
-        let control = self
-            .inner
+        let master = self
+            .master
             .lock()
             .map_err(|_| io::Error::other("pty control lock poisoned"))?;
-        control
-            .master
+        master
             .resize(pty_size(rows, cols))
             .map_err(|e| io::Error::other(e.to_string()))
     }
 }
 
-/// Replies from the reader thread go through the shared writer.
+/// Writes queued input to the PTY until every `PtyControl` is gone or the terminal closes.
+fn spawn_writer(
+    pgid: i32,
+    mut writer: Box<dyn Write + Send>,
+) -> io::Result<std::sync::mpsc::Sender<Vec<u8>>> {
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::Builder::new()
+        .name(format!("grove-write-{pgid}"))
+        .spawn(move || {
+            for bytes in rx {
+                if writer
+                    .write_all(&bytes)
+                    .and_then(|()| writer.flush())
+                    .is_err()
+                {
+                    // The agent's side is gone; nobody will read the rest.
+                    break;
+                }
+            }
+        })?;
+    Ok(tx)
+}
+
+/// Replies from the reader thread are queued like any other input.
 struct ReplyWriter(PtyControl);
 
 impl Write for ReplyWriter {
@@ -160,10 +180,8 @@ pub fn spawn(spec: &SpawnSpec, mut sink: impl OutputSink) -> Result<Spawned, Pty
         .map_err(|e| spawn_error(&e))?;
     let writer = pair.master.take_writer().map_err(|e| spawn_error(&e))?;
     let control = PtyControl {
-        inner: Arc::new(Mutex::new(Control {
-            writer,
-            master: pair.master,
-        })),
+        input: spawn_writer(pgid, writer).map_err(|e| spawn_error(&e))?,
+        master: Arc::new(Mutex::new(pair.master)),
     };
 
     let (exit_tx, exit_rx) = oneshot::channel();

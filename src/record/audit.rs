@@ -119,9 +119,23 @@ impl Audit {
     }
 
     /// `auto_yes` answered the agent's question `prompt` by typing `key`.
+    pub fn check(&self, task: &str, attempt: u32, command: &str, outcome: &str) {
+        self.emit(|| tracing::info!(event = "check", task, attempt, command, outcome));
+    }
+
     pub fn answer(&self, task: &str, attempt: u32, prompt: &str, key: &str) {
         let key = key.escape_default().to_string();
         self.emit(|| tracing::info!(event = "auto_yes", task, attempt, prompt, key));
+    }
+
+    /// A task joined the running plan (started from the dashboard).
+    pub fn task_added(&self, task: &str, agent: &str) {
+        self.emit(|| tracing::info!(event = "task_added", task, agent));
+    }
+
+    /// A race's winner: `task` of raced task `group` is merged, its siblings discarded.
+    pub fn pick(&self, group: &str, task: &str, how: &str) {
+        self.emit(|| tracing::info!(event = "pick", group, task, how));
     }
 
     pub fn state(&self, task: &str, status: &str, detail: &str) {

@@ -49,6 +49,13 @@ pub enum Entry {
     Stopping {
         tasks: Vec<String>,
     },
+    /// A task joined the running run (started from the dashboard): the plan's text with it,
+    /// and its prompt.
+    TaskAdded {
+        plan_text: String,
+        task: String,
+        prompt: String,
+    },
     RunFinished {
         interrupted: bool,
     },
@@ -118,6 +125,18 @@ pub struct AttemptFact {
     /// What the agent reported it used (stream-json agents).
     #[serde(default)]
     pub usage: Option<Usage>,
+    #[serde(default)]
+    pub check: Option<CheckFact>,
+}
+
+/// How the task's check went in an attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckFact {
+    pub command: String,
+    pub exit_code: Option<i32>,
+    pub passed: bool,
+    pub duration_s: f64,
+    pub output: String,
 }
 
 /// A merge request (`state: pending`) or its outcome.
@@ -336,6 +355,20 @@ impl RunRecord {
                     }
                 }
                 Entry::Stopping { tasks } => record.stopped.extend(tasks),
+                Entry::TaskAdded {
+                    plan_text,
+                    task,
+                    prompt,
+                } => {
+                    record.started.plan_text = plan_text;
+                    record.started.tasks.push(task.clone());
+                    record.started.prompts.insert(task.clone(), prompt);
+                    record.finished = None;
+                    record.tasks.push(TaskRecord {
+                        name: task,
+                        ..TaskRecord::default()
+                    });
+                }
                 Entry::RunFinished { interrupted } => record.finished = Some(interrupted),
             }
             record.last_at = at;

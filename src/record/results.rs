@@ -36,6 +36,18 @@ pub struct Results {
     /// Usage of every task that reported some, summed (no session); absent when none did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
+    /// The races (`replicas` / `agents`) of the run, in plan order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupRecord>,
+}
+
+/// A race: its siblings, how the winner is picked, and which sibling was (None: not yet).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GroupRecord {
+    pub name: String,
+    pub pick: String,
+    pub siblings: Vec<String>,
+    pub picked: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -59,6 +71,9 @@ pub struct TaskResult {
     /// is the latest attempt's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
+    /// The raced task this one is a sibling of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -76,6 +91,18 @@ pub struct AttemptRecord {
     pub saved_ref: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
+    /// The task's check, when it ran in this attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<CheckRecord>,
+}
+
+/// `check: {command, exit_code, duration_s}` of an attempt; `exit_code` is null when the check
+/// did not exit by itself (timeout, cancel, signal).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CheckRecord {
+    pub command: String,
+    pub exit_code: Option<i32>,
+    pub duration_s: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

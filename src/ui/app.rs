@@ -11,6 +11,7 @@ use ratatui::widgets::Widget;
 use tui_term::widget::{Cursor, PseudoTerminal};
 
 use super::diff::PatchView;
+use super::form::{AgentChoice, TaskForm};
 use super::format;
 use super::layout::ScreenLayout;
 use super::load::{Load, Loaded};
@@ -39,7 +40,14 @@ pub enum Mode {
         task: usize,
         scroll: usize,
     },
+    /// The siblings of a race side by side.
+    Compare {
+        group: String,
+        scroll: usize,
+    },
     Confirm(Confirm),
+    /// The new-task form (`n`).
+    Form(Box<TaskForm>),
     /// The run ended; the summary is shown over the dashboard.
     Summary,
     /// Quit was confirmed; waiting for the engine to stop the agents and write the results.
@@ -94,6 +102,10 @@ pub struct App {
     exit: Option<i32>,
     /// Agents that started waiting for input since the loop last looked: (task, prompt).
     alerts: Vec<(String, String)>,
+    /// The agents the new-task form offers.
+    pub(super) agents: Vec<AgentChoice>,
+    /// A task started from here: selected once the engine announces it.
+    pub(super) select_when_added: Option<String>,
     /// Ctrl-Z: where suspending the dashboard stands.
     suspend: Suspend,
 }
@@ -123,6 +135,8 @@ impl App {
             envelope: None,
             exit: None,
             alerts: Vec::new(),
+            agents: opts.agents,
+            select_when_added: None,
             suspend: Suspend::No,
         }
     }
@@ -188,9 +202,14 @@ impl App {
                     scrolled: 0,
                     sent_size: None,
                 };
+                let name = task.view.name.clone();
                 match self.tasks.get_mut(task.view.index) {
                     Some(slot) => *slot = task,
                     None => self.tasks.push(task),
+                }
+                if self.select_when_added.as_ref() == Some(&name) {
+                    self.select_when_added = None;
+                    self.select(self.tasks.len() - 1);
                 }
             }
             Event::TaskChanged(view) => {
@@ -230,11 +249,25 @@ impl App {
             }
             Event::RunFinished(summary) => {
                 let stopping = matches!(self.mode, Mode::Stopping);
-                if summary.interrupted || stopping || self.exit_when_done {
+                // An empty run (`grove new` before any task) has nothing to sum up yet.
+                let empty = summary.total == 0;
+                if summary.interrupted || stopping || (self.exit_when_done && !empty) {
                     self.exit = Some(summary.exit_code());
                 }
                 self.summary = Some(summary);
-                self.mode = Mode::Summary;
+                // A form being filled in stays open; the summary shows once it is closed.
+                if !empty && !matches!(self.mode, Mode::Form(_)) {
+                    self.mode = Mode::Summary;
+                }
+            }
+            Event::TaskRejected { name, error } => {
+                if self.select_when_added.as_ref() == Some(&name) {
+                    self.select_when_added = None;
+                }
+                self.flash = Some(Flash {
+                    text: format!("{name} not started: {error}"),
+                    error: true,
+                });
             }
         }
         true
@@ -325,6 +358,19 @@ impl App {
             self.suspend = Suspend::No;
         }
         ready
+    }
+
+    /// The engine's event stream ended. After the run has finished that only happens when grove
+    /// is being stopped (quit, or SIGTERM/SIGHUP while the summary is shown): the dashboard then
+    /// closes with the run's exit code. False if the run had not finished (an engine failure).
+    pub fn events_ended(&mut self) -> bool {
+        match &self.summary {
+            Some(summary) => {
+                self.exit.get_or_insert(summary.exit_code());
+                true
+            }
+            None => false,
+        }
     }
 
     /// The engine no longer takes commands (its loop ended).

@@ -11,7 +11,7 @@ use tokio::time::{sleep_until, Instant};
 
 use super::app::{Action, App};
 use super::load::Loaded;
-use super::terminal::{spawn_input_reader, TerminalSession};
+use super::terminal::{self, spawn_input_reader, TerminalSession};
 use super::view::draw;
 use super::DashboardOptions;
 use crate::engine::api::{Command, FrontEnd};
@@ -94,12 +94,20 @@ pub async fn run(front: FrontEnd, opts: DashboardOptions) -> anyhow::Result<i32>
                         notify_desktop(alerts);
                     }
                 }
-                None if app.finished() => events_open = false,
+                None if app.events_ended() => events_open = false,
                 None => anyhow::bail!("the engine stopped before the run finished"),
             },
             Some(loaded) = loaded_rx.recv() => {
                 app.loaded(loaded);
                 dirty = true;
+            }
+            () = terminal::panicked() => {
+                // Returning makes the CLI stop the agents and write the results before it
+                // prints this.
+                anyhow::bail!(
+                    "an internal error (the panic reported above) ended the dashboard; the \
+                     agents were stopped and the results written"
+                )
             }
         }
     }

@@ -1,5 +1,6 @@
 //! The real terminal: entering dashboard mode and always leaving it (on return, on error, on
-//! panic), drawing a frame as one synchronized update, and reading input on its own thread.
+//! panic anywhere in the process), drawing a frame as one synchronized update, and reading input
+//! on its own thread.
 
 use std::io::{self, Stdout};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,11 +15,15 @@ use crossterm::terminal::{
 use crossterm::{cursor, execute, queue, terminal};
 use ratatui::backend::CrosstermBackend;
 use ratatui::{Frame, Terminal};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 /// True while the terminal is in dashboard mode, so the panic hook knows to restore it.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 static PANIC_HOOK: Once = Once::new();
+/// Tells the dashboard loop that a panic (on any thread) took the terminal back: a thread that
+/// panics need not end the process, and the dashboard must not go on drawing on a restored
+/// terminal, so it stops the run instead.
+static PANICKED: Notify = Notify::const_new();
 
 /// The terminal in dashboard mode; dropping it restores the terminal.
 pub struct TerminalSession {
@@ -30,7 +35,9 @@ impl TerminalSession {
         PANIC_HOOK.call_once(|| {
             let previous = std::panic::take_hook();
             std::panic::set_hook(Box::new(move |info| {
-                restore();
+                if restore() {
+                    PANICKED.notify_one();
+                }
                 previous(info);
             }));
         });
@@ -95,10 +102,17 @@ fn enter_modes() -> io::Result<()> {
     )
 }
 
+/// Resolves once a panic has restored the terminal while the dashboard was on it.
+pub(super) async fn panicked() {
+    PANICKED.notified().await;
+}
+
 /// Leaves dashboard mode: main screen, cursor shown, raw mode, mouse capture and bracketed
-/// paste off. Does nothing when not in dashboard mode, so it is safe to call twice.
-fn restore() {
-    if ACTIVE.swap(false, Ordering::SeqCst) {
+/// paste off. Does nothing when not in dashboard mode, so it is safe to call twice; true if it
+/// restored the terminal.
+fn restore() -> bool {
+    let active = ACTIVE.swap(false, Ordering::SeqCst);
+    if active {
         // Best effort: this also runs while panicking, where there is no one to report to.
         let _ = terminal::disable_raw_mode();
         let _ = execute!(
@@ -109,6 +123,7 @@ fn restore() {
             cursor::Show
         );
     }
+    active
 }
 
 /// Reads terminal input on a dedicated thread (a blocking read, no polling) into a channel.

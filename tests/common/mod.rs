@@ -116,6 +116,16 @@ impl Repo {
         serde_json::from_str(&text).unwrap()
     }
 
+    /// The id of the repository's only run.
+    pub fn only_run_id(&self) -> String {
+        let runs: Vec<String> = std::fs::read_dir(self.path().join(".grove/runs"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(runs.len(), 1, "expected exactly one run: {runs:?}");
+        runs[0].clone()
+    }
+
     /// The audit log's lines as JSON values.
     pub fn audit(&self, run_id: &str) -> Vec<serde_json::Value> {
         std::fs::read_to_string(self.run_dir(run_id).join("audit.log"))

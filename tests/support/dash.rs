@@ -45,6 +45,7 @@ pub fn view(index: usize, name: &str, agent: &str, status: TaskStatus) -> TaskVi
         output_hash: None,
         usage: None,
         waiting: None,
+        group: None,
     }
 }
 

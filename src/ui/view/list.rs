@@ -18,7 +18,8 @@ pub(super) fn draw(app: &App, layout: &ScreenLayout, area: Rect, frame: &mut Fra
     let items: Vec<ListItem> = app
         .tasks
         .iter()
-        .map(|t| ListItem::new(item(&t.view, app, width)))
+        .enumerate()
+        .map(|(i, t)| ListItem::new(item(&t.view, race_glyph(app, i), app, width)))
         .collect();
     let list = List::new(items)
         .block(Block::bordered().title(" tasks "))
@@ -33,13 +34,28 @@ pub(super) fn draw(app: &App, layout: &ScreenLayout, area: Rect, frame: &mut Fra
     frame.render_stateful_widget(list, area, &mut state);
 }
 
-fn item(view: &TaskView, app: &App, width: usize) -> Vec<Line<'static>> {
+/// Siblings of a race are drawn as one bracket: `┌` first, `├` between, `└` last.
+fn race_glyph(app: &App, index: usize) -> Option<&'static str> {
+    let group = app.tasks[index].view.group.as_ref()?;
+    let same = |i: Option<usize>| {
+        i.and_then(|i| app.tasks.get(i))
+            .is_some_and(|t| t.view.group.as_ref() == Some(group))
+    };
+    Some(match (same(index.checked_sub(1)), same(Some(index + 1))) {
+        (false, _) => "┌ ",
+        (true, true) => "├ ",
+        (true, false) => "└ ",
+    })
+}
+
+fn item(view: &TaskView, glyph: Option<&str>, app: &App, width: usize) -> Vec<Line<'static>> {
     let status = format::status_text(view, app.now);
     let style = format::task_style(view);
     let symbol = format::status_symbol(view.status);
     // The status word sits at the right edge; the name gets what is left.
+    let shown = format!("{}{}", glyph.unwrap_or(""), view.name);
     let room = width.saturating_sub(status.chars().count() + 3).max(1);
-    let name = truncate(&view.name, room);
+    let name = truncate(&shown, room);
     let pad = width.saturating_sub(name.chars().count() + status.chars().count() + 2);
     let first = Line::from(vec![
         Span::styled(format!("{symbol} "), format::status_style(view.status)),
