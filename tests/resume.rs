@@ -373,3 +373,88 @@ fn kill_9_at_a_series_of_moments_then_resume() {
 fn a_killed_resume_can_be_resumed_again() {
     kill_at(Duration::from_millis(500), Some(Duration::from_millis(400)));
 }
+
+/// A task started from the dashboard while the run went on (`Command::AddTask`, here sent to
+/// the engine in this process) is part of the run when it is resumed after grove died.
+#[test]
+fn a_task_added_while_running_is_resumed_with_the_run() {
+    use grove::engine::api::{Command, Event, TaskStatus};
+    use grove::plan::grow::NewTask;
+
+    let repo = Repo::new();
+    let log = agent_log(&repo);
+    let plan_path = repo.home.path().join("plan.toml");
+    let text = format!(
+        r#"
+name = "grown"
+[[tasks]]
+name = "first"
+agent = "shell"
+prompt = '''echo "first $GROVE_ATTEMPT $$" >> {log}; echo one > one.txt; if [ "$GROVE_ATTEMPT" = 1 ]; then while true; do sleep 0.1; done; fi'''
+"#,
+        log = log.display()
+    );
+    std::fs::write(&plan_path, &text).unwrap();
+    let plan = grove::plan::load_str(&text, &plan_path, grove::plan::PlanFormat::Toml).unwrap();
+    let target = grove::plan::resolve_repo(&plan, repo.path()).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let run_id = runtime.block_on(async {
+        let (mut front, _engine) = grove::engine::start(grove::engine::RunRequest {
+            plan,
+            repo: target,
+            pane_size: (24, 80),
+        })
+        .unwrap();
+        front
+            .commands
+            .send(Command::AddTask {
+                task: NewTask {
+                    name: "later".into(),
+                    agent: "shell".into(),
+                    prompt: format!(
+                        "echo \"later $GROVE_ATTEMPT $$\" >> {}; echo two > two.txt",
+                        log.display()
+                    ),
+                    timeout: None,
+                    retries: None,
+                },
+            })
+            .unwrap();
+        while let Some(event) = front.events.recv().await {
+            if let Event::TaskChanged(view) = event {
+                if view.name == "later" && view.status == TaskStatus::Succeeded {
+                    break;
+                }
+            }
+        }
+        front.info.run_id
+    });
+    // The engine dies with its runtime, without finishing: as if grove had been killed.
+    drop(runtime);
+    let states = journal_states(&repo, &run_id);
+    assert!(
+        states.contains(&("first".into(), "running".into())),
+        "{states:?}"
+    );
+
+    let results = resume(&repo, &run_id);
+    assert_eq!(results["total_tasks"], 2, "{results:#}");
+    assert_eq!(results["succeeded"], 2, "{results:#}");
+    assert_eq!(starts(&log, "later"), 1, "the added task ran again");
+    assert_eq!(
+        task(&results, "later")["attempts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        repo.git(&["show", &format!("grove/{run_id}/later:two.txt")]),
+        "two"
+    );
+    let first = task(&results, "first");
+    assert_eq!(first["attempts"].as_array().unwrap().len(), 2, "{first:#}");
+    for pid in logged_pids(&log) {
+        assert!(!alive(pid), "agent process {pid} survived");
+    }
+}

@@ -509,6 +509,36 @@ mod tests {
     }
 
     #[test]
+    fn a_task_added_while_running_joins_the_record_with_the_grown_plan() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::create(dir.path()).unwrap();
+        journal.append(started(), true).unwrap();
+        journal
+            .append(Entry::RunFinished { interrupted: false }, true)
+            .unwrap();
+        journal
+            .append(
+                Entry::TaskAdded {
+                    plan_text: "grown".into(),
+                    task: "c".into(),
+                    prompt: "do c".into(),
+                },
+                true,
+            )
+            .unwrap();
+        journal
+            .append(state("c", TaskStatus::Running), false)
+            .unwrap();
+        let record = RunRecord::load(dir.path()).unwrap();
+        assert_eq!(record.started.plan_text, "grown");
+        assert_eq!(record.started.tasks, ["a", "b", "c"]);
+        assert_eq!(record.started.prompts["c"], "do c");
+        assert_eq!(record.tasks[2].status(), TaskStatus::Running);
+        // The run had finished, then grew: it is not finished any more.
+        assert_eq!(record.finished, None);
+    }
+
+    #[test]
     fn a_broken_line_in_the_middle_is_an_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();
         let journal = Journal::create(dir.path()).unwrap();
