@@ -1,17 +1,18 @@
-//! Command line: parse arguments, load and validate plans, start the engine with a front end,
-//! map outcomes to exit codes (0 success, 1 a task did not succeed, 2 bad input, 130/143
-//! interrupted).
+//! Command line: parse arguments, load and validate plans, start (or resume) the engine with a
+//! front end, run history and cleanup commands, signals, and exit codes (0 success, 1 a task did
+//! not succeed, 2 bad input, 130/143/129 interrupted).
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::engine::api::{Command, FrontEnd};
-use crate::engine::{self, RunRequest};
+use crate::engine::{self, ResumeError, RunRequest};
 use crate::plan::{self, model::Plan, PlanError, RepoTarget};
 use crate::pty::{DEFAULT_COLS, DEFAULT_ROWS};
+use crate::ui::AgentChoice;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -20,8 +21,9 @@ use crate::pty::{DEFAULT_COLS, DEFAULT_ROWS};
     about = "Run several coding agents at once, each in its own git worktree and branch."
 )]
 struct Cli {
+    /// Without a command: `grove new` (the dashboard on an empty run in this repository).
     #[command(subcommand)]
-    command: Cmd,
+    command: Option<Cmd>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -38,12 +40,61 @@ enum Cmd {
         plan: PathBuf,
         #[arg(long)]
         repo: Option<PathBuf>,
-        /// Line output instead of the dashboard (automatic when stdout is not a terminal).
+        #[command(flatten)]
+        front: FrontEndArgs,
+    },
+    /// Continue a run that grove did not finish (a crash, kill -9, reboot, or a signal).
+    Resume {
+        run_id: String,
         #[arg(long)]
-        headless: bool,
-        /// Quit the dashboard by itself when every task has ended.
+        repo: Option<PathBuf>,
+        #[command(flatten)]
+        front: FrontEndArgs,
+    },
+    /// List the runs in this repository.
+    Ls {
         #[arg(long)]
-        exit_when_done: bool,
+        repo: Option<PathBuf>,
+    },
+    /// A run's summary and per-task table.
+    Show {
+        run_id: String,
+        #[arg(long)]
+        repo: Option<PathBuf>,
+    },
+    /// An attempt's terminal output (the last attempt's unless --attempt).
+    Logs {
+        run_id: String,
+        task: String,
+        #[arg(long)]
+        attempt: Option<u32>,
+        /// Plain text: escape sequences stripped, redrawn lines resolved.
+        #[arg(long)]
+        plain: bool,
+        #[arg(long)]
+        repo: Option<PathBuf>,
+    },
+    /// Remove a run's worktrees, branches and attempt refs (branches not merged into the base
+    /// only with --force).
+    Clean {
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        run_id: Option<String>,
+        /// Every run of the repository that is not running.
+        #[arg(long)]
+        all: bool,
+        /// Also delete branches not merged into the base.
+        #[arg(long)]
+        force: bool,
+        /// Also remove the run's records (.grove/runs/<run-id>).
+        #[arg(long)]
+        records: bool,
+        #[arg(long)]
+        repo: Option<PathBuf>,
+    },
+    /// Open the dashboard on an empty run (plan "adhoc") and start agents from it with `n`.
+    New {
+        #[arg(long)]
+        repo: Option<PathBuf>,
     },
     /// Merge succeeded tasks of a run into its base branch.
     Merge {
@@ -52,6 +103,13 @@ enum Cmd {
         tasks: Vec<String>,
         #[arg(long)]
         repo: Option<PathBuf>,
+    },
+    /// List every agent available (presets, user config, a plan's) and whether its program is
+    /// on PATH.
+    Agents {
+        /// Also the agents this plan defines or overrides.
+        #[arg(long)]
+        plan: Option<PathBuf>,
     },
     /// Create a throwaway repository with a sample project and run the demo plan there (offline).
     Demo {
@@ -69,6 +127,17 @@ enum Cmd {
         #[arg(long)]
         envelope: PathBuf,
     },
+}
+
+/// How a run is shown.
+#[derive(Debug, Clone, Copy, Args)]
+struct FrontEndArgs {
+    /// Line output instead of the dashboard (automatic when stdout is not a terminal).
+    #[arg(long)]
+    headless: bool,
+    /// Quit the dashboard by itself when every task has ended.
+    #[arg(long)]
+    exit_when_done: bool,
 }
 
 /// Entry point; returns the process exit code.
@@ -91,6 +160,10 @@ pub fn main() -> i32 {
                 eprintln!("error: {usage}");
                 return 2;
             }
+            if let Some(resume) = e.downcast_ref::<ResumeError>() {
+                eprintln!("error: {resume}");
+                return resume.exit_code();
+            }
             eprintln!("error: {e:#}");
             1
         }
@@ -98,7 +171,8 @@ pub fn main() -> i32 {
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<i32> {
-    match cli.command {
+    let command = cli.command.unwrap_or(Cmd::New { repo: None });
+    match command {
         Cmd::Validate { plan, repo } => {
             let (plan, target) = load(&plan, repo.as_deref())?;
             println!(
@@ -114,20 +188,70 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             );
             Ok(0)
         }
-        Cmd::Run {
-            plan,
-            repo,
-            headless,
-            exit_when_done,
-        } => {
+        Cmd::Run { plan, repo, front } => {
             let (plan, target) = load(&plan, repo.as_deref())?;
-            run_plan(plan, target, headless, exit_when_done)
+            print_notices(&target.root, Some(&plan.name), None);
+            run_plan(plan, target, front)
         }
+        Cmd::Resume {
+            run_id,
+            repo,
+            front,
+        } => {
+            let root = repo_root(repo.as_deref())?;
+            print_notices(&root, None, Some(&run_id));
+            let agents = match dashboard(front) {
+                true => agent_choices(&engine::resume_plan(&root, &run_id)?)?,
+                false => Vec::new(),
+            };
+            drive(|| Ok(engine::resume(&root, &run_id)?), front, agents)
+        }
+        Cmd::Ls { repo } => {
+            crate::history::ls(&repo_root(repo.as_deref())?, &mut std::io::stdout())
+        }
+        Cmd::Show { run_id, repo } => crate::history::show(
+            &repo_root(repo.as_deref())?,
+            &run_id,
+            &mut std::io::stdout(),
+        ),
+        Cmd::Logs {
+            run_id,
+            task,
+            attempt,
+            plain,
+            repo,
+        } => crate::history::logs(
+            &repo_root(repo.as_deref())?,
+            &run_id,
+            &task,
+            attempt,
+            plain,
+            &mut std::io::stdout(),
+        ),
+        Cmd::Clean {
+            run_id,
+            all: _,
+            force,
+            records,
+            repo,
+        } => crate::clean_cmd::clean(
+            &repo_root(repo.as_deref())?,
+            run_id.as_deref(),
+            &crate::clean_cmd::CleanOptions { force, records },
+            &mut std::io::stdout(),
+        ),
+        Cmd::New { repo } => new_run(repo.as_deref()),
         Cmd::Merge {
             run_id,
             tasks,
             repo,
         } => crate::merge_cmd::merge(repo.as_deref(), &run_id, &tasks),
+        Cmd::Agents { plan } => {
+            let rows = crate::agents_cmd::rows(plan.as_deref())?;
+            crate::agents_cmd::print(&rows, &mut std::io::stdout().lock())
+                .context("cannot write the listing")?;
+            Ok(0)
+        }
         Cmd::Demo {
             headless,
             exit_when_done,
@@ -137,8 +261,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 .context("cannot create the demo repository")?;
             println!("grove demo: sample project in {}", demo.root.display());
             let (plan, target) = load(&demo.plan, Some(&demo.root))?;
-            let code = run_plan(plan, target, headless, exit_when_done)?;
-            println!(
+            let front = FrontEndArgs {
+                headless,
+                exit_when_done,
+            };
+            let code = run_plan(plan, target, front)?;
+            // Not println!: after a hangup there is no terminal, and that is no reason to panic.
+            let _ = writeln!(
+                std::io::stdout(),
                 "grove demo: look around in {} (git log --all --graph, .grove/runs/)",
                 demo.root.display()
             );
@@ -149,6 +279,28 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Ok(crate::agent::demo_agent::run(&envelope, &cwd))
         }
     }
+}
+
+/// `grove new`: the dashboard on an empty `adhoc` run; tasks are started from it.
+fn new_run(repo: Option<&Path>) -> anyhow::Result<i32> {
+    if !std::io::stdout().is_terminal() {
+        return Err(crate::merge_cmd::UsageError(
+            "grove new (or grove without a command) needs a terminal for the dashboard; use grove run PLAN --headless for scripts".into(),
+        )
+        .into());
+    }
+    let start = match repo {
+        Some(dir) => dir.to_path_buf(),
+        None => std::env::current_dir().context("no current directory")?,
+    };
+    let config = plan::UserConfig::load()?;
+    let plan = plan::grow::adhoc(&start, &config);
+    let target = plan::resolve_repo(&plan, &start)?;
+    let front = FrontEndArgs {
+        headless: false,
+        exit_when_done: false,
+    };
+    run_plan(plan, target, front)
 }
 
 /// Loads and validates a plan and the repository it runs in; nothing is created.
@@ -162,45 +314,113 @@ fn load(path: &Path, repo: Option<&Path>) -> anyhow::Result<(Plan, RepoTarget)> 
     Ok((plan, target))
 }
 
-fn run_plan(
-    plan: Plan,
-    target: RepoTarget,
-    headless: bool,
-    exit_when_done: bool,
+/// The repository containing `repo` (or the current directory); not one is a usage error.
+fn repo_root(repo: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let start = match repo {
+        Some(dir) => dir.to_path_buf(),
+        None => std::env::current_dir().context("no current directory")?,
+    };
+    crate::git::discover_root(&start)
+        .map_err(|e| crate::merge_cmd::UsageError(format!("{}: {e}", start.display())).into())
+}
+
+/// Unfinished runs and left-over worktrees, on stderr before the run starts.
+fn print_notices(root: &Path, plan: Option<&str>, resuming: Option<&str>) {
+    for notice in crate::history::start_notices(root, plan, resuming) {
+        eprintln!("{notice}");
+    }
+}
+
+fn run_plan(plan: Plan, target: RepoTarget, front: FrontEndArgs) -> anyhow::Result<i32> {
+    let agents = match dashboard(front) {
+        true => agent_choices(&plan)?,
+        false => Vec::new(),
+    };
+    drive(
+        move || {
+            Ok(engine::start(RunRequest {
+                plan,
+                repo: target,
+                pane_size: (DEFAULT_ROWS, DEFAULT_COLS),
+            })?)
+        },
+        front,
+        agents,
+    )
+}
+
+/// Whether a run is shown in the dashboard (else headless).
+fn dashboard(front: FrontEndArgs) -> bool {
+    !front.headless && std::io::stdout().is_terminal()
+}
+
+/// Starts a run with `start` (inside the async runtime) and drives it with the dashboard (whose
+/// new-task form offers `agents`) or the headless printer until it ends; returns the exit code.
+fn drive(
+    start: impl FnOnce() -> anyhow::Result<(FrontEnd, tokio::task::JoinHandle<()>)>,
+    front_end: FrontEndArgs,
+    agents: Vec<AgentChoice>,
 ) -> anyhow::Result<i32> {
+    let exit_when_done = front_end.exit_when_done;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let dashboard = !headless && std::io::stdout().is_terminal();
+    let dashboard = dashboard(front_end);
     runtime.block_on(async move {
-        let (front, engine) = engine::start(RunRequest {
-            plan,
-            repo: target,
-            pane_size: (DEFAULT_ROWS, DEFAULT_COLS),
-        })?;
+        let (front, engine) = start()?;
         let signals = forward_signals(front.commands.clone())?;
         let commands = front.commands.clone();
-        let code = if dashboard {
-            run_dashboard(front, exit_when_done).await?
+        let outcome = if dashboard {
+            run_dashboard(front, exit_when_done, agents).await
         } else {
             let mut stdout = std::io::stdout();
             let summary = crate::headless::run(front, &mut stdout).await;
-            summary.map(|s| s.exit_code()).unwrap_or(1)
+            Ok(summary.map(|s| s.exit_code()).unwrap_or(1))
         };
-        // The front end is done: the engine finishes (cancelling whatever still runs) and ends.
+        // The front end is done, or failed (say, the terminal went away): either way the engine
+        // finishes, cancelling whatever still runs so no agent outlives grove, and ends.
         let _ = commands.send(Command::Shutdown);
         let _ = engine.await;
-        Ok(match (code, signals.received()) {
-            (130, Some(signal)) => 128 + signal,
-            (code, _) => code,
-        })
+        // A signal decides the exit code, also when it came after the run had ended (the
+        // terminal was closed while the dashboard showed the summary) or made the dashboard
+        // fail (a closed terminal cannot be drawn on, nor the error printed).
+        match signals.received() {
+            Some(signal) => Ok(128 + signal),
+            None => outcome,
+        }
     })
 }
 
-async fn run_dashboard(front: FrontEnd, exit_when_done: bool) -> anyhow::Result<i32> {
-    crate::ui::run(front, crate::ui::DashboardOptions { exit_when_done }).await
+/// The dashboard on its own task, so that even a panic in it (the panic hook has restored the
+/// terminal by then) comes back here as an error and the agents are still stopped.
+/// The agents the dashboard's new-task form offers: presets, the user config's and the plan's,
+/// each with whether its program is on PATH.
+fn agent_choices(plan: &Plan) -> anyhow::Result<Vec<AgentChoice>> {
+    let config = plan::UserConfig::load()?;
+    let rows = crate::agents_cmd::rows_with(&config, plan.agents.clone());
+    Ok(rows
+        .into_iter()
+        .map(|row| AgentChoice {
+            found: row.found.is_some(),
+            name: row.name,
+        })
+        .collect())
+}
+
+async fn run_dashboard(
+    front: FrontEnd,
+    exit_when_done: bool,
+    agents: Vec<AgentChoice>,
+) -> anyhow::Result<i32> {
+    let opts = crate::ui::DashboardOptions {
+        exit_when_done,
+        agents,
+    };
+    tokio::spawn(crate::ui::run(front, opts))
+        .await
+        .unwrap_or_else(|e| Err(anyhow::anyhow!("the dashboard failed: {e}")))
 }
 
 /// Which signal stopped the run, if any.
@@ -218,12 +438,13 @@ impl Signals {
 }
 
 /// SIGINT, SIGTERM and SIGHUP stop the run: the engine cancels every agent (group SIGTERM,
-/// grace, SIGKILL) and writes the results.
+/// grace, SIGKILL) and writes the results. A second signal kills every agent at once.
 fn forward_signals(
     commands: tokio::sync::mpsc::UnboundedSender<Command>,
 ) -> anyhow::Result<Signals> {
     use tokio::signal::unix::{signal, SignalKind};
     let received = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(0));
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
     let kinds = [
         (SignalKind::interrupt(), libc::SIGINT),
         (SignalKind::terminate(), libc::SIGTERM),
@@ -233,6 +454,7 @@ fn forward_signals(
         let mut stream = signal(kind).context("cannot install signal handlers")?;
         let commands = commands.clone();
         let received = received.clone();
+        let count = count.clone();
         tokio::spawn(async move {
             while stream.recv().await.is_some() {
                 let _ = received.compare_exchange(
@@ -241,7 +463,11 @@ fn forward_signals(
                     std::sync::atomic::Ordering::SeqCst,
                     std::sync::atomic::Ordering::SeqCst,
                 );
-                let _ = commands.send(Command::Shutdown);
+                let command = match count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+                    0 => Command::Shutdown,
+                    _ => Command::KillNow,
+                };
+                let _ = commands.send(command);
             }
         });
     }

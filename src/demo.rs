@@ -27,6 +27,8 @@ const PLANS: &[(&str, &str)] = &[
     ),
     ("batched.toml", include_str!("../sample-plans/batched.toml")),
     ("dag.toml", include_str!("../sample-plans/dag.toml")),
+    // The demo project is Python: with Claude Code installed, this plan works on it too.
+    ("claude.toml", include_str!("../sample-plans/claude.toml")),
 ];
 
 /// Used when git has no identity configured (common on fresh machines and in CI).

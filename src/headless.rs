@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::engine::api::{Event, FrontEnd, RunSummary, TaskStatus, TaskView};
+use crate::agent::stream_json::dollars;
+use crate::engine::api::{Event, FrontEnd, RunSummary, TaskStatus, TaskView, Usage};
 use crate::engine::describe_merge;
 
 /// Prints the run to `out` until it finishes; returns the run's summary.
@@ -20,13 +21,13 @@ pub async fn run(mut front: FrontEnd, out: &mut dyn Write) -> Option<RunSummary>
         info.base_label
     );
     let mut tasks: Vec<TaskView> = Vec::new();
-    let mut printed: HashMap<usize, (TaskStatus, u32)> = HashMap::new();
+    let mut printed: HashMap<usize, (TaskStatus, u32, bool)> = HashMap::new();
     let width = |tasks: &[TaskView]| tasks.iter().map(|t| t.name.len()).max().unwrap_or(4);
     while let Some(event) = front.events.recv().await {
         match event {
             Event::TaskAdded { view, .. } => tasks.push(view),
             Event::TaskChanged(view) => {
-                let key = (view.status, view.attempt);
+                let key = (view.status, view.attempt, view.waiting.is_some());
                 if printed.get(&view.index) != Some(&key) {
                     printed.insert(view.index, key);
                     let w = width(&tasks);
@@ -47,7 +48,10 @@ pub async fn run(mut front: FrontEnd, out: &mut dyn Write) -> Option<RunSummary>
                     w = width(&tasks)
                 );
             }
-            Event::Output { .. } => {}
+            Event::Output { .. } | Event::Paused(_) => {}
+            Event::TaskRejected { name, error } => {
+                let _ = writeln!(out, "task {name} not added: {error}");
+            }
             Event::RunFinished(summary) => {
                 let _ = write!(out, "{}", summary_table(&tasks, &summary));
                 let _ = out.flush();
@@ -60,6 +64,14 @@ pub async fn run(mut front: FrontEnd, out: &mut dyn Write) -> Option<RunSummary>
 }
 
 fn state_line(view: &TaskView, elapsed: Duration, width: usize) -> String {
+    if let Some(prompt) = &view.waiting {
+        return format!(
+            "{:>7.1}s  {:<width$}  {:<9}  for input at: {prompt}",
+            elapsed.as_secs_f64(),
+            view.name,
+            "waiting"
+        );
+    }
     let detail = match view.status {
         TaskStatus::Preparing | TaskStatus::Running => {
             format!("attempt {}/{}", view.attempt, view.max_attempts)
@@ -91,7 +103,15 @@ fn state_line(view: &TaskView, elapsed: Duration, width: usize) -> String {
                     )
                 })
                 .unwrap_or_default();
-            format!("attempt {}/{}  {stat}", view.attempt, view.max_attempts)
+            let cost = view
+                .usage
+                .as_ref()
+                .map(|u| format!("  {}", dollars(u.cost_usd)))
+                .unwrap_or_default();
+            format!(
+                "attempt {}/{}  {stat}{cost}",
+                view.attempt, view.max_attempts
+            )
         }
         _ => view.error.clone().unwrap_or_default(),
     };
@@ -105,20 +125,46 @@ fn state_line(view: &TaskView, elapsed: Duration, width: usize) -> String {
     .to_string()
 }
 
+/// Columns padded to their widest cell, indented by two spaces, header first.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut s = String::from(" ");
+        for (cell, w) in cells.zip(&widths) {
+            s.push_str(&format!(" {cell:<w$}"));
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = line(&mut headers.iter().copied());
+    for row in rows {
+        out.push_str(&line(&mut row.iter().map(String::as_str)));
+    }
+    out
+}
+
 fn task_duration(view: &TaskView) -> Option<Duration> {
     let first = view.attempts.first()?.started_at;
     let end = view.ended_at.unwrap_or_else(SystemTime::now);
     end.duration_since(first).ok()
 }
 
-/// The closing table: task, status, attempts, duration, branch, merge; then counts and the
-/// results path.
+/// The closing table: task, status, attempts, duration, branch, merge (and cost, when agents
+/// reported one); then counts, the total cost and the results path.
 pub fn summary_table(tasks: &[TaskView], summary: &RunSummary) -> String {
-    let headers = ["task", "status", "attempts", "duration", "branch", "merge"];
-    let rows: Vec<[String; 6]> = tasks
+    let costs = tasks.iter().any(|t| t.usage.is_some());
+    let mut headers = vec!["task", "status", "attempts", "duration", "branch", "merge"];
+    if costs {
+        headers.push("cost");
+    }
+    let rows: Vec<Vec<String>> = tasks
         .iter()
         .map(|t| {
-            [
+            vec![
                 t.name.clone(),
                 t.status.word().to_string(),
                 format!("{}/{}", t.attempt, t.max_attempts),
@@ -132,26 +178,17 @@ pub fn summary_table(tasks: &[TaskView], summary: &RunSummary) -> String {
                 },
                 t.merge.word().to_string(),
             ]
+            .into_iter()
+            .chain(costs.then(|| {
+                t.usage
+                    .as_ref()
+                    .map_or_else(|| "-".into(), |u| dollars(u.cost_usd))
+            }))
+            .collect()
         })
         .collect();
-    let mut widths = headers.map(str::len);
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: &[String]| {
-        let mut s = String::from(" ");
-        for (cell, w) in cells.iter().zip(widths) {
-            s.push_str(&format!(" {cell:<w$}"));
-        }
-        s.trim_end().to_string() + "\n"
-    };
     let mut out = String::from("\n");
-    out.push_str(&line(&headers.map(String::from)));
-    for row in &rows {
-        out.push_str(&line(row));
-    }
+    out.push_str(&table(&headers, &rows));
     for t in tasks
         .iter()
         .filter(|t| t.error.is_some() && t.status.is_final())
@@ -177,6 +214,15 @@ pub fn summary_table(tasks: &[TaskView], summary: &RunSummary) -> String {
             ""
         }
     ));
+    if let Some(total) = Usage::total(tasks.iter().filter_map(|t| t.usage.as_ref())) {
+        out.push_str(&format!(
+            "cost {} ({} input, {} output tokens, {} turns)\n",
+            dollars(total.cost_usd),
+            total.input_tokens,
+            total.output_tokens,
+            total.num_turns
+        ));
+    }
     out.push_str(&format!("results: {}\n", summary.results_path.display()));
     out
 }

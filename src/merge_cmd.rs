@@ -44,7 +44,13 @@ pub fn merge(repo: Option<&Path>, run_id: &str, tasks: &[String]) -> anyhow::Res
         let Some(task) = results.tasks.iter_mut().find(|t| &t.name == name) else {
             continue;
         };
-        let outcome = if task.status != "succeeded" {
+        let outcome = if task.merge.state == "discarded" {
+            MergeOutcome::Refused {
+                reason: format!(
+                    "task '{name}' was discarded: another sibling of its race was picked"
+                ),
+            }
+        } else if task.status != "succeeded" {
             MergeOutcome::Refused {
                 reason: format!(
                     "task '{name}' did not succeed ({}); nothing to merge",
@@ -79,6 +85,10 @@ pub fn merge(repo: Option<&Path>, run_id: &str, tasks: &[String]) -> anyhow::Res
                     results.base_branch.as_deref().unwrap_or("base"),
                     &commit[..12.min(commit.len())]
                 );
+                if let Some(group) = task.group.clone() {
+                    pick(&mut results, &group, name);
+                    audit.pick(&group, name, "grove merge");
+                }
             }
             MergeOutcome::Conflict { paths } => {
                 all_merged = false;
@@ -101,4 +111,19 @@ pub fn merge(repo: Option<&Path>, run_id: &str, tasks: &[String]) -> anyhow::Res
         results.save(&results_path)?;
     }
     Ok(if all_merged { 0 } else { 1 })
+}
+
+/// `name` is merged: it is its race's pick, and its siblings not merged are discarded.
+fn pick(results: &mut Results, group: &str, name: &str) {
+    for sibling in &mut results.tasks {
+        if sibling.group.as_deref() == Some(group)
+            && sibling.name != name
+            && sibling.merge.state != "merged"
+        {
+            sibling.merge.state = "discarded".into();
+        }
+    }
+    if let Some(record) = results.groups.iter_mut().find(|g| g.name == group) {
+        record.picked = Some(name.to_string());
+    }
 }

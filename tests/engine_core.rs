@@ -431,3 +431,94 @@ prompt = "two words; $(touch pwned) `touch pwned2` | cat"
     assert_eq!(argv[1], "t");
     assert!(!repo.path().join("pwned").exists());
 }
+
+#[test]
+fn a_base_given_as_a_commit_cannot_be_merged_into() {
+    let repo = Repo::new();
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    let (out, results) = repo.run_plan(&format!(
+        r#"
+name = "p"
+base = "{head}"
+[[tasks]]
+name = "t"
+agent = "shell"
+merge = "auto"
+prompt = "echo x > x.txt"
+"#
+    ));
+    assert!(out.status.success(), "{}", text(&out));
+    let merge = &task(&results, "t")["merge"];
+    assert_eq!(merge["state"], "refused");
+    assert!(
+        merge["reason"].as_str().unwrap().contains("not a branch"),
+        "{merge:#}"
+    );
+    assert_eq!(repo.git(&["rev-parse", "main"]), head);
+}
+
+#[test]
+fn keep_worktrees_always_and_never() {
+    let repo = Repo::new();
+    let (out, results) = repo.run_plan(
+        r#"
+name = "p"
+[defaults]
+agent = "shell"
+[[tasks]]
+name = "kept"
+keep_worktrees = "always"
+prompt = "echo a > a.txt"
+[[tasks]]
+name = "gone"
+keep_worktrees = "never"
+prompt = "echo b > b.txt; exit 1"
+"#,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let kept = std::path::PathBuf::from(task(&results, "kept")["worktree"].as_str().unwrap());
+    assert!(kept.join("a.txt").exists());
+    let gone = std::path::PathBuf::from(task(&results, "gone")["worktree"].as_str().unwrap());
+    assert!(!gone.exists());
+    // The removed failed worktree's files are still on its attempt ref.
+    let run_id = run_id(&out);
+    assert_eq!(
+        repo.git(&["show", &format!("refs/grove/{run_id}/gone/attempt-1:b.txt")]),
+        "b"
+    );
+    let listed = repo.git(&["worktree", "list"]);
+    assert!(!listed.contains("/gone"), "{listed}");
+}
+
+#[test]
+fn environment_values_never_reach_the_audit_log() {
+    let repo = Repo::new();
+    let (out, _) = repo.run_plan(
+        r#"
+name = "p"
+[agents.printer]
+command = ["sh", "-c", "echo $API_TOKEN > seen.txt"]
+env = { API_TOKEN = "s3cr3t-value" }
+[[tasks]]
+name = "t"
+agent = "printer"
+prompt = "unused"
+env = { OTHER = "hidden-too" }
+"#,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let run_id = run_id(&out);
+    let audit = std::fs::read_to_string(repo.run_dir(&run_id).join("audit.log")).unwrap();
+    assert!(
+        audit.contains("API_TOKEN") && audit.contains("OTHER"),
+        "{audit}"
+    );
+    assert!(
+        !audit.contains("s3cr3t-value") && !audit.contains("hidden-too"),
+        "{audit}"
+    );
+    assert_eq!(
+        repo.git(&["show", &format!("grove/{run_id}/t:seen.txt")]),
+        "s3cr3t-value"
+    );
+}

@@ -192,6 +192,36 @@ fn create_worktree_over_stale_directory_and_stale_registration() {
 }
 
 #[test]
+fn create_worktree_over_metadata_left_by_an_interrupted_creation() {
+    let repo = Repo::new();
+    let wt = repo.wt("cut");
+    git::create_worktree(&repo.root, &wt, "grove/run-1/cut", "main").unwrap();
+    // What a kill in the middle of adding a worktree leaves: its metadata folder without the
+    // files that make it one, and a half-written directory.
+    let meta = fs::read_dir(repo.root.join(".git/worktrees"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    for entry in fs::read_dir(&meta).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            fs::remove_dir_all(path).unwrap();
+        } else {
+            fs::remove_file(path).unwrap();
+        }
+    }
+    fs::remove_dir_all(&wt).unwrap();
+    write(&wt.join("partial.txt"), "x\n");
+
+    git::create_worktree(&repo.root, &wt, "grove/run-1/cut", "main").unwrap();
+    assert_eq!(read(&wt.join("base.txt")), "base\n");
+    assert!(!wt.join("partial.txt").exists());
+    assert_eq!(git(&wt, &["status", "--porcelain"]), "");
+}
+
+#[test]
 fn prune_counts_only_worktrees_whose_directories_are_gone() {
     let repo = Repo::new();
     for task in ["a", "b", "c"] {

@@ -439,3 +439,28 @@ depends_on = ["b"]
         text(&out)
     );
 }
+
+#[test]
+fn parallel_starts_pending_tasks_in_plan_order() {
+    let repo = Repo::new();
+    let log = repo.path().join("spans.log");
+    let tasks: String = ["e", "d", "c", "b", "a"]
+        .iter()
+        .map(|n| {
+            format!(
+                "[[tasks]]\nname = \"{n}\"\nprompt = '''{}'''\n",
+                logging(&log, "0.05", "")
+            )
+        })
+        .collect();
+    let (out, _) = repo.run_plan(&format!(
+        "name = \"p\"\nmax_parallel = 1\n[defaults]\nagent = \"shell\"\n{tasks}"
+    ));
+    assert!(out.status.success(), "{}", text(&out));
+    let starts: Vec<String> = spans(&log)
+        .into_iter()
+        .filter(|(k, _, _)| k == "start")
+        .map(|(_, _, t)| t)
+        .collect();
+    assert_eq!(starts, vec!["e", "d", "c", "b", "a"]);
+}

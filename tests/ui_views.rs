@@ -68,6 +68,9 @@ fn view(index: usize, name: &str, status: TaskStatus) -> TaskView {
         merge_conflicts: Vec::new(),
         input_hash: None,
         output_hash: None,
+        usage: None,
+        waiting: None,
+        group: None,
     }
 }
 
@@ -225,6 +228,7 @@ fn attempt(n: u32, status: TaskStatus, exit_code: Option<i32>) -> AttemptView {
         log: PathBuf::from(format!("/repo/.grove/runs/r/flaky/attempt-{n}.log")),
         error: (status != TaskStatus::Succeeded)
             .then(|| format!("agent exited with code {}", exit_code.unwrap_or(-1))),
+        check: None,
     }
 }
 
@@ -399,6 +403,7 @@ fn help_lists_every_key() {
         "Enter / z",
         "Tab",
         "Ctrl-]",
+        "Ctrl-Z",
         "PgUp / PgDn",
         "Home / End",
     ] {
@@ -612,6 +617,7 @@ fn exit_when_done_quits_by_itself() {
         info(Path::new("/repo"), "0123"),
         DashboardOptions {
             exit_when_done: true,
+            ..Default::default()
         },
     );
     app.apply_event(Event::RunFinished(summary(2, 0, false)));
@@ -898,4 +904,100 @@ fn tiny_terminals_draw_every_mode_without_panicking() {
         d.app.apply_event(Event::RunFinished(summary(1, 1, false)));
         d.draw();
     }
+}
+
+#[test]
+fn race_siblings_are_grouped_and_compared() {
+    let mut d = Dash::new(140, 34);
+    d.add(view(0, "lint", TaskStatus::Succeeded));
+    let check = |passed: bool, exit_code: i32| grove::engine::api::CheckView {
+        command: "cargo test".into(),
+        exit_code: Some(exit_code),
+        passed,
+        duration: Duration::from_millis(1500),
+    };
+    let mut one = view(1, "job.1", TaskStatus::Failed);
+    one.attempts = vec![AttemptView {
+        check: Some(check(false, 101)),
+        ..attempt(1, TaskStatus::Failed, Some(0))
+    }];
+    one.error = Some("check 'cargo test' failed: exit code 101".into());
+    let mut two = view(2, "job.2", TaskStatus::Succeeded);
+    two.attempts = vec![AttemptView {
+        check: Some(check(true, 0)),
+        ..attempt(1, TaskStatus::Succeeded, Some(0))
+    }];
+    two.diff_stat = Some(stat());
+    two.usage = Some(grove::engine::api::Usage {
+        cost_usd: 0.25,
+        ..Default::default()
+    });
+    let three = view(3, "job.3", TaskStatus::Running);
+    for mut v in [one, two, three] {
+        v.group = Some("job".into());
+        d.add(v);
+    }
+    let text = d.text();
+    assert!(text.contains("┌ job.1"), "{text}");
+    assert!(text.contains("├ job.2"), "{text}");
+    assert!(text.contains("└ job.3"), "{text}");
+    assert!(!text.contains("┌ lint") && text.contains("lint"));
+
+    // v on a task outside a race says so; on a sibling it compares the race.
+    assert!(d.key(KeyCode::Char('v')).is_empty());
+    assert!(d.text().contains("lint is not part of a race"));
+    d.key(KeyCode::Char('j'));
+    d.key(KeyCode::Char('v'));
+    assert!(matches!(d.app.mode(), Mode::Compare { group, .. } if group == "job"));
+    let text = d.text();
+    assert!(text.contains(" race job "), "{text}");
+    let row = |name: &str| {
+        text.lines()
+            .find(|l| {
+                l.contains(&format!("  {name}  "))
+                    && !l.contains("┌")
+                    && !l.contains("├")
+                    && !l.contains("└")
+            })
+            .unwrap_or_else(|| panic!("no row for {name}:\n{text}"))
+            .to_string()
+    };
+    let r1 = row("job.1");
+    assert!(
+        r1.contains("failed") && r1.contains("failed (exit 101)"),
+        "{r1}"
+    );
+    let r2 = row("job.2");
+    assert!(r2.contains("succeeded") && r2.contains("$0.25"), "{r2}");
+    assert!(r2.contains("+12 −3") && r2.contains("passed 1.5s"), "{r2}");
+    let r3 = row("job.3");
+    assert!(r3.contains("running"), "{r3}");
+    assert!(text.contains("check 'cargo test' failed: exit code 101"));
+    d.key(KeyCode::Esc);
+    assert!(matches!(d.app.mode(), Mode::Normal));
+
+    // A discarded sibling cannot be merged.
+    let mut discarded = view(1, "job.1", TaskStatus::Succeeded);
+    discarded.group = Some("job".into());
+    discarded.merge = MergeState::Discarded;
+    d.app.apply_event(Event::TaskChanged(discarded));
+    assert!(d.key(KeyCode::Char('m')).is_empty());
+    assert!(d
+        .text()
+        .contains("job.1 was discarded: another sibling of job was picked"));
+}
+
+#[test]
+fn ctrl_z_stops_the_agents_first_then_suspends_once() {
+    let mut d = scene();
+    let (code, modifiers) = ctrl('z');
+    let actions = d.key_with(code, modifiers);
+    assert_eq!(sent(&actions), vec!["Pause"]);
+    assert!(!d.app.zoomed(), "Ctrl-Z is not z");
+    assert!(!d.app.take_suspend(), "not before the agents are stopped");
+    d.app.apply_event(Event::Paused(true));
+    assert!(d.app.take_suspend());
+    assert!(!d.app.take_suspend());
+    d.app.apply_event(Event::Paused(false));
+    assert_eq!(d.app.flash().unwrap().text, "agents continued");
 }

@@ -1,51 +1,117 @@
-//! Agents: the built-in presets, `[agents.*]` definitions, and argv templates.
-//! Prompts reach agents as argv elements; nothing here builds a shell string.
+//! Agents: the built-in presets, `[agents.*]` definitions, argv templates, and finding programs
+//! on PATH. Prompts reach agents as argv elements; nothing here builds a shell string.
 
 pub mod demo_agent;
+pub mod prompt;
+pub mod stream_json;
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
-use crate::plan::model::Plan;
+use crate::plan::model::{AgentDef, AgentOutput, Plan};
 
 /// Names of the built-in presets.
-pub const PRESETS: &[&str] = &["demo", "shell"];
+pub const PRESETS: &[&str] = &[
+    "demo",
+    "shell",
+    "claude",
+    "claude-interactive",
+    "codex",
+    "aider",
+    "gemini",
+];
 
 pub fn is_preset(name: &str) -> bool {
     PRESETS.contains(&name)
 }
 
-/// An agent ready to be templated: argv with placeholders, and its own environment.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AgentCommand {
-    pub name: String,
-    pub argv: Vec<String>,
-    pub env: BTreeMap<String, String>,
-}
+/// Yes/no questions most command-line programs ask, matched without regard to case.
+const GENERIC_YES_PROMPTS: &[&str] = &["[y/n]", "(y/n)", "[yes/no]", "(yes/no)"];
 
-/// The command of agent `name`: a plan's `[agents.NAME]` wins over a preset of that name.
-pub fn resolve(plan: &Plan, name: &str) -> Option<AgentCommand> {
-    if let Some(def) = plan.agents.get(name) {
-        return Some(AgentCommand {
-            name: name.to_string(),
-            argv: def.command.clone(),
-            env: def.env.clone(),
-        });
-    }
-    let argv: Vec<String> = match name {
+/// The preset `name` as a full definition, before any `[agents.NAME]` override.
+pub fn preset(name: &str) -> Option<AgentDef> {
+    let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let mut def = custom(Vec::new());
+    def.command = match name {
         "demo" => vec![
             grove_exe(),
             "demo-agent".into(),
             "--envelope".into(),
             "{envelope}".into(),
         ],
-        "shell" => vec!["sh".into(), "-c".into(), "{prompt}".into()],
+        "shell" => words(&["sh", "-c", "{prompt}"]),
+        "claude" => {
+            def.output = AgentOutput::ClaudeStreamJson;
+            words(&[
+                "claude",
+                "-p",
+                "{prompt}",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+            ])
+        }
+        "claude-interactive" => {
+            // The permission box ("Do you want to proceed?", "Do you want to make this edit
+            // to …?") opens with "1. Yes" highlighted: Enter takes it.
+            def.yes_prompts = words(&["Do you want to"]);
+            def.accept_key = "\r".into();
+            words(&["claude", "{prompt}"])
+        }
+        "codex" => words(&["codex", "exec", "{prompt}"]),
+        "aider" => {
+            // aider asks "Add file to the chat? (Y)es/(N)o/(D)on't ask again [Yes]:".
+            def.yes_prompts.push("(Y)es/(N)o".into());
+            words(&["aider", "--yes-always", "--message", "{prompt}"])
+        }
+        "gemini" => words(&["gemini", "-p", "{prompt}"]),
         _ => return None,
     };
-    Some(AgentCommand {
+    Some(def)
+}
+
+/// A definition around `command` with the defaults of every field a preset may change.
+pub fn custom(command: Vec<String>) -> AgentDef {
+    AgentDef {
+        command,
+        args: Vec::new(),
+        env: BTreeMap::new(),
+        output: AgentOutput::Terminal,
+        yes_prompts: GENERIC_YES_PROMPTS.iter().map(|s| s.to_string()).collect(),
+        accept_key: "y\r".into(),
+    }
+}
+
+/// An agent ready to be templated: argv with placeholders, its environment, and how to read
+/// and answer its terminal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentCommand {
+    pub name: String,
+    pub argv: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub output: AgentOutput,
+    pub yes_prompts: Vec<String>,
+    pub accept_key: String,
+}
+
+/// The agent `name`: the plan's definition (which already holds the user config's and the
+/// preset's fields), else the preset of that name.
+pub fn resolve(plan: &Plan, name: &str) -> Option<AgentCommand> {
+    let def = plan.agents.get(name).cloned().or_else(|| preset(name))?;
+    Some(command_of(name, def))
+}
+
+fn command_of(name: &str, def: AgentDef) -> AgentCommand {
+    let mut argv = def.command;
+    argv.extend(def.args);
+    AgentCommand {
         name: name.to_string(),
         argv,
-        env: BTreeMap::new(),
-    })
+        env: def.env,
+        output: def.output,
+        yes_prompts: def.yes_prompts,
+        accept_key: def.accept_key,
+    }
 }
 
 /// Path of the running grove binary (the demo agent is a hidden subcommand of it).
@@ -53,6 +119,27 @@ fn grove_exe() -> String {
     std::env::current_exe()
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_else(|_| "grove".into())
+}
+
+/// Where `program` would be found: a path containing `/` as it is, a bare name in the
+/// directories of `$PATH`. Only executable files count.
+pub fn find_program(program: &str) -> Option<PathBuf> {
+    if program.is_empty() {
+        return None;
+    }
+    if program.contains('/') {
+        let path = PathBuf::from(program);
+        return is_executable(&path).then_some(path);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// Values for the argv placeholders `{prompt}`, `{envelope}`, `{result}`, `{task}`, `{worktree}`.

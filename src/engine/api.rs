@@ -5,9 +5,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+pub use crate::agent::stream_json::Usage;
 use crate::git::{DiffStat, MergeOutcome};
+pub use crate::plan::grow::NewTask;
 use crate::pty::pane::Pane;
 
 /// What a front end asks of the engine.
@@ -25,12 +27,25 @@ pub enum Command {
     Resize { task: String, rows: u16, cols: u16 },
     /// Cancel everything still running or pending and finish the run.
     Shutdown,
+    /// A second stop request: SIGKILL every agent's group now, without the grace period.
+    KillNow,
+    /// Stop every agent (SIGTSTP, then SIGSTOP, to its group) and pause the timeout clocks;
+    /// answered by `Event::Paused(true)` once done (the dashboard then suspends itself).
+    Pause,
+    /// Let the agents go on (SIGCONT) and restart the clocks; answered by `Event::Paused(false)`.
+    Continue,
+    /// Start a new task in this run at once (written into the run's plan copy). Answered by
+    /// `TaskAdded`, or `TaskRejected` with the reason.
+    AddTask { task: NewTask },
+    /// Start a copy of a task (same agent, prompt, timeout and retries) under a new name.
+    CopyTask { task: String, name: String },
 }
 
 /// What the engine tells its front ends.
 #[derive(Debug, Clone)]
 pub enum Event {
-    /// A task joined the run (every plan task is announced once at start, in plan order).
+    /// A task joined the run (every plan task is announced once at start, in plan order; tasks
+    /// added later when they join).
     TaskAdded { view: TaskView, pane: Arc<Pane> },
     /// A task changed state (or its diff stat / merge state became known).
     TaskChanged(TaskView),
@@ -40,9 +55,13 @@ pub enum Event {
     Merged { task: String, outcome: MergeOutcome },
     /// Every task has ended (or the run was shut down); results.json is written.
     RunFinished(RunSummary),
+    /// The agents were stopped (true) or continued (false) after `Pause` / `Continue`.
+    Paused(bool),
+    /// An `AddTask` or `CopyTask` was refused (invalid or taken name, unknown or missing agent…).
+    TaskRejected { name: String, error: String },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskStatus {
     Pending,
@@ -57,6 +76,19 @@ pub enum TaskStatus {
 }
 
 impl TaskStatus {
+    /// Every status, ended ones first, in the order counts are shown.
+    pub const ALL: [TaskStatus; 9] = [
+        TaskStatus::Succeeded,
+        TaskStatus::Failed,
+        TaskStatus::TimedOut,
+        TaskStatus::Cancelled,
+        TaskStatus::Skipped,
+        TaskStatus::Running,
+        TaskStatus::Preparing,
+        TaskStatus::Retrying,
+        TaskStatus::Pending,
+    ];
+
     /// The word shown to people (`timed out`, not `timed_out`).
     pub fn word(self) -> &'static str {
         match self {
@@ -84,7 +116,7 @@ impl TaskStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MergeState {
     NotRequested,
@@ -92,6 +124,8 @@ pub enum MergeState {
     Merged,
     Conflict,
     Refused,
+    /// A race sibling not picked: another sibling was merged; its branch stays.
+    Discarded,
 }
 
 impl MergeState {
@@ -102,6 +136,7 @@ impl MergeState {
             MergeState::Merged => "merged",
             MergeState::Conflict => "conflict",
             MergeState::Refused => "refused",
+            MergeState::Discarded => "discarded",
         }
     }
 }
@@ -116,6 +151,17 @@ pub struct AttemptView {
     pub duration: Option<Duration>,
     pub log: PathBuf,
     pub error: Option<String>,
+    /// The task's check, when it ran in this attempt.
+    pub check: Option<CheckView>,
+}
+
+/// How an attempt's check went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckView {
+    pub command: String,
+    pub exit_code: Option<i32>,
+    pub passed: bool,
+    pub duration: Duration,
 }
 
 /// A snapshot of one task, sent whole with every change.
@@ -147,6 +193,13 @@ pub struct TaskView {
     pub merge_conflicts: Vec<String>,
     pub input_hash: Option<String>,
     pub output_hash: Option<String>,
+    /// What the task's attempts reported they used (cost, tokens, turns), summed; None for
+    /// agents that report nothing.
+    pub usage: Option<Usage>,
+    /// While running: the agent has been quiet and its screen ends in this prompt line.
+    pub waiting: Option<String>,
+    /// The raced task this one is a sibling of (`replicas` / `agents`).
+    pub group: Option<String>,
 }
 
 /// Counts and where the results are, when the run ends.

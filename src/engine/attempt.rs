@@ -1,5 +1,6 @@
-//! One attempt of a task: worktree, envelope, the agent in a PTY, waiting with timeout and
-//! cancellation, then committing the work (success) or saving it on an attempt ref (otherwise).
+//! One attempt of a task: worktree, envelope, setup (copied files, venv, setup commands), the
+//! agent in a PTY, waiting with timeout, cancellation and the idle watch, then committing the
+//! work (success) or saving it on an attempt ref (otherwise).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -8,19 +9,23 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
 
+use crate::agent::stream_json::{StreamEvent, StreamJson, StreamResult, Usage};
 use crate::agent::{self, AgentCommand, TemplateVars};
 use crate::git::{self, DiffStat};
-use crate::plan::model::TaskSpec;
-use crate::pty::{self, pane::Pane, OutputSink, PtyControl, SpawnSpec};
+use crate::plan::model::{AgentOutput, TaskSpec};
+use crate::pty::{self, pane::Pane, Exit, OutputSink, PtyControl, SpawnSpec, Spawned};
 use crate::record::audit::Audit;
 use crate::record::envelope::Envelope;
 use crate::record::{self, RunPaths};
 
 use super::api::Event;
 use super::output::Tail;
+use super::pause::{Budget, PauseClock};
+use super::setup;
 use super::state::AttemptEnd;
+use super::watch::{IdleWatch, Reporter, WatchSpec};
 
 /// Why an attempt is being stopped from outside.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +33,8 @@ pub enum StopReason {
     Cancelled,
     FailFast(String),
     Shutdown,
+    /// A race sibling whose job another sibling (named) won.
+    Raced(String),
 }
 
 impl StopReason {
@@ -36,8 +43,14 @@ impl StopReason {
             StopReason::Cancelled => "cancelled".into(),
             StopReason::FailFast(task) => format!("cancelled: fail_fast after '{task}' failed"),
             StopReason::Shutdown => "cancelled: grove was stopped".into(),
+            StopReason::Raced(winner) => format!("cancelled: {}", picked(winner)),
         }
     }
+}
+
+/// Why a race sibling stopped: another one was picked.
+pub fn picked(winner: &str) -> String {
+    format!("'{winner}' was picked")
 }
 
 /// Everything an attempt needs, owned, so it can run on its own task.
@@ -58,6 +71,30 @@ pub struct AttemptJob {
     pub pane: Arc<Pane>,
     pub pane_size: (u16, u16),
     pub events: mpsc::UnboundedSender<Event>,
+    /// The task's reserved TCP ports (`GROVE_PORT_0`…).
+    pub ports: Vec<u16>,
+    /// The run's pause clock (Ctrl-Z): the timeout does not count paused time.
+    pub paused: watch::Receiver<PauseClock>,
+    /// Set by a second stop signal: no (more) grace period before SIGKILL.
+    pub kill_now: watch::Receiver<bool>,
+}
+
+impl AttemptJob {
+    /// Stops a group of the attempt's processes: SIGTERM, `kill_grace`, SIGKILL. A second stop
+    /// signal cuts the grace period short, whenever it comes.
+    async fn stop_group(&self, pgid: i32) -> pty::StopReport {
+        let mut kill_now = self.kill_now.clone();
+        let killed = async move {
+            if kill_now.wait_for(|now| *now).await.is_err() {
+                // Nobody can ask for it any more.
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            report = pty::stop_group(pgid, self.spec.kill_grace) => report,
+            () = killed => pty::stop_group(pgid, Duration::ZERO).await,
+        }
+    }
 }
 
 /// Told to the run loop while an attempt runs.
@@ -67,6 +104,14 @@ pub enum Progress {
         index: usize,
         attempt: u32,
         control: PtyControl,
+        pgid: i32,
+        argv: Vec<String>,
+    },
+    /// The agent is waiting for input at `prompt` (None: it went on).
+    Waiting {
+        index: usize,
+        attempt: u32,
+        prompt: Option<String>,
     },
     Done {
         index: usize,
@@ -94,6 +139,47 @@ pub struct AttemptReport {
     pub head_commit: Option<String>,
     pub diff_stat: Option<DiffStat>,
     pub saved_ref: Option<String>,
+    /// What the agent reported it used (stream-json agents).
+    pub usage: Option<Usage>,
+    /// The task's check, when it ran.
+    pub check: Option<CheckOutcome>,
+}
+
+/// How the task's `check` went after the agent exited 0.
+#[derive(Debug, Clone)]
+pub struct CheckOutcome {
+    pub command: String,
+    /// None when it did not exit by itself (timeout, cancel) or was killed by a signal.
+    pub exit_code: Option<i32>,
+    pub passed: bool,
+    pub duration: Duration,
+    /// What it printed (escapes stripped, last 64 KiB), for the next attempt's envelope.
+    pub output: String,
+}
+
+impl AttemptReport {
+    /// An attempt that has not got anywhere yet: failed, retryable, no facts.
+    pub fn new(attempt: u32, started_at: SystemTime, log: PathBuf) -> AttemptReport {
+        AttemptReport {
+            attempt,
+            end: AttemptEnd::Failed,
+            retryable: true,
+            exit_code: None,
+            error: None,
+            started_at,
+            duration: Duration::ZERO,
+            log,
+            argv: Vec::new(),
+            input_hash: None,
+            output: None,
+            captured: String::new(),
+            head_commit: None,
+            diff_stat: None,
+            saved_ref: None,
+            usage: None,
+            check: None,
+        }
+    }
 }
 
 /// Runs one attempt to its end and reports through `progress`.
@@ -129,23 +215,7 @@ async fn run_inner(
     let result_path = paths.attempt_result(&task, job.attempt);
     let started_at = SystemTime::now();
     let clock = Instant::now();
-    let mut report = AttemptReport {
-        attempt: job.attempt,
-        end: AttemptEnd::Failed,
-        retryable: true,
-        exit_code: None,
-        error: None,
-        started_at,
-        duration: Duration::ZERO,
-        log: log_path.clone(),
-        argv: Vec::new(),
-        input_hash: None,
-        output: None,
-        captured: String::new(),
-        head_commit: None,
-        diff_stat: None,
-        saved_ref: None,
-    };
+    let mut report = AttemptReport::new(job.attempt, started_at, log_path.clone());
     let fail = |mut r: AttemptReport, error: String| {
         r.error = Some(error);
         r.duration = clock.elapsed();
@@ -213,7 +283,7 @@ async fn run_inner(
     }
     report.input_hash = Some(record::sha256(&bytes));
 
-    // 3. The agent in its terminal.
+    // 3. Setup, then the agent, in the attempt's terminal; the timeout covers both.
     let envelope_s = envelope_path.display().to_string();
     let result_s = result_path.display().to_string();
     let worktree_s = worktree.display().to_string();
@@ -228,7 +298,7 @@ async fn run_inner(
         },
     );
     report.argv = argv.clone();
-    let env = agent_env(job, &envelope_s, &result_s, &worktree_s);
+    let env = agent_env(job, &envelope_s, &result_s, &worktree);
     let log = match File::create(&log_path) {
         Ok(f) => f,
         Err(e) => return fail(report, format!("cannot create {}: {e}", log_path.display())),
@@ -240,22 +310,40 @@ async fn run_inner(
         );
         job.pane.feed(banner.as_bytes(), &mut std::io::sink());
     }
-    let tail = Arc::new(Mutex::new(Tail::default()));
-    let sink = AttemptSink {
+    let mut term = Terminal {
+        job,
         log,
-        tail: tail.clone(),
-        pane: job.pane.clone(),
-        events: job.events.clone(),
-        index: job.index,
+        worktree: worktree.clone(),
+        env,
+        budget: Budget::new(job.spec.timeout, job.paused.clone()),
+        stop: &mut stop,
+    };
+    let mut excludes = setup::planned_excludes(&job.spec);
+    if let Err(failure) = prepare(&mut term, &mut excludes).await {
+        report.end = failure.end;
+        report.retryable = failure.retryable;
+        let r = fail(report, failure.error);
+        return save_attempt(job, r, &excludes).await;
+    }
+
+    // 4. The agent.
+    let tail = Arc::new(Mutex::new(Tail::default()));
+    let stream = (job.agent.output == AgentOutput::ClaudeStreamJson)
+        .then(|| Arc::new(Mutex::new(StreamFacts::default())));
+    // An agent reading a stream of JSON takes no input, so it never waits for any.
+    let activity = stream.is_none().then(|| Arc::new(Notify::new()));
+    let sink = match term.sink(Some(tail.clone()), stream.clone(), activity.clone()) {
+        Ok(sink) => sink,
+        Err(e) => return fail(report, format!("cannot write {}: {e}", log_path.display())),
     };
     let spec = SpawnSpec {
         argv: argv.clone(),
         cwd: worktree.clone(),
-        env: env.clone(),
+        env: term.env.clone(),
         rows: job.pane_size.0,
         cols: job.pane_size.1,
     };
-    let env_names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
+    let env_names: Vec<&str> = spec.env.iter().map(|(k, _)| k.as_str()).collect();
     job.audit
         .spawn(&task, job.attempt, &argv, &worktree, &env_names);
     let mut spawned = match pty::spawn(&spec, sink) {
@@ -263,97 +351,89 @@ async fn run_inner(
         Err(e) => {
             job.audit.spawn_failed(&task, job.attempt, &e.to_string());
             let r = fail(report, e.to_string());
-            return save_attempt(job, r).await;
+            return save_attempt(job, r, &excludes).await;
         }
     };
-    let pgid = spawned.pgid;
     let _ = progress.send(Progress::Spawned {
         index: job.index,
         attempt: job.attempt,
         control: spawned.control.clone(),
+        pgid: spawned.pgid,
+        argv: argv.clone(),
     });
-
-    // 4. Wait for exit, timeout or a stop request.
-    let grace = job.spec.kill_grace;
-    let mut stopped: Option<String> = None;
-    let mut timed_out = false;
-    let exit = tokio::select! {
-        exit = &mut spawned.exit => exit.ok(),
-        _ = tokio::time::sleep(job.spec.timeout) => {
-            timed_out = true;
-            job.audit.timeout(&task, job.attempt, job.spec.timeout);
-            None
-        }
-        reason = &mut stop => {
-            stopped = Some(reason.map(|r| r.describe()).unwrap_or_else(|_| "cancelled".into()));
-            None
-        }
-    };
-    let exit = match exit {
-        Some(exit) => {
-            // The leader is gone; anything it left behind in its group goes too.
-            let leftovers = pty::stop_group(pgid, grace).await;
-            if leftovers.terminated {
-                job.audit.kill(
-                    &task,
-                    job.attempt,
-                    pgid,
-                    "leftover processes after exit",
-                    leftovers.killed,
-                );
-            }
-            Some(exit)
-        }
-        None => {
-            let reason = if timed_out { "timeout" } else { "cancel" };
-            let stop_report = pty::stop_group(pgid, grace).await;
-            job.audit
-                .kill(&task, job.attempt, pgid, reason, stop_report.killed);
-            tokio::time::timeout(Duration::from_secs(5), &mut spawned.exit)
-                .await
-                .ok()
-                .and_then(Result::ok)
-        }
-    };
-    // Output after exit is still the agent's: wait (bounded) for the reader to drain.
-    let _ = tokio::time::timeout(Duration::from_secs(5), &mut spawned.eof).await;
-    if let Some(exit) = &exit {
-        job.audit
-            .exit(&task, job.attempt, pgid, exit.code, exit.signal.as_deref());
-        report.exit_code = Some(exit.code);
-    }
+    let watch = activity.map(|activity| {
+        IdleWatch::new(
+            WatchSpec {
+                idle_after: job.spec.idle_after,
+                auto_yes: job.spec.auto_yes,
+                yes_prompts: job.agent.yes_prompts.clone(),
+                accept_key: job.agent.accept_key.clone(),
+            },
+            activity,
+            job.pane.clone(),
+            spawned.control.clone(),
+            Reporter {
+                progress: progress.clone(),
+                audit: job.audit.clone(),
+                index: job.index,
+                attempt: job.attempt,
+                task: task.clone(),
+            },
+        )
+    });
+    let (how, exit) = term.wait(&mut spawned, watch).await;
+    report.exit_code = exit.as_ref().map(|e| e.code);
     report.captured = tail.lock().map(|t| t.text()).unwrap_or_default();
+    let facts = stream
+        .and_then(|s| s.lock().ok().map(|mut f| std::mem::take(&mut *f)))
+        .map(StreamFacts::finish);
+    if let Some(facts) = &facts {
+        report.usage = facts.result.as_ref().map(|r| r.usage.clone());
+    }
 
     // 5. Outcome.
-    if timed_out {
-        report.end = AttemptEnd::TimedOut;
-        let r = fail(
-            report,
-            format!(
-                "timed out after {}",
-                humantime::format_duration(job.spec.timeout)
-            ),
-        );
-        return save_attempt(job, r).await;
-    }
-    if let Some(reason) = stopped {
-        report.end = AttemptEnd::Cancelled;
-        let r = fail(report, reason);
-        return save_attempt(job, r).await;
-    }
-    match &exit {
-        Some(e) if e.success() => {}
-        Some(e) => {
-            let error = match &e.signal {
-                Some(signal) => format!("killed by signal: {signal}"),
-                None => format!("exit code {}", e.code),
-            };
-            let r = fail(report, error);
-            return save_attempt(job, r).await;
+    match how {
+        How::TimedOut => {
+            report.end = AttemptEnd::TimedOut;
+            let r = fail(report, timed_out(job.spec.timeout));
+            return save_attempt(job, r, &excludes).await;
         }
-        None => {
-            let r = fail(report, "the agent's exit status was lost".into());
-            return save_attempt(job, r).await;
+        How::Stopped(reason) => {
+            report.end = AttemptEnd::Cancelled;
+            let r = fail(report, reason);
+            return save_attempt(job, r, &excludes).await;
+        }
+        How::Exited => {}
+    }
+    let stream_error = facts
+        .as_ref()
+        .and_then(|f| f.result.as_ref())
+        .and_then(StreamResult::error);
+    if let Some(error) = stream_error {
+        let r = fail(report, error);
+        return save_attempt(job, r, &excludes).await;
+    }
+    if let Some(error) = exit_error(exit.as_ref()) {
+        let r = fail(report, error);
+        return save_attempt(job, r, &excludes).await;
+    }
+    let result_text = match &facts {
+        Some(facts) => match &facts.result {
+            Some(result) => Some(result.text.clone().unwrap_or_default()),
+            None => {
+                let r = fail(report, "the stream ended without a result".into());
+                return save_attempt(job, r, &excludes).await;
+            }
+        },
+        None => None,
+    };
+
+    // 6. The check: the attempt succeeds only if it passes.
+    if let Some(command) = job.spec.check.clone() {
+        if let Err((end, error)) = run_check(&mut term, &command, &mut report).await {
+            report.end = end;
+            let r = fail(report, error);
+            return save_attempt(job, r, &excludes).await;
         }
     }
     let output = match read_result(&result_path) {
@@ -361,41 +441,42 @@ async fn run_inner(
             let stored = paths.result(&task);
             if let Err(e) = record::write_atomic(&stored, &bytes) {
                 let r = fail(report, format!("cannot write {}: {e}", stored.display()));
-                return save_attempt(job, r).await;
+                return save_attempt(job, r, &excludes).await;
             }
             (value, record::sha256(&bytes))
         }
         Ok(None) => {
-            let text = report.captured.clone();
+            let text = result_text.unwrap_or_else(|| report.captured.clone());
             let stored = paths.output_text(&task);
             if let Err(e) = record::write_atomic(&stored, text.as_bytes()) {
                 let r = fail(report, format!("cannot write {}: {e}", stored.display()));
-                return save_attempt(job, r).await;
+                return save_attempt(job, r, &excludes).await;
             }
             let hash = record::sha256(text.as_bytes());
             (serde_json::Value::String(text), hash)
         }
         Err(e) => {
             let r = fail(report, e);
-            return save_attempt(job, r).await;
+            return save_attempt(job, r, &excludes).await;
         }
     };
 
-    // 6. Commit the work on the task branch.
+    // 7. Commit the work on the task branch.
     let message = format!(
         "grove: {task} (attempt {})\n\nGrove-Run: {}\nGrove-Input-Hash: {}\n",
         job.attempt,
         paths.run_id,
         report.input_hash.clone().unwrap_or_default()
     );
-    let (wt, repo, base) = (
+    let (wt, repo, base, ex) = (
         worktree.clone(),
         paths.repo_root.clone(),
         job.base_commit.clone(),
+        excludes.clone(),
     );
     let committed = blocking(
         move || -> Result<(Option<String>, String, DiffStat), git::GitError> {
-            let commit = git::commit_worktree(&wt, &message, &[])?;
+            let commit = git::commit_worktree(&wt, &message, &ex)?;
             let head = git::head_commit(&wt)?;
             let stat = git::diff_stat(&repo, &base, &head)?;
             Ok((commit, head, stat))
@@ -412,7 +493,7 @@ async fn run_inner(
         }
         Ok(Err(e)) => {
             let r = fail(report, format!("commit failed: {e}"));
-            return save_attempt(job, r).await;
+            return save_attempt(job, r, &excludes).await;
         }
         Err(e) => return fail(report, e),
     }
@@ -422,34 +503,393 @@ async fn run_inner(
     report
 }
 
-/// Saves whatever a failed, timed-out or cancelled attempt left in its worktree on
-/// `refs/grove/<run>/<task>/attempt-<n>`, so nothing an agent wrote is lost.
-async fn save_attempt(job: &AttemptJob, mut report: AttemptReport) -> AttemptReport {
-    let worktree = job.paths.worktree(&job.spec.name);
-    if !worktree.exists() {
-        return report;
+fn timed_out(after: Duration) -> String {
+    format!("timed out after {}", humantime::format_duration(after))
+}
+
+/// Why a process that exited did not succeed (None: it did).
+fn exit_error(exit: Option<&Exit>) -> Option<String> {
+    match exit {
+        Some(e) if e.success() => None,
+        Some(e) => Some(match &e.signal {
+            Some(signal) => format!("killed by signal: {signal}"),
+            None => format!("exit code {}", e.code),
+        }),
+        None => Some("the agent's exit status was lost".into()),
     }
-    let refname = job.paths.attempt_ref(&job.spec.name, job.attempt);
-    let message = format!(
-        "grove: {} attempt {} ({})\n\nGrove-Run: {}\n",
-        job.spec.name,
-        job.attempt,
-        report.error.clone().unwrap_or_default(),
-        job.paths.run_id
-    );
-    let (wt, r) = (worktree, refname.clone());
-    match blocking(move || git::save_snapshot(&wt, &r, &message, &[])).await {
-        Ok(Ok(commit)) => {
-            job.audit
-                .commit(&job.spec.name, job.attempt, &commit, &refname);
-            report.saved_ref = Some(refname);
+}
+
+/// Why setup did not get the worktree ready.
+struct SetupFailure {
+    end: AttemptEnd,
+    error: String,
+    retryable: bool,
+}
+
+impl SetupFailure {
+    fn failed(error: String, retryable: bool) -> Self {
+        SetupFailure {
+            end: AttemptEnd::Failed,
+            error,
+            retryable,
         }
-        Ok(Err(e)) => job
-            .audit
-            .error(&job.spec.name, &format!("saving attempt: {e}")),
-        Err(e) => job.audit.error(&job.spec.name, &e),
     }
+}
+
+/// Copies files, makes the venv, runs the setup commands, each shown in the pane and logged;
+/// adds what setup created to `excludes` (even when a step failed, so a saved attempt does not
+/// hold it either).
+async fn prepare(term: &mut Terminal<'_>, excludes: &mut Vec<String>) -> Result<(), SetupFailure> {
+    let job = term.job;
+    let (task, attempt) = (job.spec.name.as_str(), job.attempt);
+    if !job.spec.copy.is_empty() {
+        let (from, to, paths) = (
+            job.paths.repo_root.clone(),
+            term.worktree.clone(),
+            job.spec.copy.clone(),
+        );
+        match blocking(move || setup::copy_files(&from, &to, &paths)).await {
+            Ok(Ok(())) => {
+                job.audit.setup(task, attempt, "copy", "ok");
+                term.announce(&format!("copied {}", job.spec.copy.join(", ")));
+            }
+            Ok(Err(e)) => {
+                job.audit.setup(task, attempt, "copy", &e);
+                // Trying again finds the same files missing.
+                return Err(SetupFailure::failed(e, false));
+            }
+            Err(e) => return Err(SetupFailure::failed(e, true)),
+        }
+    }
+    let steps = setup::steps(&job.spec, &term.worktree);
+    let mut outcome = Ok(());
+    for step in &steps {
+        outcome = term.step(step).await;
+        if outcome.is_err() {
+            break;
+        }
+    }
+    if !steps.is_empty() {
+        let (wt, planned) = (term.worktree.clone(), excludes.clone());
+        let created = match blocking(move || setup::created_excludes(&wt, &planned)).await {
+            Ok(Ok(created)) => Ok(created),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(e) => Err(e),
+        };
+        match created {
+            Ok(created) => excludes.extend(created),
+            Err(e) if outcome.is_ok() => {
+                let error = format!("cannot list the files setup created: {e}");
+                outcome = Err(SetupFailure::failed(error, true));
+            }
+            Err(_) => {}
+        }
+    }
+    outcome
+}
+
+/// Runs the task's check in the attempt's terminal and records it in `report`; Err: how the
+/// attempt ends instead of succeeding.
+async fn run_check(
+    term: &mut Terminal<'_>,
+    command: &str,
+    report: &mut AttemptReport,
+) -> Result<(), (AttemptEnd, String)> {
+    let job = term.job;
+    let tail = Arc::new(Mutex::new(Tail::default()));
+    let started = Instant::now();
+    let ran = term
+        .run_shown(&setup::shell_step(command), Some(tail.clone()))
+        .await;
+    let output = tail.lock().map(|t| t.text()).unwrap_or_default();
+    let (how, exit) = match ran {
+        Ok(ran) => ran,
+        Err(e) => {
+            job.audit.check(&job.spec.name, job.attempt, command, &e);
+            return Err((
+                AttemptEnd::Failed,
+                format!("check '{command}' could not start: {e}"),
+            ));
+        }
+    };
+    let failure = match &how {
+        How::TimedOut => Some((
+            AttemptEnd::TimedOut,
+            format!("{} (in check: {command})", timed_out(job.spec.timeout)),
+        )),
+        How::Stopped(reason) => Some((AttemptEnd::Cancelled, reason.clone())),
+        How::Exited => exit_error(exit.as_ref()).map(|why| {
+            (
+                AttemptEnd::Failed,
+                format!("check '{command}' failed: {why}"),
+            )
+        }),
+    };
+    let outcome = failure.as_ref().map_or("passed", |(_, e)| e.as_str());
+    job.audit
+        .check(&job.spec.name, job.attempt, command, outcome);
+    report.check = Some(CheckOutcome {
+        command: command.to_string(),
+        exit_code: exit.as_ref().filter(|e| e.signal.is_none()).map(|e| e.code),
+        passed: failure.is_none(),
+        duration: started.elapsed(),
+        output,
+    });
+    match failure {
+        Some(failure) => Err(failure),
+        None => Ok(()),
+    }
+}
+
+/// How a process in the attempt's terminal ended.
+#[derive(Debug, Clone, PartialEq)]
+enum How {
+    Exited,
+    TimedOut,
+    /// Stopped from outside, with the reason.
+    Stopped(String),
+}
+
+/// Running processes (setup steps, then the agent) in the attempt's terminal: output into the
+/// attempt's log and pane, under the attempt's time budget (paused time does not count) and stop
+/// request.
+struct Terminal<'a> {
+    job: &'a AttemptJob,
+    log: File,
+    worktree: PathBuf,
+    env: Vec<(String, String)>,
+    budget: Budget,
+    stop: &'a mut oneshot::Receiver<StopReason>,
+}
+
+impl Terminal<'_> {
+    fn sink(
+        &self,
+        tail: Option<Arc<Mutex<Tail>>>,
+        stream: Option<Arc<Mutex<StreamFacts>>>,
+        activity: Option<Arc<Notify>>,
+    ) -> std::io::Result<AttemptSink> {
+        Ok(AttemptSink {
+            log: self.log.try_clone()?,
+            tail,
+            stream: stream.map(|facts| (StreamJson::default(), facts)),
+            activity,
+            pane: self.job.pane.clone(),
+            events: self.job.events.clone(),
+            index: self.job.index,
+        })
+    }
+
+    /// A dim line of grove's own in the log and the pane (what setup does).
+    fn announce(&mut self, text: &str) {
+        let line = format!("\x1b[2m{text}\x1b[0m\r\n");
+        let _ = self.log.write_all(line.as_bytes());
+        if self.job.pane.feed(line.as_bytes(), &mut std::io::sink()) {
+            let _ = self.job.events.send(Event::Output {
+                index: self.job.index,
+            });
+        }
+    }
+
+    /// Runs one process (a setup step, the check) to its end in the attempt's terminal,
+    /// announced as `$ label`, its output also in `tail` when given. Err: it could not start.
+    async fn run_shown(
+        &mut self,
+        step: &setup::Step,
+        tail: Option<Arc<Mutex<Tail>>>,
+    ) -> Result<(How, Option<Exit>), String> {
+        self.announce(&format!("$ {}", step.label));
+        let sink = self.sink(tail, None, None).map_err(|e| e.to_string())?;
+        let spec = SpawnSpec {
+            argv: step.argv.clone(),
+            cwd: self.worktree.clone(),
+            env: self.env.clone(),
+            rows: self.job.pane_size.0,
+            cols: self.job.pane_size.1,
+        };
+        let mut spawned = pty::spawn(&spec, sink).map_err(|e| e.to_string())?;
+        Ok(self.wait(&mut spawned, None).await)
+    }
+
+    /// One setup step to its end; a failure names it.
+    async fn step(&mut self, step: &setup::Step) -> Result<(), SetupFailure> {
+        let job = self.job;
+        let (task, attempt) = (job.spec.name.as_str(), job.attempt);
+        let failed = |why: String| format!("setup command '{}' failed: {why}", step.label);
+        let (how, exit) = match self.run_shown(step, None).await {
+            Ok(ran) => ran,
+            Err(e) => {
+                job.audit.setup(task, attempt, &step.label, &e);
+                return Err(SetupFailure::failed(failed(e), true));
+            }
+        };
+        let end = |end, error| SetupFailure {
+            end,
+            error,
+            retryable: true,
+        };
+        match how {
+            How::TimedOut => {
+                let error = format!("{} (in setup: {})", timed_out(job.spec.timeout), step.label);
+                Err(end(AttemptEnd::TimedOut, error))
+            }
+            How::Stopped(reason) => Err(end(AttemptEnd::Cancelled, reason)),
+            How::Exited => match exit_error(exit.as_ref()) {
+                None => {
+                    job.audit.setup(task, attempt, &step.label, "ok");
+                    Ok(())
+                }
+                Some(why) => {
+                    job.audit.setup(task, attempt, &step.label, &why);
+                    Err(end(AttemptEnd::Failed, failed(why)))
+                }
+            },
+        }
+    }
+
+    /// Waits for the process to exit, the deadline or a stop request, watching for input
+    /// prompts when given a watch. Whatever ends it, its whole process group is stopped and its
+    /// output drained before this returns.
+    async fn wait(
+        &mut self,
+        spawned: &mut Spawned,
+        mut watch: Option<IdleWatch>,
+    ) -> (How, Option<Exit>) {
+        let job = self.job;
+        let task = job.spec.name.as_str();
+        let pgid = spawned.pgid;
+        let activity = watch.as_ref().map(|w| w.activity.clone());
+        let first_look = watch.as_ref().map(IdleWatch::start);
+        // Not polled until there is a first look.
+        let look = tokio::time::sleep_until(first_look.unwrap_or_else(tokio::time::Instant::now));
+        tokio::pin!(look);
+        let mut looking = first_look.is_some();
+        let deadline = self.budget.spent();
+        tokio::pin!(deadline);
+        let stop = &mut *self.stop;
+        let (how, exit) = loop {
+            tokio::select! {
+                exit = &mut spawned.exit => break (How::Exited, exit.ok()),
+                _ = &mut deadline => {
+                    job.audit.timeout(task, job.attempt, job.spec.timeout);
+                    break (How::TimedOut, None);
+                }
+                reason = &mut *stop => {
+                    let reason = reason.map(|r| r.describe()).unwrap_or_else(|_| "cancelled".into());
+                    break (How::Stopped(reason), None);
+                }
+                () = woken(activity.as_deref()) => {
+                    if let Some(w) = watch.as_mut() {
+                        look.as_mut().reset(w.output());
+                        looking = true;
+                    }
+                }
+                () = &mut look, if looking => {
+                    match watch.as_mut().and_then(IdleWatch::look) {
+                        Some(next) => look.as_mut().reset(next),
+                        None => looking = false,
+                    }
+                }
+            }
+        };
+        let exit = match exit {
+            Some(exit) => {
+                // The leader is gone; anything it left behind in its group goes too.
+                let leftovers = job.stop_group(pgid).await;
+                if leftovers.terminated {
+                    job.audit.kill(
+                        task,
+                        job.attempt,
+                        pgid,
+                        "leftover processes after exit",
+                        leftovers.killed,
+                    );
+                }
+                Some(exit)
+            }
+            None => {
+                let reason = if how == How::TimedOut {
+                    "timeout"
+                } else {
+                    "cancel"
+                };
+                let stopped = job.stop_group(pgid).await;
+                job.audit
+                    .kill(task, job.attempt, pgid, reason, stopped.killed);
+                tokio::time::timeout(Duration::from_secs(5), &mut spawned.exit)
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+            }
+        };
+        // Output after exit is still the process's: wait (bounded) for the reader to drain.
+        let _ = tokio::time::timeout(Duration::from_secs(5), &mut spawned.eof).await;
+        if let Some(exit) = &exit {
+            job.audit
+                .exit(task, job.attempt, pgid, exit.code, exit.signal.as_deref());
+        }
+        (how, exit)
+    }
+}
+
+/// Completes when `activity` is notified; never without one.
+async fn woken(activity: Option<&Notify>) {
+    match activity {
+        Some(n) => n.notified().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Saves whatever a failed, timed-out or cancelled attempt left in its worktree on its attempt
+/// ref, so nothing an agent wrote is lost. `excludes` keeps out what setup put there (copied
+/// files, the venv, files setup commands created).
+async fn save_attempt(
+    job: &AttemptJob,
+    mut report: AttemptReport,
+    excludes: &[String],
+) -> AttemptReport {
+    let reason = report.error.clone().unwrap_or_default();
+    report.saved_ref = save_worktree(
+        &job.paths,
+        &job.spec.name,
+        job.attempt,
+        &reason,
+        excludes,
+        &job.audit,
+    )
+    .await;
     report
+}
+
+/// Saves the task's worktree as attempt `attempt` left it on
+/// `refs/grove/<run>/<task>/attempt-<n>` (without `excludes`); the ref when something was saved.
+pub(super) async fn save_worktree(
+    paths: &RunPaths,
+    task: &str,
+    attempt: u32,
+    reason: &str,
+    excludes: &[String],
+    audit: &Audit,
+) -> Option<String> {
+    let worktree = paths.worktree(task);
+    if !worktree.exists() {
+        return None;
+    }
+    let refname = paths.attempt_ref(task, attempt);
+    let message = format!(
+        "grove: {task} attempt {attempt} ({reason})\n\nGrove-Run: {}\n",
+        paths.run_id
+    );
+    let (wt, r, ex) = (worktree, refname.clone(), excludes.to_vec());
+    match blocking(move || git::save_snapshot(&wt, &r, &message, &ex)).await {
+        Ok(Ok(commit)) => {
+            audit.commit(task, attempt, &commit, &refname);
+            return Some(refname);
+        }
+        Ok(Err(e)) => audit.error(task, &format!("saving attempt: {e}")),
+        Err(e) => audit.error(task, &e),
+    }
+    None
 }
 
 /// The agent's result file, if it wrote one: its JSON value and exact bytes.
@@ -468,11 +908,13 @@ fn read_result(path: &Path) -> Result<Option<(serde_json::Value, Vec<u8>)>, Stri
     }
 }
 
+/// The environment of the agent and of setup commands: grove's variables, the reserved ports,
+/// the agent's and the task's `env`, and the venv when the task has one.
 fn agent_env(
     job: &AttemptJob,
     envelope: &str,
     result: &str,
-    worktree: &str,
+    worktree: &Path,
 ) -> Vec<(String, String)> {
     let mut env: BTreeMap<String, String> = BTreeMap::new();
     env.insert("GROVE_RUN_ID".into(), job.paths.run_id.clone());
@@ -480,29 +922,112 @@ fn agent_env(
     env.insert("GROVE_ATTEMPT".into(), job.attempt.to_string());
     env.insert("GROVE_ENVELOPE".into(), envelope.into());
     env.insert("GROVE_RESULT".into(), result.into());
-    env.insert("GROVE_WORKTREE".into(), worktree.into());
+    env.insert("GROVE_WORKTREE".into(), worktree.display().to_string());
+    for (i, port) in job.ports.iter().enumerate() {
+        env.insert(format!("GROVE_PORT_{i}"), port.to_string());
+    }
     env.extend(job.agent.env.clone());
     env.extend(job.spec.env.clone());
+    if job.spec.python.is_some() {
+        let bin = setup::venv_bin(worktree).display().to_string();
+        let path = env
+            .get("PATH")
+            .cloned()
+            .or_else(|| std::env::var("PATH").ok())
+            .filter(|p| !p.is_empty());
+        let path = match path {
+            Some(path) => format!("{bin}:{path}"),
+            None => bin,
+        };
+        env.insert("PATH".into(), path);
+        let venv = worktree.join(setup::VENV).display().to_string();
+        env.insert("VIRTUAL_ENV".into(), venv);
+    }
     env.into_iter().collect()
 }
 
-/// Output of one attempt, on the PTY reader thread: the raw log, the text tail, the pane.
+/// What a stream-json agent's output told: its session and its final result.
+#[derive(Debug, Default)]
+struct StreamFacts {
+    session_id: Option<String>,
+    result: Option<StreamResult>,
+}
+
+impl StreamFacts {
+    fn absorb(&mut self, events: Vec<StreamEvent>) {
+        for event in events {
+            match event {
+                StreamEvent::Init { session_id, .. } => self.session_id = Some(session_id),
+                StreamEvent::Result(result) => self.result = Some(result),
+            }
+        }
+    }
+
+    /// The result's usage names the session from `init` when the result itself did not.
+    fn finish(mut self) -> StreamFacts {
+        if let Some(result) = &mut self.result {
+            if result.usage.session_id.is_none() {
+                result.usage.session_id = self.session_id.clone();
+            }
+        }
+        self
+    }
+}
+
+/// Output of one process of the attempt, on the PTY reader thread: the raw log, the text tail,
+/// the pane (through the stream-json adapter for such agents), and a nudge to the idle watch.
 struct AttemptSink {
     log: File,
-    tail: Arc<Mutex<Tail>>,
+    tail: Option<Arc<Mutex<Tail>>>,
+    stream: Option<(StreamJson, Arc<Mutex<StreamFacts>>)>,
+    activity: Option<Arc<Notify>>,
     pane: Arc<Pane>,
     events: mpsc::UnboundedSender<Event>,
     index: usize,
 }
 
+impl AttemptSink {
+    /// Text for the pane and the tail (after the adapter, if any).
+    fn show(&mut self, shown: &[u8], replies: &mut dyn Write) {
+        if shown.is_empty() {
+            return;
+        }
+        if let Some(tail) = &self.tail {
+            if let Ok(mut tail) = tail.lock() {
+                tail.push(shown);
+            }
+        }
+        if self.pane.feed(shown, replies) {
+            let _ = self.events.send(Event::Output { index: self.index });
+        }
+    }
+}
+
 impl OutputSink for AttemptSink {
     fn output(&mut self, bytes: &[u8], replies: &mut dyn Write) {
         let _ = self.log.write_all(bytes);
-        if let Ok(mut tail) = self.tail.lock() {
-            tail.push(bytes);
+        match &mut self.stream {
+            Some((adapter, facts)) => {
+                let rendered = adapter.feed(bytes);
+                if let Ok(mut facts) = facts.lock() {
+                    facts.absorb(rendered.events);
+                }
+                self.show(&rendered.transcript, replies);
+            }
+            None => self.show(bytes, replies),
         }
-        if self.pane.feed(bytes, replies) {
-            let _ = self.events.send(Event::Output { index: self.index });
+        if let Some(activity) = &self.activity {
+            activity.notify_one();
+        }
+    }
+
+    fn finish(&mut self, replies: &mut dyn Write) {
+        if let Some((adapter, facts)) = &mut self.stream {
+            let rendered = adapter.finish();
+            if let Ok(mut facts) = facts.lock() {
+                facts.absorb(rendered.events);
+            }
+            self.show(&rendered.transcript, replies);
         }
     }
 }

@@ -4,9 +4,15 @@
 pub mod api;
 mod attempt;
 pub mod output;
+mod pause;
+mod ports;
+mod resume;
 pub mod retry;
 mod run;
 pub mod schedule;
+mod setup;
 pub mod state;
+mod watch;
 
+pub use resume::{resume, resume_plan, ResumeError};
 pub use run::{describe_merge, start, EngineError, RunRequest};

@@ -32,22 +32,26 @@ impl Tail {
         }
     }
 
-    /// The captured text: escapes stripped, carriage-return redraws resolved to what a terminal
-    /// would finally show on each line, at most `OUTPUT_LIMIT` bytes (the end is kept).
+    /// The captured text ([`plain_text`]), at most `OUTPUT_LIMIT` bytes (the end is kept).
     pub fn text(&self) -> String {
-        // Resolve carriage-return redraws before stripping: the stripper drops bare \r.
-        let raw = String::from_utf8_lossy(&self.buf);
-        let mut resolved = String::with_capacity(raw.len());
-        for line in raw.split('\n') {
-            let line = line.trim_end_matches('\r');
-            resolved.push_str(line.rsplit('\r').next().unwrap_or(""));
-            resolved.push('\n');
-        }
-        // split() yields one extra empty piece after a final newline.
-        resolved.pop();
-        let stripped = strip_ansi_escapes::strip_str(&resolved);
-        keep_end(&stripped, OUTPUT_LIMIT).to_string()
+        keep_end(&plain_text(&self.buf), OUTPUT_LIMIT).to_string()
     }
+}
+
+/// Terminal output as plain text: escapes stripped, carriage-return redraws resolved to what a
+/// terminal would finally show on each line.
+pub fn plain_text(bytes: &[u8]) -> String {
+    // Resolve carriage-return redraws before stripping: the stripper drops bare \r.
+    let raw = String::from_utf8_lossy(bytes);
+    let mut resolved = String::with_capacity(raw.len());
+    for line in raw.split('\n') {
+        let line = line.trim_end_matches('\r');
+        resolved.push_str(line.rsplit('\r').next().unwrap_or(""));
+        resolved.push('\n');
+    }
+    // split() yields one extra empty piece after a final newline.
+    resolved.pop();
+    strip_ansi_escapes::strip_str(&resolved)
 }
 
 /// The last `limit` bytes of `s`, starting at a character boundary.

@@ -1,25 +1,33 @@
 //! The run loop: owns every task's state, applies the strategy's decisions, starts attempts,
-//! handles front-end commands, merges, and writes results.json. Waits on channels only.
+//! handles front-end commands, merges, and writes results.json and the journal. Waits on
+//! channels only.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::agent::{self, AgentCommand};
 use crate::git::{self, DiffStat, MergeOutcome};
-use crate::plan::model::{KeepWorktrees, MergeMode, Plan, TaskSpec};
+use crate::plan::model::{KeepWorktrees, MergeMode, Pick, Plan, TaskSpec};
 use crate::plan::RepoTarget;
-use crate::pty::pane::{Pane, DEFAULT_SCROLLBACK};
-use crate::pty::PtyControl;
+use crate::pty::pane::Pane;
+use crate::pty::{self, PtyControl};
 use crate::record::audit::Audit;
-use crate::record::results::{AttemptRecord, MergeRecord, Provenance, Results, TaskResult};
+use crate::record::journal::{Entry, Journal, MergeFact, RunStarted, StateFact};
+use crate::record::lock::{LockError, RunLock};
+use crate::record::results::{
+    AttemptRecord, CheckRecord, GroupRecord, MergeRecord, Provenance, Results, TaskResult,
+};
 use crate::record::{self, RunPaths};
 
 use super::api::*;
 use super::attempt::{self, AttemptJob, AttemptReport, Progress, StopReason};
 use super::output;
+use super::pause::PauseClock;
+use super::ports::Ports;
+use super::resume::{self, Recovery};
 use super::retry;
 use super::schedule;
 use super::state::{AttemptEnd, TaskState, Transition};
@@ -35,6 +43,8 @@ pub enum EngineError {
     Git(#[from] git::GitError),
     #[error("task '{task}': unknown agent '{agent}'")]
     UnknownAgent { task: String, agent: String },
+    #[error(transparent)]
+    Lock(#[from] LockError),
 }
 
 /// What to run, where, and how big agents' terminals start.
@@ -49,9 +59,11 @@ struct Task {
     agent: AgentCommand,
     state: TaskState,
     pane: Arc<Pane>,
-    /// Set while an attempt is in flight: how to stop it, and its terminal once spawned.
+    /// Set while an attempt is in flight: how to stop it, and its terminal and process group
+    /// once spawned.
     stop: Option<oneshot::Sender<StopReason>>,
     control: Option<PtyControl>,
+    pgid: Option<i32>,
     /// Bumped on every retry schedule so a stale timer is ignored.
     retry_generation: u64,
     pane_size: (u16, u16),
@@ -63,6 +75,36 @@ struct Task {
     merge_commit: Option<String>,
     merge_conflicts: Vec<String>,
     merge_reason: Option<String>,
+    /// TCP ports held for the task from its first attempt until it ends.
+    ports: Vec<u16>,
+    /// This race sibling was picked (its merge was requested).
+    picked: bool,
+}
+
+impl Task {
+    fn new(spec: TaskSpec, agent: AgentCommand, pane_size: (u16, u16)) -> Task {
+        Task {
+            state: TaskState::new(spec.max_attempts()),
+            pane: Arc::new(Pane::new(pane_size.0, pane_size.1, spec.scrollback)),
+            spec,
+            agent,
+            stop: None,
+            control: None,
+            retry_generation: 0,
+            pane_size,
+            attempts: Vec::new(),
+            output: None,
+            head_commit: None,
+            diff_stat: None,
+            merge: MergeState::NotRequested,
+            merge_commit: None,
+            merge_conflicts: Vec::new(),
+            merge_reason: None,
+            ports: Vec::new(),
+            picked: false,
+            pgid: None,
+        }
+    }
 }
 
 enum Internal {
@@ -98,6 +140,66 @@ struct Run {
     removing: usize,
     /// RunFinished was sent for the current idle state.
     finished_sent: bool,
+    ports: Ports,
+    /// The size new tasks' panes start with.
+    pane_size: (u16, u16),
+    journal: Journal,
+    /// Held while this process runs the run, so other grove processes see it as live.
+    _lock: RunLock,
+    /// Time the run was active before this process took it over (`grove resume`).
+    elapsed_before: Duration,
+    /// When the run is paused (Ctrl-Z); attempts' timeouts watch it.
+    paused: watch::Sender<PauseClock>,
+    /// Set by `KillNow`: attempts being stopped skip (the rest of) the grace period.
+    kill_now: watch::Sender<bool>,
+    /// What a resumed run does before scheduling anything.
+    recovery: Vec<Recovery>,
+}
+
+/// What a task resumed from the journal brings with it.
+pub(super) struct Restored {
+    pub state: TaskState,
+    pub attempts: Vec<AttemptReport>,
+    pub output: Option<(serde_json::Value, String)>,
+    pub head_commit: Option<String>,
+    pub diff_stat: Option<DiffStat>,
+    pub merge: MergeState,
+    pub merge_commit: Option<String>,
+    pub merge_conflicts: Vec<String>,
+    pub merge_reason: Option<String>,
+    pub picked: bool,
+    /// The end of its last attempt's terminal output, shown in its pane again.
+    pub screen: Vec<u8>,
+}
+
+/// Everything a run loop starts from: a new run, or one rebuilt from its journal.
+pub(super) struct Launch {
+    pub plan: Plan,
+    pub repo: RepoTarget,
+    pub paths: RunPaths,
+    pub agents: Vec<AgentCommand>,
+    pub pane_size: (u16, u16),
+    pub audit: Audit,
+    pub journal: Journal,
+    pub lock: RunLock,
+    pub started_at: SystemTime,
+    pub elapsed_before: Duration,
+    /// Per task (plan order) when resuming.
+    pub restored: Vec<Option<Restored>>,
+    pub recovery: Vec<Recovery>,
+}
+
+/// The agent command of every task, in plan order.
+pub(super) fn resolve_agents(plan: &Plan) -> Result<Vec<AgentCommand>, EngineError> {
+    plan.tasks
+        .iter()
+        .map(|spec| {
+            agent::resolve(plan, &spec.agent).ok_or_else(|| EngineError::UnknownAgent {
+                task: spec.name.clone(),
+                agent: spec.agent.clone(),
+            })
+        })
+        .collect()
 }
 
 /// Creates the run's records and starts it on the current tokio runtime.
@@ -107,15 +209,7 @@ pub fn start(req: RunRequest) -> Result<(FrontEnd, tokio::task::JoinHandle<()>),
         repo,
         pane_size,
     } = req;
-    let mut agents = Vec::new();
-    for spec in &plan.tasks {
-        let agent =
-            agent::resolve(&plan, &spec.agent).ok_or_else(|| EngineError::UnknownAgent {
-                task: spec.name.clone(),
-                agent: spec.agent.clone(),
-            })?;
-        agents.push(agent);
-    }
+    let agents = resolve_agents(&plan)?;
     git::ensure_grove_excluded(&repo.root)?;
     let started_at = SystemTime::now();
     let paths = record::create_run_dir(&repo.root, &plan.name, started_at).map_err(|source| {
@@ -124,64 +218,110 @@ pub fn start(req: RunRequest) -> Result<(FrontEnd, tokio::task::JoinHandle<()>),
             source,
         }
     })?;
-    let plan_copy = match plan.source.format {
-        crate::plan::model::PlanFormat::Toml => "plan.toml",
-        crate::plan::model::PlanFormat::Json => "plan.json",
+    let format = match plan.source.format {
+        crate::plan::model::PlanFormat::Toml => "toml",
+        crate::plan::model::PlanFormat::Json => "json",
     };
-    record::write_atomic(&paths.run_dir.join(plan_copy), plan.source.text.as_bytes()).map_err(
-        |source| EngineError::RunDir {
-            path: paths.run_dir.display().to_string(),
-            source,
-        },
-    )?;
-    let audit = Audit::open(&paths.run_dir);
-    audit.run_started(&paths.run_id, &plan.name, &repo.base_commit);
-
-    let (events_tx, events_rx) = mpsc::unbounded_channel();
-    let (commands_tx, commands_rx) = mpsc::unbounded_channel();
-    let (internal_tx, internal_rx) = mpsc::unbounded_channel();
-    let tasks = plan
-        .tasks
-        .iter()
-        .zip(agents)
-        .map(|(spec, agent)| Task {
-            spec: spec.clone(),
-            agent,
-            state: TaskState::new(spec.max_attempts()),
-            pane: Arc::new(Pane::new(pane_size.0, pane_size.1, DEFAULT_SCROLLBACK)),
-            stop: None,
-            control: None,
-            retry_generation: 0,
-            pane_size,
-            attempts: Vec::new(),
-            output: None,
-            head_commit: None,
-            diff_stat: None,
-            merge: MergeState::NotRequested,
-            merge_commit: None,
-            merge_conflicts: Vec::new(),
-            merge_reason: None,
-        })
-        .collect();
-    let info = RunInfo {
+    let record_error = |source| EngineError::RunDir {
+        path: paths.run_dir.display().to_string(),
+        source,
+    };
+    write_plan_copy(&paths, &plan).map_err(record_error)?;
+    let lock = RunLock::acquire(&paths.run_dir)?;
+    let journal = Journal::create(&paths.run_dir).map_err(record_error)?;
+    let start = RunStarted {
         run_id: paths.run_id.clone(),
         plan_name: plan.name.clone(),
+        // Absolute, so relative prompt files resolve the same from wherever grove resumes.
+        plan_path: std::path::absolute(&plan.source.path)
+            .unwrap_or_else(|_| plan.source.path.clone()),
+        plan_format: format.into(),
+        plan_text: plan.source.text.clone(),
+        tasks: plan.tasks.iter().map(|t| t.name.clone()).collect(),
+        prompts: plan
+            .tasks
+            .iter()
+            .map(|t| (t.name.clone(), t.prompt.clone()))
+            .collect(),
         repo_root: repo.root.clone(),
-        run_dir: paths.run_dir.clone(),
-        results_path: paths.results(),
         base_commit: repo.base_commit.clone(),
+        base_branch: repo.base_branch.clone(),
         base_label: repo.base_label.clone(),
-        started_at,
+        pane_rows: pane_size.0,
+        pane_cols: pane_size.1,
+        pid: std::process::id(),
     };
-    let run = Run {
+    journal
+        .append(Entry::RunStarted(Box::new(start)), true)
+        .map_err(record_error)?;
+    let audit = Audit::open(&paths.run_dir);
+    audit.run_started(&paths.run_id, &plan.name, &repo.base_commit);
+    let restored = plan.tasks.iter().map(|_| None).collect();
+    Ok(launch(Launch {
         plan,
         repo,
         paths,
+        agents,
+        pane_size,
         audit,
+        journal,
+        lock,
+        started_at,
+        elapsed_before: Duration::ZERO,
+        restored,
+        recovery: Vec::new(),
+    }))
+}
+
+/// Builds the run loop's state, announces the tasks, and starts the loop.
+pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
+    let pane_size = l.pane_size;
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let (commands_tx, commands_rx) = mpsc::unbounded_channel();
+    let (internal_tx, internal_rx) = mpsc::unbounded_channel();
+    let tasks = l
+        .plan
+        .tasks
+        .iter()
+        .zip(l.agents)
+        .zip(l.restored)
+        .map(|((spec, agent), restored)| {
+            let mut task = Task::new(spec.clone(), agent, pane_size);
+            if let Some(r) = restored {
+                task.pane.feed(&r.screen, &mut std::io::sink());
+                task.state = r.state;
+                task.attempts = r.attempts;
+                task.output = r.output;
+                task.head_commit = r.head_commit;
+                task.diff_stat = r.diff_stat;
+                task.merge = r.merge;
+                task.merge_commit = r.merge_commit;
+                task.merge_conflicts = r.merge_conflicts;
+                task.merge_reason = r.merge_reason;
+                task.picked = r.picked;
+            }
+            task
+        })
+        .collect();
+    let info = RunInfo {
+        run_id: l.paths.run_id.clone(),
+        plan_name: l.plan.name.clone(),
+        repo_root: l.repo.root.clone(),
+        run_dir: l.paths.run_dir.clone(),
+        results_path: l.paths.results(),
+        base_commit: l.repo.base_commit.clone(),
+        base_label: l.repo.base_label.clone(),
+        started_at: l.started_at,
+    };
+    let run = Run {
+        plan: l.plan,
+        repo: l.repo,
+        paths: l.paths,
+        audit: l.audit,
         tasks,
         events: events_tx,
         internal_tx,
-        started_at,
+        started_at: l.started_at,
         clock: Instant::now(),
         stop_requested: false,
         shutting_down: false,
@@ -189,6 +329,14 @@ pub fn start(req: RunRequest) -> Result<(FrontEnd, tokio::task::JoinHandle<()>),
         merging: false,
         removing: 0,
         finished_sent: false,
+        ports: Ports::default(),
+        pane_size,
+        journal: l.journal,
+        _lock: l.lock,
+        elapsed_before: l.elapsed_before,
+        paused: watch::Sender::new(PauseClock::default()),
+        kill_now: watch::Sender::new(false),
+        recovery: l.recovery,
     };
     for i in 0..run.tasks.len() {
         let _ = run.events.send(Event::TaskAdded {
@@ -198,14 +346,14 @@ pub fn start(req: RunRequest) -> Result<(FrontEnd, tokio::task::JoinHandle<()>),
     }
     run.write_results(false);
     let handle = tokio::spawn(run.main(commands_rx, internal_rx));
-    Ok((
+    (
         FrontEnd {
             commands: commands_tx,
             events: events_rx,
             info,
         },
         handle,
-    ))
+    )
 }
 
 impl Run {
@@ -214,6 +362,7 @@ impl Run {
         mut commands: mpsc::UnboundedReceiver<Command>,
         mut internal: mpsc::UnboundedReceiver<Internal>,
     ) {
+        self.recover().await;
         let mut commands_open = true;
         loop {
             self.schedule();
@@ -252,6 +401,127 @@ impl Run {
         SystemTime::now()
     }
 
+    /// Active time of the run, sessions before a resume included.
+    fn elapsed(&self) -> Duration {
+        self.elapsed_before + self.clock.elapsed()
+    }
+
+    /// A resumed run first settles what the crash or stop left open: leftover agents are
+    /// stopped and interrupted attempts' files saved on their attempt refs, unfinished tasks
+    /// become pending, interrupted merges and worktree removals are done again.
+    async fn recover(&mut self) {
+        if self.recovery.is_empty() {
+            return;
+        }
+        for step in std::mem::take(&mut self.recovery) {
+            match step {
+                Recovery::InFlight {
+                    index,
+                    attempt,
+                    started_at,
+                    argv,
+                } => {
+                    let report = resume::interrupted_attempt(
+                        &self.paths,
+                        &self.tasks[index].spec,
+                        attempt,
+                        started_at,
+                        argv,
+                        &self.audit,
+                    )
+                    .await;
+                    self.journal_attempt(index, &report);
+                    self.tasks[index].attempts.push(report);
+                    self.transition(
+                        index,
+                        Transition::Resume {
+                            interrupted_attempt: true,
+                        },
+                    );
+                }
+                Recovery::Requeue {
+                    index,
+                    interrupted_attempt,
+                } => self.transition(
+                    index,
+                    Transition::Resume {
+                        interrupted_attempt,
+                    },
+                ),
+                Recovery::Finish { index } => {
+                    if let Some(last) = self.tasks[index].attempts.last() {
+                        let (end, error) = (last.end, last.error.clone());
+                        self.transition(
+                            index,
+                            Transition::AttemptEnded {
+                                end,
+                                error,
+                                retry_at: None,
+                            },
+                        );
+                    }
+                }
+                Recovery::Merge { index, lock_since } => {
+                    if let (Some(since), Some(base)) = (lock_since, self.repo.base_branch.clone()) {
+                        let repo = self.paths.repo_root.clone();
+                        let cleared = tokio::task::spawn_blocking(move || {
+                            git::remove_stale_ref_lock(&repo, &base, since)
+                        })
+                        .await;
+                        if let Ok(Err(e)) = cleared {
+                            self.audit
+                                .error(&self.tasks[index].spec.name, &e.to_string());
+                        }
+                    }
+                    self.request_merge(index);
+                }
+                Recovery::RemoveWorktree { index } => self.remove_worktree(index),
+            }
+        }
+        self.write_results(false);
+    }
+
+    fn journal(&self, entry: Entry, sync: bool) {
+        if let Err(e) = self.journal.append(entry, sync) {
+            self.audit
+                .error("", &format!("cannot write the journal: {e}"));
+        }
+    }
+
+    /// The task's whole state after a transition; made durable when the task ended.
+    fn journal_state(&self, index: usize) {
+        let t = &self.tasks[index];
+        let s = &t.state;
+        let fact = StateFact {
+            task: t.spec.name.clone(),
+            status: s.status,
+            attempt: s.attempt,
+            max_attempts: s.max_attempts,
+            started_at: s.started_at,
+            ended_at: s.ended_at,
+            retry_at: s.retry_at,
+            error: s.error.clone(),
+        };
+        self.journal(Entry::State(fact), s.status.is_final());
+    }
+
+    fn journal_attempt(&self, index: usize, report: &AttemptReport) {
+        let fact = resume::attempt_fact(&self.tasks[index].spec.name, report);
+        self.journal(Entry::Attempt(Box::new(fact)), false);
+    }
+
+    fn journal_merge(&self, index: usize) {
+        let t = &self.tasks[index];
+        let fact = MergeFact {
+            task: t.spec.name.clone(),
+            state: t.merge,
+            commit: t.merge_commit.clone(),
+            conflicts: t.merge_conflicts.clone(),
+            reason: t.merge_reason.clone(),
+        };
+        self.journal(Entry::Merge(fact), t.merge != MergeState::Pending);
+    }
+
     /// The single entry point for task state changes: apply, log, tell front ends, record.
     fn transition(&mut self, index: usize, t: Transition) {
         let task = &mut self.tasks[index];
@@ -265,6 +535,7 @@ impl Run {
             status.word(),
             task.state.error.as_deref().unwrap_or(""),
         );
+        self.journal_state(index);
         if status.is_final() {
             self.finished_sent = false;
             self.task_ended(index);
@@ -313,6 +584,20 @@ impl Run {
 
     fn start_attempt(&mut self, index: usize) {
         self.transition(index, Transition::Prepare);
+        let wanted = self.tasks[index].spec.ports;
+        if wanted > 0 && self.tasks[index].ports.is_empty() {
+            match self.ports.reserve(wanted) {
+                Ok(ports) => self.tasks[index].ports = ports,
+                Err(e) => {
+                    let task = &self.tasks[index];
+                    let log = self.paths.attempt_log(&task.spec.name, task.state.attempt);
+                    let mut report = AttemptReport::new(task.state.attempt, Self::now(), log);
+                    report.error = Some(format!("cannot reserve {wanted} TCP ports: {e}"));
+                    self.attempt_done(index, report);
+                    return;
+                }
+            }
+        }
         let statuses: Vec<TaskStatus> = self.tasks.iter().map(|t| t.state.status).collect();
         let sources = schedule::output_sources(&self.plan.strategy, index, &statuses);
         let previous: Vec<(String, String)> = sources
@@ -332,6 +617,20 @@ impl Run {
                 .map(|(task, out)| serde_json::json!({ "task": task, "output": out }))
                 .collect();
             context.insert("previous_outputs".into(), serde_json::Value::Array(list));
+        }
+        // The agent gets to see why its last attempt's check failed, to fix it.
+        if let Some(check) = task
+            .attempts
+            .last()
+            .and_then(|a| a.check.as_ref())
+            .filter(|c| !c.passed)
+        {
+            let failure = serde_json::json!({
+                "command": check.command,
+                "exit_code": check.exit_code,
+                "output": check.output,
+            });
+            context.insert("check_failure".into(), failure);
         }
         let dependency_branches = task
             .spec
@@ -354,6 +653,9 @@ impl Run {
             pane: task.pane.clone(),
             pane_size: task.pane_size,
             events: self.events.clone(),
+            ports: task.ports.clone(),
+            paused: self.paused.subscribe(),
+            kill_now: self.kill_now.subscribe(),
         };
         let (stop_tx, stop_rx) = oneshot::channel();
         self.tasks[index].stop = Some(stop_tx);
@@ -375,13 +677,39 @@ impl Run {
                 index,
                 attempt,
                 control,
+                pgid,
+                argv,
             }) => {
                 let task = &mut self.tasks[index];
                 if task.state.attempt == attempt {
                     let (rows, cols) = task.pane_size;
                     let _ = control.resize(rows, cols);
                     task.control = Some(control);
+                    task.pgid = Some(pgid);
+                    let task = task.spec.name.clone();
+                    self.journal(
+                        Entry::Spawned {
+                            task,
+                            attempt,
+                            pgid,
+                            argv,
+                        },
+                        false,
+                    );
+                    if self.paused.borrow().is_paused() {
+                        pty::pause_group(pgid, true);
+                    }
                     self.transition(index, Transition::Start);
+                }
+            }
+            Internal::Attempt(Progress::Waiting {
+                index,
+                attempt,
+                prompt,
+            }) => {
+                let state = &mut self.tasks[index].state;
+                if state.attempt == attempt && state.set_waiting(prompt) {
+                    self.changed(index);
                 }
             }
             Internal::Attempt(Progress::Done { index, report }) => {
@@ -416,17 +744,19 @@ impl Run {
     }
 
     fn attempt_done(&mut self, index: usize, report: AttemptReport) {
+        self.journal_attempt(index, &report);
         let task = &mut self.tasks[index];
         task.stop = None;
         task.control = None;
+        task.pgid = None;
         let end = report.end;
         let error = report.error.clone();
-        let retry_at = if end != AttemptEnd::Succeeded
+        let retry = end != AttemptEnd::Succeeded
             && end != AttemptEnd::Cancelled
             && report.retryable
             && task.state.attempts_left()
-            && !self.shutting_down
-        {
+            && !self.shutting_down;
+        let retry_at = if retry {
             let delay = retry::delay(&task.spec.backoff, report.attempt, fastrand::f64());
             self.audit.retry(
                 &task.spec.name,
@@ -434,17 +764,12 @@ impl Run {
                 delay,
                 error.as_deref().unwrap_or(""),
             );
-            task.retry_generation += 1;
-            let generation = task.retry_generation;
-            let internal = self.internal_tx.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(delay).await;
-                let _ = internal.send(Internal::RetryDue { index, generation });
-            });
+            self.schedule_retry_timer(index, delay);
             Some(Self::now() + delay)
         } else {
             None
         };
+        let task = &mut self.tasks[index];
         if end == AttemptEnd::Succeeded {
             task.output = report.output.clone();
             task.head_commit = report.head_commit.clone();
@@ -461,6 +786,7 @@ impl Run {
         );
     }
 
+    /// Wakes the loop with `RetryDue` after `delay`; a newer timer for the task supersedes it.
     fn schedule_retry_timer(&mut self, index: usize, delay: std::time::Duration) {
         let task = &mut self.tasks[index];
         task.retry_generation += 1;
@@ -472,44 +798,60 @@ impl Run {
         });
     }
 
-    /// A task reached a final status: merge, clean up its worktree, fail fast.
+    /// A task reached a final status: merge, clean up its worktree, free its ports, fail fast.
     fn task_ended(&mut self, index: usize) {
+        let ports = std::mem::take(&mut self.tasks[index].ports);
+        self.ports.release(&ports);
         let task = &self.tasks[index];
         let status = task.state.status;
-        if status == TaskStatus::Succeeded && task.spec.merge == MergeMode::Auto {
+        let first_passing = task
+            .spec
+            .group
+            .as_ref()
+            .is_some_and(|g| g.pick == Pick::FirstPassing);
+        if status == TaskStatus::Succeeded && (task.spec.merge == MergeMode::Auto || first_passing)
+        {
             self.request_merge(index);
         }
         let task = &self.tasks[index];
         let had_worktree = !task.attempts.is_empty();
-        let remove = match task.spec.keep_worktrees {
-            KeepWorktrees::Always => false,
-            KeepWorktrees::Never => true,
-            KeepWorktrees::Failed => status == TaskStatus::Succeeded,
-        };
-        if had_worktree && remove {
-            let (repo, path) = (
-                self.paths.repo_root.clone(),
-                self.paths.worktree(&task.spec.name),
-            );
-            let internal = self.internal_tx.clone();
-            let audit = self.audit.clone();
-            let name = task.spec.name.clone();
-            self.removing += 1;
-            tokio::task::spawn_blocking(move || {
-                if let Err(e) = git::remove_worktree(&repo, &path) {
-                    audit.error(&name, &format!("removing worktree: {e}"));
-                }
-                let _ = internal.send(Internal::WorktreeRemoved);
-            });
+        if had_worktree && removes_worktree(task.spec.keep_worktrees, status) {
+            self.remove_worktree(index);
         }
         let failed_for_good = matches!(status, TaskStatus::Failed | TaskStatus::TimedOut);
-        if self.plan.fail_fast && failed_for_good && !self.shutting_down {
+        // A race fails only when none of its siblings can still win.
+        let race_alive = self.tasks[index].spec.group.as_ref().is_some_and(|g| {
+            self.tasks.iter().any(|t| {
+                t.spec.group.as_ref() == Some(g)
+                    && (!t.state.status.is_final() || t.state.status == TaskStatus::Succeeded)
+            })
+        });
+        if self.plan.fail_fast && failed_for_good && !race_alive && !self.shutting_down {
             let name = self.tasks[index].spec.name.clone();
             self.stop_all(
                 StopReason::FailFast(name.clone()),
                 Some(format!("fail_fast: '{name}' {}", status.word())),
             );
         }
+    }
+
+    /// Removes the task's worktree on a blocking thread (the run ends after it is gone).
+    fn remove_worktree(&mut self, index: usize) {
+        let task = &self.tasks[index];
+        let (repo, path) = (
+            self.paths.repo_root.clone(),
+            self.paths.worktree(&task.spec.name),
+        );
+        let internal = self.internal_tx.clone();
+        let audit = self.audit.clone();
+        let name = task.spec.name.clone();
+        self.removing += 1;
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = git::remove_worktree(&repo, &path) {
+                audit.error(&name, &format!("removing worktree: {e}"));
+            }
+            let _ = internal.send(Internal::WorktreeRemoved);
+        });
     }
 
     /// Stops every task in flight; pending ones are skipped (with `skip_reason`) or cancelled.
@@ -535,8 +877,14 @@ impl Run {
     /// as interrupted; if everything has ended already, the loop just ends.
     fn shutdown(&mut self) {
         self.stop_requested = true;
-        let unfinished = self.tasks.iter().any(|t| !t.state.status.is_final());
-        if unfinished && !self.shutting_down {
+        let unfinished: Vec<String> = self
+            .tasks
+            .iter()
+            .filter(|t| !t.state.status.is_final())
+            .map(|t| t.spec.name.clone())
+            .collect();
+        if !unfinished.is_empty() && !self.shutting_down {
+            self.journal(Entry::Stopping { tasks: unfinished }, true);
             self.shutting_down = true;
             self.finished_sent = false;
             self.merge_queue.clear();
@@ -551,6 +899,22 @@ impl Run {
     fn command(&mut self, cmd: Command) {
         match cmd {
             Command::Shutdown => self.shutdown(),
+            Command::KillNow => {
+                self.kill_now.send_replace(true);
+                self.shutdown();
+            }
+            Command::Pause | Command::Continue => {
+                let paused = matches!(cmd, Command::Pause);
+                self.paused.send_modify(|clock| match paused {
+                    true => clock.pause(),
+                    false => clock.resume(),
+                });
+                for pgid in self.tasks.iter().filter_map(|t| t.pgid) {
+                    pty::pause_group(pgid, paused);
+                }
+                self.audit.paused(paused);
+                let _ = self.events.send(Event::Paused(paused));
+            }
             Command::Cancel { task } => {
                 let Some(i) = self.index_of(&task) else {
                     return;
@@ -591,6 +955,21 @@ impl Run {
                     self.request_merge(i);
                 }
             }
+            Command::AddTask { task } => self.add_task(task),
+            Command::CopyTask { task, name } => match self.index_of(&task) {
+                Some(i) => {
+                    let spec = &self.tasks[i].spec;
+                    let copy = NewTask {
+                        name,
+                        agent: spec.agent.clone(),
+                        prompt: spec.prompt.clone(),
+                        timeout: Some(spec.timeout),
+                        retries: Some(spec.retries),
+                    };
+                    self.add_task(copy);
+                }
+                None => self.reject(name, format!("no task '{task}' to copy")),
+            },
             Command::Input { task, bytes } => {
                 if let Some(i) = self.index_of(&task) {
                     if let Some(control) = &self.tasks[i].control {
@@ -611,6 +990,60 @@ impl Run {
         }
     }
 
+    /// A task joins the run: appended to the plan (validated like a plan file, with its
+    /// defaults), the run's plan copy rewritten, then scheduled like any pending task.
+    fn add_task(&mut self, new: NewTask) {
+        if self.stop_requested {
+            return self.reject(new.name, "the run is stopping".into());
+        }
+        let grown = crate::plan::UserConfig::load()
+            .and_then(|config| crate::plan::grow::with_task(&self.plan, &new, &config));
+        let plan = match grown {
+            Ok(plan) => plan,
+            Err(e) => return self.reject(new.name, e.to_string()),
+        };
+        // The plan grew by exactly this task, appended last.
+        let spec = match plan.tasks.last() {
+            Some(spec) if plan.tasks.len() == self.tasks.len() + 1 && spec.name == new.name => {
+                spec.clone()
+            }
+            _ => return self.reject(new.name, "the plan did not take the task".into()),
+        };
+        let Some(agent) = agent::resolve(&plan, &spec.agent) else {
+            return self.reject(new.name, format!("unknown agent '{}'", spec.agent));
+        };
+        if let Err(e) = write_plan_copy(&self.paths, &plan) {
+            let error = format!(
+                "cannot write the plan to {}: {e}",
+                self.paths.run_dir.display()
+            );
+            return self.reject(new.name, error);
+        }
+        self.journal(
+            Entry::TaskAdded {
+                plan_text: plan.source.text.clone(),
+                task: spec.name.clone(),
+                prompt: spec.prompt.clone(),
+            },
+            true,
+        );
+        self.plan = plan;
+        self.audit.task_added(&spec.name, &spec.agent);
+        let index = self.tasks.len();
+        self.tasks.push(Task::new(spec, agent, self.pane_size));
+        let _ = self.events.send(Event::TaskAdded {
+            view: self.view(index),
+            pane: self.tasks[index].pane.clone(),
+        });
+        self.finished_sent = false;
+        self.write_results(false);
+    }
+
+    fn reject(&self, name: String, error: String) {
+        self.audit.error(&name, &format!("task not added: {error}"));
+        let _ = self.events.send(Event::TaskRejected { name, error });
+    }
+
     /// After a manual retry: tasks skipped because of this one become pending again.
     fn requeue_dependents(&mut self, index: usize) {
         let name = self.tasks[index].spec.name.clone();
@@ -629,14 +1062,55 @@ impl Run {
     fn request_merge(&mut self, index: usize) {
         let task = &mut self.tasks[index];
         if task.state.status != TaskStatus::Succeeded
-            || matches!(task.merge, MergeState::Pending | MergeState::Merged)
+            || matches!(
+                task.merge,
+                MergeState::Pending | MergeState::Merged | MergeState::Discarded
+            )
         {
             return;
         }
         task.merge = MergeState::Pending;
         self.merge_queue.push_back(index);
+        self.journal_merge(index);
         self.changed(index);
+        self.pick(index);
         self.next_merge();
+    }
+
+    /// A race sibling is being merged: it is the race's pick. Its siblings are discarded (their
+    /// branches and saved attempts stay), and those not ended yet are cancelled.
+    fn pick(&mut self, index: usize) {
+        let Some(group) = self.tasks[index].spec.group.clone() else {
+            return;
+        };
+        self.tasks[index].picked = true;
+        let winner = self.tasks[index].spec.name.clone();
+        let how = match self.tasks[index].spec.merge {
+            MergeMode::Auto => "merge = auto",
+            MergeMode::Manual if group.pick == Pick::FirstPassing => "first-passing",
+            MergeMode::Manual => "manual",
+        };
+        self.audit.pick(&group.name, &winner, how);
+        let siblings: Vec<usize> = (0..self.tasks.len())
+            .filter(|&j| j != index && self.tasks[j].spec.group.as_ref() == Some(&group))
+            .collect();
+        for j in siblings {
+            self.tasks[j].merge = MergeState::Discarded;
+            self.journal_merge(j);
+            match self.tasks[j].state.status {
+                TaskStatus::Pending | TaskStatus::Retrying => {
+                    self.transition(j, Transition::CancelBecause(attempt::picked(&winner)));
+                }
+                TaskStatus::Preparing | TaskStatus::Running => {
+                    if let Some(stop) = self.tasks[j].stop.take() {
+                        let _ = stop.send(StopReason::Raced(winner.clone()));
+                    }
+                    self.changed(j);
+                }
+                _ => self.changed(j),
+            }
+        }
+        self.write_results(false);
     }
 
     /// One merge at a time, in the order they were requested.
@@ -679,6 +1153,8 @@ impl Run {
         apply_merge_outcome(task, &outcome);
         let (word, commit, detail) = describe_merge(&outcome);
         self.audit.merge(&task.spec.name, word, &commit, &detail);
+        self.journal_merge(index);
+        let task = &self.tasks[index];
         let _ = self.events.send(Event::Merged {
             task: task.spec.name.clone(),
             outcome,
@@ -692,6 +1168,12 @@ impl Run {
         self.write_results(true);
         self.audit
             .run_finished(&self.paths.run_id, self.shutting_down);
+        self.journal(
+            Entry::RunFinished {
+                interrupted: self.shutting_down,
+            },
+            true,
+        );
         let count = |s: TaskStatus| self.tasks.iter().filter(|t| t.state.status == s).count();
         let summary = RunSummary {
             run_id: self.paths.run_id.clone(),
@@ -702,7 +1184,7 @@ impl Run {
             timed_out: count(TaskStatus::TimedOut),
             cancelled: count(TaskStatus::Cancelled),
             skipped: count(TaskStatus::Skipped),
-            elapsed: self.clock.elapsed(),
+            elapsed: self.elapsed(),
             interrupted: self.shutting_down,
             success: self.run_succeeded(),
         };
@@ -712,9 +1194,18 @@ impl Run {
     /// Fallback runs succeed when one alternative did; other strategies when every task did.
     fn run_succeeded(&self) -> bool {
         let ok = |t: &Task| t.state.status == TaskStatus::Succeeded;
+        // A race succeeds when one of its siblings did.
+        let done = |t: &Task| {
+            ok(t)
+                || t.spec.group.as_ref().is_some_and(|g| {
+                    self.tasks
+                        .iter()
+                        .any(|s| s.spec.group.as_ref() == Some(g) && ok(s))
+                })
+        };
         match self.plan.strategy {
             crate::plan::model::Strategy::Fallback => self.tasks.iter().any(ok),
-            _ => self.tasks.iter().all(ok),
+            _ => self.tasks.iter().all(done),
         }
     }
 
@@ -743,6 +1234,12 @@ impl Run {
                     duration: Some(a.duration),
                     log: a.log.clone(),
                     error: a.error.clone(),
+                    check: a.check.as_ref().map(|c| CheckView {
+                        command: c.command.clone(),
+                        exit_code: c.exit_code,
+                        passed: c.passed,
+                        duration: c.duration,
+                    }),
                 })
                 .collect(),
             error: t.state.error.clone(),
@@ -755,6 +1252,9 @@ impl Run {
             merge_conflicts: t.merge_conflicts.clone(),
             input_hash: last.and_then(|a| a.input_hash.clone()),
             output_hash: t.output.as_ref().map(|(_, h)| h.clone()),
+            usage: task_usage(t),
+            waiting: t.state.waiting.clone(),
+            group: t.spec.group.as_ref().map(|g| g.name.clone()),
         }
     }
 
@@ -781,7 +1281,7 @@ impl Run {
             strategy: self.plan.strategy.name().into(),
             started_at: record::rfc3339(self.started_at),
             completed_at: completed.then(|| record::rfc3339(now)),
-            total_execution_time: self.clock.elapsed().as_secs_f64(),
+            total_execution_time: self.elapsed().as_secs_f64(),
             total_tasks: 0,
             succeeded: 0,
             failed: 0,
@@ -793,17 +1293,72 @@ impl Run {
             tasks,
             results_by_agent: Default::default(),
             errors: Vec::new(),
+            usage: None,
+            groups: self.groups(),
         };
         results.recount();
         results
     }
 }
 
-fn status_key(s: TaskStatus) -> String {
+/// Whether a task that ended with `status` gives its worktree up, per `keep_worktrees`.
+pub(super) fn removes_worktree(keep: KeepWorktrees, status: TaskStatus) -> bool {
+    match keep {
+        KeepWorktrees::Always => false,
+        KeepWorktrees::Never => true,
+        KeepWorktrees::Failed => status == TaskStatus::Succeeded,
+    }
+}
+
+impl Run {
+    /// Every race of the run, in plan order, with its pick.
+    fn groups(&self) -> Vec<GroupRecord> {
+        let mut groups: Vec<GroupRecord> = Vec::new();
+        for t in &self.tasks {
+            let Some(group) = &t.spec.group else {
+                continue;
+            };
+            let at = match groups.iter().position(|g| g.name == group.name) {
+                Some(at) => at,
+                None => {
+                    groups.push(GroupRecord {
+                        name: group.name.clone(),
+                        pick: group.pick.name().into(),
+                        siblings: Vec::new(),
+                        picked: None,
+                    });
+                    groups.len() - 1
+                }
+            };
+            groups[at].siblings.push(t.spec.name.clone());
+            if t.picked {
+                groups[at].picked = Some(t.spec.name.clone());
+            }
+        }
+        groups
+    }
+}
+
+/// The run's copy of its plan, as given (and as grown by tasks added while it runs).
+fn write_plan_copy(paths: &RunPaths, plan: &Plan) -> std::io::Result<()> {
+    let name = match plan.source.format {
+        crate::plan::model::PlanFormat::Toml => "plan.toml",
+        crate::plan::model::PlanFormat::Json => "plan.json",
+    };
+    record::write_atomic(&paths.run_dir.join(name), plan.source.text.as_bytes())
+}
+
+/// The snake_case word a status enum serializes to (as results.json spells it).
+fn status_key(s: impl serde::Serialize) -> String {
     serde_json::to_value(s)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default()
+}
+
+/// The usage of all of a task's attempts, summed.
+fn task_usage(t: &Task) -> Option<Usage> {
+    Usage::total(t.attempts.iter().filter_map(|a| a.usage.as_ref()))
 }
 
 fn task_result(t: &Task, paths: &RunPaths, base_commit: &str) -> TaskResult {
@@ -836,10 +1391,18 @@ fn task_result(t: &Task, paths: &RunPaths, base_commit: &str) -> TaskResult {
                 log: a.log.display().to_string(),
                 error: a.error.clone(),
                 saved_ref: a.saved_ref.clone(),
+                usage: a.usage.clone(),
+                check: a.check.as_ref().map(|c| CheckRecord {
+                    command: c.command.clone(),
+                    exit_code: c.exit_code,
+                    duration_s: c.duration.as_secs_f64(),
+                }),
             })
             .collect(),
+        usage: task_usage(t),
+        group: t.spec.group.as_ref().map(|g| g.name.clone()),
         merge: MergeRecord {
-            state: status_key_merge(t.merge),
+            state: status_key(t.merge),
             commit: t.merge_commit.clone(),
             conflicts: t.merge_conflicts.clone(),
             reason: t.merge_reason.clone(),
@@ -855,13 +1418,6 @@ fn task_result(t: &Task, paths: &RunPaths, base_commit: &str) -> TaskResult {
             base_commit: base_commit.to_string(),
         },
     }
-}
-
-fn status_key_merge(m: MergeState) -> String {
-    serde_json::to_value(m)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 fn apply_merge_outcome(task: &mut Task, outcome: &MergeOutcome) {

@@ -149,7 +149,16 @@ mod tests {
             kill_grace: Duration::from_secs(1),
             merge: MergeMode::Manual,
             keep_worktrees: KeepWorktrees::Failed,
+            scrollback: defaults::SCROLLBACK,
             depends_on: deps.iter().map(|d| d.to_string()).collect(),
+            copy: Vec::new(),
+            setup: Vec::new(),
+            python: None,
+            ports: 0,
+            idle_after: Duration::from_secs(10),
+            auto_yes: false,
+            check: None,
+            group: None,
         }
     }
 

@@ -39,11 +39,17 @@ pub enum Transition {
     },
     /// Cancel a task that has no attempt in flight (pending or waiting to retry).
     Cancel,
+    /// Like `Cancel`, saying why (a race sibling whose job another sibling won).
+    CancelBecause(String),
     /// The task will not run, for this reason.
     Skip(String),
     /// Back to pending (manual retry, or a skipped dependent of a retried task). The retry budget
     /// grows so that one more attempt is allowed.
     Requeue,
+    /// `grove resume`: the task was unfinished when grove stopped (crash, or cancelled by a
+    /// signal or quit), so it is pending again. An attempt that grove's stop interrupted does not
+    /// count against the retry budget.
+    Resume { interrupted_attempt: bool },
 }
 
 #[derive(Debug, Clone)]
@@ -56,6 +62,8 @@ pub struct TaskState {
     pub ended_at: Option<SystemTime>,
     pub retry_at: Option<SystemTime>,
     pub error: Option<String>,
+    /// While running: the prompt line the agent waits at for input. Every transition clears it.
+    pub waiting: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -75,7 +83,18 @@ impl TaskState {
             ended_at: None,
             retry_at: None,
             error: None,
+            waiting: None,
         }
+    }
+
+    /// The running agent waits for input at `prompt`, or (None) went on. Only a running task
+    /// waits; true when this changed anything.
+    pub fn set_waiting(&mut self, prompt: Option<String>) -> bool {
+        if (prompt.is_some() && self.status != TaskStatus::Running) || self.waiting == prompt {
+            return false;
+        }
+        self.waiting = prompt;
+        true
     }
 
     pub fn attempts_left(&self) -> bool {
@@ -124,6 +143,12 @@ impl TaskState {
                 self.ended_at = Some(now);
                 self.error = Some("cancelled".into());
             }
+            (Transition::CancelBecause(reason), Pending | Retrying) => {
+                self.status = Cancelled;
+                self.retry_at = None;
+                self.ended_at = Some(now);
+                self.error = Some(format!("cancelled: {reason}"));
+            }
             (Transition::Skip(reason), Pending) => {
                 self.status = Skipped;
                 self.ended_at = Some(now);
@@ -135,8 +160,23 @@ impl TaskState {
                 self.ended_at = None;
                 self.error = None;
             }
+            (
+                Transition::Resume {
+                    interrupted_attempt,
+                },
+                Preparing | Running | Retrying | Cancelled,
+            ) => {
+                self.status = Pending;
+                if *interrupted_attempt {
+                    self.max_attempts = self.max_attempts.max(self.attempt) + 1;
+                }
+                self.retry_at = None;
+                self.ended_at = None;
+                self.error = None;
+            }
             (t, from) => return Err(invalid(from, t)),
         }
+        self.waiting = None;
         Ok(())
     }
 }
@@ -193,6 +233,77 @@ mod tests {
             .unwrap();
         assert!(s.apply(Transition::Prepare, now()).is_err());
         assert!(s.apply(Transition::Cancel, now()).is_err());
+    }
+
+    #[test]
+    fn resume_makes_unfinished_tasks_pending_without_spending_budget_on_interruptions() {
+        let mut s = TaskState::new(2);
+        s.apply(Transition::Prepare, now()).unwrap();
+        s.apply(Transition::Start, now()).unwrap();
+        s.apply(
+            Transition::Resume {
+                interrupted_attempt: true,
+            },
+            now(),
+        )
+        .unwrap();
+        assert_eq!(
+            (s.status, s.attempt, s.max_attempts),
+            (TaskStatus::Pending, 1, 3)
+        );
+        s.apply(Transition::Prepare, now()).unwrap();
+        assert_eq!(s.attempt, 2);
+        s.apply(
+            Transition::AttemptEnded {
+                end: AttemptEnd::Failed,
+                error: Some("exit code 1".into()),
+                retry_at: Some(now()),
+            },
+            now(),
+        )
+        .unwrap();
+        // Waiting for a retry: the failed attempt counts.
+        s.apply(
+            Transition::Resume {
+                interrupted_attempt: false,
+            },
+            now(),
+        )
+        .unwrap();
+        assert_eq!((s.status, s.max_attempts), (TaskStatus::Pending, 3));
+        // Finished tasks are not resumed.
+        let mut done = TaskState::new(1);
+        done.apply(Transition::Skip("x".into()), now()).unwrap();
+        assert!(done
+            .apply(
+                Transition::Resume {
+                    interrupted_attempt: false
+                },
+                now()
+            )
+            .is_err());
+    }
+
+    #[test]
+    fn only_a_running_task_waits_and_any_transition_ends_it() {
+        let mut s = TaskState::new(1);
+        assert!(!s.set_waiting(Some("Name?".into())));
+        s.apply(Transition::Prepare, now()).unwrap();
+        s.apply(Transition::Start, now()).unwrap();
+        assert!(s.set_waiting(Some("Name?".into())));
+        assert!(!s.set_waiting(Some("Name?".into())));
+        assert_eq!(s.waiting.as_deref(), Some("Name?"));
+        s.apply(
+            Transition::AttemptEnded {
+                end: AttemptEnd::Succeeded,
+                error: None,
+                retry_at: None,
+            },
+            now(),
+        )
+        .unwrap();
+        assert_eq!(s.waiting, None);
+        assert!(!s.set_waiting(None));
     }
 
     #[test]

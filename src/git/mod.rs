@@ -5,6 +5,7 @@ mod commit;
 mod diff;
 mod merge;
 mod refs;
+mod status;
 mod worktree;
 
 use std::path::{Path, PathBuf};
@@ -15,7 +16,11 @@ use serde::{Deserialize, Serialize};
 pub use commit::{commit_worktree, save_snapshot};
 pub use diff::{diff_patch, diff_stat};
 pub use merge::{merge_branches_for_start, merge_into};
-pub use refs::{branch_tip, delete_branch, delete_refs_under, head_commit, is_merged_into};
+pub use refs::{
+    branch_tip, branches_under, delete_branch, delete_refs_under, head_commit, is_merged_into,
+    remove_stale_ref_lock,
+};
+pub use status::untracked_files;
 pub use worktree::{create_worktree, ensure_grove_excluded, prune_worktrees, remove_worktree};
 
 /// Lines added and removed between two commits.

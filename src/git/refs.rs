@@ -1,10 +1,11 @@
 //! Reading and deleting refs: HEAD and branch tips, ancestry checks, cleanup of grove's refs.
 
 use std::path::Path;
+use std::time::{Duration, SystemTime};
 
 use git2::{BranchType, Commit, ErrorCode, Oid, Repository};
 
-use super::{open, GitContext, GitError};
+use super::{io_err, open, GitContext, GitError};
 
 /// The commit `rev` (a branch, tag, commit id or any revspec) names.
 pub(crate) fn commit_of<'r>(repo: &'r Repository, rev: &str) -> Result<Commit<'r>, GitError> {
@@ -61,6 +62,25 @@ pub fn delete_branch(repo_root: &Path, branch: &str) -> Result<(), GitError> {
     }
 }
 
+/// Local branches whose names start with `prefix` (e.g. "grove/run-1/"), sorted.
+pub fn branches_under(repo_root: &Path, prefix: &str) -> Result<Vec<String>, GitError> {
+    let repo = open(repo_root)?;
+    let branches = repo
+        .branches(Some(BranchType::Local))
+        .ctx(|| "listing branches".into(), repo_root)?;
+    let mut names = Vec::new();
+    for branch in branches {
+        let (branch, _) = branch.ctx(|| "listing branches".into(), repo_root)?;
+        if let Ok(Some(name)) = branch.name() {
+            if name.starts_with(prefix) {
+                names.push(name.to_string());
+            }
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
 /// Deletes every ref whose name lies under `prefix` (e.g. "refs/grove/run-1"); returns how many.
 pub fn delete_refs_under(repo_root: &Path, prefix: &str) -> Result<usize, GitError> {
     let repo = open(repo_root)?;
@@ -79,6 +99,32 @@ pub fn delete_refs_under(repo_root: &Path, prefix: &str) -> Result<usize, GitErr
             .ctx(|| format!("deleting ref '{name}'"), repo_root)?;
     }
     Ok(names.len())
+}
+
+/// Removes the lock file of local branch `branch` when it was made at or after `since`: the
+/// lock a merge into it held when its grove process was killed (a lock is otherwise only ever
+/// held for an instant). An older lock is someone else's and stays. Ok(true) when removed.
+pub fn remove_stale_ref_lock(
+    repo_root: &Path,
+    branch: &str,
+    since: SystemTime,
+) -> Result<bool, GitError> {
+    let repo = open(repo_root)?;
+    let lock = repo
+        .commondir()
+        .join("refs/heads")
+        .join(format!("{branch}.lock"));
+    let modified = match std::fs::metadata(&lock).and_then(|m| m.modified()) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(io_err("inspecting", &lock)(e)),
+    };
+    // File times can be coarser than the journal's clock.
+    if modified + Duration::from_secs(1) < since {
+        return Ok(false);
+    }
+    std::fs::remove_file(&lock).map_err(io_err("removing", &lock))?;
+    Ok(true)
 }
 
 /// True when every commit of `branch` is already reachable from `target_branch`.

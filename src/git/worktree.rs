@@ -199,13 +199,15 @@ fn remove_registered(
                     root,
                 )?;
             }
-            Ok(_) => {}
-            Err(_) if registered == name => {
-                let dir = repo.commondir().join("worktrees").join(&registered);
-                fs::remove_dir_all(&dir).map_err(io_err("removing", &dir))?;
-            }
-            Err(_) => {}
+            _ => {}
         }
+    }
+    // Metadata under `name` that libgit2 cannot open, or does not even list (a creation
+    // interrupted by a kill leaves a folder without the files that make it a worktree), would
+    // block adding a worktree under this name again.
+    let leftover = repo.commondir().join("worktrees").join(name);
+    if leftover.is_dir() {
+        fs::remove_dir_all(&leftover).map_err(io_err("removing", &leftover))?;
     }
     match fs::symlink_metadata(path) {
         Ok(meta) if meta.is_dir() => {

@@ -1,12 +1,14 @@
 //! Walks the spanned tree of a whole plan into the validated `Plan`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::config::UserConfig;
 use super::deps::{self, TaskDeps};
-use super::error::{line_col, quoted, Bad, Res};
-use super::model::{defaults, AgentDef, Plan, PlanFormat, PlanSource, Strategy, TaskSpec};
+use super::error::{line_col, quoted, Bad, Place, Res};
+use super::model::{defaults, Plan, PlanFormat, PlanSource, Strategy, TaskSpec};
 use super::name_problem;
+use super::race;
 use super::scope::Scope;
 use super::settings::{self, Context, Prompt, Settings};
 use super::tree::{Entry, Node, Table, Value};
@@ -25,7 +27,21 @@ const TOP_KEYS: &[&str] = &[
     "tasks",
 ];
 
-pub(crate) fn plan(root: &Node, path: &Path, text: &str, format: PlanFormat) -> Res<Plan> {
+/// Whether agents' programs must be on PATH (not when only listing agents).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Programs {
+    Check,
+    Skip,
+}
+
+pub(crate) fn plan(
+    root: &Node,
+    path: &Path,
+    text: &str,
+    format: PlanFormat,
+    config: &UserConfig,
+    programs: Programs,
+) -> Res<Plan> {
     let Value::Table(top) = &root.value else {
         return Err(Bad::at(root.span.start, "a plan must be a table of keys"));
     };
@@ -50,27 +66,35 @@ pub(crate) fn plan(root: &Node, path: &Path, text: &str, format: PlanFormat) -> 
         None => false,
     };
 
-    let agents = match top.get("agents") {
-        Some(e) => agents(e, &scope)?,
-        None => BTreeMap::new(),
-    };
-    let agent_names: BTreeSet<String> = agents.keys().cloned().collect();
+    // The user config's agents, with the plan's own tables over them (and over presets).
+    let mut agents = config.agents.clone();
+    if let Some(e) = top.get("agents") {
+        let base = |name: &str| {
+            config
+                .agents
+                .get(name)
+                .cloned()
+                .or_else(|| crate::agent::preset(name))
+        };
+        agents.extend(super::agents::read(e, &scope, base)?);
+    }
     let cx = Context {
         plan_dir: path.parent().unwrap_or(Path::new("")),
-        agents: &agent_names,
+        agents: &agents,
+        file: None,
     };
     let defaults = match top.get("defaults") {
         Some(e) => {
             let scope = Scope::new("[defaults]".into());
             let table = scope.table(e)?;
             scope.check_keys(table, |k| settings::KEYS.contains(&k))?;
-            Settings::read(table, &scope, &cx)?
+            Settings::read(table, &scope, &cx)?.over(&config.defaults)
         }
-        None => Settings::default(),
+        None => config.defaults.clone(),
     };
 
     let deps_allowed = strategy != Strategy::Fallback;
-    let tasks = tasks(top, text, &cx, &defaults, deps_allowed)?;
+    let tasks = tasks(top, text, &cx, &defaults, deps_allowed, programs)?;
 
     Ok(Plan {
         name,
@@ -96,6 +120,7 @@ fn tasks(
     cx: &Context<'_>,
     defaults: &Settings,
     deps_allowed: bool,
+    programs: Programs,
 ) -> Res<Vec<TaskSpec>> {
     let task_nodes = match top.get("tasks") {
         Some(e) => Scope::top().array(e)?,
@@ -107,22 +132,50 @@ fn tasks(
     }
     let mut tasks: Vec<TaskSpec> = Vec::with_capacity(task_nodes.len());
     let mut all_deps = Vec::with_capacity(task_nodes.len());
-    let mut first_seen: BTreeMap<String, usize> = BTreeMap::new();
+    // Each name with where it is written and the raced task it is a sibling of.
+    let mut first_seen: BTreeMap<String, (usize, Option<String>)> = BTreeMap::new();
     for (i, node) in task_nodes.iter().enumerate() {
-        let (spec, deps, name_at) = task(i, node, cx, defaults, deps_allowed)?;
-        if let Some(&first) = first_seen.get(&spec.name) {
-            let (line, _) = line_col(text, first);
-            return Err(Bad::at(
-                name_at,
-                format!(
-                    "duplicate task name {} (first used on line {line})",
-                    quoted(&spec.name)
-                ),
-            ));
+        let (specs, deps, name_at) = task(i, node, cx, defaults, deps_allowed, programs)?;
+        for spec in specs {
+            let group = spec.group.as_ref().map(|g| g.name.clone());
+            if let Some((first, first_group)) = first_seen.get(&spec.name) {
+                let (line, _) = line_col(text, *first);
+                let name = quoted(&spec.name);
+                let why = match group.as_ref().or(first_group.as_ref()) {
+                    Some(raced) => format!(
+                        "task name {name} is also a sibling of raced task {} (line {line})",
+                        quoted(raced)
+                    ),
+                    None => format!("duplicate task name {name} (first used on line {line})"),
+                };
+                return Err(Bad::at(name_at, why));
+            }
+            first_seen.insert(spec.name.clone(), (name_at, group));
+            all_deps.push(TaskDeps {
+                task: spec.name.clone(),
+                deps: deps.clone(),
+            });
+            tasks.push(spec);
         }
-        first_seen.insert(spec.name.clone(), name_at);
-        tasks.push(spec);
-        all_deps.push(deps);
+    }
+    // A race's winner is not known in advance, so nothing can build on "the" raced task.
+    for t in &all_deps {
+        for (dep, at) in &t.deps {
+            if tasks
+                .iter()
+                .any(|s| s.group.as_ref().is_some_and(|g| &g.name == dep))
+            {
+                return Err(Bad::at(
+                    *at,
+                    format!(
+                        "task {} depends on raced task {}; depend on one of its siblings ({}) instead",
+                        quoted(&t.task),
+                        quoted(dep),
+                        quoted(&race::sibling_name(dep, 1))
+                    ),
+                ));
+            }
+        }
     }
     deps::check(&all_deps)?;
     Ok(tasks)
@@ -191,49 +244,19 @@ fn strategy(top: &Table, scope: &Scope) -> Res<Strategy> {
     })
 }
 
-fn agents(entry: &Entry, scope: &Scope) -> Res<BTreeMap<String, AgentDef>> {
-    let mut agents = BTreeMap::new();
-    for agent in scope.table(entry)?.entries() {
-        if let Some(problem) = name_problem(&agent.key) {
-            return Err(Bad::at(
-                agent.key_span.start,
-                format!("invalid agent name {}: {problem}", quoted(&agent.key)),
-            ));
-        }
-        let scope = Scope::new(format!("agent {}", quoted(&agent.key)));
-        let table = scope.table(agent)?;
-        scope.check_keys(table, |k| matches!(k, "command" | "env"))?;
-        let command_entry = table
-            .get("command")
-            .ok_or_else(|| scope.bad(agent.value.span.start, "missing required key 'command'"))?;
-        let command: Vec<String> = scope
-            .strings(command_entry)?
-            .into_iter()
-            .map(|(s, _)| s)
-            .collect();
-        if command.first().is_none_or(String::is_empty) {
-            return Err(scope.bad(
-                command_entry.value.span.start,
-                "'command' must start with a program to run",
-            ));
-        }
-        let env = match table.get("env") {
-            Some(e) => scope.env(e)?,
-            None => BTreeMap::new(),
-        };
-        agents.insert(agent.key.clone(), AgentDef { command, env });
-    }
-    Ok(agents)
-}
+/// A task's `depends_on` names, each with where it is written.
+type DepNames = Vec<(String, usize)>;
 
-/// One task: its spec with defaults folded in, its dependencies, and where its name is written.
+/// One task: its spec with defaults folded in (the siblings it races as, when raced), its
+/// dependencies, and where its name is written.
 fn task(
     index: usize,
     node: &Node,
     cx: &Context<'_>,
     defaults: &Settings,
     deps_allowed: bool,
-) -> Res<(TaskSpec, TaskDeps, usize)> {
+    programs: Programs,
+) -> Res<(Vec<TaskSpec>, DepNames, usize)> {
     let at = node.span.start;
     let Value::Table(table) = &node.value else {
         return Err(Bad::at(
@@ -252,7 +275,7 @@ fn task(
     };
     let scope = Scope::new(label);
     scope.check_keys(table, |k| {
-        settings::KEYS.contains(&k) || k == "name" || k == "depends_on"
+        settings::KEYS.contains(&k) || race::KEYS.contains(&k) || k == "name" || k == "depends_on"
     })?;
     let name_entry = name_entry.ok_or_else(|| scope.bad(at, "missing required key 'name'"))?;
     let name = valid_name(&scope, name_entry, "task name")?;
@@ -278,26 +301,86 @@ fn task(
         Some(e) => scope.strings(e)?,
         None => Vec::new(),
     };
+    let agent = match &merged.agent {
+        Some(r) => r.name.clone(),
+        None => defaults::AGENT.to_string(),
+    };
+    let race = race::read(table, &scope, cx)?;
+    if programs == Programs::Check {
+        match race
+            .as_ref()
+            .filter(|r| r.siblings.iter().all(Option::is_some))
+        {
+            Some(race) => {
+                for (agent, at) in race.siblings.iter().flatten() {
+                    check_program(agent, cx, &Place::Here(*at))?;
+                }
+            }
+            None => {
+                let place = merged
+                    .agent
+                    .as_ref()
+                    .map_or(Place::Here(at), |r| r.at.clone());
+                check_program(&agent, cx, &place)?;
+            }
+        }
+    }
     let spec = TaskSpec {
         prompt,
         prompt_file,
-        agent: merged
-            .agent
-            .clone()
-            .unwrap_or_else(|| defaults::AGENT.to_string()),
+        agent,
         timeout: merged.timeout(),
         retries: merged.retries.unwrap_or(defaults::RETRIES),
         backoff: merged.backoff(),
         kill_grace: merged.kill_grace.unwrap_or(defaults::KILL_GRACE),
         merge: merged.merge.unwrap_or(defaults::MERGE),
         keep_worktrees: merged.keep_worktrees.unwrap_or(defaults::KEEP_WORKTREES),
+        scrollback: merged.scrollback.unwrap_or(defaults::SCROLLBACK),
         depends_on: deps.iter().map(|(d, _)| d.clone()).collect(),
+        copy: merged.copy.unwrap_or_default(),
+        setup: merged.setup.unwrap_or_default(),
+        python: merged.python,
+        ports: merged.ports.unwrap_or(0),
+        idle_after: merged.idle_after.unwrap_or(defaults::IDLE_AFTER),
+        auto_yes: merged.auto_yes.unwrap_or(false),
+        check: merged.check,
+        group: None,
         inputs: merged.inputs,
         env: merged.env,
         name: name.clone(),
     };
-    let deps = TaskDeps { task: name, deps };
-    Ok((spec, deps, name_entry.value.span.start))
+    let specs = match &race {
+        Some(race) => race::expand(&spec, race),
+        None => vec![spec],
+    };
+    Ok((specs, deps, name_entry.value.span.start))
+}
+
+/// A preset's program must be on PATH (custom agents are the plan author's business: a missing
+/// program fails their attempt when it starts).
+fn check_program(agent: &str, cx: &Context<'_>, place: &Place) -> Res<()> {
+    if !crate::agent::is_preset(agent) {
+        return Ok(());
+    }
+    let Some(def) = cx
+        .agents
+        .get(agent)
+        .cloned()
+        .or_else(|| crate::agent::preset(agent))
+    else {
+        return Ok(());
+    };
+    if crate::agent::find_program(def.program()).is_some() {
+        return Ok(());
+    }
+    Err(Bad::at_place(
+        place,
+        format!(
+            "agent {} needs the program {} on PATH",
+            quoted(agent),
+            quoted(def.program())
+        ),
+    ))
 }
 
 /// A string value that follows the name rule.

@@ -29,6 +29,12 @@ pub enum PlanError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{}: cannot read the user config: {source}", path.display())]
+    ReadConfig {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// Syntax and validation errors, and a `base` that does not resolve.
     #[error("{at}: {reason}")]
     Invalid { at: Location, reason: String },
@@ -76,11 +82,13 @@ impl PlanError {
 }
 
 /// A problem found while walking the plan, at a byte offset of the plan text; turned into a
-/// `PlanError` once, where the file name and text are known.
+/// `PlanError` once, where the file name and text are known. A problem in another file (the
+/// user config) carries its location already.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Bad {
     pub at: Option<usize>,
     pub reason: String,
+    pub elsewhere: Option<Location>,
 }
 
 impl Bad {
@@ -88,11 +96,53 @@ impl Bad {
         Bad {
             at: Some(offset),
             reason: reason.into(),
+            elsewhere: None,
+        }
+    }
+
+    /// A problem at `place`, in this file or another.
+    pub fn at_place(place: &Place, reason: impl Into<String>) -> Self {
+        match place {
+            Place::Here(offset) => Bad::at(*offset, reason),
+            Place::Elsewhere(location) => Bad {
+                at: None,
+                reason: reason.into(),
+                elsewhere: Some(location.clone()),
+            },
         }
     }
 
     pub fn into_error(self, path: &Path, text: &str) -> PlanError {
-        PlanError::invalid(path, text, self.at, &self.reason)
+        match self.elsewhere {
+            Some(at) => PlanError::Invalid {
+                at,
+                reason: one_line(&self.reason),
+            },
+            None => PlanError::invalid(path, text, self.at, &self.reason),
+        }
+    }
+}
+
+/// Where something is written: at a byte offset of the file being read, or in another file.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Place {
+    Here(usize),
+    Elsewhere(Location),
+}
+
+/// A file read besides the plan (the user config), to point into it.
+#[derive(Debug, Clone)]
+pub(crate) struct SourceFile {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+impl SourceFile {
+    pub fn location(&self, offset: usize) -> Location {
+        Location {
+            file: self.path.clone(),
+            line_col: Some(line_col(&self.text, offset)),
+        }
     }
 }
 

@@ -1,10 +1,14 @@
 //! Plans: the model, parsing (TOML or JSON, with positions), and validation.
 
+mod agents;
 mod build;
+mod config;
 mod deps;
 mod error;
+pub mod grow;
 mod json_tree;
 pub mod model;
+mod race;
 mod repo;
 mod scope;
 mod settings;
@@ -13,12 +17,47 @@ mod tree;
 
 use std::path::Path;
 
+use build::Programs;
+pub use config::UserConfig;
 pub use error::{line_col, Location, PlanError};
 pub use model::{Plan, PlanFormat};
 pub use repo::{resolve_repo, RepoTarget};
 
-/// Reads and validates the plan at `path`: `.json` files are JSON, anything else TOML.
+/// Reads and validates the plan at `path` (`.json` files are JSON, anything else TOML), with the
+/// user config under it.
 pub fn load(path: &Path) -> Result<Plan, PlanError> {
+    load_with(path, &UserConfig::load()?)
+}
+
+/// Like [`load`], with `config` as the user config.
+pub fn load_with(path: &Path, config: &UserConfig) -> Result<Plan, PlanError> {
+    let (text, format) = read(path)?;
+    load_text(&text, path, format, config, Programs::Check)
+}
+
+/// Validates plan `text`; `path` names it in messages and anchors relative `prompt_file`s.
+pub fn load_str(text: &str, path: &Path, format: PlanFormat) -> Result<Plan, PlanError> {
+    load_text(text, path, format, &UserConfig::load()?, Programs::Check)
+}
+
+/// Plan `text` that grew while running (see `grow`), validated like a plan file.
+fn load_grown(
+    text: &str,
+    path: &Path,
+    format: PlanFormat,
+    config: &UserConfig,
+) -> Result<Plan, PlanError> {
+    load_text(text, path, format, config, Programs::Check)
+}
+
+/// The plan at `path` without requiring agents' programs on PATH: for listing what is
+/// available and what is missing.
+pub fn load_for_listing(path: &Path, config: &UserConfig) -> Result<Plan, PlanError> {
+    let (text, format) = read(path)?;
+    load_text(&text, path, format, config, Programs::Skip)
+}
+
+fn read(path: &Path) -> Result<(String, PlanFormat), PlanError> {
     let bytes = std::fs::read(path).map_err(|source| PlanError::Read {
         path: path.to_path_buf(),
         source,
@@ -33,16 +72,21 @@ pub fn load(path: &Path) -> Result<Plan, PlanError> {
     } else {
         PlanFormat::Toml
     };
-    load_str(&text, path, format)
+    Ok((text, format))
 }
 
-/// Validates plan `text`; `path` names it in messages and anchors relative `prompt_file`s.
-pub fn load_str(text: &str, path: &Path, format: PlanFormat) -> Result<Plan, PlanError> {
+fn load_text(
+    text: &str,
+    path: &Path,
+    format: PlanFormat,
+    config: &UserConfig,
+    programs: Programs,
+) -> Result<Plan, PlanError> {
     let root = match format {
         PlanFormat::Toml => toml_tree::parse(text),
         PlanFormat::Json => json_tree::parse(text),
     };
-    root.and_then(|root| build::plan(&root, path, text, format))
+    root.and_then(|root| build::plan(&root, path, text, format, config, programs))
         .map_err(|bad| bad.into_error(path, text))
 }
 

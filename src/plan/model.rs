@@ -14,7 +14,8 @@ pub struct Plan {
     pub strategy: Strategy,
     /// Once a task fails for good, cancel running tasks and skip pending ones.
     pub fail_fast: bool,
-    /// `[agents.NAME]` tables of the plan (presets are in `crate::agent`).
+    /// Agents defined by `[agents.NAME]` in the user config and the plan, each folded over the
+    /// preset of that name if there is one (presets used as they are live in `crate::agent`).
     pub agents: BTreeMap<String, AgentDef>,
     pub tasks: Vec<TaskSpec>,
     pub source: PlanSource,
@@ -62,11 +63,61 @@ impl Strategy {
     }
 }
 
-/// A custom agent: an argv template (never a shell string) plus environment.
+/// An agent definition with every field known: a preset's own, or `[agents.NAME]` of the user
+/// config and the plan folded over it (the plan wins).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentDef {
+    /// The argv template (never a shell string).
     pub command: Vec<String>,
+    /// More arguments after `command`: the user's own flags for a preset.
+    pub args: Vec<String>,
     pub env: BTreeMap<String, String>,
+    /// How its terminal output is read.
+    pub output: AgentOutput,
+    /// Text that, on the last lines of its screen, is a yes/no question `auto_yes` may answer.
+    pub yes_prompts: Vec<String>,
+    /// What `auto_yes` types to answer yes (written to the agent's terminal as is).
+    pub accept_key: String,
+}
+
+impl AgentDef {
+    /// The program the agent starts: the first element of its command.
+    pub fn program(&self) -> &str {
+        self.command.first().map_or("", String::as_str)
+    }
+}
+
+/// How an agent's terminal output is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentOutput {
+    /// Shown in the pane as it is.
+    Terminal,
+    /// Claude Code's `--output-format stream-json`: one JSON object per line, shown as a
+    /// readable transcript; its `result` is the task's output.
+    ClaudeStreamJson,
+}
+
+impl AgentOutput {
+    pub const CHOICES: [(&'static str, AgentOutput); 2] = [
+        ("terminal", AgentOutput::Terminal),
+        ("claude-stream-json", AgentOutput::ClaudeStreamJson),
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AgentOutput::Terminal => "terminal",
+            AgentOutput::ClaudeStreamJson => "claude-stream-json",
+        }
+    }
+}
+
+/// `python = { requirements = [...], requirements_file = "..." }`: a virtualenv in the worktree.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PythonEnv {
+    /// Passed to `pip install` as they are (names, version specs, local paths).
+    pub requirements: Vec<String>,
+    /// A requirements file, relative to the worktree.
+    pub requirements_file: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -86,7 +137,57 @@ pub struct TaskSpec {
     pub kill_grace: Duration,
     pub merge: MergeMode,
     pub keep_worktrees: KeepWorktrees,
+    /// Lines of history the task's pane keeps in memory (the attempt log keeps everything).
+    pub scrollback: usize,
     pub depends_on: Vec<String>,
+    /// Files copied from the main checkout into the worktree before the agent starts (paths
+    /// relative to the repository root).
+    pub copy: Vec<String>,
+    /// Shell commands run with `sh -c` in the worktree before the agent, in order.
+    pub setup: Vec<String>,
+    pub python: Option<PythonEnv>,
+    /// Free TCP ports reserved for the task, passed as `GROVE_PORT_0`…
+    pub ports: u16,
+    /// Quiet time after which an agent showing a prompt counts as waiting for input.
+    pub idle_after: Duration,
+    /// Answer the agent's known yes/no prompts with its accept key.
+    pub auto_yes: bool,
+    /// Run with `sh -c` in the worktree after the agent exits 0; the attempt succeeds only if
+    /// it passes.
+    pub check: Option<String>,
+    /// Set on the siblings a raced task (`replicas` / `agents`) expands to.
+    pub group: Option<RaceGroup>,
+}
+
+/// The race a sibling task belongs to: `<name>.1`, `<name>.2`… all do the same job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RaceGroup {
+    /// The raced task's name as written in the plan.
+    pub name: String,
+    pub pick: Pick,
+}
+
+/// How the winner of a race is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pick {
+    /// The user merges the sibling they like (`m`); its siblings become discarded.
+    Manual,
+    /// The first sibling to succeed (its check passing) is merged; the rest are cancelled.
+    FirstPassing,
+}
+
+impl Pick {
+    pub const CHOICES: [(&'static str, Pick); 2] = [
+        ("manual", Pick::Manual),
+        ("first-passing", Pick::FirstPassing),
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Pick::Manual => "manual",
+            Pick::FirstPassing => "first-passing",
+        }
+    }
 }
 
 impl TaskSpec {
@@ -137,6 +238,8 @@ pub mod defaults {
     pub const AGENT: &str = "demo";
     pub const MERGE: super::MergeMode = super::MergeMode::Manual;
     pub const KEEP_WORKTREES: super::KeepWorktrees = super::KeepWorktrees::Failed;
+    pub const SCROLLBACK: usize = crate::pty::pane::DEFAULT_SCROLLBACK;
+    pub const IDLE_AFTER: Duration = Duration::from_secs(10);
 
     /// Number of CPUs, at least 2.
     pub fn max_parallel() -> usize {

@@ -1,12 +1,12 @@
 //! The task keys `[defaults]` may also set, read into options, and how a task's own settings
 //! fold over the defaults.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::error::{quoted, Res};
-use super::model::{defaults, Backoff, KeepWorktrees, MergeMode};
+use super::error::{quoted, Place, Res, SourceFile};
+use super::model::{defaults, AgentDef, Backoff, KeepWorktrees, MergeMode, PythonEnv};
 use super::scope::Scope;
 use super::tree::{Entry, Table};
 
@@ -23,14 +23,26 @@ pub(crate) const KEYS: &[&str] = &[
     "kill_grace",
     "merge",
     "keep_worktrees",
+    "copy",
+    "setup",
+    "python",
+    "ports",
+    "idle_after",
+    "auto_yes",
+    "check",
+    "scrollback",
 ];
 
 const RETRIES_MAX: i64 = 100;
+const PORTS_MAX: i64 = 64;
+/// Lines of pane history kept in memory per task; the attempt log on disk has everything, so a
+/// bigger number only costs memory (about a cell per column per line).
+const SCROLLBACK_MAX: i64 = 100_000;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Settings {
     pub prompt: Option<Prompt>,
-    pub agent: Option<String>,
+    pub agent: Option<AgentRef>,
     pub inputs: serde_json::Map<String, serde_json::Value>,
     pub env: BTreeMap<String, String>,
     pub timeout: Option<Duration>,
@@ -39,6 +51,22 @@ pub(crate) struct Settings {
     pub kill_grace: Option<Duration>,
     pub merge: Option<MergeMode>,
     pub keep_worktrees: Option<KeepWorktrees>,
+    pub copy: Option<Vec<String>>,
+    pub setup: Option<Vec<String>>,
+    pub python: Option<PythonEnv>,
+    pub ports: Option<u16>,
+    pub idle_after: Option<Duration>,
+    pub auto_yes: Option<bool>,
+    pub check: Option<String>,
+    pub scrollback: Option<usize>,
+}
+
+/// An `agent = "NAME"` and where it is written, so a problem with the agent it picks (its
+/// program missing) points at the reference.
+#[derive(Debug, Clone)]
+pub(crate) struct AgentRef {
+    pub name: String,
+    pub at: Place,
 }
 
 #[derive(Debug, Clone)]
@@ -59,8 +87,10 @@ pub(crate) struct BackoffParts {
 pub(crate) struct Context<'a> {
     /// The plan file's directory, which `prompt_file` is relative to.
     pub plan_dir: &'a Path,
-    /// Names of the plan's `[agents]`.
-    pub agents: &'a BTreeSet<String>,
+    /// The `[agents]` of the plan and the user config.
+    pub agents: &'a BTreeMap<String, AgentDef>,
+    /// Set while reading the user config: references there point into that file.
+    pub file: Option<&'a SourceFile>,
 }
 
 impl Settings {
@@ -75,19 +105,18 @@ impl Settings {
             match entry.key.as_str() {
                 "prompt" => s.prompt = Some(Prompt::Text(scope.string(entry)?.to_string())),
                 "prompt_file" => s.prompt = Some(read_prompt_file(entry, scope, cx.plan_dir)?),
-                "agent" => s.agent = Some(agent(entry, scope, cx.agents)?),
+                "agent" => {
+                    let name = agent(entry, scope, cx.agents)?;
+                    let at = entry.value.span.start;
+                    let at = match cx.file {
+                        Some(file) => Place::Elsewhere(file.location(at)),
+                        None => Place::Here(at),
+                    };
+                    s.agent = Some(AgentRef { name, at });
+                }
                 "inputs" => s.inputs = scope.table(entry)?.to_json(),
                 "env" => s.env = scope.env(entry)?,
-                "timeout" => {
-                    let timeout = scope.duration(entry)?;
-                    if timeout.is_zero() {
-                        return Err(scope.bad(
-                            entry.value.span.start,
-                            format!("{} must be more than zero", scope.key(entry)),
-                        ));
-                    }
-                    s.timeout = Some(timeout);
-                }
+                "timeout" => s.timeout = Some(positive_duration(entry, scope)?),
                 "retries" => s.retries = Some(scope.count(entry, 0, Some(RETRIES_MAX))?),
                 "backoff" => s.backoff = backoff(entry, scope)?,
                 "kill_grace" => s.kill_grace = Some(scope.duration(entry)?),
@@ -103,6 +132,14 @@ impl Settings {
                     ];
                     s.keep_worktrees = Some(scope.choice(entry, &keep)?);
                 }
+                "copy" => s.copy = Some(copy_paths(entry, scope)?),
+                "setup" => s.setup = Some(non_empty_strings(entry, scope)?),
+                "python" => s.python = Some(python(entry, scope)?),
+                "ports" => s.ports = Some(scope.count(entry, 0, Some(PORTS_MAX))?),
+                "idle_after" => s.idle_after = Some(positive_duration(entry, scope)?),
+                "auto_yes" => s.auto_yes = Some(scope.boolean(entry)?),
+                "check" => s.check = Some(non_empty_command(entry, scope)?),
+                "scrollback" => s.scrollback = Some(scope.count(entry, 1, Some(SCROLLBACK_MAX))?),
                 _ => {}
             }
         }
@@ -133,6 +170,14 @@ impl Settings {
             kill_grace: self.kill_grace.or(defaults.kill_grace),
             merge: self.merge.or(defaults.merge),
             keep_worktrees: self.keep_worktrees.or(defaults.keep_worktrees),
+            copy: self.copy.or_else(|| defaults.copy.clone()),
+            setup: self.setup.or_else(|| defaults.setup.clone()),
+            python: self.python.or_else(|| defaults.python.clone()),
+            ports: self.ports.or(defaults.ports),
+            idle_after: self.idle_after.or(defaults.idle_after),
+            auto_yes: self.auto_yes.or(defaults.auto_yes),
+            check: self.check.or_else(|| defaults.check.clone()),
+            scrollback: self.scrollback.or(defaults.scrollback),
         }
     }
 
@@ -150,6 +195,17 @@ impl Settings {
             jitter: b.jitter.unwrap_or(d.jitter),
         }
     }
+}
+
+fn positive_duration(entry: &Entry, scope: &Scope) -> Res<Duration> {
+    let duration = scope.duration(entry)?;
+    if duration.is_zero() {
+        return Err(scope.bad(
+            entry.value.span.start,
+            format!("{} must be more than zero", scope.key(entry)),
+        ));
+    }
+    Ok(duration)
 }
 
 fn read_prompt_file(entry: &Entry, scope: &Scope, plan_dir: &Path) -> Res<Prompt> {
@@ -173,20 +229,29 @@ fn read_prompt_file(entry: &Entry, scope: &Scope, plan_dir: &Path) -> Res<Prompt
     Ok(Prompt::File { path, text })
 }
 
-fn agent(entry: &Entry, scope: &Scope, agents: &BTreeSet<String>) -> Res<String> {
-    let name = scope.string(entry)?;
-    if crate::agent::is_preset(name) || agents.contains(name) {
+fn agent(entry: &Entry, scope: &Scope, agents: &BTreeMap<String, AgentDef>) -> Res<String> {
+    known_agent(scope.string(entry)?, entry.value.span.start, scope, agents)
+}
+
+/// `name` if it is a preset or a defined agent; else an error at `at` listing both.
+pub(crate) fn known_agent(
+    name: &str,
+    at: usize,
+    scope: &Scope,
+    agents: &BTreeMap<String, AgentDef>,
+) -> Res<String> {
+    if crate::agent::is_preset(name) || agents.contains_key(name) {
         return Ok(name.to_string());
     }
-    let plan_agents = if agents.is_empty() {
+    let defined = if agents.is_empty() {
         "none".to_string()
     } else {
-        agents.iter().cloned().collect::<Vec<_>>().join(", ")
+        agents.keys().cloned().collect::<Vec<_>>().join(", ")
     };
     Err(scope.bad(
-        entry.value.span.start,
+        at,
         format!(
-            "unknown agent {} (presets: {}; plan agents: {plan_agents})",
+            "unknown agent {} (presets: {}; defined agents: {defined})",
             quoted(name),
             crate::agent::PRESETS.join(", ")
         ),
@@ -216,4 +281,80 @@ fn backoff(entry: &Entry, scope: &Scope) -> Res<BackoffParts> {
         }
     }
     Ok(parts)
+}
+
+/// `copy` paths: relative to the repository root, inside it, and not git's own files.
+fn copy_paths(entry: &Entry, scope: &Scope) -> Res<Vec<String>> {
+    let mut paths = Vec::new();
+    for (path, at) in scope.strings(entry)? {
+        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+        let problem = if parts.is_empty() {
+            Some("an empty path")
+        } else if path.starts_with('/') {
+            Some("an absolute path (use one relative to the repository root)")
+        } else if parts.contains(&"..") {
+            Some("a path leaving the repository")
+        } else if matches!(parts[0], ".git" | ".grove") {
+            Some("inside git's or grove's own directory")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(scope.bad(
+                at,
+                format!("{}: {} is {problem}", scope.key(entry), quoted(&path)),
+            ));
+        }
+        let clean: Vec<&str> = parts.into_iter().filter(|p| *p != ".").collect();
+        paths.push(clean.join("/"));
+    }
+    Ok(paths)
+}
+
+/// A shell command that is not empty (or only spaces).
+fn non_empty_command(entry: &Entry, scope: &Scope) -> Res<String> {
+    let command = scope.string(entry)?;
+    if command.trim().is_empty() {
+        return Err(scope.bad(
+            entry.value.span.start,
+            format!("{} must not be an empty command", scope.key(entry)),
+        ));
+    }
+    Ok(command.to_string())
+}
+
+/// An array of strings none of which is empty (or only spaces).
+fn non_empty_strings(entry: &Entry, scope: &Scope) -> Res<Vec<String>> {
+    let items = scope.strings(entry)?;
+    if let Some((_, at)) = items.iter().find(|(s, _)| s.trim().is_empty()) {
+        return Err(scope.bad(
+            *at,
+            format!("{} must not hold an empty command", scope.key(entry)),
+        ));
+    }
+    Ok(items.into_iter().map(|(s, _)| s).collect())
+}
+
+fn python(entry: &Entry, scope: &Scope) -> Res<PythonEnv> {
+    let table = scope.table(entry)?;
+    let scope = scope.nested(&entry.key);
+    scope.check_keys(table, |k| matches!(k, "requirements" | "requirements_file"))?;
+    let mut env = PythonEnv::default();
+    for field in table.entries() {
+        match field.key.as_str() {
+            "requirements" => env.requirements = non_empty_strings(field, &scope)?,
+            "requirements_file" => {
+                let file = scope.string(field)?;
+                if file.trim().is_empty() {
+                    return Err(scope.bad(
+                        field.value.span.start,
+                        format!("{} must not be empty", scope.key(field)),
+                    ));
+                }
+                env.requirements_file = Some(file.to_string());
+            }
+            _ => {}
+        }
+    }
+    Ok(env)
 }

@@ -28,6 +28,7 @@ fn syntax_error(text: &str, e: &toml::de::Error) -> Bad {
     Bad {
         at: span.map(|s| s.start),
         reason,
+        elsewhere: None,
     }
 }
 

@@ -1,5 +1,6 @@
 //! Agents in pseudo-terminals: spawn in their own session and process group, read output on a
-//! blocking thread, write input, resize, and stop the whole group (TERM, grace, KILL).
+//! blocking thread, write input through a writer thread, resize, and stop the whole group
+//! (TERM, grace, KILL).
 
 mod fast_forward;
 pub mod pane;
@@ -65,17 +66,17 @@ impl Exit {
 /// PTY (for answering terminal queries).
 pub trait OutputSink: Send + 'static {
     fn output(&mut self, bytes: &[u8], replies: &mut dyn Write);
+    /// The output has ended (EOF), before `Spawned::eof` fires: a sink holding a partial line
+    /// can flush it here.
+    fn finish(&mut self, _replies: &mut dyn Write) {}
 }
 
 /// Writes input to, and resizes, a running agent's terminal. Cheap to clone.
 #[derive(Clone)]
 pub struct PtyControl {
-    inner: Arc<Mutex<Control>>,
-}
-
-struct Control {
-    writer: Box<dyn Write + Send>,
-    master: Box<dyn MasterPty + Send>,
+    /// Bytes for the agent, written in order by the PTY's writer thread.
+    input: std::sync::mpsc::Sender<Vec<u8>>,
+    master: Arc<Mutex<Box<dyn MasterPty + Send>>>,
 }
 
 impl std::fmt::Debug for PtyControl {
@@ -85,28 +86,50 @@ impl std::fmt::Debug for PtyControl {
 }
 
 impl PtyControl {
+    /// Queues bytes for the agent's terminal. A writer thread delivers them: an agent that does
+    /// not read its input fills the terminal's input queue, and then only that thread waits,
+    /// never the run loop or the reader answering a terminal query.
     pub fn write(&self, bytes: &[u8]) -> io::Result<()> {
-        let mut control = self
-            .inner
-            .lock()
-            .map_err(|_| io::Error::other("pty control lock poisoned"))?;
-        control.writer.write_all(bytes)?;
-        control.writer.flush()
+        self.input
+            .send(bytes.to_vec())
+            .map_err(|_| io::Error::other("the agent's terminal is closed"))
     }
 
     pub fn resize(&self, rows: u16, cols: u16) -> io::Result<()> {
-        let control = self
-            .inner
+        let master = self
+            .master
             .lock()
             .map_err(|_| io::Error::other("pty control lock poisoned"))?;
-        control
-            .master
+        master
             .resize(pty_size(rows, cols))
             .map_err(|e| io::Error::other(e.to_string()))
     }
 }
 
-/// Replies from the reader thread go through the shared writer.
+/// Writes queued input to the PTY until every `PtyControl` is gone or the terminal closes.
+fn spawn_writer(
+    pgid: i32,
+    mut writer: Box<dyn Write + Send>,
+) -> io::Result<std::sync::mpsc::Sender<Vec<u8>>> {
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::Builder::new()
+        .name(format!("grove-write-{pgid}"))
+        .spawn(move || {
+            for bytes in rx {
+                if writer
+                    .write_all(&bytes)
+                    .and_then(|()| writer.flush())
+                    .is_err()
+                {
+                    // The agent's side is gone; nobody will read the rest.
+                    break;
+                }
+            }
+        })?;
+    Ok(tx)
+}
+
+/// Replies from the reader thread are queued like any other input.
 struct ReplyWriter(PtyControl);
 
 impl Write for ReplyWriter {
@@ -168,14 +191,12 @@ pub fn spawn(spec: &SpawnSpec, mut sink: impl OutputSink) -> Result<Spawned, Pty
         .try_clone_reader()
         .map_err(|e| spawn_error(&e))?;
     let writer = pair.master.take_writer().map_err(|e| spawn_error(&e))?;
-    // The master stays open (in `Control`, which the reader's reply writer keeps alive) for
+    // The master stays open (in `PtyControl`, which the reader's reply writer keeps alive) for
     // as long as the reader runs, so its descriptor can be asked how much output is waiting.
     let master_fd = pair.master.as_raw_fd();
     let control = PtyControl {
-        inner: Arc::new(Mutex::new(Control {
-            writer,
-            master: pair.master,
-        })),
+        input: spawn_writer(pgid, writer).map_err(|e| spawn_error(&e))?,
+        master: Arc::new(Mutex::new(pair.master)),
     };
 
     let (exit_tx, exit_rx) = oneshot::channel();
@@ -236,6 +257,7 @@ pub fn spawn(spec: &SpawnSpec, mut sink: impl OutputSink) -> Result<Spawned, Pty
             if !batch.is_empty() {
                 sink.output(&batch, &mut replies);
             }
+            sink.finish(&mut replies);
             let _ = eof_tx.send(());
         })
         .map_err(|e| spawn_error(&e))?;
@@ -316,8 +338,13 @@ pub fn group_alive(pgid: i32) -> bool {
 
 /// Live (non-zombie) processes of group `pgid`, from /proc.
 fn group_members(pgid: i32) -> impl Iterator<Item = i32> {
+    live_processes().filter_map(move |(pid, group)| (group == pgid).then_some(pid))
+}
+
+/// (pid, process group) of every live (non-zombie) process, from /proc.
+fn live_processes() -> impl Iterator<Item = (i32, i32)> {
     let entries = std::fs::read_dir("/proc").into_iter().flatten().flatten();
-    entries.filter_map(move |entry| {
+    entries.filter_map(|entry| {
         let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
         let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
         // The command name is in parentheses and may contain anything; fields follow the last ')'.
@@ -326,7 +353,7 @@ fn group_members(pgid: i32) -> impl Iterator<Item = i32> {
         let state = fields.next()?;
         let _ppid = fields.next()?;
         let group: i32 = fields.next()?.parse().ok()?;
-        (group == pgid && state != "Z" && state != "X").then_some(pid)
+        (state != "Z" && state != "X").then_some((pid, group))
     })
 }
 
@@ -365,6 +392,41 @@ pub async fn stop_group(pgid: i32, grace: Duration) -> StopReport {
 /// Kills a group at once (a second Ctrl-C).
 pub fn kill_group_now(pgid: i32) {
     signal_group(pgid, libc::SIGKILL);
+}
+
+/// Stops (`paused`) or continues a group. SIGTSTP comes first so programs that handle it can
+/// save their terminal state; SIGSTOP follows because an agent's group is orphaned (its parent,
+/// grove, is in another session), and the kernel ignores SIGTSTP sent to an orphaned group.
+pub fn pause_group(pgid: i32, paused: bool) {
+    if paused {
+        signal_group(pgid, libc::SIGTSTP);
+        signal_group(pgid, libc::SIGSTOP);
+    } else {
+        signal_group(pgid, libc::SIGCONT);
+    }
+}
+
+/// Process groups with a live process whose environment has every `KEY=value` of `tags`: how
+/// what an agent left running is found after grove was killed (agents inherit their GROVE_*
+/// variables), whatever the group ids, and never an unrelated process that reused an id.
+pub fn tagged_groups(tags: &[(&str, &str)]) -> Vec<i32> {
+    let wanted: Vec<Vec<u8>> = tags
+        .iter()
+        .map(|(k, v)| format!("{k}={v}").into_bytes())
+        .collect();
+    let mut groups: Vec<i32> = live_processes()
+        .filter(|(pid, _)| {
+            let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+                return false;
+            };
+            let vars: Vec<&[u8]> = environ.split(|&b| b == 0).collect();
+            wanted.iter().all(|w| vars.contains(&w.as_slice()))
+        })
+        .map(|(_, group)| group)
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
+    groups
 }
 
 /// Waits until the group has no live process, checking briefly; false on timeout.

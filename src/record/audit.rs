@@ -47,6 +47,15 @@ impl Audit {
         self.emit(|| tracing::info!(event = "run_started", run_id, plan, base_commit));
     }
 
+    pub fn run_resumed(&self, run_id: &str, pid: u32) {
+        self.emit(|| tracing::info!(event = "run_resumed", run_id, pid));
+    }
+
+    /// The run was paused (Ctrl-Z) or continued.
+    pub fn paused(&self, paused: bool) {
+        self.emit(|| tracing::info!(event = "paused", paused));
+    }
+
     pub fn run_finished(&self, run_id: &str, interrupted: bool) {
         self.emit(|| tracing::info!(event = "run_finished", run_id, interrupted));
     }
@@ -102,6 +111,31 @@ impl Audit {
 
     pub fn merge(&self, task: &str, outcome: &str, commit: &str, detail: &str) {
         self.emit(|| tracing::info!(event = "merge", task, outcome, commit, detail));
+    }
+
+    /// A worktree setup step (copy, venv, requirements, a setup command) and how it ended.
+    pub fn setup(&self, task: &str, attempt: u32, step: &str, outcome: &str) {
+        self.emit(|| tracing::info!(event = "setup", task, attempt, step, outcome));
+    }
+
+    /// `auto_yes` answered the agent's question `prompt` by typing `key`.
+    pub fn check(&self, task: &str, attempt: u32, command: &str, outcome: &str) {
+        self.emit(|| tracing::info!(event = "check", task, attempt, command, outcome));
+    }
+
+    pub fn answer(&self, task: &str, attempt: u32, prompt: &str, key: &str) {
+        let key = key.escape_default().to_string();
+        self.emit(|| tracing::info!(event = "auto_yes", task, attempt, prompt, key));
+    }
+
+    /// A task joined the running plan (started from the dashboard).
+    pub fn task_added(&self, task: &str, agent: &str) {
+        self.emit(|| tracing::info!(event = "task_added", task, agent));
+    }
+
+    /// A race's winner: `task` of raced task `group` is merged, its siblings discarded.
+    pub fn pick(&self, group: &str, task: &str, how: &str) {
+        self.emit(|| tracing::info!(event = "pick", group, task, how));
     }
 
     pub fn state(&self, task: &str, status: &str, detail: &str) {

@@ -1,8 +1,10 @@
 //! Records of a run under `<repo>/.grove/runs/<run-id>/`: layout, atomic writes, hashes, times,
-//! the envelope, results.json and the audit log.
+//! the envelope, results.json, the audit log, the journal and the run's lock.
 
 pub mod audit;
 pub mod envelope;
+pub mod journal;
+pub mod lock;
 pub mod results;
 
 use std::io::Write;
@@ -73,10 +75,7 @@ impl RunPaths {
     }
 
     pub fn worktree(&self, task: &str) -> PathBuf {
-        self.repo_root
-            .join(".grove/worktrees")
-            .join(&self.run_id)
-            .join(task)
+        self.worktrees().join(task)
     }
     pub fn branch(&self, task: &str) -> String {
         format!("grove/{}/{}", self.run_id, task)
@@ -112,6 +111,15 @@ impl RunPaths {
     pub fn audit(&self) -> PathBuf {
         self.run_dir.join("audit.log")
     }
+    /// The folder holding every worktree of the run.
+    pub fn worktrees(&self) -> PathBuf {
+        worktrees_dir(&self.repo_root).join(&self.run_id)
+    }
+}
+
+/// `<repo>/.grove/worktrees`.
+pub fn worktrees_dir(repo_root: &Path) -> PathBuf {
+    repo_root.join(".grove/worktrees")
 }
 
 /// `<repo>/.grove/runs`.

@@ -5,6 +5,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::agent::stream_json::Usage;
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Results {
     pub run_id: String,
@@ -31,6 +33,21 @@ pub struct Results {
     pub tasks: Vec<TaskResult>,
     pub results_by_agent: BTreeMap<String, AgentTally>,
     pub errors: Vec<TaskError>,
+    /// Usage of every task that reported some, summed (no session); absent when none did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    /// The races (`replicas` / `agents`) of the run, in plan order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupRecord>,
+}
+
+/// A race: its siblings, how the winner is picked, and which sibling was (None: not yet).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GroupRecord {
+    pub name: String,
+    pub pick: String,
+    pub siblings: Vec<String>,
+    pub picked: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -50,6 +67,13 @@ pub struct TaskResult {
     pub attempts: Vec<AttemptRecord>,
     pub merge: MergeRecord,
     pub provenance: Provenance,
+    /// What the task's attempts reported they used (stream-json agents), summed; the session
+    /// is the latest attempt's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    /// The raced task this one is a sibling of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -65,6 +89,20 @@ pub struct AttemptRecord {
     /// Where a failed attempt's files were saved (`refs/grove/<run>/<task>/attempt-<n>`).
     #[serde(default)]
     pub saved_ref: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    /// The task's check, when it ran in this attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<CheckRecord>,
+}
+
+/// `check: {command, exit_code, duration_s}` of an attempt; `exit_code` is null when the check
+/// did not exit by itself (timeout, cancel, signal).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CheckRecord {
+    pub command: String,
+    pub exit_code: Option<i32>,
+    pub duration_s: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -147,6 +185,11 @@ impl Results {
                 _ => {}
             }
         }
+        self.usage =
+            Usage::total(self.tasks.iter().filter_map(|t| t.usage.as_ref())).map(|mut u| {
+                u.session_id = None;
+                u
+            });
         self.errors = self
             .tasks
             .iter()

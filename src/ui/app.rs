@@ -11,6 +11,7 @@ use ratatui::widgets::Widget;
 use tui_term::widget::{Cursor, PseudoTerminal};
 
 use super::diff::PatchView;
+use super::form::{AgentChoice, TaskForm};
 use super::format;
 use super::layout::ScreenLayout;
 use super::load::{Load, Loaded};
@@ -39,7 +40,14 @@ pub enum Mode {
         task: usize,
         scroll: usize,
     },
+    /// The siblings of a race side by side.
+    Compare {
+        group: String,
+        scroll: usize,
+    },
     Confirm(Confirm),
+    /// The new-task form (`n`).
+    Form(Box<TaskForm>),
     /// The run ended; the summary is shown over the dashboard.
     Summary,
     /// Quit was confirmed; waiting for the engine to stop the agents and write the results.
@@ -92,6 +100,22 @@ pub struct App {
     /// The envelope text for the details view, with the path it came from.
     pub(super) envelope: Option<(PathBuf, Result<String, String>)>,
     exit: Option<i32>,
+    /// Agents that started waiting for input since the loop last looked: (task, prompt).
+    alerts: Vec<(String, String)>,
+    /// The agents the new-task form offers.
+    pub(super) agents: Vec<AgentChoice>,
+    /// A task started from here: selected once the engine announces it.
+    pub(super) select_when_added: Option<String>,
+    /// Ctrl-Z: where suspending the dashboard stands.
+    suspend: Suspend,
+}
+
+/// Ctrl-Z asks the engine to stop the agents first; the dashboard suspends itself once it has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Suspend {
+    No,
+    Asked,
+    Ready,
 }
 
 impl App {
@@ -110,6 +134,10 @@ impl App {
             flash: None,
             envelope: None,
             exit: None,
+            alerts: Vec::new(),
+            agents: opts.agents,
+            select_when_added: None,
+            suspend: Suspend::No,
         }
     }
 
@@ -157,6 +185,11 @@ impl App {
         ScreenLayout::compute(area, self.tasks.len(), self.selected, self.zoomed)
     }
 
+    /// Tasks whose agents started waiting for input since the last call: (task, prompt line).
+    pub fn take_alerts(&mut self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.alerts)
+    }
+
     /// Applies an engine event; true when the screen must be redrawn.
     pub fn apply_event(&mut self, event: Event) -> bool {
         match event {
@@ -169,9 +202,14 @@ impl App {
                     scrolled: 0,
                     sent_size: None,
                 };
+                let name = task.view.name.clone();
                 match self.tasks.get_mut(task.view.index) {
                     Some(slot) => *slot = task,
                     None => self.tasks.push(task),
+                }
+                if self.select_when_added.as_ref() == Some(&name) {
+                    self.select_when_added = None;
+                    self.select(self.tasks.len() - 1);
                 }
             }
             Event::TaskChanged(view) => {
@@ -183,6 +221,9 @@ impl App {
                     if matches!(self.mode, Mode::Summary) {
                         self.mode = Mode::Normal;
                     }
+                }
+                if let (None, Some(prompt)) = (&task.view.waiting, &view.waiting) {
+                    self.alerts.push((view.name.clone(), prompt.clone()));
                 }
                 // The pane's cursor is drawn only while the agent runs.
                 task.stale |= task.view.status != view.status;
@@ -199,13 +240,34 @@ impl App {
                 let (text, error) = format::merge_outcome(&task, &self.info.base_label, &outcome);
                 self.flash = Some(Flash { text, error });
             }
+            Event::Paused(paused) => {
+                if paused && self.suspend == Suspend::Asked {
+                    self.suspend = Suspend::Ready;
+                } else if !paused {
+                    self.note("agents continued");
+                }
+            }
             Event::RunFinished(summary) => {
                 let stopping = matches!(self.mode, Mode::Stopping);
-                if summary.interrupted || stopping || self.exit_when_done {
+                // An empty run (`grove new` before any task) has nothing to sum up yet.
+                let empty = summary.total == 0;
+                if summary.interrupted || stopping || (self.exit_when_done && !empty) {
                     self.exit = Some(summary.exit_code());
                 }
                 self.summary = Some(summary);
-                self.mode = Mode::Summary;
+                // A form being filled in stays open; the summary shows once it is closed.
+                if !empty && !matches!(self.mode, Mode::Form(_)) {
+                    self.mode = Mode::Summary;
+                }
+            }
+            Event::TaskRejected { name, error } => {
+                if self.select_when_added.as_ref() == Some(&name) {
+                    self.select_when_added = None;
+                }
+                self.flash = Some(Flash {
+                    text: format!("{name} not started: {error}"),
+                    error: true,
+                });
             }
         }
         true
@@ -283,8 +345,40 @@ impl App {
         }
     }
 
+    /// Ctrl-Z: stop the agents, then (once the engine says they are) suspend the dashboard.
+    pub(super) fn ask_suspend(&mut self) -> Vec<Action> {
+        self.suspend = Suspend::Asked;
+        vec![Action::Send(Command::Pause)]
+    }
+
+    /// True once when the dashboard should suspend itself now (the agents are stopped).
+    pub fn take_suspend(&mut self) -> bool {
+        let ready = self.suspend == Suspend::Ready;
+        if ready {
+            self.suspend = Suspend::No;
+        }
+        ready
+    }
+
+    /// The engine's event stream ended. After the run has finished that only happens when grove
+    /// is being stopped (quit, or SIGTERM/SIGHUP while the summary is shown): the dashboard then
+    /// closes with the run's exit code. False if the run had not finished (an engine failure).
+    pub fn events_ended(&mut self) -> bool {
+        match &self.summary {
+            Some(summary) => {
+                self.exit.get_or_insert(summary.exit_code());
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The engine no longer takes commands (its loop ended).
     pub fn engine_gone(&mut self) {
+        if self.suspend == Suspend::Asked {
+            // No agents left to stop: suspend all the same.
+            self.suspend = Suspend::Ready;
+        }
         self.flash = Some(Flash {
             text: "the run has ended; grove can no longer act on tasks".into(),
             error: true,

@@ -3,9 +3,10 @@
 
 use std::time::{Duration, SystemTime};
 
-use ratatui::style::{Color, Style};
+use ratatui::style::{Color, Modifier, Style};
 
-use crate::engine::api::{TaskStatus, TaskView};
+use crate::agent::stream_json::dollars;
+use crate::engine::api::{TaskStatus, TaskView, Usage};
 use crate::git::{DiffStat, MergeOutcome};
 
 pub fn status_symbol(status: TaskStatus) -> &'static str {
@@ -36,8 +37,28 @@ pub fn status_style(status: TaskStatus) -> Style {
     Style::new().fg(status_color(status))
 }
 
-/// The status as a word, with the countdown while a retry waits ("retrying in 4s").
+/// How a task's status reads: its status color, or, while its agent waits for input, a
+/// highlight that stands out from every status. Reversed rather than a background color, so the
+/// selected row's background cannot hide it.
+pub fn task_style(task: &TaskView) -> Style {
+    if task.waiting.is_some() {
+        return waiting_style();
+    }
+    status_style(task.status)
+}
+
+pub fn waiting_style() -> Style {
+    Style::new()
+        .fg(Color::Yellow)
+        .add_modifier(Modifier::BOLD | Modifier::REVERSED)
+}
+
+/// The status as a word, with the countdown while a retry waits ("retrying in 4s"), or
+/// `waiting` while the agent waits for input.
 pub fn status_text(task: &TaskView, now: SystemTime) -> String {
+    if task.waiting.is_some() {
+        return "waiting".into();
+    }
     match (task.status, task.retry_at) {
         (TaskStatus::Retrying, Some(at)) => {
             let left = at.duration_since(now).unwrap_or_default();
@@ -54,6 +75,18 @@ pub fn task_elapsed(task: &TaskView, now: SystemTime) -> Option<Duration> {
     let start = task.started_at?;
     let end = task.ended_at.unwrap_or(now);
     Some(end.duration_since(start).unwrap_or_default())
+}
+
+/// Cost, tokens and turns in one line: `$0.0123 · 1200 in / 340 out tokens · 3 turns`.
+pub fn usage(u: &Usage) -> String {
+    format!(
+        "{} · {} in / {} out tokens · {} turn{}",
+        dollars(u.cost_usd),
+        u.input_tokens,
+        u.output_tokens,
+        u.num_turns,
+        if u.num_turns == 1 { "" } else { "s" }
+    )
 }
 
 /// A clock reading: `42s`, `3m05s`, `1h02m`.

@@ -7,6 +7,7 @@ use crossterm::event::{
 use ratatui::layout::Position;
 
 use super::app::{Action, App, Confirm, Mode};
+use super::form::{unique_name, FormOutcome, TaskForm};
 use super::keys::{is_detach, key_bytes};
 use super::load::Load;
 use super::view;
@@ -36,7 +37,10 @@ impl App {
                 self.confirm_key(confirm, key)
             }
             Mode::Stopping => Vec::new(),
-            Mode::Help { .. } | Mode::Diff { .. } | Mode::Details { .. } => self.view_key(key),
+            Mode::Form(_) => self.form_key(key),
+            Mode::Help { .. } | Mode::Diff { .. } | Mode::Details { .. } | Mode::Compare { .. } => {
+                self.view_key(key)
+            }
             Mode::Normal | Mode::Summary => self.normal_key(key),
         }
     }
@@ -58,7 +62,7 @@ impl App {
             _ => return,
         };
         match self.mode {
-            Mode::Help { .. } | Mode::Diff { .. } | Mode::Details { .. } => {
+            Mode::Help { .. } | Mode::Diff { .. } | Mode::Details { .. } | Mode::Compare { .. } => {
                 self.scroll_view(Scroll::By(wheel * WHEEL_LINES));
             }
             Mode::Normal | Mode::Summary | Mode::Attach => {
@@ -72,12 +76,17 @@ impl App {
                     self.select(self.selected.saturating_add_signed(wheel));
                 }
             }
-            Mode::Confirm(_) | Mode::Stopping => {}
+            Mode::Confirm(_) | Mode::Stopping | Mode::Form(_) => {}
         }
     }
 
-    /// Pasted text goes to the attached agent, bracketed if it asked for that.
+    /// Pasted text goes to the attached agent, bracketed if it asked for that (or into the
+    /// new-task form).
     pub fn handle_paste(&mut self, text: &str) -> Vec<Action> {
+        if let Mode::Form(form) = &mut self.mode {
+            form.paste(text);
+            return Vec::new();
+        }
         let Mode::Attach = self.mode else {
             return Vec::new();
         };
@@ -107,6 +116,7 @@ impl App {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         match key.code {
             KeyCode::Char('c') if ctrl => return self.quit(),
+            KeyCode::Char('z') if ctrl => return self.ask_suspend(),
             KeyCode::Char('q') => return self.quit(),
             KeyCode::Esc if matches!(self.mode, Mode::Summary) => self.mode = Mode::Normal,
             KeyCode::Esc => self.zoomed = false,
@@ -125,6 +135,9 @@ impl App {
             KeyCode::Char('m') => return self.merge(),
             KeyCode::Char('d') => return self.open_diff(),
             KeyCode::Char('l') => return self.open_details(),
+            KeyCode::Char('v') => self.open_compare(),
+            KeyCode::Char('n') => self.open_form(),
+            KeyCode::Char('N') => return self.copy_task(),
             KeyCode::Char('?') => self.mode = Mode::Help { scroll: 0 },
             KeyCode::PageUp => self.scroll_pane(self.selected, self.pane_page()),
             KeyCode::PageDown => self.scroll_pane(self.selected, -self.pane_page()),
@@ -140,6 +153,9 @@ impl App {
             KeyCode::Char('q') => return self.quit(),
             KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
                 return self.quit()
+            }
+            KeyCode::Char('z') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                return self.ask_suspend()
             }
             KeyCode::Esc => {
                 self.mode = Mode::Normal;
@@ -261,6 +277,10 @@ impl App {
             (TaskStatus::Succeeded, MergeState::Pending) => {
                 format!("{name} is being merged")
             }
+            (_, MergeState::Discarded) => format!(
+                "{name} was discarded: another sibling of {} was picked",
+                task.view.group.as_deref().unwrap_or("its race")
+            ),
             (TaskStatus::Succeeded, _) => {
                 self.note(format!("merging {name} into {}", self.info.base_label));
                 return vec![Action::Send(Command::Merge { task: name })];
@@ -310,6 +330,78 @@ impl App {
         vec![Action::Load(Load::Envelope { path })]
     }
 
+    fn name_taken(&self, name: &str) -> bool {
+        self.tasks.iter().any(|t| t.view.name == name)
+    }
+
+    /// `n`: the new-task form, with the first free `task-<n>` as its name.
+    fn open_form(&mut self) {
+        let name = (1..)
+            .map(|n| format!("task-{n}"))
+            .find(|name| !self.name_taken(name))
+            .unwrap_or_default();
+        self.mode = Mode::Form(Box::new(TaskForm::new(&name, self.agents.clone())));
+    }
+
+    fn form_key(&mut self, key: KeyEvent) -> Vec<Action> {
+        let Mode::Form(form) = &mut self.mode else {
+            return Vec::new();
+        };
+        let tasks = &self.tasks;
+        let taken = |name: &str| tasks.iter().any(|t| t.view.name == name);
+        match form.key(key, &taken) {
+            FormOutcome::Editing => Vec::new(),
+            FormOutcome::Cancel => {
+                self.mode = self.after_form();
+                Vec::new()
+            }
+            FormOutcome::Submit(task) => {
+                self.mode = self.after_form();
+                self.note(format!("starting {} ({})", task.name, task.agent));
+                self.select_when_added = Some(task.name.clone());
+                vec![Action::Send(Command::AddTask { task })]
+            }
+        }
+    }
+
+    /// Where closing the form goes: the summary when the run had ended meanwhile.
+    fn after_form(&self) -> Mode {
+        match &self.summary {
+            Some(summary) if summary.total > 0 && self.active_count() == 0 => Mode::Summary,
+            _ => Mode::Normal,
+        }
+    }
+
+    /// `N`: a copy of the selected task (same agent and prompt) under a new name, started at once.
+    fn copy_task(&mut self) -> Vec<Action> {
+        let Some(task) = self.selected_task() else {
+            self.note("no task to copy; n starts a new one");
+            return Vec::new();
+        };
+        let from = task.view.name.clone();
+        let name = unique_name(&format!("{from}-copy"), &|n| self.name_taken(n));
+        self.note(format!("starting {name}, a copy of {from}"));
+        self.select_when_added = Some(name.clone());
+        vec![Action::Send(Command::CopyTask { task: from, name })]
+    }
+
+    /// `v` on a race sibling: its race side by side.
+    fn open_compare(&mut self) {
+        let Some(task) = self.selected_task() else {
+            return;
+        };
+        match task.view.group.clone() {
+            Some(group) => self.mode = Mode::Compare { group, scroll: 0 },
+            None => {
+                let text = format!(
+                    "{} is not part of a race (replicas / agents)",
+                    task.view.name
+                );
+                self.note(text);
+            }
+        }
+    }
+
     /// Lines PgUp/PgDn move a pane: its height less one, so a line of context stays.
     fn pane_page(&self) -> isize {
         let rows = self
@@ -325,7 +417,8 @@ impl App {
         let max = len.saturating_sub(page);
         let (Mode::Help { scroll: offset }
         | Mode::Diff { scroll: offset, .. }
-        | Mode::Details { scroll: offset, .. }) = &mut self.mode
+        | Mode::Details { scroll: offset, .. }
+        | Mode::Compare { scroll: offset, .. }) = &mut self.mode
         else {
             return;
         };

@@ -3,6 +3,7 @@
 
 mod app;
 mod diff;
+mod form;
 mod format;
 mod input;
 mod keys;
@@ -13,13 +14,17 @@ mod terminal;
 mod view;
 
 pub use app::{Action, App, Confirm, Flash, Mode};
+pub use form::{AgentChoice, Field, FormOutcome, TaskForm, TextInput};
 pub use layout::{PaneSlot, ScreenLayout};
 pub use load::{Load, Loaded};
 pub use run::run;
+pub use terminal::TerminalSession;
 pub use view::draw;
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct DashboardOptions {
     /// Quit by itself when every task has ended, with the headless exit codes.
     pub exit_when_done: bool,
+    /// The agents the new-task form offers (`n`).
+    pub agents: Vec<AgentChoice>,
 }

@@ -11,7 +11,7 @@ use tokio::time::{sleep_until, Instant};
 
 use super::app::{Action, App};
 use super::load::Loaded;
-use super::terminal::{spawn_input_reader, TerminalSession};
+use super::terminal::{self, spawn_input_reader, TerminalSession};
 use super::view::draw;
 use super::DashboardOptions;
 use crate::engine::api::{Command, FrontEnd};
@@ -48,6 +48,15 @@ pub async fn run(front: FrontEnd, opts: DashboardOptions) -> anyhow::Result<i32>
         if let Some(code) = app.exit_code() {
             return Ok(code);
         }
+        if app.take_suspend() {
+            // Returns once the shell continues grove (`fg`); then the agents go on too.
+            session.suspend().context("cannot suspend")?;
+            outbox.carry_out(&mut app, vec![Action::Send(Command::Continue)]);
+            let (width, height) =
+                crossterm::terminal::size().context("cannot read the terminal size")?;
+            app.set_size(width, height);
+            dirty = true;
+        }
         let wake = if dirty {
             Some(last_draw.map_or_else(Instant::now, |t| t + FRAME))
         } else if app.needs_clock() {
@@ -78,16 +87,52 @@ pub async fn run(front: FrontEnd, opts: DashboardOptions) -> anyhow::Result<i32>
                     while let Ok(event) = events.try_recv() {
                         dirty |= app.apply_event(event);
                     }
+                    let alerts = app.take_alerts();
+                    if !alerts.is_empty() {
+                        // A failed bell is not worth stopping the dashboard for.
+                        let _ = session.bell();
+                        notify_desktop(alerts);
+                    }
                 }
-                None if app.finished() => events_open = false,
+                None if app.events_ended() => events_open = false,
                 None => anyhow::bail!("the engine stopped before the run finished"),
             },
             Some(loaded) = loaded_rx.recv() => {
                 app.loaded(loaded);
                 dirty = true;
             }
+            () = terminal::panicked() => {
+                // Returning makes the CLI stop the agents and write the results before it
+                // prints this.
+                anyhow::bail!(
+                    "an internal error (the panic reported above) ended the dashboard; the \
+                     agents were stopped and the results written"
+                )
+            }
         }
     }
+}
+
+/// A desktop notification per waiting agent where `notify-send` exists, run on a blocking
+/// thread so the dashboard never waits for it.
+fn notify_desktop(alerts: Vec<(String, String)>) {
+    let Some(program) = crate::agent::find_program("notify-send") else {
+        return;
+    };
+    tokio::task::spawn_blocking(move || {
+        for (task, prompt) in alerts {
+            let _ = std::process::Command::new(&program)
+                .args([
+                    "--app-name=grove",
+                    &format!("grove: {task} is waiting"),
+                    &prompt,
+                ])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    });
 }
 
 fn on_input(app: &mut App, event: Input) -> Vec<Action> {

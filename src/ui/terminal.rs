@@ -1,5 +1,6 @@
 //! The real terminal: entering dashboard mode and always leaving it (on return, on error, on
-//! panic), drawing a frame as one synchronized update, and reading input on its own thread.
+//! panic anywhere in the process), drawing a frame as one synchronized update, and reading input
+//! on its own thread.
 
 use std::io::{self, Stdout};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,11 +15,15 @@ use crossterm::terminal::{
 use crossterm::{cursor, execute, queue, terminal};
 use ratatui::backend::CrosstermBackend;
 use ratatui::{Frame, Terminal};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 /// True while the terminal is in dashboard mode, so the panic hook knows to restore it.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 static PANIC_HOOK: Once = Once::new();
+/// Tells the dashboard loop that a panic (on any thread) took the terminal back: a thread that
+/// panics need not end the process, and the dashboard must not go on drawing on a restored
+/// terminal, so it stops the run instead.
+static PANICKED: Notify = Notify::const_new();
 
 /// The terminal in dashboard mode; dropping it restores the terminal.
 pub struct TerminalSession {
@@ -30,21 +35,15 @@ impl TerminalSession {
         PANIC_HOOK.call_once(|| {
             let previous = std::panic::take_hook();
             std::panic::set_hook(Box::new(move |info| {
-                restore();
+                if restore() {
+                    PANICKED.notify_one();
+                }
                 previous(info);
             }));
         });
         ACTIVE.store(true, Ordering::SeqCst);
-        let entered = terminal::enable_raw_mode().and_then(|()| {
-            execute!(
-                io::stdout(),
-                EnterAlternateScreen,
-                EnableMouseCapture,
-                EnableBracketedPaste,
-                cursor::Hide
-            )?;
-            Terminal::new(CrosstermBackend::new(io::stdout()))
-        });
+        let entered =
+            enter_modes().and_then(|()| Terminal::new(CrosstermBackend::new(io::stdout())));
         match entered {
             Ok(terminal) => Ok(TerminalSession { terminal }),
             Err(e) => {
@@ -52,6 +51,22 @@ impl TerminalSession {
                 Err(e)
             }
         }
+    }
+
+    /// Ctrl-Z: gives the terminal back and stops this process as a shell's job control would
+    /// (SIGTSTP, default action). Returns after `fg` (SIGCONT) with the terminal in dashboard
+    /// mode again and cleared, so the next frame is drawn whole.
+    pub fn suspend(&mut self) -> io::Result<()> {
+        restore();
+        // SAFETY: signals this process; SIGTSTP keeps its default action, which stops it.
+        unsafe { libc::kill(libc::getpid(), libc::SIGTSTP) };
+        ACTIVE.store(true, Ordering::SeqCst);
+        enter_modes()?;
+        // Not `Terminal::clear`: it asks the terminal for the cursor position, and the answer
+        // would go to the input thread. A new terminal has no idea of the screen: it draws whole.
+        execute!(io::stdout(), terminal::Clear(terminal::ClearType::All))?;
+        self.terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+        Ok(())
     }
 
     /// Draws one frame inside a synchronized update, so the terminal shows it whole.
@@ -62,16 +77,42 @@ impl TerminalSession {
     }
 }
 
+impl TerminalSession {
+    /// Rings the terminal's bell.
+    pub fn bell(&mut self) -> io::Result<()> {
+        execute!(self.terminal.backend_mut(), crossterm::style::Print('\x07'))
+    }
+}
+
 impl Drop for TerminalSession {
     fn drop(&mut self) {
         restore();
     }
 }
 
+/// Raw mode, the alternate screen, mouse capture and bracketed paste on, cursor hidden.
+fn enter_modes() -> io::Result<()> {
+    terminal::enable_raw_mode()?;
+    execute!(
+        io::stdout(),
+        EnterAlternateScreen,
+        EnableMouseCapture,
+        EnableBracketedPaste,
+        cursor::Hide
+    )
+}
+
+/// Resolves once a panic has restored the terminal while the dashboard was on it.
+pub(super) async fn panicked() {
+    PANICKED.notified().await;
+}
+
 /// Leaves dashboard mode: main screen, cursor shown, raw mode, mouse capture and bracketed
-/// paste off. Does nothing when not in dashboard mode, so it is safe to call twice.
-fn restore() {
-    if ACTIVE.swap(false, Ordering::SeqCst) {
+/// paste off. Does nothing when not in dashboard mode, so it is safe to call twice; true if it
+/// restored the terminal.
+fn restore() -> bool {
+    let active = ACTIVE.swap(false, Ordering::SeqCst);
+    if active {
         // Best effort: this also runs while panicking, where there is no one to report to.
         let _ = terminal::disable_raw_mode();
         let _ = execute!(
@@ -82,6 +123,7 @@ fn restore() {
             cursor::Show
         );
     }
+    active
 }
 
 /// Reads terminal input on a dedicated thread (a blocking read, no polling) into a channel.

@@ -90,11 +90,17 @@ impl Repo {
         cmd
     }
 
+    /// Writes the plan outside the repository (so the checkout stays clean); returns its path.
+    pub fn write_plan(&self, plan: &str) -> PathBuf {
+        let path = self.home.path().join("plan.toml");
+        std::fs::write(&path, plan).unwrap();
+        path
+    }
+
     /// Writes the plan outside the repository (so the checkout stays clean) and runs it
     /// headless from the repository; returns the output and the run's results.json.
     pub fn run_plan(&self, plan: &str) -> (Output, serde_json::Value) {
-        let path = self.home.path().join("plan.toml");
-        std::fs::write(&path, plan).unwrap();
+        let path = self.write_plan(plan);
         let out = self.grove(&["run", path.to_str().unwrap(), "--headless"]);
         let results = self.results(&run_id(&out));
         (out, results)
@@ -108,6 +114,16 @@ impl Repo {
         let text = std::fs::read_to_string(self.run_dir(run_id).join("results.json"))
             .unwrap_or_else(|e| panic!("no results.json for {run_id}: {e}"));
         serde_json::from_str(&text).unwrap()
+    }
+
+    /// The id of the repository's only run.
+    pub fn only_run_id(&self) -> String {
+        let runs: Vec<String> = std::fs::read_dir(self.path().join(".grove/runs"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(runs.len(), 1, "expected exactly one run: {runs:?}");
+        runs[0].clone()
     }
 
     /// The audit log's lines as JSON values.

@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, List, ListItem, ListState};
 use ratatui::Frame;
 
+use crate::agent::stream_json::dollars;
 use crate::engine::api::{MergeState, TaskView};
 use crate::ui::app::App;
 use crate::ui::format;
@@ -17,7 +18,8 @@ pub(super) fn draw(app: &App, layout: &ScreenLayout, area: Rect, frame: &mut Fra
     let items: Vec<ListItem> = app
         .tasks
         .iter()
-        .map(|t| ListItem::new(item(&t.view, app, width)))
+        .enumerate()
+        .map(|(i, t)| ListItem::new(item(&t.view, race_glyph(app, i), app, width)))
         .collect();
     let list = List::new(items)
         .block(Block::bordered().title(" tasks "))
@@ -32,16 +34,31 @@ pub(super) fn draw(app: &App, layout: &ScreenLayout, area: Rect, frame: &mut Fra
     frame.render_stateful_widget(list, area, &mut state);
 }
 
-fn item(view: &TaskView, app: &App, width: usize) -> Vec<Line<'static>> {
+/// Siblings of a race are drawn as one bracket: `┌` first, `├` between, `└` last.
+fn race_glyph(app: &App, index: usize) -> Option<&'static str> {
+    let group = app.tasks[index].view.group.as_ref()?;
+    let same = |i: Option<usize>| {
+        i.and_then(|i| app.tasks.get(i))
+            .is_some_and(|t| t.view.group.as_ref() == Some(group))
+    };
+    Some(match (same(index.checked_sub(1)), same(Some(index + 1))) {
+        (false, _) => "┌ ",
+        (true, true) => "├ ",
+        (true, false) => "└ ",
+    })
+}
+
+fn item(view: &TaskView, glyph: Option<&str>, app: &App, width: usize) -> Vec<Line<'static>> {
     let status = format::status_text(view, app.now);
-    let style = format::status_style(view.status);
+    let style = format::task_style(view);
     let symbol = format::status_symbol(view.status);
     // The status word sits at the right edge; the name gets what is left.
+    let shown = format!("{}{}", glyph.unwrap_or(""), view.name);
     let room = width.saturating_sub(status.chars().count() + 3).max(1);
-    let name = truncate(&view.name, room);
+    let name = truncate(&shown, room);
     let pad = width.saturating_sub(name.chars().count() + status.chars().count() + 2);
     let first = Line::from(vec![
-        Span::styled(format!("{symbol} "), style),
+        Span::styled(format!("{symbol} "), format::status_style(view.status)),
         Span::styled(name, Style::new().add_modifier(Modifier::BOLD)),
         Span::raw(" ".repeat(pad.max(1))),
         Span::styled(status, style),
@@ -55,6 +72,9 @@ fn item(view: &TaskView, app: &App, width: usize) -> Vec<Line<'static>> {
     ];
     if let Some(elapsed) = format::task_elapsed(view, app.now) {
         facts.push(Span::styled(format!("  {}", format::clock(elapsed)), dim));
+    }
+    if let Some(usage) = &view.usage {
+        facts.push(Span::styled(format!("  {}", dollars(usage.cost_usd)), dim));
     }
     let mut outcome = vec![Span::raw("  ")];
     if let Some(stat) = &view.diff_stat {

@@ -1,6 +1,7 @@
 //! Drawing: one `draw(&App, &mut Frame)` that lays out the list, panes and status lines, then the
 //! overlay of the current mode. Reads the app only; panes come from their cached renders.
 
+mod form;
 mod list;
 mod overlays;
 mod panes;
@@ -28,7 +29,11 @@ pub fn draw(app: &App, frame: &mut Frame) {
         Mode::Details { task, scroll } => {
             overlays::draw_details(app, *task, *scroll, overlay, frame)
         }
+        Mode::Compare { group, scroll } => {
+            overlays::draw_compare(app, group, *scroll, overlay, frame)
+        }
         Mode::Confirm(confirm) => popups::draw_confirm(app, confirm, area, frame),
+        Mode::Form(form_state) => form::draw(form_state, area, frame),
         Mode::Summary => popups::draw_summary(app, area, frame),
         Mode::Normal | Mode::Attach | Mode::Stopping => {}
     }
@@ -43,6 +48,7 @@ pub(super) fn overlay_len(app: &App) -> usize {
             _ => 1,
         },
         Mode::Details { task, .. } => overlays::details_lines(app, *task).len(),
+        Mode::Compare { group, .. } => overlays::compare_lines(app, group).len(),
         _ => 0,
     }
 }

@@ -36,7 +36,16 @@ const KEYS: &[(&str, &str)] = &[
         "retry a task that ended without success, in a fresh worktree",
     ),
     ("m", "merge a succeeded task into the base branch"),
+    (
+        "n",
+        "new task: name, agent, prompt, timeout, retries; Enter starts it",
+    ),
+    ("N", "start a copy of the selected task under a new name"),
     ("d", "diff of the selected task against its base"),
+    (
+        "v",
+        "compare a race's siblings: status, time, cost, diff stat, check",
+    ),
     (
         "l",
         "details: prompt, envelope, attempts, hashes, branch and paths",
@@ -50,8 +59,12 @@ const KEYS: &[(&str, &str)] = &[
         "q / Ctrl-C",
         "quit; while agents run, asks, then stops them",
     ),
+    (
+        "Ctrl-Z",
+        "suspend grove and stop the agents (clocks paused); fg resumes",
+    ),
     ("", ""),
-    ("in help, diff and details", ""),
+    ("in help, diff, details and compare", ""),
     ("j / k, ↓ / ↑", "scroll a line"),
     ("PgUp / PgDn, Space", "scroll a page"),
     ("g / G, Home / End", "top / bottom"),
@@ -106,6 +119,73 @@ pub(super) fn draw_details(app: &App, task: usize, scroll: usize, area: Rect, fr
     let name = app.tasks.get(task).map_or("", |t| t.view.name.as_str());
     let title = format!(" details {name} ");
     draw_scrolled(&title, &details_lines(app, task), scroll, area, frame);
+}
+
+pub(super) fn draw_compare(app: &App, group: &str, scroll: usize, area: Rect, frame: &mut Frame) {
+    let title = format!(" race {group} ");
+    draw_scrolled(&title, &compare_lines(app, group), scroll, area, frame);
+}
+
+/// One row per sibling of race `group`: status, duration, cost, diff stat, check, merge.
+pub(super) fn compare_lines(app: &App, group: &str) -> Vec<Line<'static>> {
+    let siblings: Vec<&TaskView> = app
+        .tasks
+        .iter()
+        .map(|t| &t.view)
+        .filter(|v| v.group.as_deref() == Some(group))
+        .collect();
+    let width = siblings
+        .iter()
+        .map(|v| v.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let mut lines = vec![Line::styled(
+        format!(
+            "  {:<width$}  {:<10} {:>7} {:>8}  {:<20} {:<18} merge",
+            "task", "status", "time", "cost", "diff", "check"
+        ),
+        bold,
+    )];
+    for v in siblings {
+        let time = format::task_elapsed(v, app.now).map_or("-".into(), format::clock);
+        let cost = v.usage.as_ref().map_or("-".into(), |u| {
+            crate::agent::stream_json::dollars(u.cost_usd)
+        });
+        let diff = v.diff_stat.as_ref().map_or("-".into(), format::diff_stat);
+        let check = match v.attempts.last().and_then(|a| a.check.as_ref()) {
+            None => "-".to_string(),
+            Some(c) if c.passed => format!("passed {}", format::duration(c.duration)),
+            Some(c) => match c.exit_code {
+                Some(code) => format!("failed (exit {code})"),
+                None => "stopped".to_string(),
+            },
+        };
+        lines.push(Line::from(vec![
+            Span::raw(format!("  {:<width$}  ", v.name)),
+            Span::styled(
+                format!("{:<10}", v.status.word()),
+                format::status_style(v.status),
+            ),
+            Span::raw(format!(
+                " {time:>7} {cost:>8}  {diff:<20} {check:<18} {}",
+                v.merge.word()
+            )),
+        ]));
+        if let Some(error) = v.error.as_ref().filter(|_| v.status.is_final()) {
+            lines.push(Line::styled(
+                format!("  {:<width$}  {error}", ""),
+                Color::Red,
+            ));
+        }
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        "  m on a sibling merges it; the others are discarded (their branches stay)",
+        Style::new().fg(Color::Gray),
+    ));
+    lines
 }
 
 fn draw_scrolled(title: &str, lines: &[Line], scroll: usize, area: Rect, frame: &mut Frame) {
@@ -173,7 +253,7 @@ fn facts(view: &TaskView, app: &App) -> Vec<Line<'static>> {
     let ended = view
         .ended_at
         .map(|t| humantime::format_rfc3339_seconds(t).to_string());
-    let rows: Vec<(&str, String)> = vec![
+    let mut rows: Vec<(&str, String)> = vec![
         ("status", format::status_text(view, app.now)),
         ("agent", view.agent.clone()),
         (
@@ -194,6 +274,16 @@ fn facts(view: &TaskView, app: &App) -> Vec<Line<'static>> {
         ("output hash", view.output_hash.clone().unwrap_or_else(none)),
         ("envelope", view.envelope_path.display().to_string()),
     ];
+    // Only agents that report usage (Claude Code) and agents waiting get these rows.
+    if let Some(usage) = &view.usage {
+        rows.insert(3, ("usage", format::usage(usage)));
+        if let Some(session) = &usage.session_id {
+            rows.insert(4, ("session", session.clone()));
+        }
+    }
+    if let Some(prompt) = &view.waiting {
+        rows.insert(1, ("waiting at", format::printable(prompt)));
+    }
     rows.into_iter()
         .map(|(key, value)| {
             Line::from(vec![

@@ -42,7 +42,13 @@ fn pane_block(app: &App, task: &Task, selected: bool, attached: bool) -> Block<'
             format::status_style(view.status),
         ),
         Span::styled(view.name.clone(), Style::new().add_modifier(Modifier::BOLD)),
-        Span::raw(format!(" · {} ", format::status_text(view, app.now))),
+        Span::raw(" · "),
+        // Plain while it works; highlighted while the agent waits for input.
+        match view.waiting {
+            Some(_) => Span::styled(format::status_text(view, app.now), format::task_style(view)),
+            None => Span::raw(format::status_text(view, app.now)),
+        },
+        Span::raw(" "),
     ]);
     if task.scrolled > 0 {
         title.push(Span::styled(

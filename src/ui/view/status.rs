@@ -6,7 +6,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use crate::engine::api::TaskStatus;
+use crate::agent::stream_json::dollars;
+use crate::engine::api::{TaskStatus, Usage};
 use crate::ui::app::{App, Mode};
 use crate::ui::format;
 use crate::ui::layout::ScreenLayout;
@@ -39,7 +40,24 @@ pub(super) fn draw(app: &App, layout: &ScreenLayout, frame: &mut Frame) {
             ));
         }
     }
+    let waiting = app
+        .tasks
+        .iter()
+        .filter(|t| t.view.waiting.is_some())
+        .count();
+    if waiting > 0 {
+        spans.push(Span::raw(" "));
+        spans.push(Span::styled(
+            format!(" {waiting} waiting "),
+            format::waiting_style(),
+        ));
+    }
+    let usage = Usage::total(app.tasks.iter().filter_map(|t| t.view.usage.as_ref()));
+    if let Some(usage) = usage {
+        spans.push(Span::raw(format!(" │ {}", dollars(usage.cost_usd))));
+    }
     let clock = match &app.summary {
+        Some(summary) if summary.total == 0 => " │ no tasks yet".to_string(),
         Some(summary) => format!(" │ finished in {}", format::clock(summary.elapsed)),
         None => {
             let elapsed = app.now.duration_since(app.info.started_at);
@@ -81,16 +99,18 @@ fn second_line(app: &App) -> Line<'static> {
         return Line::styled(format!(" {}", flash.text), Style::new().fg(color));
     }
     let keys = match app.mode {
+        Mode::Normal if app.tasks.is_empty() => " n start a task · ? help · q quit",
         Mode::Normal if app.zoomed => {
             " Enter/Esc grid · j/k select · i attach · c cancel · r retry · m merge · d diff · l details · ? help · q quit"
         }
         Mode::Normal => {
             " j/k select · Enter zoom · i attach · c cancel · r retry · m merge · d diff · l details · ? help · q quit"
         }
-        Mode::Help { .. } | Mode::Diff { .. } | Mode::Details { .. } => {
+        Mode::Help { .. } | Mode::Diff { .. } | Mode::Details { .. } | Mode::Compare { .. } => {
             " j/k scroll · PgUp/PgDn page · g/G top/bottom · Esc back · q quit"
         }
         Mode::Confirm(_) => " y yes · n no",
+        Mode::Form(_) => " Enter start · Esc cancel · Tab next field",
         Mode::Summary => " q quit · Esc browse the run · r retry · m merge · d diff · l details",
         Mode::Stopping => " stopping the agents and writing the results…",
         Mode::Attach => "",

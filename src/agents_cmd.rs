@@ -1,0 +1,128 @@
+//! `grove agents [--plan FILE]`: every agent available (presets, the user config's, the plan's)
+//! with the command it runs and whether its program is on PATH.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use crate::agent::{self, PRESETS};
+use crate::plan::model::AgentDef;
+use crate::plan::{PlanError, UserConfig};
+
+/// One row of the listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentRow {
+    pub name: String,
+    /// Where its definition comes from: `preset`, `config` or `plan` (the last that set it).
+    pub source: &'static str,
+    /// The command with its `args`, as a shell would show it.
+    pub command: String,
+    pub program: String,
+    /// Where the program was found on PATH.
+    pub found: Option<std::path::PathBuf>,
+}
+
+/// Every agent available with the user config and, when given, the plan.
+pub fn rows(plan: Option<&Path>) -> Result<Vec<AgentRow>, PlanError> {
+    let config = UserConfig::load()?;
+    let planned = match plan {
+        Some(path) => crate::plan::load_for_listing(path, &config)?.agents,
+        None => BTreeMap::new(),
+    };
+    Ok(rows_with(&config, planned))
+}
+
+/// Every agent available with `config` and a plan's `planned` agents.
+pub fn rows_with(config: &UserConfig, planned: BTreeMap<String, AgentDef>) -> Vec<AgentRow> {
+    let mut names: Vec<String> = PRESETS.iter().map(|s| s.to_string()).collect();
+    for name in config.agents().keys().chain(planned.keys()) {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let from_config = config.agents().get(&name);
+            let (source, def): (&'static str, AgentDef) = match planned.get(&name) {
+                Some(def) if Some(def) != from_config => ("plan", def.clone()),
+                _ => match from_config {
+                    Some(def) => ("config", def.clone()),
+                    None => ("preset", agent::preset(&name)?),
+                },
+            };
+            let program = def.program().to_string();
+            let words: Vec<String> = def
+                .command
+                .iter()
+                .chain(&def.args)
+                .map(|w| shown(w))
+                .collect();
+            Some(AgentRow {
+                found: agent::find_program(&program),
+                source,
+                command: words.join(" "),
+                program,
+                name,
+            })
+        })
+        .collect()
+}
+
+/// Prints the listing as a table.
+pub fn print(rows: &[AgentRow], out: &mut dyn Write) -> std::io::Result<()> {
+    let found: Vec<String> = rows
+        .iter()
+        .map(|r| match &r.found {
+            Some(path) => path.display().to_string(),
+            None => format!("missing: '{}' not on PATH", r.program),
+        })
+        .collect();
+    let name_w = rows.iter().map(|r| r.name.len()).max().unwrap_or(0).max(5);
+    let found_w = found
+        .iter()
+        .map(|f| f.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(5);
+    writeln!(
+        out,
+        "{:<name_w$}  {:<6}  {:<found_w$}  command",
+        "agent", "from", "found"
+    )?;
+    for (row, found) in rows.iter().zip(&found) {
+        writeln!(
+            out,
+            "{:<name_w$}  {:<6}  {:<found_w$}  {}",
+            row.name, row.source, found, row.command
+        )?;
+    }
+    Ok(())
+}
+
+/// An argv element as a shell would need it written: quoted when it holds anything special.
+fn shown(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%{}".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn words_are_quoted_only_when_needed() {
+        assert_eq!(shown("--output-format"), "--output-format");
+        assert_eq!(shown("{prompt}"), "{prompt}");
+        assert_eq!(shown("a b"), "'a b'");
+        assert_eq!(shown("it's"), "'it'\\''s'");
+        assert_eq!(shown(""), "''");
+    }
+}

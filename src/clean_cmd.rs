@@ -1,0 +1,191 @@
+//! `grove clean <run-id> | --all [--force] [--records]`: removes a run's worktrees, prunes stale
+//! worktree metadata, deletes its branches (unmerged ones only with --force) and attempt refs,
+//! and with --records its records too. Runs that are running are left alone.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::git;
+use crate::history::{self, RunEntry, RunState};
+use crate::merge_cmd::UsageError;
+use crate::record;
+
+pub struct CleanOptions {
+    pub force: bool,
+    pub records: bool,
+}
+
+/// Cleans one run, or every run (`run_id` None). Exit code 1 when something could not be removed.
+pub fn clean(
+    root: &Path,
+    run_id: Option<&str>,
+    opts: &CleanOptions,
+    out: &mut dyn Write,
+) -> anyhow::Result<i32> {
+    let ids = match run_id {
+        Some(id) => {
+            let known = crate::plan::valid_name(id)
+                && (record::runs_dir(root).join(id).is_dir()
+                    || record::worktrees_dir(root).join(id).is_dir()
+                    || !git::branches_under(root, &format!("grove/{id}/"))?.is_empty());
+            if !known {
+                return Err(UsageError(format!(
+                    "no run '{id}' in {} (see grove ls)",
+                    root.display()
+                ))
+                .into());
+            }
+            vec![id.to_string()]
+        }
+        None => {
+            // Worktree folders without records (records removed by hand) are runs too.
+            let mut ids = history::dir_names(&record::runs_dir(root));
+            ids.extend(history::dir_names(&record::worktrees_dir(root)));
+            ids.sort();
+            ids.dedup();
+            ids
+        }
+    };
+    let mut failed = false;
+    for id in &ids {
+        let entry = RunEntry::load(root, id);
+        if let RunState::Running { pid } = entry.state() {
+            if run_id.is_some() {
+                return Err(UsageError(format!(
+                    "run '{id}' is running (grove process {pid}); stop it first"
+                ))
+                .into());
+            }
+            writeln!(out, "{id}: running (grove process {pid}), left alone")?;
+            continue;
+        }
+        failed |= !clean_run(root, &entry, opts, out)?;
+    }
+    if ids.is_empty() {
+        writeln!(out, "no runs in {}", root.display())?;
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
+/// Cleans one run that is not running; false when something could not be removed.
+fn clean_run(
+    root: &Path,
+    entry: &RunEntry,
+    opts: &CleanOptions,
+    out: &mut dyn Write,
+) -> anyhow::Result<bool> {
+    let id = entry.run_id();
+    let mut ok = true;
+    let mut problem = |out: &mut dyn Write, what: String| -> std::io::Result<()> {
+        ok = false;
+        writeln!(out, "{id}: {what}")
+    };
+
+    let folder = record::worktrees_dir(root).join(id);
+    for task in history::dir_names(&folder) {
+        stop_leftover_agents(&folder.join(task));
+    }
+    let mut worktrees = 0;
+    for task in history::dir_names(&folder) {
+        match git::remove_worktree(root, &folder.join(&task)) {
+            Ok(()) => worktrees += 1,
+            Err(e) => problem(out, format!("cannot remove worktree: {e}"))?,
+        }
+    }
+    // Empty once its worktrees are gone; a folder that is not empty is reported above.
+    let _ = std::fs::remove_dir(&folder);
+    if let Err(e) = git::prune_worktrees(root) {
+        problem(out, format!("cannot prune worktree metadata: {e}"))?;
+    }
+
+    let mut deleted = 0;
+    let mut kept = Vec::new();
+    for branch in git::branches_under(root, &format!("grove/{id}/"))? {
+        if !opts.force && !merged(root, entry, &branch) {
+            kept.push(branch);
+            continue;
+        }
+        match git::delete_branch(root, &branch) {
+            Ok(()) => deleted += 1,
+            Err(e) => problem(out, format!("cannot delete branch: {e}"))?,
+        }
+    }
+    let refs = match git::delete_refs_under(root, &format!("refs/grove/{id}")) {
+        Ok(n) => n,
+        Err(e) => {
+            problem(out, format!("cannot delete attempt refs: {e}"))?;
+            0
+        }
+    };
+    let mut removed_records = false;
+    if opts.records && entry.paths.run_dir.is_dir() {
+        match std::fs::remove_dir_all(&entry.paths.run_dir) {
+            Ok(()) => removed_records = true,
+            Err(e) => problem(
+                out,
+                format!("cannot remove {}: {e}", entry.paths.run_dir.display()),
+            )?,
+        }
+    }
+
+    writeln!(
+        out,
+        "{id}: removed {worktrees} worktree{}, deleted {deleted} branch{} and {refs} attempt ref{}{}",
+        plural(worktrees, "s"),
+        plural(deleted, "es"),
+        plural(refs, "s"),
+        if removed_records {
+            ", removed its records"
+        } else {
+            ""
+        }
+    )?;
+    if !kept.is_empty() {
+        let base = entry.base_branch().unwrap_or("the base");
+        writeln!(
+            out,
+            "{id}: kept {} branch{} not merged into {base} (--force deletes them): {}",
+            kept.len(),
+            plural(kept.len(), "es"),
+            kept.join(", ")
+        )?;
+    }
+    Ok(ok)
+}
+
+/// Agents a killed grove left running would go on writing into the worktree: they are killed
+/// first (found by the GROVE_WORKTREE they inherited), and waited for, up to a few seconds.
+fn stop_leftover_agents(worktree: &Path) {
+    let worktree = worktree.display().to_string();
+    let tags = [("GROVE_WORKTREE", worktree.as_str())];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let groups = crate::pty::tagged_groups(&tags);
+        if groups.is_empty() || Instant::now() >= deadline {
+            return;
+        }
+        for pgid in groups {
+            crate::pty::kill_group_now(pgid);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether the branch holds nothing the base lacks: merged into the base branch, or (for a base
+/// that is a tag or commit) still at the base commit.
+fn merged(root: &Path, entry: &RunEntry, branch: &str) -> bool {
+    match (entry.base_branch(), entry.base_commit()) {
+        (Some(base), _) => git::is_merged_into(root, branch, base).unwrap_or(false),
+        (None, Some(commit)) => git::branch_tip(root, branch).is_ok_and(|tip| tip == commit),
+        (None, None) => false,
+    }
+}
+
+fn plural(n: usize, suffix: &str) -> &str {
+    if n == 1 {
+        ""
+    } else {
+        suffix
+    }
+}

@@ -1,0 +1,502 @@
+//! `grove resume`: rebuilds a run from its journal (plan, repository target, every task's state,
+//! attempts, outputs and merges) and decides what the crash or stop left open, which the run
+//! loop then settles (`Run::recover`) before it schedules anything.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use crate::git;
+use crate::plan::model::{MergeMode, Plan, PlanFormat, TaskSpec};
+use crate::plan::{self, PlanError, RepoTarget};
+use crate::pty;
+use crate::record::audit::Audit;
+use crate::record::journal::{
+    self, AttemptFact, CheckFact, Entry, Journal, JournalError, RunRecord, RunStarted, StateFact,
+    TaskRecord,
+};
+use crate::record::lock::{LockError, RunLock};
+use crate::record::RunPaths;
+
+use super::api::{FrontEnd, MergeState, TaskStatus};
+use super::attempt::{self, AttemptReport, CheckOutcome};
+use super::run::{launch, removes_worktree, resolve_agents, EngineError, Launch, Restored};
+use super::setup;
+use super::state::{AttemptEnd, TaskState};
+
+/// How much of the last attempt's log is replayed into a resumed task's pane.
+const SCREEN_REPLAY: u64 = 256 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResumeError {
+    #[error("no run '{run_id}' in {} (runs are in .grove/runs/; see grove ls)", repo.display())]
+    NoRun { run_id: String, repo: PathBuf },
+    #[error("run '{run_id}' has no journal (it was made by an older grove) and cannot be resumed")]
+    NoJournal { run_id: String },
+    #[error("run '{run_id}' is still running (grove process {pid})")]
+    Live { run_id: String, pid: String },
+    #[error("run '{run_id}' has finished; nothing to resume (see grove show {run_id})")]
+    Finished { run_id: String },
+    #[error("the plan of run '{run_id}' no longer loads: {source}")]
+    Plan { run_id: String, source: PlanError },
+    #[error("the plan of run '{run_id}' does not have the tasks the run had: {detail}")]
+    Changed { run_id: String, detail: String },
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("cannot continue the journal in {path}: {source}")]
+    Record {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+impl ResumeError {
+    /// 2 for what was asked (unknown, live or finished run; a plan that no longer loads).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ResumeError::NoRun { .. }
+            | ResumeError::NoJournal { .. }
+            | ResumeError::Live { .. }
+            | ResumeError::Finished { .. }
+            | ResumeError::Plan { .. }
+            | ResumeError::Changed { .. } => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// What the crash or stop left open for one task, settled by the run loop before scheduling.
+#[derive(Debug)]
+pub(super) enum Recovery {
+    /// Attempt `attempt` was in flight: stop what is left of its agent, save its worktree on its
+    /// attempt ref, record it as interrupted, and make the task pending again.
+    InFlight {
+        index: usize,
+        attempt: u32,
+        started_at: SystemTime,
+        argv: Vec<String>,
+    },
+    /// Waiting for a retry, or cancelled by grove's stop: pending again.
+    Requeue {
+        index: usize,
+        interrupted_attempt: bool,
+    },
+    /// The last attempt's end was journaled but not the task's state change: apply it.
+    Finish { index: usize },
+    /// Merge again: it was requested and not done (`lock_since`: when it was requested), or an
+    /// auto merge was never requested.
+    Merge {
+        index: usize,
+        lock_since: Option<SystemTime>,
+    },
+    /// A finished task's worktree that was to be removed is still there.
+    RemoveWorktree { index: usize },
+}
+
+/// Rebuilds run `run_id` of the repository at `repo_root` from its journal and starts its run
+/// loop on the current tokio runtime.
+pub fn resume(
+    repo_root: &Path,
+    run_id: &str,
+) -> Result<(FrontEnd, tokio::task::JoinHandle<()>), ResumeError> {
+    let paths = journaled_run(repo_root, run_id)?;
+    let lock = RunLock::acquire(&paths.run_dir).map_err(|e| match e {
+        LockError::Held { pid } => ResumeError::Live {
+            run_id: run_id.into(),
+            pid,
+        },
+        other => EngineError::from(other).into(),
+    })?;
+    let record = RunRecord::load(&paths.run_dir)?;
+    if record.completed() {
+        return Err(ResumeError::Finished {
+            run_id: run_id.into(),
+        });
+    }
+    let started = &record.started;
+    let plan = plan_of(started)?;
+    let agents = resolve_agents(&plan)?;
+    let repo = RepoTarget {
+        root: paths.repo_root.clone(),
+        base_commit: started.base_commit.clone(),
+        base_branch: started.base_branch.clone(),
+        base_label: started.base_label.clone(),
+    };
+    let record_error = |source| ResumeError::Record {
+        path: paths.run_dir.display().to_string(),
+        source,
+    };
+    let journal = Journal::reopen(&paths.run_dir).map_err(record_error)?;
+    let pid = std::process::id();
+    journal
+        .append(Entry::Resumed { pid }, true)
+        .map_err(record_error)?;
+    let audit = Audit::open(&paths.run_dir);
+    audit.run_resumed(run_id, pid);
+
+    let mut recovery = Vec::new();
+    let restored = plan
+        .tasks
+        .iter()
+        .zip(&record.tasks)
+        .enumerate()
+        .map(|(index, (spec, task))| {
+            let restored = restore(&paths, spec, task);
+            let stopped = record.stopped.contains(&spec.name);
+            recovery.extend(open_ends(
+                index, spec, task, &restored, stopped, &record, &paths,
+            ));
+            Some(restored)
+        })
+        .collect();
+    let pane_size = (started.pane_rows.max(1), started.pane_cols.max(1));
+    Ok(launch(Launch {
+        plan,
+        repo,
+        paths,
+        agents,
+        pane_size,
+        audit,
+        journal,
+        lock,
+        started_at: record.started_at,
+        elapsed_before: record.active,
+        restored,
+        recovery,
+    }))
+}
+
+/// The plan run `run_id` would be resumed with (what the dashboard offers is built from it).
+pub fn resume_plan(repo_root: &Path, run_id: &str) -> Result<Plan, ResumeError> {
+    let paths = journaled_run(repo_root, run_id)?;
+    plan_of(&RunRecord::load(&paths.run_dir)?.started)
+}
+
+/// Where run `run_id` is, when it exists and has a journal.
+fn journaled_run(repo_root: &Path, run_id: &str) -> Result<RunPaths, ResumeError> {
+    let paths = RunPaths::new(repo_root, run_id);
+    if !plan::valid_name(run_id) || !paths.run_dir.is_dir() {
+        return Err(ResumeError::NoRun {
+            run_id: run_id.into(),
+            repo: repo_root.into(),
+        });
+    }
+    if !paths.run_dir.join(journal::FILE).is_file() {
+        return Err(ResumeError::NoJournal {
+            run_id: run_id.into(),
+        });
+    }
+    Ok(paths)
+}
+
+/// The plan as the run started it (grown by the tasks added while it ran): its text parsed again (relative prompt files resolve against
+/// the plan's original path), with the prompts the run started with.
+fn plan_of(started: &RunStarted) -> Result<Plan, ResumeError> {
+    if started.tasks.is_empty() {
+        // An ad-hoc run nobody started a task in.
+        return Err(ResumeError::Finished {
+            run_id: started.run_id.clone(),
+        });
+    }
+    let format = match started.plan_format.as_str() {
+        "json" => PlanFormat::Json,
+        _ => PlanFormat::Toml,
+    };
+    let mut plan =
+        plan::load_str(&started.plan_text, &started.plan_path, format).map_err(|source| {
+            ResumeError::Plan {
+                run_id: started.run_id.clone(),
+                source,
+            }
+        })?;
+    let names: Vec<&String> = plan.tasks.iter().map(|t| &t.name).collect();
+    if names != started.tasks.iter().collect::<Vec<_>>() {
+        return Err(ResumeError::Changed {
+            run_id: started.run_id.clone(),
+            detail: format!("run {:?}, plan {names:?}", started.tasks),
+        });
+    }
+    for task in &mut plan.tasks {
+        if let Some(prompt) = started.prompts.get(&task.name) {
+            task.prompt = prompt.clone();
+        }
+    }
+    Ok(plan)
+}
+
+/// A task as the journal left it.
+fn restore(paths: &RunPaths, spec: &TaskSpec, task: &TaskRecord) -> Restored {
+    let state = task
+        .state
+        .as_ref()
+        .map_or_else(|| TaskState::new(spec.max_attempts()), task_state);
+    let success = task
+        .attempts
+        .iter()
+        .rev()
+        .find(|a| a.status == TaskStatus::Succeeded);
+    let merge = task.merge.clone();
+    let screen = match state.attempt {
+        0 => Vec::new(),
+        n => log_tail(&paths.attempt_log(&spec.name, n)),
+    };
+    Restored {
+        attempts: task.attempts.iter().map(attempt_report).collect(),
+        output: success.and_then(|a| Some((a.output.clone()?, a.output_hash.clone()?))),
+        head_commit: success.and_then(|a| a.head_commit.clone()),
+        diff_stat: success.and_then(|a| a.diff_stat.clone()),
+        // A merge that was pending is requested again (see `open_ends`).
+        merge: match merge.as_ref().map(|m| m.state) {
+            None | Some(MergeState::Pending) => MergeState::NotRequested,
+            Some(state) => state,
+        },
+        merge_commit: merge.as_ref().and_then(|m| m.commit.clone()),
+        merge_conflicts: merge
+            .as_ref()
+            .map(|m| m.conflicts.clone())
+            .unwrap_or_default(),
+        // A race sibling whose merge was requested was the race's pick.
+        picked: spec.group.is_some()
+            && merge
+                .as_ref()
+                .is_some_and(|m| m.state != MergeState::Discarded),
+        merge_reason: merge.and_then(|m| m.reason),
+        state,
+        screen,
+    }
+}
+
+/// What is left to do for a task before the run goes on.
+fn open_ends(
+    index: usize,
+    spec: &TaskSpec,
+    task: &TaskRecord,
+    restored: &Restored,
+    stopped: bool,
+    record: &RunRecord,
+    paths: &RunPaths,
+) -> Vec<Recovery> {
+    let state = &restored.state;
+    let last = task.attempts.last();
+    let mut steps = Vec::new();
+    match state.status {
+        TaskStatus::Preparing | TaskStatus::Running => {
+            let ended = task.attempts.iter().find(|a| a.attempt == state.attempt);
+            steps.push(match ended {
+                None => Recovery::InFlight {
+                    index,
+                    attempt: state.attempt,
+                    started_at: state.started_at.unwrap_or(record.last_at),
+                    argv: task
+                        .spawns
+                        .get(&state.attempt)
+                        .map(|s| s.argv.clone())
+                        .unwrap_or_default(),
+                },
+                Some(a) if a.status == TaskStatus::Cancelled && stopped => Recovery::Requeue {
+                    index,
+                    interrupted_attempt: true,
+                },
+                Some(a)
+                    if a.status != TaskStatus::Succeeded
+                        && a.status != TaskStatus::Cancelled
+                        && a.retryable
+                        && state.attempts_left() =>
+                {
+                    Recovery::Requeue {
+                        index,
+                        interrupted_attempt: false,
+                    }
+                }
+                Some(_) => Recovery::Finish { index },
+            });
+        }
+        TaskStatus::Retrying => steps.push(Recovery::Requeue {
+            index,
+            interrupted_attempt: false,
+        }),
+        TaskStatus::Cancelled if stopped => steps.push(Recovery::Requeue {
+            index,
+            interrupted_attempt: last
+                .is_some_and(|a| a.attempt == state.attempt && a.status == TaskStatus::Cancelled),
+        }),
+        _ => {}
+    }
+    if state.status == TaskStatus::Succeeded {
+        match task.merge.as_ref().map(|m| m.state) {
+            Some(MergeState::Pending) => steps.push(Recovery::Merge {
+                index,
+                lock_since: task.merge_requested_at,
+            }),
+            None if spec.merge == MergeMode::Auto => steps.push(Recovery::Merge {
+                index,
+                lock_since: None,
+            }),
+            _ => {}
+        }
+    }
+    let worktree_left = state.attempt > 0 && paths.worktree(&spec.name).exists();
+    if state.status.is_final()
+        && worktree_left
+        && removes_worktree(spec.keep_worktrees, state.status)
+    {
+        steps.push(Recovery::RemoveWorktree { index });
+    }
+    steps
+}
+
+/// The interrupted attempt, settled: what is left of its agent (processes carrying this
+/// attempt's GROVE_* variables) is stopped, then its worktree is saved on its attempt ref.
+pub(super) async fn interrupted_attempt(
+    paths: &RunPaths,
+    spec: &TaskSpec,
+    attempt: u32,
+    started_at: SystemTime,
+    argv: Vec<String>,
+    audit: &Audit,
+) -> AttemptReport {
+    let task = &spec.name;
+    let number = attempt.to_string();
+    // Run ids are unique within a repository only; the worktree path is unique on the machine.
+    let worktree = paths.worktree(task).display().to_string();
+    let tags = [
+        ("GROVE_WORKTREE", worktree.as_str()),
+        ("GROVE_RUN_ID", paths.run_id.as_str()),
+        ("GROVE_ATTEMPT", number.as_str()),
+    ];
+    for pgid in pty::tagged_groups(&tags) {
+        let stopped = pty::stop_group(pgid, spec.kill_grace).await;
+        audit.kill(
+            task,
+            attempt,
+            pgid,
+            "left over from before the resume",
+            stopped.killed,
+        );
+    }
+    // Killed in the middle of committing, grove may have left the task branch locked; the next
+    // attempt resets that branch.
+    let (repo, branch) = (paths.repo_root.clone(), paths.branch(task));
+    let unlocked =
+        tokio::task::spawn_blocking(move || git::remove_stale_ref_lock(&repo, &branch, started_at))
+            .await;
+    if let Ok(Err(e)) = unlocked {
+        audit.error(task, &e.to_string());
+    }
+    let error = "interrupted: grove stopped before the attempt ended".to_string();
+    // What setup is known to put there stays out, as when an attempt ends normally.
+    let excludes = setup::planned_excludes(spec);
+    let saved_ref = attempt::save_worktree(paths, task, attempt, &error, &excludes, audit).await;
+    let log = paths.attempt_log(task, attempt);
+    // The log's last write is the last sign of life the attempt gave.
+    let ended = std::fs::metadata(&log)
+        .and_then(|m| m.modified())
+        .unwrap_or(started_at);
+    attempt_report(&AttemptFact {
+        task: task.clone(),
+        attempt,
+        status: TaskStatus::Cancelled,
+        retryable: true,
+        exit_code: None,
+        error: Some(error),
+        started_at,
+        duration_s: ended
+            .duration_since(started_at)
+            .unwrap_or_default()
+            .as_secs_f64(),
+        log,
+        argv,
+        input_hash: None,
+        output: None,
+        output_hash: None,
+        head_commit: None,
+        diff_stat: None,
+        saved_ref,
+        usage: None,
+        check: None,
+    })
+}
+
+fn task_state(fact: &StateFact) -> TaskState {
+    let mut state = TaskState::new(fact.max_attempts);
+    state.status = fact.status;
+    state.attempt = fact.attempt;
+    state.started_at = fact.started_at;
+    state.ended_at = fact.ended_at;
+    state.retry_at = fact.retry_at;
+    state.error = fact.error.clone();
+    state
+}
+
+/// An attempt's report as the journal keeps it.
+pub(super) fn attempt_fact(task: &str, r: &AttemptReport) -> AttemptFact {
+    AttemptFact {
+        task: task.to_string(),
+        attempt: r.attempt,
+        status: r.end.status(),
+        retryable: r.retryable,
+        exit_code: r.exit_code,
+        error: r.error.clone(),
+        started_at: r.started_at,
+        duration_s: r.duration.as_secs_f64(),
+        log: r.log.clone(),
+        argv: r.argv.clone(),
+        input_hash: r.input_hash.clone(),
+        output: r.output.as_ref().map(|(v, _)| v.clone()),
+        output_hash: r.output.as_ref().map(|(_, h)| h.clone()),
+        head_commit: r.head_commit.clone(),
+        diff_stat: r.diff_stat.clone(),
+        saved_ref: r.saved_ref.clone(),
+        usage: r.usage.clone(),
+        check: r.check.as_ref().map(|c| CheckFact {
+            command: c.command.clone(),
+            exit_code: c.exit_code,
+            passed: c.passed,
+            duration_s: c.duration.as_secs_f64(),
+            output: c.output.clone(),
+        }),
+    }
+}
+
+fn attempt_report(f: &AttemptFact) -> AttemptReport {
+    let mut r = AttemptReport::new(f.attempt, f.started_at, f.log.clone());
+    r.end = match f.status {
+        TaskStatus::Succeeded => AttemptEnd::Succeeded,
+        TaskStatus::TimedOut => AttemptEnd::TimedOut,
+        TaskStatus::Cancelled => AttemptEnd::Cancelled,
+        _ => AttemptEnd::Failed,
+    };
+    r.retryable = f.retryable;
+    r.exit_code = f.exit_code;
+    r.error = f.error.clone();
+    r.duration = Duration::try_from_secs_f64(f.duration_s).unwrap_or_default();
+    r.argv = f.argv.clone();
+    r.input_hash = f.input_hash.clone();
+    r.output = f.output.clone().zip(f.output_hash.clone());
+    r.head_commit = f.head_commit.clone();
+    r.diff_stat = f.diff_stat.clone();
+    r.saved_ref = f.saved_ref.clone();
+    r.usage = f.usage.clone();
+    r.check = f.check.as_ref().map(|c| CheckOutcome {
+        command: c.command.clone(),
+        exit_code: c.exit_code,
+        passed: c.passed,
+        duration: Duration::try_from_secs_f64(c.duration_s).unwrap_or_default(),
+        output: c.output.clone(),
+    });
+    r
+}
+
+/// The end of a log file (empty when there is none).
+fn log_tail(path: &Path) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    if let Ok(mut file) = std::fs::File::open(path) {
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let _ = file
+            .seek(SeekFrom::Start(len.saturating_sub(SCREEN_REPLAY)))
+            .and_then(|_| file.read_to_end(&mut bytes));
+    }
+    bytes
+}

@@ -1,0 +1,151 @@
+//! Waiting for input: a running agent whose output has been quiet for `idle_after` and whose
+//! screen ends in a prompt is waiting; with `auto_yes`, its known yes/no questions are answered
+//! with its accept key. Driven by a timer the attempt resets on every output (no polling).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, Notify};
+use tokio::time::Instant;
+
+use crate::agent::prompt::{self, Prompt};
+use crate::pty::pane::Pane;
+use crate::pty::PtyControl;
+use crate::record::audit::Audit;
+
+use super::attempt::Progress;
+
+/// How long output must be quiet before `auto_yes` looks for a question to answer: long enough
+/// for a prompt to be drawn whole, short enough not to hold the agent up.
+const AUTO_YES_SETTLE: Duration = Duration::from_millis(700);
+
+/// One attempt's watch over its agent's terminal.
+pub(super) struct IdleWatch {
+    /// Woken by the output sink on every chunk.
+    pub activity: Arc<Notify>,
+    idle_after: Duration,
+    auto_yes: bool,
+    yes_prompts: Vec<String>,
+    accept_key: String,
+    pane: Arc<Pane>,
+    control: PtyControl,
+    quiet_since: Instant,
+    /// `auto_yes` typed its key and no output came since.
+    answered: bool,
+    waiting: bool,
+    report: Reporter,
+}
+
+/// Where the watch tells what it saw.
+pub(super) struct Reporter {
+    pub progress: mpsc::UnboundedSender<Progress>,
+    pub audit: Audit,
+    pub index: usize,
+    pub attempt: u32,
+    pub task: String,
+}
+
+/// What the watch needs to know about the agent.
+pub(super) struct WatchSpec {
+    pub idle_after: Duration,
+    pub auto_yes: bool,
+    pub yes_prompts: Vec<String>,
+    pub accept_key: String,
+}
+
+impl IdleWatch {
+    pub fn new(
+        spec: WatchSpec,
+        activity: Arc<Notify>,
+        pane: Arc<Pane>,
+        control: PtyControl,
+        report: Reporter,
+    ) -> IdleWatch {
+        IdleWatch {
+            activity,
+            idle_after: spec.idle_after,
+            auto_yes: spec.auto_yes,
+            yes_prompts: spec.yes_prompts,
+            accept_key: spec.accept_key,
+            pane,
+            control,
+            quiet_since: Instant::now(),
+            answered: false,
+            waiting: false,
+            report,
+        }
+    }
+
+    /// When to look at the screen first after output stops.
+    fn first_look(&self) -> Instant {
+        let delay = if self.auto_yes {
+            AUTO_YES_SETTLE.min(self.idle_after)
+        } else {
+            self.idle_after
+        };
+        self.quiet_since + delay
+    }
+
+    /// When the first look is due, for a watch just started.
+    pub fn start(&self) -> Instant {
+        self.first_look()
+    }
+
+    /// The agent printed something: it is not waiting (any more). Returns when to look next.
+    pub fn output(&mut self) -> Instant {
+        self.quiet_since = Instant::now();
+        self.answered = false;
+        if self.waiting {
+            self.waiting = false;
+            self.send(None);
+        }
+        self.first_look()
+    }
+
+    /// The timer fired: look at the screen. Returns when to look again, if the watch should.
+    pub fn look(&mut self) -> Option<Instant> {
+        let quiet = self.quiet_since.elapsed();
+        let rows = self.pane.with_screen(screen_rows).unwrap_or_default();
+        let found = prompt::detect(&rows, &self.yes_prompts);
+        if let (true, false, Some(Prompt::YesNo(line))) = (self.auto_yes, self.answered, &found) {
+            let bytes = prompt::key_bytes(&self.accept_key);
+            if self.control.write(&bytes).is_ok() {
+                self.report.audit.answer(
+                    &self.report.task,
+                    self.report.attempt,
+                    line,
+                    &self.accept_key,
+                );
+                self.answered = true;
+            }
+            // The answer counts as activity: should it change nothing on screen, the question
+            // counts as waiting once the agent has been quiet for `idle_after` after it.
+            self.quiet_since = Instant::now();
+            return Some(self.quiet_since + self.idle_after);
+        }
+        if quiet < self.idle_after {
+            return Some(self.quiet_since + self.idle_after);
+        }
+        if let Some(found) = found {
+            if !self.waiting {
+                self.waiting = true;
+                self.send(Some(found.line().to_string()));
+            }
+        }
+        None
+    }
+
+    fn send(&self, prompt: Option<String>) {
+        let _ = self.report.progress.send(Progress::Waiting {
+            index: self.report.index,
+            attempt: self.report.attempt,
+            prompt,
+        });
+    }
+}
+
+/// The visible rows of a screen, as text.
+fn screen_rows(screen: &vt100::Screen) -> Vec<String> {
+    let (_, cols) = screen.size();
+    screen.rows(0, cols).collect()
+}

@@ -1,0 +1,396 @@
+//! A repository's runs over time: listing them (`grove ls`), one run's summary (`grove show`),
+//! an attempt's output (`grove logs`), and the notices grove prints on start about unfinished
+//! runs and left-over worktrees.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::SystemTime;
+
+use anyhow::Context;
+
+use crate::engine::api::TaskStatus;
+use crate::engine::output::plain_text;
+use crate::headless::table;
+use crate::merge_cmd::UsageError;
+use crate::record::journal::RunRecord;
+use crate::record::results::Results;
+use crate::record::{self, lock, RunPaths};
+
+/// One run as its records tell it.
+pub struct RunEntry {
+    pub paths: RunPaths,
+    pub record: Option<RunRecord>,
+    pub results: Option<Results>,
+    /// The grove process running it right now, if any.
+    pub live: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunState {
+    Running {
+        pid: String,
+    },
+    Finished,
+    /// Crashed or stopped before every task ended: `grove resume` continues it.
+    Unfinished,
+}
+
+impl RunEntry {
+    pub fn load(root: &Path, run_id: &str) -> RunEntry {
+        let paths = RunPaths::new(root, run_id);
+        RunEntry {
+            record: RunRecord::load(&paths.run_dir).ok(),
+            results: Results::load(&paths.results()).ok(),
+            live: lock::live_pid(&paths.run_dir),
+            paths,
+        }
+    }
+
+    pub fn run_id(&self) -> &str {
+        &self.paths.run_id
+    }
+
+    pub fn state(&self) -> RunState {
+        if let Some(pid) = &self.live {
+            return RunState::Running { pid: pid.clone() };
+        }
+        let finished = match (&self.record, &self.results) {
+            (Some(record), _) => record.completed(),
+            (None, Some(results)) => results.completed_at.is_some() && !results.interrupted,
+            (None, None) => false,
+        };
+        if finished {
+            RunState::Finished
+        } else {
+            RunState::Unfinished
+        }
+    }
+
+    pub fn plan(&self) -> Option<&str> {
+        match (&self.record, &self.results) {
+            (Some(record), _) => Some(&record.started.plan_name),
+            (None, Some(results)) => Some(&results.plan),
+            (None, None) => None,
+        }
+    }
+
+    pub fn started(&self) -> Option<SystemTime> {
+        match (&self.record, &self.results) {
+            (Some(record), _) => Some(record.started_at),
+            (None, Some(results)) => humantime::parse_rfc3339(&results.started_at).ok(),
+            (None, None) => None,
+        }
+    }
+
+    /// The base the run's branches merge into, when it is a branch.
+    pub fn base_branch(&self) -> Option<&str> {
+        match (&self.record, &self.results) {
+            (Some(record), _) => record.started.base_branch.as_deref(),
+            (None, Some(results)) => results.base_branch.as_deref(),
+            (None, None) => None,
+        }
+    }
+
+    pub fn base_commit(&self) -> Option<&str> {
+        match (&self.record, &self.results) {
+            (Some(record), _) => Some(&record.started.base_commit),
+            (None, Some(results)) => Some(&results.base_commit),
+            (None, None) => None,
+        }
+    }
+
+    /// "3 succeeded, 1 running": tasks per status, from the journal (current to the last
+    /// moment) or else results.json.
+    pub fn counts(&self) -> String {
+        let statuses: Vec<TaskStatus> = match (&self.record, &self.results) {
+            (Some(record), _) => record.tasks.iter().map(|t| t.status()).collect(),
+            (None, Some(results)) => results.tasks.iter().map(|t| status_of(&t.status)).collect(),
+            (None, None) => Vec::new(),
+        };
+        let parts: Vec<String> = TaskStatus::ALL
+            .iter()
+            .map(|s| (s, statuses.iter().filter(|x| *x == s).count()))
+            .filter(|(_, n)| *n > 0)
+            .map(|(s, n)| format!("{n} {}", s.word()))
+            .collect();
+        if parts.is_empty() {
+            "-".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+fn status_of(key: &str) -> TaskStatus {
+    serde_json::from_value(serde_json::Value::String(key.into())).unwrap_or(TaskStatus::Pending)
+}
+
+/// Every run of the repository, oldest first.
+pub fn runs(root: &Path) -> Vec<RunEntry> {
+    let mut runs: Vec<RunEntry> = dir_names(&record::runs_dir(root))
+        .iter()
+        .map(|id| RunEntry::load(root, id))
+        .collect();
+    runs.sort_by(|a, b| (a.started(), a.run_id()).cmp(&(b.started(), b.run_id())));
+    runs
+}
+
+/// Names of the folders in `dir` (none when it does not exist).
+pub fn dir_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}
+
+/// A run that must exist: its records, or exit 2 naming what is missing.
+pub fn existing_run(root: &Path, run_id: &str) -> Result<RunEntry, UsageError> {
+    let paths = RunPaths::new(root, run_id);
+    if !crate::plan::valid_name(run_id) || !paths.run_dir.is_dir() {
+        return Err(UsageError(format!(
+            "no run '{run_id}' in {} (see grove ls)",
+            root.display()
+        )));
+    }
+    Ok(RunEntry::load(root, run_id))
+}
+
+fn state_word(entry: &RunEntry) -> String {
+    match entry.state() {
+        RunState::Running { pid } => format!("running (grove process {pid})"),
+        RunState::Finished => "finished".into(),
+        RunState::Unfinished => "unfinished".into(),
+    }
+}
+
+/// `grove ls`.
+pub fn ls(root: &Path, out: &mut dyn Write) -> anyhow::Result<i32> {
+    let runs = runs(root);
+    if runs.is_empty() {
+        writeln!(out, "no runs in {}", root.display())?;
+        return Ok(0);
+    }
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            vec![
+                r.run_id().to_string(),
+                r.plan().unwrap_or("?").to_string(),
+                r.started()
+                    .map(|t| humantime::format_rfc3339_seconds(t).to_string())
+                    .unwrap_or_else(|| "?".into()),
+                r.counts(),
+                state_word(r),
+            ]
+        })
+        .collect();
+    write!(
+        out,
+        "{}",
+        table(&["run", "plan", "started", "tasks", "state"], &rows)
+    )?;
+    if runs.iter().any(|r| r.state() == RunState::Unfinished) {
+        writeln!(
+            out,
+            "\nunfinished runs continue with: grove resume <run>; grove clean <run> removes one"
+        )?;
+    }
+    Ok(0)
+}
+
+/// `grove show <run-id>`: the run's summary and per-task table from results.json.
+pub fn show(root: &Path, run_id: &str, out: &mut dyn Write) -> anyhow::Result<i32> {
+    let entry = existing_run(root, run_id)?;
+    let results = Results::load(&entry.paths.results())?;
+    let short = &results.base_commit[..12.min(results.base_commit.len())];
+    writeln!(out, "run         {}", results.run_id)?;
+    writeln!(
+        out,
+        "plan        {} ({}), {} task{}",
+        results.plan,
+        results.strategy,
+        results.total_tasks,
+        if results.total_tasks == 1 { "" } else { "s" }
+    )?;
+    writeln!(
+        out,
+        "repository  {} (base {} at {short})",
+        results.repo,
+        results.base_branch.as_deref().unwrap_or("commit")
+    )?;
+    writeln!(out, "started     {}", results.started_at)?;
+    let state = match entry.state() {
+        RunState::Finished => match &results.completed_at {
+            Some(at) => format!("finished {at}"),
+            None => "finished".into(),
+        },
+        RunState::Unfinished => format!("unfinished: continue it with grove resume {run_id}"),
+        RunState::Running { pid } => format!("running (grove process {pid})"),
+    };
+    writeln!(out, "state       {state}")?;
+    let rows: Vec<Vec<String>> = results
+        .tasks
+        .iter()
+        .map(|t| {
+            let spent: f64 = t.attempts.iter().map(|a| a.duration_s).sum();
+            vec![
+                t.name.clone(),
+                status_of(&t.status).word().to_string(),
+                t.attempts.len().to_string(),
+                format!("{spent:.1}s"),
+                if t.attempts.is_empty() {
+                    "-".into()
+                } else {
+                    t.branch.clone()
+                },
+                match t.merge.state.as_str() {
+                    "not_requested" => "-".to_string(),
+                    other => other.to_string(),
+                },
+            ]
+        })
+        .collect();
+    writeln!(out)?;
+    write!(
+        out,
+        "{}",
+        table(
+            &["task", "status", "attempts", "time", "branch", "merge"],
+            &rows
+        )
+    )?;
+    for error in &results.errors {
+        writeln!(out, "  {}: {}", error.task, error.error)?;
+    }
+    writeln!(
+        out,
+        "\n{} of {} succeeded, {} failed, {} timed out, {} cancelled, {} skipped in {:.1}s{}",
+        results.succeeded,
+        results.total_tasks,
+        results.failed,
+        results.timed_out,
+        results.cancelled,
+        results.skipped,
+        results.total_execution_time,
+        if results.interrupted {
+            " (interrupted)"
+        } else {
+            ""
+        }
+    )?;
+    writeln!(out, "results: {}", entry.paths.results().display())?;
+    Ok(0)
+}
+
+/// `grove logs <run-id> <task> [--attempt n] [--plain]`: an attempt's terminal output (the last
+/// attempt's by default), raw or as plain text.
+pub fn logs(
+    root: &Path,
+    run_id: &str,
+    task: &str,
+    attempt: Option<u32>,
+    plain: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<i32> {
+    let entry = existing_run(root, run_id)?;
+    let task_dir = entry.paths.task_dir(task);
+    if !crate::plan::valid_name(task) || !task_dir.is_dir() {
+        return Err(UsageError(format!("run '{run_id}' has no task '{task}' with output")).into());
+    }
+    let attempts = logged_attempts(&task_dir);
+    let n = match attempt.or_else(|| attempts.last().copied()) {
+        Some(n) if attempts.contains(&n) => n,
+        _ => {
+            let have: Vec<String> = attempts.iter().map(u32::to_string).collect();
+            return Err(UsageError(format!(
+                "task '{task}' of run '{run_id}' has no log for attempt {} (logged attempts: {})",
+                attempt.map_or_else(|| "-".into(), |n| n.to_string()),
+                if have.is_empty() {
+                    "none".into()
+                } else {
+                    have.join(", ")
+                }
+            ))
+            .into());
+        }
+    };
+    let path = entry.paths.attempt_log(task, n);
+    let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    if plain {
+        out.write_all(plain_text(&bytes).as_bytes())?;
+    } else {
+        out.write_all(&bytes)?;
+    }
+    out.flush()?;
+    Ok(0)
+}
+
+/// Attempt numbers that have an `attempt-<n>.log` in a task's folder, ascending.
+fn logged_attempts(task_dir: &Path) -> Vec<u32> {
+    let mut numbers: Vec<u32> = std::fs::read_dir(task_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name();
+            let name = name.to_str()?;
+            name.strip_prefix("attempt-")?
+                .strip_suffix(".log")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    numbers.sort_unstable();
+    numbers
+}
+
+/// What grove says on start: the last run of the same plan is unfinished (and how to resume it),
+/// and worktrees under `.grove/worktrees/` belong to no active run (and how to resume or clean
+/// them). `resuming` is the run being resumed right now, which needs no notice.
+pub fn start_notices(root: &Path, plan: Option<&str>, resuming: Option<&str>) -> Vec<String> {
+    let runs = runs(root);
+    let mut notices = Vec::new();
+    let mut mentioned: Vec<&str> = resuming.into_iter().collect();
+    if let Some(plan) = plan {
+        let last = runs.iter().rev().find(|r| r.plan() == Some(plan));
+        if let Some(last) = last {
+            let id = last.run_id();
+            match last.state() {
+                // Only a run with a journal can be resumed.
+                RunState::Unfinished if last.record.is_some() => {
+                    notices.push(format!(
+                        "grove: the last run of plan '{plan}', {id}, did not finish; to continue it instead: grove resume {id}"
+                    ));
+                    mentioned.push(id);
+                }
+                RunState::Running { pid } => notices.push(format!(
+                    "grove: run {id} of plan '{plan}' is running too (grove process {pid})"
+                )),
+                RunState::Unfinished | RunState::Finished => {}
+            }
+        }
+    }
+    let worktrees = record::worktrees_dir(root);
+    for id in dir_names(&worktrees) {
+        if mentioned.contains(&id.as_str()) || dir_names(&worktrees.join(&id)).is_empty() {
+            continue;
+        }
+        let entry = RunEntry::load(root, &id);
+        let shown = format!(".grove/worktrees/{id}/");
+        match entry.state() {
+            RunState::Running { .. } => {}
+            RunState::Unfinished if entry.record.is_some() => notices.push(format!(
+                "grove: {shown} holds worktrees of unfinished run {id}: grove resume {id} continues it, grove clean {id} removes them"
+            )),
+            _ => notices.push(format!(
+                "grove: {shown} holds worktrees of run {id}, which is not running: grove clean {id} removes them"
+            )),
+        }
+    }
+    notices
+}

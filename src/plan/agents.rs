@@ -1,0 +1,83 @@
+//! `[agents.NAME]` tables (of a plan or of the user config): each read over the definition it
+//! overrides (the user config's, else the preset's), field by field.
+
+use std::collections::BTreeMap;
+
+use super::error::{quoted, Bad, Res};
+use super::model::{AgentDef, AgentOutput};
+use super::name_problem;
+use super::scope::Scope;
+use super::tree::Entry;
+
+const KEYS: &[&str] = &[
+    "command",
+    "args",
+    "env",
+    "output",
+    "yes_prompts",
+    "accept_key",
+];
+
+/// Reads an `[agents]` table. `base` gives what an agent of that name is before this table
+/// (None: a new agent, which then needs a `command`).
+pub(crate) fn read(
+    entry: &Entry,
+    scope: &Scope,
+    base: impl Fn(&str) -> Option<AgentDef>,
+) -> Res<BTreeMap<String, AgentDef>> {
+    let mut agents = BTreeMap::new();
+    for agent in scope.table(entry)?.entries() {
+        if let Some(problem) = name_problem(&agent.key) {
+            return Err(Bad::at(
+                agent.key_span.start,
+                format!("invalid agent name {}: {problem}", quoted(&agent.key)),
+            ));
+        }
+        let scope = Scope::new(format!("agent {}", quoted(&agent.key)));
+        let table = scope.table(agent)?;
+        scope.check_keys(table, |k| KEYS.contains(&k))?;
+        // Fields left out keep the overridden definition's values; a new agent starts from
+        // the defaults and must say what to run.
+        let mut def = match base(&agent.key) {
+            Some(def) => def,
+            None if table.get("command").is_some() => crate::agent::custom(Vec::new()),
+            None => return Err(scope.bad(agent.value.span.start, "missing required key 'command'")),
+        };
+        for field in table.entries() {
+            match field.key.as_str() {
+                "command" => def.command = command(field, &scope)?,
+                "args" => def.args = strings(field, &scope)?,
+                "env" => def.env.extend(scope.env(field)?),
+                "output" => def.output = scope.choice(field, &AgentOutput::CHOICES)?,
+                "yes_prompts" => def.yes_prompts = strings(field, &scope)?,
+                "accept_key" => {
+                    let key = scope.string(field)?;
+                    if key.is_empty() {
+                        return Err(
+                            scope.bad(field.value.span.start, "'accept_key' must not be empty")
+                        );
+                    }
+                    def.accept_key = key.to_string();
+                }
+                _ => {}
+            }
+        }
+        agents.insert(agent.key.clone(), def);
+    }
+    Ok(agents)
+}
+
+fn command(entry: &Entry, scope: &Scope) -> Res<Vec<String>> {
+    let command = strings(entry, scope)?;
+    if command.first().is_none_or(String::is_empty) {
+        return Err(scope.bad(
+            entry.value.span.start,
+            "'command' must start with a program to run",
+        ));
+    }
+    Ok(command)
+}
+
+fn strings(entry: &Entry, scope: &Scope) -> Res<Vec<String>> {
+    Ok(scope.strings(entry)?.into_iter().map(|(s, _)| s).collect())
+}

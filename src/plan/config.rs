@@ -1,0 +1,108 @@
+//! The user config, `$XDG_CONFIG_HOME/grove/config.toml` (default `~/.config/grove/config.toml`):
+//! `[agents.*]` and `[defaults]` in plan syntax, shared by every plan. A plan's own keys win.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::error::{PlanError, SourceFile};
+use super::model::AgentDef;
+use super::scope::Scope;
+use super::settings::{self, Context, Settings};
+use super::toml_tree;
+use super::tree::Value;
+
+/// The user config as read; empty when there is no file.
+#[derive(Debug, Clone, Default)]
+pub struct UserConfig {
+    pub(crate) agents: BTreeMap<String, AgentDef>,
+    pub(crate) defaults: Settings,
+    /// Where it was read from, when there was a file.
+    pub(crate) file: Option<SourceFile>,
+}
+
+impl UserConfig {
+    /// No config at all (what a plan gets when the user has none).
+    pub fn empty() -> UserConfig {
+        UserConfig::default()
+    }
+
+    /// Where the user config lives: `$XDG_CONFIG_HOME/grove/config.toml`, or
+    /// `$HOME/.config/grove/config.toml` when XDG_CONFIG_HOME is unset or empty.
+    pub fn default_path() -> Option<PathBuf> {
+        let non_empty = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        let base = match non_empty("XDG_CONFIG_HOME") {
+            Some(dir) => PathBuf::from(dir),
+            None => PathBuf::from(non_empty("HOME")?).join(".config"),
+        };
+        Some(base.join("grove").join("config.toml"))
+    }
+
+    /// Reads the config at its default place; no file there means an empty config.
+    pub fn load() -> Result<UserConfig, PlanError> {
+        match UserConfig::default_path() {
+            Some(path) if path.exists() => UserConfig::load_from(&path),
+            _ => Ok(UserConfig::empty()),
+        }
+    }
+
+    /// Reads and validates the config at `path`. Errors name that file, with line and column.
+    pub fn load_from(path: &Path) -> Result<UserConfig, PlanError> {
+        let bytes = std::fs::read(path).map_err(|source| PlanError::ReadConfig {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            PlanError::invalid(path, "", None, "the user config is not valid UTF-8")
+        })?;
+        let file = SourceFile {
+            path: path.to_path_buf(),
+            text,
+        };
+        read(&file).map_err(|bad| bad.into_error(&file.path, &file.text))
+    }
+
+    /// The path the config was read from, if a file was read.
+    pub fn path(&self) -> Option<&Path> {
+        self.file.as_ref().map(|f| f.path.as_path())
+    }
+
+    /// The agents the config defines (presets it overrides included).
+    pub fn agents(&self) -> &BTreeMap<String, AgentDef> {
+        &self.agents
+    }
+}
+
+fn read(file: &SourceFile) -> super::error::Res<UserConfig> {
+    let root = toml_tree::parse(&file.text)?;
+    let Value::Table(top) = &root.value else {
+        return Err(super::error::Bad::at(
+            0,
+            "the user config must be a table of keys",
+        ));
+    };
+    let scope = Scope::top();
+    scope.check_keys(top, |k| matches!(k, "agents" | "defaults"))?;
+    let agents = match top.get("agents") {
+        Some(e) => super::agents::read(e, &scope, crate::agent::preset)?,
+        None => BTreeMap::new(),
+    };
+    let cx = Context {
+        plan_dir: file.path.parent().unwrap_or(Path::new("")),
+        agents: &agents,
+        file: Some(file),
+    };
+    let defaults = match top.get("defaults") {
+        Some(e) => {
+            let scope = Scope::new("[defaults]".into());
+            let table = scope.table(e)?;
+            scope.check_keys(table, |k| settings::KEYS.contains(&k))?;
+            Settings::read(table, &scope, &cx)?
+        }
+        None => Settings::default(),
+    };
+    Ok(UserConfig {
+        agents,
+        defaults,
+        file: Some(file.clone()),
+    })
+}

@@ -1,0 +1,152 @@
+//! Plans that grow while they run: the empty `adhoc` plan `grove new` starts with, and tasks
+//! started from the dashboard, appended to the plan's text and validated with the rest of it.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::model::{defaults, Plan, PlanFormat, PlanSource, Strategy};
+use super::{PlanError, UserConfig};
+
+/// The name of the plan `grove new` starts.
+pub const ADHOC: &str = "adhoc";
+
+/// A task started while the run goes on (the dashboard's `n` form, or `N` copying one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTask {
+    pub name: String,
+    pub agent: String,
+    pub prompt: String,
+    /// None: the plan's `[defaults]` (or grove's).
+    pub timeout: Option<Duration>,
+    pub retries: Option<u32>,
+}
+
+/// The empty plan of `grove new`: no tasks yet, the user config's agents. `dir` is where its
+/// text would live (it is only ever written to the run directory).
+pub fn adhoc(dir: &Path, config: &UserConfig) -> Plan {
+    Plan {
+        name: ADHOC.into(),
+        base: None,
+        max_parallel: defaults::max_parallel(),
+        strategy: Strategy::Parallel,
+        fail_fast: false,
+        agents: config.agents().clone(),
+        tasks: Vec::new(),
+        source: PlanSource {
+            path: dir.join("plan.toml"),
+            text: format!("name = \"{ADHOC}\"\n"),
+            format: PlanFormat::Toml,
+            base_span: None,
+        },
+    }
+}
+
+/// `plan` with `task` appended to its text (a `[[tasks]]` table, or an object in the JSON
+/// `tasks`) and the whole validated again like a plan file: the task gets the plan's
+/// `[defaults]` and every check any task gets (name rule, unique name, known agent, program on
+/// PATH). The new task is the returned plan's last.
+pub fn with_task(plan: &Plan, task: &NewTask, config: &UserConfig) -> Result<Plan, PlanError> {
+    let text = match plan.source.format {
+        PlanFormat::Toml => append_toml(&plan.source.text, task),
+        PlanFormat::Json => append_json(&plan.source.text, task).map_err(|e| {
+            PlanError::invalid(&plan.source.path, &plan.source.text, None, &e.to_string())
+        })?,
+    };
+    super::load_grown(&text, &plan.source.path, plan.source.format, config)
+}
+
+fn append_toml(text: &str, task: &NewTask) -> String {
+    let quote = |s: &str| toml::Value::String(s.to_string()).to_string();
+    let mut out = text.to_string();
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str("\n[[tasks]]\n");
+    out.push_str(&format!("name = {}\n", quote(&task.name)));
+    out.push_str(&format!("agent = {}\n", quote(&task.agent)));
+    out.push_str(&format!("prompt = {}\n", quote(&task.prompt)));
+    if let Some(timeout) = task.timeout {
+        let shown = humantime::format_duration(timeout).to_string();
+        out.push_str(&format!("timeout = {}\n", quote(&shown)));
+    }
+    if let Some(retries) = task.retries {
+        out.push_str(&format!("retries = {retries}\n"));
+    }
+    out
+}
+
+fn append_json(text: &str, task: &NewTask) -> Result<String, serde_json::Error> {
+    let mut plan: serde_json::Value = serde_json::from_str(text)?;
+    let mut entry = serde_json::json!({
+        "name": task.name,
+        "agent": task.agent,
+        "prompt": task.prompt,
+    });
+    if let Some(timeout) = task.timeout {
+        entry["timeout"] = humantime::format_duration(timeout).to_string().into();
+    }
+    if let Some(retries) = task.retries {
+        entry["retries"] = retries.into();
+    }
+    if let Some(tasks) = plan.get_mut("tasks").and_then(|t| t.as_array_mut()) {
+        tasks.push(entry);
+    } else if let Some(top) = plan.as_object_mut() {
+        top.insert("tasks".into(), serde_json::Value::Array(vec![entry]));
+    }
+    let mut out = serde_json::to_string_pretty(&plan)?;
+    out.push('\n');
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_task(name: &str) -> NewTask {
+        NewTask {
+            name: name.into(),
+            agent: "shell".into(),
+            prompt: "echo 'a \"quoted\"'\nsecond line".into(),
+            timeout: Some(Duration::from_secs(90)),
+            retries: Some(2),
+        }
+    }
+
+    #[test]
+    fn tasks_grow_an_empty_plan_and_keep_its_defaults() {
+        let config = UserConfig::empty();
+        let dir = tempfile::tempdir().unwrap();
+        let empty = adhoc(dir.path(), &config);
+        let one = with_task(&empty, &new_task("a"), &config).unwrap();
+        assert_eq!(one.name, ADHOC);
+        let a = &one.tasks[0];
+        assert_eq!(a.prompt, "echo 'a \"quoted\"'\nsecond line");
+        assert_eq!((a.timeout, a.retries), (Duration::from_secs(90), 2));
+        let two = with_task(&one, &new_task("b"), &config).unwrap();
+        assert_eq!(two.tasks.len(), 2);
+        assert!(two.source.text.starts_with(&one.source.text));
+        // Names are checked as in any plan.
+        let again = with_task(&two, &new_task("a"), &config).unwrap_err();
+        assert!(
+            again.to_string().contains("duplicate task name 'a'"),
+            "{again}"
+        );
+        let bad = with_task(&two, &new_task("no/slash"), &config).unwrap_err();
+        assert!(bad.to_string().contains("invalid task name"), "{bad}");
+
+        let json = Plan {
+            source: PlanSource {
+                text: r#"{"name": "j", "defaults": {"retries": 5}, "tasks": []}"#.into(),
+                format: PlanFormat::Json,
+                ..empty.source.clone()
+            },
+            ..empty
+        };
+        let task = NewTask {
+            retries: None,
+            ..new_task("c")
+        };
+        let grown = with_task(&json, &task, &config).unwrap();
+        assert_eq!(grown.tasks[0].retries, 5);
+    }
+}

@@ -1,0 +1,555 @@
+//! The run journal (`journal.jsonl`): one JSON line per state-relevant fact of a run (start,
+//! every task state, spawned process groups, attempt reports, merges, stop, finish), appended and
+//! flushed at once, fsync'd when a task ends, so `grove resume` can rebuild a run from disk alone.
+//! Reading folds the lines into a [`RunRecord`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::agent::stream_json::Usage;
+use crate::engine::api::{MergeState, TaskStatus};
+use crate::git::DiffStat;
+
+pub const FILE: &str = "journal.jsonl";
+
+/// One line of the journal: when, and what.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Line {
+    #[serde(with = "time")]
+    pub at: SystemTime,
+    #[serde(flatten)]
+    pub entry: Entry,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "entry", rename_all = "snake_case")]
+pub enum Entry {
+    RunStarted(Box<RunStarted>),
+    /// `grove resume` took the run over (process `pid`).
+    Resumed {
+        pid: u32,
+    },
+    State(StateFact),
+    /// An attempt's agent started as process group `pgid`.
+    Spawned {
+        task: String,
+        attempt: u32,
+        pgid: i32,
+        argv: Vec<String>,
+    },
+    Attempt(Box<AttemptFact>),
+    Merge(MergeFact),
+    /// A stop (signal, quit) cancels these unfinished tasks; resume starts them again.
+    Stopping {
+        tasks: Vec<String>,
+    },
+    /// A task joined the running run (started from the dashboard): the plan's text with it,
+    /// and its prompt.
+    TaskAdded {
+        plan_text: String,
+        task: String,
+        prompt: String,
+    },
+    RunFinished {
+        interrupted: bool,
+    },
+}
+
+/// Everything needed to run the plan again exactly as it was started.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunStarted {
+    pub run_id: String,
+    pub plan_name: String,
+    /// Where the plan was read from (relative `prompt_file`s are resolved against it).
+    pub plan_path: PathBuf,
+    /// "toml" or "json".
+    pub plan_format: String,
+    pub plan_text: String,
+    /// Task names in plan order.
+    pub tasks: Vec<String>,
+    /// Each task's prompt as it was resolved at start (prompt files may change later).
+    pub prompts: BTreeMap<String, String>,
+    pub repo_root: PathBuf,
+    pub base_commit: String,
+    pub base_branch: Option<String>,
+    pub base_label: String,
+    pub pane_rows: u16,
+    pub pane_cols: u16,
+    pub pid: u32,
+}
+
+/// A task's whole state after a transition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateFact {
+    pub task: String,
+    pub status: TaskStatus,
+    pub attempt: u32,
+    pub max_attempts: u32,
+    #[serde(with = "opt_time")]
+    pub started_at: Option<SystemTime>,
+    #[serde(with = "opt_time")]
+    pub ended_at: Option<SystemTime>,
+    #[serde(with = "opt_time")]
+    pub retry_at: Option<SystemTime>,
+    pub error: Option<String>,
+}
+
+/// How one attempt ended, with everything results.json shows about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptFact {
+    pub task: String,
+    pub attempt: u32,
+    /// succeeded, failed, timed_out or cancelled.
+    pub status: TaskStatus,
+    pub retryable: bool,
+    pub exit_code: Option<i32>,
+    pub error: Option<String>,
+    #[serde(with = "time")]
+    pub started_at: SystemTime,
+    pub duration_s: f64,
+    pub log: PathBuf,
+    pub argv: Vec<String>,
+    pub input_hash: Option<String>,
+    /// The task's output (result JSON or captured text) and its hash, on success.
+    pub output: Option<serde_json::Value>,
+    pub output_hash: Option<String>,
+    pub head_commit: Option<String>,
+    pub diff_stat: Option<DiffStat>,
+    pub saved_ref: Option<String>,
+    /// What the agent reported it used (stream-json agents).
+    #[serde(default)]
+    pub usage: Option<Usage>,
+    #[serde(default)]
+    pub check: Option<CheckFact>,
+}
+
+/// How the task's check went in an attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckFact {
+    pub command: String,
+    pub exit_code: Option<i32>,
+    pub passed: bool,
+    pub duration_s: f64,
+    pub output: String,
+}
+
+/// A merge request (`state: pending`) or its outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MergeFact {
+    pub task: String,
+    pub state: MergeState,
+    pub commit: Option<String>,
+    pub conflicts: Vec<String>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: not a journal line: {source}")]
+    Parse {
+        path: String,
+        line: usize,
+        source: serde_json::Error,
+    },
+    #[error("{path}: the journal does not start with the run's start")]
+    NoStart { path: String },
+}
+
+/// The journal of a run being recorded. Cheap to clone; appends are serialized.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    file: Arc<Mutex<File>>,
+}
+
+impl Journal {
+    /// Starts the journal of a new run.
+    pub fn create(run_dir: &Path) -> std::io::Result<Journal> {
+        let file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(run_dir.join(FILE))?;
+        Ok(Journal {
+            file: Arc::new(Mutex::new(file)),
+        })
+    }
+
+    /// Continues the journal of an existing run. A last line torn by a crash is cut off first,
+    /// so new lines never run into it.
+    pub fn reopen(run_dir: &Path) -> std::io::Result<Journal> {
+        let path = run_dir.join(FILE);
+        let mut file = OpenOptions::new().read(true).write(true).open(&path)?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        if keep < bytes.len() {
+            file.set_len(keep as u64)?;
+            file.sync_all()?;
+        }
+        file.seek(SeekFrom::End(0))?;
+        Ok(Journal {
+            file: Arc::new(Mutex::new(file)),
+        })
+    }
+
+    /// Appends one line with one write (so a crash leaves whole lines, or at most one torn last
+    /// line); `sync` also makes it durable before returning.
+    pub fn append(&self, entry: Entry, sync: bool) -> std::io::Result<()> {
+        let line = Line {
+            at: SystemTime::now(),
+            entry,
+        };
+        let mut bytes = serde_json::to_vec(&line).map_err(std::io::Error::other)?;
+        bytes.push(b'\n');
+        let mut file = self
+            .file
+            .lock()
+            .map_err(|_| std::io::Error::other("journal lock poisoned"))?;
+        file.write_all(&bytes)?;
+        if sync {
+            file.sync_data()?;
+        }
+        Ok(())
+    }
+}
+
+/// A run as its journal tells it.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    pub started: RunStarted,
+    pub started_at: SystemTime,
+    /// Per task, in plan order.
+    pub tasks: Vec<TaskRecord>,
+    /// `Some(interrupted)` when the run's last word was that it finished.
+    pub finished: Option<bool>,
+    /// Tasks cancelled by the last stop (signal or quit) rather than by a person or a rule.
+    pub stopped: BTreeSet<String>,
+    /// Time the run was active, over all its sessions (start or resume to the last line).
+    pub active: Duration,
+    pub last_at: SystemTime,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TaskRecord {
+    pub name: String,
+    /// The latest state; None when the task never changed state.
+    pub state: Option<StateFact>,
+    pub attempts: Vec<AttemptFact>,
+    /// The agent process started for each attempt number.
+    pub spawns: BTreeMap<u32, Spawn>,
+    pub merge: Option<MergeFact>,
+    /// When the pending merge (if `merge` is pending) was requested.
+    pub merge_requested_at: Option<SystemTime>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Spawn {
+    pub pgid: i32,
+    pub argv: Vec<String>,
+}
+
+impl TaskRecord {
+    pub fn status(&self) -> TaskStatus {
+        self.state
+            .as_ref()
+            .map_or(TaskStatus::Pending, |s| s.status)
+    }
+}
+
+impl RunRecord {
+    /// Reads and folds `<run_dir>/journal.jsonl`. A torn last line (a crash during a write) is
+    /// ignored; any other line that does not parse is an error naming it.
+    pub fn load(run_dir: &Path) -> Result<RunRecord, JournalError> {
+        let path = run_dir.join(FILE);
+        let shown = path.display().to_string();
+        let text = std::fs::read(&path).map_err(|source| JournalError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        let text = String::from_utf8_lossy(&text);
+        let complete = text.rfind('\n').map_or("", |i| &text[..=i]);
+        let mut lines = Vec::new();
+        for (n, raw) in complete.lines().enumerate() {
+            if raw.trim().is_empty() {
+                continue;
+            }
+            let line: Line = serde_json::from_str(raw).map_err(|source| JournalError::Parse {
+                path: shown.clone(),
+                line: n + 1,
+                source,
+            })?;
+            lines.push(line);
+        }
+        Self::fold(lines).ok_or(JournalError::NoStart { path: shown })
+    }
+
+    fn fold(lines: Vec<Line>) -> Option<RunRecord> {
+        let mut lines = lines.into_iter();
+        let first = lines.next()?;
+        let Entry::RunStarted(started) = first.entry else {
+            return None;
+        };
+        let mut record = RunRecord {
+            tasks: started
+                .tasks
+                .iter()
+                .map(|name| TaskRecord {
+                    name: name.clone(),
+                    ..TaskRecord::default()
+                })
+                .collect(),
+            started: *started,
+            started_at: first.at,
+            finished: None,
+            stopped: BTreeSet::new(),
+            active: Duration::ZERO,
+            last_at: first.at,
+        };
+        let mut session_start = first.at;
+        for line in lines {
+            let at = line.at;
+            match line.entry {
+                Entry::RunStarted(_) => {}
+                Entry::Resumed { .. } => {
+                    record.active += duration_between(session_start, record.last_at);
+                    session_start = at;
+                    record.stopped.clear();
+                }
+                Entry::State(state) => {
+                    record.finished = None;
+                    if let Some(task) = record.task_mut(&state.task) {
+                        task.state = Some(state);
+                    }
+                }
+                Entry::Spawned {
+                    task,
+                    attempt,
+                    pgid,
+                    argv,
+                } => {
+                    if let Some(task) = record.task_mut(&task) {
+                        task.spawns.insert(attempt, Spawn { pgid, argv });
+                    }
+                }
+                Entry::Attempt(fact) => {
+                    if let Some(task) = record.task_mut(&fact.task) {
+                        task.attempts.retain(|a| a.attempt != fact.attempt);
+                        task.attempts.push(*fact);
+                    }
+                }
+                Entry::Merge(merge) => {
+                    if let Some(task) = record.task_mut(&merge.task) {
+                        task.merge_requested_at =
+                            (merge.state == MergeState::Pending).then_some(at);
+                        task.merge = Some(merge);
+                    }
+                }
+                Entry::Stopping { tasks } => record.stopped.extend(tasks),
+                Entry::TaskAdded {
+                    plan_text,
+                    task,
+                    prompt,
+                } => {
+                    record.started.plan_text = plan_text;
+                    record.started.tasks.push(task.clone());
+                    record.started.prompts.insert(task.clone(), prompt);
+                    record.finished = None;
+                    record.tasks.push(TaskRecord {
+                        name: task,
+                        ..TaskRecord::default()
+                    });
+                }
+                Entry::RunFinished { interrupted } => record.finished = Some(interrupted),
+            }
+            record.last_at = at;
+        }
+        record.active += duration_between(session_start, record.last_at);
+        Some(record)
+    }
+
+    fn task_mut(&mut self, name: &str) -> Option<&mut TaskRecord> {
+        self.tasks.iter_mut().find(|t| t.name == name)
+    }
+
+    /// Finished by itself, every task ended: nothing left to resume.
+    pub fn completed(&self) -> bool {
+        self.finished == Some(false)
+    }
+}
+
+fn duration_between(from: SystemTime, to: SystemTime) -> Duration {
+    to.duration_since(from).unwrap_or_default()
+}
+
+/// SystemTime as an RFC 3339 UTC string with milliseconds (readable in the file).
+mod time {
+    use std::time::SystemTime;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::record::rfc3339(*t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_rfc3339(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+mod opt_time {
+    use std::time::SystemTime;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => super::time::serialize(t, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SystemTime>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|text| humantime::parse_rfc3339(&text).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn started() -> Entry {
+        Entry::RunStarted(Box::new(RunStarted {
+            run_id: "p-1".into(),
+            plan_name: "p".into(),
+            plan_path: "/tmp/p.toml".into(),
+            plan_format: "toml".into(),
+            plan_text: "name = \"p\"".into(),
+            tasks: vec!["a".into(), "b".into()],
+            prompts: BTreeMap::new(),
+            repo_root: "/tmp/r".into(),
+            base_commit: "0".repeat(40),
+            base_branch: Some("main".into()),
+            base_label: "main".into(),
+            pane_rows: 40,
+            pane_cols: 120,
+            pid: 1,
+        }))
+    }
+
+    fn state(task: &str, status: TaskStatus) -> Entry {
+        Entry::State(StateFact {
+            task: task.into(),
+            status,
+            attempt: 1,
+            max_attempts: 1,
+            started_at: Some(SystemTime::now()),
+            ended_at: None,
+            retry_at: None,
+            error: None,
+        })
+    }
+
+    #[test]
+    fn folds_the_latest_facts_and_ignores_a_torn_last_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::create(dir.path()).unwrap();
+        journal.append(started(), true).unwrap();
+        journal
+            .append(state("a", TaskStatus::Running), false)
+            .unwrap();
+        journal
+            .append(state("a", TaskStatus::Succeeded), true)
+            .unwrap();
+        journal
+            .append(
+                Entry::Stopping {
+                    tasks: vec!["b".into()],
+                },
+                false,
+            )
+            .unwrap();
+        journal
+            .append(Entry::RunFinished { interrupted: true }, true)
+            .unwrap();
+        // A crash in the middle of a write.
+        let mut file = OpenOptions::new()
+            .append(true)
+            .open(dir.path().join(FILE))
+            .unwrap();
+        file.write_all(b"{\"at\":\"2026-").unwrap();
+
+        let record = RunRecord::load(dir.path()).unwrap();
+        assert_eq!(record.tasks[0].status(), TaskStatus::Succeeded);
+        assert_eq!(record.tasks[1].status(), TaskStatus::Pending);
+        assert_eq!(record.finished, Some(true));
+        assert!(record.stopped.contains("b"));
+
+        // Reopening cuts the torn line; what follows is whole lines again.
+        let journal = Journal::reopen(dir.path()).unwrap();
+        journal.append(Entry::Resumed { pid: 2 }, true).unwrap();
+        let record = RunRecord::load(dir.path()).unwrap();
+        assert!(record.stopped.is_empty());
+        let text = std::fs::read_to_string(dir.path().join(FILE)).unwrap();
+        assert!(text
+            .lines()
+            .all(|l| serde_json::from_str::<Line>(l).is_ok()));
+    }
+
+    #[test]
+    fn a_task_added_while_running_joins_the_record_with_the_grown_plan() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::create(dir.path()).unwrap();
+        journal.append(started(), true).unwrap();
+        journal
+            .append(Entry::RunFinished { interrupted: false }, true)
+            .unwrap();
+        journal
+            .append(
+                Entry::TaskAdded {
+                    plan_text: "grown".into(),
+                    task: "c".into(),
+                    prompt: "do c".into(),
+                },
+                true,
+            )
+            .unwrap();
+        journal
+            .append(state("c", TaskStatus::Running), false)
+            .unwrap();
+        let record = RunRecord::load(dir.path()).unwrap();
+        assert_eq!(record.started.plan_text, "grown");
+        assert_eq!(record.started.tasks, ["a", "b", "c"]);
+        assert_eq!(record.started.prompts["c"], "do c");
+        assert_eq!(record.tasks[2].status(), TaskStatus::Running);
+        // The run had finished, then grew: it is not finished any more.
+        assert_eq!(record.finished, None);
+    }
+
+    #[test]
+    fn a_broken_line_in_the_middle_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::create(dir.path()).unwrap();
+        journal.append(started(), true).unwrap();
+        let mut file = OpenOptions::new()
+            .append(true)
+            .open(dir.path().join(FILE))
+            .unwrap();
+        file.write_all(b"not json\n").unwrap();
+        journal.append(Entry::Resumed { pid: 2 }, true).unwrap();
+        let err = RunRecord::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("journal.jsonl:2:"), "{err}");
+    }
+}

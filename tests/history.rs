@@ -1,0 +1,271 @@
+//! Run history and cleanup end to end: `grove ls`, `show`, `logs`, `clean` (merged and unmerged
+//! branches, --force, --records), live runs left alone, and the notices about unfinished runs
+//! and left-over worktrees. The real binary on real repositories.
+
+mod common;
+mod lifecycle;
+
+use common::*;
+use lifecycle::*;
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn ls_show_and_logs_describe_a_run() {
+    let repo = Repo::new();
+    let (out, results) = repo.run_plan(
+        r#"
+name = "hist"
+[defaults]
+agent = "shell"
+[[tasks]]
+name = "flaky"
+retries = 1
+backoff = { initial = "100ms", jitter = 0.0 }
+prompt = '''if [ "$GROVE_ATTEMPT" = 1 ]; then printf '\033[31mboom\033[0m\nprogress 10%%\rprogress 100%%\n'; exit 1; fi; echo fine'''
+[[tasks]]
+name = "steady"
+prompt = "echo steady > s.txt"
+"#,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let run_id = run_id(&out);
+    assert_eq!(results["succeeded"], 2);
+
+    let ls = repo.grove(&["ls"]);
+    assert!(ls.status.success(), "{}", text(&ls));
+    let line = stdout(&ls)
+        .lines()
+        .find(|l| l.contains(&run_id))
+        .unwrap_or_else(|| panic!("{}", text(&ls)))
+        .to_string();
+    assert!(line.contains(" hist "), "{line}");
+    assert!(line.contains("2 succeeded"), "{line}");
+    assert!(line.trim_end().ends_with("finished"), "{line}");
+
+    let show = repo.grove(&["show", &run_id]);
+    assert!(show.status.success(), "{}", text(&show));
+    let shown = stdout(&show);
+    let flaky = shown
+        .lines()
+        .find(|l| l.trim_start().starts_with("flaky"))
+        .unwrap_or_else(|| panic!("{shown}"));
+    let cells: Vec<&str> = flaky.split_whitespace().collect();
+    assert_eq!(&cells[..3], ["flaky", "succeeded", "2"], "{flaky}");
+    assert!(flaky.contains(&format!("grove/{run_id}/flaky")), "{flaky}");
+    assert!(shown.contains("2 of 2 succeeded"), "{shown}");
+    assert!(shown.contains("state       finished"), "{shown}");
+    assert!(shown.contains("results.json"), "{shown}");
+
+    // The last attempt by default, raw.
+    let last = repo.grove(&["logs", &run_id, "flaky"]);
+    assert!(last.status.success(), "{}", text(&last));
+    assert!(stdout(&last).contains("fine"));
+    assert!(!stdout(&last).contains("boom"));
+    // Attempt 1 raw keeps the escapes; --plain strips them and resolves the redraw.
+    let raw = repo.grove(&["logs", &run_id, "flaky", "--attempt", "1"]);
+    assert!(stdout(&raw).contains("\u{1b}[31mboom"), "{}", text(&raw));
+    let plain = repo.grove(&["logs", &run_id, "flaky", "--attempt", "1", "--plain"]);
+    let plain = stdout(&plain);
+    assert!(plain.contains("boom\n"), "{plain:?}");
+    assert!(plain.contains("progress 100%"), "{plain:?}");
+    assert!(
+        !plain.contains("progress 10%\n") && !plain.contains('\u{1b}'),
+        "{plain:?}"
+    );
+
+    // What was asked does not exist: exit 2 with the reason.
+    let missing = repo.grove(&["logs", &run_id, "flaky", "--attempt", "5"]);
+    assert_eq!(missing.status.code(), Some(2), "{}", text(&missing));
+    assert!(
+        stderr(&missing).contains("logged attempts: 1, 2"),
+        "{}",
+        text(&missing)
+    );
+    for args in [
+        vec!["show", "nope-20260101-000000"],
+        vec!["logs", &run_id, "nope"],
+        vec!["resume", "nope-20260101-000000"],
+        vec!["clean", "nope-20260101-000000"],
+        vec!["show", "../../etc"],
+    ] {
+        let out = repo.grove(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+    }
+}
+
+#[test]
+fn clean_removes_merged_branches_and_keeps_unmerged_ones_unless_forced() {
+    let repo = Repo::new();
+    let (out, _) = repo.run_plan(
+        r#"
+name = "cl"
+[defaults]
+agent = "shell"
+[[tasks]]
+name = "merged"
+merge = "auto"
+prompt = "echo m > m.txt"
+[[tasks]]
+name = "unmerged"
+prompt = "echo u > u.txt"
+[[tasks]]
+name = "broken"
+prompt = "echo f > f.txt; exit 1"
+"#,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let run_id = run_id(&out);
+    let worktrees = repo.path().join(".grove/worktrees").join(&run_id);
+    assert!(
+        worktrees.join("broken").exists(),
+        "the failed task's worktree is kept"
+    );
+    let attempt_ref = format!("refs/grove/{run_id}/broken/attempt-1");
+    assert_eq!(repo.git(&["show", &format!("{attempt_ref}:f.txt")]), "f");
+    assert_eq!(repo.read("m.txt"), "m\n");
+
+    let clean = repo.grove(&["clean", &run_id]);
+    assert_eq!(clean.status.code(), Some(0), "{}", text(&clean));
+    let said = stdout(&clean);
+    assert!(said.contains("removed 1 worktree"), "{said}");
+    assert!(
+        said.contains("deleted 2 branches and 1 attempt ref"),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "kept 1 branch not merged into main (--force deletes them): grove/{run_id}/unmerged"
+        )),
+        "{said}"
+    );
+    assert!(!worktrees.exists());
+    assert_eq!(repo.git(&["worktree", "list"]).lines().count(), 1);
+    assert_eq!(
+        repo.git(&["branch", "--list", "grove/*"]).trim(),
+        format!("grove/{run_id}/unmerged")
+    );
+    assert_eq!(repo.git(&["for-each-ref", "refs/grove"]), "");
+    // The records stay, and so does the merged work on main.
+    assert!(repo.run_dir(&run_id).join("results.json").exists());
+    assert!(repo.grove(&["show", &run_id]).status.success());
+    assert_eq!(repo.read("m.txt"), "m\n");
+
+    let forced = repo.grove(&["clean", &run_id, "--force", "--records"]);
+    assert_eq!(forced.status.code(), Some(0), "{}", text(&forced));
+    assert!(stdout(&forced).contains("deleted 1 branch and 0 attempt refs, removed its records"));
+    assert_eq!(repo.git(&["branch", "--list", "grove/*"]), "");
+    assert!(!repo.run_dir(&run_id).exists());
+    assert!(stdout(&repo.grove(&["ls"])).contains("no runs"));
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+}
+
+#[test]
+fn live_runs_are_left_alone_and_unfinished_ones_are_pointed_out() {
+    let repo = Repo::new();
+    let gate = repo.home.path().join("block");
+    std::fs::write(&gate, "").unwrap();
+    let plan = format!(
+        r#"
+name = "live"
+[defaults]
+agent = "shell"
+kill_grace = "200ms"
+[[tasks]]
+name = "waits"
+prompt = '''echo w > w.txt; if [ -f {gate} ]; then sleep 300; fi'''
+"#,
+        gate = gate.display()
+    );
+    let mut grove = spawn_run(&repo, &plan);
+    let run_id = the_run(&repo);
+    wait_for("the agent to run", || {
+        journal_states(&repo, &run_id)
+            .contains(&("waits".into(), "running".into()))
+            .then_some(())
+    });
+
+    let ls = stdout(&repo.grove(&["ls"]));
+    assert!(
+        ls.contains(&format!("running (grove process {})", grove.id())),
+        "{ls}"
+    );
+    let resume = repo.grove(&["resume", &run_id, "--headless"]);
+    assert_eq!(resume.status.code(), Some(2), "{}", text(&resume));
+    assert!(
+        stderr(&resume).contains("is still running"),
+        "{}",
+        text(&resume)
+    );
+    let clean = repo.grove(&["clean", &run_id]);
+    assert_eq!(clean.status.code(), Some(2), "{}", text(&clean));
+    assert!(stderr(&clean).contains("is running"), "{}", text(&clean));
+    let all = repo.grove(&["clean", "--all"]);
+    assert_eq!(all.status.code(), Some(0), "{}", text(&all));
+    assert!(stdout(&all).contains("left alone"), "{}", text(&all));
+    assert!(repo
+        .path()
+        .join(format!(".grove/worktrees/{run_id}/waits"))
+        .exists());
+
+    // SIGTERM stops it: the run is unfinished, and resumable.
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(grove.id() as i32, libc::SIGTERM) };
+    assert_eq!(grove.wait().unwrap().code(), Some(143));
+    let ls = stdout(&repo.grove(&["ls"]));
+    let line = ls.lines().find(|l| l.contains(&run_id)).unwrap();
+    assert!(
+        line.contains("1 cancelled") && line.contains("unfinished"),
+        "{ls}"
+    );
+    assert!(ls.contains("grove resume"), "{ls}");
+
+    // Running the plan again says the last run is unfinished and how to resume it.
+    std::fs::remove_file(&gate).unwrap();
+    let path = repo.home.path().join("plan.toml");
+    let second = repo.grove(&["run", path.to_str().unwrap(), "--headless"]);
+    assert!(second.status.success(), "{}", text(&second));
+    assert!(
+        stderr(&second).contains(&format!(
+            "the last run of plan 'live', {run_id}, did not finish; to continue it instead: grove resume {run_id}"
+        )),
+        "{}",
+        text(&second)
+    );
+    // The next time it is no longer the plan's last run, but its worktree is still there.
+    let third = repo.grove(&["run", path.to_str().unwrap(), "--headless"]);
+    assert!(
+        stderr(&third).contains(&format!(
+            ".grove/worktrees/{run_id}/ holds worktrees of unfinished run {run_id}: grove resume {run_id} continues it, grove clean {run_id} removes them"
+        )),
+        "{}",
+        text(&third)
+    );
+
+    // Resuming starts the cancelled task again; its interrupted attempt does not use up its
+    // budget (retries = 0, yet a second attempt runs).
+    let resumed = repo.grove(&["resume", &run_id, "--headless"]);
+    assert_eq!(resumed.status.code(), Some(0), "{}", text(&resumed));
+    let results = repo.results(&run_id);
+    let waits = task(&results, "waits");
+    assert_eq!(waits["status"], "succeeded", "{waits:#}");
+    let attempts = waits["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2);
+    assert_eq!(attempts[0]["status"], "cancelled");
+    assert_eq!(
+        attempts[0]["saved_ref"],
+        format!("refs/grove/{run_id}/waits/attempt-1").as_str()
+    );
+    assert_eq!(results["interrupted"], false);
+    assert!(stdout(&repo.grove(&["ls"]))
+        .lines()
+        .find(|l| l.contains(&run_id))
+        .unwrap()
+        .ends_with("finished"));
+}

@@ -1,0 +1,120 @@
+//! A task's pane as the engine feeds it, with real plans and shell agents in real PTYs: it keeps
+//! at most `scrollback` lines of history while the attempt log keeps every byte, and it answers
+//! the terminal queries agents send.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use grove::engine::api::{Command, Event};
+use grove::engine::{self, RunRequest};
+use grove::pty::pane::Pane;
+
+const ROWS: u16 = 10;
+const LINES: usize = 3000;
+
+/// Runs `plan` to its end on the engine; returns the pane of each task, in plan order.
+fn run_to_end(repo: &Repo, plan: &str) -> Vec<Arc<Pane>> {
+    let path = repo.home.path().join("plan.toml");
+    std::fs::write(&path, plan).unwrap();
+    let plan = grove::plan::load(&path).unwrap();
+    let target = grove::plan::resolve_repo(&plan, repo.path()).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let (mut front, engine) = engine::start(RunRequest {
+            plan,
+            repo: target,
+            pane_size: (ROWS, 40),
+        })
+        .unwrap();
+        let mut panes = Vec::new();
+        let summary = loop {
+            match front.events.recv().await.expect("the engine ended early") {
+                Event::TaskAdded { pane, .. } => panes.push(pane),
+                Event::RunFinished(summary) => break summary,
+                _ => {}
+            }
+        };
+        assert!(summary.success, "{summary:?}");
+        front.commands.send(Command::Shutdown).unwrap();
+        engine.await.unwrap();
+        panes
+    })
+}
+
+fn top_row(pane: &Pane) -> String {
+    pane.with_screen(|s| s.rows(0, 40).next().unwrap_or_default())
+        .unwrap()
+}
+
+#[test]
+fn a_pane_keeps_its_scrollback_and_the_attempt_log_keeps_everything() {
+    let repo = Repo::new();
+    let panes = run_to_end(
+        &repo,
+        &format!(
+            r#"
+name = "history"
+[defaults]
+agent = "shell"
+scrollback = 50
+[[tasks]]
+name = "short"
+prompt = "seq 1 {LINES}"
+[[tasks]]
+name = "long"
+prompt = "seq 1 {LINES}"
+scrollback = 400
+"#
+        ),
+    );
+    // The last line printed ends with a newline, so the cursor sits on an empty bottom row and
+    // the live screen starts ROWS - 1 lines before the end.
+    let live_top = LINES - usize::from(ROWS) + 2;
+    for (pane, kept) in panes.iter().zip([50, 400]) {
+        assert_eq!(top_row(pane), live_top.to_string());
+        pane.scroll_by(isize::MAX);
+        assert_eq!(pane.scroll_offset(), kept, "history is bounded");
+        assert_eq!(top_row(pane), (live_top - kept).to_string());
+    }
+
+    let run = repo.run_dir(&repo.only_run_id());
+    for task in ["short", "long"] {
+        let log =
+            std::fs::read_to_string(run.join(format!("agents/{task}/attempt-1.log"))).unwrap();
+        let numbers: Vec<String> = log.lines().map(|l| l.trim().to_string()).collect();
+        let expected: Vec<String> = (1..=LINES).map(|n| n.to_string()).collect();
+        assert_eq!(numbers, expected, "the log of {task} has every line");
+    }
+}
+
+#[test]
+fn terminal_queries_from_agents_are_answered() {
+    let repo = Repo::new();
+    // The agent asks for the cursor position and the device attributes and waits for the
+    // answers, as full-screen CLIs do; unanswered, it would wait until its timeout.
+    let (out, results) = repo.run_plan(
+        r#"
+name = "queries"
+[[tasks]]
+name = "asker"
+agent = "shell"
+timeout = "20s"
+prompt = '''stty -icanon -echo min 1; printf '\033[6n'; pos=$(dd bs=1 count=6 2>/dev/null); printf '\033[c'; da=$(dd bs=1 count=7 2>/dev/null); stty sane; echo "position ${pos#?} attributes ${da#?}"'''
+"#,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let output = task(&results, "asker")["output"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        output.contains("position [1;1R attributes [?1;2c"),
+        "{output}"
+    );
+}

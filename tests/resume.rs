@@ -1,0 +1,460 @@
+//! kill -9 of grove at several points of a run (while agents run, during worktree creation,
+//! during a commit, during a merge, and at a series of delays), then `grove resume`: no
+//! succeeded task runs again, no file an agent wrote is lost, records are valid JSON after every
+//! kill, and no agent process survives. The real binary, real git, real PTYs.
+
+mod common;
+mod lifecycle;
+
+use common::*;
+use lifecycle::*;
+use std::time::Duration;
+
+fn resume(repo: &Repo, run_id: &str) -> serde_json::Value {
+    let out = repo.grove(&["resume", run_id, "--headless"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(run_id_of(&out), run_id);
+    repo.results(run_id)
+}
+
+fn run_id_of(out: &std::process::Output) -> String {
+    common::run_id(out)
+}
+
+/// How many times the agent log says `task` started.
+fn starts(log: &std::path::Path, task: &str) -> usize {
+    lines(log)
+        .iter()
+        .filter(|l| l.split_whitespace().next() == Some(task))
+        .count()
+}
+
+fn files_in(repo: &Repo, rev: &str) -> Vec<String> {
+    repo.git(&["ls-tree", "-r", "--name-only", rev])
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn kill_9_while_agents_run_then_resume_keeps_finished_work_and_restarts_the_rest() {
+    let repo = Repo::new();
+    let log = agent_log(&repo);
+    // `blocked` ignores SIGHUP and SIGTERM (so closing its terminal does not end it) and has a
+    // grandchild; its first attempt never ends by itself.
+    let plan = format!(
+        r#"
+name = "p"
+[defaults]
+agent = "shell"
+kill_grace = "300ms"
+[[tasks]]
+name = "done"
+prompt = '''echo "done $GROVE_ATTEMPT $$" >> {log}; echo finished > done.txt'''
+[[tasks]]
+name = "blocked"
+prompt = '''trap "" HUP TERM; echo "blocked $GROVE_ATTEMPT $$" >> {log}; echo "work of $GROVE_ATTEMPT" > work.txt; if [ "$GROVE_ATTEMPT" = 1 ]; then sleep 300 & echo "child $GROVE_ATTEMPT $!" >> {log}; while true; do sleep 0.1; done; fi'''
+"#,
+        log = log.display()
+    );
+    let (run_id, _grove) =
+        kill_run_when(&repo, &plan, "done to succeed while blocked runs", |id| {
+            let child_started = lines(&log).iter().any(|l| l.starts_with("child 1"));
+            child_started && succeeded(&repo, id).contains(&"done".to_string())
+        });
+    let first_attempt: Vec<i32> = lines(&log)
+        .iter()
+        .filter(|l| l.starts_with("blocked 1 ") || l.starts_with("child 1 "))
+        .filter_map(|l| l.split_whitespace().nth(2)?.parse().ok())
+        .collect();
+    assert_eq!(first_attempt.len(), 2, "{:?}", lines(&log));
+    assert!(
+        first_attempt.iter().all(|&pid| alive(pid)),
+        "the agent should outlive grove's terminal: {first_attempt:?}"
+    );
+    let states = journal_states(&repo, &run_id);
+    assert!(
+        states.contains(&("blocked".into(), "running".into())),
+        "{states:?}"
+    );
+
+    let results = resume(&repo, &run_id);
+
+    // Nothing of the first attempt survives the resume.
+    for pid in &first_attempt {
+        assert!(
+            !alive(*pid),
+            "process {pid} of the interrupted attempt survived"
+        );
+    }
+    let audit = repo.audit(&run_id);
+    assert!(
+        audit
+            .iter()
+            .any(|l| l["event"] == "kill" && l["reason"] == "left over from before the resume"),
+        "no kill of the leftovers in the audit log"
+    );
+    // The succeeded task kept its result and did not run again.
+    assert_eq!(starts(&log, "done"), 1, "{:?}", lines(&log));
+    let done = task(&results, "done");
+    assert_eq!(done["status"], "succeeded");
+    assert_eq!(done["attempts"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        repo.git(&["show", &format!("grove/{run_id}/done:done.txt")]),
+        "finished"
+    );
+    assert!(!repo
+        .path()
+        .join(format!(".grove/worktrees/{run_id}/done"))
+        .exists());
+    // The interrupted attempt is on record, its files on its attempt ref; a new attempt ran in
+    // a clean worktree.
+    let blocked = task(&results, "blocked");
+    assert_eq!(blocked["status"], "succeeded", "{blocked:#}");
+    let attempts = blocked["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{blocked:#}");
+    assert_eq!(attempts[0]["status"], "cancelled");
+    assert!(attempts[0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("interrupted"));
+    let saved = format!("refs/grove/{run_id}/blocked/attempt-1");
+    assert_eq!(attempts[0]["saved_ref"], saved.as_str());
+    assert_eq!(
+        repo.git(&["show", &format!("{saved}:work.txt")]),
+        "work of 1"
+    );
+    assert_eq!(attempts[1]["status"], "succeeded");
+    assert_eq!(
+        repo.git(&["show", &format!("grove/{run_id}/blocked:work.txt")]),
+        "work of 2"
+    );
+    assert_eq!(results["interrupted"], false);
+    assert!(results["completed_at"].is_string());
+    assert_eq!(results["succeeded"], 2);
+
+    // A finished run is not resumed again.
+    let again = repo.grove(&["resume", &run_id, "--headless"]);
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("has finished"));
+}
+
+#[test]
+fn kill_9_during_worktree_creation_then_resume() {
+    let repo = Repo::new();
+    // Many files make checking out a worktree take a while.
+    for dir in 0..20 {
+        for file in 0..150 {
+            repo.write(
+                &format!("src/d{dir}/f{file}.txt"),
+                &format!("{dir} {file}\n"),
+            );
+        }
+    }
+    repo.commit_all("a big tree");
+    let log = agent_log(&repo);
+    let plan = format!(
+        "name = \"p\"\nmax_parallel = 3\n[defaults]\nagent = \"shell\"\nprompt = '''{}'''\n\
+         [[tasks]]\nname = \"a\"\n[[tasks]]\nname = \"b\"\n[[tasks]]\nname = \"c\"\n",
+        logging_prompt(&log, "out-$GROVE_TASK.txt")
+    );
+    let (run_id, _grove) = kill_run_when(&repo, &plan, "a task to start preparing", |id| {
+        journal_states(&repo, id)
+            .iter()
+            .any(|(_, s)| s == "preparing")
+    });
+    let done_before = succeeded(&repo, &run_id);
+    let starts_before: Vec<usize> = ["a", "b", "c"].iter().map(|t| starts(&log, t)).collect();
+
+    let results = resume(&repo, &run_id);
+    for (i, name) in ["a", "b", "c"].iter().enumerate() {
+        let t = task(&results, name);
+        assert_eq!(t["status"], "succeeded", "{t:#}");
+        assert_eq!(
+            repo.git(&["show", &format!("grove/{run_id}/{name}:out-{name}.txt")]),
+            *name
+        );
+        assert_eq!(
+            files_in(&repo, &format!("grove/{run_id}/{name}")).len(),
+            3002
+        );
+        if done_before.contains(&name.to_string()) {
+            assert_eq!(starts(&log, name), starts_before[i], "{name} ran again");
+        }
+    }
+    for pid in logged_pids(&log) {
+        assert!(!alive(pid));
+    }
+    // git's own view of the worktrees is consistent again.
+    repo.git(&["worktree", "prune"]);
+    repo.git(&["fsck", "--no-progress"]);
+}
+
+#[test]
+fn kill_9_during_a_commit_then_resume_loses_no_file() {
+    let repo = Repo::new();
+    let log = agent_log(&repo);
+    // Thousands of new files make committing them take a while; the kill comes as soon as the
+    // agent has exited, when grove commits.
+    let plan = format!(
+        r#"
+name = "p"
+[[tasks]]
+name = "writer"
+agent = "shell"
+prompt = '''echo "writer $GROVE_ATTEMPT $$" >> {log}; i=0; while [ $i -lt 3000 ]; do echo "$i" > "f$i.txt"; i=$((i+1)); done'''
+"#,
+        log = log.display()
+    );
+    let (run_id, _grove) = kill_run_when(&repo, &plan, "the agent to exit", |id| {
+        std::fs::read_to_string(repo.run_dir(id).join("audit.log"))
+            .is_ok_and(|audit| audit.contains("\"event\":\"exit\""))
+    });
+    let done_before = succeeded(&repo, &run_id).contains(&"writer".to_string());
+
+    let results = resume(&repo, &run_id);
+    let writer = task(&results, "writer");
+    assert_eq!(writer["status"], "succeeded", "{writer:#}");
+    let branch = format!("grove/{run_id}/writer");
+    assert_eq!(files_in(&repo, &branch).len(), 3001);
+    if done_before {
+        assert_eq!(starts(&log, "writer"), 1);
+    } else {
+        // It ran again; what the interrupted attempt wrote is on its attempt ref.
+        assert_eq!(starts(&log, "writer"), 2);
+        let saved = format!("refs/grove/{run_id}/writer/attempt-1");
+        assert_eq!(writer["attempts"][0]["saved_ref"], saved.as_str());
+        assert_eq!(files_in(&repo, &saved).len(), 3001);
+    }
+}
+
+#[test]
+fn kill_9_during_a_merge_then_resume_finishes_the_merge() {
+    let repo = Repo::new();
+    // The base is a branch that is not checked out, so merging never touches the main checkout.
+    repo.git(&["branch", "target"]);
+    let log = agent_log(&repo);
+    let plan = format!(
+        "name = \"p\"\nbase = \"target\"\n[defaults]\nagent = \"shell\"\nmerge = \"auto\"\n\
+         prompt = '''{}'''\n[[tasks]]\nname = \"one\"\n[[tasks]]\nname = \"two\"\n",
+        logging_prompt(&log, "$GROVE_TASK.txt")
+    );
+    let (run_id, _grove) = kill_run_when(&repo, &plan, "a merge to be requested", |id| {
+        journal(&repo, id)
+            .iter()
+            .any(|l| l["entry"] == "merge" && l["state"] == "pending")
+    });
+    let done_before = succeeded(&repo, &run_id);
+    assert!(!done_before.is_empty());
+
+    let results = resume(&repo, &run_id);
+    for name in ["one", "two"] {
+        let t = task(&results, name);
+        assert_eq!(t["status"], "succeeded");
+        assert_eq!(t["merge"]["state"], "merged", "{t:#}");
+        assert_eq!(repo.git(&["show", &format!("target:{name}.txt")]), name);
+        if done_before.contains(&name.to_string()) {
+            assert_eq!(starts(&log, name), 1, "{name} ran again");
+        }
+    }
+    // main and its checkout were never touched.
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+}
+
+/// One run of a plan with retries, a dependency, auto merges and an agent that ignores SIGHUP,
+/// killed after `delay` (and, with `kill_resume`, its first resume killed too), then resumed.
+fn kill_at(delay: Duration, kill_resume: Option<Duration>) {
+    let repo = Repo::new();
+    repo.git(&["branch", "target"]);
+    let log = agent_log(&repo);
+    let plan = format!(
+        r#"
+name = "p"
+base = "target"
+[defaults]
+agent = "shell"
+merge = "auto"
+kill_grace = "200ms"
+backoff = {{ initial = "200ms", jitter = 0.0 }}
+[[tasks]]
+name = "a"
+prompt = '''echo "a $GROVE_ATTEMPT $$" >> {log}; echo a > a.txt'''
+[[tasks]]
+name = "b"
+retries = 1
+prompt = '''echo "b $GROVE_ATTEMPT $$" >> {log}; echo "b $GROVE_ATTEMPT" > b.txt; [ "$GROVE_ATTEMPT" != 1 ]'''
+[[tasks]]
+name = "c"
+depends_on = ["a"]
+prompt = '''echo "c $GROVE_ATTEMPT $$" >> {log}; sleep 1; echo c > c.txt'''
+[[tasks]]
+name = "d"
+prompt = '''trap "" HUP; echo "d $GROVE_ATTEMPT $$" >> {log}; sleep 3; echo d > d.txt'''
+"#,
+        log = log.display()
+    );
+    let mut grove = spawn_run(&repo, &plan);
+    let run_id = the_run(&repo);
+    std::thread::sleep(delay);
+    kill9(&mut grove);
+    assert_records_valid(&repo, &run_id);
+    let mut done_before = succeeded(&repo, &run_id);
+    let mut counts: Vec<(String, usize)> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|t| (t.to_string(), starts(&log, t)))
+        .collect();
+    // Killed resumes stay here until the test is over, so their leftovers are resume's to stop.
+    let mut killed_resumes = Vec::new();
+    if let Some(after) = kill_resume {
+        let mut resumed = spawn_grove(&repo, &["resume", &run_id, "--headless"]);
+        std::thread::sleep(after);
+        kill9(&mut resumed);
+        killed_resumes.push(resumed);
+        assert_records_valid(&repo, &run_id);
+        // Tasks that succeeded before the first kill did not run in the killed resume.
+        for (name, before) in &counts {
+            if done_before.contains(name) {
+                assert_eq!(starts(&log, name), *before, "{name} ran again");
+            }
+        }
+        done_before = succeeded(&repo, &run_id);
+        counts = counts
+            .into_iter()
+            .map(|(t, _)| {
+                let n = starts(&log, &t);
+                (t, n)
+            })
+            .collect();
+    }
+
+    // On a fast machine the run may have finished before the kill: then there is nothing to
+    // resume, and the invariants below hold all the same.
+    let finished = journal(&repo, &run_id)
+        .iter()
+        .any(|l| l["entry"] == "run_finished" && l["interrupted"] == false);
+    let results = if finished {
+        repo.results(&run_id)
+    } else {
+        resume(&repo, &run_id)
+    };
+    assert_eq!(results["succeeded"], 4, "{results:#}");
+    for (name, before) in &counts {
+        let t = task(&results, name);
+        assert_eq!(t["merge"]["state"], "merged", "{t:#}");
+        let file = format!("{name}.txt");
+        assert!(files_in(&repo, &format!("grove/{run_id}/{name}")).contains(&file));
+        assert!(files_in(&repo, "target").contains(&file));
+        if done_before.contains(name) {
+            assert_eq!(starts(&log, name), *before, "{name} ran again");
+        }
+        // Every attempt that did not succeed left its files on its attempt ref.
+        for attempt in t["attempts"].as_array().unwrap() {
+            if attempt["status"] != "succeeded" {
+                if let Some(saved) = attempt["saved_ref"].as_str() {
+                    repo.git(&["rev-parse", "--verify", saved]);
+                }
+            }
+        }
+    }
+    for pid in logged_pids(&log) {
+        assert!(!alive(pid), "agent process {pid} survived");
+    }
+    assert_records_valid(&repo, &run_id);
+}
+
+#[test]
+fn kill_9_at_a_series_of_moments_then_resume() {
+    for ms in [150, 400, 700, 1100, 1600, 2300] {
+        kill_at(Duration::from_millis(ms), None);
+    }
+}
+
+#[test]
+fn a_killed_resume_can_be_resumed_again() {
+    kill_at(Duration::from_millis(500), Some(Duration::from_millis(400)));
+}
+
+/// A task started from the dashboard while the run went on (`Command::AddTask`, here sent to
+/// the engine in this process) is part of the run when it is resumed after grove died.
+#[test]
+fn a_task_added_while_running_is_resumed_with_the_run() {
+    use grove::engine::api::{Command, Event, TaskStatus};
+    use grove::plan::grow::NewTask;
+
+    let repo = Repo::new();
+    let log = agent_log(&repo);
+    let plan_path = repo.home.path().join("plan.toml");
+    let text = format!(
+        r#"
+name = "grown"
+[[tasks]]
+name = "first"
+agent = "shell"
+prompt = '''echo "first $GROVE_ATTEMPT $$" >> {log}; echo one > one.txt; if [ "$GROVE_ATTEMPT" = 1 ]; then while true; do sleep 0.1; done; fi'''
+"#,
+        log = log.display()
+    );
+    std::fs::write(&plan_path, &text).unwrap();
+    let plan = grove::plan::load_str(&text, &plan_path, grove::plan::PlanFormat::Toml).unwrap();
+    let target = grove::plan::resolve_repo(&plan, repo.path()).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let run_id = runtime.block_on(async {
+        let (mut front, _engine) = grove::engine::start(grove::engine::RunRequest {
+            plan,
+            repo: target,
+            pane_size: (24, 80),
+        })
+        .unwrap();
+        front
+            .commands
+            .send(Command::AddTask {
+                task: NewTask {
+                    name: "later".into(),
+                    agent: "shell".into(),
+                    prompt: format!(
+                        "echo \"later $GROVE_ATTEMPT $$\" >> {}; echo two > two.txt",
+                        log.display()
+                    ),
+                    timeout: None,
+                    retries: None,
+                },
+            })
+            .unwrap();
+        while let Some(event) = front.events.recv().await {
+            if let Event::TaskChanged(view) = event {
+                if view.name == "later" && view.status == TaskStatus::Succeeded {
+                    break;
+                }
+            }
+        }
+        front.info.run_id
+    });
+    // The engine dies with its runtime, without finishing: as if grove had been killed.
+    drop(runtime);
+    let states = journal_states(&repo, &run_id);
+    assert!(
+        states.contains(&("first".into(), "running".into())),
+        "{states:?}"
+    );
+
+    let results = resume(&repo, &run_id);
+    assert_eq!(results["total_tasks"], 2, "{results:#}");
+    assert_eq!(results["succeeded"], 2, "{results:#}");
+    assert_eq!(starts(&log, "later"), 1, "the added task ran again");
+    assert_eq!(
+        task(&results, "later")["attempts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        repo.git(&["show", &format!("grove/{run_id}/later:two.txt")]),
+        "two"
+    );
+    let first = task(&results, "first");
+    assert_eq!(first["attempts"].as_array().unwrap().len(), 2, "{first:#}");
+    for pid in logged_pids(&log) {
+        assert!(!alive(pid), "agent process {pid} survived");
+    }
+}
