@@ -186,8 +186,10 @@ fn group_stopped(pgid: i32) -> bool {
 fn ctrl_z_stops_the_agents_and_their_clocks_until_fg() {
     let repo = Repo::new();
     let log = agent_log(&repo);
-    // The agent needs 2 s of running time; its timeout is 5 s. Suspended for longer than that,
-    // it still must not time out, because the clock stops with it.
+    // The agent runs until the test lets it go, which happens only while everything is
+    // suspended, so Ctrl-Z always finds it running. Its timeout is 5 s; suspended for longer
+    // than that, it still must not time out, because the clock stops with it.
+    let go = repo.home.path().join("go");
     let plan = format!(
         r#"
 name = "tstp"
@@ -195,9 +197,10 @@ name = "tstp"
 name = "slow"
 agent = "shell"
 timeout = "5s"
-prompt = '''echo "slow $GROVE_ATTEMPT $$" >> {log}; sleep 2; echo done > done.txt'''
+prompt = '''echo "slow $GROVE_ATTEMPT $$" >> {log}; while [ ! -e {go} ]; do sleep 0.1; done; echo done > done.txt'''
 "#,
-        log = log.display()
+        log = log.display(),
+        go = go.display()
     );
     let plan_path = repo.home.path().join("plan.toml");
     std::fs::write(&plan_path, plan).unwrap();
@@ -225,6 +228,7 @@ prompt = '''echo "slow $GROVE_ATTEMPT $$" >> {log}; sleep 2; echo done > done.tx
     // Longer than the timeout, while everything is stopped.
     std::thread::sleep(Duration::from_secs(6));
     assert!(group_stopped(agent));
+    std::fs::write(&go, "").unwrap();
     let before_fg = shell.printed().len();
 
     shell.type_bytes(b"fg\r");
