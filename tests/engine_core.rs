@@ -58,9 +58,7 @@ prompt = '''echo "hello from $GROVE_TASK attempt $GROVE_ATTEMPT"; printf 'data\n
         t["provenance"]["output_hash"].as_str().unwrap(),
         sha256_file(&agent_dir.join("output.txt"))
     );
-    let envelope: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(agent_dir.join("envelope.json")).unwrap())
-            .unwrap();
+    let envelope = repo.envelope(&run_id, "writer");
     for key in [
         "task_id",
         "run_id",

@@ -82,10 +82,7 @@ prompt = '''{c} exit 0'''
 
     // c's envelope carries a's and b's outputs, in order, and its prompt has the section.
     let run_id = run_id(&out);
-    let envelope: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(repo.run_dir(&run_id).join("agents/c/envelope.json")).unwrap(),
-    )
-    .unwrap();
+    let envelope: serde_json::Value = repo.envelope(&run_id, "c");
     let previous = envelope["context"]["previous_outputs"].as_array().unwrap();
     assert_eq!(previous.len(), 2);
     assert_eq!(previous[0]["task"], "a");
@@ -100,10 +97,7 @@ prompt = '''{c} exit 0'''
         "{prompt}"
     );
     assert!(prompt.contains("output of b"), "{prompt}");
-    let first: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(repo.run_dir(&run_id).join("agents/a/envelope.json")).unwrap(),
-    )
-    .unwrap();
+    let first: serde_json::Value = repo.envelope(&run_id, "a");
     assert!(first["context"].get("previous_outputs").is_none());
 }
 
@@ -251,10 +245,7 @@ fn batched_chunks_wait_for_each_other() {
     assert!(time_of(&s, "start", "b") < time_of(&s, "end", "a"));
     // e gets the outputs of chunks 1 and 2, not its own chunk's.
     let run_id = run_id(&out);
-    let envelope: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(repo.run_dir(&run_id).join("agents/e/envelope.json")).unwrap(),
-    )
-    .unwrap();
+    let envelope: serde_json::Value = repo.envelope(&run_id, "e");
     let names: Vec<&str> = envelope["context"]["previous_outputs"]
         .as_array()
         .unwrap()

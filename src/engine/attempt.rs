@@ -1001,18 +1001,29 @@ impl AttemptSink {
             let _ = self.events.send(Event::Output { index: self.index });
         }
     }
+
+    /// An adapter's rendering: its facts recorded, its transcript shown.
+    fn show_rendered(
+        &mut self,
+        rendered: crate::agent::stream_json::Rendered,
+        replies: &mut dyn Write,
+    ) {
+        if let Some((_, facts)) = &self.stream {
+            if let Ok(mut facts) = facts.lock() {
+                facts.absorb(rendered.events);
+            }
+        }
+        self.show(&rendered.transcript, replies);
+    }
 }
 
 impl OutputSink for AttemptSink {
     fn output(&mut self, bytes: &[u8], replies: &mut dyn Write) {
         let _ = self.log.write_all(bytes);
         match &mut self.stream {
-            Some((adapter, facts)) => {
+            Some((adapter, _)) => {
                 let rendered = adapter.feed(bytes);
-                if let Ok(mut facts) = facts.lock() {
-                    facts.absorb(rendered.events);
-                }
-                self.show(&rendered.transcript, replies);
+                self.show_rendered(rendered, replies);
             }
             None => self.show(bytes, replies),
         }
@@ -1022,12 +1033,9 @@ impl OutputSink for AttemptSink {
     }
 
     fn finish(&mut self, replies: &mut dyn Write) {
-        if let Some((adapter, facts)) = &mut self.stream {
+        if let Some((adapter, _)) = &mut self.stream {
             let rendered = adapter.finish();
-            if let Ok(mut facts) = facts.lock() {
-                facts.absorb(rendered.events);
-            }
-            self.show(&rendered.transcript, replies);
+            self.show_rendered(rendered, replies);
         }
     }
 }

@@ -126,6 +126,16 @@ impl Repo {
         runs[0].clone()
     }
 
+    /// The envelope.json of `task` in run `run_id` (the latest attempt's).
+    pub fn envelope(&self, run_id: &str, task: &str) -> serde_json::Value {
+        let path = self
+            .run_dir(run_id)
+            .join("agents")
+            .join(task)
+            .join("envelope.json");
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
     /// The audit log's lines as JSON values.
     pub fn audit(&self, run_id: &str) -> Vec<serde_json::Value> {
         std::fs::read_to_string(self.run_dir(run_id).join("audit.log"))
