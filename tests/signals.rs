@@ -167,19 +167,62 @@ fn state(pid: i32) -> String {
         .to_string()
 }
 
-/// Every process of group `pgid` is stopped (T), or waits in D for a stopped child (dash runs
-/// commands with vfork, and a vfork parent waits uninterruptibly until its child execs).
-fn group_stopped(pgid: i32) -> bool {
-    let states: Vec<String> = std::fs::read_dir("/proc")
+/// The processes of group `pgid`: pid, state letter and command name.
+fn group_states(pgid: i32) -> Vec<(i32, String, String)> {
+    std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
         .filter_map(|e| {
+            let pid = e.file_name().to_string_lossy().parse::<i32>().ok()?;
             let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let comm = stat[stat.find('(')? + 1..stat.rfind(')')?].to_string();
             let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
-            (fields.get(2)?.parse::<i32>().ok()? == pgid).then(|| fields[0].to_string())
+            (fields.get(2)?.parse::<i32>().ok()? == pgid)
+                .then(|| (pid, fields[0].to_string(), comm))
         })
+        .collect()
+}
+
+/// Every process of group `pgid` is stopped (T), waits in D for a stopped child (dash runs
+/// commands with vfork, and a vfork parent waits uninterruptibly until its child execs), or has
+/// already ended and waits to be reaped by its stopped parent (Z).
+fn group_stopped(pgid: i32) -> bool {
+    let states: Vec<String> = group_states(pgid).into_iter().map(|(_, s, _)| s).collect();
+    states.contains(&"T".to_string())
+        && states.iter().all(|s| matches!(s.as_str(), "T" | "D" | "Z"))
+}
+
+/// What a failed wait in the Ctrl-Z test saw: grove's state, the agent's group, the journal,
+/// and the end of what the terminal showed.
+fn explain(repo: &Repo, run_id: &str, grove: i32, agent: i32, shell: &Shell) -> String {
+    let printed = shell.printed();
+    let tail: String = printed
+        .chars()
+        .rev()
+        .take(1500)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
         .collect();
-    states.contains(&"T".to_string()) && states.iter().all(|s| s == "T" || s == "D")
+    format!(
+        "grove {grove}: {}\nagent group {agent}: {:?}\njournal: {:#?}\nterminal (last 1500 chars): {tail:?}",
+        state(grove),
+        group_states(agent),
+        journal(repo, run_id),
+    )
+}
+
+/// Polls `check` like `wait_for`, and on timeout fails with `explain()`.
+fn wait_or_explain(what: &str, mut check: impl FnMut() -> bool, explain: impl Fn() -> String) {
+    let start = std::time::Instant::now();
+    while !check() {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "timed out waiting for {what}\n{}",
+            explain()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 #[test]
@@ -219,12 +262,16 @@ prompt = '''echo "slow $GROVE_ATTEMPT $$" >> {log}; while [ ! -e {go} ]; do slee
     });
 
     shell.type_bytes(b"\x1a");
-    wait_for("grove and the agent to stop", || {
-        (state(grove) == "T" && group_stopped(agent)).then_some(())
-    });
-    wait_for("the shell to take the terminal back", || {
-        shell.printed().contains("Stopped").then_some(())
-    });
+    wait_or_explain(
+        "grove and the agent to stop",
+        || state(grove) == "T" && group_stopped(agent),
+        || explain(&repo, &run_id, grove, agent, &shell),
+    );
+    wait_or_explain(
+        "the shell to take the terminal back",
+        || shell.printed().contains("Stopped"),
+        || explain(&repo, &run_id, grove, agent, &shell),
+    );
     // Longer than the timeout, while everything is stopped.
     std::thread::sleep(Duration::from_secs(6));
     assert!(group_stopped(agent));

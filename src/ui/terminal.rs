@@ -58,8 +58,13 @@ impl TerminalSession {
     /// mode again and cleared, so the next frame is drawn whole.
     pub fn suspend(&mut self) -> io::Result<()> {
         restore();
-        // SAFETY: signals this process; SIGTSTP keeps its default action, which stops it.
-        unsafe { libc::kill(libc::getpid(), libc::SIGTSTP) };
+        // `raise`, not `kill(getpid())`: a signal sent to the process may be taken by any of its
+        // threads, and this one would run on (re-entering the dashboard, continuing the agents)
+        // until the stop reached it. Sent to this thread, the signal is handled before `raise`
+        // returns: it returns after `fg`. (Where the kernel discards SIGTSTP, in an orphaned
+        // process group, it returns at once and the dashboard simply goes on.)
+        // SAFETY: signals this thread; SIGTSTP keeps its default action, which stops the process.
+        unsafe { libc::raise(libc::SIGTSTP) };
         ACTIVE.store(true, Ordering::SeqCst);
         enter_modes()?;
         // Not `Terminal::clear`: it asks the terminal for the cursor position, and the answer
