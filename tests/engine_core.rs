@@ -198,7 +198,7 @@ name = "p"
 [[tasks]]
 name = "stubborn"
 agent = "shell"
-timeout = "1s"
+timeout = "3s"
 kill_grace = "500ms"
 prompt = '''trap "" TERM; (trap "" TERM; sleep 300) & echo $! > "$GROVE_WORKTREE/../child.pid"; echo $$ > "$GROVE_WORKTREE/../leader.pid"; echo started; while true; do sleep 1; done'''
 "#,

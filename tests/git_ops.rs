@@ -507,6 +507,141 @@ fn merge_into_refuses_a_dirty_checked_out_base() {
     assert!(!repo.root.join("a.txt").exists());
 }
 
+/// A task that changes shared.txt, adds dir/a.txt and deletes base.txt; its commit.
+fn changing_task(repo: &Repo) -> String {
+    let wt = repo.worktree("a");
+    write(&wt.join("shared.txt"), "one\nTWO\nthree\n");
+    write(&wt.join("dir/a.txt"), "from a\n");
+    fs::remove_file(wt.join("base.txt")).unwrap();
+    git::commit_worktree(&wt, "task a", &[])
+        .unwrap()
+        .expect("task has changes")
+}
+
+#[test]
+fn merge_into_finishes_a_checkout_an_interrupted_merge_left_half_updated() {
+    // A merge killed while writing the checked-out base's files (the branch moves last): one
+    // file new, one cut short while being written, one deleted, the index and branch still old.
+    let repo = Repo::new();
+    let tip = changing_task(&repo);
+    write(&repo.root.join("dir/a.txt"), "from a\n");
+    write(&repo.root.join("shared.txt"), "one\nT");
+    fs::remove_file(repo.root.join("base.txt")).unwrap();
+    assert_ne!(repo.status(), "");
+
+    let outcome = git::merge_into(&repo.root, "grove/run-1/a", "main", "merge a").unwrap();
+    assert_eq!(
+        outcome,
+        MergeOutcome::Merged {
+            commit: tip.clone(),
+            fast_forward: true
+        }
+    );
+    assert_eq!(repo.tip("main"), tip);
+    assert_eq!(repo.status(), "");
+    assert_eq!(read(&repo.root.join("shared.txt")), "one\nTWO\nthree\n");
+    assert_eq!(read(&repo.root.join("dir/a.txt")), "from a\n");
+    assert!(!repo.root.join("base.txt").exists());
+}
+
+#[test]
+fn merge_into_finishes_a_checkout_whose_files_and_index_were_written() {
+    // Killed after the index was written, before the branch moved.
+    let repo = Repo::new();
+    let tip = changing_task(&repo);
+    git(&repo.root, &["read-tree", "-u", "-m", "HEAD", &tip]);
+    assert_ne!(repo.status(), "");
+
+    let outcome = git::merge_into(&repo.root, "grove/run-1/a", "main", "merge a").unwrap();
+    assert!(
+        matches!(outcome, MergeOutcome::Merged { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(repo.tip("main"), tip);
+    assert_eq!(repo.status(), "");
+}
+
+#[test]
+fn merge_into_finishes_a_checkout_where_only_new_files_were_written() {
+    // The task only adds files; the interrupted merge wrote one of them: untracked, in the way.
+    let repo = Repo::new();
+    let tip = repo.task("a", &[("a.txt", "a\n"), ("b.txt", "b\n")]);
+    write(&repo.root.join("a.txt"), "a\n");
+
+    let outcome = git::merge_into(&repo.root, "grove/run-1/a", "main", "merge a").unwrap();
+    assert!(
+        matches!(outcome, MergeOutcome::Merged { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(repo.tip("main"), tip);
+    assert_eq!(repo.status(), "");
+    assert_eq!(read(&repo.root.join("b.txt")), "b\n");
+}
+
+/// A repository whose checkout a merge of [`changing_task`] left half-updated (dir/a.txt
+/// written); main's tip, unmoved.
+fn half_updated() -> (Repo, String) {
+    let repo = Repo::new();
+    changing_task(&repo);
+    let tip = repo.tip("main");
+    write(&repo.root.join("dir/a.txt"), "from a\n");
+    (repo, tip)
+}
+
+#[test]
+fn a_half_updated_checkout_with_a_users_edit_is_still_refused() {
+    let (repo, tip) = half_updated();
+    // Neither the old nor the merged content: the user's work.
+    write(&repo.root.join("shared.txt"), "the user's edit\n");
+
+    let outcome = git::merge_into(&repo.root, "grove/run-1/a", "main", "merge a").unwrap();
+    let MergeOutcome::Refused { reason } = outcome else {
+        panic!("expected a refusal, got {outcome:?}");
+    };
+    assert!(reason.contains("shared.txt"), "{reason}");
+    assert_eq!(repo.tip("main"), tip);
+    assert_eq!(read(&repo.root.join("shared.txt")), "the user's edit\n");
+    assert_eq!(read(&repo.root.join("dir/a.txt")), "from a\n");
+    assert_eq!(read(&repo.root.join("base.txt")), "base\n");
+}
+
+#[test]
+fn a_half_updated_checkout_with_a_staged_change_is_still_refused() {
+    let (repo, tip) = half_updated();
+    // Staged, then the file put back as it was: the staged content is the user's.
+    write(&repo.root.join("shared.txt"), "staged by the user\n");
+    git(&repo.root, &["add", "shared.txt"]);
+    write(&repo.root.join("shared.txt"), "one\ntwo\nthree\n");
+
+    let outcome = git::merge_into(&repo.root, "grove/run-1/a", "main", "merge a").unwrap();
+    assert!(
+        matches!(outcome, MergeOutcome::Refused { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(repo.tip("main"), tip);
+    assert_eq!(
+        git(&repo.root, &["show", ":shared.txt"]),
+        "staged by the user"
+    );
+}
+
+#[test]
+fn an_untracked_file_in_the_way_of_a_half_updated_checkout_is_kept() {
+    let repo = Repo::new();
+    changing_task(&repo);
+    let tip = repo.tip("main");
+    fs::remove_file(repo.root.join("base.txt")).unwrap();
+    write(&repo.root.join("dir/a.txt"), "the user's own file\n");
+
+    let outcome = git::merge_into(&repo.root, "grove/run-1/a", "main", "merge a").unwrap();
+    assert!(
+        matches!(outcome, MergeOutcome::Refused { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(repo.tip("main"), tip);
+    assert_eq!(read(&repo.root.join("dir/a.txt")), "the user's own file\n");
+}
+
 #[test]
 fn merge_into_refuses_when_untracked_files_would_be_overwritten() {
     let repo = Repo::new();

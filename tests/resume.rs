@@ -261,6 +261,34 @@ fn kill_9_during_a_merge_then_resume_finishes_the_merge() {
     assert_eq!(repo.git(&["status", "--porcelain"]), "");
 }
 
+#[test]
+fn a_merge_into_the_checked_out_base_killed_half_way_is_finished_on_resume() {
+    let repo = Repo::new();
+    let log = agent_log(&repo);
+    // The base is main, checked out in the repository: a merge writes its files, then moves it.
+    let plan = format!(
+        "name = \"p\"\n[defaults]\nagent = \"shell\"\nmerge = \"auto\"\n[[tasks]]\nname = \"one\"\n\
+         prompt = '''{}; echo '# changed by one' > README.md'''\n",
+        logging_prompt(&log, "one.txt")
+    );
+    let (run_id, _grove) = kill_run_when(&repo, &plan, "the merge to be requested", |id| {
+        journal(&repo, id)
+            .iter()
+            .any(|l| l["entry"] == "merge" && l["state"] == "pending")
+    });
+    // Wherever the kill landed, leave the checkout as a merge killed while writing its files
+    // would: README.md already merged, one.txt perhaps not yet, main not moved (unless it was).
+    repo.write("README.md", "# changed by one\n");
+
+    let results = resume(&repo, &run_id);
+    let one = task(&results, "one");
+    assert_eq!(one["merge"]["state"], "merged", "{one:#}");
+    assert_eq!(starts(&log, "one"), 1, "one ran again");
+    assert_eq!(repo.git(&["show", "main:one.txt"]), "one");
+    assert_eq!(repo.git(&["show", "main:README.md"]), "# changed by one");
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+}
+
 /// One run of a plan with retries, a dependency, auto merges and an agent that ignores SIGHUP,
 /// killed after `delay` (and, with `kill_resume`, its first resume killed too), then resumed.
 fn kill_at(delay: Duration, kill_resume: Option<Duration>) {

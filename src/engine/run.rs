@@ -464,8 +464,11 @@ impl Run {
                 Recovery::Merge { index, lock_since } => {
                     if let (Some(since), Some(base)) = (lock_since, self.repo.base_branch.clone()) {
                         let repo = self.paths.repo_root.clone();
+                        // Killed while merging, grove may have left the base and, when the
+                        // base is checked out, the checkout's index locked.
                         let cleared = tokio::task::spawn_blocking(move || {
-                            git::remove_stale_ref_lock(&repo, &base, since)
+                            git::remove_stale_ref_lock(&repo, &base, since)?;
+                            git::remove_stale_index_lock(&repo, &base, since)
                         })
                         .await;
                         if let Ok(Err(e)) = cleared {

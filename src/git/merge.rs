@@ -91,7 +91,7 @@ pub fn merge_into(
         Step::FastForward(id) => (id, true),
         Step::Merged(id) => (id, false),
     };
-    if let Some(reason) = sync_checkouts(&repo, target_branch, &target_ref, new)? {
+    if let Some(reason) = sync_checkouts(&repo, target_branch, &target_ref, old, new)? {
         return Ok(refused(reason));
     }
     let reflog = format!("grove: merge {source_branch}");
@@ -164,13 +164,15 @@ fn conflict_paths(index: &git2::Index) -> Result<Vec<String>, git2::Error> {
     Ok(paths.into_iter().collect())
 }
 
-/// Brings checkouts of `target_ref` along to `new`: the main worktree is updated when it has the
-/// branch checked out and is clean; a linked worktree with it checked out refuses the merge.
-/// Some(reason) means refused with nothing changed.
+/// Brings checkouts of `target_ref` along from `old` to `new`: the main worktree is updated when
+/// it has the branch checked out and is clean (or was left half-way to `new` by an interrupted
+/// merge); a linked worktree with it checked out refuses the merge. Some(reason) means refused
+/// with nothing changed.
 fn sync_checkouts(
     repo: &Repository,
     branch: &str,
     target_ref: &str,
+    old: Oid,
     new: Oid,
 ) -> Result<Option<String>, GitError> {
     if let Some(path) = linked_checkout_of(repo, target_ref)? {
@@ -189,19 +191,31 @@ fn sync_checkouts(
         return Ok(None);
     }
     let dirty = modified_tracked_files(repo)?;
-    if !dirty.is_empty() {
-        return Ok(Some(format!(
+    let blocked = match dirty.is_empty() {
+        true => match checkout(repo, new)? {
+            None => return Ok(None),
+            Some(blocked) => blocked,
+        },
+        false => Vec::new(),
+    };
+    // Modified files, or untracked files in the way: what a merge killed half-way through
+    // updating this checkout leaves, which is finished; anything else is the user's and refused.
+    if let Some(paths) = interrupted_update(repo, old, new, &dirty)? {
+        finish_update(repo, new, &paths)?;
+        return Ok(None);
+    }
+    Ok(Some(match dirty.is_empty() {
+        false => format!(
             "base branch '{branch}' is checked out in {} with uncommitted changes to tracked files ({}); commit or stash them first",
             workdir.display(),
             summarize(&dirty)
-        )));
-    }
-    checkout(repo, new)
-        .map(|blocked| blocked.map(|paths| format!(
+        ),
+        true => format!(
             "updating the checkout of '{branch}' in {} would overwrite untracked files ({}); move them away first",
             workdir.display(),
-            summarize(&paths)
-        )))
+            summarize(&blocked)
+        ),
+    }))
 }
 
 /// Where a linked worktree has `target_ref` checked out, if one does.
@@ -240,6 +254,118 @@ fn modified_tracked_files(repo: &Repository) -> Result<Vec<String>, GitError> {
         .filter(|entry| entry.status() != Status::CURRENT)
         .map(|entry| String::from_utf8_lossy(entry.path_bytes()).into_owned())
         .collect())
+}
+
+/// The paths to finish when the checkout of `old` was left half-way to `new` by a merge that was
+/// killed while updating it (the files are written before the branch moves): every modified path
+/// is one that differs between the two trees, and every such path holds its content in `old` or
+/// in `new` (absent where that tree has no entry; cut short while being written counts as
+/// `new`). Then writing `new` over those paths loses nothing. None for any other dirty
+/// checkout, which stays refused.
+fn interrupted_update(
+    repo: &Repository,
+    old: Oid,
+    new: Oid,
+    dirty: &[String],
+) -> Result<Option<Vec<String>>, GitError> {
+    let path = repo.path();
+    let Some(workdir) = repo.workdir() else {
+        return Ok(None);
+    };
+    let what = || format!("comparing the checkout with {old} and {new}");
+    let tree_of = |id: Oid| repo.find_commit(id).and_then(|c| c.tree());
+    let old_tree = tree_of(old).ctx(what, path)?;
+    let new_tree = tree_of(new).ctx(what, path)?;
+    let diff = repo
+        .diff_tree_to_tree(Some(&old_tree), Some(&new_tree), None)
+        .ctx(what, path)?;
+    let changed: BTreeSet<String> = diff
+        .deltas()
+        .flat_map(|d| [d.old_file().path(), d.new_file().path()])
+        .flatten()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    if !dirty.iter().all(|p| changed.contains(p)) {
+        return Ok(None);
+    }
+    let index = repo.index().ctx(what, path)?;
+    if index.has_conflicts() {
+        return Ok(None);
+    }
+    let id_in = |tree: &git2::Tree, file: &str| tree.get_path(Path::new(file)).ok().map(|e| e.id());
+    for file in &changed {
+        let on_disk = workdir.join(file);
+        let holds = |tree: &git2::Tree, partly: bool| {
+            holds_entry(repo, &on_disk, tree, Path::new(file), partly)
+        };
+        if !holds(&old_tree, false)? && !holds(&new_tree, true)? {
+            return Ok(None);
+        }
+        // What the index has staged for the path must be one of the two as well.
+        let staged = index.get_path(Path::new(file), 0).map(|e| e.id);
+        if staged != id_in(&old_tree, file) && staged != id_in(&new_tree, file) {
+            return Ok(None);
+        }
+    }
+    Ok(Some(changed.into_iter().collect()))
+}
+
+/// Whether the file at `on_disk` has the content `tree` gives `file`: the same bytes (a
+/// symlink's target for a link), or absent where the tree has no entry. With `partly`, the
+/// beginning of a regular file's content also counts (empty included): a file cut short by a
+/// kill while it was being written, whose every byte is in that content. A submodule or an
+/// unreadable file never matches.
+fn holds_entry(
+    repo: &Repository,
+    on_disk: &Path,
+    tree: &git2::Tree,
+    file: &Path,
+    partly: bool,
+) -> Result<bool, GitError> {
+    let meta = std::fs::symlink_metadata(on_disk);
+    let entry = match tree.get_path(file) {
+        Ok(entry) => entry,
+        Err(e) if e.code() == ErrorCode::NotFound => return Ok(meta.is_err()),
+        Err(e) => return Err(e).ctx(|| format!("reading {}", file.display()), on_disk),
+    };
+    let Ok(meta) = meta else {
+        return Ok(false);
+    };
+    let on_disk_bytes = match entry.filemode() {
+        0o120000 if meta.file_type().is_symlink() => std::fs::read_link(on_disk)
+            .map(|t| t.into_os_string().into_encoded_bytes())
+            .ok(),
+        0o100644 | 0o100755 if meta.is_file() => std::fs::read(on_disk).ok(),
+        _ => None,
+    };
+    let Some(bytes) = on_disk_bytes else {
+        return Ok(false);
+    };
+    let blob = repo
+        .find_blob(entry.id())
+        .ctx(|| format!("reading {}", file.display()), repo.path())?;
+    let content = blob.content();
+    Ok(match partly && meta.is_file() {
+        true => content.starts_with(&bytes),
+        false => content == bytes.as_slice(),
+    })
+}
+
+/// Writes `new`'s content over `paths` of the checkout (index and files), which hold either
+/// their old or their new content; other paths are left as they are.
+fn finish_update(repo: &Repository, new: Oid, paths: &[String]) -> Result<(), GitError> {
+    let path = repo.path();
+    let tree = repo
+        .find_commit(new)
+        .and_then(|c| c.tree())
+        .ctx(|| format!("reading the tree of {new}"), path)?;
+    let mut opts = CheckoutBuilder::new();
+    opts.force().disable_pathspec_match(true);
+    for file in paths {
+        opts.path(file);
+    }
+    repo.checkout_tree(tree.as_object(), Some(&mut opts))
+        .ctx(|| format!("finishing the checkout of {new}"), path)
 }
 
 /// Safe checkout of `new` over the clean main worktree (index and files). Some(paths) when

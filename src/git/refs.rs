@@ -114,16 +114,38 @@ pub fn remove_stale_ref_lock(
         .commondir()
         .join("refs/heads")
         .join(format!("{branch}.lock"));
-    let modified = match std::fs::metadata(&lock).and_then(|m| m.modified()) {
+    remove_lock_made_since(&lock, since)
+}
+
+/// Removes the main checkout's index lock when `branch` is checked out there and the lock was
+/// made at or after `since`: the lock a merge updating that checkout held when its grove process
+/// was killed. Ok(true) when removed.
+pub fn remove_stale_index_lock(
+    repo_root: &Path,
+    branch: &str,
+    since: SystemTime,
+) -> Result<bool, GitError> {
+    let repo = open(repo_root)?;
+    let head = repo.find_reference("HEAD");
+    let target = format!("refs/heads/{branch}");
+    if !head.is_ok_and(|h| h.symbolic_target() == Ok(Some(target.as_str()))) {
+        return Ok(false);
+    }
+    let lock = repo.path().join("index.lock");
+    remove_lock_made_since(&lock, since)
+}
+
+fn remove_lock_made_since(lock: &Path, since: SystemTime) -> Result<bool, GitError> {
+    let modified = match std::fs::metadata(lock).and_then(|m| m.modified()) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(io_err("inspecting", &lock)(e)),
+        Err(e) => return Err(io_err("inspecting", lock)(e)),
     };
     // File times can be coarser than the journal's clock.
     if modified + Duration::from_secs(1) < since {
         return Ok(false);
     }
-    std::fs::remove_file(&lock).map_err(io_err("removing", &lock))?;
+    std::fs::remove_file(lock).map_err(io_err("removing", lock))?;
     Ok(true)
 }
 
