@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use grove::engine::api::{
@@ -18,8 +18,11 @@ use ratatui::buffer::Buffer;
 use ratatui::style::Color;
 use ratatui::Terminal;
 
+#[path = "support/dash.rs"]
+mod dash;
+
 fn t0() -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+    dash::started()
 }
 
 fn at(secs: u64) -> SystemTime {
@@ -44,33 +47,19 @@ fn info(repo_root: &Path, base_commit: &str) -> RunInfo {
     }
 }
 
+/// A task of the views' run: support's task with this run's prompt, attempts, times and paths.
 fn view(index: usize, name: &str, status: TaskStatus) -> TaskView {
     let started = !matches!(status, TaskStatus::Pending | TaskStatus::Skipped);
     TaskView {
-        index,
-        name: name.into(),
-        agent: "demo".into(),
         prompt: format!("Do the {name} work.\nKeep it small."),
-        status,
         attempt: u32::from(started),
         max_attempts: 3,
         started_at: started.then(|| at(10 + index as u64)),
         ended_at: status.is_final().then(|| at(70)),
-        retry_at: None,
-        attempts: Vec::new(),
-        error: None,
         branch: format!("grove/20231114-221320-k3f9/{name}"),
         worktree: PathBuf::from(format!("/repo/.grove/worktrees/{name}")),
         envelope_path: PathBuf::from(format!("/repo/.grove/runs/r/{name}/envelope.json")),
-        head_commit: None,
-        diff_stat: None,
-        merge: MergeState::NotRequested,
-        merge_conflicts: Vec::new(),
-        input_hash: None,
-        output_hash: None,
-        usage: None,
-        waiting: None,
-        group: None,
+        ..dash::view(index, name, "demo", status)
     }
 }
 
