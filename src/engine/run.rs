@@ -66,6 +66,8 @@ struct Task {
     pgid: Option<i32>,
     /// Bumped on every retry schedule so a stale timer is ignored.
     retry_generation: u64,
+    /// The retry's delay is over: it starts as soon as a slot is free, before pending tasks.
+    retry_due: bool,
     pane_size: (u16, u16),
     attempts: Vec<AttemptReport>,
     output: Option<(serde_json::Value, String)>,
@@ -91,6 +93,7 @@ impl Task {
             stop: None,
             control: None,
             retry_generation: 0,
+            retry_due: false,
             pane_size,
             attempts: Vec::new(),
             output: None,
@@ -565,6 +568,18 @@ impl Run {
             }
             return;
         }
+        // Retries whose delay is over go first: they were started before any pending task.
+        // Not while paused: their setup steps would run while everything else is stopped.
+        if !self.paused.borrow().is_paused() {
+            for i in 0..self.tasks.len() {
+                let task = &self.tasks[i];
+                let due = task.retry_due && task.state.status == TaskStatus::Retrying;
+                if due && self.active() < self.plan.max_parallel {
+                    self.tasks[i].retry_due = false;
+                    self.start_attempt(i);
+                }
+            }
+        }
         loop {
             let statuses: Vec<TaskStatus> = self.tasks.iter().map(|t| t.state.status).collect();
             let decision = schedule::decide(
@@ -722,12 +737,8 @@ impl Run {
                 let task = &self.tasks[index];
                 if task.state.status == TaskStatus::Retrying && task.retry_generation == generation
                 {
-                    if self.active() < self.plan.max_parallel {
-                        self.start_attempt(index);
-                    } else {
-                        // No free slot: try again shortly rather than exceed max_parallel.
-                        self.schedule_retry_timer(index, std::time::Duration::from_millis(200));
-                    }
+                    // Started by `schedule`, which runs next.
+                    self.tasks[index].retry_due = true;
                 }
             }
             Internal::MergeDone { index, outcome } => {
@@ -793,6 +804,7 @@ impl Run {
     fn schedule_retry_timer(&mut self, index: usize, delay: std::time::Duration) {
         let task = &mut self.tasks[index];
         task.retry_generation += 1;
+        task.retry_due = false;
         let generation = task.retry_generation;
         let internal = self.internal_tx.clone();
         tokio::spawn(async move {
