@@ -486,3 +486,56 @@ prompt = '''echo "first $GROVE_ATTEMPT $$" >> {log}; echo one > one.txt; if [ "$
         assert!(!alive(pid), "agent process {pid} survived");
     }
 }
+
+#[test]
+fn a_race_sibling_discarded_before_the_kill_is_not_run_again_on_resume() {
+    let repo = Repo::new();
+    let log = agent_log(&repo);
+    // job.1 passes at once and is picked; job.2 ignores SIGTERM, so it is still being stopped
+    // (its grace is 2 s) when grove is killed. A second start of job.2 would end at once, so
+    // the run still finishes if it wrongly runs again.
+    let plan = format!(
+        r#"
+name = "p"
+max_parallel = 2
+[[tasks]]
+name = "job"
+agent = "shell"
+replicas = 2
+pick = "first-passing"
+kill_grace = "2s"
+prompt = '''
+echo "$GROVE_TASK $GROVE_ATTEMPT $$" >> {log}
+case "$GROVE_TASK/$GROVE_ATTEMPT" in
+  job.1/*) echo one > one.txt ;;
+  job.2/1) trap "" TERM; while true; do sleep 0.1; done ;;
+esac
+'''
+"#,
+        log = log.display()
+    );
+    let (run_id, _grove) = kill_run_when(&repo, &plan, "job.2 to be discarded", |id| {
+        let entries = journal(&repo, id);
+        let job2_started = entries
+            .iter()
+            .any(|l| l["entry"] == "spawned" && l["task"] == "job.2");
+        let discarded = entries
+            .iter()
+            .any(|l| l["entry"] == "merge" && l["task"] == "job.2" && l["state"] == "discarded");
+        job2_started && discarded
+    });
+    assert!(
+        journal_states(&repo, &run_id).contains(&("job.2".into(), "running".into())),
+        "job.2 ended before the kill"
+    );
+
+    let results = resume(&repo, &run_id);
+    assert_eq!(starts(&log, "job.2"), 1, "the discarded sibling ran again");
+    let job2 = task(&results, "job.2");
+    assert_eq!(job2["status"], "cancelled", "{job2:#}");
+    assert_eq!(job2["merge"]["state"], "discarded", "{job2:#}");
+    assert_eq!(task(&results, "job.1")["merge"]["state"], "merged");
+    for pid in logged_pids(&log) {
+        assert!(!alive(pid), "agent process {pid} survived");
+    }
+}

@@ -423,6 +423,7 @@ impl Run {
                     attempt,
                     started_at,
                     argv,
+                    requeue,
                 } => {
                     let report = resume::interrupted_attempt(
                         &self.paths,
@@ -434,14 +435,26 @@ impl Run {
                     )
                     .await;
                     self.journal_attempt(index, &report);
+                    let (end, error) = (report.end, report.error.clone());
                     self.tasks[index].attempts.push(report);
-                    self.transition(
-                        index,
-                        Transition::Resume {
+                    let next = match requeue {
+                        true => Transition::Resume {
                             interrupted_attempt: true,
                         },
-                    );
+                        false => Transition::AttemptEnded {
+                            end,
+                            error,
+                            retry_at: None,
+                        },
+                    };
+                    self.transition(index, next);
                 }
+                Recovery::Discard { index } => self.transition(
+                    index,
+                    Transition::CancelBecause(
+                        "discarded: another sibling of its race was picked".into(),
+                    ),
+                ),
                 Recovery::Requeue {
                     index,
                     interrupted_attempt,
