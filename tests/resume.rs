@@ -539,3 +539,64 @@ esac
         assert!(!alive(pid), "agent process {pid} survived");
     }
 }
+
+/// A plan whose `done` task succeeds at once and whose `slow` task runs until `go` exists in the
+/// test's home.
+fn merge_later_plan(repo: &Repo) -> String {
+    format!(
+        r#"
+name = "p"
+[defaults]
+agent = "shell"
+[[tasks]]
+name = "done"
+prompt = "echo done > done.txt"
+[[tasks]]
+name = "slow"
+prompt = '''while [ ! -e {go} ]; do sleep 0.1; done; echo slow > slow.txt'''
+"#,
+        go = repo.home.path().join("go").display()
+    )
+}
+
+fn done_succeeded(repo: &Repo, run_id: &str) -> bool {
+    succeeded(repo, run_id).contains(&"done".to_string())
+}
+
+#[test]
+fn grove_merge_refuses_a_running_run_and_changes_nothing() {
+    let repo = Repo::new();
+    let _grove = spawn_run(&repo, &merge_later_plan(&repo));
+    let run_id = the_run(&repo);
+    wait_for("done to succeed", || {
+        done_succeeded(&repo, &run_id).then_some(())
+    });
+    let main_before = repo.git(&["rev-parse", "main"]);
+
+    let out = repo.grove(&["merge", &run_id, "done"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("is running"), "{}", text(&out));
+    assert_eq!(repo.git(&["rev-parse", "main"]), main_before);
+    std::fs::write(repo.home.path().join("go"), "").unwrap();
+}
+
+#[test]
+fn a_merge_of_an_unfinished_run_is_kept_when_it_is_resumed() {
+    let repo = Repo::new();
+    let (run_id, _grove) = kill_run_when(&repo, &merge_later_plan(&repo), "done", |id| {
+        done_succeeded(&repo, id)
+    });
+    let out = repo.grove(&["merge", &run_id, "done"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(repo.git(&["show", "main:done.txt"]), "done");
+
+    std::fs::write(repo.home.path().join("go"), "").unwrap();
+    let results = resume(&repo, &run_id);
+    let done = task(&results, "done");
+    assert_eq!(done["merge"]["state"], "merged", "{done:#}");
+    assert_eq!(
+        done["merge"]["commit"].as_str(),
+        Some(repo.git(&["rev-parse", "main"]).as_str())
+    );
+    assert_eq!(task(&results, "slow")["status"], "succeeded");
+}
