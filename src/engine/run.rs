@@ -141,8 +141,11 @@ struct Run {
     merging: bool,
     /// Worktree removals in flight (the run ends after they finish).
     removing: usize,
-    /// RunFinished was sent for the current idle state.
-    finished_sent: bool,
+    /// RunFinished was sent for the current idle state: when, and the run's active time then
+    /// (what results.json keeps as the run's completion, even when rewritten after a merge).
+    finished: Option<(SystemTime, Duration)>,
+    /// results.json is behind: written once per loop turn, however many tasks changed in it.
+    results_dirty: bool,
     ports: Ports,
     /// The size new tasks' panes start with.
     pane_size: (u16, u16),
@@ -331,7 +334,8 @@ pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
         merge_queue: VecDeque::new(),
         merging: false,
         removing: 0,
-        finished_sent: false,
+        finished: None,
+        results_dirty: false,
         ports: Ports::default(),
         pane_size,
         journal: l.journal,
@@ -347,7 +351,7 @@ pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
             pane: run.tasks[i].pane.clone(),
         });
     }
-    run.write_results(false);
+    run.write_results();
     let handle = tokio::spawn(run.main(commands_rx, internal_rx));
     (
         FrontEnd {
@@ -370,12 +374,15 @@ impl Run {
         loop {
             self.schedule();
             if self.idle() {
-                if !self.finished_sent {
+                if self.finished.is_none() {
                     self.finish();
                 }
                 if self.stop_requested || !commands_open {
                     break;
                 }
+            }
+            if std::mem::take(&mut self.results_dirty) {
+                self.write_results();
             }
             tokio::select! {
                 cmd = commands.recv(), if commands_open => match cmd {
@@ -390,6 +397,9 @@ impl Run {
                     None => break,
                 },
             }
+        }
+        if self.results_dirty {
+            self.write_results();
         }
     }
 
@@ -497,7 +507,7 @@ impl Run {
                 Recovery::RemoveWorktree { index } => self.remove_worktree(index),
             }
         }
-        self.write_results(false);
+        self.results_dirty = true;
     }
 
     fn journal(&self, entry: Entry, sync: bool) {
@@ -556,14 +566,14 @@ impl Run {
         );
         self.journal_state(index);
         if status.is_final() {
-            self.finished_sent = false;
+            self.finished = None;
             self.task_ended(index);
         } else {
-            self.finished_sent = false;
+            self.finished = None;
         }
         self.changed(index);
         if status.is_final() {
-            self.write_results(false);
+            self.results_dirty = true;
         }
     }
 
@@ -914,7 +924,7 @@ impl Run {
         if !unfinished.is_empty() && !self.shutting_down {
             self.journal(Entry::Stopping { tasks: unfinished }, true);
             self.shutting_down = true;
-            self.finished_sent = false;
+            self.finished = None;
             self.merge_queue.clear();
             self.stop_all(StopReason::Shutdown, None);
         }
@@ -1063,8 +1073,8 @@ impl Run {
             view: self.view(index),
             pane: self.tasks[index].pane.clone(),
         });
-        self.finished_sent = false;
-        self.write_results(false);
+        self.finished = None;
+        self.results_dirty = true;
     }
 
     fn reject(&self, name: String, error: String) {
@@ -1138,7 +1148,7 @@ impl Run {
                 _ => self.changed(j),
             }
         }
-        self.write_results(false);
+        self.results_dirty = true;
     }
 
     /// One merge at a time, in the order they were requested.
@@ -1175,12 +1185,13 @@ impl Run {
             outcome,
         });
         self.changed(index);
-        self.write_results(false);
+        self.results_dirty = true;
     }
 
     fn finish(&mut self) {
-        self.finished_sent = true;
-        self.write_results(true);
+        self.finished = Some((Self::now(), self.elapsed()));
+        self.results_dirty = false;
+        self.write_results();
         self.audit
             .run_finished(&self.paths.run_id, self.shutting_down);
         self.journal(
@@ -1273,15 +1284,14 @@ impl Run {
         }
     }
 
-    fn write_results(&self, completed: bool) {
-        let results = self.results(completed);
+    fn write_results(&self) {
+        let results = self.results();
         if let Err(e) = results.save(&self.paths.results()) {
             self.audit.error("", &e.to_string());
         }
     }
 
-    fn results(&self, completed: bool) -> Results {
-        let now = Self::now();
+    fn results(&self) -> Results {
         let tasks = self
             .tasks
             .iter()
@@ -1295,8 +1305,11 @@ impl Run {
             base_branch: self.repo.base_branch.clone(),
             strategy: self.plan.strategy.name().into(),
             started_at: record::rfc3339(self.started_at),
-            completed_at: completed.then(|| record::rfc3339(now)),
-            total_execution_time: self.elapsed().as_secs_f64(),
+            completed_at: self.finished.map(|(at, _)| record::rfc3339(at)),
+            total_execution_time: self
+                .finished
+                .map_or_else(|| self.elapsed(), |(_, d)| d)
+                .as_secs_f64(),
             total_tasks: 0,
             succeeded: 0,
             failed: 0,
