@@ -153,17 +153,25 @@ fn kill_9_during_worktree_creation_then_resume() {
     }
     repo.commit_all("a big tree");
     let log = agent_log(&repo);
+    // Two at a time: the third task's worktree is created only once one of the first two has
+    // ended, so the kill comes with a task done and a worktree half created.
     let plan = format!(
-        "name = \"p\"\nmax_parallel = 3\n[defaults]\nagent = \"shell\"\nprompt = '''{}'''\n\
+        "name = \"p\"\nmax_parallel = 2\n[defaults]\nagent = \"shell\"\nprompt = '''{}'''\n\
          [[tasks]]\nname = \"a\"\n[[tasks]]\nname = \"b\"\n[[tasks]]\nname = \"c\"\n",
         logging_prompt(&log, "out-$GROVE_TASK.txt")
     );
-    let (run_id, _grove) = kill_run_when(&repo, &plan, "a task to start preparing", |id| {
-        journal_states(&repo, id)
-            .iter()
-            .any(|(_, s)| s == "preparing")
-    });
+    let (run_id, _grove) = kill_run_when(
+        &repo,
+        &plan,
+        "a task to succeed and another to start preparing",
+        |id| {
+            let states = journal_states(&repo, id);
+            states.iter().any(|(_, s)| s == "succeeded")
+                && states.iter().any(|(_, s)| s == "preparing")
+        },
+    );
     let done_before = succeeded(&repo, &run_id);
+    assert!(!done_before.is_empty(), "the kill point has a task done");
     let starts_before: Vec<usize> = ["a", "b", "c"].iter().map(|t| starts(&log, t)).collect();
 
     let results = resume(&repo, &run_id);
