@@ -747,8 +747,18 @@ fn selection_moves_with_j_k_tab_and_clicks() {
     d.key(KeyCode::BackTab);
     assert_eq!(d.app.selected(), 4);
     // A click on the third list item (three lines each, under the border), then on a pane.
-    d.app
-        .handle_mouse(mouse(MouseEventKind::Down(MouseButton::Left), 4, 8));
+    assert!(d
+        .app
+        .handle_mouse(mouse(MouseEventKind::Down(MouseButton::Left), 4, 8)));
+    assert_eq!(d.app.selected(), 2);
+    // Moving the pointer (or clicking where there is no task) changes nothing: no redraw.
+    assert!(!d.app.handle_mouse(mouse(MouseEventKind::Moved, 4, 14)));
+    assert!(!d
+        .app
+        .handle_mouse(mouse(MouseEventKind::Up(MouseButton::Left), 4, 8)));
+    assert!(!d
+        .app
+        .handle_mouse(mouse(MouseEventKind::Down(MouseButton::Left), 0, 0)));
     assert_eq!(d.app.selected(), 2);
     let pane = d.app.layout().slot(1).unwrap().area;
     d.app.handle_mouse(mouse(
