@@ -113,13 +113,13 @@ pub async fn run(front: FrontEnd, opts: DashboardOptions) -> anyhow::Result<i32>
     }
 }
 
-/// A desktop notification per waiting agent where `notify-send` exists, run on a blocking
-/// thread so the dashboard never waits for it.
+/// A desktop notification per waiting agent where `notify-send` exists, looked up and run on a
+/// blocking thread so the dashboard never waits for it (the lookup reads every PATH directory).
 fn notify_desktop(alerts: Vec<(String, String)>) {
-    let Some(program) = crate::agent::find_program("notify-send") else {
-        return;
-    };
     tokio::task::spawn_blocking(move || {
+        let Some(program) = crate::agent::find_program("notify-send") else {
+            return;
+        };
         for (task, prompt) in alerts {
             let _ = std::process::Command::new(&program)
                 .args([
