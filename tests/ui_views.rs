@@ -586,6 +586,32 @@ fn summary_stays_until_q_and_quits_with_the_run_exit_code() {
     assert_eq!(d.app.exit_code(), Some(1));
 }
 
+/// The color of the summary box's border.
+fn summary_color(d: &mut Dash) -> Color {
+    let terminal = d.draw();
+    let buffer = terminal.backend().buffer();
+    let (x, y) = find(buffer, "run finished").unwrap();
+    assert_eq!(buffer[(x - 2, y)].symbol(), "┌");
+    buffer[(x - 2, y)].fg
+}
+
+#[test]
+fn the_summary_is_green_when_the_run_succeeded_whatever_the_counts() {
+    let mut d = scene();
+    d.app.apply_event(Event::RunFinished(summary(4, 1, false)));
+    assert_eq!(summary_color(&mut d), Color::Red);
+    // Under `fallback` one success makes the run a success (exit code 0).
+    let mut d = scene();
+    d.app.apply_event(Event::RunFinished(RunSummary {
+        success: true,
+        ..summary(1, 2, false)
+    }));
+    assert!(d.text().contains("1 of 3 tasks succeeded"));
+    assert_eq!(summary_color(&mut d), Color::Green);
+    d.key(KeyCode::Char('q'));
+    assert_eq!(d.app.exit_code(), Some(0));
+}
+
 #[test]
 fn a_retry_after_the_end_reopens_the_run() {
     let mut d = scene();

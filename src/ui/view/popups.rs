@@ -75,7 +75,8 @@ pub(super) fn draw_summary(app: &App, area: Rect, frame: &mut Frame) {
         Line::default(),
         Line::styled("q quit · Esc browse the run", Color::Gray),
     ];
-    let color = if summary.succeeded == summary.total {
+    // The run's verdict, not the counts: under `fallback` one success is a successful run.
+    let color = if summary.success {
         Color::Green
     } else {
         Color::Red
