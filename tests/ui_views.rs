@@ -549,6 +549,61 @@ fn details_show_attempts_provenance_paths_and_envelope() {
     }
 }
 
+/// The text rows inside the open view's border.
+fn overlay_rows(d: &mut Dash) -> Vec<String> {
+    let terminal = d.draw();
+    let buffer = terminal.backend().buffer();
+    let inner = d
+        .app
+        .layout()
+        .overlay
+        .inner(ratatui::layout::Margin::new(1, 1));
+    (inner.y..inner.bottom())
+        .map(|y| {
+            let row: String = (inner.x..inner.right())
+                .map(|x| buffer[(x, y)].symbol().to_string())
+                .collect();
+            row.trim_end().to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn details_scroll_through_the_facts_into_the_envelope() {
+    let dir = tempfile::tempdir().unwrap();
+    let envelope = dir.path().join("envelope.json");
+    let text: String = (0..40).map(|i| format!("envelope line {i}\n")).collect();
+    std::fs::write(&envelope, text).unwrap();
+    let mut d = Dash::new(110, 200);
+    let mut task = view(0, "flaky", TaskStatus::Failed);
+    task.envelope_path = envelope;
+    d.add(task);
+    let load = only_load(&d.key(KeyCode::Char('l')));
+    d.app.loaded(load.run());
+    // Everything, on a terminal tall enough for it.
+    let all = overlay_rows(&mut d);
+    let len = all.iter().rposition(|r| !r.is_empty()).unwrap() + 1;
+    assert_eq!(all[len - 1], "  envelope line 39");
+    // A short terminal shows, at every scroll position, the same lines in the same order.
+    d.height = 16;
+    d.app.set_size(110, 16);
+    let mut positions = 0;
+    loop {
+        let Mode::Details { scroll, .. } = *d.app.mode() else {
+            panic!("not in details");
+        };
+        let rows = overlay_rows(&mut d);
+        assert_eq!(rows, all[scroll..scroll + rows.len()], "at line {scroll}");
+        positions += 1;
+        d.key(KeyCode::Char('j'));
+        if matches!(*d.app.mode(), Mode::Details { scroll: next, .. } if next == scroll) {
+            assert_eq!(scroll + rows.len(), len);
+            break;
+        }
+    }
+    assert!(positions > 40);
+}
+
 #[test]
 fn details_say_when_the_envelope_cannot_be_read() {
     let mut d = scene();

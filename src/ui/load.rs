@@ -1,8 +1,13 @@
 //! Slow reads the dashboard hands to blocking threads (git for a diff, the envelope file for the
-//! details view), so the UI loop never waits on git or the disk.
+//! details view), so the UI loop never waits on git or the disk; what they fetch is also turned
+//! into the lines the view shows there.
 
 use std::path::PathBuf;
 
+use ratatui::style::Color;
+use ratatui::text::Line;
+
+use super::format;
 use crate::git;
 
 /// Something to fetch off the UI loop.
@@ -25,9 +30,11 @@ pub enum Loaded {
         to: String,
         patch: Result<String, String>,
     },
+    /// The envelope as the details view shows it (or why it cannot be read), rendered here once
+    /// rather than on every frame.
     Envelope {
         path: PathBuf,
-        text: Result<String, String>,
+        lines: Vec<Line<'static>>,
     },
 }
 
@@ -44,9 +51,14 @@ impl Load {
                 Loaded::Diff { to, patch }
             }
             Load::Envelope { path } => {
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()));
-                Loaded::Envelope { path, text }
+                let lines = match std::fs::read_to_string(&path) {
+                    Ok(text) => text.lines().map(format::indented).collect(),
+                    Err(e) => vec![Line::styled(
+                        format!("  cannot read {}: {e}", path.display()),
+                        Color::Red,
+                    )],
+                };
+                Loaded::Envelope { path, lines }
             }
         }
     }
