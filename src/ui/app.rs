@@ -338,7 +338,7 @@ impl App {
                 } = &mut self.mode
                 {
                     if *head == to {
-                        *slot = Some(patch.map(|p| PatchView::new(&p)));
+                        *slot = Some(patch);
                     }
                 }
             }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use ratatui::style::Color;
 use ratatui::text::Line;
 
+use super::diff::PatchView;
 use super::format;
 use crate::git;
 
@@ -26,9 +27,11 @@ pub enum Load {
 /// What a `Load` produced; errors are kept as text to show in the view.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Loaded {
+    /// The diff up to commit `to`, split into files and colored here rather than on the UI loop
+    /// (a patch can be large).
     Diff {
         to: String,
-        patch: Result<String, String>,
+        patch: Result<PatchView, String>,
     },
     /// The envelope as the details view shows it (or why it cannot be read), rendered here once
     /// rather than on every frame.
@@ -47,7 +50,9 @@ impl Load {
                 from,
                 to,
             } => {
-                let patch = git::diff_patch(&repo_root, &from, &to).map_err(|e| e.to_string());
+                let patch = git::diff_patch(&repo_root, &from, &to)
+                    .map(|patch| PatchView::new(&patch))
+                    .map_err(|e| e.to_string());
                 Loaded::Diff { to, patch }
             }
             Load::Envelope { path } => {
