@@ -486,3 +486,117 @@ prompt = '''echo "first $GROVE_ATTEMPT $$" >> {log}; echo one > one.txt; if [ "$
         assert!(!alive(pid), "agent process {pid} survived");
     }
 }
+
+#[test]
+fn a_race_sibling_discarded_before_the_kill_is_not_run_again_on_resume() {
+    let repo = Repo::new();
+    let log = agent_log(&repo);
+    // job.1 passes at once and is picked; job.2 ignores SIGTERM, so it is still being stopped
+    // (its grace is 2 s) when grove is killed. A second start of job.2 would end at once, so
+    // the run still finishes if it wrongly runs again.
+    let plan = format!(
+        r#"
+name = "p"
+max_parallel = 2
+[[tasks]]
+name = "job"
+agent = "shell"
+replicas = 2
+pick = "first-passing"
+kill_grace = "2s"
+prompt = '''
+echo "$GROVE_TASK $GROVE_ATTEMPT $$" >> {log}
+case "$GROVE_TASK/$GROVE_ATTEMPT" in
+  job.1/*) echo one > one.txt ;;
+  job.2/1) trap "" TERM; while true; do sleep 0.1; done ;;
+esac
+'''
+"#,
+        log = log.display()
+    );
+    let (run_id, _grove) = kill_run_when(&repo, &plan, "job.2 to be discarded", |id| {
+        let entries = journal(&repo, id);
+        let job2_started = entries
+            .iter()
+            .any(|l| l["entry"] == "spawned" && l["task"] == "job.2");
+        let discarded = entries
+            .iter()
+            .any(|l| l["entry"] == "merge" && l["task"] == "job.2" && l["state"] == "discarded");
+        job2_started && discarded
+    });
+    assert!(
+        journal_states(&repo, &run_id).contains(&("job.2".into(), "running".into())),
+        "job.2 ended before the kill"
+    );
+
+    let results = resume(&repo, &run_id);
+    assert_eq!(starts(&log, "job.2"), 1, "the discarded sibling ran again");
+    let job2 = task(&results, "job.2");
+    assert_eq!(job2["status"], "cancelled", "{job2:#}");
+    assert_eq!(job2["merge"]["state"], "discarded", "{job2:#}");
+    assert_eq!(task(&results, "job.1")["merge"]["state"], "merged");
+    for pid in logged_pids(&log) {
+        assert!(!alive(pid), "agent process {pid} survived");
+    }
+}
+
+/// A plan whose `done` task succeeds at once and whose `slow` task runs until `go` exists in the
+/// test's home.
+fn merge_later_plan(repo: &Repo) -> String {
+    format!(
+        r#"
+name = "p"
+[defaults]
+agent = "shell"
+[[tasks]]
+name = "done"
+prompt = "echo done > done.txt"
+[[tasks]]
+name = "slow"
+prompt = '''while [ ! -e {go} ]; do sleep 0.1; done; echo slow > slow.txt'''
+"#,
+        go = repo.home.path().join("go").display()
+    )
+}
+
+fn done_succeeded(repo: &Repo, run_id: &str) -> bool {
+    succeeded(repo, run_id).contains(&"done".to_string())
+}
+
+#[test]
+fn grove_merge_refuses_a_running_run_and_changes_nothing() {
+    let repo = Repo::new();
+    let _grove = spawn_run(&repo, &merge_later_plan(&repo));
+    let run_id = the_run(&repo);
+    wait_for("done to succeed", || {
+        done_succeeded(&repo, &run_id).then_some(())
+    });
+    let main_before = repo.git(&["rev-parse", "main"]);
+
+    let out = repo.grove(&["merge", &run_id, "done"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("is running"), "{}", text(&out));
+    assert_eq!(repo.git(&["rev-parse", "main"]), main_before);
+    std::fs::write(repo.home.path().join("go"), "").unwrap();
+}
+
+#[test]
+fn a_merge_of_an_unfinished_run_is_kept_when_it_is_resumed() {
+    let repo = Repo::new();
+    let (run_id, _grove) = kill_run_when(&repo, &merge_later_plan(&repo), "done", |id| {
+        done_succeeded(&repo, id)
+    });
+    let out = repo.grove(&["merge", &run_id, "done"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(repo.git(&["show", "main:done.txt"]), "done");
+
+    std::fs::write(repo.home.path().join("go"), "").unwrap();
+    let results = resume(&repo, &run_id);
+    let done = task(&results, "done");
+    assert_eq!(done["merge"]["state"], "merged", "{done:#}");
+    assert_eq!(
+        done["merge"]["commit"].as_str(),
+        Some(repo.git(&["rev-parse", "main"]).as_str())
+    );
+    assert_eq!(task(&results, "slow")["status"], "succeeded");
+}

@@ -423,6 +423,7 @@ impl Run {
                     attempt,
                     started_at,
                     argv,
+                    requeue,
                 } => {
                     let report = resume::interrupted_attempt(
                         &self.paths,
@@ -434,14 +435,26 @@ impl Run {
                     )
                     .await;
                     self.journal_attempt(index, &report);
+                    let (end, error) = (report.end, report.error.clone());
                     self.tasks[index].attempts.push(report);
-                    self.transition(
-                        index,
-                        Transition::Resume {
+                    let next = match requeue {
+                        true => Transition::Resume {
                             interrupted_attempt: true,
                         },
-                    );
+                        false => Transition::AttemptEnded {
+                            end,
+                            error,
+                            retry_at: None,
+                        },
+                    };
+                    self.transition(index, next);
                 }
+                Recovery::Discard { index } => self.transition(
+                    index,
+                    Transition::CancelBecause(
+                        "discarded: another sibling of its race was picked".into(),
+                    ),
+                ),
                 Recovery::Requeue {
                     index,
                     interrupted_attempt,
@@ -1137,27 +1150,14 @@ impl Run {
             return;
         };
         self.merging = true;
-        let task = &self.tasks[index];
-        let repo = self.paths.repo_root.clone();
-        let branch = self.paths.branch(&task.spec.name);
+        let name = self.tasks[index].spec.name.clone();
+        let paths = self.paths.clone();
         let target = self.repo.base_branch.clone();
         let label = self.repo.base_label.clone();
-        let message = format!(
-            "grove: merge {} ({})\n\nGrove-Run: {}\n",
-            task.spec.name, self.paths.run_id, self.paths.run_id
-        );
         let internal = self.internal_tx.clone();
         tokio::task::spawn_blocking(move || {
-            let outcome = match target {
-                Some(target) => {
-                    git::merge_into(&repo, &branch, &target, &message).map_err(|e| e.to_string())
-                }
-                None => Ok(MergeOutcome::Refused {
-                    reason: format!(
-                        "base '{label}' is not a branch (a tag or commit); cannot merge into it"
-                    ),
-                }),
-            };
+            let outcome =
+                merge_task(&paths, &name, target.as_deref(), &label).map_err(|e| e.to_string());
             let _ = internal.send(Internal::MergeDone { index, outcome });
         });
     }
@@ -1455,6 +1455,27 @@ fn apply_merge_outcome(task: &mut Task, outcome: &MergeOutcome) {
 }
 
 /// (outcome word, commit, detail) for logs and printers.
+/// Merges task `task`'s branch of the run at `paths` into the run's base branch `base_branch`;
+/// a base that is not a branch (`None`; `base_label` names it) is refused. The one merge of a
+/// task, for the engine and for `grove merge`.
+pub fn merge_task(
+    paths: &RunPaths,
+    task: &str,
+    base_branch: Option<&str>,
+    base_label: &str,
+) -> Result<MergeOutcome, git::GitError> {
+    let Some(base) = base_branch else {
+        return Ok(MergeOutcome::Refused {
+            reason: format!(
+                "base '{base_label}' is not a branch (a tag or commit); cannot merge into it"
+            ),
+        });
+    };
+    let run_id = &paths.run_id;
+    let message = format!("grove: merge {task} ({run_id})\n\nGrove-Run: {run_id}\n");
+    git::merge_into(&paths.repo_root, &paths.branch(task), base, &message)
+}
+
 pub fn describe_merge(outcome: &MergeOutcome) -> (&'static str, String, String) {
     match outcome {
         MergeOutcome::Merged {
