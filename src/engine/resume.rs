@@ -261,11 +261,6 @@ fn restore(paths: &RunPaths, spec: &TaskSpec, task: &TaskRecord) -> Restored {
             .as_ref()
             .map(|m| m.conflicts.clone())
             .unwrap_or_default(),
-        // A race sibling whose merge was requested was the race's pick.
-        picked: spec.group.is_some()
-            && merge
-                .as_ref()
-                .is_some_and(|m| m.state != MergeState::Discarded),
         merge_reason: merge.and_then(|m| m.reason),
         state,
         screen,

@@ -79,8 +79,6 @@ struct Task {
     merge_reason: Option<String>,
     /// TCP ports held for the task from its first attempt until it ends.
     ports: Vec<u16>,
-    /// This race sibling was picked (its merge was requested).
-    picked: bool,
 }
 
 impl Task {
@@ -104,7 +102,6 @@ impl Task {
             merge_conflicts: Vec::new(),
             merge_reason: None,
             ports: Vec::new(),
-            picked: false,
             pgid: None,
         }
     }
@@ -173,7 +170,6 @@ pub(super) struct Restored {
     pub merge_commit: Option<String>,
     pub merge_conflicts: Vec<String>,
     pub merge_reason: Option<String>,
-    pub picked: bool,
     /// The end of its last attempt's terminal output, shown in its pane again.
     pub screen: Vec<u8>,
 }
@@ -304,7 +300,6 @@ pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
                 task.merge_commit = r.merge_commit;
                 task.merge_conflicts = r.merge_conflicts;
                 task.merge_reason = r.merge_reason;
-                task.picked = r.picked;
             }
             task
         })
@@ -565,16 +560,13 @@ impl Run {
             task.state.error.as_deref().unwrap_or(""),
         );
         self.journal_state(index);
+        // Any change reopens a finished run (a retry, a task added); it finishes again later.
+        self.finished = None;
         if status.is_final() {
-            self.finished = None;
             self.task_ended(index);
-        } else {
-            self.finished = None;
-        }
-        self.changed(index);
-        if status.is_final() {
             self.results_dirty = true;
         }
+        self.changed(index);
     }
 
     fn changed(&self, index: usize) {
@@ -895,19 +887,26 @@ impl Run {
     /// Stops every task in flight; pending ones are skipped (with `skip_reason`) or cancelled.
     fn stop_all(&mut self, reason: StopReason, skip_reason: Option<String>) {
         for i in 0..self.tasks.len() {
-            match self.tasks[i].state.status {
-                TaskStatus::Pending => match &skip_reason {
-                    Some(r) => self.transition(i, Transition::Skip(r.clone())),
-                    None => self.transition(i, Transition::Cancel),
-                },
-                TaskStatus::Retrying => self.transition(i, Transition::Cancel),
-                TaskStatus::Preparing | TaskStatus::Running => {
-                    if let Some(stop) = self.tasks[i].stop.take() {
-                        let _ = stop.send(reason.clone());
-                    }
+            let not_started = match (&skip_reason, self.tasks[i].state.status) {
+                (Some(r), TaskStatus::Pending) => Transition::Skip(r.clone()),
+                _ => Transition::Cancel,
+            };
+            self.stop_task(i, reason.clone(), not_started);
+        }
+    }
+
+    /// Stops task `i` if it has not ended: one not started (pending, or waiting for a retry)
+    /// takes the `not_started` transition; a running attempt is told to stop for `reason`, and
+    /// the task's state changes when the attempt has ended.
+    fn stop_task(&mut self, i: usize, reason: StopReason, not_started: Transition) {
+        match self.tasks[i].state.status {
+            TaskStatus::Pending | TaskStatus::Retrying => self.transition(i, not_started),
+            TaskStatus::Preparing | TaskStatus::Running => {
+                if let Some(stop) = self.tasks[i].stop.take() {
+                    let _ = stop.send(reason);
                 }
-                _ => {}
             }
+            _ => {}
         }
     }
 
@@ -954,19 +953,8 @@ impl Run {
                 let _ = self.events.send(Event::Paused(paused));
             }
             Command::Cancel { task } => {
-                let Some(i) = self.index_of(&task) else {
-                    return;
-                };
-                match self.tasks[i].state.status {
-                    TaskStatus::Pending | TaskStatus::Retrying => {
-                        self.transition(i, Transition::Cancel)
-                    }
-                    TaskStatus::Preparing | TaskStatus::Running => {
-                        if let Some(stop) = self.tasks[i].stop.take() {
-                            let _ = stop.send(StopReason::Cancelled);
-                        }
-                    }
-                    _ => {}
+                if let Some(i) = self.index_of(&task) {
+                    self.stop_task(i, StopReason::Cancelled, Transition::Cancel);
                 }
             }
             Command::Retry { task } => {
@@ -1121,7 +1109,6 @@ impl Run {
         let Some(group) = self.tasks[index].spec.group.clone() else {
             return;
         };
-        self.tasks[index].picked = true;
         let winner = self.tasks[index].spec.name.clone();
         let how = match self.tasks[index].spec.merge {
             MergeMode::Auto => "merge = auto",
@@ -1135,18 +1122,10 @@ impl Run {
         for j in siblings {
             self.tasks[j].merge = MergeState::Discarded;
             self.journal_merge(j);
-            match self.tasks[j].state.status {
-                TaskStatus::Pending | TaskStatus::Retrying => {
-                    self.transition(j, Transition::CancelBecause(attempt::picked(&winner)));
-                }
-                TaskStatus::Preparing | TaskStatus::Running => {
-                    if let Some(stop) = self.tasks[j].stop.take() {
-                        let _ = stop.send(StopReason::Raced(winner.clone()));
-                    }
-                    self.changed(j);
-                }
-                _ => self.changed(j),
-            }
+            let cancel = Transition::CancelBecause(attempt::picked(&winner));
+            self.stop_task(j, StopReason::Raced(winner.clone()), cancel);
+            // Shows the discard (a task not started has shown its cancel already).
+            self.changed(j);
         }
         self.results_dirty = true;
     }
@@ -1359,7 +1338,8 @@ impl Run {
                 }
             };
             groups[at].siblings.push(t.spec.name.clone());
-            if t.picked {
+            // A race's pick is the sibling whose merge was requested.
+            if !matches!(t.merge, MergeState::NotRequested | MergeState::Discarded) {
                 groups[at].picked = Some(t.spec.name.clone());
             }
         }
