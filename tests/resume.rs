@@ -486,3 +486,46 @@ prompt = '''echo "first $GROVE_ATTEMPT $$" >> {log}; echo one > one.txt; if [ "$
         assert!(!alive(pid), "agent process {pid} survived");
     }
 }
+
+/// A run whose prompt came from a `prompt_file` resumes with the prompt it started with, though
+/// the file is gone by then: resume takes prompts from the journal, never from the files.
+#[test]
+fn a_run_resumes_with_its_recorded_prompt_when_the_prompt_file_is_gone() {
+    let repo = Repo::new();
+    let log = agent_log(&repo);
+    let prompts = repo.home.path().join("prompts");
+    std::fs::create_dir(&prompts).unwrap();
+    let prompt = format!(
+        r#"echo "slow $GROVE_ATTEMPT $$" >> {log}; echo "from the file" > out.txt; if [ "$GROVE_ATTEMPT" = 1 ]; then while true; do sleep 0.1; done; fi"#,
+        log = log.display()
+    );
+    std::fs::write(prompts.join("slow.sh"), &prompt).unwrap();
+    let plan = r#"
+name = "p"
+[defaults]
+kill_grace = "300ms"
+[[tasks]]
+name = "slow"
+agent = "shell"
+prompt_file = "prompts/slow.sh"
+"#;
+    let (run_id, _grove) = kill_run_when(&repo, plan, "the first attempt to start", |_| {
+        lines(&log).iter().any(|l| l.starts_with("slow 1 "))
+    });
+    std::fs::remove_dir_all(&prompts).unwrap();
+
+    let results = resume(&repo, &run_id);
+
+    let slow = task(&results, "slow");
+    assert_eq!(slow["status"], "succeeded", "{slow:#}");
+    assert_eq!(slow["attempts"].as_array().unwrap().len(), 2, "{slow:#}");
+    assert_eq!(starts(&log, "slow"), 2, "{:?}", lines(&log));
+    assert_eq!(repo.envelope(&run_id, "slow")["prompt"], prompt.as_str());
+    assert_eq!(
+        repo.git(&["show", &format!("grove/{run_id}/slow:out.txt")]),
+        "from the file"
+    );
+    for pid in logged_pids(&log) {
+        assert!(!alive(pid), "agent process {pid} survived");
+    }
+}

@@ -191,8 +191,10 @@ fn journaled_run(repo_root: &Path, run_id: &str) -> Result<RunPaths, ResumeError
     Ok(paths)
 }
 
-/// The plan as the run started it (grown by the tasks added while it ran): its text parsed again (relative prompt files resolve against
-/// the plan's original path), with the prompts the run started with.
+/// The plan as the run started it (grown by the tasks added while it ran): its text validated
+/// again against today's user config and PATH (an agent program gone from PATH stops the
+/// resume with a plan error), with the prompts the journal recorded; `prompt_file`s are not
+/// read again.
 fn plan_of(started: &RunStarted) -> Result<Plan, ResumeError> {
     if started.tasks.is_empty() {
         // An ad-hoc run nobody started a task in.
@@ -204,24 +206,25 @@ fn plan_of(started: &RunStarted) -> Result<Plan, ResumeError> {
         "json" => PlanFormat::Json,
         _ => PlanFormat::Toml,
     };
-    let mut plan =
-        plan::load_str(&started.plan_text, &started.plan_path, format).map_err(|source| {
-            ResumeError::Plan {
-                run_id: started.run_id.clone(),
-                source,
-            }
-        })?;
+    let plan_error = |source| ResumeError::Plan {
+        run_id: started.run_id.clone(),
+        source,
+    };
+    let config = plan::UserConfig::load_for_started_run().map_err(plan_error)?;
+    let plan = plan::load_recorded(
+        &started.plan_text,
+        &started.plan_path,
+        format,
+        &config,
+        &started.prompts,
+    )
+    .map_err(plan_error)?;
     let names: Vec<&String> = plan.tasks.iter().map(|t| &t.name).collect();
     if names != started.tasks.iter().collect::<Vec<_>>() {
         return Err(ResumeError::Changed {
             run_id: started.run_id.clone(),
             detail: format!("run {:?}, plan {names:?}", started.tasks),
         });
-    }
-    for task in &mut plan.tasks {
-        if let Some(prompt) = started.prompts.get(&task.name) {
-            task.prompt = prompt.clone();
-        }
     }
     Ok(plan)
 }

@@ -1011,7 +1011,7 @@ impl Run {
         if self.stop_requested {
             return self.reject(new.name, "the run is stopping".into());
         }
-        let grown = crate::plan::UserConfig::load()
+        let grown = crate::plan::UserConfig::load_for_started_run()
             .and_then(|config| crate::plan::grow::with_task(&self.plan, &new, &config));
         let plan = match grown {
             Ok(plan) => plan,
