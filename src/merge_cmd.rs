@@ -38,7 +38,8 @@ pub fn merge(repo: Option<&Path>, run_id: &str, tasks: &[String]) -> anyhow::Res
             return Err(UsageError(format!("run '{run_id}' has no task '{name}'")).into());
         }
     }
-    let audit = Audit::open(&paths.run_dir);
+    let audit = Audit::open(&paths.run_dir)
+        .with_context(|| format!("cannot open the audit log in {}", paths.run_dir.display()))?;
     let mut all_merged = true;
     for name in tasks {
         let Some(task) = results.tasks.iter_mut().find(|t| &t.name == name) else {

@@ -43,7 +43,7 @@ pub enum ResumeError {
     Changed { run_id: String, detail: String },
     #[error(transparent)]
     Journal(#[from] JournalError),
-    #[error("cannot continue the journal in {path}: {source}")]
+    #[error("cannot continue the records in {path}: {source}")]
     Record {
         path: String,
         source: std::io::Error,
@@ -128,12 +128,12 @@ pub fn resume(
         path: paths.run_dir.display().to_string(),
         source,
     };
+    let audit = Audit::open(&paths.run_dir).map_err(record_error)?;
     let journal = Journal::reopen(&paths.run_dir).map_err(record_error)?;
     let pid = std::process::id();
     journal
         .append(Entry::Resumed { pid }, true)
         .map_err(record_error)?;
-    let audit = Audit::open(&paths.run_dir);
     audit.run_resumed(run_id, pid);
 
     let mut recovery = Vec::new();

@@ -231,6 +231,7 @@ pub fn start(req: RunRequest) -> Result<(FrontEnd, tokio::task::JoinHandle<()>),
     };
     write_plan_copy(&paths, &plan).map_err(record_error)?;
     let lock = RunLock::acquire(&paths.run_dir)?;
+    let audit = Audit::open(&paths.run_dir).map_err(record_error)?;
     let journal = Journal::create(&paths.run_dir).map_err(record_error)?;
     let start = RunStarted {
         run_id: paths.run_id.clone(),
@@ -257,7 +258,6 @@ pub fn start(req: RunRequest) -> Result<(FrontEnd, tokio::task::JoinHandle<()>),
     journal
         .append(Entry::RunStarted(Box::new(start)), true)
         .map_err(record_error)?;
-    let audit = Audit::open(&paths.run_dir);
     audit.run_started(&paths.run_id, &plan.name, &repo.base_commit);
     let restored = plan.tasks.iter().map(|_| None).collect();
     Ok(launch(Launch {
