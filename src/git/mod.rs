@@ -113,7 +113,8 @@ pub enum DiscoverError {
 }
 
 /// The repository containing `start`, with its main worktree's working directory (canonical):
-/// from a linked worktree, the main one's. A bare repository has no working tree to run in.
+/// started inside a linked worktree (grove's own, say), runs still belong to the main one. A
+/// bare repository has no working tree to run in.
 pub fn discover(start: &Path) -> Result<(Repository, PathBuf), DiscoverError> {
     let repo = Repository::discover(start).map_err(|e| match e.code() {
         git2::ErrorCode::NotFound => DiscoverError::NotARepo,

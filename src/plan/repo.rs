@@ -97,7 +97,7 @@ fn resolve_base<'r>(
     Some((commit, None))
 }
 
-/// Started inside a linked worktree (grove's own, say), runs still belong to the main one.
+/// A commit's id as git abbreviates it: its first 7 hex digits.
 fn short_id(commit: &git2::Commit<'_>) -> String {
     let mut id = commit.id().to_string();
     id.truncate(7);

@@ -127,11 +127,12 @@ impl Audit {
         self.emit(|| tracing::info!(event = "setup", task, attempt, step, outcome));
     }
 
-    /// `auto_yes` answered the agent's question `prompt` by typing `key`.
+    /// The task's `check` command, run on the work of attempt `attempt`, and how it ended.
     pub fn check(&self, task: &str, attempt: u32, command: &str, outcome: &str) {
         self.emit(|| tracing::info!(event = "check", task, attempt, command, outcome));
     }
 
+    /// `auto_yes` answered the agent's question `prompt` by typing `key`.
     pub fn answer(&self, task: &str, attempt: u32, prompt: &str, key: &str) {
         let key = key.escape_default().to_string();
         self.emit(|| tracing::info!(event = "auto_yes", task, attempt, prompt, key));
