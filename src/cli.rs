@@ -245,7 +245,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             run_id,
             tasks,
             repo,
-        } => crate::merge_cmd::merge(repo.as_deref(), &run_id, &tasks),
+        } => crate::merge_cmd::merge(&repo_root(repo.as_deref())?, &run_id, &tasks),
         Cmd::Agents { plan } => {
             let rows = crate::agents_cmd::rows(plan.as_deref())?;
             crate::agents_cmd::print(&rows, &mut std::io::stdout().lock())

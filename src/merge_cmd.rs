@@ -1,36 +1,39 @@
-//! `grove merge <run-id> <task>…`: merges succeeded tasks of a finished run into its base
-//! branch, one at a time, and records each outcome in the run's results.json and audit log.
+//! `grove merge <run-id> <task>…`: merges succeeded tasks of a run that is not running into
+//! its base branch, one at a time, and records each outcome in the run's results.json, audit
+//! log and journal (so a resume of an unfinished run keeps it).
 
 use std::path::Path;
 
 use anyhow::Context;
 
-use crate::engine::describe_merge;
-use crate::git::{self, MergeOutcome};
+use crate::engine::api::{MergeState, TaskStatus};
+use crate::engine::{describe_merge, merge_task};
+use crate::git::MergeOutcome;
+use crate::history;
 use crate::record::audit::Audit;
+use crate::record::journal::{self, Entry, Journal, MergeFact};
+use crate::record::lock::{LockError, RunLock};
 use crate::record::results::Results;
-use crate::record::RunPaths;
 
 /// A mistake in what was asked (unknown run or task): exit code 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-pub fn merge(repo: Option<&Path>, run_id: &str, tasks: &[String]) -> anyhow::Result<i32> {
-    let start = match repo {
-        Some(dir) => dir.to_path_buf(),
-        None => std::env::current_dir().context("no current directory")?,
-    };
-    let root =
-        git::discover_root(&start).map_err(|e| UsageError(format!("{}: {e}", start.display())))?;
-    let paths = RunPaths::new(&root, run_id);
+pub fn merge(root: &Path, run_id: &str, tasks: &[String]) -> anyhow::Result<i32> {
+    let entry = history::existing_run(root, run_id)?;
+    let paths = entry.paths;
+    // Held while merging: no grove runs or resumes the run meanwhile, so neither overwrites
+    // what is recorded here, and both see it afterwards.
+    let _lock = RunLock::acquire(&paths.run_dir).map_err(|e| match e {
+        LockError::Held { pid } => anyhow::Error::from(UsageError(format!(
+            "run '{run_id}' is running (grove process {pid}); merge with m in its dashboard, or stop it first"
+        ))),
+        other => other.into(),
+    })?;
     let results_path = paths.results();
     if !results_path.exists() {
-        return Err(UsageError(format!(
-            "{}: no run '{run_id}' here (runs are in .grove/runs/)",
-            root.display()
-        ))
-        .into());
+        return Err(UsageError(format!("run '{run_id}' has no results.json to merge from")).into());
     }
     let mut results = Results::load(&results_path)?;
     for name in tasks {
@@ -38,44 +41,71 @@ pub fn merge(repo: Option<&Path>, run_id: &str, tasks: &[String]) -> anyhow::Res
             return Err(UsageError(format!("run '{run_id}' has no task '{name}'")).into());
         }
     }
+    // An unfinished run is rebuilt from its journal on resume: outcomes go there too.
+    let journal = match paths.run_dir.join(journal::FILE).exists() {
+        true => Some(Journal::reopen(&paths.run_dir).context("cannot open the run's journal")?),
+        false => None,
+    };
+    let record = |fact: MergeFact| -> anyhow::Result<()> {
+        if let Some(journal) = &journal {
+            journal
+                .append(Entry::Merge(fact), true)
+                .context("cannot write the run's journal")?;
+        }
+        Ok(())
+    };
+    // A killed grove may have journaled a task's end without rewriting results.json: where the
+    // journal knows a task's status and merge, they count.
+    let journaled = |name: &str| {
+        let record = entry
+            .record
+            .as_ref()?
+            .tasks
+            .iter()
+            .find(|t| t.name == name)?;
+        let status = record.state.as_ref()?.status;
+        Some((status, record.merge.as_ref().map(|m| m.state)))
+    };
     let audit = Audit::open(&paths.run_dir)
         .with_context(|| format!("cannot open the audit log in {}", paths.run_dir.display()))?;
+    let short_base = results.base_commit[..12.min(results.base_commit.len())].to_string();
     let mut all_merged = true;
     for name in tasks {
         let Some(task) = results.tasks.iter_mut().find(|t| &t.name == name) else {
             continue;
         };
-        let outcome = if task.merge.state == "discarded" {
+        let (status, merge) = journaled(name).unzip();
+        let succeeded = status.map_or(task.status == "succeeded", |s| s == TaskStatus::Succeeded);
+        // Discarded by the journal, or a moment ago by this command's merge of a sibling.
+        let discarded =
+            task.merge.state == "discarded" || merge.flatten() == Some(MergeState::Discarded);
+        let outcome = if discarded {
             MergeOutcome::Refused {
                 reason: format!(
                     "task '{name}' was discarded: another sibling of its race was picked"
                 ),
             }
-        } else if task.status != "succeeded" {
+        } else if !succeeded {
             MergeOutcome::Refused {
                 reason: format!(
                     "task '{name}' did not succeed ({}); nothing to merge",
-                    task.status
+                    status.map_or(task.status.clone(), |s| s.word().to_string())
                 ),
             }
         } else {
-            match &results.base_branch {
-                Some(base) => {
-                    let message =
-                        format!("grove: merge {name} ({run_id})\n\nGrove-Run: {run_id}\n");
-                    git::merge_into(&root, &task.branch, base, &message)?
-                }
-                None => MergeOutcome::Refused {
-                    reason: format!(
-                        "the run's base {} is not a branch (a tag or commit); cannot merge into it",
-                        &results.base_commit[..12.min(results.base_commit.len())]
-                    ),
-                },
-            }
+            merge_task(&paths, name, results.base_branch.as_deref(), &short_base)?
         };
         let (word, commit, detail) = describe_merge(&outcome);
         audit.merge(name, word, &commit, &detail);
-        match &outcome {
+        let fact = |state, commit, conflicts, reason| MergeFact {
+            task: name.clone(),
+            state,
+            commit,
+            conflicts,
+            reason,
+        };
+        let mut discarded = Vec::new();
+        let recorded = match &outcome {
             MergeOutcome::Merged { commit, .. } | MergeOutcome::AlreadyMerged { commit } => {
                 task.merge.state = "merged".into();
                 task.merge.commit = Some(commit.clone());
@@ -87,9 +117,15 @@ pub fn merge(repo: Option<&Path>, run_id: &str, tasks: &[String]) -> anyhow::Res
                     &commit[..12.min(commit.len())]
                 );
                 if let Some(group) = task.group.clone() {
-                    pick(&mut results, &group, name);
+                    discarded = pick(&mut results, &group, name);
                     audit.pick(&group, name, "grove merge");
                 }
+                Some(fact(
+                    MergeState::Merged,
+                    Some(commit.clone()),
+                    Vec::new(),
+                    None,
+                ))
             }
             MergeOutcome::Conflict { paths } => {
                 all_merged = false;
@@ -99,32 +135,50 @@ pub fn merge(repo: Option<&Path>, run_id: &str, tasks: &[String]) -> anyhow::Res
                     "{name}: conflict in {}; nothing was changed",
                     paths.join(", ")
                 );
+                Some(fact(MergeState::Conflict, None, paths.clone(), None))
             }
             MergeOutcome::Refused { reason } => {
                 all_merged = false;
-                if task.status == "succeeded" {
+                println!("{name}: refused: {reason}");
+                succeeded.then(|| {
                     task.merge.state = "refused".into();
                     task.merge.reason = Some(reason.clone());
-                }
-                println!("{name}: refused: {reason}");
+                    fact(MergeState::Refused, None, Vec::new(), Some(reason.clone()))
+                })
             }
+        };
+        if let Some(fact) = recorded {
+            record(fact)?;
+        }
+        for sibling in discarded {
+            record(MergeFact {
+                task: sibling,
+                state: MergeState::Discarded,
+                commit: None,
+                conflicts: Vec::new(),
+                reason: None,
+            })?;
         }
         results.save(&results_path)?;
     }
     Ok(if all_merged { 0 } else { 1 })
 }
 
-/// `name` is merged: it is its race's pick, and its siblings not merged are discarded.
-fn pick(results: &mut Results, group: &str, name: &str) {
+/// `name` is merged: it is its race's pick, and its siblings not merged are discarded (the
+/// ones newly discarded are returned).
+fn pick(results: &mut Results, group: &str, name: &str) -> Vec<String> {
+    let mut discarded = Vec::new();
     for sibling in &mut results.tasks {
         if sibling.group.as_deref() == Some(group)
             && sibling.name != name
-            && sibling.merge.state != "merged"
+            && !matches!(sibling.merge.state.as_str(), "merged" | "discarded")
         {
             sibling.merge.state = "discarded".into();
+            discarded.push(sibling.name.clone());
         }
     }
     if let Some(record) = results.groups.iter_mut().find(|g| g.name == group) {
         record.picked = Some(name.to_string());
     }
+    discarded
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{run_id, task, text, Repo};
+use common::{run_id, task, text, wait_for_file, Repo};
 
 /// The agent writes the wrong answer first; the check fails and says why; the second attempt's
 /// agent reads `context.check_failure` from its envelope and fixes it.
@@ -131,7 +131,10 @@ prompt = "echo work > work.txt"
 #[test]
 fn a_race_merges_the_first_passing_sibling_and_cancels_the_rest() {
     let repo = Repo::new();
-    let (out, results) = repo.run_plan(
+    // job.2 passes only once job.1's check has failed and job.3 has started and written its
+    // pid: the order is the agents' own, not a matter of sleeps.
+    let job3_started = repo.home.path().join("job.3-started");
+    let (out, results) = repo.run_plan(&format!(
         r#"
 name = "p"
 max_parallel = 3
@@ -145,12 +148,15 @@ prompt = '''
 echo "$GROVE_TASK" > answer.txt
 case "$GROVE_TASK" in
   job.1) ;;
-  job.2) sleep 1; touch pass ;;
-  job.3) echo "$$" > pid.txt; exec sleep 60 ;;
+  job.2) {job1_failed} {job3_started_wait} touch pass ;;
+  job.3) echo "$$" > pid.txt; touch '{job3_started}'; exec sleep 60 ;;
 esac
 '''
 "#,
-    );
+        job1_failed = repo.wait_for_state("job.1", "failed"),
+        job3_started_wait = wait_for_file(&job3_started),
+        job3_started = job3_started.display(),
+    ));
     assert!(out.status.success(), "{}", text(&out));
     let run_id = run_id(&out);
 
@@ -255,7 +261,9 @@ prompt = "echo shell > who.txt"
 #[test]
 fn fail_fast_waits_for_the_whole_race() {
     let repo = Repo::new();
-    let (out, results) = repo.run_plan(
+    // job.1 fails while job.2 and `other` still run (they wait for it); the doomed siblings
+    // fail only once job.2 and `other` have succeeded, so the run stops with nothing running.
+    let (out, results) = repo.run_plan(&format!(
         r#"
 name = "p"
 fail_fast = true
@@ -265,16 +273,19 @@ agent = "shell"
 [[tasks]]
 name = "job"
 replicas = 2
-prompt = '''[ "$GROVE_TASK" = job.2 ] && sleep 1 || exit 3'''
+prompt = '''[ "$GROVE_TASK" = job.2 ] || exit 3; {job1_failed}'''
 [[tasks]]
 name = "other"
-prompt = "sleep 1"
+prompt = '''{job1_failed}'''
 [[tasks]]
 name = "doomed"
 replicas = 2
-prompt = "sleep 2; exit 5"
+prompt = '''{job2_succeeded} {other_succeeded} exit 5'''
 "#,
-    );
+        job1_failed = repo.wait_for_state("job.1", "failed"),
+        job2_succeeded = repo.wait_for_state("job.2", "succeeded"),
+        other_succeeded = repo.wait_for_state("other", "succeeded"),
+    ));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert_eq!(task(&results, "job.1")["status"], "failed");
     assert_eq!(task(&results, "job.2")["status"], "succeeded");

@@ -702,6 +702,8 @@ prompt = "printf 'your name? '; read answer; echo \"got $answer\"; [ \"$answer\"
     assert_eq!(results["succeeded"], 3);
     assert_eq!(results["cancelled"], 1);
     assert_eq!(task(&results, "quick")["merge"]["state"], "merged");
+    // Merged after the run finished, and the results still say when it finished.
+    assert!(results["completed_at"].is_string(), "{results:#}");
     let flaky = task(&results, "flaky");
     let attempts = flaky["attempts"].as_array().unwrap();
     assert_eq!(attempts.len(), 2);

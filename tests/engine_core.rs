@@ -340,16 +340,22 @@ prompt = "echo new > new.txt"
 fn never_more_than_max_parallel_agents_at_once() {
     let repo = Repo::new();
     let log = repo.path().join("spans.log");
+    // Each agent marks its start and goes on only once two have started, so the first two run
+    // side by side however slowly their worktrees are set up: the bound is reached.
+    let started = repo.home.path().join("started");
+    std::fs::create_dir(&started).unwrap();
     let plan = format!(
         r#"
 name = "p"
 max_parallel = 2
 [defaults]
 agent = "shell"
-prompt = '''echo "start $(date +%s%N)" >> {log}; sleep 0.4; echo "end $(date +%s%N)" >> {log}'''
+prompt = '''echo "start $(date +%s%N)" >> {log}; touch '{started}'/"$GROVE_TASK"; {two_started} sleep 0.4; echo "end $(date +%s%N)" >> {log}'''
 {tasks}
 "#,
         log = log.display(),
+        started = started.display(),
+        two_started = wait_until(&format!("[ $(ls '{}' | wc -l) -ge 2 ]", started.display())),
         tasks = (1..=6)
             .map(|i| format!("[[tasks]]\nname = \"t{i}\"\n"))
             .collect::<String>()
@@ -420,14 +426,27 @@ command = ["python3", "-c", "import sys, json; json.dump(sys.argv[1:], open(sys.
 [[tasks]]
 name = "t"
 agent = "argv"
+keep_worktrees = "always"
 prompt = "two words; $(touch pwned) `touch pwned2` | cat"
 "#,
     );
     assert!(out.status.success(), "{}", text(&out));
-    let argv = &task(&results, "t")["output"];
+    let t = task(&results, "t");
+    let argv = &t["output"];
     assert_eq!(argv[0], "two words; $(touch pwned) `touch pwned2` | cat");
     assert_eq!(argv[1], "t");
-    assert!(!repo.path().join("pwned").exists());
+    // Had a shell run the prompt, it would have touched the files in the agent's worktree
+    // (kept), and grove would have committed them on the task's branch.
+    let worktree = std::path::PathBuf::from(t["worktree"].as_str().unwrap());
+    assert!(worktree.is_dir(), "{t:#}");
+    let branch = t["branch"].as_str().unwrap();
+    repo.git(&["rev-parse", "--verify", branch]);
+    for file in ["pwned", "pwned2"] {
+        assert!(!worktree.join(file).exists(), "{file} in the worktree");
+        assert!(!repo.path().join(file).exists(), "{file} in the checkout");
+        let on_branch = repo.git_output(&["cat-file", "-e", &format!("{branch}:{file}")]);
+        assert!(!on_branch.status.success(), "{file} on {branch}");
+    }
 }
 
 #[test]

@@ -153,17 +153,25 @@ fn kill_9_during_worktree_creation_then_resume() {
     }
     repo.commit_all("a big tree");
     let log = agent_log(&repo);
+    // Two at a time: the third task's worktree is created only once one of the first two has
+    // ended, so the kill comes with a task done and a worktree half created.
     let plan = format!(
-        "name = \"p\"\nmax_parallel = 3\n[defaults]\nagent = \"shell\"\nprompt = '''{}'''\n\
+        "name = \"p\"\nmax_parallel = 2\n[defaults]\nagent = \"shell\"\nprompt = '''{}'''\n\
          [[tasks]]\nname = \"a\"\n[[tasks]]\nname = \"b\"\n[[tasks]]\nname = \"c\"\n",
         logging_prompt(&log, "out-$GROVE_TASK.txt")
     );
-    let (run_id, _grove) = kill_run_when(&repo, &plan, "a task to start preparing", |id| {
-        journal_states(&repo, id)
-            .iter()
-            .any(|(_, s)| s == "preparing")
-    });
+    let (run_id, _grove) = kill_run_when(
+        &repo,
+        &plan,
+        "a task to succeed and another to start preparing",
+        |id| {
+            let states = journal_states(&repo, id);
+            states.iter().any(|(_, s)| s == "succeeded")
+                && states.iter().any(|(_, s)| s == "preparing")
+        },
+    );
     let done_before = succeeded(&repo, &run_id);
+    assert!(!done_before.is_empty(), "the kill point has a task done");
     let starts_before: Vec<usize> = ["a", "b", "c"].iter().map(|t| starts(&log, t)).collect();
 
     let results = resume(&repo, &run_id);
@@ -536,6 +544,59 @@ fn a_run_resumes_with_its_recorded_prompt_when_the_prompt_file_is_gone() {
     }
 }
 
+#[test]
+fn a_race_sibling_discarded_before_the_kill_is_not_run_again_on_resume() {
+    let repo = Repo::new();
+    let log = agent_log(&repo);
+    // job.1 passes at once and is picked; job.2 ignores SIGTERM, so it is still being stopped
+    // (its grace is 2 s) when grove is killed. A second start of job.2 would end at once, so
+    // the run still finishes if it wrongly runs again.
+    let plan = format!(
+        r#"
+name = "p"
+max_parallel = 2
+[[tasks]]
+name = "job"
+agent = "shell"
+replicas = 2
+pick = "first-passing"
+kill_grace = "2s"
+prompt = '''
+echo "$GROVE_TASK $GROVE_ATTEMPT $$" >> {log}
+case "$GROVE_TASK/$GROVE_ATTEMPT" in
+  job.1/*) echo one > one.txt ;;
+  job.2/1) trap "" TERM; while true; do sleep 0.1; done ;;
+esac
+'''
+"#,
+        log = log.display()
+    );
+    let (run_id, _grove) = kill_run_when(&repo, &plan, "job.2 to be discarded", |id| {
+        let entries = journal(&repo, id);
+        let job2_started = entries
+            .iter()
+            .any(|l| l["entry"] == "spawned" && l["task"] == "job.2");
+        let discarded = entries
+            .iter()
+            .any(|l| l["entry"] == "merge" && l["task"] == "job.2" && l["state"] == "discarded");
+        job2_started && discarded
+    });
+    assert!(
+        journal_states(&repo, &run_id).contains(&("job.2".into(), "running".into())),
+        "job.2 ended before the kill"
+    );
+
+    let results = resume(&repo, &run_id);
+    assert_eq!(starts(&log, "job.2"), 1, "the discarded sibling ran again");
+    let job2 = task(&results, "job.2");
+    assert_eq!(job2["status"], "cancelled", "{job2:#}");
+    assert_eq!(job2["merge"]["state"], "discarded", "{job2:#}");
+    assert_eq!(task(&results, "job.1")["merge"]["state"], "merged");
+    for pid in logged_pids(&log) {
+        assert!(!alive(pid), "agent process {pid} survived");
+    }
+}
+
 /// A resume that cannot open the run's audit log fails with exit code 1 (no panic) and changes
 /// nothing: once the log can be opened again, the run resumes.
 #[test]
@@ -564,4 +625,65 @@ fn a_resume_that_cannot_open_the_audit_log_exits_1_and_can_be_retried() {
     let results = resume(&repo, &run_id);
     assert_eq!(task(&results, "slow")["status"], "succeeded");
     assert_eq!(starts(&log, "slow"), 2, "{:?}", lines(&log));
+}
+
+/// A plan whose `done` task succeeds at once and whose `slow` task runs until `go` exists in the
+/// test's home.
+fn merge_later_plan(repo: &Repo) -> String {
+    format!(
+        r#"
+name = "p"
+[defaults]
+agent = "shell"
+[[tasks]]
+name = "done"
+prompt = "echo done > done.txt"
+[[tasks]]
+name = "slow"
+prompt = '''while [ ! -e {go} ]; do sleep 0.1; done; echo slow > slow.txt'''
+"#,
+        go = repo.home.path().join("go").display()
+    )
+}
+
+fn done_succeeded(repo: &Repo, run_id: &str) -> bool {
+    succeeded(repo, run_id).contains(&"done".to_string())
+}
+
+#[test]
+fn grove_merge_refuses_a_running_run_and_changes_nothing() {
+    let repo = Repo::new();
+    let _grove = spawn_run(&repo, &merge_later_plan(&repo));
+    let run_id = the_run(&repo);
+    wait_for("done to succeed", || {
+        done_succeeded(&repo, &run_id).then_some(())
+    });
+    let main_before = repo.git(&["rev-parse", "main"]);
+
+    let out = repo.grove(&["merge", &run_id, "done"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("is running"), "{}", text(&out));
+    assert_eq!(repo.git(&["rev-parse", "main"]), main_before);
+    std::fs::write(repo.home.path().join("go"), "").unwrap();
+}
+
+#[test]
+fn a_merge_of_an_unfinished_run_is_kept_when_it_is_resumed() {
+    let repo = Repo::new();
+    let (run_id, _grove) = kill_run_when(&repo, &merge_later_plan(&repo), "done", |id| {
+        done_succeeded(&repo, id)
+    });
+    let out = repo.grove(&["merge", &run_id, "done"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(repo.git(&["show", "main:done.txt"]), "done");
+
+    std::fs::write(repo.home.path().join("go"), "").unwrap();
+    let results = resume(&repo, &run_id);
+    let done = task(&results, "done");
+    assert_eq!(done["merge"]["state"], "merged", "{done:#}");
+    assert_eq!(
+        done["merge"]["commit"].as_str(),
+        Some(repo.git(&["rev-parse", "main"]).as_str())
+    );
+    assert_eq!(task(&results, "slow")["status"], "succeeded");
 }

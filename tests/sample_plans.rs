@@ -22,7 +22,7 @@ fn input<'a>(plan: &'a Plan, task: &str, key: &str) -> Option<&'a serde_json::Va
 }
 
 #[test]
-fn every_sample_plan_loads_and_runs_the_demo_agent_offline() {
+fn every_sample_plan_loads_and_uses_the_demo_agent() {
     let mut count = 0;
     for entry in fs::read_dir(samples_dir()).unwrap() {
         let path = entry.unwrap().path();

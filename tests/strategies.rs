@@ -208,16 +208,20 @@ prompt = '''{c} true'''
 fn batched_chunks_wait_for_each_other() {
     let repo = Repo::new();
     let log = repo.path().join("spans.log");
+    // `a` ends only after `b` has started: the tasks of a chunk must run side by side.
+    let b_started = repo.home.path().join("b-started");
     let tasks: String = ["a", "b", "c", "d", "e"]
         .iter()
         .enumerate()
         .map(|(i, n)| {
             // Different lengths inside a chunk, so a chunk's end is its slowest task's end.
             let sleep = if i % 2 == 0 { "0.5" } else { "0.1" };
-            format!(
-                "[[tasks]]\nname = \"{n}\"\nprompt = '''{}'''\n",
-                logging(&log, sleep, "") + " exit 0"
-            )
+            let prompt = match *n {
+                "a" => logging(&log, "0", &wait_for_file(&b_started)),
+                "b" => logging(&log, sleep, &format!("touch '{}';", b_started.display())),
+                _ => logging(&log, sleep, ""),
+            };
+            format!("[[tasks]]\nname = \"{n}\"\nprompt = '''{prompt} exit 0'''\n")
         })
         .collect();
     let plan = format!(

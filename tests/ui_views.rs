@@ -549,6 +549,61 @@ fn details_show_attempts_provenance_paths_and_envelope() {
     }
 }
 
+/// The text rows inside the open view's border.
+fn overlay_rows(d: &mut Dash) -> Vec<String> {
+    let terminal = d.draw();
+    let buffer = terminal.backend().buffer();
+    let inner = d
+        .app
+        .layout()
+        .overlay
+        .inner(ratatui::layout::Margin::new(1, 1));
+    (inner.y..inner.bottom())
+        .map(|y| {
+            let row: String = (inner.x..inner.right())
+                .map(|x| buffer[(x, y)].symbol().to_string())
+                .collect();
+            row.trim_end().to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn details_scroll_through_the_facts_into_the_envelope() {
+    let dir = tempfile::tempdir().unwrap();
+    let envelope = dir.path().join("envelope.json");
+    let text: String = (0..40).map(|i| format!("envelope line {i}\n")).collect();
+    std::fs::write(&envelope, text).unwrap();
+    let mut d = Dash::new(110, 200);
+    let mut task = view(0, "flaky", TaskStatus::Failed);
+    task.envelope_path = envelope;
+    d.add(task);
+    let load = only_load(&d.key(KeyCode::Char('l')));
+    d.app.loaded(load.run());
+    // Everything, on a terminal tall enough for it.
+    let all = overlay_rows(&mut d);
+    let len = all.iter().rposition(|r| !r.is_empty()).unwrap() + 1;
+    assert_eq!(all[len - 1], "  envelope line 39");
+    // A short terminal shows, at every scroll position, the same lines in the same order.
+    d.height = 16;
+    d.app.set_size(110, 16);
+    let mut positions = 0;
+    loop {
+        let Mode::Details { scroll, .. } = *d.app.mode() else {
+            panic!("not in details");
+        };
+        let rows = overlay_rows(&mut d);
+        assert_eq!(rows, all[scroll..scroll + rows.len()], "at line {scroll}");
+        positions += 1;
+        d.key(KeyCode::Char('j'));
+        if matches!(*d.app.mode(), Mode::Details { scroll: next, .. } if next == scroll) {
+            assert_eq!(scroll + rows.len(), len);
+            break;
+        }
+    }
+    assert!(positions > 40);
+}
+
 #[test]
 fn details_say_when_the_envelope_cannot_be_read() {
     let mut d = scene();
@@ -584,6 +639,32 @@ fn summary_stays_until_q_and_quits_with_the_run_exit_code() {
     assert!(matches!(d.app.mode(), Mode::Normal));
     assert!(d.key(KeyCode::Char('q')).is_empty());
     assert_eq!(d.app.exit_code(), Some(1));
+}
+
+/// The color of the summary box's border.
+fn summary_color(d: &mut Dash) -> Color {
+    let terminal = d.draw();
+    let buffer = terminal.backend().buffer();
+    let (x, y) = find(buffer, "run finished").unwrap();
+    assert_eq!(buffer[(x - 2, y)].symbol(), "┌");
+    buffer[(x - 2, y)].fg
+}
+
+#[test]
+fn the_summary_is_green_when_the_run_succeeded_whatever_the_counts() {
+    let mut d = scene();
+    d.app.apply_event(Event::RunFinished(summary(4, 1, false)));
+    assert_eq!(summary_color(&mut d), Color::Red);
+    // Under `fallback` one success makes the run a success (exit code 0).
+    let mut d = scene();
+    d.app.apply_event(Event::RunFinished(RunSummary {
+        success: true,
+        ..summary(1, 2, false)
+    }));
+    assert!(d.text().contains("1 of 3 tasks succeeded"));
+    assert_eq!(summary_color(&mut d), Color::Green);
+    d.key(KeyCode::Char('q'));
+    assert_eq!(d.app.exit_code(), Some(0));
 }
 
 #[test]
@@ -747,8 +828,18 @@ fn selection_moves_with_j_k_tab_and_clicks() {
     d.key(KeyCode::BackTab);
     assert_eq!(d.app.selected(), 4);
     // A click on the third list item (three lines each, under the border), then on a pane.
-    d.app
-        .handle_mouse(mouse(MouseEventKind::Down(MouseButton::Left), 4, 8));
+    assert!(d
+        .app
+        .handle_mouse(mouse(MouseEventKind::Down(MouseButton::Left), 4, 8)));
+    assert_eq!(d.app.selected(), 2);
+    // Moving the pointer (or clicking where there is no task) changes nothing: no redraw.
+    assert!(!d.app.handle_mouse(mouse(MouseEventKind::Moved, 4, 14)));
+    assert!(!d
+        .app
+        .handle_mouse(mouse(MouseEventKind::Up(MouseButton::Left), 4, 8)));
+    assert!(!d
+        .app
+        .handle_mouse(mouse(MouseEventKind::Down(MouseButton::Left), 0, 0)));
     assert_eq!(d.app.selected(), 2);
     let pane = d.app.layout().slot(1).unwrap().area;
     d.app.handle_mouse(mouse(

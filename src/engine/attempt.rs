@@ -134,8 +134,6 @@ pub struct AttemptReport {
     pub input_hash: Option<String>,
     /// The task's output (result JSON or captured text) and its hash, on success.
     pub output: Option<(serde_json::Value, String)>,
-    /// Captured text, whatever the outcome (for diagnostics and headless summaries).
-    pub captured: String,
     pub head_commit: Option<String>,
     pub diff_stat: Option<DiffStat>,
     pub saved_ref: Option<String>,
@@ -172,7 +170,6 @@ impl AttemptReport {
             argv: Vec::new(),
             input_hash: None,
             output: None,
-            captured: String::new(),
             head_commit: None,
             diff_stat: None,
             saved_ref: None,
@@ -383,7 +380,7 @@ async fn run_inner(
     });
     let (how, exit) = term.wait(&mut spawned, watch).await;
     report.exit_code = exit.as_ref().map(|e| e.code);
-    report.captured = tail.lock().map(|t| t.text()).unwrap_or_default();
+    let captured = tail.lock().map(|t| t.text()).unwrap_or_default();
     let facts = stream
         .and_then(|s| s.lock().ok().map(|mut f| std::mem::take(&mut *f)))
         .map(StreamFacts::finish);
@@ -446,7 +443,7 @@ async fn run_inner(
             (value, record::sha256(&bytes))
         }
         Ok(None) => {
-            let text = result_text.unwrap_or_else(|| report.captured.clone());
+            let text = result_text.unwrap_or(captured);
             let stored = paths.output_text(&task);
             if let Err(e) = record::write_atomic(&stored, text.as_bytes()) {
                 let r = fail(report, format!("cannot write {}: {e}", stored.display()));

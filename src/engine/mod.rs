@@ -15,4 +15,4 @@ pub mod state;
 mod watch;
 
 pub use resume::{resume, resume_plan, ResumeError};
-pub use run::{describe_merge, start, EngineError, RunRequest};
+pub use run::{describe_merge, merge_task, start, EngineError, RunRequest};

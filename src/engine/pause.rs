@@ -99,20 +99,23 @@ impl Budget {
 mod tests {
     use super::*;
 
-    #[tokio::test]
+    // Tokio's paused clock: time moves only when every task waits, so the pause lands exactly
+    // 100 ms into the budget however busy the machine is.
+    #[tokio::test(start_paused = true)]
     async fn time_spent_paused_does_not_count() {
         let (tx, rx) = watch::channel(PauseClock::default());
         let started = Instant::now();
         let budget = Budget::new(Duration::from_millis(300), rx);
         let sleeper = tokio::spawn(async move { budget.spent().await });
         tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!sleeper.is_finished(), "the timeout ran out early");
         tx.send_modify(PauseClock::pause);
         tokio::time::sleep(Duration::from_millis(400)).await;
         assert!(!sleeper.is_finished(), "the timeout ran out while paused");
         tx.send_modify(PauseClock::resume);
         sleeper.await.unwrap();
-        // 100 ms before the pause, 400 ms paused, the remaining ~200 ms after.
-        assert!(started.elapsed() >= Duration::from_millis(650));
+        // 100 ms before the pause, 400 ms paused, the remaining 200 ms after.
+        assert_eq!(started.elapsed(), Duration::from_millis(700));
     }
 
     #[tokio::test]

@@ -71,12 +71,14 @@ impl ResumeError {
 #[derive(Debug)]
 pub(super) enum Recovery {
     /// Attempt `attempt` was in flight: stop what is left of its agent, save its worktree on its
-    /// attempt ref, record it as interrupted, and make the task pending again.
+    /// attempt ref, record it as interrupted, and make the task pending again (or, with
+    /// `requeue` false, a discarded race sibling, end it there).
     InFlight {
         index: usize,
         attempt: u32,
         started_at: SystemTime,
         argv: Vec<String>,
+        requeue: bool,
     },
     /// Waiting for a retry, or cancelled by grove's stop: pending again.
     Requeue {
@@ -85,6 +87,8 @@ pub(super) enum Recovery {
     },
     /// The last attempt's end was journaled but not the task's state change: apply it.
     Finish { index: usize },
+    /// A race sibling discarded (another was picked) before it ended: cancelled, not run.
+    Discard { index: usize },
     /// Merge again: it was requested and not done (`lock_since`: when it was requested), or an
     /// auto merge was never requested.
     Merge {
@@ -283,6 +287,8 @@ fn open_ends(
 ) -> Vec<Recovery> {
     let state = &restored.state;
     let last = task.attempts.last();
+    // A race sibling discarded because another was picked never runs again.
+    let discarded = restored.merge == MergeState::Discarded;
     let mut steps = Vec::new();
     match state.status {
         TaskStatus::Preparing | TaskStatus::Running => {
@@ -297,13 +303,17 @@ fn open_ends(
                         .get(&state.attempt)
                         .map(|s| s.argv.clone())
                         .unwrap_or_default(),
+                    requeue: !discarded,
                 },
-                Some(a) if a.status == TaskStatus::Cancelled && stopped => Recovery::Requeue {
-                    index,
-                    interrupted_attempt: true,
-                },
+                Some(a) if a.status == TaskStatus::Cancelled && stopped && !discarded => {
+                    Recovery::Requeue {
+                        index,
+                        interrupted_attempt: true,
+                    }
+                }
                 Some(a)
-                    if a.status != TaskStatus::Succeeded
+                    if !discarded
+                        && a.status != TaskStatus::Succeeded
                         && a.status != TaskStatus::Cancelled
                         && a.retryable
                         && state.attempts_left() =>
@@ -316,11 +326,14 @@ fn open_ends(
                 Some(_) => Recovery::Finish { index },
             });
         }
+        TaskStatus::Pending | TaskStatus::Retrying if discarded => {
+            steps.push(Recovery::Discard { index })
+        }
         TaskStatus::Retrying => steps.push(Recovery::Requeue {
             index,
             interrupted_attempt: false,
         }),
-        TaskStatus::Cancelled if stopped => steps.push(Recovery::Requeue {
+        TaskStatus::Cancelled if stopped && !discarded => steps.push(Recovery::Requeue {
             index,
             interrupted_attempt: last
                 .is_some_and(|a| a.attempt == state.attempt && a.status == TaskStatus::Cancelled),

@@ -141,8 +141,11 @@ struct Run {
     merging: bool,
     /// Worktree removals in flight (the run ends after they finish).
     removing: usize,
-    /// RunFinished was sent for the current idle state.
-    finished_sent: bool,
+    /// RunFinished was sent for the current idle state: when, and the run's active time then
+    /// (what results.json keeps as the run's completion, even when rewritten after a merge).
+    finished: Option<(SystemTime, Duration)>,
+    /// results.json is behind: written once per loop turn, however many tasks changed in it.
+    results_dirty: bool,
     ports: Ports,
     /// The size new tasks' panes start with.
     pane_size: (u16, u16),
@@ -331,7 +334,8 @@ pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
         merge_queue: VecDeque::new(),
         merging: false,
         removing: 0,
-        finished_sent: false,
+        finished: None,
+        results_dirty: false,
         ports: Ports::default(),
         pane_size,
         journal: l.journal,
@@ -347,7 +351,7 @@ pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
             pane: run.tasks[i].pane.clone(),
         });
     }
-    run.write_results(false);
+    run.write_results();
     let handle = tokio::spawn(run.main(commands_rx, internal_rx));
     (
         FrontEnd {
@@ -370,12 +374,15 @@ impl Run {
         loop {
             self.schedule();
             if self.idle() {
-                if !self.finished_sent {
+                if self.finished.is_none() {
                     self.finish();
                 }
                 if self.stop_requested || !commands_open {
                     break;
                 }
+            }
+            if std::mem::take(&mut self.results_dirty) {
+                self.write_results();
             }
             tokio::select! {
                 cmd = commands.recv(), if commands_open => match cmd {
@@ -390,6 +397,9 @@ impl Run {
                     None => break,
                 },
             }
+        }
+        if self.results_dirty {
+            self.write_results();
         }
     }
 
@@ -423,6 +433,7 @@ impl Run {
                     attempt,
                     started_at,
                     argv,
+                    requeue,
                 } => {
                     let report = resume::interrupted_attempt(
                         &self.paths,
@@ -434,14 +445,26 @@ impl Run {
                     )
                     .await;
                     self.journal_attempt(index, &report);
+                    let (end, error) = (report.end, report.error.clone());
                     self.tasks[index].attempts.push(report);
-                    self.transition(
-                        index,
-                        Transition::Resume {
+                    let next = match requeue {
+                        true => Transition::Resume {
                             interrupted_attempt: true,
                         },
-                    );
+                        false => Transition::AttemptEnded {
+                            end,
+                            error,
+                            retry_at: None,
+                        },
+                    };
+                    self.transition(index, next);
                 }
+                Recovery::Discard { index } => self.transition(
+                    index,
+                    Transition::CancelBecause(
+                        "discarded: another sibling of its race was picked".into(),
+                    ),
+                ),
                 Recovery::Requeue {
                     index,
                     interrupted_attempt,
@@ -484,7 +507,7 @@ impl Run {
                 Recovery::RemoveWorktree { index } => self.remove_worktree(index),
             }
         }
-        self.write_results(false);
+        self.results_dirty = true;
     }
 
     fn journal(&self, entry: Entry, sync: bool) {
@@ -543,14 +566,14 @@ impl Run {
         );
         self.journal_state(index);
         if status.is_final() {
-            self.finished_sent = false;
+            self.finished = None;
             self.task_ended(index);
         } else {
-            self.finished_sent = false;
+            self.finished = None;
         }
         self.changed(index);
         if status.is_final() {
-            self.write_results(false);
+            self.results_dirty = true;
         }
     }
 
@@ -901,7 +924,7 @@ impl Run {
         if !unfinished.is_empty() && !self.shutting_down {
             self.journal(Entry::Stopping { tasks: unfinished }, true);
             self.shutting_down = true;
-            self.finished_sent = false;
+            self.finished = None;
             self.merge_queue.clear();
             self.stop_all(StopReason::Shutdown, None);
         }
@@ -1050,8 +1073,8 @@ impl Run {
             view: self.view(index),
             pane: self.tasks[index].pane.clone(),
         });
-        self.finished_sent = false;
-        self.write_results(false);
+        self.finished = None;
+        self.results_dirty = true;
     }
 
     fn reject(&self, name: String, error: String) {
@@ -1125,7 +1148,7 @@ impl Run {
                 _ => self.changed(j),
             }
         }
-        self.write_results(false);
+        self.results_dirty = true;
     }
 
     /// One merge at a time, in the order they were requested.
@@ -1137,27 +1160,14 @@ impl Run {
             return;
         };
         self.merging = true;
-        let task = &self.tasks[index];
-        let repo = self.paths.repo_root.clone();
-        let branch = self.paths.branch(&task.spec.name);
+        let name = self.tasks[index].spec.name.clone();
+        let paths = self.paths.clone();
         let target = self.repo.base_branch.clone();
         let label = self.repo.base_label.clone();
-        let message = format!(
-            "grove: merge {} ({})\n\nGrove-Run: {}\n",
-            task.spec.name, self.paths.run_id, self.paths.run_id
-        );
         let internal = self.internal_tx.clone();
         tokio::task::spawn_blocking(move || {
-            let outcome = match target {
-                Some(target) => {
-                    git::merge_into(&repo, &branch, &target, &message).map_err(|e| e.to_string())
-                }
-                None => Ok(MergeOutcome::Refused {
-                    reason: format!(
-                        "base '{label}' is not a branch (a tag or commit); cannot merge into it"
-                    ),
-                }),
-            };
+            let outcome =
+                merge_task(&paths, &name, target.as_deref(), &label).map_err(|e| e.to_string());
             let _ = internal.send(Internal::MergeDone { index, outcome });
         });
     }
@@ -1175,12 +1185,13 @@ impl Run {
             outcome,
         });
         self.changed(index);
-        self.write_results(false);
+        self.results_dirty = true;
     }
 
     fn finish(&mut self) {
-        self.finished_sent = true;
-        self.write_results(true);
+        self.finished = Some((Self::now(), self.elapsed()));
+        self.results_dirty = false;
+        self.write_results();
         self.audit
             .run_finished(&self.paths.run_id, self.shutting_down);
         self.journal(
@@ -1273,15 +1284,14 @@ impl Run {
         }
     }
 
-    fn write_results(&self, completed: bool) {
-        let results = self.results(completed);
+    fn write_results(&self) {
+        let results = self.results();
         if let Err(e) = results.save(&self.paths.results()) {
             self.audit.error("", &e.to_string());
         }
     }
 
-    fn results(&self, completed: bool) -> Results {
-        let now = Self::now();
+    fn results(&self) -> Results {
         let tasks = self
             .tasks
             .iter()
@@ -1295,8 +1305,11 @@ impl Run {
             base_branch: self.repo.base_branch.clone(),
             strategy: self.plan.strategy.name().into(),
             started_at: record::rfc3339(self.started_at),
-            completed_at: completed.then(|| record::rfc3339(now)),
-            total_execution_time: self.elapsed().as_secs_f64(),
+            completed_at: self.finished.map(|(at, _)| record::rfc3339(at)),
+            total_execution_time: self
+                .finished
+                .map_or_else(|| self.elapsed(), |(_, d)| d)
+                .as_secs_f64(),
             total_tasks: 0,
             succeeded: 0,
             failed: 0,
@@ -1455,6 +1468,27 @@ fn apply_merge_outcome(task: &mut Task, outcome: &MergeOutcome) {
 }
 
 /// (outcome word, commit, detail) for logs and printers.
+/// Merges task `task`'s branch of the run at `paths` into the run's base branch `base_branch`;
+/// a base that is not a branch (`None`; `base_label` names it) is refused. The one merge of a
+/// task, for the engine and for `grove merge`.
+pub fn merge_task(
+    paths: &RunPaths,
+    task: &str,
+    base_branch: Option<&str>,
+    base_label: &str,
+) -> Result<MergeOutcome, git::GitError> {
+    let Some(base) = base_branch else {
+        return Ok(MergeOutcome::Refused {
+            reason: format!(
+                "base '{base_label}' is not a branch (a tag or commit); cannot merge into it"
+            ),
+        });
+    };
+    let run_id = &paths.run_id;
+    let message = format!("grove: merge {task} ({run_id})\n\nGrove-Run: {run_id}\n");
+    git::merge_into(&paths.repo_root, &paths.branch(task), base, &message)
+}
+
 pub fn describe_merge(outcome: &MergeOutcome) -> (&'static str, String, String) {
     match outcome {
         MergeOutcome::Merged {

@@ -164,9 +164,19 @@ pub struct Scanner {
     /// the region is reset again, as the two screens have their own: never wrong, at worst
     /// no fast-forward for that pane.
     region: bool,
+    /// The last batch ended inside a UTF-8 character (or may have): the parser holds its
+    /// first bytes and would take whatever comes next as the rest.
+    mid_char: bool,
 }
 
 impl Scanner {
+    /// True when the parser is between sequences and characters, with no scroll region
+    /// possibly set: bytes of our own (a complete sequence) can then go in without mixing
+    /// into the agent's.
+    pub fn at_rest(&self) -> bool {
+        self.state == State::Ground && !self.mid_char && !self.region
+    }
+
     /// Takes in `bytes` (all of which the caller then feeds to the parser, in order) and
     /// returns the stretch that may be replaced, for a screen of `rows` rows and a scrollback
     /// of `scrollback` rows. The caller must still check that the main screen is showing at
@@ -245,6 +255,9 @@ impl Scanner {
             i += 1;
         }
         close(&mut run, bytes.len());
+        if !bytes.is_empty() {
+            self.mid_char = self.state == State::Ground && !ends_a_character(bytes);
+        }
         // Fewer line feeds than this cannot hold a skip (though long lines may scroll more).
         let run = best.filter(|r| r.line_feeds > 2 * rows)?;
         skip_in(&bytes[run.start..run.end], rows, cols, keep).map(|mut skip| {
@@ -253,6 +266,24 @@ impl Scanner {
             skip
         })
     }
+}
+
+/// Whether `bytes` (ending in the ground state) ends with a complete UTF-8 character, so the
+/// parser holds no partial one. When the last character starts before what `bytes` holds, the
+/// answer is no: it is never wrong to say the parser may be inside one.
+fn ends_a_character(bytes: &[u8]) -> bool {
+    let tail = &bytes[bytes.len().saturating_sub(4)..];
+    let Some(lead) = tail.iter().rposition(|b| b & 0xc0 != 0x80) else {
+        return false;
+    };
+    let needed = match tail[lead] {
+        0xc0..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf7 => 4,
+        // ASCII, or a byte no character starts with (the parser replaces it at once).
+        _ => 1,
+    };
+    tail.len() - lead >= needed
 }
 
 /// Rows a line (without its line feed) takes when printed from column 0 with `cols` columns:

@@ -327,13 +327,29 @@ pub fn signal_group(pgid: i32, signal: i32) -> bool {
 }
 
 /// True while any process of group `pgid` is alive. Zombies (dead, waiting to be reaped by
-/// whoever adopted them) do not count: they hold no resources and run no code.
-pub fn group_alive(pgid: i32) -> bool {
-    if cfg!(target_os = "linux") {
-        group_members(pgid).next().is_some()
-    } else {
-        signal_group(pgid, 0)
-    }
+/// whoever adopted them) do not count: they hold no resources and run no code. The /proc scan
+/// that tells them apart runs on a blocking thread, and only when the group still has a
+/// process at all (once stopped it usually has none, and that takes one system call).
+pub async fn group_alive(pgid: i32) -> bool {
+    group_exists(pgid)
+        && tokio::task::spawn_blocking(move || has_live_member(pgid))
+            .await
+            .unwrap_or_else(|_| has_live_member(pgid))
+}
+
+/// Whether group `pgid` has any process, zombies included (what the kernel answers to a signal
+/// 0). A group of another user exists too, though it cannot be signalled.
+fn group_exists(pgid: i32) -> bool {
+    // With pgid > 1 signal_group makes the call, so errno is its answer.
+    pgid > 1
+        && (signal_group(pgid, 0)
+            || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH))
+}
+
+/// Of a group that exists: whether a member is not a zombie. Where /proc cannot tell, every
+/// member counts.
+fn has_live_member(pgid: i32) -> bool {
+    !cfg!(target_os = "linux") || group_members(pgid).next().is_some()
 }
 
 /// Live (non-zombie) processes of group `pgid`, from /proc.
@@ -374,7 +390,7 @@ pub async fn stop_group(pgid: i32, grace: Duration) -> StopReport {
         terminated: false,
         killed: false,
     };
-    if !group_alive(pgid) {
+    if !group_alive(pgid).await {
         return report;
     }
     signal_group(pgid, libc::SIGTERM);
@@ -433,12 +449,57 @@ pub fn tagged_groups(tags: &[(&str, &str)]) -> Vec<i32> {
 async fn wait_group_gone(pgid: i32, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
     loop {
-        if !group_alive(pgid) {
+        if !group_alive(pgid).await {
             return true;
         }
         if Instant::now() >= deadline {
             return false;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::CommandExt;
+    use std::process::{Child, Command};
+
+    use super::*;
+
+    /// A child in a process group of its own; its pid is the group id.
+    fn own_group(program: &str, args: &[&str]) -> (Child, i32) {
+        let child = Command::new(program)
+            .args(args)
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pgid = i32::try_from(child.id()).unwrap();
+        (child, pgid)
+    }
+
+    #[tokio::test]
+    async fn a_group_is_alive_until_only_zombies_are_left() {
+        let (mut sleeper, pgid) = own_group("sleep", &["30"]);
+        assert!(group_alive(pgid).await);
+        signal_group(pgid, libc::SIGKILL);
+        // Killed and not yet reaped: a zombie, which the kernel still counts as the group.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while group_alive(pgid).await {
+            assert!(Instant::now() < deadline, "the group outlived SIGKILL");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(group_exists(pgid));
+        sleeper.wait().unwrap();
+        assert!(!group_exists(pgid));
+        assert!(!group_alive(pgid).await);
+    }
+
+    #[tokio::test]
+    async fn stopping_a_group_that_is_gone_sends_nothing() {
+        let (mut quick, pgid) = own_group("true", &[]);
+        quick.wait().unwrap();
+        let report = stop_group(pgid, Duration::from_secs(5)).await;
+        assert!(!report.terminated && !report.killed);
+        assert!(!group_alive(1).await);
     }
 }

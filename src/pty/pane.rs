@@ -124,9 +124,27 @@ impl Pane {
         self.changed.swap(false, Ordering::AcqRel)
     }
 
+    /// Resizes the screen. Shrinking keeps the cursor's line on screen as xterm does: vt100
+    /// drops the rows below the new height, which on the main screen are usually the newest
+    /// output, so the lines above are first scrolled into the history instead.
     pub fn resize(&self, rows: u16, cols: u16) {
         if let Some(mut model) = self.model() {
-            model.parser.screen_mut().set_size(rows, cols);
+            let Model { parser, scanner } = &mut *model;
+            let screen = parser.screen();
+            let (cursor_row, _) = screen.cursor_position();
+            let excess = (cursor_row + 1).saturating_sub(rows.max(1));
+            // Only between the agent's sequences and characters, where a complete sequence of
+            // our own cannot change the meaning of its bytes; and not with a scroll region,
+            // where scrolling keeps no history.
+            if excess > 0 && !screen.alternate_screen() && scanner.at_rest() {
+                // Scroll up (SU) and move the cursor up (CUU) with its line: the cursor column,
+                // attributes and saved cursor are left alone.
+                let ours = format!("\x1b[{excess}S\x1b[{excess}A");
+                let size = screen.size();
+                scanner.scan(ours.as_bytes(), size, self.scrollback);
+                parser.process(ours.as_bytes());
+            }
+            parser.screen_mut().set_size(rows, cols);
         }
     }
 
@@ -268,6 +286,65 @@ mod tests {
         assert_eq!(pane.scroll_offset(), 0);
         assert_eq!(row_text(&pane, 3), "line 59");
         pane.scroll_by(-5);
+        assert_eq!(pane.scroll_offset(), 0);
+    }
+
+    #[test]
+    fn shrinking_keeps_the_newest_lines_and_scrolls_the_rest_into_the_history() {
+        let pane = Pane::new(24, 80, 100);
+        let mut sink = std::io::sink();
+        for i in 1..=30 {
+            pane.feed(format!("line {i}\r\n").as_bytes(), &mut sink);
+        }
+        pane.resize(10, 80);
+        // The cursor's (empty) line stays at the bottom, the last line printed just above it.
+        assert_eq!(pane.with_screen(|s| s.cursor_position()), Some((9, 0)));
+        assert_eq!(row_text(&pane, 8), "line 30");
+        assert_eq!(row_text(&pane, 0), "line 22");
+        // Every earlier line is in the history, in order, none lost.
+        pane.scroll_by(isize::MAX);
+        assert_eq!(pane.scroll_offset(), 21);
+        assert_eq!(row_text(&pane, 0), "line 1");
+        pane.scroll_by(-10);
+        assert_eq!(row_text(&pane, 0), "line 11");
+        assert_eq!(row_text(&pane, 9), "line 20");
+        pane.scroll_to_live();
+        pane.feed(b"line 31\r\n", &mut sink);
+        assert_eq!(row_text(&pane, 7), "line 30");
+        assert_eq!(row_text(&pane, 8), "line 31");
+    }
+
+    #[test]
+    fn shrinking_leaves_the_screen_alone_in_the_middle_of_a_sequence() {
+        let pane = Pane::new(24, 80, 100);
+        let mut replies = Vec::new();
+        for i in 1..=30 {
+            pane.feed(format!("line {i}\r\n").as_bytes(), &mut replies);
+        }
+        // A cursor report split by the resize: our bytes must not go into it.
+        pane.feed(b"\x1b[", &mut replies);
+        pane.resize(10, 80);
+        pane.feed(b"6n", &mut replies);
+        assert_eq!(replies, b"\x1b[10;1R");
+        // Half a character: its first byte is waiting in the parser.
+        let pane = Pane::new(24, 80, 100);
+        for i in 1..=30 {
+            pane.feed(format!("line {i}\r\n").as_bytes(), &mut replies);
+        }
+        pane.feed("é".as_bytes().split_at(1).0, &mut replies);
+        pane.resize(10, 80);
+        pane.feed("é".as_bytes().split_at(1).1, &mut replies);
+        let cell = pane.with_screen(|s| s.cell(9, 0).map(|c| c.contents().to_string()));
+        assert_eq!(cell.flatten().as_deref(), Some("é"));
+    }
+
+    #[test]
+    fn shrinking_the_alternate_screen_scrolls_nothing_into_the_history() {
+        let pane = Pane::new(24, 80, 100);
+        let mut sink = std::io::sink();
+        pane.feed(b"\x1b[?1049h\x1b[24;1Hbottom", &mut sink);
+        pane.resize(10, 80);
+        pane.scroll_by(isize::MAX);
         assert_eq!(pane.scroll_offset(), 0);
     }
 

@@ -162,7 +162,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn writes_json_lines_without_env_values() {
+    fn writes_json_lines_with_env_names_only() {
         let dir = tempfile::tempdir().unwrap();
         let audit = Audit::open(dir.path()).unwrap();
         audit.spawn(

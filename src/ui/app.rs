@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
+use ratatui::text::Line;
 use ratatui::widgets::Widget;
 use tui_term::widget::{Cursor, PseudoTerminal};
 
@@ -97,8 +98,8 @@ pub struct App {
     pub(super) now: SystemTime,
     pub(super) summary: Option<RunSummary>,
     pub(super) flash: Option<Flash>,
-    /// The envelope text for the details view, with the path it came from.
-    pub(super) envelope: Option<(PathBuf, Result<String, String>)>,
+    /// The envelope's lines for the details view, with the path they came from.
+    pub(super) envelope: Option<(PathBuf, Vec<Line<'static>>)>,
     exit: Option<i32>,
     /// Agents that started waiting for input since the loop last looked: (task, prompt).
     alerts: Vec<(String, String)>,
@@ -337,11 +338,11 @@ impl App {
                 } = &mut self.mode
                 {
                     if *head == to {
-                        *slot = Some(patch.map(|p| PatchView::new(&p)));
+                        *slot = Some(patch);
                     }
                 }
             }
-            Loaded::Envelope { path, text } => self.envelope = Some((path, text)),
+            Loaded::Envelope { path, lines } => self.envelope = Some((path, lines)),
         }
     }
 

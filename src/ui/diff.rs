@@ -1,5 +1,6 @@
 //! The diff view's content: a unified patch turned into a per-file summary (+/− counts) and
-//! colored lines, once when the patch arrives, so scrolling and drawing stay cheap.
+//! colored lines, once on the thread that loads the patch, so the UI loop never goes over it and
+//! scrolling and drawing stay cheap.
 
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -14,7 +15,7 @@ pub struct FilePatch {
 }
 
 /// A patch ready to show.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PatchView {
     pub files: Vec<FilePatch>,
     pub lines: Vec<Line<'static>>,

@@ -4,6 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::Line;
 
 use crate::agent::stream_json::dollars;
 use crate::engine::api::{TaskStatus, TaskView, Usage};
@@ -144,6 +145,11 @@ pub fn merge_outcome(task: &str, base: &str, outcome: &MergeOutcome) -> (String,
         ),
         MergeOutcome::Refused { reason } => (format!("merge of {task} refused: {reason}"), true),
     }
+}
+
+/// A line of file text shown in a view, indented and made printable.
+pub fn indented(text: &str) -> Line<'static> {
+    Line::raw(format!("  {}", printable(text)))
 }
 
 /// Tabs and control characters would move the real terminal's cursor; show them as text.

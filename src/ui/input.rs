@@ -45,8 +45,10 @@ impl App {
         }
     }
 
-    /// Clicks select; the wheel scrolls the pane or view under the pointer.
-    pub fn handle_mouse(&mut self, mouse: MouseEvent) {
+    /// Clicks select; the wheel scrolls the pane or view under the pointer. Returns false for
+    /// events that change nothing (the pointer's moves, reported since mouse capture tracks
+    /// every motion), so that they cost no frame.
+    pub fn handle_mouse(&mut self, mouse: MouseEvent) -> bool {
         let pos = Position::new(mouse.column, mouse.row);
         let wheel = match mouse.kind {
             MouseEventKind::ScrollUp => -1,
@@ -55,11 +57,12 @@ impl App {
                 if matches!(self.mode, Mode::Normal | Mode::Summary) {
                     if let Some(index) = self.task_at(pos) {
                         self.select(index);
+                        return true;
                     }
                 }
-                return;
+                return false;
             }
-            _ => return,
+            _ => return false,
         };
         match self.mode {
             Mode::Help { .. } | Mode::Diff { .. } | Mode::Details { .. } | Mode::Compare { .. } => {
@@ -76,8 +79,9 @@ impl App {
                     self.select(self.selected.saturating_add_signed(wheel));
                 }
             }
-            Mode::Confirm(_) | Mode::Stopping | Mode::Form(_) => {}
+            Mode::Confirm(_) | Mode::Stopping | Mode::Form(_) => return false,
         }
+        true
     }
 
     /// Pasted text goes to the attached agent, bracketed if it asked for that (or into the

@@ -1,8 +1,14 @@
 //! Slow reads the dashboard hands to blocking threads (git for a diff, the envelope file for the
-//! details view), so the UI loop never waits on git or the disk.
+//! details view), so the UI loop never waits on git or the disk; what they fetch is also turned
+//! into the lines the view shows there.
 
 use std::path::PathBuf;
 
+use ratatui::style::Color;
+use ratatui::text::Line;
+
+use super::diff::PatchView;
+use super::format;
 use crate::git;
 
 /// Something to fetch off the UI loop.
@@ -21,13 +27,17 @@ pub enum Load {
 /// What a `Load` produced; errors are kept as text to show in the view.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Loaded {
+    /// The diff up to commit `to`, split into files and colored here rather than on the UI loop
+    /// (a patch can be large).
     Diff {
         to: String,
-        patch: Result<String, String>,
+        patch: Result<PatchView, String>,
     },
+    /// The envelope as the details view shows it (or why it cannot be read), rendered here once
+    /// rather than on every frame.
     Envelope {
         path: PathBuf,
-        text: Result<String, String>,
+        lines: Vec<Line<'static>>,
     },
 }
 
@@ -40,13 +50,20 @@ impl Load {
                 from,
                 to,
             } => {
-                let patch = git::diff_patch(&repo_root, &from, &to).map_err(|e| e.to_string());
+                let patch = git::diff_patch(&repo_root, &from, &to)
+                    .map(|patch| PatchView::new(&patch))
+                    .map_err(|e| e.to_string());
                 Loaded::Diff { to, patch }
             }
             Load::Envelope { path } => {
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()));
-                Loaded::Envelope { path, text }
+                let lines = match std::fs::read_to_string(&path) {
+                    Ok(text) => text.lines().map(format::indented).collect(),
+                    Err(e) => vec![Line::styled(
+                        format!("  cannot read {}: {e}", path.display()),
+                        Color::Red,
+                    )],
+                };
+                Loaded::Envelope { path, lines }
             }
         }
     }

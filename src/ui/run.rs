@@ -74,9 +74,9 @@ pub async fn run(front: FrontEnd, opts: DashboardOptions) -> anyhow::Result<i32>
             }
             event = input.recv(), if input_open => match event {
                 Some(event) => {
-                    let actions = on_input(&mut app, event);
+                    let (actions, changed) = on_input(&mut app, event);
                     outbox.carry_out(&mut app, actions);
-                    dirty = true;
+                    dirty |= changed;
                 }
                 None => input_open = false,
             },
@@ -113,13 +113,13 @@ pub async fn run(front: FrontEnd, opts: DashboardOptions) -> anyhow::Result<i32>
     }
 }
 
-/// A desktop notification per waiting agent where `notify-send` exists, run on a blocking
-/// thread so the dashboard never waits for it.
+/// A desktop notification per waiting agent where `notify-send` exists, looked up and run on a
+/// blocking thread so the dashboard never waits for it (the lookup reads every PATH directory).
 fn notify_desktop(alerts: Vec<(String, String)>) {
-    let Some(program) = crate::agent::find_program("notify-send") else {
-        return;
-    };
     tokio::task::spawn_blocking(move || {
+        let Some(program) = crate::agent::find_program("notify-send") else {
+            return;
+        };
         for (task, prompt) in alerts {
             let _ = std::process::Command::new(&program)
                 .args([
@@ -135,19 +135,17 @@ fn notify_desktop(alerts: Vec<(String, String)>) {
     });
 }
 
-fn on_input(app: &mut App, event: Input) -> Vec<Action> {
+/// Applies one input event; returns its actions and whether the screen may have changed.
+fn on_input(app: &mut App, event: Input) -> (Vec<Action>, bool) {
     match event {
-        Input::Key(key) => app.handle_key(key),
-        Input::Mouse(mouse) => {
-            app.handle_mouse(mouse);
-            Vec::new()
-        }
-        Input::Paste(text) => app.handle_paste(&text),
+        Input::Key(key) => (app.handle_key(key), true),
+        Input::Mouse(mouse) => (Vec::new(), app.handle_mouse(mouse)),
+        Input::Paste(text) => (app.handle_paste(&text), true),
         Input::Resize(width, height) => {
             app.set_size(width, height);
-            Vec::new()
+            (Vec::new(), true)
         }
-        Input::FocusGained | Input::FocusLost => Vec::new(),
+        Input::FocusGained | Input::FocusLost => (Vec::new(), false),
     }
 }
 

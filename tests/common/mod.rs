@@ -136,6 +136,18 @@ impl Repo {
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
     }
 
+    /// A shell snippet for an agent's prompt that waits until the run's audit log records
+    /// `task` reaching `status` (a state change is logged before grove acts on it). Gives up
+    /// after 30 s, like [`wait_for_file`]; relies on the log's field order (event, task, status).
+    pub fn wait_for_state(&self, task: &str, status: &str) -> String {
+        let audit = format!(
+            r#"'{}/.grove/runs/'"$GROVE_RUN_ID"'/audit.log'"#,
+            self.path().display()
+        );
+        let line = format!(r#"'"event":"state","task":"{task}","status":"{status}"'"#);
+        wait_until(&format!("grep -qF {line} {audit} 2>/dev/null"))
+    }
+
     /// The audit log's lines as JSON values.
     pub fn audit(&self, run_id: &str) -> Vec<serde_json::Value> {
         std::fs::read_to_string(self.run_dir(run_id).join("audit.log"))
@@ -176,6 +188,21 @@ pub fn text(out: &Output) -> String {
         "stdout:\n{}\nstderr:\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A shell snippet for an agent's prompt that waits until `path` exists: agents order
+/// themselves on each other's marker files instead of on sleeps.
+pub fn wait_for_file(path: &Path) -> String {
+    wait_until(&format!("[ -e '{}' ]", path.display()))
+}
+
+/// A shell snippet that polls `condition` (a shell command) every 50 ms. After 30 s the agent
+/// gives up and exits 97, so a run whose ordering broke ends and fails instead of hanging.
+pub fn wait_until(condition: &str) -> String {
+    format!(
+        "w=0; until {condition}; do [ $w -ge 600 ] && {{ echo 'gave up waiting'; exit 97; }}; \
+         sleep 0.05; w=$((w+1)); done;"
     )
 }
 

@@ -47,16 +47,26 @@ pub(super) fn overlay_len(app: &App) -> usize {
             Some(Ok(p)) => p.lines.len(),
             _ => 1,
         },
-        Mode::Details { task, .. } => overlays::details_lines(app, *task).len(),
+        Mode::Details { task, .. } => {
+            let (head, envelope) = overlays::details_lines(app, *task);
+            head.len() + envelope.len()
+        }
         Mode::Compare { group, .. } => overlays::compare_lines(app, group).len(),
         _ => 0,
     }
 }
 
-/// The part of `lines` that fits `area` from `scroll` on, so long texts are not copied whole
-/// into each frame.
-fn window<'a>(lines: &[Line<'a>], scroll: usize, area: Rect) -> Vec<Line<'a>> {
-    let start = scroll.min(lines.len());
-    let end = (start + usize::from(area.height)).min(lines.len());
-    lines[start..end].to_vec()
+/// The part of `parts` (one after the other) that fits `area` from `scroll` on, so long texts
+/// are not copied whole into each frame.
+fn window<'a>(parts: &[&[Line<'a>]], scroll: usize, area: Rect) -> Vec<Line<'a>> {
+    let (mut skip, mut room) = (scroll, usize::from(area.height));
+    let mut out = Vec::with_capacity(room);
+    for part in parts {
+        let start = skip.min(part.len());
+        let end = (start + room).min(part.len());
+        out.extend_from_slice(&part[start..end]);
+        skip -= start;
+        room -= end - start;
+    }
+    out
 }

@@ -1,6 +1,8 @@
 //! The full-screen views: help (every key), a task's diff against the base, and its details
 //! (prompt, attempts, provenance, paths, envelope).
 
+use std::borrow::Cow;
+
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -86,7 +88,7 @@ pub(super) fn help_lines() -> Vec<Line<'static>> {
 }
 
 pub(super) fn draw_help(scroll: usize, area: Rect, frame: &mut Frame) {
-    draw_scrolled(" keys ", &help_lines(), scroll, area, frame);
+    draw_scrolled(" keys ", &[&help_lines()], scroll, area, frame);
 }
 
 pub(super) fn draw_diff(app: &App, area: Rect, frame: &mut Frame) {
@@ -106,24 +108,25 @@ pub(super) fn draw_diff(app: &App, area: Rect, frame: &mut Frame) {
         format::short_commit(head)
     );
     match patch {
-        Some(Ok(patch)) => draw_scrolled(&title, &patch.lines, *scroll, area, frame),
+        Some(Ok(patch)) => draw_scrolled(&title, &[&patch.lines], *scroll, area, frame),
         Some(Err(e)) => {
             let line = Line::styled(format!("cannot show the diff: {e}"), Color::Red);
-            draw_scrolled(&title, &[line], 0, area, frame);
+            draw_scrolled(&title, &[&[line]], 0, area, frame);
         }
-        None => draw_scrolled(&title, &[Line::from("loading…")], 0, area, frame),
+        None => draw_scrolled(&title, &[&[Line::from("loading…")]], 0, area, frame),
     }
 }
 
 pub(super) fn draw_details(app: &App, task: usize, scroll: usize, area: Rect, frame: &mut Frame) {
     let name = app.tasks.get(task).map_or("", |t| t.view.name.as_str());
     let title = format!(" details {name} ");
-    draw_scrolled(&title, &details_lines(app, task), scroll, area, frame);
+    let (head, envelope) = details_lines(app, task);
+    draw_scrolled(&title, &[&head, &envelope], scroll, area, frame);
 }
 
 pub(super) fn draw_compare(app: &App, group: &str, scroll: usize, area: Rect, frame: &mut Frame) {
     let title = format!(" race {group} ");
-    draw_scrolled(&title, &compare_lines(app, group), scroll, area, frame);
+    draw_scrolled(&title, &[&compare_lines(app, group)], scroll, area, frame);
 }
 
 /// One row per sibling of race `group`: status, duration, cost, diff stat, check, merge.
@@ -188,7 +191,8 @@ pub(super) fn compare_lines(app: &App, group: &str) -> Vec<Line<'static>> {
     lines
 }
 
-fn draw_scrolled(title: &str, lines: &[Line], scroll: usize, area: Rect, frame: &mut Frame) {
+/// A bordered view of `parts`, one after the other, from line `scroll` on.
+fn draw_scrolled(title: &str, parts: &[&[Line]], scroll: usize, area: Rect, frame: &mut Frame) {
     let block = Block::bordered()
         .title(Line::styled(
             title.to_string(),
@@ -198,16 +202,21 @@ fn draw_scrolled(title: &str, lines: &[Line], scroll: usize, area: Rect, frame: 
     let inner = block.inner(area);
     frame.render_widget(Clear, area);
     frame.render_widget(block, area);
-    frame.render_widget(Paragraph::new(window(lines, scroll, inner)), inner);
+    frame.render_widget(Paragraph::new(window(parts, scroll, inner)), inner);
 }
 
-pub(super) fn details_lines(app: &App, task: usize) -> Vec<Line<'static>> {
+/// The details view: the task's facts, prompt and attempts, rebuilt for each frame as they
+/// change; then its envelope, as rendered once when it was loaded.
+pub(super) fn details_lines(
+    app: &App,
+    task: usize,
+) -> (Vec<Line<'static>>, Cow<'_, [Line<'static>]>) {
     let Some(view) = app.tasks.get(task).map(|t| &t.view) else {
-        return Vec::new();
+        return (Vec::new(), Cow::Borrowed(&[]));
     };
     let mut lines = facts(view, app);
     section(&mut lines, "prompt");
-    lines.extend(view.prompt.lines().map(indented));
+    lines.extend(view.prompt.lines().map(format::indented));
     section(&mut lines, "attempts");
     if view.attempts.is_empty() {
         lines.push(Line::raw("  none yet"));
@@ -230,16 +239,11 @@ pub(super) fn details_lines(app: &App, task: usize) -> Vec<Line<'static>> {
         }
     }
     section(&mut lines, "envelope");
-    match &app.envelope {
-        Some((path, Ok(text))) if *path == view.envelope_path => {
-            lines.extend(text.lines().map(indented));
-        }
-        Some((path, Err(e))) if *path == view.envelope_path => {
-            lines.push(Line::styled(format!("  {e}"), Color::Red));
-        }
-        _ => lines.push(Line::raw("  loading…")),
-    }
-    lines
+    let envelope = match &app.envelope {
+        Some((path, envelope)) if *path == view.envelope_path => Cow::Borrowed(envelope.as_slice()),
+        _ => Cow::Owned(vec![Line::raw("  loading…")]),
+    };
+    (lines, envelope)
 }
 
 fn facts(view: &TaskView, app: &App) -> Vec<Line<'static>> {
@@ -292,10 +296,6 @@ fn facts(view: &TaskView, app: &App) -> Vec<Line<'static>> {
             ])
         })
         .collect()
-}
-
-fn indented(text: &str) -> Line<'static> {
-    Line::raw(format!("  {}", format::printable(text)))
 }
 
 fn section(lines: &mut Vec<Line<'static>>, title: &'static str) {

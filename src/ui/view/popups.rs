@@ -6,7 +6,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::status::STATUSES;
 use crate::engine::api::{RunSummary, TaskStatus};
 use crate::ui::app::{App, Confirm};
 use crate::ui::format;
@@ -51,7 +50,7 @@ pub(super) fn draw_summary(app: &App, area: Rect, frame: &mut Frame) {
         .checked_div(summary.total)
         .unwrap_or(0);
     let mut counts = Vec::new();
-    for status in STATUSES {
+    for status in TaskStatus::ALL {
         // Succeeded always, so "0 succeeded" is said; the other statuses only when they occurred.
         let shown = count(summary, status).filter(|n| *n > 0 || status == TaskStatus::Succeeded);
         if let Some(n) = shown {
@@ -75,7 +74,8 @@ pub(super) fn draw_summary(app: &App, area: Rect, frame: &mut Frame) {
         Line::default(),
         Line::styled("q quit · Esc browse the run", Color::Gray),
     ];
-    let color = if summary.succeeded == summary.total {
+    // The run's verdict, not the counts: under `fallback` one success is a successful run.
+    let color = if summary.success {
         Color::Green
     } else {
         Color::Red

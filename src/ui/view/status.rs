@@ -12,26 +12,15 @@ use crate::ui::app::{App, Mode};
 use crate::ui::format;
 use crate::ui::layout::ScreenLayout;
 
-/// Every status, in the order counts are shown.
-pub(super) const STATUSES: [TaskStatus; 9] = [
-    TaskStatus::Running,
-    TaskStatus::Preparing,
-    TaskStatus::Retrying,
-    TaskStatus::Pending,
-    TaskStatus::Succeeded,
-    TaskStatus::Failed,
-    TaskStatus::TimedOut,
-    TaskStatus::Cancelled,
-    TaskStatus::Skipped,
-];
-
 pub(super) fn draw(app: &App, layout: &ScreenLayout, frame: &mut Frame) {
     let bar = Style::new().bg(Color::Indexed(236));
     let mut spans = vec![
         Span::styled(" grove ", Style::new().add_modifier(Modifier::BOLD)),
         Span::raw(format!("run {} │", app.info.run_id)),
     ];
-    for status in STATUSES {
+    // What is still going on first, then what has ended, each in `ALL`'s order.
+    let active = TaskStatus::ALL.into_iter().filter(|s| !s.is_final());
+    for status in active.chain(TaskStatus::ALL.into_iter().filter(|s| s.is_final())) {
         let n = app.tasks.iter().filter(|t| t.view.status == status).count();
         if n > 0 {
             spans.push(Span::styled(
