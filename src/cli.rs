@@ -393,8 +393,6 @@ fn drive(
     })
 }
 
-/// The dashboard on its own task, so that even a panic in it (the panic hook has restored the
-/// terminal by then) comes back here as an error and the agents are still stopped.
 /// The agents the dashboard's new-task form offers: presets, the user config's and the plan's,
 /// each with whether its program is on PATH.
 fn agent_choices(plan: &Plan) -> anyhow::Result<Vec<AgentChoice>> {
@@ -409,6 +407,8 @@ fn agent_choices(plan: &Plan) -> anyhow::Result<Vec<AgentChoice>> {
         .collect())
 }
 
+/// The dashboard on its own task, so that even a panic in it (the panic hook has restored the
+/// terminal by then) comes back here as an error and the agents are still stopped.
 async fn run_dashboard(
     front: FrontEnd,
     exit_when_done: bool,

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use git2::{IndexAddOption, Repository, RepositoryInitOptions, Signature};
+use git2::{IndexAddOption, Repository, RepositoryInitOptions};
 
 /// A demo repository ready to run: its root and the plan `grove demo` runs.
 #[derive(Debug, Clone)]
@@ -30,10 +30,6 @@ const PLANS: &[(&str, &str)] = &[
     // The demo project is Python: with Claude Code installed, this plan works on it too.
     ("claude.toml", include_str!("../sample-plans/claude.toml")),
 ];
-
-/// Used when git has no identity configured (common on fresh machines and in CI).
-const FALLBACK_NAME: &str = "grove";
-const FALLBACK_EMAIL: &str = "grove@localhost";
 
 /// Creates `grove-demo-` plus six random characters under `parent` (default: the system temp
 /// dir), holding the sample project and plans committed on `main`; returns it with
@@ -78,10 +74,9 @@ fn commit_everything(root: &Path) -> Result<(), git2::Error> {
     index.add_all(["*"], IndexAddOption::DEFAULT, None)?;
     index.write()?;
     let tree = repo.find_tree(index.write_tree()?)?;
-    let signature = match repo.signature() {
-        Ok(signature) => signature,
-        Err(_) => Signature::now(FALLBACK_NAME, FALLBACK_EMAIL)?,
-    };
+    // The identity grove commits with, so a machine without a git identity (common on fresh
+    // machines and in CI) still gets its demo.
+    let signature = crate::git::signature_from_config(&repo.config()?)?;
     let message = "Sample calc project and grove plans";
     repo.commit(Some("HEAD"), &signature, &signature, message, &tree, &[])?;
     Ok(())

@@ -66,7 +66,8 @@ pub fn merge(root: &Path, run_id: &str, tasks: &[String]) -> anyhow::Result<i32>
         let status = record.state.as_ref()?.status;
         Some((status, record.merge.as_ref().map(|m| m.state)))
     };
-    let audit = Audit::open(&paths.run_dir);
+    let audit = Audit::open(&paths.run_dir)
+        .with_context(|| format!("cannot open the audit log in {}", paths.run_dir.display()))?;
     let short_base = results.base_commit[..12.min(results.base_commit.len())].to_string();
     let mut all_merged = true;
     for name in tasks {

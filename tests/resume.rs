@@ -495,6 +495,55 @@ prompt = '''echo "first $GROVE_ATTEMPT $$" >> {log}; echo one > one.txt; if [ "$
     }
 }
 
+/// The prompt of task `slow` in the tests below: logs `slow <attempt> <pid>` to `log`, writes
+/// `out.txt`, and never ends in its first attempt.
+fn slow_prompt(log: &std::path::Path) -> String {
+    format!(
+        r#"echo "slow $GROVE_ATTEMPT $$" >> {log}; echo "from the file" > out.txt; if [ "$GROVE_ATTEMPT" = 1 ]; then while true; do sleep 0.1; done; fi"#,
+        log = log.display()
+    )
+}
+
+/// Runs a plan of the one task `slow`, its prompt given by `prompt_line`, and kills grove while
+/// the task's first attempt runs.
+fn kill_slow_run(repo: &Repo, log: &std::path::Path, prompt_line: &str) -> (String, Grove) {
+    let plan = format!(
+        "name = \"p\"\n[defaults]\nkill_grace = \"300ms\"\n[[tasks]]\nname = \"slow\"\nagent = \"shell\"\n{prompt_line}\n"
+    );
+    kill_run_when(repo, &plan, "the first attempt to start", |_| {
+        lines(log).iter().any(|l| l.starts_with("slow 1 "))
+    })
+}
+
+/// A run whose prompt came from a `prompt_file` resumes with the prompt it started with, though
+/// the file is gone by then: resume takes prompts from the journal, never from the files.
+#[test]
+fn a_run_resumes_with_its_recorded_prompt_when_the_prompt_file_is_gone() {
+    let repo = Repo::new();
+    let log = agent_log(&repo);
+    let prompts = repo.home.path().join("prompts");
+    std::fs::create_dir(&prompts).unwrap();
+    let prompt = slow_prompt(&log);
+    std::fs::write(prompts.join("slow.sh"), &prompt).unwrap();
+    let (run_id, _grove) = kill_slow_run(&repo, &log, r#"prompt_file = "prompts/slow.sh""#);
+    std::fs::remove_dir_all(&prompts).unwrap();
+
+    let results = resume(&repo, &run_id);
+
+    let slow = task(&results, "slow");
+    assert_eq!(slow["status"], "succeeded", "{slow:#}");
+    assert_eq!(slow["attempts"].as_array().unwrap().len(), 2, "{slow:#}");
+    assert_eq!(starts(&log, "slow"), 2, "{:?}", lines(&log));
+    assert_eq!(repo.envelope(&run_id, "slow")["prompt"], prompt.as_str());
+    assert_eq!(
+        repo.git(&["show", &format!("grove/{run_id}/slow:out.txt")]),
+        "from the file"
+    );
+    for pid in logged_pids(&log) {
+        assert!(!alive(pid), "agent process {pid} survived");
+    }
+}
+
 #[test]
 fn a_race_sibling_discarded_before_the_kill_is_not_run_again_on_resume() {
     let repo = Repo::new();
@@ -546,6 +595,36 @@ esac
     for pid in logged_pids(&log) {
         assert!(!alive(pid), "agent process {pid} survived");
     }
+}
+
+/// A resume that cannot open the run's audit log fails with exit code 1 (no panic) and changes
+/// nothing: once the log can be opened again, the run resumes.
+#[test]
+fn a_resume_that_cannot_open_the_audit_log_exits_1_and_can_be_retried() {
+    let repo = Repo::new();
+    let log = agent_log(&repo);
+    let prompt = format!("prompt = '''{}'''", slow_prompt(&log));
+    let (run_id, _grove) = kill_slow_run(&repo, &log, &prompt);
+    let audit = repo.run_dir(&run_id).join("audit.log");
+    let kept = std::fs::read(&audit).unwrap();
+    std::fs::remove_file(&audit).unwrap();
+    std::fs::create_dir(&audit).unwrap();
+    let journal_before = journal(&repo, &run_id).len();
+
+    let out = repo.grove(&["resume", &run_id, "--headless"]);
+
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("audit.log: "), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(journal(&repo, &run_id).len(), journal_before);
+    assert_eq!(starts(&log, "slow"), 1, "{:?}", lines(&log));
+
+    std::fs::remove_dir(&audit).unwrap();
+    std::fs::write(&audit, kept).unwrap();
+    let results = resume(&repo, &run_id);
+    assert_eq!(task(&results, "slow")["status"], "succeeded");
+    assert_eq!(starts(&log, "slow"), 2, "{:?}", lines(&log));
 }
 
 /// A plan whose `done` task succeeds at once and whose `slow` task runs until `go` exists in the

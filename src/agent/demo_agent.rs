@@ -231,24 +231,11 @@ impl Job {
             "files": files,
             "attempt": self.envelope.attempt,
         });
-        write_atomically(path, &format!("{result:#}\n")).map_err(|source| Error::Write {
+        // The engine reads the result as soon as the agent exits: never half of it.
+        let text = format!("{result:#}\n");
+        crate::record::write_atomic(path, text.as_bytes()).map_err(|source| Error::Write {
             path: path.to_path_buf(),
             source,
         })
     }
-}
-
-/// The result file is read by the engine as soon as the agent exits; a temp file in the same
-/// folder renamed into place means it never sees half of it.
-fn write_atomically(path: &Path, content: &str) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir)?;
-    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
-    temp.write_all(content.as_bytes())?;
-    temp.as_file().sync_all()?;
-    temp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }

@@ -43,7 +43,7 @@ pub enum ResumeError {
     Changed { run_id: String, detail: String },
     #[error(transparent)]
     Journal(#[from] JournalError),
-    #[error("cannot continue the journal in {path}: {source}")]
+    #[error("cannot continue the records in {path}: {source}")]
     Record {
         path: String,
         source: std::io::Error,
@@ -132,12 +132,12 @@ pub fn resume(
         path: paths.run_dir.display().to_string(),
         source,
     };
+    let audit = Audit::open(&paths.run_dir).map_err(record_error)?;
     let journal = Journal::reopen(&paths.run_dir).map_err(record_error)?;
     let pid = std::process::id();
     journal
         .append(Entry::Resumed { pid }, true)
         .map_err(record_error)?;
-    let audit = Audit::open(&paths.run_dir);
     audit.run_resumed(run_id, pid);
 
     let mut recovery = Vec::new();
@@ -195,8 +195,10 @@ fn journaled_run(repo_root: &Path, run_id: &str) -> Result<RunPaths, ResumeError
     Ok(paths)
 }
 
-/// The plan as the run started it (grown by the tasks added while it ran): its text parsed again (relative prompt files resolve against
-/// the plan's original path), with the prompts the run started with.
+/// The plan as the run started it (grown by the tasks added while it ran): its text validated
+/// again against today's user config and PATH (an agent program gone from PATH stops the
+/// resume with a plan error), with the prompts the journal recorded; `prompt_file`s are not
+/// read again.
 fn plan_of(started: &RunStarted) -> Result<Plan, ResumeError> {
     if started.tasks.is_empty() {
         // An ad-hoc run nobody started a task in.
@@ -208,24 +210,25 @@ fn plan_of(started: &RunStarted) -> Result<Plan, ResumeError> {
         "json" => PlanFormat::Json,
         _ => PlanFormat::Toml,
     };
-    let mut plan =
-        plan::load_str(&started.plan_text, &started.plan_path, format).map_err(|source| {
-            ResumeError::Plan {
-                run_id: started.run_id.clone(),
-                source,
-            }
-        })?;
+    let plan_error = |source| ResumeError::Plan {
+        run_id: started.run_id.clone(),
+        source,
+    };
+    let config = plan::UserConfig::load_for_started_run().map_err(plan_error)?;
+    let plan = plan::load_recorded(
+        &started.plan_text,
+        &started.plan_path,
+        format,
+        &config,
+        &started.prompts,
+    )
+    .map_err(plan_error)?;
     let names: Vec<&String> = plan.tasks.iter().map(|t| &t.name).collect();
     if names != started.tasks.iter().collect::<Vec<_>>() {
         return Err(ResumeError::Changed {
             run_id: started.run_id.clone(),
             detail: format!("run {:?}, plan {names:?}", started.tasks),
         });
-    }
-    for task in &mut plan.tasks {
-        if let Some(prompt) = started.prompts.get(&task.name) {
-            task.prompt = prompt.clone();
-        }
     }
     Ok(plan)
 }

@@ -230,6 +230,7 @@ pub fn start(req: RunRequest) -> Result<(FrontEnd, tokio::task::JoinHandle<()>),
     };
     write_plan_copy(&paths, &plan).map_err(record_error)?;
     let lock = RunLock::acquire(&paths.run_dir)?;
+    let audit = Audit::open(&paths.run_dir).map_err(record_error)?;
     let journal = Journal::create(&paths.run_dir).map_err(record_error)?;
     let start = RunStarted {
         run_id: paths.run_id.clone(),
@@ -256,7 +257,6 @@ pub fn start(req: RunRequest) -> Result<(FrontEnd, tokio::task::JoinHandle<()>),
     journal
         .append(Entry::RunStarted(Box::new(start)), true)
         .map_err(record_error)?;
-    let audit = Audit::open(&paths.run_dir);
     audit.run_started(&paths.run_id, &plan.name, &repo.base_commit);
     let restored = plan.tasks.iter().map(|_| None).collect();
     Ok(launch(Launch {
@@ -1022,7 +1022,7 @@ impl Run {
         if self.stop_requested {
             return self.reject(new.name, "the run is stopping".into());
         }
-        let grown = crate::plan::UserConfig::load()
+        let grown = crate::plan::UserConfig::load_for_started_run()
             .and_then(|config| crate::plan::grow::with_task(&self.plan, &new, &config));
         let plan = match grown {
             Ok(plan) => plan,

@@ -139,7 +139,6 @@ mod tests {
         TaskSpec {
             name: name.into(),
             prompt: String::new(),
-            prompt_file: None,
             agent: "shell".into(),
             inputs: Default::default(),
             env: BTreeMap::new(),

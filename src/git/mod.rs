@@ -96,21 +96,45 @@ pub(crate) fn open(path: &Path) -> Result<Repository, GitError> {
     Repository::open(path).ctx(|| "opening repository".into(), path)
 }
 
+/// Why no working tree to run against was found from a directory (see [`discover`]).
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoverError {
+    #[error("not inside a git repository")]
+    NotARepo,
+    #[error("is a bare repository (grove needs a working tree)")]
+    Bare,
+    #[error("git: {0}")]
+    Git(git2::Error),
+    #[error("cannot resolve {}: {source}", path.display())]
+    Resolve {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The repository containing `start`, with its main worktree's working directory (canonical):
+/// started inside a linked worktree (grove's own, say), runs still belong to the main one. A
+/// bare repository has no working tree to run in.
+pub fn discover(start: &Path) -> Result<(Repository, PathBuf), DiscoverError> {
+    let repo = Repository::discover(start).map_err(|e| match e.code() {
+        git2::ErrorCode::NotFound => DiscoverError::NotARepo,
+        _ => DiscoverError::Git(e),
+    })?;
+    let workdir = repo.workdir().ok_or(DiscoverError::Bare)?;
+    let root = main_workdir(&repo).unwrap_or_else(|| workdir.to_path_buf());
+    match std::fs::canonicalize(&root) {
+        Ok(root) => Ok((repo, root)),
+        Err(source) => Err(DiscoverError::Resolve { path: root, source }),
+    }
+}
+
 /// The main worktree's working directory of the repository containing `start` (canonical).
-pub fn discover_root(start: &Path) -> Result<PathBuf, GitError> {
-    let repo = Repository::discover(start).ctx(|| "not inside a git repository".into(), start)?;
-    let workdir = main_workdir(&repo)
-        .or_else(|| repo.workdir().map(Path::to_path_buf))
-        .ok_or_else(|| GitError::Git {
-            what: "a bare repository has no working tree".into(),
-            path: start.to_path_buf(),
-            source: git2::Error::from_str("bare repository"),
-        })?;
-    std::fs::canonicalize(&workdir).map_err(io_err("resolving", &workdir))
+pub fn discover_root(start: &Path) -> Result<PathBuf, DiscoverError> {
+    discover(start).map(|(_, root)| root)
 }
 
 /// For a linked worktree, the main worktree's working directory; `None` for the main one.
-pub fn main_workdir(repo: &Repository) -> Option<PathBuf> {
+fn main_workdir(repo: &Repository) -> Option<PathBuf> {
     if !repo.is_worktree() {
         return None;
     }

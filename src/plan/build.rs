@@ -10,7 +10,7 @@ use super::model::{defaults, Plan, PlanFormat, PlanSource, Strategy, TaskSpec};
 use super::name_problem;
 use super::race;
 use super::scope::Scope;
-use super::settings::{self, Context, Prompt, Settings};
+use super::settings::{self, Context, Prompt, PromptFiles, Settings};
 use super::tree::{Entry, Node, Table, Value};
 
 const TOP_KEYS: &[&str] = &[
@@ -41,6 +41,7 @@ pub(crate) fn plan(
     format: PlanFormat,
     config: &UserConfig,
     programs: Programs,
+    prompt_files: PromptFiles<'_>,
 ) -> Res<Plan> {
     let Value::Table(top) = &root.value else {
         return Err(Bad::at(root.span.start, "a plan must be a table of keys"));
@@ -82,6 +83,7 @@ pub(crate) fn plan(
         plan_dir: path.parent().unwrap_or(Path::new("")),
         agents: &agents,
         file: None,
+        prompt_files,
     };
     let defaults = match top.get("defaults") {
         Some(e) => {
@@ -281,9 +283,9 @@ fn task(
     let name = valid_name(&scope, name_entry, "task name")?;
 
     let merged = Settings::read(table, &scope, cx)?.over(defaults);
-    let (prompt, prompt_file) = match &merged.prompt {
-        Some(Prompt::Text(text)) => (text.clone(), None),
-        Some(Prompt::File { path, text }) => (text.clone(), Some(path.clone())),
+    let prompt = match &merged.prompt {
+        Some(Prompt::Text(text)) => Some(text.clone()),
+        Some(Prompt::Recorded) => None,
         None => {
             return Err(scope.bad(
                 at,
@@ -326,8 +328,7 @@ fn task(
         }
     }
     let spec = TaskSpec {
-        prompt,
-        prompt_file,
+        prompt: prompt.clone().unwrap_or_default(),
         agent,
         timeout: merged.timeout(),
         retries: merged.retries.unwrap_or(defaults::RETRIES),
@@ -349,10 +350,25 @@ fn task(
         env: merged.env,
         name: name.clone(),
     };
-    let specs = match &race {
+    let mut specs = match &race {
         Some(race) => race::expand(&spec, race),
         None => vec![spec],
     };
+    if let PromptFiles::Recorded(recorded) = cx.prompt_files {
+        // What the run started with wins over what the plan or the user config says today.
+        for spec in &mut specs {
+            match (recorded.get(&spec.name), &prompt) {
+                (Some(text), _) => spec.prompt = text.clone(),
+                (None, Some(_)) => {}
+                (None, None) => {
+                    return Err(scope.bad(
+                        at,
+                        format!("the run recorded no prompt for task {}", quoted(&spec.name)),
+                    ))
+                }
+            }
+        }
+    }
     Ok((specs, deps, name_entry.value.span.start))
 }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::error::{PlanError, SourceFile};
 use super::model::AgentDef;
 use super::scope::Scope;
-use super::settings::{self, Context, Settings};
+use super::settings::{self, Context, PromptFiles, Settings};
 use super::toml_tree;
 use super::tree::Value;
 
@@ -39,14 +39,28 @@ impl UserConfig {
 
     /// Reads the config at its default place; no file there means an empty config.
     pub fn load() -> Result<UserConfig, PlanError> {
+        UserConfig::load_at_default(PromptFiles::Read)
+    }
+
+    /// Like [`UserConfig::load`], for a run that already started (resumed, or growing by a
+    /// task): a `prompt_file` in its `[defaults]` is not read, as the run recorded its prompts.
+    pub fn load_for_started_run() -> Result<UserConfig, PlanError> {
+        UserConfig::load_at_default(PromptFiles::Recorded(&BTreeMap::new()))
+    }
+
+    fn load_at_default(prompt_files: PromptFiles<'_>) -> Result<UserConfig, PlanError> {
         match UserConfig::default_path() {
-            Some(path) if path.exists() => UserConfig::load_from(&path),
+            Some(path) if path.exists() => UserConfig::read_file(&path, prompt_files),
             _ => Ok(UserConfig::empty()),
         }
     }
 
     /// Reads and validates the config at `path`. Errors name that file, with line and column.
     pub fn load_from(path: &Path) -> Result<UserConfig, PlanError> {
+        UserConfig::read_file(path, PromptFiles::Read)
+    }
+
+    fn read_file(path: &Path, prompt_files: PromptFiles<'_>) -> Result<UserConfig, PlanError> {
         let bytes = std::fs::read(path).map_err(|source| PlanError::ReadConfig {
             path: path.to_path_buf(),
             source,
@@ -58,7 +72,7 @@ impl UserConfig {
             path: path.to_path_buf(),
             text,
         };
-        read(&file).map_err(|bad| bad.into_error(&file.path, &file.text))
+        read(&file, prompt_files).map_err(|bad| bad.into_error(&file.path, &file.text))
     }
 
     /// The path the config was read from, if a file was read.
@@ -72,7 +86,7 @@ impl UserConfig {
     }
 }
 
-fn read(file: &SourceFile) -> super::error::Res<UserConfig> {
+fn read(file: &SourceFile, prompt_files: PromptFiles<'_>) -> super::error::Res<UserConfig> {
     let root = toml_tree::parse(&file.text)?;
     let Value::Table(top) = &root.value else {
         return Err(super::error::Bad::at(
@@ -90,6 +104,7 @@ fn read(file: &SourceFile) -> super::error::Res<UserConfig> {
         plan_dir: file.path.parent().unwrap_or(Path::new("")),
         agents: &agents,
         file: Some(file),
+        prompt_files,
     };
     let defaults = match top.get("defaults") {
         Some(e) => {

@@ -45,6 +45,7 @@ pub fn adhoc(dir: &Path, config: &UserConfig) -> Plan {
 /// `tasks`) and the whole validated again like a plan file: the task gets the plan's
 /// `[defaults]` and every check any task gets (name rule, unique name, known agent, program on
 /// PATH). The new task is the returned plan's last.
+/// The tasks already there keep their prompts: `prompt_file`s are not read again.
 pub fn with_task(plan: &Plan, task: &NewTask, config: &UserConfig) -> Result<Plan, PlanError> {
     let text = match plan.source.format {
         PlanFormat::Toml => append_toml(&plan.source.text, task),
@@ -52,7 +53,18 @@ pub fn with_task(plan: &Plan, task: &NewTask, config: &UserConfig) -> Result<Pla
             PlanError::invalid(&plan.source.path, &plan.source.text, None, &e.to_string())
         })?,
     };
-    super::load_grown(&text, &plan.source.path, plan.source.format, config)
+    let prompts = plan
+        .tasks
+        .iter()
+        .map(|t| (t.name.clone(), t.prompt.clone()))
+        .collect();
+    super::load_recorded(
+        &text,
+        &plan.source.path,
+        plan.source.format,
+        config,
+        &prompts,
+    )
 }
 
 fn append_toml(text: &str, task: &NewTask) -> String {
@@ -148,5 +160,33 @@ mod tests {
         };
         let grown = with_task(&json, &task, &config).unwrap();
         assert_eq!(grown.tasks[0].retries, 5);
+    }
+
+    #[test]
+    fn a_plan_grows_though_its_prompt_files_are_gone() {
+        let config = UserConfig::empty();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.toml");
+        std::fs::write(dir.path().join("a.md"), "from the file").unwrap();
+        let text = "name = \"p\"\n[defaults]\nprompt_file = \"a.md\"\n[[tasks]]\nname = \"a\"\nagent = \"shell\"\n";
+        std::fs::write(&path, text).unwrap();
+        let plan = super::super::load_with(&path, &config).unwrap();
+        assert_eq!(plan.tasks[0].prompt, "from the file");
+        std::fs::remove_file(dir.path().join("a.md")).unwrap();
+
+        let grown = with_task(&plan, &new_task("b"), &config).unwrap();
+        assert_eq!(grown.tasks[0].prompt, "from the file");
+        assert_eq!(grown.tasks[1].prompt, new_task("b").prompt);
+
+        // A task whose prompt file was not read needs its recorded prompt.
+        let none = std::collections::BTreeMap::new();
+        let format = PlanFormat::Toml;
+        let err = super::super::load_recorded(text, &path, format, &config, &none).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("the run recorded no prompt for task 'a'"),
+            "{err}"
+        );
+        assert_eq!(err.exit_code(), 2);
     }
 }

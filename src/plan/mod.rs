@@ -15,6 +15,7 @@ mod settings;
 mod toml_tree;
 mod tree;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use build::Programs;
@@ -22,6 +23,7 @@ pub use config::UserConfig;
 pub use error::{line_col, Location, PlanError};
 pub use model::{Plan, PlanFormat};
 pub use repo::{resolve_repo, RepoTarget};
+use settings::PromptFiles;
 
 /// Reads and validates the plan at `path` (`.json` files are JSON, anything else TOML), with the
 /// user config under it.
@@ -32,29 +34,56 @@ pub fn load(path: &Path) -> Result<Plan, PlanError> {
 /// Like [`load`], with `config` as the user config.
 pub fn load_with(path: &Path, config: &UserConfig) -> Result<Plan, PlanError> {
     let (text, format) = read(path)?;
-    load_text(&text, path, format, config, Programs::Check)
+    load_text(
+        &text,
+        path,
+        format,
+        config,
+        Programs::Check,
+        PromptFiles::Read,
+    )
 }
 
 /// Validates plan `text`; `path` names it in messages and anchors relative `prompt_file`s.
 pub fn load_str(text: &str, path: &Path, format: PlanFormat) -> Result<Plan, PlanError> {
-    load_text(text, path, format, &UserConfig::load()?, Programs::Check)
+    let config = UserConfig::load()?;
+    load_text(
+        text,
+        path,
+        format,
+        &config,
+        Programs::Check,
+        PromptFiles::Read,
+    )
 }
 
-/// Plan `text` that grew while running (see `grow`), validated like a plan file.
-fn load_grown(
+/// The plan `text` of a run that already started (resumed, or grown by a task; see `grow`),
+/// validated like a plan file against today's `config` and PATH, except that `prompt_file`s are
+/// not read again: each task's prompt is the one in `prompts` (by task name), which the run
+/// recorded when the task joined it. A prompt file moved or changed since does not matter.
+pub fn load_recorded(
     text: &str,
     path: &Path,
     format: PlanFormat,
     config: &UserConfig,
+    prompts: &BTreeMap<String, String>,
 ) -> Result<Plan, PlanError> {
-    load_text(text, path, format, config, Programs::Check)
+    let prompt_files = PromptFiles::Recorded(prompts);
+    load_text(text, path, format, config, Programs::Check, prompt_files)
 }
 
 /// The plan at `path` without requiring agents' programs on PATH: for listing what is
 /// available and what is missing.
 pub fn load_for_listing(path: &Path, config: &UserConfig) -> Result<Plan, PlanError> {
     let (text, format) = read(path)?;
-    load_text(&text, path, format, config, Programs::Skip)
+    load_text(
+        &text,
+        path,
+        format,
+        config,
+        Programs::Skip,
+        PromptFiles::Read,
+    )
 }
 
 fn read(path: &Path) -> Result<(String, PlanFormat), PlanError> {
@@ -81,12 +110,13 @@ fn load_text(
     format: PlanFormat,
     config: &UserConfig,
     programs: Programs,
+    prompt_files: PromptFiles<'_>,
 ) -> Result<Plan, PlanError> {
     let root = match format {
         PlanFormat::Toml => toml_tree::parse(text),
         PlanFormat::Json => json_tree::parse(text),
     };
-    root.and_then(|root| build::plan(&root, path, text, format, config, programs))
+    root.and_then(|root| build::plan(&root, path, text, format, config, programs, prompt_files))
         .map_err(|bad| bad.into_error(path, text))
 }
 

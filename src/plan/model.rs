@@ -125,7 +125,6 @@ pub struct TaskSpec {
     pub name: String,
     /// The prompt text (read from `prompt_file` when that was given).
     pub prompt: String,
-    pub prompt_file: Option<PathBuf>,
     pub agent: String,
     /// Free-form table, copied into the envelope as JSON.
     pub inputs: serde_json::Map<String, serde_json::Value>,

@@ -6,6 +6,7 @@ use git2::{ErrorCode, Repository};
 
 use super::error::{quoted, PlanError};
 use super::model::Plan;
+use crate::git::DiscoverError;
 
 /// The repository and base commit a run starts from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,17 +24,14 @@ pub struct RepoTarget {
 /// Finds the git repository containing `start_dir` and resolves the plan's `base` in it.
 pub fn resolve_repo(plan: &Plan, start_dir: &Path) -> Result<RepoTarget, PlanError> {
     let dir = start_dir.to_path_buf();
-    let repo = Repository::discover(start_dir).map_err(|e| match e.code() {
-        ErrorCode::NotFound => PlanError::NotARepo { dir: dir.clone() },
-        _ => PlanError::git(&dir, &e),
-    })?;
-    let Some(workdir) = repo.workdir() else {
-        return Err(PlanError::BareRepo { dir });
-    };
-    let root = crate::git::main_workdir(&repo).unwrap_or_else(|| workdir.to_path_buf());
-    let root = std::fs::canonicalize(&root).map_err(|e| PlanError::Git {
-        dir: dir.clone(),
-        message: format!("cannot resolve {}: {e}", root.display()),
+    let (repo, root) = crate::git::discover(start_dir).map_err(|e| match e {
+        DiscoverError::NotARepo => PlanError::NotARepo { dir: dir.clone() },
+        DiscoverError::Bare => PlanError::BareRepo { dir: dir.clone() },
+        DiscoverError::Git(e) => PlanError::git(&dir, &e),
+        resolve @ DiscoverError::Resolve { .. } => PlanError::Git {
+            dir: dir.clone(),
+            message: resolve.to_string(),
+        },
     })?;
 
     let (commit, base_branch, base_label) = match &plan.base {
@@ -99,7 +97,7 @@ fn resolve_base<'r>(
     Some((commit, None))
 }
 
-/// Started inside a linked worktree (grove's own, say), runs still belong to the main one.
+/// A commit's id as git abbreviates it: its first 7 hex digits.
 fn short_id(commit: &git2::Commit<'_>) -> String {
     let mut id = commit.id().to_string();
     id.truncate(7);

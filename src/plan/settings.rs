@@ -2,7 +2,7 @@
 //! fold over the defaults.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use super::error::{quoted, Place, Res, SourceFile};
@@ -71,8 +71,20 @@ pub(crate) struct AgentRef {
 
 #[derive(Debug, Clone)]
 pub(crate) enum Prompt {
+    /// Written in the plan, or read from its `prompt_file`.
     Text(String),
-    File { path: PathBuf, text: String },
+    /// A `prompt_file` left unread: the run recorded the prompt (see [`PromptFiles`]).
+    Recorded,
+}
+
+/// Whether `prompt_file`s are read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum PromptFiles<'a> {
+    /// A plan being started: each `prompt_file` is read now.
+    Read,
+    /// The plan of a run that already started (resumed, or growing by a task): its prompts are
+    /// the ones it recorded by task name, whatever became of the files since.
+    Recorded(&'a BTreeMap<String, String>),
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -91,6 +103,7 @@ pub(crate) struct Context<'a> {
     pub agents: &'a BTreeMap<String, AgentDef>,
     /// Set while reading the user config: references there point into that file.
     pub file: Option<&'a SourceFile>,
+    pub prompt_files: PromptFiles<'a>,
 }
 
 impl Settings {
@@ -104,7 +117,15 @@ impl Settings {
         for entry in table.entries() {
             match entry.key.as_str() {
                 "prompt" => s.prompt = Some(Prompt::Text(scope.string(entry)?.to_string())),
-                "prompt_file" => s.prompt = Some(read_prompt_file(entry, scope, cx.plan_dir)?),
+                "prompt_file" => {
+                    s.prompt = Some(match cx.prompt_files {
+                        PromptFiles::Read => read_prompt_file(entry, scope, cx.plan_dir)?,
+                        PromptFiles::Recorded(_) => {
+                            scope.string(entry)?;
+                            Prompt::Recorded
+                        }
+                    })
+                }
                 "agent" => {
                     let name = agent(entry, scope, cx.agents)?;
                     let at = entry.value.span.start;
@@ -224,9 +245,7 @@ fn read_prompt_file(entry: &Entry, scope: &Scope, plan_dir: &Path) -> Res<Prompt
     };
     let bytes = std::fs::read(&path).map_err(|e| cannot(e.to_string()))?;
     let text = String::from_utf8(bytes).map_err(|_| cannot("not valid UTF-8".into()))?;
-    // Kept absolute so records stay meaningful whatever directory grove later runs in.
-    let path = std::fs::canonicalize(&path).map_err(|e| cannot(e.to_string()))?;
-    Ok(Prompt::File { path, text })
+    Ok(Prompt::Text(text))
 }
 
 fn agent(entry: &Entry, scope: &Scope, agents: &BTreeMap<String, AgentDef>) -> Res<String> {

@@ -6,6 +6,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use tracing::Dispatch;
+use tracing_appender::rolling::{RollingFileAppender, Rotation};
+
+/// The audit log's name in a run directory.
+pub const FILE: &str = "audit.log";
 
 /// A run's audit log. Each run has its own dispatcher, so several runs in one process (tests)
 /// and the program's own diagnostics never mix.
@@ -21,9 +25,14 @@ impl std::fmt::Debug for Audit {
 }
 
 impl Audit {
-    /// Opens (appends to) `<dir>/audit.log`.
-    pub fn open(dir: &Path) -> Audit {
-        let appender = tracing_appender::rolling::never(dir, "audit.log");
+    /// Opens (appends to) `<dir>/audit.log`, creating what is missing; an error when that
+    /// cannot be done (a run directory that is not writable, say).
+    pub fn open(dir: &Path) -> std::io::Result<Audit> {
+        let appender = RollingFileAppender::builder()
+            .rotation(Rotation::NEVER)
+            .filename_prefix(FILE)
+            .build(dir)
+            .map_err(|e| std::io::Error::other(format!("{FILE}: {e}")))?;
         let subscriber = tracing_subscriber::fmt()
             .json()
             .flatten_event(true)
@@ -34,9 +43,9 @@ impl Audit {
             .with_ansi(false)
             .with_writer(appender)
             .finish();
-        Audit {
+        Ok(Audit {
             dispatch: Dispatch::new(subscriber),
-        }
+        })
     }
 
     fn emit(&self, f: impl FnOnce()) {
@@ -118,11 +127,12 @@ impl Audit {
         self.emit(|| tracing::info!(event = "setup", task, attempt, step, outcome));
     }
 
-    /// `auto_yes` answered the agent's question `prompt` by typing `key`.
+    /// The task's `check` command, run on the work of attempt `attempt`, and how it ended.
     pub fn check(&self, task: &str, attempt: u32, command: &str, outcome: &str) {
         self.emit(|| tracing::info!(event = "check", task, attempt, command, outcome));
     }
 
+    /// `auto_yes` answered the agent's question `prompt` by typing `key`.
     pub fn answer(&self, task: &str, attempt: u32, prompt: &str, key: &str) {
         let key = key.escape_default().to_string();
         self.emit(|| tracing::info!(event = "auto_yes", task, attempt, prompt, key));
@@ -154,7 +164,7 @@ mod tests {
     #[test]
     fn writes_json_lines_with_env_names_only() {
         let dir = tempfile::tempdir().unwrap();
-        let audit = Audit::open(dir.path());
+        let audit = Audit::open(dir.path()).unwrap();
         audit.spawn(
             "t",
             1,
@@ -173,5 +183,17 @@ mod tests {
         assert_eq!(lines[0]["env"], "SECRET_TOKEN");
         assert!(lines[0]["timestamp"].as_str().unwrap().contains('T'));
         assert_eq!(lines[1]["delay_s"], 1.5);
+    }
+
+    #[test]
+    fn a_log_that_cannot_be_opened_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory where the log should be: no permissions involved, so root fails too.
+        std::fs::create_dir(dir.path().join(FILE)).unwrap();
+        let err = Audit::open(dir.path()).unwrap_err();
+        assert!(err.to_string().starts_with("audit.log: "), "{err}");
+        let file = dir.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        assert!(Audit::open(&file.join("run")).is_err());
     }
 }

@@ -109,7 +109,7 @@ impl RunPaths {
         self.run_dir.join("results.json")
     }
     pub fn audit(&self) -> PathBuf {
-        self.run_dir.join("audit.log")
+        self.run_dir.join(audit::FILE)
     }
     /// The folder holding every worktree of the run.
     pub fn worktrees(&self) -> PathBuf {
