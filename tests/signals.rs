@@ -194,7 +194,7 @@ fn group_stopped(pgid: i32) -> bool {
 
 /// What a failed wait in the Ctrl-Z test saw: grove's state, the agent's group, the journal,
 /// and the end of what the terminal showed.
-fn explain(repo: &Repo, run_id: &str, grove: i32, agent: i32, shell: &Shell) -> String {
+fn explain(repo: &Repo, run_id: &str, grove: i32, groups: &[i32], shell: &Shell) -> String {
     let printed = shell.printed();
     let tail: String = printed
         .chars()
@@ -205,9 +205,12 @@ fn explain(repo: &Repo, run_id: &str, grove: i32, agent: i32, shell: &Shell) -> 
         .rev()
         .collect();
     format!(
-        "grove {grove}: {}\nagent group {agent}: {:?}\njournal: {:#?}\nterminal (last 1500 chars): {tail:?}",
+        "grove {grove}: {}\ngroups: {:?}\njournal: {:#?}\nterminal (last 1500 chars): {tail:?}",
         state(grove),
-        group_states(agent),
+        groups
+            .iter()
+            .map(|&g| (g, group_states(g)))
+            .collect::<Vec<_>>(),
         journal(repo, run_id),
     )
 }
@@ -229,9 +232,10 @@ fn wait_or_explain(what: &str, mut check: impl FnMut() -> bool, explain: impl Fn
 fn ctrl_z_stops_the_agents_and_their_clocks_until_fg() {
     let repo = Repo::new();
     let log = agent_log(&repo);
-    // The agent runs until the test lets it go, which happens only while everything is
-    // suspended, so Ctrl-Z always finds it running. Its timeout is 5 s; suspended for longer
-    // than that, it still must not time out, because the clock stops with it.
+    // The agent of `slow`, and the check of `checked` (its agent is done at once), run until
+    // the test lets them go, which happens only while everything is suspended, so Ctrl-Z
+    // always finds them running. Their timeout is 5 s; suspended for longer than that, they
+    // still must not time out, because the clock stops with them.
     let go = repo.home.path().join("go");
     let plan = format!(
         r#"
@@ -241,6 +245,12 @@ name = "slow"
 agent = "shell"
 timeout = "5s"
 prompt = '''echo "slow $GROVE_ATTEMPT $$" >> {log}; while [ ! -e {go} ]; do sleep 0.1; done; echo done > done.txt'''
+[[tasks]]
+name = "checked"
+agent = "shell"
+timeout = "5s"
+prompt = "echo checked > checked.txt"
+check = '''echo "check $GROVE_ATTEMPT $$" >> {log}; while [ ! -e {go} ]; do sleep 0.1; done'''
 "#,
         log = log.display(),
         go = go.display()
@@ -253,7 +263,14 @@ prompt = '''echo "slow $GROVE_ATTEMPT $$" >> {log}; while [ ! -e {go} ]; do slee
     });
     shell.type_bytes(format!("{GROVE} run {} --exit-when-done\r", plan_path.display()).as_bytes());
     let run_id = the_run(&repo);
-    let agent = wait_for("the agent to start", || logged_pids(&log).first().copied());
+    let started = |what: &str| {
+        lines(&log)
+            .iter()
+            .find(|l| l.starts_with(&format!("{what} ")))
+            .and_then(|l| l.split_whitespace().nth(2)?.parse::<i32>().ok())
+    };
+    let agent = wait_for("the agent to start", || started("slow"));
+    let check = wait_for("the check to start", || started("check"));
     let grove: i32 = journal(&repo, &run_id)[0]["pid"].as_i64().unwrap() as i32;
     // Ctrl-Z is a key only once the dashboard has the terminal in raw mode.
     wait_for("the dashboard", || {
@@ -263,18 +280,18 @@ prompt = '''echo "slow $GROVE_ATTEMPT $$" >> {log}; while [ ! -e {go} ]; do slee
 
     shell.type_bytes(b"\x1a");
     wait_or_explain(
-        "grove and the agent to stop",
-        || state(grove) == "T" && group_stopped(agent),
-        || explain(&repo, &run_id, grove, agent, &shell),
+        "grove, the agent and the check to stop",
+        || state(grove) == "T" && group_stopped(agent) && group_stopped(check),
+        || explain(&repo, &run_id, grove, &[agent, check], &shell),
     );
     wait_or_explain(
         "the shell to take the terminal back",
         || shell.printed().contains("Stopped"),
-        || explain(&repo, &run_id, grove, agent, &shell),
+        || explain(&repo, &run_id, grove, &[agent, check], &shell),
     );
     // Longer than the timeout, while everything is stopped.
     std::thread::sleep(Duration::from_secs(6));
-    assert!(group_stopped(agent));
+    assert!(group_stopped(agent) && group_stopped(check));
     std::fs::write(&go, "").unwrap();
     let before_fg = shell.printed().len();
 
@@ -307,6 +324,9 @@ prompt = '''echo "slow $GROVE_ATTEMPT $$" >> {log}; while [ ! -e {go} ]; do slee
     let slow = task(&results, "slow");
     assert_eq!(slow["status"], "succeeded", "{slow:#}");
     assert_eq!(slow["attempts"].as_array().unwrap().len(), 1);
+    let checked = task(&results, "checked");
+    assert_eq!(checked["status"], "succeeded", "{checked:#}");
+    assert_eq!(checked["attempts"].as_array().unwrap().len(), 1);
     let paused: Vec<bool> = repo
         .audit(&run_id)
         .iter()
@@ -314,5 +334,5 @@ prompt = '''echo "slow $GROVE_ATTEMPT $$" >> {log}; while [ ! -e {go} ]; do slee
         .map(|l| l["paused"].as_bool().unwrap())
         .collect();
     assert_eq!(paused, [true, false]);
-    assert!(!alive(agent));
+    assert!(!alive(agent) && !alive(check));
 }

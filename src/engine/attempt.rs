@@ -107,6 +107,13 @@ pub enum Progress {
         pgid: i32,
         argv: Vec<String>,
     },
+    /// A process group of the attempt (agent, setup step or check) started (`Some`) or ended
+    /// (`None`): the one Ctrl-Z stops.
+    Group {
+        index: usize,
+        attempt: u32,
+        pgid: Option<i32>,
+    },
     /// The agent is waiting for input at `prompt` (None: it went on).
     Waiting {
         index: usize,
@@ -314,6 +321,7 @@ async fn run_inner(
         env,
         budget: Budget::new(job.spec.timeout, job.paused.clone()),
         stop: &mut stop,
+        progress,
     };
     let mut excludes = setup::planned_excludes(&job.spec);
     if let Err(failure) = prepare(&mut term, &mut excludes).await {
@@ -657,6 +665,7 @@ struct Terminal<'a> {
     env: Vec<(String, String)>,
     budget: Budget,
     stop: &'a mut oneshot::Receiver<StopReason>,
+    progress: &'a mpsc::UnboundedSender<Progress>,
 }
 
 impl Terminal<'_> {
@@ -755,6 +764,12 @@ impl Terminal<'_> {
         let job = self.job;
         let task = job.spec.name.as_str();
         let pgid = spawned.pgid;
+        let group = |pgid| Progress::Group {
+            index: job.index,
+            attempt: job.attempt,
+            pgid,
+        };
+        let _ = self.progress.send(group(Some(pgid)));
         let activity = watch.as_ref().map(|w| w.activity.clone());
         let first_look = watch.as_ref().map(IdleWatch::start);
         // Not polled until there is a first look.
@@ -819,6 +834,7 @@ impl Terminal<'_> {
                     .and_then(Result::ok)
             }
         };
+        let _ = self.progress.send(group(None));
         // Output after exit is still the process's: wait (bounded) for the reader to drain.
         let _ = tokio::time::timeout(Duration::from_secs(5), &mut spawned.eof).await;
         if let Some(exit) = &exit {

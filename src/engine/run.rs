@@ -59,10 +59,11 @@ struct Task {
     agent: AgentCommand,
     state: TaskState,
     pane: Arc<Pane>,
-    /// Set while an attempt is in flight: how to stop it, and its terminal and process group
-    /// once spawned.
+    /// Set while an attempt is in flight: how to stop it, and its terminal once the agent runs.
     stop: Option<oneshot::Sender<StopReason>>,
     control: Option<PtyControl>,
+    /// The attempt's process group running now (agent, setup step or check), the one a pause
+    /// stops.
     pgid: Option<i32>,
     /// Bumped on every retry schedule so a stale timer is ignored.
     retry_generation: u64,
@@ -718,7 +719,6 @@ impl Run {
                     let (rows, cols) = task.pane_size;
                     let _ = control.resize(rows, cols);
                     task.control = Some(control);
-                    task.pgid = Some(pgid);
                     let task = task.spec.name.clone();
                     self.journal(
                         Entry::Spawned {
@@ -729,10 +729,21 @@ impl Run {
                         },
                         false,
                     );
-                    if self.paused.borrow().is_paused() {
+                    self.transition(index, Transition::Start);
+                }
+            }
+            Internal::Attempt(Progress::Group {
+                index,
+                attempt,
+                pgid,
+            }) => {
+                let task = &mut self.tasks[index];
+                if task.state.attempt == attempt {
+                    task.pgid = pgid;
+                    // Started while the run is paused: it waits with the others.
+                    if let Some(pgid) = pgid.filter(|_| self.paused.borrow().is_paused()) {
                         pty::pause_group(pgid, true);
                     }
-                    self.transition(index, Transition::Start);
                 }
             }
             Internal::Attempt(Progress::Waiting {
