@@ -353,7 +353,11 @@ fn logged_attempts(task_dir: &Path) -> Vec<u32> {
 /// and worktrees under `.grove/worktrees/` belong to no active run (and how to resume or clean
 /// them). `resuming` is the run being resumed right now, which needs no notice.
 pub fn start_notices(root: &Path, plan: Option<&str>, resuming: Option<&str>) -> Vec<String> {
-    let runs = runs(root);
+    // Every run's records are read only to find the plan's last run; loaded once.
+    let runs = match plan {
+        Some(_) => runs(root),
+        None => Vec::new(),
+    };
     let mut notices = Vec::new();
     let mut mentioned: Vec<&str> = resuming.into_iter().collect();
     if let Some(plan) = plan {
@@ -380,7 +384,14 @@ pub fn start_notices(root: &Path, plan: Option<&str>, resuming: Option<&str>) ->
         if mentioned.contains(&id.as_str()) || dir_names(&worktrees.join(&id)).is_empty() {
             continue;
         }
-        let entry = RunEntry::load(root, &id);
+        let loaded;
+        let entry = match runs.iter().find(|r| r.run_id() == id) {
+            Some(entry) => entry,
+            None => {
+                loaded = RunEntry::load(root, &id);
+                &loaded
+            }
+        };
         let shown = format!(".grove/worktrees/{id}/");
         match entry.state() {
             RunState::Running { .. } => {}
