@@ -129,6 +129,8 @@ struct Run {
     tasks: Vec<Task>,
     events: mpsc::UnboundedSender<Event>,
     internal_tx: mpsc::UnboundedSender<Internal>,
+    /// Where every attempt reports its progress (one channel for all, read by the loop).
+    progress_tx: mpsc::UnboundedSender<Progress>,
     started_at: SystemTime,
     clock: Instant,
     /// Stop was asked for (Shutdown, or the front end went away): end once idle.
@@ -282,6 +284,7 @@ pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let (commands_tx, commands_rx) = mpsc::unbounded_channel();
     let (internal_tx, internal_rx) = mpsc::unbounded_channel();
+    let (progress_tx, progress_rx) = mpsc::unbounded_channel();
     let tasks = l
         .plan
         .tasks
@@ -323,6 +326,7 @@ pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
         tasks,
         events: events_tx,
         internal_tx,
+        progress_tx,
         started_at: l.started_at,
         clock: Instant::now(),
         stop_requested: false,
@@ -348,7 +352,7 @@ pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
         });
     }
     run.write_results();
-    let handle = tokio::spawn(run.main(commands_rx, internal_rx));
+    let handle = tokio::spawn(run.main(commands_rx, internal_rx, progress_rx));
     (
         FrontEnd {
             commands: commands_tx,
@@ -364,6 +368,7 @@ impl Run {
         mut self,
         mut commands: mpsc::UnboundedReceiver<Command>,
         mut internal: mpsc::UnboundedReceiver<Internal>,
+        mut progress: mpsc::UnboundedReceiver<Progress>,
     ) {
         self.recover().await;
         let mut commands_open = true;
@@ -392,6 +397,8 @@ impl Run {
                     Some(msg) => self.internal(msg),
                     None => break,
                 },
+                // The run holds a sender, so this never ends while the loop runs.
+                Some(p) = progress.recv() => self.internal(Internal::Attempt(p)),
             }
         }
         if self.results_dirty {
@@ -693,16 +700,7 @@ impl Run {
         };
         let (stop_tx, stop_rx) = oneshot::channel();
         self.tasks[index].stop = Some(stop_tx);
-        let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
-        let internal = self.internal_tx.clone();
-        tokio::spawn(attempt::run(job, stop_rx, progress_tx));
-        tokio::spawn(async move {
-            while let Some(p) = progress_rx.recv().await {
-                if internal.send(Internal::Attempt(p)).is_err() {
-                    break;
-                }
-            }
-        });
+        tokio::spawn(attempt::run(job, stop_rx, self.progress_tx.clone()));
     }
 
     fn internal(&mut self, msg: Internal) {
