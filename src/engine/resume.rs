@@ -405,29 +405,13 @@ pub(super) async fn interrupted_attempt(
     let ended = std::fs::metadata(&log)
         .and_then(|m| m.modified())
         .unwrap_or(started_at);
-    attempt_report(&AttemptFact {
-        task: task.clone(),
-        attempt,
-        status: TaskStatus::Cancelled,
-        retryable: true,
-        exit_code: None,
-        error: Some(error),
-        started_at,
-        duration_s: ended
-            .duration_since(started_at)
-            .unwrap_or_default()
-            .as_secs_f64(),
-        log,
-        argv,
-        input_hash: None,
-        output: None,
-        output_hash: None,
-        head_commit: None,
-        diff_stat: None,
-        saved_ref,
-        usage: None,
-        check: None,
-    })
+    let mut report = AttemptReport::new(attempt, started_at, log);
+    report.end = AttemptEnd::Cancelled;
+    report.error = Some(error);
+    report.duration = ended.duration_since(started_at).unwrap_or_default();
+    report.argv = argv;
+    report.saved_ref = saved_ref;
+    report
 }
 
 fn task_state(fact: &StateFact) -> TaskState {
@@ -473,12 +457,7 @@ pub(super) fn attempt_fact(task: &str, r: &AttemptReport) -> AttemptFact {
 
 fn attempt_report(f: &AttemptFact) -> AttemptReport {
     let mut r = AttemptReport::new(f.attempt, f.started_at, f.log.clone());
-    r.end = match f.status {
-        TaskStatus::Succeeded => AttemptEnd::Succeeded,
-        TaskStatus::TimedOut => AttemptEnd::TimedOut,
-        TaskStatus::Cancelled => AttemptEnd::Cancelled,
-        _ => AttemptEnd::Failed,
-    };
+    r.end = AttemptEnd::from_status(f.status);
     r.retryable = f.retryable;
     r.exit_code = f.exit_code;
     r.error = f.error.clone();

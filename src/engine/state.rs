@@ -23,6 +23,17 @@ impl AttemptEnd {
             AttemptEnd::Cancelled => TaskStatus::Cancelled,
         }
     }
+
+    /// The end a recorded attempt status stands for (the inverse of `status`; any other
+    /// status counts as failed).
+    pub fn from_status(status: TaskStatus) -> AttemptEnd {
+        match status {
+            TaskStatus::Succeeded => AttemptEnd::Succeeded,
+            TaskStatus::TimedOut => AttemptEnd::TimedOut,
+            TaskStatus::Cancelled => AttemptEnd::Cancelled,
+            _ => AttemptEnd::Failed,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
