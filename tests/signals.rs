@@ -215,19 +215,6 @@ fn explain(repo: &Repo, run_id: &str, grove: i32, groups: &[i32], shell: &Shell)
     )
 }
 
-/// Polls `check` like `wait_for`, and on timeout fails with `explain()`.
-fn wait_or_explain(what: &str, mut check: impl FnMut() -> bool, explain: impl Fn() -> String) {
-    let start = std::time::Instant::now();
-    while !check() {
-        assert!(
-            start.elapsed() < DEADLINE,
-            "timed out waiting for {what}\n{}",
-            explain()
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 #[test]
 fn ctrl_z_stops_the_agents_and_their_clocks_until_fg() {
     let repo = Repo::new();
@@ -279,14 +266,14 @@ check = '''echo "check $GROVE_ATTEMPT $$" >> {log}; while [ ! -e {go} ]; do slee
     });
 
     shell.type_bytes(b"\x1a");
-    wait_or_explain(
+    wait_explained(
         "grove, the agent and the check to stop",
-        || state(grove) == "T" && group_stopped(agent) && group_stopped(check),
+        || (state(grove) == "T" && group_stopped(agent) && group_stopped(check)).then_some(()),
         || explain(&repo, &run_id, grove, &[agent, check], &shell),
     );
-    wait_or_explain(
+    wait_explained(
         "the shell to take the terminal back",
-        || shell.printed().contains("Stopped"),
+        || shell.printed().contains("Stopped").then_some(()),
         || explain(&repo, &run_id, grove, &[agent, check], &shell),
     );
     // Longer than the timeout, while everything is stopped.

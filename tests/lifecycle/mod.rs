@@ -12,13 +12,26 @@ use super::common::Repo;
 pub const DEADLINE: Duration = Duration::from_secs(60);
 
 /// Polls `check` until it returns Some, failing with `what` after `DEADLINE`.
-pub fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+pub fn wait_for<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
+    wait_explained(what, check, String::new)
+}
+
+/// [`wait_for`], failing with what `explain` says of the situation on timeout too.
+pub fn wait_explained<T>(
+    what: &str,
+    mut check: impl FnMut() -> Option<T>,
+    explain: impl Fn() -> String,
+) -> T {
     let start = Instant::now();
     loop {
         if let Some(value) = check() {
             return value;
         }
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "timed out waiting for {what}\n{}",
+            explain()
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 }
