@@ -429,6 +429,28 @@ impl Run {
         if self.recovery.is_empty() {
             return;
         }
+        // Killed while merging, grove may have left the base and, when the base is checked out,
+        // the checkout's index locked. Cleared once, before any step can start a merge (which
+        // takes those locks itself).
+        let interrupted_merge = self
+            .recovery
+            .iter()
+            .filter_map(|step| match step {
+                Recovery::Merge { lock_since, .. } => *lock_since,
+                _ => None,
+            })
+            .min();
+        if let (Some(since), Some(base)) = (interrupted_merge, self.repo.base_branch.clone()) {
+            let repo = self.paths.repo_root.clone();
+            let cleared = tokio::task::spawn_blocking(move || {
+                git::remove_stale_ref_lock(&repo, &base, since)?;
+                git::remove_stale_index_lock(&repo, &base, since)
+            })
+            .await;
+            if let Ok(Err(e)) = cleared {
+                self.audit.error("", &e.to_string());
+            }
+        }
         for step in std::mem::take(&mut self.recovery) {
             match step {
                 Recovery::InFlight {
@@ -490,23 +512,7 @@ impl Run {
                         );
                     }
                 }
-                Recovery::Merge { index, lock_since } => {
-                    if let (Some(since), Some(base)) = (lock_since, self.repo.base_branch.clone()) {
-                        let repo = self.paths.repo_root.clone();
-                        // Killed while merging, grove may have left the base and, when the
-                        // base is checked out, the checkout's index locked.
-                        let cleared = tokio::task::spawn_blocking(move || {
-                            git::remove_stale_ref_lock(&repo, &base, since)?;
-                            git::remove_stale_index_lock(&repo, &base, since)
-                        })
-                        .await;
-                        if let Ok(Err(e)) = cleared {
-                            self.audit
-                                .error(&self.tasks[index].spec.name, &e.to_string());
-                        }
-                    }
-                    self.request_merge(index);
-                }
+                Recovery::Merge { index, .. } => self.request_merge(index),
                 Recovery::RemoveWorktree { index } => self.remove_worktree(index),
             }
         }
