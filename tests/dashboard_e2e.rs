@@ -1111,12 +1111,12 @@ prompt = "trap 'echo agent got SIGINT; exit 0' INT; echo ready; while :; do slee
 "#,
         &[],
     );
-    dash.wait_for("the agent ready", |s| {
-        s.pane("patient")?
-            .lines
-            .iter()
-            .any(|l| l.contains("ready"))
-            .then_some(())
+    // Running, not only printing: output can reach the pane before the status does, and only
+    // a running agent can be attached to.
+    dash.wait_for("the agent ready and running", |s| {
+        (s.status("patient")? == "running"
+            && s.pane("patient")?.lines.iter().any(|l| l.contains("ready")))
+        .then_some(())
     });
     dash.send(b"i");
     dash.wait_for("attached", |s| {
