@@ -118,3 +118,42 @@ prompt = '''stty -icanon -echo min 1; printf '\033[6n'; pos=$(dd bs=1 count=6 2>
         "{output}"
     );
 }
+
+/// Escape sequences with huge counts (13 bytes each, a second of work each for the terminal
+/// model if taken as they come) cost the attempt log no byte and the task's output not its last
+/// line.
+#[test]
+fn huge_counts_in_escape_sequences_lose_no_output() {
+    let repo = Repo::new();
+    const FLOOD: usize = 200;
+    // Counts the terminal model loops over, as large as a sequence can ask.
+    let (out, results) = repo.run_plan(&format!(
+        r#"
+name = "counts"
+[[tasks]]
+name = "flood"
+agent = "shell"
+prompt = '''i=0; while [ $i -lt {FLOOD} ]; do printf '\033[999999999@\033[999999999L\033[999999999T'; i=$((i+1)); done; echo 'the last line' '''
+"#
+    ));
+    assert!(out.status.success(), "{}", text(&out));
+    let log = std::fs::read(
+        repo.run_dir(&run_id(&out))
+            .join("agents/flood/attempt-1.log"),
+    )
+    .unwrap();
+    let mut expected = b"\x1b[999999999@\x1b[999999999L\x1b[999999999T".repeat(FLOOD);
+    expected.extend_from_slice(b"the last line\r\n");
+    assert!(
+        log == expected,
+        "the attempt log lacks bytes: {} of {}, ending {:?}",
+        log.len(),
+        expected.len(),
+        String::from_utf8_lossy(&log[log.len().saturating_sub(40)..])
+    );
+    let output = task(&results, "flood")["output"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(output.ends_with("the last line\n"), "{output:?}");
+}

@@ -2,6 +2,7 @@
 //! blocking thread, write input through a writer thread, resize, and stop the whole group
 //! (TERM, grace, KILL).
 
+mod clamp;
 mod fast_forward;
 pub mod pane;
 
