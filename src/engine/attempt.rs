@@ -15,7 +15,7 @@ use crate::agent::stream_json::{StreamEvent, StreamJson, StreamResult, Usage};
 use crate::agent::{self, AgentCommand, TemplateVars};
 use crate::git::{self, DiffStat};
 use crate::plan::model::{AgentOutput, TaskSpec};
-use crate::pty::{self, pane::Pane, Exit, OutputSink, PtyControl, SpawnSpec, Spawned};
+use crate::pty::{self, pane::Pane, Display, Exit, OutputSink, PtyControl, SpawnSpec, Spawned};
 use crate::record::audit::Audit;
 use crate::record::envelope::Envelope;
 use crate::record::{self, RunPaths};
@@ -351,7 +351,7 @@ async fn run_inner(
     let env_names: Vec<&str> = spec.env.iter().map(|(k, _)| k.as_str()).collect();
     job.audit
         .spawn(&task, job.attempt, &argv, &worktree, &env_names);
-    let mut spawned = match pty::spawn(&spec, sink) {
+    let mut spawned = match pty::spawn(&spec, sink, term.display()) {
         Ok(s) => s,
         Err(e) => {
             job.audit.spawn_failed(&task, job.attempt, &e.to_string());
@@ -680,21 +680,23 @@ impl Terminal<'_> {
             tail,
             stream: stream.map(|facts| (StreamJson::default(), facts)),
             activity,
+        })
+    }
+
+    /// Where the attempt's output is shown: its task's pane.
+    fn display(&self) -> PaneDisplay {
+        PaneDisplay {
             pane: self.job.pane.clone(),
             events: self.job.events.clone(),
             index: self.job.index,
-        })
+        }
     }
 
     /// A dim line of grove's own in the log and the pane (what setup does).
     fn announce(&mut self, text: &str) {
         let line = format!("\x1b[2m{text}\x1b[0m\r\n");
         let _ = self.log.write_all(line.as_bytes());
-        if self.job.pane.feed(line.as_bytes(), &mut std::io::sink()) {
-            let _ = self.job.events.send(Event::Output {
-                index: self.job.index,
-            });
-        }
+        self.display().show(line.as_bytes(), &mut std::io::sink());
     }
 
     /// Runs one process (a setup step, the check) to its end in the attempt's terminal,
@@ -713,7 +715,7 @@ impl Terminal<'_> {
             rows: self.job.pane_size.0,
             cols: self.job.pane_size.1,
         };
-        let mut spawned = pty::spawn(&spec, sink).map_err(|e| e.to_string())?;
+        let mut spawned = pty::spawn(&spec, sink, self.display()).map_err(|e| e.to_string())?;
         Ok(self.wait(&mut spawned, None).await)
     }
 
@@ -987,68 +989,78 @@ impl StreamFacts {
     }
 }
 
-/// Output of one process of the attempt, on the PTY reader thread: the raw log, the text tail,
-/// the pane (through the stream-json adapter for such agents), and a nudge to the idle watch.
+/// Output of one process of the attempt, on the PTY reader thread: the raw log, the text tail
+/// (through the stream-json adapter for such agents) and a nudge to the idle watch, as it is read;
+/// what is to be shown goes on to the display thread.
 struct AttemptSink {
     log: File,
     tail: Option<Arc<Mutex<Tail>>>,
     stream: Option<(StreamJson, Arc<Mutex<StreamFacts>>)>,
     activity: Option<Arc<Notify>>,
-    pane: Arc<Pane>,
-    events: mpsc::UnboundedSender<Event>,
-    index: usize,
 }
 
 impl AttemptSink {
-    /// Text for the pane and the tail (after the adapter, if any).
-    fn show(&mut self, shown: &[u8], replies: &mut dyn Write) {
-        if shown.is_empty() {
-            return;
-        }
+    /// Text for the pane: kept in the tail too.
+    fn shown(&mut self, shown: Vec<u8>) -> Vec<u8> {
         if let Some(tail) = &self.tail {
             if let Ok(mut tail) = tail.lock() {
-                tail.push(shown);
+                tail.push(&shown);
             }
         }
-        if self.pane.feed(shown, replies) {
-            let _ = self.events.send(Event::Output { index: self.index });
-        }
+        shown
     }
 
     /// An adapter's rendering: its facts recorded, its transcript shown.
-    fn show_rendered(
-        &mut self,
-        rendered: crate::agent::stream_json::Rendered,
-        replies: &mut dyn Write,
-    ) {
+    fn rendered(&mut self, rendered: crate::agent::stream_json::Rendered) -> Vec<u8> {
         if let Some((_, facts)) = &self.stream {
             if let Ok(mut facts) = facts.lock() {
                 facts.absorb(rendered.events);
             }
         }
-        self.show(&rendered.transcript, replies);
+        self.shown(rendered.transcript)
     }
 }
 
 impl OutputSink for AttemptSink {
-    fn output(&mut self, bytes: &[u8], replies: &mut dyn Write) {
+    fn output(&mut self, bytes: &[u8]) -> Vec<u8> {
+        // First, whatever the rest costs: the log is the record of everything the agent printed.
         let _ = self.log.write_all(bytes);
-        match &mut self.stream {
+        let shown = match &mut self.stream {
             Some((adapter, _)) => {
                 let rendered = adapter.feed(bytes);
-                self.show_rendered(rendered, replies);
+                self.rendered(rendered)
             }
-            None => self.show(bytes, replies),
-        }
+            None => self.shown(bytes.to_vec()),
+        };
         if let Some(activity) = &self.activity {
             activity.notify_one();
         }
+        shown
     }
 
-    fn finish(&mut self, replies: &mut dyn Write) {
-        if let Some((adapter, _)) = &mut self.stream {
-            let rendered = adapter.finish();
-            self.show_rendered(rendered, replies);
+    fn finish(&mut self) -> Vec<u8> {
+        match &mut self.stream {
+            Some((adapter, _)) => {
+                let rendered = adapter.finish();
+                self.rendered(rendered)
+            }
+            None => Vec::new(),
+        }
+    }
+}
+
+/// The task's pane, fed on the display thread (and with grove's own lines); the front end is
+/// told when it changed.
+struct PaneDisplay {
+    pane: Arc<Pane>,
+    events: mpsc::UnboundedSender<Event>,
+    index: usize,
+}
+
+impl pty::Display for PaneDisplay {
+    fn show(&mut self, bytes: &[u8], replies: &mut dyn Write) {
+        if !bytes.is_empty() && self.pane.feed(bytes, replies) {
+            let _ = self.events.send(Event::Output { index: self.index });
         }
     }
 }
