@@ -1,5 +1,6 @@
-//! `grove clean <run-id> | --all [--force] [--records]`: removes a run's worktrees, prunes stale
-//! worktree metadata, deletes its branches (unmerged ones only with --force) and attempt refs,
+//! `grove clean <run-id> | --all [--force] [--records]`: removes a run's worktrees (those holding
+//! unsaved work only with --force), prunes stale worktree metadata, deletes its branches
+//! (unmerged ones only with --force) and attempt refs,
 //! and with --records its records too. Runs that are running are left alone.
 
 use std::io::Write;
@@ -87,7 +88,12 @@ fn clean_run(
         stop_leftover_agents(&folder.join(task));
     }
     let mut worktrees = 0;
+    let mut unsaved = Vec::new();
     for task in history::dir_names(&folder) {
+        if task.ends_with(record::UNSAVED) && !opts.force {
+            unsaved.push(folder.join(&task).display().to_string());
+            continue;
+        }
         match git::remove_worktree(root, &folder.join(&task)) {
             Ok(()) => worktrees += 1,
             Err(e) => problem(out, format!("cannot remove worktree: {e}"))?,
@@ -141,6 +147,15 @@ fn clean_run(
             ""
         }
     )?;
+    if !unsaved.is_empty() {
+        writeln!(
+            out,
+            "{id}: kept {} worktree{} holding work grove could not save (--force removes them): {}",
+            unsaved.len(),
+            plural(unsaved.len(), "s"),
+            unsaved.join(", ")
+        )?;
+    }
     if !kept.is_empty() {
         let base = entry.base_branch().unwrap_or("the base");
         writeln!(

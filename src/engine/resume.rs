@@ -348,7 +348,9 @@ fn open_ends(
             _ => {}
         }
     }
-    let worktree_left = state.attempt > 0 && paths.worktree(&spec.name).exists();
+    // Unsaved work (kept in place when it could not be moved aside) is never removed.
+    let unsaved = last.is_some_and(|a| a.unsaved.is_some());
+    let worktree_left = state.attempt > 0 && !unsaved && paths.worktree(&spec.name).exists();
     if state.status.is_final()
         && worktree_left
         && removes_worktree(spec.keep_worktrees, state.status)
@@ -399,7 +401,7 @@ pub(super) async fn interrupted_attempt(
     let error = "interrupted: grove stopped before the attempt ended".to_string();
     // What setup is known to put there stays out, as when an attempt ends normally.
     let excludes = setup::planned_excludes(spec);
-    let saved_ref = attempt::save_worktree(paths, task, attempt, &error, &excludes, audit).await;
+    let saved = attempt::save_worktree(paths, task, attempt, &error, &excludes, audit).await;
     let log = paths.attempt_log(task, attempt);
     // The log's last write is the last sign of life the attempt gave.
     let ended = std::fs::metadata(&log)
@@ -410,7 +412,10 @@ pub(super) async fn interrupted_attempt(
     report.error = Some(error);
     report.duration = ended.duration_since(started_at).unwrap_or_default();
     report.argv = argv;
-    report.saved_ref = saved_ref;
+    match saved {
+        Ok(saved_ref) => report.saved_ref = saved_ref,
+        Err(e) => attempt::keep_unsaved(paths, task, &mut report, &e, audit).await,
+    }
     report
 }
 
@@ -444,6 +449,7 @@ pub(super) fn attempt_fact(task: &str, r: &AttemptReport) -> AttemptFact {
         head_commit: r.head_commit.clone(),
         diff_stat: r.diff_stat.clone(),
         saved_ref: r.saved_ref.clone(),
+        unsaved: r.unsaved.clone(),
         usage: r.usage.clone(),
         check: r.check.as_ref().map(|c| CheckFact {
             command: c.command.clone(),
@@ -468,6 +474,7 @@ fn attempt_report(f: &AttemptFact) -> AttemptReport {
     r.head_commit = f.head_commit.clone();
     r.diff_stat = f.diff_stat.clone();
     r.saved_ref = f.saved_ref.clone();
+    r.unsaved = f.unsaved.clone();
     r.usage = f.usage.clone();
     r.check = f.check.as_ref().map(|c| CheckOutcome {
         command: c.command.clone(),
