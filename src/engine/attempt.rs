@@ -97,6 +97,53 @@ impl AttemptJob {
     }
 }
 
+/// The GROVE_* variables that mark the processes of attempt `attempt` of `task`: its agent,
+/// setup steps and check, and whatever they start, in any session. Run ids are unique within a
+/// repository only; the worktree path is unique on the machine.
+fn marker(paths: &RunPaths, task: &str, attempt: u32) -> [(&'static str, String); 3] {
+    [
+        ("GROVE_WORKTREE", paths.worktree(task).display().to_string()),
+        ("GROVE_RUN_ID", paths.run_id.clone()),
+        ("GROVE_ATTEMPT", attempt.to_string()),
+    ]
+}
+
+/// Stops every process group that has a live process carrying the marker of attempt `attempt`
+/// of `task` (`stop` stops one group; each is audited with `why`), until none is left, then reaps
+/// the orphans grove adopted. What left the agent's process group (a new session, as Claude
+/// Code's commands do) is found this way, whatever became of its parent.
+pub(super) async fn stop_marked<F, Fut>(
+    paths: &RunPaths,
+    task: &str,
+    attempt: u32,
+    audit: &Audit,
+    why: &str,
+    mut stop: F,
+) where
+    F: FnMut(i32) -> Fut,
+    Fut: std::future::Future<Output = pty::StopReport>,
+{
+    let marker = marker(paths, task, attempt);
+    // A process being stopped may start another; a few rounds catch those.
+    for _ in 0..5 {
+        let tags = marker.clone();
+        let groups = blocking(move || {
+            let tags: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            pty::tagged_groups(&tags)
+        })
+        .await
+        .unwrap_or_default();
+        if groups.is_empty() {
+            break;
+        }
+        for pgid in groups {
+            let stopped = stop(pgid).await;
+            audit.kill(task, attempt, pgid, why, stopped.killed);
+        }
+    }
+    let _ = blocking(pty::reap_orphans).await;
+}
+
 /// Told to the run loop while an attempt runs.
 pub enum Progress {
     /// The agent process started; its terminal can take input and resizes now.
@@ -817,13 +864,8 @@ impl Terminal<'_> {
                 // The leader is gone; anything it left behind in its group goes too.
                 let leftovers = job.stop_group(pgid).await;
                 if leftovers.terminated {
-                    job.audit.kill(
-                        task,
-                        job.attempt,
-                        pgid,
-                        "leftover processes after exit",
-                        leftovers.killed,
-                    );
+                    job.audit
+                        .kill(task, job.attempt, pgid, LEFTOVERS, leftovers.killed);
                 }
                 Some(exit)
             }
@@ -842,6 +884,12 @@ impl Terminal<'_> {
                     .and_then(Result::ok)
             }
         };
+        // And so does whatever of the attempt left the group, however it ended.
+        let (paths, attempt) = (&job.paths, job.attempt);
+        stop_marked(paths, task, attempt, &job.audit, LEFTOVERS, |g| {
+            job.stop_group(g)
+        })
+        .await;
         let _ = self.progress.send(group(None));
         // Output after exit is still the process's: wait (bounded) for the reader to drain.
         let _ = tokio::time::timeout(Duration::from_secs(5), &mut spawned.eof).await;
@@ -852,6 +900,9 @@ impl Terminal<'_> {
         (how, exit)
     }
 }
+
+/// Why processes are stopped after the process they belong to ended (or was stopped).
+const LEFTOVERS: &str = "leftover processes after exit";
 
 /// Completes when `activity` is notified; never without one.
 async fn woken(activity: Option<&Notify>) {

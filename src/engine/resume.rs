@@ -371,24 +371,12 @@ pub(super) async fn interrupted_attempt(
     audit: &Audit,
 ) -> AttemptReport {
     let task = &spec.name;
-    let number = attempt.to_string();
-    // Run ids are unique within a repository only; the worktree path is unique on the machine.
-    let worktree = paths.worktree(task).display().to_string();
-    let tags = [
-        ("GROVE_WORKTREE", worktree.as_str()),
-        ("GROVE_RUN_ID", paths.run_id.as_str()),
-        ("GROVE_ATTEMPT", number.as_str()),
-    ];
-    for pgid in pty::tagged_groups(&tags) {
-        let stopped = pty::stop_group(pgid, spec.kill_grace).await;
-        audit.kill(
-            task,
-            attempt,
-            pgid,
-            "left over from before the resume",
-            stopped.killed,
-        );
-    }
+    let why = "left over from before the resume";
+    let grace = spec.kill_grace;
+    attempt::stop_marked(paths, task, attempt, audit, why, |pgid| {
+        pty::stop_group(pgid, grace)
+    })
+    .await;
     // Killed in the middle of committing, grove may have left the task branch locked; the next
     // attempt resets that branch.
     let (repo, branch) = (paths.repo_root.clone(), paths.branch(task));

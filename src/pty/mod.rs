@@ -6,8 +6,10 @@ mod clamp;
 mod display;
 mod fast_forward;
 pub mod pane;
+mod reaper;
 
 pub use display::Display;
+pub use reaper::{become_subreaper, reap_orphans, start_waited, waited_for};
 
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
@@ -188,7 +190,15 @@ pub fn spawn(
         program: program.clone(),
         reason: e.to_string(),
     };
-    let mut child = pair.slave.spawn_command(cmd).map_err(|e| spawn_error(&e))?;
+    // Registered as waited for (by the waiter thread below), so the orphan reaper leaves it be.
+    let mut child = reaper::start_waited(|| {
+        let child = pair.slave.spawn_command(cmd).map_err(|e| spawn_error(&e))?;
+        let pid = child.process_id().and_then(|p| i32::try_from(p).ok());
+        match pid {
+            Some(pid) => Ok((child, pid)),
+            None => Err(spawn_error(&"no process id")),
+        }
+    })?;
     // The parent must not keep the slave open, or the reader never sees EOF.
     drop(pair.slave);
     let pgid = child
@@ -213,7 +223,9 @@ pub fn spawn(
     std::thread::Builder::new()
         .name(format!("grove-wait-{pgid}"))
         .spawn(move || {
-            let exit = match child.wait() {
+            let waited = child.wait();
+            reaper::waited_for(pgid);
+            let exit = match waited {
                 Ok(status) => Exit {
                     code: exit_code_of(&status),
                     signal: status.signal().map(str::to_string),
@@ -381,6 +393,20 @@ fn group_members(pgid: i32) -> impl Iterator<Item = i32> {
 
 /// (pid, process group) of every live (non-zombie) process, from /proc.
 fn live_processes() -> impl Iterator<Item = (i32, i32)> {
+    processes().filter_map(|p| p.live.then_some((p.pid, p.group)))
+}
+
+/// A process as /proc/<pid>/stat tells it.
+struct Process {
+    pid: i32,
+    parent: i32,
+    group: i32,
+    /// Not a zombie (dead, waiting to be reaped).
+    live: bool,
+}
+
+/// Every process, from /proc.
+fn processes() -> impl Iterator<Item = Process> {
     let entries = std::fs::read_dir("/proc").into_iter().flatten().flatten();
     entries.filter_map(|entry| {
         let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
@@ -389,9 +415,14 @@ fn live_processes() -> impl Iterator<Item = (i32, i32)> {
         let rest = &stat[stat.rfind(')')? + 1..];
         let mut fields = rest.split_whitespace();
         let state = fields.next()?;
-        let _ppid = fields.next()?;
+        let parent: i32 = fields.next()?.parse().ok()?;
         let group: i32 = fields.next()?.parse().ok()?;
-        (state != "Z" && state != "X").then_some((pid, group))
+        Some(Process {
+            pid,
+            parent,
+            group,
+            live: state != "Z" && state != "X",
+        })
     })
 }
 

@@ -121,7 +121,8 @@ fn notify_desktop(alerts: Vec<(String, String)>) {
             return;
         };
         for (task, prompt) in alerts {
-            let _ = std::process::Command::new(&program)
+            let mut command = std::process::Command::new(&program);
+            command
                 .args([
                     "--app-name=grove",
                     &format!("grove: {task} is waiting"),
@@ -129,8 +130,17 @@ fn notify_desktop(alerts: Vec<(String, String)>) {
                 ])
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status();
+                .stderr(std::process::Stdio::null());
+            // Waited for here, so the orphan reaper (grove is a subreaper) leaves it alone.
+            let started = crate::pty::start_waited(|| {
+                let child = command.spawn()?;
+                let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
+                Ok::<_, std::io::Error>((child, pid))
+            });
+            if let Ok(mut child) = started {
+                let _ = child.wait();
+                crate::pty::waited_for(i32::try_from(child.id()).unwrap_or(i32::MAX));
+            }
         }
     });
 }
