@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::git;
 use crate::history::{self, RunEntry, RunState};
 use crate::merge_cmd::UsageError;
-use crate::record;
+use crate::record::{self, folders, journal, results, RunPaths};
 
 pub struct CleanOptions {
     pub force: bool,
@@ -17,6 +17,8 @@ pub struct CleanOptions {
 }
 
 /// Cleans one run, or every run (`run_id` None). Exit code 1 when something could not be removed.
+/// grove's folders that are links are refused (exit 2) before anything is removed, and folders
+/// are removed only for runs grove made (a run id with grove's records).
 pub fn clean(
     root: &Path,
     run_id: Option<&str>,
@@ -25,25 +27,33 @@ pub fn clean(
 ) -> anyhow::Result<i32> {
     let ids = match run_id {
         Some(id) => {
-            let known = crate::plan::valid_name(id)
-                && (record::runs_dir(root).join(id).is_dir()
-                    || record::worktrees_dir(root).join(id).is_dir()
-                    || !git::branches_under(root, &format!("grove/{id}/"))?.is_empty());
-            if !known {
-                return Err(UsageError(format!(
+            let paths = RunPaths::new(root, id);
+            let no_run = || {
+                UsageError(format!(
                     "no run '{id}' in {} (see grove ls)",
                     root.display()
                 ))
-                .into());
+            };
+            if !crate::plan::valid_name(id) {
+                return Err(no_run().into());
+            }
+            folders::check_run_folders(&paths)?;
+            let known = grove_made(&paths)
+                || !git::branches_under(root, &format!("grove/{id}/"))?.is_empty();
+            if !known {
+                return Err(no_run().into());
             }
             vec![id.to_string()]
         }
         None => {
-            // Worktree folders without records (records removed by hand) are runs too.
+            folders::check_all_run_folders(root)?;
             let mut ids = history::dir_names(&record::runs_dir(root));
             ids.extend(history::dir_names(&record::worktrees_dir(root)));
             ids.sort();
             ids.dedup();
+            for id in &ids {
+                folders::check_run_folders(&RunPaths::new(root, id))?;
+            }
             ids
         }
     };
@@ -60,7 +70,17 @@ pub fn clean(
             writeln!(out, "{id}: running (grove process {pid}), left alone")?;
             continue;
         }
-        failed |= !clean_run(root, &entry, opts, out)?;
+        let made = grove_made(&entry.paths);
+        if !made && entry.paths.worktrees().exists() {
+            writeln!(
+                out,
+                ".grove/worktrees/{id}: no run grove made (no records in .grove/runs/{id}/), left alone"
+            )?;
+        }
+        if !made && run_id.is_none() {
+            continue;
+        }
+        failed |= !clean_run(root, &entry, made, opts, out)?;
     }
     if ids.is_empty() {
         writeln!(out, "no runs in {}", root.display())?;
@@ -68,10 +88,22 @@ pub fn clean(
     Ok(if failed { 1 } else { 0 })
 }
 
-/// Cleans one run that is not running; false when something could not be removed.
+/// Whether grove made the run: its id is a run id, and its records folder (a real one) holds
+/// the journal or results.json grove writes.
+fn grove_made(paths: &RunPaths) -> bool {
+    let regular =
+        |name: &str| std::fs::symlink_metadata(paths.run_dir.join(name)).is_ok_and(|m| m.is_file());
+    folders::is_run_id(&paths.run_id)
+        && std::fs::symlink_metadata(&paths.run_dir).is_ok_and(|m| m.is_dir())
+        && (regular(journal::FILE) || regular(results::FILE))
+}
+
+/// Cleans one run that is not running; false when something could not be removed. Its folders
+/// (worktrees, records) only when grove made it (`made`); its branches and refs in any case.
 fn clean_run(
     root: &Path,
     entry: &RunEntry,
+    made: bool,
     opts: &CleanOptions,
     out: &mut dyn Write,
 ) -> anyhow::Result<bool> {
@@ -82,19 +114,26 @@ fn clean_run(
         writeln!(out, "{id}: {what}")
     };
 
-    let folder = record::worktrees_dir(root).join(id);
-    for task in history::dir_names(&folder) {
+    let folder = entry.paths.worktrees();
+    let tasks = if made {
+        history::dir_names(&folder)
+    } else {
+        Vec::new()
+    };
+    for task in &tasks {
         stop_leftover_agents(&folder.join(task));
     }
     let mut worktrees = 0;
-    for task in history::dir_names(&folder) {
-        match git::remove_worktree(root, &folder.join(&task)) {
+    for task in &tasks {
+        match git::remove_worktree(root, &folder.join(task)) {
             Ok(()) => worktrees += 1,
             Err(e) => problem(out, format!("cannot remove worktree: {e}"))?,
         }
     }
-    // Empty once its worktrees are gone; a folder that is not empty is reported above.
-    let _ = std::fs::remove_dir(&folder);
+    if made {
+        // Empty once its worktrees are gone; a folder that is not empty is reported above.
+        let _ = std::fs::remove_dir(&folder);
+    }
     if let Err(e) = git::prune_worktrees(root) {
         problem(out, format!("cannot prune worktree metadata: {e}"))?;
     }
@@ -119,7 +158,7 @@ fn clean_run(
         }
     };
     let mut removed_records = false;
-    if opts.records && entry.paths.run_dir.is_dir() {
+    if opts.records && made {
         match std::fs::remove_dir_all(&entry.paths.run_dir) {
             Ok(()) => removed_records = true,
             Err(e) => problem(

@@ -164,6 +164,14 @@ pub fn main() -> i32 {
                 eprintln!("error: {resume}");
                 return resume.exit_code();
             }
+            if let Some(engine) = e.downcast_ref::<engine::EngineError>() {
+                eprintln!("error: {e:#}");
+                return engine.exit_code();
+            }
+            if let Some(folder) = e.downcast_ref::<crate::record::folders::FolderError>() {
+                eprintln!("error: {folder}");
+                return 2;
+            }
             eprintln!("error: {e:#}");
             1
         }

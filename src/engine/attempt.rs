@@ -279,7 +279,7 @@ async fn run_inner(
     };
     let envelope_path = paths.envelope(&task);
     let bytes = envelope.to_bytes();
-    if let Err(e) = record::write_atomic(&envelope_path, &bytes) {
+    if let Err(e) = record::write_record(&envelope_path, &bytes) {
         return fail(
             report,
             format!("cannot write {}: {e}", envelope_path.display()),
@@ -303,7 +303,12 @@ async fn run_inner(
     );
     report.argv = argv.clone();
     let env = agent_env(job, &envelope_s, &result_s, &worktree);
-    let log = match File::create(&log_path) {
+    let log = match record::folders::record_file()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&log_path)
+    {
         Ok(f) => f,
         Err(e) => return fail(report, format!("cannot create {}: {e}", log_path.display())),
     };
@@ -444,7 +449,7 @@ async fn run_inner(
     let output = match read_result(&result_path) {
         Ok(Some((value, bytes))) => {
             let stored = paths.result(&task);
-            if let Err(e) = record::write_atomic(&stored, &bytes) {
+            if let Err(e) = record::write_record(&stored, &bytes) {
                 let r = fail(report, format!("cannot write {}: {e}", stored.display()));
                 return save_attempt(job, r, &excludes).await;
             }
@@ -453,7 +458,7 @@ async fn run_inner(
         Ok(None) => {
             let text = result_text.unwrap_or(captured);
             let stored = paths.output_text(&task);
-            if let Err(e) = record::write_atomic(&stored, text.as_bytes()) {
+            if let Err(e) = record::write_record(&stored, text.as_bytes()) {
                 let r = fail(report, format!("cannot write {}: {e}", stored.display()));
                 return save_attempt(job, r, &excludes).await;
             }

@@ -11,6 +11,7 @@ use crate::plan::model::{MergeMode, Plan, PlanFormat, TaskSpec};
 use crate::plan::{self, PlanError, RepoTarget};
 use crate::pty;
 use crate::record::audit::Audit;
+use crate::record::folders::{check_run_folders, FolderError};
 use crate::record::journal::{
     self, AttemptFact, CheckFact, Entry, Journal, JournalError, RunRecord, RunStarted, StateFact,
     TaskRecord,
@@ -50,6 +51,8 @@ pub enum ResumeError {
     },
     #[error(transparent)]
     Engine(#[from] EngineError),
+    #[error(transparent)]
+    Folder(#[from] FolderError),
 }
 
 impl ResumeError {
@@ -61,7 +64,9 @@ impl ResumeError {
             | ResumeError::Live { .. }
             | ResumeError::Finished { .. }
             | ResumeError::Plan { .. }
-            | ResumeError::Changed { .. } => 2,
+            | ResumeError::Changed { .. }
+            | ResumeError::Folder(_) => 2,
+            ResumeError::Engine(e) => e.exit_code(),
             _ => 1,
         }
     }
@@ -187,6 +192,7 @@ fn journaled_run(repo_root: &Path, run_id: &str) -> Result<RunPaths, ResumeError
             repo: repo_root.into(),
         });
     }
+    check_run_folders(&paths)?;
     if !paths.run_dir.join(journal::FILE).is_file() {
         return Err(ResumeError::NoJournal {
             run_id: run_id.into(),

@@ -45,6 +45,18 @@ pub enum EngineError {
     UnknownAgent { task: String, agent: String },
     #[error(transparent)]
     Lock(#[from] LockError),
+    #[error(transparent)]
+    Folder(#[from] record::folders::FolderError),
+}
+
+impl EngineError {
+    /// 2 for what the repository brought (grove's folders as links), 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            EngineError::Folder(_) => 2,
+            _ => 1,
+        }
+    }
 }
 
 /// What to run, where, and how big agents' terminals start.
@@ -217,12 +229,7 @@ pub fn start(req: RunRequest) -> Result<(FrontEnd, tokio::task::JoinHandle<()>),
     let agents = resolve_agents(&plan)?;
     git::ensure_grove_excluded(&repo.root)?;
     let started_at = SystemTime::now();
-    let paths = record::create_run_dir(&repo.root, &plan.name, started_at).map_err(|source| {
-        EngineError::RunDir {
-            path: record::runs_dir(&repo.root).display().to_string(),
-            source,
-        }
-    })?;
+    let paths = record::create_run_dir(&repo.root, &plan.name, started_at)?;
     let format = match plan.source.format {
         crate::plan::model::PlanFormat::Toml => "toml",
         crate::plan::model::PlanFormat::Json => "json",
@@ -1368,7 +1375,7 @@ fn write_plan_copy(paths: &RunPaths, plan: &Plan) -> std::io::Result<()> {
         crate::plan::model::PlanFormat::Toml => "plan.toml",
         crate::plan::model::PlanFormat::Json => "plan.json",
     };
-    record::write_atomic(&paths.run_dir.join(name), plan.source.text.as_bytes())
+    record::write_record(&paths.run_dir.join(name), plan.source.text.as_bytes())
 }
 
 /// The snake_case word a status enum serializes to (as results.json spells it).

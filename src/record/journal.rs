@@ -4,7 +4,7 @@
 //! Reading folds the lines into a [`RunRecord`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -175,7 +175,7 @@ pub struct Journal {
 impl Journal {
     /// Starts the journal of a new run.
     pub fn create(run_dir: &Path) -> std::io::Result<Journal> {
-        let file = OpenOptions::new()
+        let file = super::folders::record_file()
             .create_new(true)
             .append(true)
             .open(run_dir.join(FILE))?;
@@ -188,7 +188,10 @@ impl Journal {
     /// so new lines never run into it.
     pub fn reopen(run_dir: &Path) -> std::io::Result<Journal> {
         let path = run_dir.join(FILE);
-        let mut file = OpenOptions::new().read(true).write(true).open(&path)?;
+        let mut file = super::folders::record_file()
+            .read(true)
+            .write(true)
+            .open(&path)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)?;
         let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
@@ -428,6 +431,8 @@ mod opt_time {
 
 #[cfg(test)]
 mod tests {
+    use std::fs::OpenOptions;
+
     use super::*;
 
     fn started() -> Entry {
