@@ -351,7 +351,8 @@ fn logged_attempts(task_dir: &Path) -> Vec<u32> {
 
 /// What grove says on start: the last run of the same plan is unfinished (and how to resume it),
 /// and worktrees under `.grove/worktrees/` belong to no active run (and how to resume or clean
-/// them). `resuming` is the run being resumed right now, which needs no notice.
+/// them). `resuming` is the run being resumed right now, which needs no notice of those, only
+/// of a torn last line in its journal.
 pub fn start_notices(root: &Path, plan: Option<&str>, resuming: Option<&str>) -> Vec<String> {
     // Every run's records are read only to find the plan's last run; loaded once.
     let runs = match plan {
@@ -377,6 +378,15 @@ pub fn start_notices(root: &Path, plan: Option<&str>, resuming: Option<&str>) ->
                 )),
                 RunState::Unfinished | RunState::Finished => {}
             }
+        }
+    }
+    if let Some(id) = resuming.filter(|id| crate::plan::valid_name(id)) {
+        let paths = RunPaths::new(root, id);
+        if let Some(n) = RunRecord::load(&paths.run_dir).ok().and_then(|r| r.torn) {
+            notices.push(format!(
+                "grove: {}:{n}: the journal's last line is torn (a write cut short) and is skipped; the run goes on from the line before",
+                paths.run_dir.join(crate::record::journal::FILE).display()
+            ));
         }
     }
     let worktrees = record::worktrees_dir(root);
