@@ -52,6 +52,9 @@ pub async fn run(mut front: FrontEnd, out: &mut dyn Write) -> Option<RunSummary>
             Event::TaskRejected { name, error } => {
                 let _ = writeln!(out, "task {name} not added: {error}");
             }
+            Event::RecordWrite { text, .. } => {
+                let _ = writeln!(out, "grove: {text}");
+            }
             Event::RunFinished(summary) => {
                 let _ = write!(out, "{}", summary_table(&tasks, &summary));
                 let _ = out.flush();
@@ -153,6 +156,18 @@ fn task_duration(view: &TaskView) -> Option<Duration> {
     end.duration_since(first).ok()
 }
 
+/// Where the results are; or, when the last write of results.json failed, that it is not
+/// current and why.
+fn results_line(summary: &RunSummary) -> String {
+    match &summary.results_error {
+        None => format!("results: {}\n", summary.results_path.display()),
+        Some(e) => format!(
+            "results: NOT written to {} ({e}): it is missing or behind the run\n",
+            summary.results_path.display()
+        ),
+    }
+}
+
 /// The closing table: task, status, attempts, duration, branch, merge (and cost, when agents
 /// reported one); then counts, the total cost and the results path.
 pub fn summary_table(tasks: &[TaskView], summary: &RunSummary) -> String {
@@ -223,6 +238,6 @@ pub fn summary_table(tasks: &[TaskView], summary: &RunSummary) -> String {
             total.num_turns
         ));
     }
-    out.push_str(&format!("results: {}\n", summary.results_path.display()));
+    out.push_str(&results_line(summary));
     out
 }

@@ -2,11 +2,13 @@
 //! failed write (a full disk, on a real small tmpfs). The real binary on real repositories.
 
 mod common;
+mod lifecycle;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use common::*;
+use lifecycle::*;
 
 /// Every folder and file under `dir` with its mode, `dir` included.
 fn modes(dir: &Path) -> Vec<(String, bool, u32)> {
@@ -238,4 +240,114 @@ prompt = "echo a > a.txt"
             text(&ls)
         );
     }
+}
+
+/// The disk fills while a run goes on, empties, and fills again before the run ends: grove says
+/// when results.json cannot be written and when it is again, its summary does not name a stale
+/// results.json as the results, and the journal stays whole lines, so the run can be resumed.
+#[test]
+fn a_full_disk_is_said_and_leaves_the_journal_whole() {
+    let Some(disk) = Tmpfs::mount("16m") else {
+        return;
+    };
+    let repo = Repo::new_in(disk.path());
+    let go = |n: u32| repo.home.path().join(format!("go{n}"));
+    // The first task's journal lines are longer than a page (its prompt is in them), so on the
+    // full disk part of one fits and the rest does not: a short write.
+    let plan = format!(
+        r#"
+name = "full"
+max_parallel = 3
+[defaults]
+agent = "shell"
+# Nothing grove removes frees space on the full disk.
+keep_worktrees = "always"
+[[tasks]]
+name = "first"
+prompt = '''# {pad}
+{wait1}'''
+[[tasks]]
+name = "second"
+prompt = '''{wait2}'''
+[[tasks]]
+name = "third"
+prompt = '''{wait3}'''
+"#,
+        pad = "x".repeat(6000),
+        wait1 = wait_for_file(&go(1)),
+        wait2 = wait_for_file(&go(2)),
+        wait3 = wait_for_file(&go(3)),
+    );
+    let mut grove = spawn_run(&repo, &plan);
+    let out_file = std::fs::read_dir(repo.home.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("out-"))
+        .unwrap();
+    let said = || std::fs::read_to_string(&out_file).unwrap_or_default();
+    let run_id = the_run(&repo);
+    wait_explained(
+        "every task to run",
+        || {
+            (journal_states(&repo, &run_id)
+                .iter()
+                .filter(|(_, s)| s == "running")
+                .count()
+                == 3)
+                .then_some(())
+        },
+        || format!("{}\n{:?}", said(), journal_states(&repo, &run_id)),
+    );
+    let results = repo.run_dir(&run_id).join("results.json");
+    let failing = format!("grove: cannot write {}: ", results.display());
+    let again = format!("grove: {} is written again", results.display());
+
+    disk.fill("filler");
+    std::fs::write(go(1), "").unwrap();
+    wait_explained(
+        "grove to say results.json cannot be written",
+        || said().contains(&failing).then_some(()),
+        said,
+    );
+
+    std::fs::remove_file(disk.path().join("filler")).unwrap();
+    std::fs::write(go(2), "").unwrap();
+    wait_explained(
+        "grove to say results.json is written again",
+        || said().contains(&again).then_some(()),
+        said,
+    );
+
+    disk.fill("filler");
+    std::fs::write(go(3), "").unwrap();
+    wait_for("grove to end", || grove.try_wait().unwrap());
+    let out = said();
+    assert!(
+        out.contains(&format!("results: NOT written to {}", results.display())),
+        "{out}"
+    );
+    assert!(
+        !out.contains(&format!("results: {}", results.display())),
+        "{out}"
+    );
+    std::fs::remove_file(disk.path().join("filler")).unwrap();
+
+    // Whole lines only: every line is a journal line, and the last one ends.
+    let journal = std::fs::read_to_string(repo.run_dir(&run_id).join("journal.jsonl")).unwrap();
+    assert!(journal.ends_with('\n'), "{journal}");
+    for line in journal.lines() {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|e| panic!("not a journal line ({e}): {line}"));
+    }
+    // The journal is read: the run resumes when its last lines did not reach the disk, and is
+    // said to have finished when they did.
+    let resume = repo.grove(&["resume", &run_id, "--headless"]);
+    let err = String::from_utf8_lossy(&resume.stderr).into_owned();
+    assert!(
+        matches!(resume.status.code(), Some(0 | 1))
+            || (resume.status.code() == Some(2) && err.contains("has finished")),
+        "{}",
+        text(&resume)
+    );
+    assert_eq!(repo.results(&run_id)["total_tasks"], 3);
 }

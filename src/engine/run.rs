@@ -18,9 +18,10 @@ use crate::record::audit::Audit;
 use crate::record::journal::{Entry, Journal, MergeFact, RunStarted, StateFact};
 use crate::record::lock::{LockError, RunLock};
 use crate::record::results::{
-    AttemptRecord, CheckRecord, GroupRecord, MergeRecord, Provenance, Results, TaskResult,
+    AttemptRecord, CheckRecord, GroupRecord, MergeRecord, Provenance, Results, ResultsError,
+    TaskResult,
 };
-use crate::record::{self, RunPaths};
+use crate::record::{self, RunPaths, WriteHealth, WriteNews};
 
 use super::api::*;
 use super::attempt::{self, AttemptJob, AttemptReport, Progress, StopReason};
@@ -158,6 +159,9 @@ struct Run {
     finished: Option<(SystemTime, Duration)>,
     /// results.json is behind: written once per loop turn, however many tasks changed in it.
     results_dirty: bool,
+    /// How the writes of results.json and of the journal went lately.
+    results_health: WriteHealth,
+    journal_health: WriteHealth,
     ports: Ports,
     /// The size new tasks' panes start with.
     pane_size: (u16, u16),
@@ -343,6 +347,8 @@ pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
         removing: 0,
         finished: None,
         results_dirty: false,
+        results_health: WriteHealth::default(),
+        journal_health: WriteHealth::default(),
         ports: Ports::default(),
         pane_size,
         journal: l.journal,
@@ -527,10 +533,27 @@ impl Run {
     }
 
     fn journal(&self, entry: Entry, sync: bool) {
-        if let Err(e) = self.journal.append(entry, sync) {
+        let outcome = self.journal.append(entry, sync);
+        if let Err(e) = &outcome {
             self.audit
                 .error("", &format!("cannot write the journal: {e}"));
         }
+        let path = self.paths.run_dir.join(record::journal::FILE);
+        self.tell_write(
+            &self.journal_health,
+            &path,
+            outcome.err().map(|e| e.to_string()),
+        );
+    }
+
+    /// Tells the front ends when writing a record file starts failing, and when it works again.
+    fn tell_write(&self, health: &WriteHealth, path: &std::path::Path, error: Option<String>) {
+        let (text, failed) = match health.note(error) {
+            None => return,
+            Some(WriteNews::Failing(e)) => (format!("cannot write {}: {e}", path.display()), true),
+            Some(WriteNews::Recovered) => (format!("{} is written again", path.display()), false),
+        };
+        let _ = self.events.send(Event::RecordWrite { text, failed });
     }
 
     /// The task's whole state after a transition; made durable when the task ended.
@@ -1205,6 +1228,7 @@ impl Run {
         let summary = RunSummary {
             run_id: self.paths.run_id.clone(),
             results_path: self.paths.results(),
+            results_error: self.results_health.failure(),
             total: self.tasks.len(),
             succeeded: count(TaskStatus::Succeeded),
             failed: count(TaskStatus::Failed),
@@ -1287,9 +1311,14 @@ impl Run {
 
     fn write_results(&self) {
         let results = self.results();
-        if let Err(e) = results.save(&self.paths.results()) {
+        let error = results.save(&self.paths.results()).err().map(|e| {
             self.audit.error("", &e.to_string());
-        }
+            match e {
+                ResultsError::Write { source, .. } => source.to_string(),
+                other => other.to_string(),
+            }
+        });
+        self.tell_write(&self.results_health, &self.paths.results(), error);
     }
 
     fn results(&self) -> Results {

@@ -65,6 +65,48 @@ fn write_new(path: &Path, bytes: &[u8], file_mode: u32, dir_mode: u32) -> std::i
     result
 }
 
+/// How the writes to one record file went lately, so that a failure is told when it starts (not
+/// on every write that fails after it), and again when the file is written after all, and a run's
+/// summary knows whether the file is current.
+#[derive(Debug, Default)]
+pub struct WriteHealth {
+    failed: std::sync::Mutex<Option<String>>,
+}
+
+/// What [`WriteHealth::note`] found worth telling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteNews {
+    /// The first write that failed (after a success, or ever), and why.
+    Failing(String),
+    /// The first write that succeeded after failures.
+    Recovered,
+}
+
+impl WriteHealth {
+    /// Notes how a write went (its error, if it failed).
+    pub fn note(&self, error: Option<String>) -> Option<WriteNews> {
+        let mut failed = self
+            .failed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let news = match (&*failed, &error) {
+            (None, Some(e)) => Some(WriteNews::Failing(e.clone())),
+            (Some(_), None) => Some(WriteNews::Recovered),
+            _ => None,
+        };
+        *failed = error;
+        news
+    }
+
+    /// Why the last write failed, when it did.
+    pub fn failure(&self) -> Option<String> {
+        self.failed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
 /// `sha256:<hex>` of `bytes`.
 pub fn sha256(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);

@@ -16,7 +16,16 @@ pub struct Repo {
 impl Repo {
     /// A repository on branch `main` with one commit (README.md) and a test identity.
     pub fn new() -> Repo {
-        let repo = Repo::bare_init();
+        Repo::committed(Repo::bare_init())
+    }
+
+    /// [`Repo::new`] in a folder made under `parent` (on the file system `parent` is on); its
+    /// HOME stays in the system's temp folder.
+    pub fn new_in(parent: &Path) -> Repo {
+        Repo::committed(Repo::init(tempfile::tempdir_in(parent).unwrap()))
+    }
+
+    fn committed(repo: Repo) -> Repo {
         repo.git(&["config", "user.name", "Test"]);
         repo.git(&["config", "user.email", "test@example.com"]);
         repo.write("README.md", "# test\n");
@@ -26,8 +35,12 @@ impl Repo {
 
     /// `git init` on main, nothing committed, no identity configured.
     pub fn bare_init() -> Repo {
+        Repo::init(tempfile::tempdir().unwrap())
+    }
+
+    fn init(dir: tempfile::TempDir) -> Repo {
         let repo = Repo {
-            dir: tempfile::tempdir().unwrap(),
+            dir,
             home: tempfile::tempdir().unwrap(),
         };
         repo.git(&["init", "-q", "-b", "main"]);
