@@ -1,6 +1,7 @@
 //! `grove clean <run-id> | --all [--force] [--records]`: removes a run's worktrees, prunes stale
-//! worktree metadata, deletes its branches (unmerged ones only with --force) and attempt refs,
-//! and with --records its records too. Runs that are running are left alone.
+//! worktree metadata, deletes its branches (unmerged ones only with --force) and its attempt refs
+//! (only with --force), and with --records its records too. Runs that are running are left
+//! alone, and so are unfinished ones unless --force.
 
 use std::io::Write;
 use std::path::Path;
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::git;
 use crate::history::{self, RunEntry, RunState};
 use crate::merge_cmd::UsageError;
-use crate::record::{self, folders, journal, results, RunPaths};
+use crate::record::{self, folders, RunPaths};
 
 pub struct CleanOptions {
     pub force: bool,
@@ -38,7 +39,7 @@ pub fn clean(
                 return Err(no_run().into());
             }
             folders::check_run_folders(&paths)?;
-            let known = grove_made(&paths)
+            let known = folders::grove_made(&paths)
                 || !git::branches_under(root, &format!("grove/{id}/"))?.is_empty();
             if !known {
                 return Err(no_run().into());
@@ -70,7 +71,22 @@ pub fn clean(
             writeln!(out, "{id}: running (grove process {pid}), left alone")?;
             continue;
         }
-        let made = grove_made(&entry.paths);
+        // A run grove can resume keeps its worktrees, branches and saved attempts for that.
+        let resumable = entry.state() == RunState::Unfinished && entry.record.is_some();
+        if resumable && !opts.force {
+            if run_id.is_some() {
+                return Err(UsageError(format!(
+                    "run '{id}' did not finish: grove resume {id} continues it; grove clean {id} --force removes it"
+                ))
+                .into());
+            }
+            writeln!(
+                out,
+                "{id}: unfinished, kept (grove resume {id} continues it; grove clean {id} --force removes it)"
+            )?;
+            continue;
+        }
+        let made = folders::grove_made(&entry.paths);
         if !made && entry.paths.worktrees().exists() {
             writeln!(
                 out,
@@ -86,16 +102,6 @@ pub fn clean(
         writeln!(out, "no runs in {}", root.display())?;
     }
     Ok(if failed { 1 } else { 0 })
-}
-
-/// Whether grove made the run: its id is a run id, and its records folder (a real one) holds
-/// the journal or results.json grove writes.
-fn grove_made(paths: &RunPaths) -> bool {
-    let regular =
-        |name: &str| std::fs::symlink_metadata(paths.run_dir.join(name)).is_ok_and(|m| m.is_file());
-    folders::is_run_id(&paths.run_id)
-        && std::fs::symlink_metadata(&paths.run_dir).is_ok_and(|m| m.is_dir())
-        && (regular(journal::FILE) || regular(results::FILE))
 }
 
 /// Cleans one run that is not running; false when something could not be removed. Its folders
@@ -150,12 +156,18 @@ fn clean_run(
             Err(e) => problem(out, format!("cannot delete branch: {e}"))?,
         }
     }
-    let refs = match git::delete_refs_under(root, &format!("refs/grove/{id}")) {
-        Ok(n) => n,
-        Err(e) => {
-            problem(out, format!("cannot delete attempt refs: {e}"))?;
-            0
+    // Attempt refs hold the work of failed and interrupted attempts: kept unless --force.
+    let attempt_refs = format!("refs/grove/{id}");
+    let (refs, kept_refs) = if opts.force {
+        match git::delete_refs_under(root, &attempt_refs) {
+            Ok(n) => (n, Vec::new()),
+            Err(e) => {
+                problem(out, format!("cannot delete attempt refs: {e}"))?;
+                (0, Vec::new())
+            }
         }
+    } else {
+        (0, git::refs_under(root, &attempt_refs)?)
     };
     let mut removed_records = false;
     if opts.records && made {
@@ -188,6 +200,15 @@ fn clean_run(
             kept.len(),
             plural(kept.len(), "es"),
             kept.join(", ")
+        )?;
+    }
+    if !kept_refs.is_empty() {
+        writeln!(
+            out,
+            "{id}: kept {} attempt ref{} (work saved from failed or interrupted attempts; --force deletes them): {}",
+            kept_refs.len(),
+            plural(kept_refs.len(), "s"),
+            kept_refs.join(", ")
         )?;
     }
     Ok(ok)

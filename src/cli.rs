@@ -74,15 +74,16 @@ enum Cmd {
         #[arg(long)]
         repo: Option<PathBuf>,
     },
-    /// Remove a run's worktrees, branches and attempt refs (branches not merged into the base
-    /// only with --force).
+    /// Remove a run's worktrees and merged branches (with --force also unmerged branches, attempt
+    /// refs and unfinished runs).
     Clean {
         #[arg(required_unless_present = "all", conflicts_with = "all")]
         run_id: Option<String>,
         /// Every run of the repository that is not running.
         #[arg(long)]
         all: bool,
-        /// Also delete branches not merged into the base.
+        /// Also delete branches not merged into the base and attempt refs (saved work of failed or
+        /// interrupted attempts), and clean unfinished runs, which could still be resumed.
         #[arg(long)]
         force: bool,
         /// Also remove the run's records (.grove/runs/<run-id>).

@@ -197,7 +197,7 @@ pub fn ls(root: &Path, out: &mut dyn Write) -> anyhow::Result<i32> {
     if runs.iter().any(|r| r.state() == RunState::Unfinished) {
         writeln!(
             out,
-            "\nunfinished runs continue with: grove resume <run>; grove clean <run> removes one"
+            "\nunfinished runs continue with: grove resume <run>; grove clean <run> --force removes one"
         )?;
     }
     Ok(0)
@@ -391,7 +391,11 @@ pub fn start_notices(root: &Path, plan: Option<&str>, resuming: Option<&str>) ->
     }
     let worktrees = record::worktrees_dir(root);
     for id in dir_names(&worktrees) {
-        if mentioned.contains(&id.as_str()) || dir_names(&worktrees.join(&id)).is_empty() {
+        // A folder of no run grove made is not grove's to point at (grove clean leaves it).
+        if mentioned.contains(&id.as_str())
+            || dir_names(&worktrees.join(&id)).is_empty()
+            || !record::folders::grove_made(&RunPaths::new(root, &id))
+        {
             continue;
         }
         let loaded;
@@ -406,7 +410,7 @@ pub fn start_notices(root: &Path, plan: Option<&str>, resuming: Option<&str>) ->
         match entry.state() {
             RunState::Running { .. } => {}
             RunState::Unfinished if entry.record.is_some() => notices.push(format!(
-                "grove: {shown} holds worktrees of unfinished run {id}: grove resume {id} continues it, grove clean {id} removes them"
+                "grove: {shown} holds worktrees of unfinished run {id}: grove resume {id} continues it, grove clean {id} --force removes them"
             )),
             _ => notices.push(format!(
                 "grove: {shown} holds worktrees of run {id}, which is not running: grove clean {id} removes them"

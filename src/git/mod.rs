@@ -18,7 +18,7 @@ pub use diff::{diff_patch, diff_stat};
 pub use merge::{merge_branches_for_start, merge_into};
 pub use refs::{
     branch_tip, branches_under, delete_branch, delete_refs_under, head_commit, is_merged_into,
-    remove_stale_index_lock, remove_stale_ref_lock,
+    refs_under, remove_stale_index_lock, remove_stale_ref_lock,
 };
 pub use status::untracked_files;
 pub use worktree::{create_worktree, ensure_grove_excluded, prune_worktrees, remove_worktree};

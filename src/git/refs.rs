@@ -81,18 +81,26 @@ pub fn branches_under(repo_root: &Path, prefix: &str) -> Result<Vec<String>, Git
     Ok(names)
 }
 
-/// Deletes every ref whose name lies under `prefix` (e.g. "refs/grove/run-1"); returns how many.
-pub fn delete_refs_under(repo_root: &Path, prefix: &str) -> Result<usize, GitError> {
+/// The refs whose names lie under `prefix` (e.g. "refs/grove/run-1"), sorted.
+pub fn refs_under(repo_root: &Path, prefix: &str) -> Result<Vec<String>, GitError> {
     let repo = open(repo_root)?;
     // A trailing slash keeps "refs/grove/run-1" from also matching "refs/grove/run-10/…".
     let dir = format!("{}/", prefix.trim_end_matches('/'));
-    let names: Vec<String> = repo
+    let mut names: Vec<String> = repo
         .references()
         .ctx(|| "listing refs".into(), repo_root)?
         .names()
         .filter_map(|name| name.ok().map(str::to_string))
         .filter(|name| name.starts_with(&dir))
         .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// Deletes every ref whose name lies under `prefix` (e.g. "refs/grove/run-1"); returns how many.
+pub fn delete_refs_under(repo_root: &Path, prefix: &str) -> Result<usize, GitError> {
+    let names = refs_under(repo_root, prefix)?;
+    let repo = open(repo_root)?;
     for name in &names {
         repo.find_reference(name)
             .and_then(|mut r| r.delete())

@@ -126,6 +126,16 @@ pub fn record_file() -> OpenOptions {
     options
 }
 
+/// Whether grove made the run: its id is a run id, and its records folder (a real one) holds
+/// the journal or results.json grove writes. Only such a run's folders are grove's to remove.
+pub fn grove_made(paths: &RunPaths) -> bool {
+    let regular =
+        |name: &str| std::fs::symlink_metadata(paths.run_dir.join(name)).is_ok_and(|m| m.is_file());
+    is_run_id(&paths.run_id)
+        && std::fs::symlink_metadata(&paths.run_dir).is_ok_and(|m| m.is_dir())
+        && (regular(super::journal::FILE) || regular(super::results::FILE))
+}
+
 /// Whether `id` has the form of a run id grove makes: `<plan>-<yyyymmdd>-<HHMMSS>`, maybe with
 /// `-<n>` after it.
 pub fn is_run_id(id: &str) -> bool {
