@@ -174,30 +174,37 @@ prompt = "echo f > f.txt; exit 1"
     assert_eq!(repo.git(&["status", "--porcelain"]), "");
 }
 
-#[test]
-fn live_runs_are_left_alone_and_unfinished_ones_are_pointed_out() {
-    let repo = Repo::new();
+/// Starts a run of plan `name` whose one task, `waits`, writes w.txt and then waits as long as
+/// the returned gate file is there; returns once the agent runs.
+fn start_gated_run(repo: &Repo, name: &str) -> (Grove, String, std::path::PathBuf) {
     let gate = repo.home.path().join("block");
     std::fs::write(&gate, "").unwrap();
     let plan = format!(
         r#"
-name = "live"
+name = "{name}"
 [defaults]
 agent = "shell"
 kill_grace = "200ms"
 [[tasks]]
 name = "waits"
-prompt = '''echo w > w.txt; if [ -f {gate} ]; then sleep 300; fi'''
+prompt = '''echo w > w.txt; while [ -f {gate} ]; do sleep 0.05; done'''
 "#,
         gate = gate.display()
     );
-    let mut grove = spawn_run(&repo, &plan);
-    let run_id = the_run(&repo);
+    let grove = spawn_run(repo, &plan);
+    let run_id = the_run(repo);
     wait_for("the agent to run", || {
-        journal_states(&repo, &run_id)
+        journal_states(repo, &run_id)
             .contains(&("waits".into(), "running".into()))
             .then_some(())
     });
+    (grove, run_id, gate)
+}
+
+#[test]
+fn live_runs_are_left_alone_and_unfinished_ones_are_pointed_out() {
+    let repo = Repo::new();
+    let (mut grove, run_id, gate) = start_gated_run(&repo, "live");
 
     let ls = stdout(&repo.grove(&["ls"]));
     assert!(
@@ -304,27 +311,7 @@ prompt = '''echo w > w.txt; if [ -f {gate} ]; then sleep 300; fi'''
 #[test]
 fn force_cleans_an_unfinished_run() {
     let repo = Repo::new();
-    let gate = repo.home.path().join("block");
-    std::fs::write(&gate, "").unwrap();
-    let plan = format!(
-        r#"
-name = "stopped"
-[defaults]
-agent = "shell"
-kill_grace = "200ms"
-[[tasks]]
-name = "waits"
-prompt = '''echo w > w.txt; while [ -f {gate} ]; do sleep 0.05; done'''
-"#,
-        gate = gate.display()
-    );
-    let mut grove = spawn_run(&repo, &plan);
-    let run_id = the_run(&repo);
-    wait_for("the agent to run", || {
-        journal_states(&repo, &run_id)
-            .contains(&("waits".into(), "running".into()))
-            .then_some(())
-    });
+    let (mut grove, run_id, _gate) = start_gated_run(&repo, "stopped");
     // SAFETY: signalling our own child.
     unsafe { libc::kill(grove.id() as i32, libc::SIGTERM) };
     assert_eq!(grove.wait().unwrap().code(), Some(143));
