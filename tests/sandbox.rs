@@ -284,3 +284,30 @@ fn sandbox_spec(run_dir: &Path, task: &str) -> serde_json::Value {
     let path = run_dir.join("agents").join(task).join("sandbox.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
+
+#[test]
+fn the_new_keys_are_validated_with_their_place() {
+    let repo = Repo::new();
+    let cases = [
+        ("max_memory = \"lots\"", "plan.toml:5:14: task 'a': bad size \"lots\" for 'max_memory'"),
+        ("max_memory = 10", "plan.toml:5:14: task 'a': 'max_memory' must be at least 1M"),
+        ("sandbox = \"docker\"", "plan.toml:5:11: task 'a': 'sandbox' must be one of \"worktree\", \"off\""),
+        ("sandbox_write = [\"build\"]", "plan.toml:5:18: task 'a': 'sandbox_write': 'build' must be an absolute path or start with ~/"),
+        ("network = \"no\"", "plan.toml:5:11"),
+    ];
+    for (line, expected) in cases {
+        let plan = repo.write_plan(&format!(
+            "name = \"x\"\n[[tasks]]\nname = \"a\"\nagent = \"shell\"\n{line}\nprompt = \"true\"\n"
+        ));
+        let out = repo.grove(&["validate", plan.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{line}: {}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expected), "{line}: {err}");
+    }
+    let plan = repo.write_plan(
+        "name = \"x\"\nmin_free_memory = \"2X\"\n[[tasks]]\nname = \"a\"\nagent = \"shell\"\nprompt = \"true\"\n",
+    );
+    let out = repo.grove(&["validate", plan.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("plan.toml:2:19"));
+}
