@@ -271,6 +271,22 @@ mod tests {
     }
 
     #[test]
+    fn write_health_tells_a_failure_once_and_its_end() {
+        let health = WriteHealth::default();
+        assert_eq!(health.note(None), None);
+        let full = || Some("No space left on device".to_string());
+        assert_eq!(
+            health.note(full()),
+            Some(WriteNews::Failing("No space left on device".into()))
+        );
+        assert_eq!(health.note(full()), None);
+        assert_eq!(health.failure(), full());
+        assert_eq!(health.note(None), Some(WriteNews::Recovered));
+        assert_eq!(health.note(None), None);
+        assert_eq!(health.failure(), None);
+    }
+
+    #[test]
     fn atomic_write_replaces_and_leaves_no_temp() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.json");
