@@ -1,8 +1,11 @@
 //! git work through libgit2: worktrees, commits, attempt refs, in-memory merges, diff stats.
-//! Nothing here runs on a UI loop; worktree add/remove/prune on one repository are serialized.
+//! Nothing here runs on a UI loop. Merges and worktree add/remove/prune on one repository are
+//! serialized across threads and grove processes (`lock`), and retried while a git lock file is
+//! held for an instant by someone else.
 
 mod commit;
 mod diff;
+mod lock;
 mod merge;
 mod refs;
 mod status;
@@ -70,6 +73,13 @@ pub enum GitError {
     },
     #[error("branch '{branch}' does not exist in {}", repo.display())]
     NoSuchBranch { branch: String, repo: PathBuf },
+    /// The git CLI, run where libgit2 cannot do what git does (clean filters), failed.
+    #[error("`{command}` in {}: {stderr}", path.display())]
+    Cli {
+        command: String,
+        path: PathBuf,
+        stderr: String,
+    },
 }
 
 /// Attaches "what failed, where" to libgit2 errors.
