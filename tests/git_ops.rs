@@ -8,6 +8,8 @@ use std::process::Command;
 use grove::git::{self, MergeOutcome};
 use tempfile::TempDir;
 
+mod common;
+
 /// Runs the git CLI hermetically (no user or system config) with a fixed test identity.
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
@@ -581,13 +583,9 @@ fn run_while_another_grove_holds<T: Send + 'static>(
     op: impl FnOnce() -> T + Send + 'static,
     while_held: impl FnOnce(),
 ) -> T {
-    use std::os::fd::AsRawFd;
     use std::os::unix::fs::MetadataExt;
     let path = repo.root.join(".git/grove").join(name);
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let held = fs::File::create(&path).unwrap();
-    // SAFETY: flock on a file this test opened; closing it releases the lock.
-    assert_eq!(unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX) }, 0);
+    let held = common::hold_flock(&path);
     let inode = format!(":{}", fs::metadata(&path).unwrap().ino());
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || tx.send(op()));
