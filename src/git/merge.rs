@@ -406,7 +406,7 @@ fn checkout(repo: &Repository, new: Oid) -> Result<Option<Vec<String>>, GitError
 }
 
 /// The first few paths, for a one-line reason.
-fn summarize(paths: &[String]) -> String {
+pub(super) fn summarize(paths: &[String]) -> String {
     const SHOWN: usize = 5;
     let mut text = paths
         .iter()

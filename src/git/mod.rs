@@ -9,6 +9,7 @@ mod lock;
 mod merge;
 mod refs;
 mod status;
+mod submodule;
 mod worktree;
 
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ pub use refs::{
     remove_stale_index_lock, remove_stale_ref_lock,
 };
 pub use status::untracked_files;
+pub use submodule::warnings as submodule_warnings;
 pub use worktree::{create_worktree, ensure_grove_excluded, prune_worktrees, remove_worktree};
 
 /// Lines added and removed between two commits.
@@ -73,6 +75,13 @@ pub enum GitError {
     },
     #[error("branch '{branch}' does not exist in {}", repo.display())]
     NoSuchBranch { branch: String, repo: PathBuf },
+    /// Work an agent left inside a submodule, which a commit of the task's branch cannot carry.
+    #[error("work inside submodule '{name}' ({}/) is not committed by grove: {detail}; it stays in the worktree", path.display())]
+    SubmoduleWork {
+        name: String,
+        path: PathBuf,
+        detail: String,
+    },
     /// The git CLI, run where libgit2 cannot do what git does (clean filters), failed.
     #[error("`{command}` in {}: {stderr}", path.display())]
     Cli {

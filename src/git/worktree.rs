@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::lock::{retry_locked, serialize, Scope};
 use super::refs::commit_of;
+use super::submodule;
 use super::{io_err, open, GitContext, GitError};
 
 const GROVE_EXCLUDE: &str = "/.grove/";
@@ -83,12 +84,14 @@ pub fn create_worktree(
     drop(serial);
     discard(stale)?;
 
-    // Writing the files is most of the work and touches only this worktree, so it runs
-    // unlocked, in parallel with other tasks' worktree creation.
+    // Writing the files (and cloning submodules) is most of the work and touches only this
+    // worktree, so it runs unlocked, in parallel with other tasks' worktree creation.
     let checked_out = open(&path).and_then(|worktree| {
         worktree
             .checkout_head(Some(CheckoutBuilder::new().force()))
-            .ctx(|| format!("checking out {start_commit}"), &path)
+            .ctx(|| format!("checking out {start_commit}"), &path)?;
+        submodule::init_all(&worktree);
+        Ok(())
     });
     if checked_out.is_err() {
         // The checkout error is the one worth reporting; a failed cleanup is retried by the
