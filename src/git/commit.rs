@@ -4,10 +4,11 @@ use std::path::Path;
 
 use git2::{Commit, ErrorCode, Index, IndexAddOption, Oid, Repository};
 
-use super::{open, signature, submodule, GitContext, GitError};
+use super::{filters, open, signature, submodule, GitContext, GitError};
 
 /// Stages every change in the worktree (new, modified, deleted files; .gitignore respected; plus
-/// `extra_excludes`, gitignore-style patterns that must never be committed) and commits on the
+/// `extra_excludes`, gitignore-style patterns that must never be committed; content through the
+/// repository's line-ending attributes and clean filter drivers, as `git add` stores it) and commits on the
 /// worktree's branch with `message`. Ok(None) when there is nothing to commit. Commits the agent
 /// made itself stay as they are: this commit's parent is the current HEAD. Work inside a
 /// submodule (which this commit could only record as a commit id) is an error naming it.
@@ -66,6 +67,7 @@ pub fn save_snapshot(
 fn staged_index(repo: &Repository, extra_excludes: &[String]) -> Result<Index, GitError> {
     let path = repo.workdir().unwrap_or(repo.path()).to_path_buf();
     let mut index = repo.index().ctx(|| "reading the index".into(), &path)?;
+    let before = filters::ids(&index);
     let matcher = ExtraExcludes::new(repo, extra_excludes)?;
     let mut failure = None;
     let mut filter = |file: &Path, _: &[u8]| -> i32 {
@@ -85,6 +87,8 @@ fn staged_index(repo: &Repository, extra_excludes: &[String]) -> Result<Index, G
         return Err(e);
     }
     staged.ctx(|| "staging the worktree's changes".into(), &path)?;
+    // libgit2 applies line-ending attributes itself but runs no filter driver.
+    filters::clean_changed(repo, &mut index, &before)?;
     Ok(index)
 }
 

@@ -5,6 +5,7 @@
 
 mod commit;
 mod diff;
+mod filters;
 mod lock;
 mod merge;
 mod refs;
