@@ -127,6 +127,15 @@ enum Cmd {
         #[arg(long)]
         envelope: PathBuf,
     },
+    /// Applies an attempt's sandbox spec to itself, then execs the command after `--` (how
+    /// grove starts setup commands, agents and checks under `sandbox`, `network`, `max_memory`).
+    #[command(hide = true)]
+    SandboxExec {
+        #[arg(long)]
+        spec: PathBuf,
+        #[arg(last = true, required = true)]
+        argv: Vec<String>,
+    },
 }
 
 /// How a run is shown.
@@ -274,6 +283,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             );
             Ok(code)
         }
+        Cmd::SandboxExec { spec, argv } => Ok(crate::sandbox::run_wrapper(&spec, &argv)),
         Cmd::DemoAgent { envelope } => {
             let cwd = std::env::current_dir().context("no current directory")?;
             Ok(crate::agent::demo_agent::run(&envelope, &cwd))
@@ -335,6 +345,9 @@ fn print_notices(root: &Path, plan: Option<&str>, resuming: Option<&str>) {
 }
 
 fn run_plan(plan: Plan, target: RepoTarget, front: FrontEndArgs) -> anyhow::Result<i32> {
+    if let Some(warning) = crate::sandbox::unavailable_warning(&plan) {
+        eprintln!("{warning}");
+    }
     let agents = match dashboard(front) {
         true => agent_choices(&plan)?,
         false => Vec::new(),

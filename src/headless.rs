@@ -21,13 +21,18 @@ pub async fn run(mut front: FrontEnd, out: &mut dyn Write) -> Option<RunSummary>
         info.base_label
     );
     let mut tasks: Vec<TaskView> = Vec::new();
+    // What was last printed per task: status, attempt, and whether it waited or was held.
     let mut printed: HashMap<usize, (TaskStatus, u32, bool)> = HashMap::new();
     let width = |tasks: &[TaskView]| tasks.iter().map(|t| t.name.len()).max().unwrap_or(4);
     while let Some(event) = front.events.recv().await {
         match event {
             Event::TaskAdded { view, .. } => tasks.push(view),
             Event::TaskChanged(view) => {
-                let key = (view.status, view.attempt, view.waiting.is_some());
+                let key = (
+                    view.status,
+                    view.attempt,
+                    view.waiting.is_some() || view.held.is_some(),
+                );
                 if printed.get(&view.index) != Some(&key) {
                     printed.insert(view.index, key);
                     let w = width(&tasks);
@@ -70,6 +75,14 @@ fn state_line(view: &TaskView, elapsed: Duration, width: usize) -> String {
             elapsed.as_secs_f64(),
             view.name,
             "waiting"
+        );
+    }
+    if let (TaskStatus::Pending, Some(held)) = (view.status, &view.held) {
+        return format!(
+            "{:>7.1}s  {:<width$}  {:<9}  {held}",
+            elapsed.as_secs_f64(),
+            view.name,
+            "held"
         );
     }
     let detail = match view.status {

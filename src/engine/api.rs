@@ -200,6 +200,12 @@ pub struct TaskView {
     pub waiting: Option<String>,
     /// The raced task this one is a sibling of (`replicas` / `agents`).
     pub group: Option<String>,
+    /// What its processes may touch: `worktree`, `worktree, no network`, `off`, `unavailable`.
+    pub sandbox: String,
+    /// `max_memory`, in bytes.
+    pub max_memory: Option<u64>,
+    /// While pending: why it did not start when its turn came (`low memory (…)`).
+    pub held: Option<String>,
 }
 
 /// Counts and where the results are, when the run ends.

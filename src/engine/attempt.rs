@@ -19,6 +19,7 @@ use crate::pty::{self, pane::Pane, Exit, OutputSink, PtyControl, SpawnSpec, Spaw
 use crate::record::audit::Audit;
 use crate::record::envelope::Envelope;
 use crate::record::{self, RunPaths};
+use crate::sandbox::{Confinement, Inputs};
 
 use super::api::Event;
 use super::output::Tail;
@@ -193,7 +194,12 @@ pub async fn run(
     progress: mpsc::UnboundedSender<Progress>,
 ) {
     let index = job.index;
-    let report = run_inner(&job, stop, &progress).await;
+    let mut confinement = None;
+    let report = run_inner(&job, stop, &progress, &mut confinement).await;
+    // Its cgroup is emptied and removed, its temp folder deleted: file system work.
+    if let Some(confinement) = confinement {
+        let _ = blocking(move || drop(confinement)).await;
+    }
     let _ = progress.send(Progress::Done {
         index,
         report: Box::new(report),
@@ -210,13 +216,13 @@ async fn run_inner(
     job: &AttemptJob,
     mut stop: oneshot::Receiver<StopReason>,
     progress: &mpsc::UnboundedSender<Progress>,
+    confinement: &mut Option<Confinement>,
 ) -> AttemptReport {
     let task = job.spec.name.clone();
     let paths = &job.paths;
     let worktree = paths.worktree(&task);
     let branch = paths.branch(&task);
     let log_path = paths.attempt_log(&task, job.attempt);
-    let result_path = paths.attempt_result(&task, job.attempt);
     let started_at = SystemTime::now();
     let clock = Instant::now();
     let mut report = AttemptReport::new(job.attempt, started_at, log_path.clone());
@@ -258,7 +264,14 @@ async fn run_inner(
         Err(e) => return fail(report, e),
     }
 
-    // 2. The envelope.
+    // 2. The sandbox, then the envelope.
+    let confined = match confine(job, &worktree).await {
+        Ok(confined) => &*confinement.insert(confined),
+        Err(e) => return fail(report, e),
+    };
+    let result_path = confined
+        .result_path()
+        .unwrap_or_else(|| paths.attempt_result(&task, job.attempt));
     let _ = std::fs::remove_file(&result_path);
     let envelope = Envelope {
         task_id: format!("{}/{}", paths.run_id, task),
@@ -302,7 +315,8 @@ async fn run_inner(
         },
     );
     report.argv = argv.clone();
-    let env = agent_env(job, &envelope_s, &result_s, &worktree);
+    let mut env = agent_env(job, &envelope_s, &result_s, &worktree);
+    env.extend(confined.env());
     let log = match File::create(&log_path) {
         Ok(f) => f,
         Err(e) => return fail(report, format!("cannot create {}: {e}", log_path.display())),
@@ -322,6 +336,8 @@ async fn run_inner(
         budget: Budget::new(job.spec.timeout, job.paused.clone()),
         stop: &mut stop,
         progress,
+        confined,
+        oom_before: 0,
     };
     let mut excludes = setup::planned_excludes(&job.spec);
     if let Err(failure) = prepare(&mut term, &mut excludes).await {
@@ -341,13 +357,7 @@ async fn run_inner(
         Ok(sink) => sink,
         Err(e) => return fail(report, format!("cannot write {}: {e}", log_path.display())),
     };
-    let spec = SpawnSpec {
-        argv: argv.clone(),
-        cwd: worktree.clone(),
-        env: term.env.clone(),
-        rows: job.pane_size.0,
-        cols: job.pane_size.1,
-    };
+    let spec = term.spawn_spec(&argv);
     let env_names: Vec<&str> = spec.env.iter().map(|(k, _)| k.as_str()).collect();
     job.audit
         .spawn(&task, job.attempt, &argv, &worktree, &env_names);
@@ -418,7 +428,7 @@ async fn run_inner(
         let r = fail(report, error);
         return save_attempt(job, r, &excludes).await;
     }
-    if let Some(error) = exit_error(exit.as_ref()) {
+    if let Some(error) = term.exit_error(exit.as_ref()) {
         let r = fail(report, error);
         return save_attempt(job, r, &excludes).await;
     }
@@ -623,7 +633,7 @@ async fn run_check(
             format!("{} (in check: {command})", timed_out(job.spec.timeout)),
         )),
         How::Stopped(reason) => Some((AttemptEnd::Cancelled, reason.clone())),
-        How::Exited => exit_error(exit.as_ref()).map(|why| {
+        How::Exited => term.exit_error(exit.as_ref()).map(|why| {
             (
                 AttemptEnd::Failed,
                 format!("check '{command}' failed: {why}"),
@@ -666,9 +676,36 @@ struct Terminal<'a> {
     budget: Budget,
     stop: &'a mut oneshot::Receiver<StopReason>,
     progress: &'a mpsc::UnboundedSender<Progress>,
+    /// Every process of the attempt starts under it.
+    confined: &'a Confinement,
+    /// The cgroup's OOM kills before the latest process started.
+    oom_before: u64,
 }
 
 impl Terminal<'_> {
+    /// How a process of the attempt is started: in the worktree, with the attempt's
+    /// environment, through the sandbox wrapper when it has something to apply.
+    fn spawn_spec(&mut self, argv: &[String]) -> SpawnSpec {
+        self.oom_before = self.confined.oom_kills();
+        SpawnSpec {
+            argv: self.confined.wrap(argv),
+            cwd: self.worktree.clone(),
+            env: self.env.clone(),
+            rows: self.job.pane_size.0,
+            cols: self.job.pane_size.1,
+        }
+    }
+
+    /// Why the latest process did not succeed (None: it did), `out of memory` when the kernel
+    /// killed in the attempt's cgroup meanwhile.
+    fn exit_error(&self, exit: Option<&Exit>) -> Option<String> {
+        let why = exit_error(exit)?;
+        Some(
+            self.confined
+                .explain(why, self.oom_before, self.job.spec.max_memory),
+        )
+    }
+
     fn sink(
         &self,
         tail: Option<Arc<Mutex<Tail>>>,
@@ -706,13 +743,7 @@ impl Terminal<'_> {
     ) -> Result<(How, Option<Exit>), String> {
         self.announce(&format!("$ {}", step.label));
         let sink = self.sink(tail, None, None).map_err(|e| e.to_string())?;
-        let spec = SpawnSpec {
-            argv: step.argv.clone(),
-            cwd: self.worktree.clone(),
-            env: self.env.clone(),
-            rows: self.job.pane_size.0,
-            cols: self.job.pane_size.1,
-        };
+        let spec = self.spawn_spec(&step.argv);
         let mut spawned = pty::spawn(&spec, sink).map_err(|e| e.to_string())?;
         Ok(self.wait(&mut spawned, None).await)
     }
@@ -740,7 +771,7 @@ impl Terminal<'_> {
                 Err(end(AttemptEnd::TimedOut, error))
             }
             How::Stopped(reason) => Err(end(AttemptEnd::Cancelled, reason)),
-            How::Exited => match exit_error(exit.as_ref()) {
+            How::Exited => match self.exit_error(exit.as_ref()) {
                 None => {
                     job.audit.setup(task, attempt, &step.label, "ok");
                     Ok(())
@@ -843,6 +874,25 @@ impl Terminal<'_> {
         }
         (how, exit)
     }
+}
+
+/// The attempt's sandbox, decided and written on a blocking thread once its worktree exists.
+async fn confine(job: &AttemptJob, worktree: &Path) -> Result<Confinement, String> {
+    let (spec, argv, paths) = (job.spec.clone(), job.agent.argv.clone(), job.paths.clone());
+    let (attempt, worktree) = (job.attempt, worktree.to_path_buf());
+    blocking(move || {
+        let task_dir = paths.task_dir(&spec.name);
+        Confinement::prepare(&Inputs {
+            spec: &spec,
+            agent_argv: &argv,
+            run_id: &paths.run_id,
+            attempt,
+            worktree: &worktree,
+            envelope: &paths.envelope(&spec.name),
+            spec_path: &task_dir.join("sandbox.json"),
+        })
+    })
+    .await?
 }
 
 /// Completes when `activity` is notified; never without one.

@@ -1,6 +1,7 @@
 //! The engine: runs a plan's tasks, one state machine per task, and talks to front ends only
 //! through `api::Command` and `api::Event`.
 
+mod admission;
 pub mod api;
 mod attempt;
 pub mod output;

@@ -22,6 +22,7 @@ use crate::record::results::{
 };
 use crate::record::{self, RunPaths};
 
+use super::admission;
 use super::api::*;
 use super::attempt::{self, AttemptJob, AttemptReport, Progress, StopReason};
 use super::output;
@@ -80,6 +81,8 @@ struct Task {
     merge_reason: Option<String>,
     /// TCP ports held for the task from its first attempt until it ends.
     ports: Vec<u16>,
+    /// Why it did not start when its turn came (admission control: low memory).
+    held: Option<String>,
 }
 
 impl Task {
@@ -104,6 +107,7 @@ impl Task {
             merge_reason: None,
             ports: Vec::new(),
             pgid: None,
+            held: None,
         }
     }
 }
@@ -119,6 +123,8 @@ enum Internal {
         outcome: Result<MergeOutcome, String>,
     },
     WorktreeRemoved,
+    /// Look at the machine's memory again for tasks held by `min_free_memory`.
+    MemoryCheck,
 }
 
 struct Run {
@@ -160,6 +166,8 @@ struct Run {
     kill_now: watch::Sender<bool>,
     /// What a resumed run does before scheduling anything.
     recovery: Vec<Recovery>,
+    /// A `MemoryCheck` is on its way.
+    memory_check_armed: bool,
 }
 
 /// What a task resumed from the journal brings with it.
@@ -344,6 +352,7 @@ pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
         paused: watch::Sender::new(PauseClock::default()),
         kill_now: watch::Sender::new(false),
         recovery: l.recovery,
+        memory_check_armed: false,
     };
     for i in 0..run.tasks.len() {
         let _ = run.events.send(Event::TaskAdded {
@@ -597,6 +606,12 @@ impl Run {
             }
             return;
         }
+        let held = admission::hold(self.plan.min_free_memory);
+        if held.is_none() {
+            for i in 0..self.tasks.len() {
+                self.hold(i, &None);
+            }
+        }
         // Retries whose delay is over go first: they were started before any pending task.
         // Not while paused: their setup steps would run while everything else is stopped.
         if !self.paused.borrow().is_paused() {
@@ -604,6 +619,10 @@ impl Run {
                 let task = &self.tasks[i];
                 let due = task.retry_due && task.state.status == TaskStatus::Retrying;
                 if due && self.active() < self.plan.max_parallel {
+                    if held.is_some() {
+                        self.hold(i, &held);
+                        continue;
+                    }
                     self.tasks[i].retry_due = false;
                     self.start_attempt(i);
                 }
@@ -623,13 +642,37 @@ impl Run {
             for (i, reason) in decision.skip {
                 self.transition(i, Transition::Skip(reason));
             }
+            if held.is_some() {
+                for i in decision.start {
+                    self.hold(i, &held);
+                }
+                return;
+            }
             for i in decision.start {
                 self.start_attempt(i);
             }
         }
     }
 
+    /// Task `i` would start now, but memory is low (`held`): it says so, and memory is looked
+    /// at again shortly. Called with None, it is no longer held.
+    fn hold(&mut self, i: usize, held: &Option<String>) {
+        if self.tasks[i].held != *held {
+            self.tasks[i].held = held.clone();
+            self.changed(i);
+        }
+        if held.is_some() && !self.memory_check_armed {
+            self.memory_check_armed = true;
+            let internal = self.internal_tx.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(admission::RECHECK).await;
+                let _ = internal.send(Internal::MemoryCheck);
+            });
+        }
+    }
+
     fn start_attempt(&mut self, index: usize) {
+        self.tasks[index].held = None;
         self.transition(index, Transition::Prepare);
         let wanted = self.tasks[index].spec.ports;
         if wanted > 0 && self.tasks[index].ports.is_empty() {
@@ -777,6 +820,8 @@ impl Run {
                 self.next_merge();
             }
             Internal::WorktreeRemoved => self.removing = self.removing.saturating_sub(1),
+            // `schedule`, which runs next, looks again.
+            Internal::MemoryCheck => self.memory_check_armed = false,
         }
     }
 
@@ -1284,6 +1329,9 @@ impl Run {
             usage: task_usage(t),
             waiting: t.state.waiting.clone(),
             group: t.spec.group.as_ref().map(|g| g.name.clone()),
+            sandbox: t.spec.sandbox.label(),
+            max_memory: t.spec.max_memory,
+            held: t.held.clone(),
         }
     }
 
@@ -1433,6 +1481,7 @@ fn task_result(t: &Task, paths: &RunPaths, base_commit: &str) -> TaskResult {
             .collect(),
         usage: task_usage(t),
         group: t.spec.group.as_ref().map(|g| g.name.clone()),
+        sandbox: t.spec.sandbox.mode.word().into(),
         merge: MergeRecord {
             state: status_key(t.merge),
             commit: t.merge_commit.clone(),

@@ -74,6 +74,9 @@ pub struct TaskResult {
     /// The raced task this one is a sibling of.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    /// `worktree`, `off`, or `unavailable` (the default, on a kernel without Landlock).
+    #[serde(default)]
+    pub sandbox: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -31,7 +31,28 @@ impl Repo {
             home: tempfile::tempdir().unwrap(),
         };
         repo.git(&["init", "-q", "-b", "main"]);
+        repo.allow_writes_outside();
         repo
+    }
+
+    /// The tests' agents keep logs, pids and markers in the test's home and the repository,
+    /// outside their worktrees: the user config lets them (they still run under the sandbox,
+    /// which tests/sandbox.rs tests without this).
+    fn allow_writes_outside(&self) {
+        let config = self.home.path().join("grove/config.toml");
+        std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+        let text = format!(
+            "[defaults]\nsandbox_write = [{:?}, {:?}]\n",
+            self.home.path().display().to_string(),
+            self.path().display().to_string()
+        );
+        std::fs::write(config, text).unwrap();
+    }
+
+    /// Without the user config that lets agents write outside their worktrees.
+    pub fn confined(self) -> Repo {
+        std::fs::remove_file(self.home.path().join("grove/config.toml")).unwrap();
+        self
     }
 
     pub fn path(&self) -> &Path {
