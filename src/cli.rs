@@ -330,6 +330,9 @@ fn load(path: &Path, repo: Option<&Path>) -> anyhow::Result<(Plan, RepoTarget)> 
         None => std::env::current_dir().context("no current directory")?,
     };
     let target = plan::resolve_repo(&plan, &start)?;
+    for warning in crate::git::submodule_warnings(&target.root) {
+        eprintln!("grove: warning: {warning}");
+    }
     Ok((plan, target))
 }
 

@@ -160,6 +160,19 @@ pub fn resume(
             Some(restored)
         })
         .collect();
+    // Merges first, in the order they were requested: the one a kill interrupted (the earliest
+    // still pending) must finish the checkout it half-wrote before another merge looks at it.
+    // Then those never requested, in plan order; then the rest, whose settling may request more.
+    recovery.sort_by_key(|step| match step {
+        Recovery::Merge { index, .. } => {
+            let line = record
+                .tasks
+                .get(*index)
+                .and_then(|t| t.merge_requested_line);
+            (0, line.unwrap_or(usize::MAX), *index)
+        }
+        _ => (1, 0, 0),
+    });
     let pane_size = (started.pane_rows.max(1), started.pane_cols.max(1));
     Ok(launch(Launch {
         plan,

@@ -1288,7 +1288,16 @@ impl Run {
     }
 
     /// Fallback runs succeed when one alternative did; other strategies when every task did.
+    /// Either way a succeeded task whose merge was refused (by the checkout's state, a lock, a
+    /// base that is not a branch) fails the run: its work did not arrive where it was asked to.
     fn run_succeeded(&self) -> bool {
+        if self
+            .tasks
+            .iter()
+            .any(|t| t.state.status == TaskStatus::Succeeded && t.merge == MergeState::Refused)
+        {
+            return false;
+        }
         let ok = |t: &Task| t.state.status == TaskStatus::Succeeded;
         // A race succeeds when one of its siblings did.
         let done = |t: &Task| {

@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use git2::{BranchType, Commit, ErrorCode, Oid, Repository};
 
+use super::lock::retry_locked;
 use super::{io_err, open, GitContext, GitError};
 
 /// The commit `rev` (a branch, tag, commit id or any revspec) names.
@@ -52,14 +53,13 @@ pub fn branch_tip(repo_root: &Path, branch: &str) -> Result<String, GitError> {
 /// must be removed first.
 pub fn delete_branch(repo_root: &Path, branch: &str) -> Result<(), GitError> {
     let repo = open(repo_root)?;
-    let found = repo.find_branch(branch, BranchType::Local);
-    match found {
+    retry_locked(|| match repo.find_branch(branch, BranchType::Local) {
         Ok(mut b) => b
             .delete()
             .ctx(|| format!("deleting branch '{branch}'"), repo_root),
         Err(e) if e.code() == ErrorCode::NotFound => Ok(()),
         Err(e) => Err(e).ctx(|| format!("looking up branch '{branch}'"), repo_root),
-    }
+    })
 }
 
 /// Local branches whose names start with `prefix` (e.g. "grove/run-1/"), sorted.
@@ -102,9 +102,14 @@ pub fn delete_refs_under(repo_root: &Path, prefix: &str) -> Result<usize, GitErr
     let names = refs_under(repo_root, prefix)?;
     let repo = open(repo_root)?;
     for name in &names {
-        repo.find_reference(name)
-            .and_then(|mut r| r.delete())
-            .ctx(|| format!("deleting ref '{name}'"), repo_root)?;
+        retry_locked(|| match repo.find_reference(name) {
+            Ok(mut r) => r
+                .delete()
+                .ctx(|| format!("deleting ref '{name}'"), repo_root),
+            // Deleted by the try that then met a lock (packed-refs).
+            Err(e) if e.code() == ErrorCode::NotFound => Ok(()),
+            Err(e) => Err(e).ctx(|| format!("deleting ref '{name}'"), repo_root),
+        })?;
     }
     Ok(names.len())
 }

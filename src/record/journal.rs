@@ -298,6 +298,9 @@ pub struct TaskRecord {
     pub merge: Option<MergeFact>,
     /// When the pending merge (if `merge` is pending) was requested.
     pub merge_requested_at: Option<SystemTime>,
+    /// Where in the journal (line number) the pending merge was requested: merges run one at a
+    /// time in request order, so the earliest pending one is the one a kill interrupted.
+    pub merge_requested_line: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -368,7 +371,7 @@ impl RunRecord {
             torn: None,
         };
         let mut session_start = first.at;
-        for line in lines {
+        for (number, line) in lines.enumerate() {
             let at = line.at;
             match line.entry {
                 Entry::RunStarted(_) => {}
@@ -401,8 +404,9 @@ impl RunRecord {
                 }
                 Entry::Merge(merge) => {
                     if let Some(task) = record.task_mut(&merge.task) {
-                        task.merge_requested_at =
-                            (merge.state == MergeState::Pending).then_some(at);
+                        let pending = merge.state == MergeState::Pending;
+                        task.merge_requested_at = pending.then_some(at);
+                        task.merge_requested_line = pending.then_some(number);
                         task.merge = Some(merge);
                     }
                 }

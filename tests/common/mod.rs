@@ -266,3 +266,15 @@ pub fn sha256_file(path: &Path) -> String {
             .collect::<String>()
     )
 }
+
+/// Takes an exclusive `flock` on `path` (created, with its folder, if missing), as another
+/// process would, e.g. another grove merging in the repository (`.git/grove/merge.lock`). Held
+/// until the file is dropped.
+pub fn hold_flock(path: &Path) -> std::fs::File {
+    use std::os::fd::AsRawFd;
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let file = std::fs::File::create(path).unwrap();
+    // SAFETY: flock on a file this test opened; closing it releases the lock.
+    assert_eq!(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) }, 0);
+    file
+}
