@@ -1,7 +1,8 @@
 //! `grove clean <run-id> | --all [--force] [--records]`: removes a run's worktrees (those holding
 //! unsaved work only with --force), prunes stale worktree metadata, deletes its branches
-//! (unmerged ones only with --force) and attempt refs,
-//! and with --records its records too. Runs that are running are left alone.
+//! (unmerged ones only with --force) and its attempt refs (only with --force), and with
+//! --records its records too. Runs that are running are left alone, and so are unfinished ones
+//! unless --force.
 
 use std::io::Write;
 use std::path::Path;
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::git;
 use crate::history::{self, RunEntry, RunState};
 use crate::merge_cmd::UsageError;
-use crate::record;
+use crate::record::{self, folders, RunPaths};
 
 pub struct CleanOptions {
     pub force: bool,
@@ -18,6 +19,8 @@ pub struct CleanOptions {
 }
 
 /// Cleans one run, or every run (`run_id` None). Exit code 1 when something could not be removed.
+/// grove's folders that are links are refused (exit 2) before anything is removed, and folders
+/// are removed only for runs grove made (a run id with grove's records).
 pub fn clean(
     root: &Path,
     run_id: Option<&str>,
@@ -26,25 +29,33 @@ pub fn clean(
 ) -> anyhow::Result<i32> {
     let ids = match run_id {
         Some(id) => {
-            let known = crate::plan::valid_name(id)
-                && (record::runs_dir(root).join(id).is_dir()
-                    || record::worktrees_dir(root).join(id).is_dir()
-                    || !git::branches_under(root, &format!("grove/{id}/"))?.is_empty());
-            if !known {
-                return Err(UsageError(format!(
+            let paths = RunPaths::new(root, id);
+            let no_run = || {
+                UsageError(format!(
                     "no run '{id}' in {} (see grove ls)",
                     root.display()
                 ))
-                .into());
+            };
+            if !crate::plan::valid_name(id) {
+                return Err(no_run().into());
+            }
+            folders::check_run_folders(&paths)?;
+            let known = folders::grove_made(&paths)
+                || !git::branches_under(root, &format!("grove/{id}/"))?.is_empty();
+            if !known {
+                return Err(no_run().into());
             }
             vec![id.to_string()]
         }
         None => {
-            // Worktree folders without records (records removed by hand) are runs too.
+            folders::check_all_run_folders(root)?;
             let mut ids = history::dir_names(&record::runs_dir(root));
             ids.extend(history::dir_names(&record::worktrees_dir(root)));
             ids.sort();
             ids.dedup();
+            for id in &ids {
+                folders::check_run_folders(&RunPaths::new(root, id))?;
+            }
             ids
         }
     };
@@ -61,7 +72,32 @@ pub fn clean(
             writeln!(out, "{id}: running (grove process {pid}), left alone")?;
             continue;
         }
-        failed |= !clean_run(root, &entry, opts, out)?;
+        // A run grove can resume keeps its worktrees, branches and saved attempts for that.
+        let resumable = entry.state() == RunState::Unfinished && entry.record.is_some();
+        if resumable && !opts.force {
+            if run_id.is_some() {
+                return Err(UsageError(format!(
+                    "run '{id}' did not finish: grove resume {id} continues it; grove clean {id} --force removes it"
+                ))
+                .into());
+            }
+            writeln!(
+                out,
+                "{id}: unfinished, kept (grove resume {id} continues it; grove clean {id} --force removes it)"
+            )?;
+            continue;
+        }
+        let made = folders::grove_made(&entry.paths);
+        if !made && entry.paths.worktrees().exists() {
+            writeln!(
+                out,
+                ".grove/worktrees/{id}: no run grove made (no records in .grove/runs/{id}/), left alone"
+            )?;
+        }
+        if !made && run_id.is_none() {
+            continue;
+        }
+        failed |= !clean_run(root, &entry, made, opts, out)?;
     }
     if ids.is_empty() {
         writeln!(out, "no runs in {}", root.display())?;
@@ -69,10 +105,12 @@ pub fn clean(
     Ok(if failed { 1 } else { 0 })
 }
 
-/// Cleans one run that is not running; false when something could not be removed.
+/// Cleans one run that is not running; false when something could not be removed. Its folders
+/// (worktrees, records) only when grove made it (`made`); its branches and refs in any case.
 fn clean_run(
     root: &Path,
     entry: &RunEntry,
+    made: bool,
     opts: &CleanOptions,
     out: &mut dyn Write,
 ) -> anyhow::Result<bool> {
@@ -83,24 +121,31 @@ fn clean_run(
         writeln!(out, "{id}: {what}")
     };
 
-    let folder = record::worktrees_dir(root).join(id);
-    for task in history::dir_names(&folder) {
+    let folder = entry.paths.worktrees();
+    let tasks = if made {
+        history::dir_names(&folder)
+    } else {
+        Vec::new()
+    };
+    for task in &tasks {
         stop_leftover_agents(&folder.join(task));
     }
     let mut worktrees = 0;
     let mut unsaved = Vec::new();
-    for task in history::dir_names(&folder) {
+    for task in &tasks {
         if task.ends_with(record::UNSAVED) && !opts.force {
-            unsaved.push(folder.join(&task).display().to_string());
+            unsaved.push(folder.join(task).display().to_string());
             continue;
         }
-        match git::remove_worktree(root, &folder.join(&task)) {
+        match git::remove_worktree(root, &folder.join(task)) {
             Ok(()) => worktrees += 1,
             Err(e) => problem(out, format!("cannot remove worktree: {e}"))?,
         }
     }
-    // Empty once its worktrees are gone; a folder that is not empty is reported above.
-    let _ = std::fs::remove_dir(&folder);
+    if made {
+        // Empty once its worktrees are gone; a folder that is not empty is reported above.
+        let _ = std::fs::remove_dir(&folder);
+    }
     if let Err(e) = git::prune_worktrees(root) {
         problem(out, format!("cannot prune worktree metadata: {e}"))?;
     }
@@ -117,15 +162,21 @@ fn clean_run(
             Err(e) => problem(out, format!("cannot delete branch: {e}"))?,
         }
     }
-    let refs = match git::delete_refs_under(root, &format!("refs/grove/{id}")) {
-        Ok(n) => n,
-        Err(e) => {
-            problem(out, format!("cannot delete attempt refs: {e}"))?;
-            0
+    // Attempt refs hold the work of failed and interrupted attempts: kept unless --force.
+    let attempt_refs = format!("refs/grove/{id}");
+    let (refs, kept_refs) = if opts.force {
+        match git::delete_refs_under(root, &attempt_refs) {
+            Ok(n) => (n, Vec::new()),
+            Err(e) => {
+                problem(out, format!("cannot delete attempt refs: {e}"))?;
+                (0, Vec::new())
+            }
         }
+    } else {
+        (0, git::refs_under(root, &attempt_refs)?)
     };
     let mut removed_records = false;
-    if opts.records && entry.paths.run_dir.is_dir() {
+    if opts.records && made {
         match std::fs::remove_dir_all(&entry.paths.run_dir) {
             Ok(()) => removed_records = true,
             Err(e) => problem(
@@ -164,6 +215,15 @@ fn clean_run(
             kept.len(),
             plural(kept.len(), "es"),
             kept.join(", ")
+        )?;
+    }
+    if !kept_refs.is_empty() {
+        writeln!(
+            out,
+            "{id}: kept {} attempt ref{} (work saved from failed or interrupted attempts; --force deletes them): {}",
+            kept_refs.len(),
+            plural(kept_refs.len(), "s"),
+            kept_refs.join(", ")
         )?;
     }
     Ok(ok)

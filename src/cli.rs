@@ -74,15 +74,16 @@ enum Cmd {
         #[arg(long)]
         repo: Option<PathBuf>,
     },
-    /// Remove a run's worktrees, branches and attempt refs (branches not merged into the base
-    /// only with --force).
+    /// Remove a run's worktrees and merged branches (with --force also unmerged branches, attempt
+    /// refs and unfinished runs).
     Clean {
         #[arg(required_unless_present = "all", conflicts_with = "all")]
         run_id: Option<String>,
         /// Every run of the repository that is not running.
         #[arg(long)]
         all: bool,
-        /// Also delete branches not merged into the base.
+        /// Also delete branches not merged into the base and attempt refs (saved work of failed or
+        /// interrupted attempts), and clean unfinished runs, which could still be resumed.
         #[arg(long)]
         force: bool,
         /// Also remove the run's records (.grove/runs/<run-id>).
@@ -127,6 +128,15 @@ enum Cmd {
         #[arg(long)]
         envelope: PathBuf,
     },
+    /// Applies an attempt's sandbox spec to itself, then execs the command after `--` (how
+    /// grove starts setup commands, agents and checks under `sandbox`, `network`, `max_memory`).
+    #[command(hide = true)]
+    SandboxExec {
+        #[arg(long)]
+        spec: PathBuf,
+        #[arg(last = true, required = true)]
+        argv: Vec<String>,
+    },
 }
 
 /// How a run is shown.
@@ -167,6 +177,14 @@ pub fn main() -> i32 {
             if let Some(resume) = e.downcast_ref::<ResumeError>() {
                 eprintln!("error: {resume}");
                 return resume.exit_code();
+            }
+            if let Some(engine) = e.downcast_ref::<engine::EngineError>() {
+                eprintln!("error: {e:#}");
+                return engine.exit_code();
+            }
+            if let Some(folder) = e.downcast_ref::<crate::record::folders::FolderError>() {
+                eprintln!("error: {folder}");
+                return 2;
             }
             eprintln!("error: {e:#}");
             1
@@ -278,6 +296,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             );
             Ok(code)
         }
+        Cmd::SandboxExec { spec, argv } => Ok(crate::sandbox::run_wrapper(&spec, &argv)),
         Cmd::DemoAgent { envelope } => {
             let cwd = std::env::current_dir().context("no current directory")?;
             Ok(crate::agent::demo_agent::run(&envelope, &cwd))
@@ -315,6 +334,9 @@ fn load(path: &Path, repo: Option<&Path>) -> anyhow::Result<(Plan, RepoTarget)> 
         None => std::env::current_dir().context("no current directory")?,
     };
     let target = plan::resolve_repo(&plan, &start)?;
+    for warning in crate::git::submodule_warnings(&target.root) {
+        eprintln!("grove: warning: {warning}");
+    }
     Ok((plan, target))
 }
 
@@ -336,6 +358,9 @@ fn print_notices(root: &Path, plan: Option<&str>, resuming: Option<&str>) {
 }
 
 fn run_plan(plan: Plan, target: RepoTarget, front: FrontEndArgs) -> anyhow::Result<i32> {
+    if let Some(warning) = crate::sandbox::unavailable_warning(&plan) {
+        eprintln!("{warning}");
+    }
     let agents = match dashboard(front) {
         true => agent_choices(&plan)?,
         false => Vec::new(),

@@ -21,13 +21,18 @@ pub async fn run(mut front: FrontEnd, out: &mut dyn Write) -> Option<RunSummary>
         info.base_label
     );
     let mut tasks: Vec<TaskView> = Vec::new();
+    // What was last printed per task: status, attempt, and whether it waited or was held.
     let mut printed: HashMap<usize, (TaskStatus, u32, bool)> = HashMap::new();
     let width = |tasks: &[TaskView]| tasks.iter().map(|t| t.name.len()).max().unwrap_or(4);
     while let Some(event) = front.events.recv().await {
         match event {
             Event::TaskAdded { view, .. } => tasks.push(view),
             Event::TaskChanged(view) => {
-                let key = (view.status, view.attempt, view.waiting.is_some());
+                let key = (
+                    view.status,
+                    view.attempt,
+                    view.waiting.is_some() || view.held.is_some(),
+                );
                 if printed.get(&view.index) != Some(&key) {
                     printed.insert(view.index, key);
                     let w = width(&tasks);
@@ -52,6 +57,9 @@ pub async fn run(mut front: FrontEnd, out: &mut dyn Write) -> Option<RunSummary>
             Event::TaskRejected { name, error } => {
                 let _ = writeln!(out, "task {name} not added: {error}");
             }
+            Event::RecordWrite { text, .. } => {
+                let _ = writeln!(out, "grove: {text}");
+            }
             Event::RunFinished(summary) => {
                 let _ = write!(out, "{}", summary_table(&tasks, &summary));
                 let _ = out.flush();
@@ -70,6 +78,14 @@ fn state_line(view: &TaskView, elapsed: Duration, width: usize) -> String {
             elapsed.as_secs_f64(),
             view.name,
             "waiting"
+        );
+    }
+    if let (TaskStatus::Pending, Some(held)) = (view.status, &view.held) {
+        return format!(
+            "{:>7.1}s  {:<width$}  {:<9}  {held}",
+            elapsed.as_secs_f64(),
+            view.name,
+            "held"
         );
     }
     let detail = match view.status {
@@ -153,6 +169,18 @@ fn task_duration(view: &TaskView) -> Option<Duration> {
     end.duration_since(first).ok()
 }
 
+/// Where the results are; or, when the last write of results.json failed, that it is not
+/// current and why.
+fn results_line(summary: &RunSummary) -> String {
+    match &summary.results_error {
+        None => format!("results: {}\n", summary.results_path.display()),
+        Some(e) => format!(
+            "results: NOT written to {} ({e}): it is missing or behind the run\n",
+            summary.results_path.display()
+        ),
+    }
+}
+
 /// The closing table: task, status, attempts, duration, branch, merge (and cost, when agents
 /// reported one); then counts, the total cost and the results path.
 pub fn summary_table(tasks: &[TaskView], summary: &RunSummary) -> String {
@@ -223,6 +251,6 @@ pub fn summary_table(tasks: &[TaskView], summary: &RunSummary) -> String {
             total.num_turns
         ));
     }
-    out.push_str(&format!("results: {}\n", summary.results_path.display()));
+    out.push_str(&results_line(summary));
     out
 }

@@ -197,7 +197,7 @@ pub fn ls(root: &Path, out: &mut dyn Write) -> anyhow::Result<i32> {
     if runs.iter().any(|r| r.state() == RunState::Unfinished) {
         writeln!(
             out,
-            "\nunfinished runs continue with: grove resume <run>; grove clean <run> removes one"
+            "\nunfinished runs continue with: grove resume <run>; grove clean <run> --force removes one"
         )?;
     }
     Ok(0)
@@ -351,7 +351,8 @@ fn logged_attempts(task_dir: &Path) -> Vec<u32> {
 
 /// What grove says on start: the last run of the same plan is unfinished (and how to resume it),
 /// and worktrees under `.grove/worktrees/` belong to no active run (and how to resume or clean
-/// them). `resuming` is the run being resumed right now, which needs no notice.
+/// them). `resuming` is the run being resumed right now, which needs no notice of those, only
+/// of a torn last line in its journal.
 pub fn start_notices(root: &Path, plan: Option<&str>, resuming: Option<&str>) -> Vec<String> {
     // Every run's records are read only to find the plan's last run; loaded once.
     let runs = match plan {
@@ -379,9 +380,22 @@ pub fn start_notices(root: &Path, plan: Option<&str>, resuming: Option<&str>) ->
             }
         }
     }
+    if let Some(id) = resuming.filter(|id| crate::plan::valid_name(id)) {
+        let paths = RunPaths::new(root, id);
+        if let Some(n) = RunRecord::load(&paths.run_dir).ok().and_then(|r| r.torn) {
+            notices.push(format!(
+                "grove: {}:{n}: the journal's last line is torn (a write cut short) and is skipped; the run goes on from the line before",
+                paths.run_dir.join(crate::record::journal::FILE).display()
+            ));
+        }
+    }
     let worktrees = record::worktrees_dir(root);
     for id in dir_names(&worktrees) {
-        if mentioned.contains(&id.as_str()) || dir_names(&worktrees.join(&id)).is_empty() {
+        // A folder of no run grove made is not grove's to point at (grove clean leaves it).
+        if mentioned.contains(&id.as_str())
+            || dir_names(&worktrees.join(&id)).is_empty()
+            || !record::folders::grove_made(&RunPaths::new(root, &id))
+        {
             continue;
         }
         let loaded;
@@ -396,7 +410,7 @@ pub fn start_notices(root: &Path, plan: Option<&str>, resuming: Option<&str>) ->
         match entry.state() {
             RunState::Running { .. } => {}
             RunState::Unfinished if entry.record.is_some() => notices.push(format!(
-                "grove: {shown} holds worktrees of unfinished run {id}: grove resume {id} continues it, grove clean {id} removes them"
+                "grove: {shown} holds worktrees of unfinished run {id}: grove resume {id} continues it, grove clean {id} --force removes them"
             )),
             _ => notices.push(format!(
                 "grove: {shown} holds worktrees of run {id}, which is not running: grove clean {id} removes them"

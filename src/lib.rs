@@ -13,4 +13,5 @@ pub mod merge_cmd;
 pub mod plan;
 pub mod pty;
 pub mod record;
+pub mod sandbox;
 pub mod ui;

@@ -23,6 +23,7 @@ pub struct UsageError(pub String);
 pub fn merge(root: &Path, run_id: &str, tasks: &[String]) -> anyhow::Result<i32> {
     let entry = history::existing_run(root, run_id)?;
     let paths = entry.paths;
+    crate::record::folders::check_run_folders(&paths)?;
     // Held while merging: no grove runs or resumes the run meanwhile, so neither overwrites
     // what is recorded here, and both see it afterwards.
     let _lock = RunLock::acquire(&paths.run_dir).map_err(|e| match e {

@@ -1061,7 +1061,13 @@ fn background_panic_child() {
     let repo = Repo::new();
     let pid_file = repo.home.path().join("agent.pid");
     let path = repo.home.path().join("plan.toml");
-    let plan = format!("name = \"bg\"\n{}", stubborn_task("sleeper", &pid_file));
+    // The engine runs in this process, without the test's user config: the plan lets the
+    // agent write its pid file.
+    let plan = format!(
+        "name = \"bg\"\n[defaults]\nsandbox_write = [{:?}]\n{}",
+        repo.home.path().display().to_string(),
+        stubborn_task("sleeper", &pid_file)
+    );
     std::fs::write(&path, plan).unwrap();
     let plan = grove::plan::load(&path).unwrap();
     let target = grove::plan::resolve_repo(&plan, repo.path()).unwrap();

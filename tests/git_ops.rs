@@ -8,6 +8,8 @@ use std::process::Command;
 use grove::git::{self, MergeOutcome};
 use tempfile::TempDir;
 
+mod common;
+
 /// Runs the git CLI hermetically (no user or system config) with a fixed test identity.
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
@@ -536,6 +538,143 @@ fn merge_into_refuses_a_dirty_checked_out_base() {
     assert_eq!(repo.tip("main"), tip);
     assert_eq!(read(&repo.root.join("base.txt")), "edited by the user\n");
     assert!(!repo.root.join("a.txt").exists());
+}
+
+/// Merges task `task` into main on another thread while `held` (a git lock file in the
+/// repository, as another git command holds it for an instant) exists; the lock is released once
+/// the merge is under way (it holds grove's merge lock) or has returned. The merge's outcome.
+fn merge_past_a_held_lock(
+    repo: &Repo,
+    task: &str,
+    held: &str,
+) -> Result<MergeOutcome, git::GitError> {
+    use std::os::fd::AsRawFd;
+    let lock = repo.root.join(held);
+    write(&lock, "");
+    let (root, branch) = (repo.root.clone(), format!("grove/run-1/{task}"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(git::merge_into(&root, &branch, "main", "merge")));
+    let grove_lock = repo.root.join(".git/grove/merge.lock");
+    let started = std::time::Instant::now();
+    loop {
+        if let Ok(outcome) = rx.try_recv() {
+            fs::remove_file(&lock).unwrap();
+            return outcome;
+        }
+        let merging = fs::File::open(&grove_lock).is_ok_and(|f| {
+            // SAFETY: a non-blocking flock on a file this test opened; closing it releases it.
+            unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) != 0 }
+        });
+        if merging {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 60, "the merge never started");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    fs::remove_file(&lock).unwrap();
+    rx.recv().unwrap()
+}
+
+#[test]
+fn merge_into_waits_out_a_base_ref_lock_held_for_a_moment() {
+    let repo = Repo::new();
+    let tip = repo.task("a", &[("a.txt", "a\n")]);
+    let outcome = merge_past_a_held_lock(&repo, "a", ".git/refs/heads/main.lock").unwrap();
+    assert_eq!(
+        outcome,
+        MergeOutcome::Merged {
+            commit: tip.clone(),
+            fast_forward: true
+        }
+    );
+    assert_eq!(repo.tip("main"), tip);
+    assert_eq!(repo.status(), "");
+}
+
+#[test]
+fn merge_into_waits_out_the_checkouts_index_lock_held_for_a_moment() {
+    let repo = Repo::new();
+    let tip = changing_task(&repo);
+    let outcome = merge_past_a_held_lock(&repo, "a", ".git/index.lock").unwrap();
+    assert!(
+        matches!(outcome, MergeOutcome::Merged { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(repo.tip("main"), tip);
+    assert_eq!(repo.status(), "");
+    assert_eq!(read(&repo.root.join("dir/a.txt")), "from a\n");
+}
+
+/// Runs `op` on another thread while this test holds grove's lock file `name` (under
+/// .git/grove/) as another grove process would; `while_held` runs once `op` is seen waiting
+/// for that lock (the kernel lists it in /proc/locks), then the lock is released. `op`'s result.
+fn run_while_another_grove_holds<T: Send + 'static>(
+    repo: &Repo,
+    name: &str,
+    op: impl FnOnce() -> T + Send + 'static,
+    while_held: impl FnOnce(),
+) -> T {
+    use std::os::unix::fs::MetadataExt;
+    let path = repo.root.join(".git/grove").join(name);
+    let held = common::hold_flock(&path);
+    let inode = format!(":{}", fs::metadata(&path).unwrap().ino());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(op()));
+    let started = std::time::Instant::now();
+    loop {
+        assert!(
+            rx.try_recv().is_err(),
+            "{name}: done while another grove held the lock"
+        );
+        let locks = fs::read_to_string("/proc/locks").unwrap();
+        let waiting = locks
+            .lines()
+            .any(|l| l.contains("->") && l.split_whitespace().any(|field| field.ends_with(&inode)));
+        if waiting {
+            break;
+        }
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "{name}: nobody waited for the lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    while_held();
+    drop(held);
+    rx.recv().unwrap()
+}
+
+#[test]
+fn a_merge_waits_while_another_grove_process_merges_in_the_repository() {
+    let repo = Repo::new();
+    let tip = repo.task("a", &[("a.txt", "a\n")]);
+    let before = repo.tip("main");
+    let root = repo.root.clone();
+    let outcome = run_while_another_grove_holds(
+        &repo,
+        "merge.lock",
+        move || git::merge_into(&root, "grove/run-1/a", "main", "merge a"),
+        || assert_eq!(repo.tip("main"), before),
+    );
+    assert!(
+        matches!(outcome, Ok(MergeOutcome::Merged { .. })),
+        "{outcome:?}"
+    );
+    assert_eq!(repo.tip("main"), tip);
+}
+
+#[test]
+fn a_worktree_is_added_only_while_no_other_grove_process_changes_worktrees() {
+    let repo = Repo::new();
+    let (root, wt) = (repo.root.clone(), repo.wt("a"));
+    let added = run_while_another_grove_holds(
+        &repo,
+        "worktrees.lock",
+        move || git::create_worktree(&root, &wt, "grove/run-1/a", "main"),
+        || assert!(!repo.root.join(".git/worktrees").exists()),
+    );
+    added.unwrap();
+    assert_eq!(read(&repo.wt("a").join("base.txt")), "base\n");
 }
 
 /// A task that changes shared.txt, adds dir/a.txt and deletes base.txt; its commit.

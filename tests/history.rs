@@ -136,12 +136,19 @@ prompt = "echo f > f.txt; exit 1"
     let said = stdout(&clean);
     assert!(said.contains("removed 1 worktree"), "{said}");
     assert!(
-        said.contains("deleted 2 branches and 1 attempt ref"),
+        said.contains("deleted 2 branches and 0 attempt refs"),
         "{said}"
     );
     assert!(
         said.contains(&format!(
             "kept 1 branch not merged into main (--force deletes them): grove/{run_id}/unmerged"
+        )),
+        "{said}"
+    );
+    // The failed attempt's saved work stays too.
+    assert!(
+        said.contains(&format!(
+            "kept 1 attempt ref (work saved from failed or interrupted attempts; --force deletes them): {attempt_ref}"
         )),
         "{said}"
     );
@@ -151,7 +158,7 @@ prompt = "echo f > f.txt; exit 1"
         repo.git(&["branch", "--list", "grove/*"]).trim(),
         format!("grove/{run_id}/unmerged")
     );
-    assert_eq!(repo.git(&["for-each-ref", "refs/grove"]), "");
+    assert_eq!(repo.git(&["show", &format!("{attempt_ref}:f.txt")]), "f");
     // The records stay, and so does the merged work on main.
     assert!(repo.run_dir(&run_id).join("results.json").exists());
     assert!(repo.grove(&["show", &run_id]).status.success());
@@ -159,37 +166,45 @@ prompt = "echo f > f.txt; exit 1"
 
     let forced = repo.grove(&["clean", &run_id, "--force", "--records"]);
     assert_eq!(forced.status.code(), Some(0), "{}", text(&forced));
-    assert!(stdout(&forced).contains("deleted 1 branch and 0 attempt refs, removed its records"));
+    assert!(stdout(&forced).contains("deleted 1 branch and 1 attempt ref, removed its records"));
     assert_eq!(repo.git(&["branch", "--list", "grove/*"]), "");
+    assert_eq!(repo.git(&["for-each-ref", "refs/grove"]), "");
     assert!(!repo.run_dir(&run_id).exists());
     assert!(stdout(&repo.grove(&["ls"])).contains("no runs"));
     assert_eq!(repo.git(&["status", "--porcelain"]), "");
 }
 
-#[test]
-fn live_runs_are_left_alone_and_unfinished_ones_are_pointed_out() {
-    let repo = Repo::new();
+/// Starts a run of plan `name` whose one task, `waits`, writes w.txt and then waits as long as
+/// the returned gate file is there; returns once the agent runs.
+fn start_gated_run(repo: &Repo, name: &str) -> (Grove, String, std::path::PathBuf) {
     let gate = repo.home.path().join("block");
     std::fs::write(&gate, "").unwrap();
     let plan = format!(
         r#"
-name = "live"
+name = "{name}"
 [defaults]
 agent = "shell"
 kill_grace = "200ms"
 [[tasks]]
 name = "waits"
-prompt = '''echo w > w.txt; if [ -f {gate} ]; then sleep 300; fi'''
+prompt = '''echo w > w.txt; while [ -f {gate} ]; do sleep 0.05; done'''
 "#,
         gate = gate.display()
     );
-    let mut grove = spawn_run(&repo, &plan);
-    let run_id = the_run(&repo);
+    let grove = spawn_run(repo, &plan);
+    let run_id = the_run(repo);
     wait_for("the agent to run", || {
-        journal_states(&repo, &run_id)
+        journal_states(repo, &run_id)
             .contains(&("waits".into(), "running".into()))
             .then_some(())
     });
+    (grove, run_id, gate)
+}
+
+#[test]
+fn live_runs_are_left_alone_and_unfinished_ones_are_pointed_out() {
+    let repo = Repo::new();
+    let (mut grove, run_id, gate) = start_gated_run(&repo, "live");
 
     let ls = stdout(&repo.grove(&["ls"]));
     assert!(
@@ -226,6 +241,29 @@ prompt = '''echo w > w.txt; if [ -f {gate} ]; then sleep 300; fi'''
     );
     assert!(ls.contains("grove resume"), "{ls}");
 
+    // Cleaning keeps an unfinished run, which can still be resumed, unless --force.
+    let all = repo.grove(&["clean", "--all"]);
+    assert_eq!(all.status.code(), Some(0), "{}", text(&all));
+    assert!(
+        stdout(&all).contains(&format!(
+            "{run_id}: unfinished, kept (grove resume {run_id} continues it; grove clean {run_id} --force removes it)"
+        )),
+        "{}",
+        text(&all)
+    );
+    let one = repo.grove(&["clean", &run_id]);
+    assert_eq!(one.status.code(), Some(2), "{}", text(&one));
+    assert!(
+        stderr(&one).contains(&format!("run '{run_id}' did not finish")),
+        "{}",
+        text(&one)
+    );
+    assert!(repo
+        .path()
+        .join(format!(".grove/worktrees/{run_id}/waits/w.txt"))
+        .exists());
+    assert!(repo.git(&["branch", "--list", "grove/*"]).contains(&run_id));
+
     // Running the plan again says the last run is unfinished and how to resume it.
     std::fs::remove_file(&gate).unwrap();
     let path = repo.home.path().join("plan.toml");
@@ -242,7 +280,7 @@ prompt = '''echo w > w.txt; if [ -f {gate} ]; then sleep 300; fi'''
     let third = repo.grove(&["run", path.to_str().unwrap(), "--headless"]);
     assert!(
         stderr(&third).contains(&format!(
-            ".grove/worktrees/{run_id}/ holds worktrees of unfinished run {run_id}: grove resume {run_id} continues it, grove clean {run_id} removes them"
+            ".grove/worktrees/{run_id}/ holds worktrees of unfinished run {run_id}: grove resume {run_id} continues it, grove clean {run_id} --force removes them"
         )),
         "{}",
         text(&third)
@@ -268,4 +306,27 @@ prompt = '''echo w > w.txt; if [ -f {gate} ]; then sleep 300; fi'''
         .find(|l| l.contains(&run_id))
         .unwrap()
         .ends_with("finished"));
+}
+
+#[test]
+fn force_cleans_an_unfinished_run() {
+    let repo = Repo::new();
+    let (mut grove, run_id, _gate) = start_gated_run(&repo, "stopped");
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(grove.id() as i32, libc::SIGTERM) };
+    assert_eq!(grove.wait().unwrap().code(), Some(143));
+
+    let clean = repo.grove(&["clean", &run_id, "--force", "--records"]);
+    assert_eq!(clean.status.code(), Some(0), "{}", text(&clean));
+    assert!(
+        stdout(&clean).contains(
+            "removed 1 worktree, deleted 1 branch and 1 attempt ref, removed its records"
+        ),
+        "{}",
+        text(&clean)
+    );
+    assert!(!repo.path().join(".grove/worktrees").join(&run_id).exists());
+    assert!(!repo.run_dir(&run_id).exists());
+    assert_eq!(repo.git(&["for-each-ref", "refs/grove"]), "");
+    assert_eq!(repo.git(&["branch", "--list", "grove/*"]), "");
 }

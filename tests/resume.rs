@@ -435,12 +435,15 @@ fn a_task_added_while_running_is_resumed_with_the_run() {
     let text = format!(
         r#"
 name = "grown"
+[defaults]
+sandbox_write = ["{home}"]   # the log; the engine runs here, without the test's user config
 [[tasks]]
 name = "first"
 agent = "shell"
 prompt = '''echo "first $GROVE_ATTEMPT $$" >> {log}; echo one > one.txt; if [ "$GROVE_ATTEMPT" = 1 ]; then while true; do sleep 0.1; done; fi'''
 "#,
-        log = log.display()
+        log = log.display(),
+        home = repo.home.path().display()
     );
     std::fs::write(&plan_path, &text).unwrap();
     let plan = grove::plan::load_str(&text, &plan_path, grove::plan::PlanFormat::Toml).unwrap();

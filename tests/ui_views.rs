@@ -67,6 +67,7 @@ fn summary(succeeded: usize, failed: usize, interrupted: bool) -> RunSummary {
     RunSummary {
         run_id: "20231114-221320-k3f9".into(),
         results_path: PathBuf::from("/repo/.grove/runs/20231114-221320-k3f9/results.json"),
+        results_error: None,
         total: succeeded + failed,
         succeeded,
         failed,
@@ -648,6 +649,28 @@ fn summary_color(d: &mut Dash) -> Color {
     let (x, y) = find(buffer, "run finished").unwrap();
     assert_eq!(buffer[(x - 2, y)].symbol(), "┌");
     buffer[(x - 2, y)].fg
+}
+
+#[test]
+fn a_results_json_that_cannot_be_written_is_said_not_named() {
+    let mut d = scene();
+    let text = "cannot write /repo/.grove/runs/r/results.json: No space left on device".to_string();
+    d.app.apply_event(Event::RecordWrite {
+        text: text.clone(),
+        failed: true,
+    });
+    assert_eq!(d.app.flash().unwrap().text, text);
+    assert!(d.app.flash().unwrap().error);
+    d.app.apply_event(Event::RunFinished(RunSummary {
+        results_error: Some("No space left on device".into()),
+        ..summary(4, 0, false)
+    }));
+    let shown = d.text();
+    assert!(
+        shown.contains("results NOT written (No space left on device)"),
+        "{shown}"
+    );
+    assert!(!shown.contains("results /repo"), "{shown}");
 }
 
 #[test]

@@ -114,11 +114,9 @@ fn command_of(name: &str, def: AgentDef) -> AgentCommand {
     }
 }
 
-/// Path of the running grove binary (the demo agent is a hidden subcommand of it).
+/// Path of the grove binary (the demo agent is a hidden subcommand of it).
 fn grove_exe() -> String {
-    std::env::current_exe()
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_else(|_| "grove".into())
+    crate::sandbox::grove_exe().to_string_lossy().into_owned()
 }
 
 /// Where `program` would be found: a path containing `/` as it is, a bare name in the

@@ -59,6 +59,9 @@ pub enum Event {
     Paused(bool),
     /// An `AddTask` or `CopyTask` was refused (invalid or taken name, unknown or missing agent…).
     TaskRejected { name: String, error: String },
+    /// A record file (results.json, the journal) could not be written (`failed`), or is written
+    /// again after that; said once each time, not on every write.
+    RecordWrite { text: String, failed: bool },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -200,6 +203,12 @@ pub struct TaskView {
     pub waiting: Option<String>,
     /// The raced task this one is a sibling of (`replicas` / `agents`).
     pub group: Option<String>,
+    /// What its processes may touch: `worktree`, `worktree, no network`, `off`, `unavailable`.
+    pub sandbox: String,
+    /// `max_memory`, in bytes.
+    pub max_memory: Option<u64>,
+    /// While pending: why it did not start when its turn came (`low memory (…)`).
+    pub held: Option<String>,
 }
 
 /// Counts and where the results are, when the run ends.
@@ -207,6 +216,8 @@ pub struct TaskView {
 pub struct RunSummary {
     pub run_id: String,
     pub results_path: PathBuf,
+    /// Why results.json could not be written at the end (it is then not current, or missing).
+    pub results_error: Option<String>,
     pub total: usize,
     pub succeeded: usize,
     pub failed: usize,

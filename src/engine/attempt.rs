@@ -19,8 +19,11 @@ use crate::pty::{self, pane::Pane, Display, Exit, OutputSink, PtyControl, SpawnS
 use crate::record::audit::Audit;
 use crate::record::envelope::Envelope;
 use crate::record::{self, RunPaths};
+use crate::sandbox::{Confinement, Inputs};
 
 use super::api::Event;
+use super::keep::save_attempt;
+use super::leftovers::stop_marked;
 use super::output::Tail;
 use super::pause::{Budget, PauseClock};
 use super::setup;
@@ -95,53 +98,6 @@ impl AttemptJob {
             () = killed => pty::stop_group(pgid, Duration::ZERO).await,
         }
     }
-}
-
-/// The GROVE_* variables that mark the processes of attempt `attempt` of `task`: its agent,
-/// setup steps and check, and whatever they start, in any session. Run ids are unique within a
-/// repository only; the worktree path is unique on the machine.
-fn marker(paths: &RunPaths, task: &str, attempt: u32) -> [(&'static str, String); 3] {
-    [
-        ("GROVE_WORKTREE", paths.worktree(task).display().to_string()),
-        ("GROVE_RUN_ID", paths.run_id.clone()),
-        ("GROVE_ATTEMPT", attempt.to_string()),
-    ]
-}
-
-/// Stops every process group that has a live process carrying the marker of attempt `attempt`
-/// of `task` (`stop` stops one group; each is audited with `why`), until none is left, then reaps
-/// the orphans grove adopted. What left the agent's process group (a new session, as Claude
-/// Code's commands do) is found this way, whatever became of its parent.
-pub(super) async fn stop_marked<F, Fut>(
-    paths: &RunPaths,
-    task: &str,
-    attempt: u32,
-    audit: &Audit,
-    why: &str,
-    mut stop: F,
-) where
-    F: FnMut(i32) -> Fut,
-    Fut: std::future::Future<Output = pty::StopReport>,
-{
-    let marker = marker(paths, task, attempt);
-    // A process being stopped may start another; a few rounds catch those.
-    for _ in 0..5 {
-        let tags = marker.clone();
-        let groups = blocking(move || {
-            let tags: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            pty::tagged_groups(&tags)
-        })
-        .await
-        .unwrap_or_default();
-        if groups.is_empty() {
-            break;
-        }
-        for pgid in groups {
-            let stopped = stop(pgid).await;
-            audit.kill(task, attempt, pgid, why, stopped.killed);
-        }
-    }
-    let _ = blocking(pty::reap_orphans).await;
 }
 
 /// Told to the run loop while an attempt runs.
@@ -243,14 +199,21 @@ pub async fn run(
     progress: mpsc::UnboundedSender<Progress>,
 ) {
     let index = job.index;
-    let report = run_inner(&job, stop, &progress).await;
+    let mut confinement = None;
+    let report = run_inner(&job, stop, &progress, &mut confinement).await;
+    // Its cgroup is emptied and removed, its temp folder deleted: file system work.
+    if let Some(confinement) = confinement {
+        let _ = blocking(move || drop(confinement)).await;
+    }
     let _ = progress.send(Progress::Done {
         index,
         report: Box::new(report),
     });
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+pub(super) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| format!("internal error: {e}"))
@@ -260,13 +223,13 @@ async fn run_inner(
     job: &AttemptJob,
     mut stop: oneshot::Receiver<StopReason>,
     progress: &mpsc::UnboundedSender<Progress>,
+    confinement: &mut Option<Confinement>,
 ) -> AttemptReport {
     let task = job.spec.name.clone();
     let paths = &job.paths;
     let worktree = paths.worktree(&task);
     let branch = paths.branch(&task);
     let log_path = paths.attempt_log(&task, job.attempt);
-    let result_path = paths.attempt_result(&task, job.attempt);
     let started_at = SystemTime::now();
     let clock = Instant::now();
     let mut report = AttemptReport::new(job.attempt, started_at, log_path.clone());
@@ -308,7 +271,14 @@ async fn run_inner(
         Err(e) => return fail(report, e),
     }
 
-    // 2. The envelope.
+    // 2. The sandbox, then the envelope.
+    let confined = match confine(job, &worktree).await {
+        Ok(confined) => &*confinement.insert(confined),
+        Err(e) => return fail(report, e),
+    };
+    let result_path = confined
+        .result_path()
+        .unwrap_or_else(|| paths.attempt_result(&task, job.attempt));
     let _ = std::fs::remove_file(&result_path);
     let envelope = Envelope {
         task_id: format!("{}/{}", paths.run_id, task),
@@ -329,7 +299,7 @@ async fn run_inner(
     };
     let envelope_path = paths.envelope(&task);
     let bytes = envelope.to_bytes();
-    if let Err(e) = record::write_atomic(&envelope_path, &bytes) {
+    if let Err(e) = record::write_record(&envelope_path, &bytes) {
         return fail(
             report,
             format!("cannot write {}: {e}", envelope_path.display()),
@@ -352,8 +322,14 @@ async fn run_inner(
         },
     );
     report.argv = argv.clone();
-    let env = agent_env(job, &envelope_s, &result_s, &worktree);
-    let log = match File::create(&log_path) {
+    let mut env = agent_env(job, &envelope_s, &result_s, &worktree);
+    env.extend(confined.env());
+    let log = match record::folders::record_file()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&log_path)
+    {
         Ok(f) => f,
         Err(e) => return fail(report, format!("cannot create {}: {e}", log_path.display())),
     };
@@ -372,6 +348,8 @@ async fn run_inner(
         budget: Budget::new(job.spec.timeout, job.paused.clone()),
         stop: &mut stop,
         progress,
+        confined,
+        oom_before: 0,
     };
     let mut excludes = setup::planned_excludes(&job.spec);
     if let Err(failure) = prepare(&mut term, &mut excludes).await {
@@ -391,13 +369,7 @@ async fn run_inner(
         Ok(sink) => sink,
         Err(e) => return fail(report, format!("cannot write {}: {e}", log_path.display())),
     };
-    let spec = SpawnSpec {
-        argv: argv.clone(),
-        cwd: worktree.clone(),
-        env: term.env.clone(),
-        rows: job.pane_size.0,
-        cols: job.pane_size.1,
-    };
+    let spec = term.spawn_spec(&argv);
     let env_names: Vec<&str> = spec.env.iter().map(|(k, _)| k.as_str()).collect();
     job.audit
         .spawn(&task, job.attempt, &argv, &worktree, &env_names);
@@ -468,7 +440,7 @@ async fn run_inner(
         let r = fail(report, error);
         return save_attempt(job, r, &excludes).await;
     }
-    if let Some(error) = exit_error(exit.as_ref()) {
+    if let Some(error) = term.exit_error(exit.as_ref()) {
         let r = fail(report, error);
         return save_attempt(job, r, &excludes).await;
     }
@@ -494,7 +466,7 @@ async fn run_inner(
     let output = match read_result(&result_path) {
         Ok(Some((value, bytes))) => {
             let stored = paths.result(&task);
-            if let Err(e) = record::write_atomic(&stored, &bytes) {
+            if let Err(e) = record::write_record(&stored, &bytes) {
                 let r = fail(report, format!("cannot write {}: {e}", stored.display()));
                 return save_attempt(job, r, &excludes).await;
             }
@@ -503,7 +475,7 @@ async fn run_inner(
         Ok(None) => {
             let text = result_text.unwrap_or(captured);
             let stored = paths.output_text(&task);
-            if let Err(e) = record::write_atomic(&stored, text.as_bytes()) {
+            if let Err(e) = record::write_record(&stored, text.as_bytes()) {
                 let r = fail(report, format!("cannot write {}: {e}", stored.display()));
                 return save_attempt(job, r, &excludes).await;
             }
@@ -676,7 +648,7 @@ async fn run_check(
             format!("{} (in check: {command})", timed_out(job.spec.timeout)),
         )),
         How::Stopped(reason) => Some((AttemptEnd::Cancelled, reason.clone())),
-        How::Exited => exit_error(exit.as_ref()).map(|why| {
+        How::Exited => term.exit_error(exit.as_ref()).map(|why| {
             (
                 AttemptEnd::Failed,
                 format!("check '{command}' failed: {why}"),
@@ -719,9 +691,36 @@ struct Terminal<'a> {
     budget: Budget,
     stop: &'a mut oneshot::Receiver<StopReason>,
     progress: &'a mpsc::UnboundedSender<Progress>,
+    /// Every process of the attempt starts under it.
+    confined: &'a Confinement,
+    /// The cgroup's OOM kills before the latest process started.
+    oom_before: u64,
 }
 
 impl Terminal<'_> {
+    /// How a process of the attempt is started: in the worktree, with the attempt's
+    /// environment, through the sandbox wrapper when it has something to apply.
+    fn spawn_spec(&mut self, argv: &[String]) -> SpawnSpec {
+        self.oom_before = self.confined.oom_kills();
+        SpawnSpec {
+            argv: self.confined.wrap(argv),
+            cwd: self.worktree.clone(),
+            env: self.env.clone(),
+            rows: self.job.pane_size.0,
+            cols: self.job.pane_size.1,
+        }
+    }
+
+    /// Why the latest process did not succeed (None: it did), `out of memory` when the kernel
+    /// killed in the attempt's cgroup meanwhile.
+    fn exit_error(&self, exit: Option<&Exit>) -> Option<String> {
+        let why = exit_error(exit)?;
+        Some(
+            self.confined
+                .explain(why, self.oom_before, self.job.spec.max_memory),
+        )
+    }
+
     fn sink(
         &self,
         tail: Option<Arc<Mutex<Tail>>>,
@@ -761,13 +760,7 @@ impl Terminal<'_> {
     ) -> Result<(How, Option<Exit>), String> {
         self.announce(&format!("$ {}", step.label));
         let sink = self.sink(tail, None, None).map_err(|e| e.to_string())?;
-        let spec = SpawnSpec {
-            argv: step.argv.clone(),
-            cwd: self.worktree.clone(),
-            env: self.env.clone(),
-            rows: self.job.pane_size.0,
-            cols: self.job.pane_size.1,
-        };
+        let spec = self.spawn_spec(&step.argv);
         let mut spawned = pty::spawn(&spec, sink, self.display()).map_err(|e| e.to_string())?;
         Ok(self.wait(&mut spawned, None).await)
     }
@@ -795,7 +788,7 @@ impl Terminal<'_> {
                 Err(end(AttemptEnd::TimedOut, error))
             }
             How::Stopped(reason) => Err(end(AttemptEnd::Cancelled, reason)),
-            How::Exited => match exit_error(exit.as_ref()) {
+            How::Exited => match self.exit_error(exit.as_ref()) {
                 None => {
                     job.audit.setup(task, attempt, &step.label, "ok");
                     Ok(())
@@ -904,99 +897,31 @@ impl Terminal<'_> {
 /// Why processes are stopped after the process they belong to ended (or was stopped).
 const LEFTOVERS: &str = "leftover processes after exit";
 
+/// The attempt's sandbox, decided and written on a blocking thread once its worktree exists.
+async fn confine(job: &AttemptJob, worktree: &Path) -> Result<Confinement, String> {
+    let (spec, argv, paths) = (job.spec.clone(), job.agent.argv.clone(), job.paths.clone());
+    let (attempt, worktree) = (job.attempt, worktree.to_path_buf());
+    blocking(move || {
+        let task_dir = paths.task_dir(&spec.name);
+        Confinement::prepare(&Inputs {
+            spec: &spec,
+            agent_argv: &argv,
+            run_id: &paths.run_id,
+            attempt,
+            worktree: &worktree,
+            envelope: &paths.envelope(&spec.name),
+            spec_path: &task_dir.join("sandbox.json"),
+        })
+    })
+    .await?
+}
+
 /// Completes when `activity` is notified; never without one.
 async fn woken(activity: Option<&Notify>) {
     match activity {
         Some(n) => n.notified().await,
         None => std::future::pending().await,
     }
-}
-
-/// Saves whatever a failed, timed-out or cancelled attempt left in its worktree on its attempt
-/// ref, so nothing an agent wrote is lost. `excludes` keeps out what setup put there (copied
-/// files, the venv, files setup commands created). When that fails, the worktree is kept aside
-/// instead ([`keep_unsaved`]).
-async fn save_attempt(
-    job: &AttemptJob,
-    mut report: AttemptReport,
-    excludes: &[String],
-) -> AttemptReport {
-    let reason = report.error.clone().unwrap_or_default();
-    let (paths, task, attempt) = (&job.paths, job.spec.name.as_str(), job.attempt);
-    match save_worktree(paths, task, attempt, &reason, excludes, &job.audit).await {
-        Ok(saved) => report.saved_ref = saved,
-        Err(e) => keep_unsaved(paths, task, &mut report, &e, &job.audit).await,
-    }
-    report
-}
-
-/// Saves the task's worktree as attempt `attempt` left it on
-/// `refs/grove/<run>/<task>/attempt-<n>` (without `excludes`); the ref, or None when there is no
-/// worktree to save.
-pub(super) async fn save_worktree(
-    paths: &RunPaths,
-    task: &str,
-    attempt: u32,
-    reason: &str,
-    excludes: &[String],
-    audit: &Audit,
-) -> Result<Option<String>, String> {
-    let worktree = paths.worktree(task);
-    if !worktree.exists() {
-        return Ok(None);
-    }
-    let refname = paths.attempt_ref(task, attempt);
-    let message = format!(
-        "grove: {task} attempt {attempt} ({reason})\n\nGrove-Run: {}\n",
-        paths.run_id
-    );
-    let (wt, r, ex) = (worktree, refname.clone(), excludes.to_vec());
-    let saved = match blocking(move || git::save_snapshot(&wt, &r, &message, &ex)).await {
-        Ok(Ok(commit)) => {
-            audit.commit(task, attempt, &commit, &refname);
-            return Ok(Some(refname));
-        }
-        Ok(Err(e)) => format!("saving attempt: {e}"),
-        Err(e) => e,
-    };
-    audit.error(task, &saved);
-    Err(saved)
-}
-
-/// An attempt whose work could not be saved (`why`): its worktree is moved aside to
-/// `<task>.attempt-<n>.unsaved` (still a valid git worktree) where nothing grove does later
-/// touches it, and the attempt fails for good, its error saying where the files are.
-pub(super) async fn keep_unsaved(
-    paths: &RunPaths,
-    task: &str,
-    report: &mut AttemptReport,
-    why: &str,
-    audit: &Audit,
-) {
-    let worktree = paths.worktree(task);
-    let aside = paths.unsaved_worktree(task, report.attempt);
-    let (repo, from, to) = (paths.repo_root.clone(), worktree.clone(), aside.clone());
-    let moved = match blocking(move || git::move_worktree(&repo, &from, &to)).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(e) => Err(e),
-    };
-    let kept = match moved {
-        Ok(()) => aside,
-        Err(e) => {
-            // Left where it is: the task ends here, so no later attempt resets that path.
-            audit.error(task, &format!("moving the unsaved worktree aside: {e}"));
-            worktree
-        }
-    };
-    let error = report.error.take().unwrap_or_else(|| "failed".into());
-    report.error = Some(format!(
-        "{error}; {why}: the attempt's files are kept, untouched, in {}",
-        kept.display()
-    ));
-    report.end = AttemptEnd::Failed;
-    report.retryable = false;
-    report.unsaved = Some(kept);
 }
 
 /// The agent's result file, if it wrote one: its JSON value and exact bytes.

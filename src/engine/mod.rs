@@ -1,8 +1,11 @@
 //! The engine: runs a plan's tasks, one state machine per task, and talks to front ends only
 //! through `api::Command` and `api::Event`.
 
+mod admission;
 pub mod api;
 mod attempt;
+mod keep;
+mod leftovers;
 pub mod output;
 mod pause;
 mod ports;

@@ -11,6 +11,7 @@ use crate::plan::model::{MergeMode, Plan, PlanFormat, TaskSpec};
 use crate::plan::{self, PlanError, RepoTarget};
 use crate::pty;
 use crate::record::audit::Audit;
+use crate::record::folders::{check_run_folders, FolderError};
 use crate::record::journal::{
     self, AttemptFact, CheckFact, Entry, Journal, JournalError, RunRecord, RunStarted, StateFact,
     TaskRecord,
@@ -19,10 +20,11 @@ use crate::record::lock::{LockError, RunLock};
 use crate::record::RunPaths;
 
 use super::api::{FrontEnd, MergeState, TaskStatus};
-use super::attempt::{self, AttemptReport, CheckOutcome};
+use super::attempt::{AttemptReport, CheckOutcome};
 use super::run::{launch, removes_worktree, resolve_agents, EngineError, Launch, Restored};
 use super::setup;
 use super::state::{AttemptEnd, TaskState};
+use super::{keep, leftovers};
 
 /// How much of the last attempt's log is replayed into a resumed task's pane.
 const SCREEN_REPLAY: u64 = 256 * 1024;
@@ -50,6 +52,8 @@ pub enum ResumeError {
     },
     #[error(transparent)]
     Engine(#[from] EngineError),
+    #[error(transparent)]
+    Folder(#[from] FolderError),
 }
 
 impl ResumeError {
@@ -61,7 +65,9 @@ impl ResumeError {
             | ResumeError::Live { .. }
             | ResumeError::Finished { .. }
             | ResumeError::Plan { .. }
-            | ResumeError::Changed { .. } => 2,
+            | ResumeError::Changed { .. }
+            | ResumeError::Folder(_) => 2,
+            ResumeError::Engine(e) => e.exit_code(),
             _ => 1,
         }
     }
@@ -155,6 +161,19 @@ pub fn resume(
             Some(restored)
         })
         .collect();
+    // Merges first, in the order they were requested: the one a kill interrupted (the earliest
+    // still pending) must finish the checkout it half-wrote before another merge looks at it.
+    // Then those never requested, in plan order; then the rest, whose settling may request more.
+    recovery.sort_by_key(|step| match step {
+        Recovery::Merge { index, .. } => {
+            let line = record
+                .tasks
+                .get(*index)
+                .and_then(|t| t.merge_requested_line);
+            (0, line.unwrap_or(usize::MAX), *index)
+        }
+        _ => (1, 0, 0),
+    });
     let pane_size = (started.pane_rows.max(1), started.pane_cols.max(1));
     Ok(launch(Launch {
         plan,
@@ -187,6 +206,7 @@ fn journaled_run(repo_root: &Path, run_id: &str) -> Result<RunPaths, ResumeError
             repo: repo_root.into(),
         });
     }
+    check_run_folders(&paths)?;
     if !paths.run_dir.join(journal::FILE).is_file() {
         return Err(ResumeError::NoJournal {
             run_id: run_id.into(),
@@ -373,7 +393,7 @@ pub(super) async fn interrupted_attempt(
     let task = &spec.name;
     let why = "left over from before the resume";
     let grace = spec.kill_grace;
-    attempt::stop_marked(paths, task, attempt, audit, why, |pgid| {
+    leftovers::stop_marked(paths, task, attempt, audit, why, |pgid| {
         pty::stop_group(pgid, grace)
     })
     .await;
@@ -389,7 +409,7 @@ pub(super) async fn interrupted_attempt(
     let error = "interrupted: grove stopped before the attempt ended".to_string();
     // What setup is known to put there stays out, as when an attempt ends normally.
     let excludes = setup::planned_excludes(spec);
-    let saved = attempt::save_worktree(paths, task, attempt, &error, &excludes, audit).await;
+    let saved = keep::save_worktree(paths, task, attempt, &error, &excludes, audit).await;
     let log = paths.attempt_log(task, attempt);
     // The log's last write is the last sign of life the attempt gave.
     let ended = std::fs::metadata(&log)
@@ -402,7 +422,7 @@ pub(super) async fn interrupted_attempt(
     report.argv = argv;
     match saved {
         Ok(saved_ref) => report.saved_ref = saved_ref,
-        Err(e) => attempt::keep_unsaved(paths, task, &mut report, &e, audit).await,
+        Err(e) => keep::keep_unsaved(paths, task, &mut report, &e, audit).await,
     }
     report
 }

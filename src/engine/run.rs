@@ -18,10 +18,12 @@ use crate::record::audit::Audit;
 use crate::record::journal::{Entry, Journal, MergeFact, RunStarted, StateFact};
 use crate::record::lock::{LockError, RunLock};
 use crate::record::results::{
-    AttemptRecord, CheckRecord, GroupRecord, MergeRecord, Provenance, Results, TaskResult,
+    AttemptRecord, CheckRecord, GroupRecord, MergeRecord, Provenance, Results, ResultsError,
+    TaskResult,
 };
-use crate::record::{self, RunPaths};
+use crate::record::{self, RunPaths, WriteHealth, WriteNews};
 
+use super::admission;
 use super::api::*;
 use super::attempt::{self, AttemptJob, AttemptReport, Progress, StopReason};
 use super::output;
@@ -45,6 +47,18 @@ pub enum EngineError {
     UnknownAgent { task: String, agent: String },
     #[error(transparent)]
     Lock(#[from] LockError),
+    #[error(transparent)]
+    Folder(#[from] record::folders::FolderError),
+}
+
+impl EngineError {
+    /// 2 for what the repository brought (grove's folders as links), 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            EngineError::Folder(_) => 2,
+            _ => 1,
+        }
+    }
 }
 
 /// What to run, where, and how big agents' terminals start.
@@ -80,6 +94,8 @@ struct Task {
     merge_reason: Option<String>,
     /// TCP ports held for the task from its first attempt until it ends.
     ports: Vec<u16>,
+    /// Why it did not start when its turn came (admission control: low memory).
+    held: Option<String>,
 }
 
 impl Task {
@@ -104,6 +120,7 @@ impl Task {
             merge_reason: None,
             ports: Vec::new(),
             pgid: None,
+            held: None,
         }
     }
 }
@@ -119,6 +136,8 @@ enum Internal {
         outcome: Result<MergeOutcome, String>,
     },
     WorktreeRemoved,
+    /// Look at the machine's memory again for tasks held by `min_free_memory`.
+    MemoryCheck,
 }
 
 struct Run {
@@ -146,6 +165,9 @@ struct Run {
     finished: Option<(SystemTime, Duration)>,
     /// results.json is behind: written once per loop turn, however many tasks changed in it.
     results_dirty: bool,
+    /// How the writes of results.json and of the journal went lately.
+    results_health: WriteHealth,
+    journal_health: WriteHealth,
     ports: Ports,
     /// The size new tasks' panes start with.
     pane_size: (u16, u16),
@@ -160,6 +182,8 @@ struct Run {
     kill_now: watch::Sender<bool>,
     /// What a resumed run does before scheduling anything.
     recovery: Vec<Recovery>,
+    /// A `MemoryCheck` is on its way.
+    memory_check_armed: bool,
 }
 
 /// What a task resumed from the journal brings with it.
@@ -217,12 +241,7 @@ pub fn start(req: RunRequest) -> Result<(FrontEnd, tokio::task::JoinHandle<()>),
     let agents = resolve_agents(&plan)?;
     git::ensure_grove_excluded(&repo.root)?;
     let started_at = SystemTime::now();
-    let paths = record::create_run_dir(&repo.root, &plan.name, started_at).map_err(|source| {
-        EngineError::RunDir {
-            path: record::runs_dir(&repo.root).display().to_string(),
-            source,
-        }
-    })?;
+    let paths = record::create_run_dir(&repo.root, &plan.name, started_at)?;
     let format = match plan.source.format {
         crate::plan::model::PlanFormat::Toml => "toml",
         crate::plan::model::PlanFormat::Json => "json",
@@ -336,6 +355,8 @@ pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
         removing: 0,
         finished: None,
         results_dirty: false,
+        results_health: WriteHealth::default(),
+        journal_health: WriteHealth::default(),
         ports: Ports::default(),
         pane_size,
         journal: l.journal,
@@ -344,6 +365,7 @@ pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
         paused: watch::Sender::new(PauseClock::default()),
         kill_now: watch::Sender::new(false),
         recovery: l.recovery,
+        memory_check_armed: false,
     };
     for i in 0..run.tasks.len() {
         let _ = run.events.send(Event::TaskAdded {
@@ -522,10 +544,27 @@ impl Run {
     }
 
     fn journal(&self, entry: Entry, sync: bool) {
-        if let Err(e) = self.journal.append(entry, sync) {
+        let outcome = self.journal.append(entry, sync);
+        if let Err(e) = &outcome {
             self.audit
                 .error("", &format!("cannot write the journal: {e}"));
         }
+        let path = self.paths.run_dir.join(record::journal::FILE);
+        self.tell_write(
+            &self.journal_health,
+            &path,
+            outcome.err().map(|e| e.to_string()),
+        );
+    }
+
+    /// Tells the front ends when writing a record file starts failing, and when it works again.
+    fn tell_write(&self, health: &WriteHealth, path: &std::path::Path, error: Option<String>) {
+        let (text, failed) = match health.note(error) {
+            None => return,
+            Some(WriteNews::Failing(e)) => (format!("cannot write {}: {e}", path.display()), true),
+            Some(WriteNews::Recovered) => (format!("{} is written again", path.display()), false),
+        };
+        let _ = self.events.send(Event::RecordWrite { text, failed });
     }
 
     /// The task's whole state after a transition; made durable when the task ended.
@@ -599,6 +638,12 @@ impl Run {
             }
             return;
         }
+        let held = admission::hold(self.plan.min_free_memory);
+        if held.is_none() {
+            for i in 0..self.tasks.len() {
+                self.hold(i, &None);
+            }
+        }
         // Retries whose delay is over go first: they were started before any pending task.
         // Not while paused: their setup steps would run while everything else is stopped.
         if !self.paused.borrow().is_paused() {
@@ -606,6 +651,10 @@ impl Run {
                 let task = &self.tasks[i];
                 let due = task.retry_due && task.state.status == TaskStatus::Retrying;
                 if due && self.active() < self.plan.max_parallel {
+                    if held.is_some() {
+                        self.hold(i, &held);
+                        continue;
+                    }
                     self.tasks[i].retry_due = false;
                     self.start_attempt(i);
                 }
@@ -625,13 +674,37 @@ impl Run {
             for (i, reason) in decision.skip {
                 self.transition(i, Transition::Skip(reason));
             }
+            if held.is_some() {
+                for i in decision.start {
+                    self.hold(i, &held);
+                }
+                return;
+            }
             for i in decision.start {
                 self.start_attempt(i);
             }
         }
     }
 
+    /// Task `i` would start now, but memory is low (`held`): it says so, and memory is looked
+    /// at again shortly. Called with None, it is no longer held.
+    fn hold(&mut self, i: usize, held: &Option<String>) {
+        if self.tasks[i].held != *held {
+            self.tasks[i].held = held.clone();
+            self.changed(i);
+        }
+        if held.is_some() && !self.memory_check_armed {
+            self.memory_check_armed = true;
+            let internal = self.internal_tx.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(admission::RECHECK).await;
+                let _ = internal.send(Internal::MemoryCheck);
+            });
+        }
+    }
+
     fn start_attempt(&mut self, index: usize) {
+        self.tasks[index].held = None;
         self.transition(index, Transition::Prepare);
         let wanted = self.tasks[index].spec.ports;
         if wanted > 0 && self.tasks[index].ports.is_empty() {
@@ -779,6 +852,8 @@ impl Run {
                 self.next_merge();
             }
             Internal::WorktreeRemoved => self.removing = self.removing.saturating_sub(1),
+            // `schedule`, which runs next, looks again.
+            Internal::MemoryCheck => self.memory_check_armed = false,
         }
     }
 
@@ -1202,6 +1277,7 @@ impl Run {
         let summary = RunSummary {
             run_id: self.paths.run_id.clone(),
             results_path: self.paths.results(),
+            results_error: self.results_health.failure(),
             total: self.tasks.len(),
             succeeded: count(TaskStatus::Succeeded),
             failed: count(TaskStatus::Failed),
@@ -1216,7 +1292,16 @@ impl Run {
     }
 
     /// Fallback runs succeed when one alternative did; other strategies when every task did.
+    /// Either way a succeeded task whose merge was refused (by the checkout's state, a lock, a
+    /// base that is not a branch) fails the run: its work did not arrive where it was asked to.
     fn run_succeeded(&self) -> bool {
+        if self
+            .tasks
+            .iter()
+            .any(|t| t.state.status == TaskStatus::Succeeded && t.merge == MergeState::Refused)
+        {
+            return false;
+        }
         let ok = |t: &Task| t.state.status == TaskStatus::Succeeded;
         // A race succeeds when one of its siblings did.
         let done = |t: &Task| {
@@ -1279,14 +1364,22 @@ impl Run {
             usage: task_usage(t),
             waiting: t.state.waiting.clone(),
             group: t.spec.group.as_ref().map(|g| g.name.clone()),
+            sandbox: t.spec.sandbox.label(),
+            max_memory: t.spec.max_memory,
+            held: t.held.clone(),
         }
     }
 
     fn write_results(&self) {
         let results = self.results();
-        if let Err(e) = results.save(&self.paths.results()) {
+        let error = results.save(&self.paths.results()).err().map(|e| {
             self.audit.error("", &e.to_string());
-        }
+            match e {
+                ResultsError::Write { source, .. } => source.to_string(),
+                other => other.to_string(),
+            }
+        });
+        self.tell_write(&self.results_health, &self.paths.results(), error);
     }
 
     fn results(&self) -> Results {
@@ -1372,7 +1465,7 @@ fn write_plan_copy(paths: &RunPaths, plan: &Plan) -> std::io::Result<()> {
         crate::plan::model::PlanFormat::Toml => "plan.toml",
         crate::plan::model::PlanFormat::Json => "plan.json",
     };
-    record::write_atomic(&paths.run_dir.join(name), plan.source.text.as_bytes())
+    record::write_record(&paths.run_dir.join(name), plan.source.text.as_bytes())
 }
 
 /// The snake_case word a status enum serializes to (as results.json spells it).
@@ -1429,6 +1522,7 @@ fn task_result(t: &Task, paths: &RunPaths, base_commit: &str) -> TaskResult {
             .collect(),
         usage: task_usage(t),
         group: t.spec.group.as_ref().map(|g| g.name.clone()),
+        sandbox: t.spec.sandbox.mode.word().into(),
         merge: MergeRecord {
             state: status_key(t.merge),
             commit: t.merge_commit.clone(),

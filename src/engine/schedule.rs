@@ -158,6 +158,8 @@ mod tests {
             auto_yes: false,
             check: None,
             group: None,
+            sandbox: Sandbox::default(),
+            max_memory: None,
         }
     }
 

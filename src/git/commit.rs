@@ -4,19 +4,24 @@ use std::path::Path;
 
 use git2::{Commit, ErrorCode, Index, IndexAddOption, Oid, Repository};
 
-use super::{open, signature, GitContext, GitError};
+use super::{filters, open, signature, submodule, GitContext, GitError};
 
 /// Stages every change in the worktree (new, modified, deleted files; .gitignore respected; plus
-/// `extra_excludes`, gitignore-style patterns that must never be committed) and commits on the
+/// `extra_excludes`, gitignore-style patterns that must never be committed; content through the
+/// repository's line-ending attributes and clean filter drivers, as `git add` stores it) and commits on the
 /// worktree's branch with `message`. Ok(None) when there is nothing to commit. Commits the agent
-/// made itself stay as they are: this commit's parent is the current HEAD.
+/// made itself stay as they are: this commit's parent is the current HEAD. Work inside a
+/// submodule (which this commit could only record as a commit id) is an error naming it.
 pub fn commit_worktree(
     worktree: &Path,
     message: &str,
     extra_excludes: &[String],
 ) -> Result<Option<String>, GitError> {
     let repo = open(worktree)?;
-    let (mut index, tree) = staged_tree(&repo, extra_excludes)?;
+    // Files inside a submodule are not the superproject's to commit: refused, not dropped.
+    submodule::check(&repo)?;
+    let mut index = staged_index(&repo, extra_excludes)?;
+    let tree = write_tree(&repo, &mut index)?;
     let head = head_of(&repo)?;
     let unchanged = match &head {
         Some(head) => head.tree_id() == tree,
@@ -42,7 +47,9 @@ pub fn save_snapshot(
 ) -> Result<String, GitError> {
     let repo = open(worktree)?;
     // The index is only changed in memory and never written back.
-    let (_index, tree) = staged_tree(&repo, extra_excludes)?;
+    let mut index = staged_index(&repo, extra_excludes)?;
+    submodule::inline_work(&repo, &mut index)?;
+    let tree = write_tree(&repo, &mut index)?;
     let head = head_of(&repo)?;
     let id = match &head {
         Some(head) if head.tree_id() == tree => head.id(),
@@ -56,10 +63,11 @@ pub fn save_snapshot(
     Ok(id.to_string())
 }
 
-/// The repository's index with every worktree change staged (in memory), and its tree's id.
-fn staged_tree(repo: &Repository, extra_excludes: &[String]) -> Result<(Index, Oid), GitError> {
+/// The repository's index with every worktree change staged (in memory).
+fn staged_index(repo: &Repository, extra_excludes: &[String]) -> Result<Index, GitError> {
     let path = repo.workdir().unwrap_or(repo.path()).to_path_buf();
     let mut index = repo.index().ctx(|| "reading the index".into(), &path)?;
+    let before = filters::ids(&index);
     let matcher = ExtraExcludes::new(repo, extra_excludes)?;
     let mut failure = None;
     let mut filter = |file: &Path, _: &[u8]| -> i32 {
@@ -79,10 +87,16 @@ fn staged_tree(repo: &Repository, extra_excludes: &[String]) -> Result<(Index, O
         return Err(e);
     }
     staged.ctx(|| "staging the worktree's changes".into(), &path)?;
-    let tree = index
+    // libgit2 applies line-ending attributes itself but runs no filter driver.
+    filters::clean_changed(repo, &mut index, &before)?;
+    Ok(index)
+}
+
+fn write_tree(repo: &Repository, index: &mut Index) -> Result<Oid, GitError> {
+    let path = repo.workdir().unwrap_or(repo.path());
+    index
         .write_tree()
-        .ctx(|| "writing the staged tree".into(), &path)?;
-    Ok((index, tree))
+        .ctx(|| "writing the staged tree".into(), path)
 }
 
 /// `extra_excludes` as ignore rules on the repository handle doing the staging, so untracked

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::{Mutex, PoisonError};
 
 use git2::build::CheckoutBuilder;
 use git2::{
@@ -11,13 +10,10 @@ use git2::{
     StatusOptions,
 };
 
+use super::lock::{retry_locked, serialize, Scope};
 use super::refs::{branch_oid, commit_of, contains};
 use super::worktree::worktree_names;
 use super::{open, signature, GitContext, GitError, MergeOutcome};
-
-/// Merges into branches of this process run one at a time: the ref stays locked while the main
-/// checkout is updated, and a second merge would only fail on that lock.
-static MERGE: Mutex<()> = Mutex::new(());
 
 /// What merging `theirs` into `ours` gives.
 enum Step {
@@ -53,7 +49,21 @@ pub fn merge_branches_for_start(
 /// Merges `source_branch` into local branch `target_branch`: fast-forward when possible, else a
 /// merge commit (parents: target tip, source tip). On conflict or refusal nothing changes. When
 /// the target is checked out in the main worktree, that checkout must be clean and is updated.
+/// Merges into one repository run one at a time, across grove processes too, and a git lock
+/// held for an instant by someone else is waited out.
 pub fn merge_into(
+    repo_root: &Path,
+    source_branch: &str,
+    target_branch: &str,
+    message: &str,
+) -> Result<MergeOutcome, GitError> {
+    let _serial = serialize(&open(repo_root)?, Scope::Merge)?;
+    // A try that met a lock changed nothing, or left the checkout half-way to the new tip with
+    // the branch not moved, which the next try finishes (see `sync_checkouts`).
+    retry_locked(|| merge_once(repo_root, source_branch, target_branch, message))
+}
+
+fn merge_once(
     repo_root: &Path,
     source_branch: &str,
     target_branch: &str,
@@ -69,7 +79,6 @@ pub fn merge_into(
     let source = branch_oid(&repo, source_branch)?;
     let sig = signature(&repo)?;
 
-    let _merging = MERGE.lock().unwrap_or_else(PoisonError::into_inner);
     // Compare-and-swap on the old tip: the ref is locked before its tip is read and stays locked
     // through the checkout until the new tip is written, so no other writer can slip in between.
     let mut tx = repo
@@ -397,7 +406,7 @@ fn checkout(repo: &Repository, new: Oid) -> Result<Option<Vec<String>>, GitError
 }
 
 /// The first few paths, for a one-line reason.
-fn summarize(paths: &[String]) -> String {
+pub(super) fn summarize(paths: &[String]) -> String {
     const SHOWN: usize = 5;
     let mut text = paths
         .iter()

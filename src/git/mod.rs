@@ -1,11 +1,16 @@
 //! git work through libgit2: worktrees, commits, attempt refs, in-memory merges, diff stats.
-//! Nothing here runs on a UI loop; worktree add/remove/prune on one repository are serialized.
+//! Nothing here runs on a UI loop. Merges and worktree add/remove/prune on one repository are
+//! serialized across threads and grove processes (`lock`), and retried while a git lock file is
+//! held for an instant by someone else.
 
 mod commit;
 mod diff;
+mod filters;
+mod lock;
 mod merge;
 mod refs;
 mod status;
+mod submodule;
 mod worktree;
 
 use std::path::{Path, PathBuf};
@@ -18,9 +23,10 @@ pub use diff::{diff_patch, diff_stat};
 pub use merge::{merge_branches_for_start, merge_into};
 pub use refs::{
     branch_tip, branches_under, delete_branch, delete_refs_under, head_commit, is_merged_into,
-    remove_stale_index_lock, remove_stale_ref_lock,
+    refs_under, remove_stale_index_lock, remove_stale_ref_lock,
 };
 pub use status::untracked_files;
+pub use submodule::warnings as submodule_warnings;
 pub use worktree::{
     create_worktree, ensure_grove_excluded, move_worktree, prune_worktrees, remove_worktree,
 };
@@ -72,6 +78,20 @@ pub enum GitError {
     },
     #[error("branch '{branch}' does not exist in {}", repo.display())]
     NoSuchBranch { branch: String, repo: PathBuf },
+    /// Work an agent left inside a submodule, which a commit of the task's branch cannot carry.
+    #[error("work inside submodule '{name}' ({}/) is not committed by grove: {detail}; it stays in the worktree", path.display())]
+    SubmoduleWork {
+        name: String,
+        path: PathBuf,
+        detail: String,
+    },
+    /// The git CLI, run where libgit2 cannot do what git does (clean filters), failed.
+    #[error("`{command}` in {}: {stderr}", path.display())]
+    Cli {
+        command: String,
+        path: PathBuf,
+        stderr: String,
+    },
 }
 
 /// Attaches "what failed, where" to libgit2 errors.

@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use git2::{BranchType, Commit, ErrorCode, Oid, Repository};
 
+use super::lock::retry_locked;
 use super::{io_err, open, GitContext, GitError};
 
 /// The commit `rev` (a branch, tag, commit id or any revspec) names.
@@ -52,14 +53,13 @@ pub fn branch_tip(repo_root: &Path, branch: &str) -> Result<String, GitError> {
 /// must be removed first.
 pub fn delete_branch(repo_root: &Path, branch: &str) -> Result<(), GitError> {
     let repo = open(repo_root)?;
-    let found = repo.find_branch(branch, BranchType::Local);
-    match found {
+    retry_locked(|| match repo.find_branch(branch, BranchType::Local) {
         Ok(mut b) => b
             .delete()
             .ctx(|| format!("deleting branch '{branch}'"), repo_root),
         Err(e) if e.code() == ErrorCode::NotFound => Ok(()),
         Err(e) => Err(e).ctx(|| format!("looking up branch '{branch}'"), repo_root),
-    }
+    })
 }
 
 /// Local branches whose names start with `prefix` (e.g. "grove/run-1/"), sorted.
@@ -81,22 +81,35 @@ pub fn branches_under(repo_root: &Path, prefix: &str) -> Result<Vec<String>, Git
     Ok(names)
 }
 
-/// Deletes every ref whose name lies under `prefix` (e.g. "refs/grove/run-1"); returns how many.
-pub fn delete_refs_under(repo_root: &Path, prefix: &str) -> Result<usize, GitError> {
+/// The refs whose names lie under `prefix` (e.g. "refs/grove/run-1"), sorted.
+pub fn refs_under(repo_root: &Path, prefix: &str) -> Result<Vec<String>, GitError> {
     let repo = open(repo_root)?;
     // A trailing slash keeps "refs/grove/run-1" from also matching "refs/grove/run-10/…".
     let dir = format!("{}/", prefix.trim_end_matches('/'));
-    let names: Vec<String> = repo
+    let mut names: Vec<String> = repo
         .references()
         .ctx(|| "listing refs".into(), repo_root)?
         .names()
         .filter_map(|name| name.ok().map(str::to_string))
         .filter(|name| name.starts_with(&dir))
         .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// Deletes every ref whose name lies under `prefix` (e.g. "refs/grove/run-1"); returns how many.
+pub fn delete_refs_under(repo_root: &Path, prefix: &str) -> Result<usize, GitError> {
+    let names = refs_under(repo_root, prefix)?;
+    let repo = open(repo_root)?;
     for name in &names {
-        repo.find_reference(name)
-            .and_then(|mut r| r.delete())
-            .ctx(|| format!("deleting ref '{name}'"), repo_root)?;
+        retry_locked(|| match repo.find_reference(name) {
+            Ok(mut r) => r
+                .delete()
+                .ctx(|| format!("deleting ref '{name}'"), repo_root),
+            // Deleted by the try that then met a lock (packed-refs).
+            Err(e) if e.code() == ErrorCode::NotFound => Ok(()),
+            Err(e) => Err(e).ctx(|| format!("deleting ref '{name}'"), repo_root),
+        })?;
     }
     Ok(names.len())
 }

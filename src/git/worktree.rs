@@ -5,7 +5,6 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use std::ffi::CString;
 
@@ -14,18 +13,10 @@ use git2::{Binding, IntoCString, Reference, Repository, WorktreePruneOptions};
 use libgit2_sys as raw;
 use sha2::{Digest, Sha256};
 
+use super::lock::{retry_locked, serialize, Scope};
 use super::refs::commit_of;
+use super::submodule;
 use super::{io_err, open, GitContext, GitError};
-
-/// libgit2 races on `.git/worktrees/` (it creates that directory and the entries in it without
-/// tolerating a concurrent creator), so metadata changes are serialized process-wide.
-static WORKTREE_METADATA: Mutex<()> = Mutex::new(());
-
-fn metadata_lock() -> MutexGuard<'static, ()> {
-    WORKTREE_METADATA
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-}
 
 const GROVE_EXCLUDE: &str = "/.grove/";
 
@@ -34,7 +25,7 @@ pub fn ensure_grove_excluded(repo_root: &Path) -> Result<(), GitError> {
     let repo = open(repo_root)?;
     let info = repo.commondir().join("info");
     let exclude = info.join("exclude");
-    let _guard = metadata_lock();
+    let _serial = serialize(&repo, Scope::Worktrees)?;
     let existing = match fs::read_to_string(&exclude) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -74,38 +65,39 @@ pub fn create_worktree(
     let start = commit_of(&repo, start_commit)?;
     let path = absolute(path)?;
     let name = worktree_name(&path);
-    let guard = metadata_lock();
+    let serial = serialize(&repo, Scope::Worktrees)?;
     let stale = remove_registered(&repo, &path, &name)?;
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(io_err("creating", parent))?;
     }
-    let branch_ref = repo
-        .branch(branch, &start, true)
-        .ctx(
+    let branch_ref = retry_locked(|| {
+        repo.branch(branch, &start, true).ctx(
             || format!("creating branch '{branch}' at {start_commit}"),
             repo_root,
-        )?
-        .into_reference();
+        )
+    })?
+    .into_reference();
     add_without_checkout(&repo, &name, &path, &branch_ref).ctx(
         || format!("adding worktree '{name}' at {}", path.display()),
         repo_root,
     )?;
-    drop(guard);
+    drop(serial);
     discard(stale)?;
 
-    // Writing the files is most of the work and touches only this worktree, so it runs
-    // unlocked, in parallel with other tasks' worktree creation.
+    // Writing the files (and cloning submodules) is most of the work and touches only this
+    // worktree, so it runs unlocked, in parallel with other tasks' worktree creation.
     let checked_out = open(&path).and_then(|worktree| {
         worktree
             .checkout_head(Some(CheckoutBuilder::new().force()))
-            .ctx(|| format!("checking out {start_commit}"), &path)
+            .ctx(|| format!("checking out {start_commit}"), &path)?;
+        submodule::init_all(&worktree);
+        Ok(())
     });
     if checked_out.is_err() {
-        let guard = metadata_lock();
         // The checkout error is the one worth reporting; a failed cleanup is retried by the
         // stale-worktree removal of the next create at this path.
-        let removed = remove_registered(&repo, &path, &name);
-        drop(guard);
+        let removed = serialize(&repo, Scope::Worktrees)
+            .and_then(|_serial| remove_registered(&repo, &path, &name));
         if let Ok(aside) = removed {
             let _ = discard(aside);
         }
@@ -114,7 +106,7 @@ pub fn create_worktree(
 }
 
 /// `Repository::worktree` with libgit2's checkout switched off: git2 does not expose the add
-/// options' checkout settings, and the checkout is the slow part that must not hold the lock.
+/// options' checkout settings, and the checkout is the slow part that must not hold the worktrees lock.
 fn add_without_checkout(
     repo: &Repository,
     name: &str,
@@ -149,9 +141,9 @@ fn add_without_checkout(
 pub fn remove_worktree(repo_root: &Path, path: &Path) -> Result<(), GitError> {
     let repo = open(repo_root)?;
     let path = absolute(path)?;
-    let guard = metadata_lock();
+    let serial = serialize(&repo, Scope::Worktrees)?;
     let aside = remove_registered(&repo, &path, &worktree_name(&path))?;
-    drop(guard);
+    drop(serial);
     discard(aside)
 }
 
@@ -163,7 +155,7 @@ pub fn move_worktree(repo_root: &Path, path: &Path, aside: &Path) -> Result<(), 
     let repo = open(repo_root)?;
     let path = absolute(path)?;
     let aside = absolute(aside)?;
-    let _guard = metadata_lock();
+    let _serial = serialize(&repo, Scope::Worktrees)?;
     let registered = worktree_names(&repo)?.into_iter().find(|name| {
         repo.find_worktree(name)
             .is_ok_and(|worktree| worktree.path() == path)
@@ -200,7 +192,7 @@ pub fn move_worktree(repo_root: &Path, path: &Path, aside: &Path) -> Result<(), 
 /// Prunes metadata of worktrees whose directories are gone; returns how many.
 pub fn prune_worktrees(repo_root: &Path) -> Result<usize, GitError> {
     let repo = open(repo_root)?;
-    let _guard = metadata_lock();
+    let _serial = serialize(&repo, Scope::Worktrees)?;
     let mut pruned = 0;
     for name in worktree_names(&repo)? {
         // An entry libgit2 cannot even read is left alone: it may belong to a `git worktree add`
@@ -222,7 +214,7 @@ pub fn prune_worktrees(repo_root: &Path) -> Result<usize, GitError> {
 }
 
 /// Removes the metadata of every worktree registered at `path` or as `name`, and moves the
-/// directory at `path` aside (a rename next to it). Caller holds the metadata lock and deletes
+/// directory at `path` aside (a rename next to it). Caller holds the worktrees lock and deletes
 /// the returned directory with `discard` after releasing it: deleting thousands of files must
 /// not hold up other tasks' worktree creation.
 fn remove_registered(
@@ -266,7 +258,7 @@ fn remove_registered(
 }
 
 /// A free name next to `path` for a directory on its way out: hidden, and unique within this
-/// process (the metadata lock is held while it is chosen and used).
+/// process (the worktrees lock is held while it is chosen and used).
 fn aside_name(path: &Path) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let base = path

@@ -22,6 +22,7 @@ const TOP_KEYS: &[&str] = &[
     "pass_output",
     "stop_on_failure",
     "fail_fast",
+    "min_free_memory",
     "defaults",
     "agents",
     "tasks",
@@ -60,6 +61,10 @@ pub(crate) fn plan(
     let max_parallel = match top.get("max_parallel") {
         Some(e) => scope.count(e, 1, None)?,
         None => defaults::max_parallel(),
+    };
+    let min_free_memory = match top.get("min_free_memory") {
+        Some(e) => Some(super::limits::size(e, &scope)?),
+        None => None,
     };
     let strategy = strategy(top, &scope)?;
     let fail_fast = match top.get("fail_fast") {
@@ -104,6 +109,7 @@ pub(crate) fn plan(
         max_parallel,
         strategy,
         fail_fast,
+        min_free_memory,
         agents,
         tasks,
         source: PlanSource {
@@ -327,7 +333,9 @@ fn task(
             }
         }
     }
+    let sandbox = super::limits::resolve(&merged);
     let spec = TaskSpec {
+        sandbox,
         prompt: prompt.clone().unwrap_or_default(),
         agent,
         timeout: merged.timeout(),
@@ -346,6 +354,7 @@ fn task(
         auto_yes: merged.auto_yes.unwrap_or(false),
         check: merged.check,
         group: None,
+        max_memory: merged.max_memory,
         inputs: merged.inputs,
         env: merged.env,
         name: name.clone(),

@@ -30,6 +30,7 @@ pub fn adhoc(dir: &Path, config: &UserConfig) -> Plan {
         max_parallel: defaults::max_parallel(),
         strategy: Strategy::Parallel,
         fail_fast: false,
+        min_free_memory: None,
         agents: config.agents().clone(),
         tasks: Vec::new(),
         source: PlanSource {

@@ -7,6 +7,7 @@ mod deps;
 mod error;
 pub mod grow;
 mod json_tree;
+mod limits;
 pub mod model;
 mod race;
 mod repo;

@@ -14,6 +14,9 @@ pub struct Plan {
     pub strategy: Strategy,
     /// Once a task fails for good, cancel running tasks and skip pending ones.
     pub fail_fast: bool,
+    /// No agent starts while the machine's available memory (MemAvailable) is below this many
+    /// bytes.
+    pub min_free_memory: Option<u64>,
     /// Agents defined by `[agents.NAME]` in the user config and the plan, each folded over the
     /// preset of that name if there is one (presets used as they are live in `crate::agent`).
     pub agents: BTreeMap<String, AgentDef>,
@@ -156,6 +159,54 @@ pub struct TaskSpec {
     pub check: Option<String>,
     /// Set on the siblings a raced task (`replicas` / `agents`) expands to.
     pub group: Option<RaceGroup>,
+    /// What the attempt's processes may touch (`sandbox`, `sandbox_*`, `network`).
+    pub sandbox: Sandbox,
+    /// The attempt's process tree is limited to this many bytes.
+    pub max_memory: Option<u64>,
+}
+
+/// `sandbox = "worktree" | "off"` with its paths, and `network`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Sandbox {
+    pub mode: SandboxMode,
+    /// `sandbox_read`: where the agent may read and execute (empty: everywhere).
+    pub read: Vec<String>,
+    /// `sandbox_hide`: unreadable on top of the default credential folders.
+    pub hide: Vec<String>,
+    /// `sandbox_write`: writable on top of the worktree, git's paths and the agent's state.
+    pub write: Vec<String>,
+    /// False: a network namespace with only loopback.
+    pub network: bool,
+}
+
+impl Sandbox {
+    /// What panes and details show: `worktree`, `worktree, no network`, `off`…
+    pub fn label(&self) -> String {
+        match self.network {
+            true => self.mode.word().to_string(),
+            false => format!("{}, no network", self.mode.word()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SandboxMode {
+    /// Landlock: write only the worktree and what a commit needs.
+    #[default]
+    Worktree,
+    Off,
+    /// The default was `worktree` but the kernel has no Landlock: the agent runs unsandboxed.
+    Unavailable,
+}
+
+impl SandboxMode {
+    pub fn word(self) -> &'static str {
+        match self {
+            SandboxMode::Worktree => "worktree",
+            SandboxMode::Off => "off",
+            SandboxMode::Unavailable => "unavailable",
+        }
+    }
 }
 
 /// The race a sibling task belongs to: `<name>.1`, `<name>.2`… all do the same job.

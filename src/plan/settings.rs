@@ -6,7 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::error::{quoted, Place, Res, SourceFile};
-use super::model::{defaults, AgentDef, Backoff, KeepWorktrees, MergeMode, PythonEnv};
+use super::limits;
+use super::model::{defaults, AgentDef, Backoff, KeepWorktrees, MergeMode, PythonEnv, SandboxMode};
 use super::scope::Scope;
 use super::tree::{Entry, Table};
 
@@ -31,6 +32,12 @@ pub(crate) const KEYS: &[&str] = &[
     "auto_yes",
     "check",
     "scrollback",
+    "sandbox",
+    "sandbox_read",
+    "sandbox_hide",
+    "sandbox_write",
+    "network",
+    "max_memory",
 ];
 
 const RETRIES_MAX: i64 = 100;
@@ -59,6 +66,12 @@ pub(crate) struct Settings {
     pub auto_yes: Option<bool>,
     pub check: Option<String>,
     pub scrollback: Option<usize>,
+    pub sandbox: Option<SandboxMode>,
+    pub sandbox_read: Option<Vec<String>>,
+    pub sandbox_hide: Option<Vec<String>>,
+    pub sandbox_write: Option<Vec<String>>,
+    pub network: Option<bool>,
+    pub max_memory: Option<u64>,
 }
 
 /// An `agent = "NAME"` and where it is written, so a problem with the agent it picks (its
@@ -161,6 +174,12 @@ impl Settings {
                 "auto_yes" => s.auto_yes = Some(scope.boolean(entry)?),
                 "check" => s.check = Some(non_empty_command(entry, scope)?),
                 "scrollback" => s.scrollback = Some(scope.count(entry, 1, Some(SCROLLBACK_MAX))?),
+                "sandbox" => s.sandbox = Some(limits::sandbox_mode(entry, scope)?),
+                "sandbox_read" => s.sandbox_read = Some(limits::paths(entry, scope)?),
+                "sandbox_hide" => s.sandbox_hide = Some(limits::paths(entry, scope)?),
+                "sandbox_write" => s.sandbox_write = Some(limits::paths(entry, scope)?),
+                "network" => s.network = Some(scope.boolean(entry)?),
+                "max_memory" => s.max_memory = Some(limits::size(entry, scope)?),
                 _ => {}
             }
         }
@@ -199,6 +218,14 @@ impl Settings {
             auto_yes: self.auto_yes.or(defaults.auto_yes),
             check: self.check.or_else(|| defaults.check.clone()),
             scrollback: self.scrollback.or(defaults.scrollback),
+            sandbox: self.sandbox.or(defaults.sandbox),
+            sandbox_read: self.sandbox_read.or_else(|| defaults.sandbox_read.clone()),
+            sandbox_hide: self.sandbox_hide.or_else(|| defaults.sandbox_hide.clone()),
+            sandbox_write: self
+                .sandbox_write
+                .or_else(|| defaults.sandbox_write.clone()),
+            network: self.network.or(defaults.network),
+            max_memory: self.max_memory.or(defaults.max_memory),
         }
     }
 

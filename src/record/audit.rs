@@ -28,6 +28,13 @@ impl Audit {
     /// Opens (appends to) `<dir>/audit.log`, creating what is missing; an error when that
     /// cannot be done (a run directory that is not writable, say).
     pub fn open(dir: &Path) -> std::io::Result<Audit> {
+        // Created private, and refused when a link is in its place, before the appender opens
+        // it (which would create it with the default mode, through a link).
+        super::folders::record_file()
+            .create(true)
+            .append(true)
+            .open(dir.join(FILE))
+            .map_err(|e| std::io::Error::other(format!("{FILE}: {e}")))?;
         let appender = RollingFileAppender::builder()
             .rotation(Rotation::NEVER)
             .filename_prefix(FILE)

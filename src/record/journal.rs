@@ -4,8 +4,8 @@
 //! Reading folds the lines into a [`RunRecord`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::fs::File;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -172,41 +172,55 @@ pub enum JournalError {
 /// The journal of a run being recorded. Cheap to clone; appends are serialized.
 #[derive(Debug, Clone)]
 pub struct Journal {
-    file: Arc<Mutex<File>>,
+    file: Arc<Mutex<JournalFile>>,
+}
+
+#[derive(Debug)]
+struct JournalFile {
+    file: File,
+    /// A failed append left part of its line, and cutting it off failed too: the length to cut
+    /// back to before the next append.
+    cut_to: Option<u64>,
 }
 
 impl Journal {
     /// Starts the journal of a new run.
     pub fn create(run_dir: &Path) -> std::io::Result<Journal> {
-        let file = OpenOptions::new()
+        let file = super::folders::record_file()
             .create_new(true)
             .append(true)
             .open(run_dir.join(FILE))?;
-        Ok(Journal {
-            file: Arc::new(Mutex::new(file)),
-        })
+        Ok(Journal::with(file))
     }
 
-    /// Continues the journal of an existing run. A last line torn by a crash is cut off first,
-    /// so new lines never run into it.
+    /// Continues the journal of an existing run. A torn last line (a crash in the middle of a
+    /// write) is cut off first, so new lines never run into it.
     pub fn reopen(run_dir: &Path) -> std::io::Result<Journal> {
         let path = run_dir.join(FILE);
-        let mut file = OpenOptions::new().read(true).write(true).open(&path)?;
+        // Appending, also after a failed append is cut back off (the write offset is the end).
+        let mut file = super::folders::record_file()
+            .read(true)
+            .append(true)
+            .open(&path)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)?;
-        let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let (keep, _) = whole_lines(&bytes);
         if keep < bytes.len() {
             file.set_len(keep as u64)?;
             file.sync_all()?;
         }
-        file.seek(SeekFrom::End(0))?;
-        Ok(Journal {
-            file: Arc::new(Mutex::new(file)),
-        })
+        Ok(Journal::with(file))
     }
 
-    /// Appends one line with one write (so a crash leaves whole lines, or at most one torn last
-    /// line); `sync` also makes it durable before returning.
+    fn with(file: File) -> Journal {
+        Journal {
+            file: Arc::new(Mutex::new(JournalFile { file, cut_to: None })),
+        }
+    }
+
+    /// Appends one line, whole or not at all: a write that fails part way (a full disk) is cut
+    /// back off, so the next line starts on a line of its own. `sync` also makes it durable
+    /// before returning.
     pub fn append(&self, entry: Entry, sync: bool) -> std::io::Result<()> {
         let line = Line {
             at: SystemTime::now(),
@@ -214,15 +228,47 @@ impl Journal {
         };
         let mut bytes = serde_json::to_vec(&line).map_err(std::io::Error::other)?;
         bytes.push(b'\n');
-        let mut file = self
+        let mut journal = self
             .file
             .lock()
             .map_err(|_| std::io::Error::other("journal lock poisoned"))?;
-        file.write_all(&bytes)?;
+        let JournalFile { file, cut_to } = &mut *journal;
+        if let Some(len) = *cut_to {
+            file.set_len(len)?;
+            *cut_to = None;
+        }
+        let before = file.metadata()?.len();
+        if let Err(e) = file.write_all(&bytes) {
+            if file.set_len(before).is_err() {
+                *cut_to = Some(before);
+            }
+            return Err(e);
+        }
         if sync {
             file.sync_data()?;
         }
         Ok(())
+    }
+}
+
+/// How much of a journal's bytes are whole lines, and the number of its last line when that one
+/// is torn: cut short by a crash in the middle of a write (no line end), or not a journal line.
+fn whole_lines(bytes: &[u8]) -> (usize, Option<usize>) {
+    let lines_before = |end: usize| bytes[..end].iter().filter(|&&b| b == b'\n').count();
+    let end = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    if end < bytes.len() {
+        return (end, Some(lines_before(end) + 1));
+    }
+    let start = bytes[..end.saturating_sub(1)]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let last = &bytes[start..end];
+    let whole = last.trim_ascii().is_empty() || serde_json::from_slice::<Line>(last).is_ok();
+    if whole {
+        (end, None)
+    } else {
+        (start, Some(lines_before(start) + 1))
     }
 }
 
@@ -240,6 +286,8 @@ pub struct RunRecord {
     /// Time the run was active, over all its sessions (start or resume to the last line).
     pub active: Duration,
     pub last_at: SystemTime,
+    /// The number of the journal's last line when it was torn (see [`RunRecord::load`]).
+    pub torn: Option<usize>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -253,6 +301,9 @@ pub struct TaskRecord {
     pub merge: Option<MergeFact>,
     /// When the pending merge (if `merge` is pending) was requested.
     pub merge_requested_at: Option<SystemTime>,
+    /// Where in the journal (line number) the pending merge was requested: merges run one at a
+    /// time in request order, so the earliest pending one is the one a kill interrupted.
+    pub merge_requested_line: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -270,19 +321,20 @@ impl TaskRecord {
 }
 
 impl RunRecord {
-    /// Reads and folds `<run_dir>/journal.jsonl`. A torn last line (a crash during a write) is
-    /// ignored; any other line that does not parse is an error naming it.
+    /// Reads and folds `<run_dir>/journal.jsonl`. A torn last line (cut short by a crash in the
+    /// middle of a write, or not a journal line) is skipped, and its number kept in `torn`; any
+    /// other line that does not parse is an error naming it.
     pub fn load(run_dir: &Path) -> Result<RunRecord, JournalError> {
         let path = run_dir.join(FILE);
         let shown = path.display().to_string();
-        let text = std::fs::read(&path).map_err(|source| JournalError::Read {
+        let bytes = std::fs::read(&path).map_err(|source| JournalError::Read {
             path: shown.clone(),
             source,
         })?;
-        let text = String::from_utf8_lossy(&text);
-        let complete = text.rfind('\n').map_or("", |i| &text[..=i]);
+        let (whole, torn) = whole_lines(&bytes);
+        let text = String::from_utf8_lossy(&bytes[..whole]);
         let mut lines = Vec::new();
-        for (n, raw) in complete.lines().enumerate() {
+        for (n, raw) in text.lines().enumerate() {
             if raw.trim().is_empty() {
                 continue;
             }
@@ -293,7 +345,9 @@ impl RunRecord {
             })?;
             lines.push(line);
         }
-        Self::fold(lines).ok_or(JournalError::NoStart { path: shown })
+        let mut record = Self::fold(lines).ok_or(JournalError::NoStart { path: shown })?;
+        record.torn = torn;
+        Ok(record)
     }
 
     fn fold(lines: Vec<Line>) -> Option<RunRecord> {
@@ -317,9 +371,10 @@ impl RunRecord {
             stopped: BTreeSet::new(),
             active: Duration::ZERO,
             last_at: first.at,
+            torn: None,
         };
         let mut session_start = first.at;
-        for line in lines {
+        for (number, line) in lines.enumerate() {
             let at = line.at;
             match line.entry {
                 Entry::RunStarted(_) => {}
@@ -352,8 +407,9 @@ impl RunRecord {
                 }
                 Entry::Merge(merge) => {
                     if let Some(task) = record.task_mut(&merge.task) {
-                        task.merge_requested_at =
-                            (merge.state == MergeState::Pending).then_some(at);
+                        let pending = merge.state == MergeState::Pending;
+                        task.merge_requested_at = pending.then_some(at);
+                        task.merge_requested_line = pending.then_some(number);
                         task.merge = Some(merge);
                     }
                 }
@@ -431,6 +487,8 @@ mod opt_time {
 
 #[cfg(test)]
 mod tests {
+    use std::fs::OpenOptions;
+
     use super::*;
 
     fn started() -> Entry {
@@ -495,6 +553,7 @@ mod tests {
         file.write_all(b"{\"at\":\"2026-").unwrap();
 
         let record = RunRecord::load(dir.path()).unwrap();
+        assert_eq!(record.torn, Some(6));
         assert_eq!(record.tasks[0].status(), TaskStatus::Succeeded);
         assert_eq!(record.tasks[1].status(), TaskStatus::Pending);
         assert_eq!(record.finished, Some(true));
@@ -539,6 +598,32 @@ mod tests {
         assert_eq!(record.tasks[2].status(), TaskStatus::Running);
         // The run had finished, then grew: it is not finished any more.
         assert_eq!(record.finished, None);
+    }
+
+    #[test]
+    fn a_last_line_that_is_no_journal_line_is_skipped_and_cut_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::create(dir.path()).unwrap();
+        journal.append(started(), true).unwrap();
+        journal
+            .append(state("a", TaskStatus::Running), false)
+            .unwrap();
+        let mut file = OpenOptions::new()
+            .append(true)
+            .open(dir.path().join(FILE))
+            .unwrap();
+        file.write_all(b"{\"at\":\"2026-{\"at\":\"2026-01-01\"}\n")
+            .unwrap();
+        let record = RunRecord::load(dir.path()).unwrap();
+        assert_eq!(record.torn, Some(3));
+        assert_eq!(record.tasks[0].status(), TaskStatus::Running);
+
+        let journal = Journal::reopen(dir.path()).unwrap();
+        journal.append(Entry::Resumed { pid: 2 }, true).unwrap();
+        let record = RunRecord::load(dir.path()).unwrap();
+        assert_eq!(record.torn, None);
+        let text = std::fs::read_to_string(dir.path().join(FILE)).unwrap();
+        assert_eq!(text.lines().count(), 3);
     }
 
     #[test]

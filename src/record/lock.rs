@@ -2,7 +2,7 @@
 //! `<run-dir>/grove.lock` (which also names its pid). The kernel drops the lock when that process
 //! ends in any way, kill -9 and reboots included, so a stale file never looks live.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::path::Path;
@@ -35,7 +35,7 @@ impl RunLock {
             path: path.display().to_string(),
             source,
         };
-        let mut file = OpenOptions::new()
+        let mut file = super::folders::record_file()
             .create(true)
             .truncate(false)
             .read(true)

@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::agent::stream_json::Usage;
 
+/// results.json's name in a run directory.
+pub const FILE: &str = "results.json";
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Results {
     pub run_id: String,
@@ -74,6 +77,9 @@ pub struct TaskResult {
     /// The raced task this one is a sibling of.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    /// `worktree`, `off`, or `unavailable` (the default, on a kernel without Landlock).
+    #[serde(default)]
+    pub sandbox: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -219,7 +225,7 @@ impl Results {
     pub fn save(&self, path: &Path) -> Result<(), ResultsError> {
         let mut bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
         bytes.push(b'\n');
-        super::write_atomic(path, &bytes).map_err(|source| ResultsError::Write {
+        super::write_record(path, &bytes).map_err(|source| ResultsError::Write {
             path: path.display().to_string(),
             source,
         })

@@ -261,6 +261,12 @@ impl App {
                     self.mode = Mode::Summary;
                 }
             }
+            Event::RecordWrite { text, failed } => {
+                self.flash = Some(Flash {
+                    text,
+                    error: failed,
+                });
+            }
             Event::TaskRejected { name, error } => {
                 if self.select_when_added.as_ref() == Some(&name) {
                     self.select_when_added = None;

@@ -54,11 +54,15 @@ pub fn waiting_style() -> Style {
         .add_modifier(Modifier::BOLD | Modifier::REVERSED)
 }
 
-/// The status as a word, with the countdown while a retry waits ("retrying in 4s"), or
-/// `waiting` while the agent waits for input.
+/// The status as a word, with the countdown while a retry waits ("retrying in 4s"),
+/// `waiting` while the agent waits for input, or why a pending task was held back
+/// (`held: low memory (…)`).
 pub fn status_text(task: &TaskView, now: SystemTime) -> String {
     if task.waiting.is_some() {
         return "waiting".into();
+    }
+    if let (TaskStatus::Pending, Some(held)) = (task.status, &task.held) {
+        return format!("held: {held}");
     }
     match (task.status, task.retry_at) {
         (TaskStatus::Retrying, Some(at)) => {
@@ -163,6 +167,18 @@ pub fn printable(line: &str) -> String {
         }
     }
     out
+}
+
+/// A task's sandbox as its pane title and details show it, with `max_memory`.
+pub fn sandbox(task: &TaskView) -> String {
+    match task.max_memory {
+        Some(bytes) => format!(
+            "{}, max_memory {}",
+            task.sandbox,
+            crate::sandbox::memory::format_size(bytes)
+        ),
+        None => task.sandbox.clone(),
+    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,16 @@ pub struct Repo {
 impl Repo {
     /// A repository on branch `main` with one commit (README.md) and a test identity.
     pub fn new() -> Repo {
-        let repo = Repo::bare_init();
+        Repo::committed(Repo::bare_init())
+    }
+
+    /// [`Repo::new`] in a folder made under `parent` (on the file system `parent` is on); its
+    /// HOME stays in the system's temp folder.
+    pub fn new_in(parent: &Path) -> Repo {
+        Repo::committed(Repo::init(tempfile::tempdir_in(parent).unwrap()))
+    }
+
+    fn committed(repo: Repo) -> Repo {
         repo.git(&["config", "user.name", "Test"]);
         repo.git(&["config", "user.email", "test@example.com"]);
         repo.write("README.md", "# test\n");
@@ -26,12 +35,37 @@ impl Repo {
 
     /// `git init` on main, nothing committed, no identity configured.
     pub fn bare_init() -> Repo {
+        Repo::init(tempfile::tempdir().unwrap())
+    }
+
+    fn init(dir: tempfile::TempDir) -> Repo {
         let repo = Repo {
-            dir: tempfile::tempdir().unwrap(),
+            dir,
             home: tempfile::tempdir().unwrap(),
         };
         repo.git(&["init", "-q", "-b", "main"]);
+        repo.allow_writes_outside();
         repo
+    }
+
+    /// The tests' agents keep logs, pids and markers in the test's home and the repository,
+    /// outside their worktrees: the user config lets them (they still run under the sandbox,
+    /// which tests/sandbox.rs tests without this).
+    fn allow_writes_outside(&self) {
+        let config = self.home.path().join("grove/config.toml");
+        std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+        let text = format!(
+            "[defaults]\nsandbox_write = [{:?}, {:?}]\n",
+            self.home.path().display().to_string(),
+            self.path().display().to_string()
+        );
+        std::fs::write(config, text).unwrap();
+    }
+
+    /// Without the user config that lets agents write outside their worktrees.
+    pub fn confined(self) -> Repo {
+        std::fs::remove_file(self.home.path().join("grove/config.toml")).unwrap();
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -231,4 +265,16 @@ pub fn sha256_file(path: &Path) -> String {
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     )
+}
+
+/// Takes an exclusive `flock` on `path` (created, with its folder, if missing), as another
+/// process would, e.g. another grove merging in the repository (`.git/grove/merge.lock`). Held
+/// until the file is dropped.
+pub fn hold_flock(path: &Path) -> std::fs::File {
+    use std::os::fd::AsRawFd;
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let file = std::fs::File::create(path).unwrap();
+    // SAFETY: flock on a file this test opened; closing it releases the lock.
+    assert_eq!(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) }, 0);
+    file
 }

@@ -46,6 +46,9 @@ pub fn view(index: usize, name: &str, agent: &str, status: TaskStatus) -> TaskVi
         usage: None,
         waiting: None,
         group: None,
+        sandbox: "worktree".into(),
+        max_memory: None,
+        held: None,
     }
 }
 

@@ -268,6 +268,7 @@ fn facts(view: &TaskView, app: &App) -> Vec<Line<'static>> {
         ("error", view.error.clone().unwrap_or_else(none)),
         ("branch", view.branch.clone()),
         ("worktree", view.worktree.display().to_string()),
+        ("sandbox", format::sandbox(view)),
         ("head", view.head_commit.clone().unwrap_or_else(none)),
         (
             "diff",

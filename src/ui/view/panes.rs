@@ -50,6 +50,13 @@ fn pane_block(app: &App, task: &Task, selected: bool, attached: bool) -> Block<'
         },
         Span::raw(" "),
     ]);
+    // Confined to its worktree is the default and goes without saying; anything else is shown.
+    if view.sandbox != "worktree" || view.max_memory.is_some() {
+        title.push(Span::styled(
+            format!("sandbox: {} ", format::sandbox(view)),
+            Style::new().fg(Color::DarkGray),
+        ));
+    }
     if task.scrolled > 0 {
         title.push(Span::styled(
             format!("↑{} lines · End for live ", task.scrolled),

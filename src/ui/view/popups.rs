@@ -70,7 +70,13 @@ pub(super) fn draw_summary(app: &App, area: Rect, frame: &mut Frame) {
         ),
         Line::from(counts),
         Line::raw(format!("total time {}", format::clock(summary.elapsed))),
-        Line::raw(format!("results {}", summary.results_path.display())),
+        match &summary.results_error {
+            None => Line::raw(format!("results {}", summary.results_path.display())),
+            Some(e) => Line::styled(
+                format!("results NOT written ({e})"),
+                Style::new().fg(Color::Red),
+            ),
+        },
         Line::default(),
         Line::styled("q quit · Esc browse the run", Color::Gray),
     ];

@@ -41,6 +41,17 @@ pub(super) fn draw(app: &App, layout: &ScreenLayout, frame: &mut Frame) {
             format::waiting_style(),
         ));
     }
+    if app
+        .tasks
+        .iter()
+        .any(|t| t.view.sandbox.starts_with("unavailable"))
+    {
+        spans.push(Span::raw(" "));
+        spans.push(Span::styled(
+            " unsandboxed: no Landlock ",
+            Style::new().fg(Color::Black).bg(Color::Yellow),
+        ));
+    }
     let usage = Usage::total(app.tasks.iter().filter_map(|t| t.view.usage.as_ref()));
     if let Some(usage) = usage {
         spans.push(Span::raw(format!(" │ {}", dollars(usage.cost_usd))));

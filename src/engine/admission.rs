@@ -1,0 +1,33 @@
+//! Admission control: no agent starts while the machine's available memory is below the plan's
+//! `min_free_memory`; the tasks that would have started show why they are held.
+
+use std::time::Duration;
+
+use crate::sandbox::memory;
+
+/// Test-only: a file holding a size that replaces the plan's `min_free_memory` at every check
+/// (so a test can lower the floor of a running grove; see README, Development).
+pub const FLOOR_OVERRIDE_ENV: &str = "GROVE_TEST_MIN_FREE_MEMORY_FILE";
+
+/// How often memory is looked at again while a task is held (nothing else says it freed).
+pub const RECHECK: Duration = Duration::from_secs(1);
+
+/// Why nothing may start now (`low memory (1.2 GiB free < 2 GiB)`), or None.
+pub fn hold(min_free_memory: Option<u64>) -> Option<String> {
+    let floor = floor(min_free_memory)?;
+    let free = memory::available()?;
+    (free < floor).then(|| {
+        format!(
+            "low memory ({} free < {})",
+            memory::format_size(free),
+            memory::format_size(floor)
+        )
+    })
+}
+
+fn floor(min_free_memory: Option<u64>) -> Option<u64> {
+    let overridden = std::env::var_os(FLOOR_OVERRIDE_ENV)
+        .and_then(|path| std::fs::read_to_string(path).ok())
+        .and_then(|text| memory::parse_size(&text));
+    overridden.or(min_free_memory)
+}
