@@ -9,7 +9,7 @@ pub mod pane;
 mod reaper;
 
 pub use display::Display;
-pub use reaper::{become_subreaper, reap_orphans, start_waited, waited_for};
+pub use reaper::{become_subreaper, output, reap_orphans};
 
 use std::io::{self, Read, Write};
 use std::path::PathBuf;

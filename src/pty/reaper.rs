@@ -47,6 +47,23 @@ pub fn waited_for(pid: i32) {
     waited().remove(&pid);
 }
 
+/// Runs `command` to its end as a child grove waits for (see [`start_waited`]), its stdout and
+/// stderr captured. Every `std::process::Command` grove runs while
+/// it is a subreaper goes through here, or the reaper could take its exit status first.
+pub fn output(command: &mut std::process::Command) -> std::io::Result<std::process::Output> {
+    use std::process::Stdio;
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = start_waited(|| {
+        let child = command.spawn()?;
+        let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
+        Ok::<_, std::io::Error>((child, pid))
+    })?;
+    let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
+    let output = child.wait_with_output();
+    waited_for(pid);
+    output
+}
+
 /// Reaps every zombie child of grove that nobody in grove waits for: orphans it adopted.
 pub fn reap_orphans() {
     if !SUBREAPER.load(Ordering::Acquire) {

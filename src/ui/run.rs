@@ -128,19 +128,9 @@ fn notify_desktop(alerts: Vec<(String, String)>) {
                     &format!("grove: {task} is waiting"),
                     &prompt,
                 ])
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null());
-            // Waited for here, so the orphan reaper (grove is a subreaper) leaves it alone.
-            let started = crate::pty::start_waited(|| {
-                let child = command.spawn()?;
-                let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
-                Ok::<_, std::io::Error>((child, pid))
-            });
-            if let Ok(mut child) = started {
-                let _ = child.wait();
-                crate::pty::waited_for(i32::try_from(child.id()).unwrap_or(i32::MAX));
-            }
+                .stdin(std::process::Stdio::null());
+            // Through the reaper's waited children, so it never takes this one's status.
+            let _ = crate::pty::output(&mut command);
         }
     });
 }
