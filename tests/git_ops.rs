@@ -94,9 +94,21 @@ impl Repo {
         for (name, text) in files {
             write(&wt.join(name), text);
         }
-        git::commit_worktree(&wt, &format!("task {task}"), &[])
+        self.commit(&wt, &format!("task {task}"), &[])
             .unwrap()
             .expect("task has changes")
+    }
+
+    /// `git::commit_worktree` of the worktree `wt` that [`Repo::worktree`] made.
+    fn commit(
+        &self,
+        wt: &Path,
+        message: &str,
+        excludes: &[String],
+    ) -> Result<Option<String>, git::GitError> {
+        let task = wt.file_name().unwrap().to_str().unwrap();
+        let branch = format!("grove/run-1/{task}");
+        git::commit_worktree(&self.root, wt, &branch, message, excludes)
     }
 
     fn status(&self) -> String {
@@ -348,7 +360,8 @@ fn commit_worktree_stages_new_modified_deleted_and_skips_ignored_and_excluded() 
     write(&wt.join("notes.tmp"), "excluded\n");
     let excludes = vec![".grove-task/".to_string(), "*.tmp".to_string()];
 
-    let id = git::commit_worktree(&wt, "grove: task c", &excludes)
+    let id = repo
+        .commit(&wt, "grove: task c", &excludes)
         .unwrap()
         .expect("changes to commit");
     assert_eq!(git::head_commit(&wt).unwrap(), id);
@@ -363,7 +376,7 @@ fn commit_worktree_stages_new_modified_deleted_and_skips_ignored_and_excluded() 
     // Ignored and excluded files are left in place, just not committed.
     assert!(wt.join("debug.log").exists() && wt.join("notes.tmp").exists());
 
-    assert_eq!(git::commit_worktree(&wt, "again", &excludes).unwrap(), None);
+    assert_eq!(repo.commit(&wt, "again", &excludes).unwrap(), None);
     assert_eq!(git::head_commit(&wt).unwrap(), id);
 }
 
@@ -377,7 +390,8 @@ fn extra_excludes_also_keep_changes_to_tracked_files_out() {
     write(&wt.join("config.local"), "changed by the agent\n");
     write(&wt.join("kept.txt"), "kept\n");
 
-    let id = git::commit_worktree(&wt, "m", &["*.local".to_string()])
+    let id = repo
+        .commit(&wt, "m", &["*.local".to_string()])
         .unwrap()
         .unwrap();
     assert_eq!(show(&wt, &format!("{id}:config.local")), "original");
@@ -393,14 +407,9 @@ fn commit_worktree_keeps_the_agents_own_commits() {
     git(&wt, &["commit", "-q", "-m", "agent's commit"]);
     let agent_commit = git::head_commit(&wt).unwrap();
 
-    assert_eq!(
-        git::commit_worktree(&wt, "nothing left", &[]).unwrap(),
-        None
-    );
+    assert_eq!(repo.commit(&wt, "nothing left", &[]).unwrap(), None);
     write(&wt.join("after.txt"), "left uncommitted\n");
-    let id = git::commit_worktree(&wt, "grove: rest", &[])
-        .unwrap()
-        .unwrap();
+    let id = repo.commit(&wt, "grove: rest", &[]).unwrap().unwrap();
     assert_eq!(git(&wt, &["rev-parse", &format!("{id}^")]), agent_commit);
     assert_eq!(
         git(&wt, &["log", "--format=%s", "main..HEAD"]),
@@ -414,7 +423,14 @@ fn save_snapshot_leaves_head_branch_index_and_files_untouched() {
     let wt = repo.worktree("snap");
     let head = git::head_commit(&wt).unwrap();
 
-    let clean = git::save_snapshot(&wt, "refs/grove/run-1/snap/attempt-1", "a1", &[]).unwrap();
+    let clean = git::save_snapshot(
+        &repo.root,
+        &wt,
+        "refs/grove/run-1/snap/attempt-1",
+        "a1",
+        &[],
+    )
+    .unwrap();
     assert_eq!(clean, head);
     assert_eq!(repo.tip("refs/grove/run-1/snap/attempt-1"), head);
 
@@ -428,7 +444,14 @@ fn save_snapshot_leaves_head_branch_index_and_files_untouched() {
     let index_before = fs::read(&index_path).unwrap();
 
     let refname = "refs/grove/run-1/snap/attempt-2";
-    let id = git::save_snapshot(&wt, refname, "grove: attempt 2", &["*.tmp".to_string()]).unwrap();
+    let id = git::save_snapshot(
+        &repo.root,
+        &wt,
+        refname,
+        "grove: attempt 2",
+        &["*.tmp".to_string()],
+    )
+    .unwrap();
 
     assert_eq!(git::head_commit(&wt).unwrap(), head);
     assert_eq!(
@@ -683,7 +706,7 @@ fn changing_task(repo: &Repo) -> String {
     write(&wt.join("shared.txt"), "one\nTWO\nthree\n");
     write(&wt.join("dir/a.txt"), "from a\n");
     fs::remove_file(wt.join("base.txt")).unwrap();
-    git::commit_worktree(&wt, "task a", &[])
+    repo.commit(&wt, "task a", &[])
         .unwrap()
         .expect("task has changes")
 }
@@ -1060,7 +1083,7 @@ fn diff_stat_counts_lines_per_file() {
     write(&wt.join("shared.txt"), "one\n2\nthree\nfour\nfive\n");
     write(&wt.join("added.txt"), "x\ny\n");
     fs::remove_file(wt.join("base.txt")).unwrap();
-    let to = git::commit_worktree(&wt, "d", &[]).unwrap().unwrap();
+    let to = repo.commit(&wt, "d", &[]).unwrap().unwrap();
 
     let stat = git::diff_stat(&repo.root, &from, &to).unwrap();
     let per_file: Vec<_> = stat

@@ -495,15 +495,16 @@ async fn run_inner(
         paths.run_id,
         report.input_hash.clone().unwrap_or_default()
     );
-    let (wt, repo, base, ex) = (
+    let (wt, repo, br, base, ex) = (
         worktree.clone(),
         paths.repo_root.clone(),
+        branch.clone(),
         job.base_commit.clone(),
         excludes.clone(),
     );
     let committed = blocking(
         move || -> Result<(Option<String>, String, DiffStat), git::GitError> {
-            let commit = git::commit_worktree(&wt, &message, &ex)?;
+            let commit = git::commit_worktree(&repo, &wt, &br, &message, &ex)?;
             let head = git::head_commit(&wt)?;
             let stat = git::diff_stat(&repo, &base, &head)?;
             Ok((commit, head, stat))

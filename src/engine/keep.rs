@@ -47,8 +47,13 @@ pub(super) async fn save_worktree(
         "grove: {task} attempt {attempt} ({reason})\n\nGrove-Run: {}\n",
         paths.run_id
     );
-    let (wt, r, ex) = (worktree, refname.clone(), excludes.to_vec());
-    let saved = match blocking(move || git::save_snapshot(&wt, &r, &message, &ex)).await {
+    let (repo, wt, r, ex) = (
+        paths.repo_root.clone(),
+        worktree,
+        refname.clone(),
+        excludes.to_vec(),
+    );
+    let saved = match blocking(move || git::save_snapshot(&repo, &wt, &r, &message, &ex)).await {
         Ok(Ok(commit)) => {
             audit.commit(task, attempt, &commit, &refname);
             return Ok(Some(refname));

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use git2::{Commit, ErrorCode, Index, IndexAddOption, Oid, Repository};
 
-use super::{filters, open, signature, submodule, GitContext, GitError};
+use super::{filters, links, signature, submodule, GitContext, GitError};
 
 /// Stages every change in the worktree (new, modified, deleted files; .gitignore respected; plus
 /// `extra_excludes`, gitignore-style patterns that must never be committed; content through the
@@ -12,12 +12,17 @@ use super::{filters, open, signature, submodule, GitContext, GitError};
 /// worktree's branch with `message`. Ok(None) when there is nothing to commit. Commits the agent
 /// made itself stay as they are: this commit's parent is the current HEAD. Work inside a
 /// submodule (which this commit could only record as a commit id) is an error naming it.
+/// `worktree` is the task worktree of branch `branch` in the repository at `repo_root`; its git
+/// links, and a HEAD moved to another branch, are put back first (see `links`).
 pub fn commit_worktree(
+    repo_root: &Path,
     worktree: &Path,
+    branch: &str,
     message: &str,
     extra_excludes: &[String],
 ) -> Result<Option<String>, GitError> {
-    let repo = open(worktree)?;
+    let repo = links::open_task(repo_root, worktree)?;
+    links::restore_head(&repo, branch)?;
     // Files inside a submodule are not the superproject's to commit: refused, not dropped.
     submodule::check(&repo)?;
     let mut index = staged_index(&repo, extra_excludes)?;
@@ -38,14 +43,15 @@ pub fn commit_worktree(
 /// Saves the worktree's state (HEAD plus every uncommitted change, same staging rules as
 /// [`commit_worktree`]) as a commit stored at `refname`, without moving HEAD or the branch and
 /// without touching the worktree's files or index. With nothing uncommitted the ref points at
-/// HEAD. Returns the commit id.
+/// HEAD. Returns the commit id. Like [`commit_worktree`], through the links grove made.
 pub fn save_snapshot(
+    repo_root: &Path,
     worktree: &Path,
     refname: &str,
     message: &str,
     extra_excludes: &[String],
 ) -> Result<String, GitError> {
-    let repo = open(worktree)?;
+    let repo = links::open_task(repo_root, worktree)?;
     // The index is only changed in memory and never written back.
     let mut index = staged_index(&repo, extra_excludes)?;
     submodule::inline_work(&repo, &mut index)?;

@@ -6,6 +6,7 @@
 mod commit;
 mod diff;
 mod filters;
+mod links;
 mod lock;
 mod merge;
 mod refs;
@@ -78,6 +79,8 @@ pub enum GitError {
     },
     #[error("branch '{branch}' does not exist in {}", repo.display())]
     NoSuchBranch { branch: String, repo: PathBuf },
+    #[error("{} is not a worktree of {}", path.display(), repo.display())]
+    NoWorktree { path: PathBuf, repo: PathBuf },
     /// Work an agent left inside a submodule, which a commit of the task's branch cannot carry.
     #[error("work inside submodule '{name}' ({}/) is not committed by grove: {detail}; it stays in the worktree", path.display())]
     SubmoduleWork {

@@ -296,7 +296,7 @@ pub(crate) fn worktree_names(repo: &Repository) -> Result<Vec<String>, GitError>
 /// The name under .git/worktrees/ for a worktree at `path`: its last two path components (run
 /// id and task folder, readable in `git worktree list`) plus a hash of the whole path, which is
 /// what keeps names unique.
-fn worktree_name(path: &Path) -> String {
+pub(super) fn worktree_name(path: &Path) -> String {
     let readable: Vec<String> = path
         .components()
         .rev()
@@ -325,7 +325,7 @@ fn sanitize(part: &str) -> String {
 
 /// `path` made absolute with symlinks resolved as far as it exists, matching how libgit2 records
 /// worktree paths, so a registered worktree can be recognized by its path.
-fn absolute(path: &Path) -> Result<PathBuf, GitError> {
+pub(super) fn absolute(path: &Path) -> Result<PathBuf, GitError> {
     let path = std::path::absolute(path).map_err(io_err("resolving", path))?;
     let mut existing = path.as_path();
     let mut rest = Vec::new();
