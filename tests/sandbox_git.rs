@@ -79,3 +79,22 @@ fn a_head_pointed_at_the_main_branch_does_not_move_it() {
         &rewiring_plan(r#"echo 'ref: refs/heads/main' > "$admin/HEAD""#),
     );
 }
+
+/// Links in place of the reflogs grove appends to when it commits the worktree (HEAD's and the
+/// branch's), or, after a failed attempt, when it starts the branch again for the next one.
+const REFLOG_LINKS: &str = r#"common=$(git rev-parse --git-common-dir)
+mkdir -p "$admin/logs"
+ln -sf "$main/head-log" "$admin/logs/HEAD"
+ln -sf "$main/branch-log" "$common/logs/refs/heads/$(git symbolic-ref --short HEAD)""#;
+
+#[test]
+fn reflogs_turned_into_links_are_not_written_through() {
+    let repo = Repo::new().confined();
+    nothing_escaped(&repo, &rewiring_plan(REFLOG_LINKS));
+    // The first attempt commits, so starting the branch again for the second moves it.
+    let retried = rewiring_plan(&format!(
+        "if [ \"$GROVE_ATTEMPT\" = 1 ]; then\ngit commit -q --allow-empty -m mine\n{REFLOG_LINKS}\nexit 1\nfi"
+    ))
+    .replace("agent = \"shell\"", "agent = \"shell\"\nretries = 1");
+    nothing_escaped(&repo, &retried);
+}

@@ -3,7 +3,8 @@
 //! (a commit needs that folder), so before grove works on the worktree after the agent, outside
 //! any sandbox, it puts them back as it made them. Followed as the agent left them, a `.git` or
 //! `commondir` pointed at a repository the agent made would have grove run that repository's
-//! filter commands, and a HEAD pointed at `main` would have grove commit onto main.
+//! filter commands, and a HEAD pointed at `main` would have grove commit onto main. Reflogs
+//! grove appends to are not followed through a link either: git appends through one.
 
 use std::fs;
 use std::path::Path;
@@ -30,12 +31,16 @@ pub(crate) fn open_task(repo_root: &Path, worktree: &Path) -> Result<Repository,
     restore(&link, "gitdir: ", &admin)?;
     restore(&admin.join("commondir"), "", &common)?;
     restore(&admin.join("gitdir"), "", &link)?;
+    let logs = admin.join("logs");
+    unlink(&logs)?;
+    unlink(&logs.join("HEAD"))?;
     open(&worktree)
 }
 
 /// Puts a HEAD that names a branch other than `branch` (the task's) back on `branch`; a detached
-/// HEAD stays (a commit there moves no branch).
+/// HEAD stays (a commit there moves no branch). The branch's reflog is made safe to append to.
 pub(crate) fn restore_head(repo: &Repository, branch: &str) -> Result<(), GitError> {
+    unlink_branch_log(repo.commondir(), branch)?;
     let own = format!("refs/heads/{branch}");
     let head = repo
         .find_reference("HEAD")
@@ -61,4 +66,21 @@ fn restore(file: &Path, prefix: &str, target: &Path) -> Result<(), GitError> {
     }
     let text = format!("{prefix}{}\n", target.display());
     crate::record::write_atomic(file, text.as_bytes()).map_err(io_err("restoring", file))
+}
+
+/// Before grove moves branch `branch` of the repository whose common git folder is `common`: a
+/// link in place of the branch's reflog (an agent can write the reflogs of its run's branches)
+/// is removed.
+pub(crate) fn unlink_branch_log(common: &Path, branch: &str) -> Result<(), GitError> {
+    unlink(&common.join("logs/refs/heads").join(branch))
+}
+
+/// Removes `path` when it is a symbolic link; anything else stays.
+fn unlink(path: &Path) -> Result<(), GitError> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            fs::remove_file(path).map_err(io_err("removing the link", path))
+        }
+        _ => Ok(()),
+    }
 }

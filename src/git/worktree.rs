@@ -70,6 +70,7 @@ pub fn create_worktree(
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(io_err("creating", parent))?;
     }
+    super::links::unlink_branch_log(repo.commondir(), branch)?;
     let branch_ref = retry_locked(|| {
         repo.branch(branch, &start, true).ctx(
             || format!("creating branch '{branch}' at {start_commit}"),
