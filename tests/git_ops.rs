@@ -236,6 +236,43 @@ fn a_worktree_moved_aside_stays_valid_and_later_worktrees_leave_it_alone() {
     assert_eq!(git(&aside, &["status", "--porcelain"]), "A  work.txt");
 }
 
+/// The files `move_worktree` rewrites (the worktree's `.git`, `gitdir` in its metadata) are the
+/// agent's to replace: a link in their place is not written through.
+#[test]
+fn moving_a_worktree_aside_writes_nothing_through_a_link() {
+    let repo = Repo::new();
+    let outside = TempDir::new().unwrap();
+    for (task, linked) in [("dotgit", ".git"), ("gitdir", "gitdir")] {
+        let wt = repo.worktree(task);
+        let admin = repo.root.join(".git/worktrees").join(
+            fs::read_to_string(wt.join(".git"))
+                .unwrap()
+                .trim()
+                .rsplit('/')
+                .find(|part| !part.is_empty())
+                .unwrap(),
+        );
+        let file = if linked == ".git" {
+            wt.join(".git")
+        } else {
+            admin.join("gitdir")
+        };
+        // The target holds what the file held, so the worktree still reads as registered.
+        let target = outside.path().join(task);
+        fs::copy(&file, &target).unwrap();
+        let before = read(&target);
+        fs::remove_file(&file).unwrap();
+        std::os::unix::fs::symlink(&target, &file).unwrap();
+        let aside = wt.with_file_name(format!("{task}.attempt-1.unsaved"));
+        let _ = git::move_worktree(&repo.root, &wt, &aside);
+        assert_eq!(
+            read(&target),
+            before,
+            "{linked} was written through its link"
+        );
+    }
+}
+
 #[test]
 fn create_worktree_over_metadata_left_by_an_interrupted_creation() {
     let repo = Repo::new();

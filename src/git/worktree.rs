@@ -173,12 +173,12 @@ pub fn move_worktree(repo_root: &Path, path: &Path, aside: &Path) -> Result<(), 
             let link = aside.join(".git");
             let old = fs::read(&link).map_err(io_err("reading", &link))?;
             let text = format!("gitdir: {}/\n", new_admin.display());
-            fs::write(&link, text).map_err(io_err("writing", &link))?;
+            rewrite_in_place(&link, text.as_bytes()).map_err(io_err("writing", &link))?;
             let gitdir = new_admin.join("gitdir");
-            let written = fs::write(&gitdir, format!("{}\n", link.display()));
+            let written = rewrite_in_place(&gitdir, format!("{}\n", link.display()).as_bytes());
             written.map_err(|e| {
                 // Written in place: the old text fits where the new one did not.
-                let _ = fs::write(&link, old);
+                let _ = rewrite_in_place(&link, &old);
                 io_err("writing", &gitdir)(e)
             })
         });
@@ -188,6 +188,19 @@ pub fn move_worktree(repo_root: &Path, path: &Path, aside: &Path) -> Result<(), 
         return Err(e);
     }
     Ok(())
+}
+
+/// Replaces the contents of the existing file `path`, in place (no new file: it works on a full
+/// disk). The agent could have put a link there (both files are in its reach): that is an error
+/// (ELOOP), never written through.
+fn rewrite_in_place(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?
+        .write_all(bytes)
 }
 
 /// Prunes metadata of worktrees whose directories are gone; returns how many.
