@@ -311,3 +311,46 @@ fn the_new_keys_are_validated_with_their_place() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("plan.toml:2:19"));
 }
+
+/// `$GROVE_RESULT` is in the agent's reach, and grove reads it outside the sandbox: a link there
+/// must not hand grove (and the records, and later tasks' prompts) a file the sandbox hides,
+/// and a FIFO must not hold grove up.
+#[test]
+fn a_result_that_is_a_link_or_a_fifo_is_refused() {
+    let repo = Repo::new().confined();
+    let docker = repo.home.path().join(".docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    std::fs::write(docker.join("config.json"), r#"{"auths": "SECRET-TOKEN"}"#).unwrap();
+    let plan = r#"
+name = "res"
+[defaults]
+agent = "shell"
+[[tasks]]
+name = "linked"
+prompt = '''cat "$HOME/.docker/config.json" || ln -s "$HOME/.docker/config.json" "$GROVE_RESULT"'''
+[[tasks]]
+name = "fifo"
+prompt = '''mkfifo "$GROVE_RESULT"'''
+"#;
+    let mut grove = lifecycle::spawn_run(&repo, plan);
+    let run_id = lifecycle::the_run(&repo);
+    let status = wait_for("grove to end", || grove.try_wait().unwrap());
+    assert_eq!(status.code(), Some(1));
+    let results = repo.results(&run_id);
+    for name in ["linked", "fifo"] {
+        let t = task(&results, name);
+        assert_eq!(t["status"], "failed", "{t}");
+        let error = t["error"].as_str().unwrap_or_default();
+        assert!(error.contains("not a regular file"), "{t}");
+    }
+    let mut records = vec![repo.run_dir(&run_id)];
+    while let Some(at) = records.pop() {
+        if at.is_dir() {
+            records.extend(std::fs::read_dir(&at).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            let bytes = std::fs::read(&at).unwrap();
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(!text.contains("SECRET-TOKEN"), "{}: {text}", at.display());
+        }
+    }
+}

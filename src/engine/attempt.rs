@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -926,12 +926,33 @@ async fn woken(activity: Option<&Notify>) {
 }
 
 /// The agent's result file, if it wrote one: its JSON value and exact bytes.
+/// The agent may have put anything at that path, and grove reads it outside the sandbox: a link
+/// is not followed (it could name a file the sandbox hides), a FIFO is not waited on; only a
+/// regular file is read.
 fn read_result(path: &Path) -> Result<Option<(serde_json::Value, Vec<u8>)>, String> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
+    use std::os::unix::fs::OpenOptionsExt;
+    let not_regular = || {
+        format!(
+            "$GROVE_RESULT ({}) is not a regular file: grove reads only a file written there",
+            path.display()
+        )
+    };
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path);
+    let mut file = match opened {
+        Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(not_regular()),
         Err(e) => return Err(format!("cannot read result {}: {e}", path.display())),
     };
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return Err(not_regular());
+    }
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read result {}: {e}", path.display()))?;
     match serde_json::from_slice(&bytes) {
         Ok(value) => Ok(Some((value, bytes))),
         Err(e) => Err(format!(
