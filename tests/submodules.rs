@@ -3,6 +3,7 @@
 //! vanishing with a "succeeded". The real binary, real git (a real submodule), real PTYs.
 
 mod common;
+mod lifecycle;
 
 use common::*;
 use std::path::PathBuf;
@@ -116,4 +117,24 @@ fn files_in_a_submodule_that_could_not_be_initialized_fail_the_attempt() {
     let error = t["attempts"][0]["error"].as_str().unwrap();
     assert!(error.contains("not initialized"), "{error}");
     assert!(error.contains("lib/new.txt"), "{error}");
+}
+
+/// Only files are read of a submodule's directory when an attempt is saved: a FIFO the agent
+/// left there is not waited on (the attempt would never end), and stays out of the attempt ref.
+#[test]
+fn a_fifo_inside_a_submodule_does_not_hold_up_saving_the_attempt() {
+    let (repo, origin) = repo_with_submodule();
+    std::fs::rename(&origin, repo.home.path().join("moved")).unwrap();
+    let mut grove = lifecycle::spawn_run(
+        &repo,
+        &plan("mkdir -p lib; echo mine > lib/new.txt; mkfifo lib/pipe"),
+    );
+    let run_id = lifecycle::the_run(&repo);
+    let status = lifecycle::wait_for("grove to end", || grove.try_wait().unwrap());
+    assert_eq!(status.code(), Some(1));
+    let t = task(&repo.results(&run_id), "t").clone();
+    let saved = t["attempts"][0]["saved_ref"].as_str().unwrap();
+    assert_eq!(repo.git(&["show", &format!("{saved}:lib/new.txt")]), "mine");
+    let files = repo.git(&["ls-tree", "-r", "--name-only", saved]);
+    assert!(!files.contains("lib/pipe"), "{files}");
 }

@@ -178,8 +178,9 @@ fn changed_files(inner: &Repository, prefix: &Path) -> Result<Vec<String>, GitEr
         .collect())
 }
 
-/// Every file (not directory) under `dir` but git's own (`.git`), as paths of the superproject
-/// under `prefix`.
+/// Every file and symbolic link under `dir` but git's own (`.git`), as paths of the superproject
+/// under `prefix`. Like git, nothing else (a FIFO, a socket): reading a FIFO the agent left
+/// would wait for ever.
 fn files_under(dir: &Path, prefix: &Path) -> Vec<String> {
     let mut files = Vec::new();
     let mut pending: Vec<(PathBuf, PathBuf)> = vec![(dir.to_path_buf(), prefix.to_path_buf())];
@@ -191,8 +192,10 @@ fn files_under(dir: &Path, prefix: &Path) -> Vec<String> {
             let shown = shown.join(entry.file_name());
             match entry.file_type() {
                 Ok(kind) if kind.is_dir() => pending.push((entry.path(), shown)),
-                Ok(_) => files.push(shown.display().to_string()),
-                Err(_) => {}
+                Ok(kind) if kind.is_file() || kind.is_symlink() => {
+                    files.push(shown.display().to_string())
+                }
+                _ => {}
             }
         }
     }
