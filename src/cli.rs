@@ -161,8 +161,15 @@ pub fn main() -> i32 {
     };
     // Processes agents leave behind in sessions of their own come to grove when their parent
     // ends, so that stopping an attempt can find and stop them. Where this cannot be had, they
-    // are still found by their GROVE_* variables, only re-parented to init instead.
-    let _ = crate::pty::become_subreaper();
+    // are still found by their GROVE_* variables, only re-parented to init instead. Not in the
+    // hidden commands that become an agent's process (the setting survives exec): the agent
+    // would adopt its own descendants' orphans instead of grove.
+    if !matches!(
+        cli.command,
+        Some(Cmd::SandboxExec { .. } | Cmd::DemoAgent { .. })
+    ) {
+        let _ = crate::pty::become_subreaper();
+    }
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {

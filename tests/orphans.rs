@@ -143,3 +143,24 @@ prompt = '''{} sleep 1000'''
     );
     assert_all_gone(&escaped);
 }
+
+/// grove, not the agent, adopts what the agent's children leave behind: being the subreaper
+/// survives exec, so the sandbox wrapper (grove's own binary, which execs the agent) must not
+/// become one, or every agent would collect its descendants' orphans (as zombies, mostly).
+#[test]
+fn orphans_of_an_agents_children_go_to_grove_not_to_the_agent() {
+    let repo = Repo::new();
+    let plan = r#"
+name = "adopt"
+[[tasks]]
+name = "a"
+agent = "shell"
+prompt = '''sh -c 'sleep 1000 & echo $! > orphan.pid'
+parent=$(awk '{print $4}' /proc/$(cat orphan.pid)/stat)
+kill $(cat orphan.pid); rm orphan.pid
+[ "$parent" = "$PPID" ] || { echo "adopted by $parent, not by grove ($PPID)"; exit 1; }'''
+"#;
+    let (out, results) = repo.run_plan(plan);
+    let a = task(&results, "a");
+    assert_eq!(a["status"], "succeeded", "{a}\n{}", text(&out));
+}
