@@ -5,55 +5,17 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
+use common::tmpfs::Tmpfs;
 use common::*;
-
-/// A tmpfs mounted on a temporary folder, unmounted when dropped.
-struct Tmpfs {
-    dir: tempfile::TempDir,
-}
-
-impl Tmpfs {
-    fn mount(size: &str) -> Option<Tmpfs> {
-        let dir = tempfile::tempdir().unwrap();
-        let mounted = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .status()
-            .is_ok_and(|s| s.success());
-        mounted.then_some(Tmpfs { dir })
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.dir.path()).status();
-    }
-}
-
-/// A repository like `Repo::new`'s, inside `parent`.
-fn repo_in(parent: &Path) -> Repo {
-    let repo = Repo {
-        dir: tempfile::tempdir_in(parent).unwrap(),
-        home: tempfile::tempdir().unwrap(),
-    };
-    repo.git(&["init", "-q", "-b", "main"]);
-    repo.git(&["config", "user.name", "Test"]);
-    repo.git(&["config", "user.email", "test@example.com"]);
-    repo.write("README.md", "# test\n");
-    repo.commit_all("initial");
-    repo
-}
 
 #[test]
 fn work_that_cannot_be_saved_is_kept_aside_and_the_task_fails_for_good() {
     let Some(tmpfs) = Tmpfs::mount("8m") else {
-        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
         return;
     };
-    let repo = repo_in(tmpfs.dir.path());
+    let repo = Repo::new_in(tmpfs.path()).confined();
     // The first attempt writes its work and fills the disk, and exits 0; a second attempt (in
     // a clean worktree at the same path) would write nothing.
     let plan = r#"
