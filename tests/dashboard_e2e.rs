@@ -1372,6 +1372,21 @@ fn grove_without_a_plan_starts_agents_from_the_form_and_copies_them() {
     assert_eq!(added, 2);
 }
 
+/// Bare `grove` and `q` at once: the run no task joined is not recorded.
+#[test]
+fn grove_opened_and_quit_leaves_no_run() {
+    let repo = Repo::new();
+    let mut dash = grove_new(&repo);
+    dash.wait_for("the empty run's hint", |s| {
+        s.contains("n start a task").then_some(())
+    });
+    dash.send(b"q");
+    assert_eq!(dash.exit_code(), 0);
+    let ls = repo.grove(&["ls"]);
+    let listing = String::from_utf8_lossy(&ls.stdout);
+    assert!(listing.starts_with("no runs in "), "{listing}");
+}
+
 #[test]
 fn n_adds_a_task_to_a_running_plan() {
     let repo = Repo::new();

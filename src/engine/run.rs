@@ -423,9 +423,18 @@ impl Run {
                 Some(p) = progress.recv() => self.internal(Internal::Attempt(p)),
             }
         }
-        if self.results_dirty {
+        if self.tasks.is_empty() {
+            self.forget();
+        } else if self.results_dirty {
             self.write_results();
         }
+    }
+
+    /// A run no task ever joined (bare `grove`, then `q`) did nothing worth keeping: its records
+    /// go, so it is not listed. Tasks only ever join a run, so an empty one never had any. Should
+    /// the removal fail, the run is merely listed, as it was before.
+    fn forget(&self) {
+        let _ = std::fs::remove_dir_all(&self.paths.run_dir);
     }
 
     fn idle(&self) -> bool {
