@@ -308,6 +308,36 @@ fn live_runs_are_left_alone_and_unfinished_ones_are_pointed_out() {
         .ends_with("finished"));
 }
 
+/// `grove show` on a run that is running: its tasks' states come from the journal, which is
+/// current, not from results.json, which is only written when a task ends.
+#[test]
+fn show_tells_a_live_run_as_it_is() {
+    let repo = Repo::new();
+    let (mut grove, run_id, gate) = start_gated_run(&repo, "shown");
+    let show = repo.grove(&["show", &run_id]);
+    assert!(show.status.success(), "{}", text(&show));
+    let shown = stdout(&show);
+    let waits = shown
+        .lines()
+        .find(|l| l.trim_start().starts_with("waits"))
+        .unwrap_or_else(|| panic!("{shown}"));
+    let cells: Vec<&str> = waits.split_whitespace().collect();
+    assert_eq!(&cells[..3], ["waits", "running", "1"], "{shown}");
+    assert!(cells[3].ends_with('s'), "time so far: {shown}");
+    assert!(!shown.contains("-0.0"), "{shown}");
+    assert!(
+        shown.contains(&format!("running (grove process {})", grove.id())),
+        "{shown}"
+    );
+    assert!(shown.contains("so far: 1 running"), "{shown}");
+    assert!(!shown.contains("0 of 1 succeeded"), "{shown}");
+
+    std::fs::remove_file(&gate).unwrap();
+    assert_eq!(grove.wait().unwrap().code(), Some(0));
+    let shown = stdout(&repo.grove(&["show", &run_id]));
+    assert!(shown.contains("1 of 1 succeeded"), "{shown}");
+}
+
 #[test]
 fn force_cleans_an_unfinished_run() {
     let repo = Repo::new();
