@@ -302,6 +302,48 @@ fn zero_timeout() {
     );
 }
 
+/// Durations near `i64::MAX` seconds once validated and then panicked in the engine ("overflow
+/// when adding duration to instant"), leaving grove hung: every duration is capped at 30 days.
+#[test]
+fn durations_are_capped_at_30_days() {
+    let task = "name = \"p\"\n[[tasks]]\nname = \"a\"\nprompt = \"x\"\n";
+    for (key, col) in [
+        ("timeout", 11),
+        ("kill_grace", 14),
+        ("idle_after", 14),
+        ("backoff.initial", 19),
+        ("backoff.max", 15),
+    ] {
+        for (value, shown) in [
+            ("9223372036854775807", "9223372036854775807s"),
+            ("\"31days\"", "31days"),
+        ] {
+            toml_fails_at(
+                &format!("{task}{key} = {value}\n"),
+                5,
+                col,
+                &format!("task 'a': '{key}' must be at most 30 days, got {shown}"),
+            );
+        }
+    }
+    // In a JSON plan and in [defaults] alike.
+    json_fails_at(
+        "{\"name\": \"p\", \"defaults\": {\"kill_grace\": \"100000h\"},\n \"tasks\": [{\"name\": \"a\", \"prompt\": \"x\"}]}\n",
+        1,
+        42,
+        "[defaults]: 'kill_grace' must be at most 30 days, got 100000h",
+    );
+    // 30 days itself is fine.
+    let plan = load_text(
+        "plan.toml",
+        &format!("{task}timeout = \"30days\"\nbackoff.max = 2592000\n"),
+    )
+    .unwrap();
+    let month = Duration::from_secs(30 * 24 * 3600);
+    assert_eq!(plan.tasks[0].timeout, month);
+    assert_eq!(plan.tasks[0].backoff.max, month);
+}
+
 #[test]
 fn negative_retries() {
     toml_fails_at(
