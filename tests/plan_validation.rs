@@ -1135,11 +1135,20 @@ fn worktree_setup_keys_are_checked_where_written() {
         9,
         "'copy': '/etc/passwd' is an absolute path",
     );
+    // Checked once normalised: `./.grove` once copied `.grove` into itself until ENAMETOOLONG.
+    for own in [".git/config", "./.git", "./.grove", ".//.grove/runs"] {
+        toml_fails_at(
+            &format!("{task}copy = [\"{own}\"]\n"),
+            6,
+            9,
+            &format!("'copy': '{own}' is inside git's or grove's own folder"),
+        );
+    }
     toml_fails_at(
-        &format!("{task}copy = [\".git/config\"]\n"),
+        &format!("{task}copy = [\"./\"]\n"),
         6,
         9,
-        "'copy': '.git/config' is inside git's or grove's own directory",
+        "'copy': './' is not a path inside the repository",
     );
     toml_fails_at(
         &format!("{task}setup = [\"npm ci\", \"  \"]\n"),

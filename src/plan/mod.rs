@@ -9,6 +9,7 @@ pub mod grow;
 mod json_tree;
 mod limits;
 pub mod model;
+pub mod paths;
 mod race;
 mod repo;
 mod scope;

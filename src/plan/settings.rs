@@ -329,30 +329,19 @@ fn backoff(entry: &Entry, scope: &Scope) -> Res<BackoffParts> {
     Ok(parts)
 }
 
-/// `copy` paths: relative to the repository root, inside it, and not git's own files.
+/// `copy` paths: relative to the repository root, inside it, and not git's or grove's own
+/// folders, checked once normalised (see [`super::paths`]; the copy checks them again with
+/// symlinks resolved).
 fn copy_paths(entry: &Entry, scope: &Scope) -> Res<Vec<String>> {
     let mut paths = Vec::new();
     for (path, at) in scope.strings(entry)? {
-        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-        let problem = if parts.is_empty() {
-            Some("an empty path")
-        } else if path.starts_with('/') {
-            Some("an absolute path (use one relative to the repository root)")
-        } else if parts.contains(&"..") {
-            Some("a path leaving the repository")
-        } else if matches!(parts[0], ".git" | ".grove") {
-            Some("inside git's or grove's own directory")
-        } else {
-            None
-        };
-        if let Some(problem) = problem {
-            return Err(scope.bad(
+        let clean = super::paths::normalize(&path).map_err(|problem| {
+            scope.bad(
                 at,
                 format!("{}: {} is {problem}", scope.key(entry), quoted(&path)),
-            ));
-        }
-        let clean: Vec<&str> = parts.into_iter().filter(|p| *p != ".").collect();
-        paths.push(clean.join("/"));
+            )
+        })?;
+        paths.push(clean);
     }
     Ok(paths)
 }
