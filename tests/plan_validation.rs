@@ -16,9 +16,10 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-/// Loads `text` saved as `file` in a fresh temp dir, next to `extra` files (name, contents).
+/// Loads `text` saved as `file` in a fresh git repository, next to `extra` files (name, contents).
 fn load_with(extra: &[(&str, &[u8])], file: &str, text: &str) -> Result<Plan, PlanError> {
     let dir = TempDir::new().unwrap();
+    git2::Repository::init(dir.path()).unwrap();
     for (name, contents) in extra {
         std::fs::write(dir.path().join(name), contents).unwrap();
     }
@@ -414,6 +415,153 @@ fn prompt_file_not_utf8() {
     let err = load_with(&[("bin.md", &[0xff, 0xfe, 0x00])], "plan.toml", text).unwrap_err();
     is_error_at(&err, "plan.toml", 4, 15, "'bin.md'");
     assert!(err.to_string().ends_with("not valid UTF-8"), "{err}");
+}
+
+// ---- prompt_file: a regular file inside the repository, at most 1 MiB ----
+
+/// A git repository in a temp dir with `plans/plan.toml` in it: a one-task plan whose
+/// `prompt_file` (written on line 4, column 15) is `written`.
+fn repo_with_prompt_file(written: &str) -> (TempDir, PathBuf) {
+    let dir = TempDir::new().unwrap();
+    git2::Repository::init(dir.path()).unwrap();
+    std::fs::create_dir(dir.path().join("plans")).unwrap();
+    let text = format!(
+        "name = \"p\"\n[[tasks]]\nname = \"a\"\nprompt_file = {}\n",
+        toml::Value::String(written.into())
+    );
+    let plan = write(&dir.path().join("plans"), "plan.toml", &text);
+    (dir, plan)
+}
+
+/// Loads the plan of [`repo_with_prompt_file`] after `setup` ran in the repository.
+fn load_prompt_file(written: &str, setup: impl FnOnce(&Path)) -> Result<Plan, PlanError> {
+    let (dir, plan) = repo_with_prompt_file(written);
+    setup(dir.path());
+    load(&plan)
+}
+
+/// A shared plan could pull `~/.aws/credentials` into a prompt sent to a hosted model.
+#[test]
+fn prompt_files_outside_the_repository_or_in_its_own_folders_are_refused() {
+    let outside = TempDir::new().unwrap();
+    let secret = write(outside.path(), "secret.txt", "secret");
+    let up = format!(
+        "../../{}/secret.txt",
+        outside.path().file_name().unwrap().to_str().unwrap()
+    );
+    let link_out = |repo: &Path| std::os::unix::fs::symlink(&secret, repo.join("plans/link.md"));
+    for (written, setup) in [
+        (secret.to_str().unwrap(), None),
+        (up.as_str(), None),
+        ("/dev/zero", None),
+        ("link.md", Some(&link_out)),
+    ] {
+        let err = load_prompt_file(written, |repo| {
+            if let Some(setup) = setup {
+                setup(repo).unwrap();
+            }
+        })
+        .unwrap_err();
+        is_error_at(&err, "plan.toml", 4, 15, "is outside the repository");
+        assert!(
+            err.to_string()
+                .contains(&format!("task 'a': prompt_file '{written}' (")),
+            "{err}"
+        );
+    }
+    let err = load_prompt_file("../.git/config", |_| {}).unwrap_err();
+    is_error_at(
+        &err,
+        "plan.toml",
+        4,
+        15,
+        "is inside git's or grove's own folder",
+    );
+
+    // Inside the repository: beside the plan or not, through a symlink or not, absolute or not.
+    let inside = |repo: &Path| {
+        write(&repo.join("plans"), "own.md", "beside");
+        std::fs::create_dir(repo.join("prompts")).unwrap();
+        write(&repo.join("prompts"), "gen.md", "from prompts/");
+        std::os::unix::fs::symlink("../prompts/gen.md", repo.join("plans/link.md")).unwrap();
+    };
+    for (written, prompt) in [
+        ("own.md", "beside"),
+        ("../prompts/gen.md", "from prompts/"),
+        ("link.md", "from prompts/"),
+    ] {
+        let plan = load_prompt_file(written, inside).unwrap();
+        assert_eq!(plan.tasks[0].prompt, prompt);
+    }
+    let (dir, plan) = repo_with_prompt_file("");
+    inside(dir.path());
+    let absolute = dir.path().join("prompts/gen.md");
+    let text = std::fs::read_to_string(&plan)
+        .unwrap()
+        .replace("\"\"", &format!("{:?}", absolute.to_str().unwrap()));
+    std::fs::write(&plan, text).unwrap();
+    assert_eq!(load(&plan).unwrap().tasks[0].prompt, "from prompts/");
+}
+
+/// A FIFO once hung `validate` for good; a folder or a device is no prompt either. The load runs
+/// on a thread so that a hang fails the test instead of stalling it.
+#[test]
+fn prompt_files_that_are_not_regular_files_are_refused_without_blocking() {
+    let mkfifo = |repo: &Path| {
+        let path = std::ffi::CString::new(repo.join("plans/fifo.md").to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+    };
+    let mkdir = |repo: &Path| std::fs::create_dir(repo.join("plans/sub")).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(load_prompt_file("fifo.md", mkfifo).map(|_| ()));
+    });
+    let err = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("loading a plan whose prompt_file is a FIFO blocked")
+        .unwrap_err();
+    is_error_at(&err, "plan.toml", 4, 15, "is not a regular file (a FIFO)");
+    let err = load_prompt_file("sub", mkdir).unwrap_err();
+    is_error_at(&err, "plan.toml", 4, 15, "is not a regular file (a folder)");
+}
+
+/// `/dev/zero` once read until memory ran out; a file over 1 MiB is refused before it is read.
+#[test]
+fn prompt_files_hold_at_most_1_mib() {
+    const MIB: usize = 1 << 20;
+    let err = load_prompt_file("big.md", |repo| {
+        std::fs::write(repo.join("plans/big.md"), "x".repeat(MIB + 1)).unwrap();
+    })
+    .unwrap_err();
+    is_error_at(
+        &err,
+        "plan.toml",
+        4,
+        15,
+        "is 1048577 bytes; a prompt file holds at most 1 MiB (1048576 bytes)",
+    );
+    let plan = load_prompt_file("big.md", |repo| {
+        std::fs::write(repo.join("plans/big.md"), "x".repeat(MIB)).unwrap();
+    })
+    .unwrap();
+    assert_eq!(plan.tasks[0].prompt.len(), MIB);
+}
+
+/// Prompt files must be inside the repository: a plan outside any has none to read.
+#[test]
+fn prompt_files_need_a_repository() {
+    let dir = TempDir::new().unwrap();
+    write(dir.path(), "p.md", "hello");
+    let text = "name = \"p\"\n[[tasks]]\nname = \"a\"\nprompt_file = \"p.md\"\n";
+    let err = load(&write(dir.path(), "plan.toml", text)).unwrap_err();
+    is_error_at(
+        &err,
+        "plan.toml",
+        4,
+        15,
+        "task 'a': prompt_file 'p.md' must be inside the run's git repository, and there is none",
+    );
 }
 
 #[test]
@@ -813,6 +961,7 @@ const FULL_JSON: &str = r#"{
 
 fn load_full(file: &str, text: &str) -> (TempDir, Plan) {
     let dir = TempDir::new().unwrap();
+    git2::Repository::init(dir.path()).unwrap();
     std::fs::create_dir(dir.path().join("prompts")).unwrap();
     write(
         &dir.path().join("prompts"),

@@ -39,28 +39,30 @@ impl UserConfig {
 
     /// Reads the config at its default place; no file there means an empty config.
     pub fn load() -> Result<UserConfig, PlanError> {
-        UserConfig::load_at_default(PromptFiles::Read)
+        UserConfig::load_at_default(true)
     }
 
     /// Like [`UserConfig::load`], for a run that already started (resumed, or growing by a
     /// task): a `prompt_file` in its `[defaults]` is not read, as the run recorded its prompts.
     pub fn load_for_started_run() -> Result<UserConfig, PlanError> {
-        UserConfig::load_at_default(PromptFiles::Recorded(&BTreeMap::new()))
+        UserConfig::load_at_default(false)
     }
 
-    fn load_at_default(prompt_files: PromptFiles<'_>) -> Result<UserConfig, PlanError> {
+    fn load_at_default(read_prompt_files: bool) -> Result<UserConfig, PlanError> {
         match UserConfig::default_path() {
-            Some(path) if path.exists() => UserConfig::read_file(&path, prompt_files),
+            Some(path) if path.exists() => UserConfig::read_file(&path, read_prompt_files),
             _ => Ok(UserConfig::empty()),
         }
     }
 
     /// Reads and validates the config at `path`. Errors name that file, with line and column.
     pub fn load_from(path: &Path) -> Result<UserConfig, PlanError> {
-        UserConfig::read_file(path, PromptFiles::Read)
+        UserConfig::read_file(path, true)
     }
 
-    fn read_file(path: &Path, prompt_files: PromptFiles<'_>) -> Result<UserConfig, PlanError> {
+    /// Reads the config at `path`; its `prompt_file`s only if `read_prompt_files`, and only
+    /// from inside the config's own folder (the config's counterpart of a plan's repository).
+    fn read_file(path: &Path, read_prompt_files: bool) -> Result<UserConfig, PlanError> {
         let bytes = std::fs::read(path).map_err(|source| PlanError::ReadConfig {
             path: path.to_path_buf(),
             source,
@@ -71,6 +73,15 @@ impl UserConfig {
         let file = SourceFile {
             path: path.to_path_buf(),
             text,
+        };
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.canonicalize().ok(),
+            _ => std::env::current_dir().ok(),
+        };
+        let recorded = BTreeMap::new();
+        let prompt_files = match read_prompt_files {
+            true => PromptFiles::Read(dir.as_deref()),
+            false => PromptFiles::Recorded(&recorded),
         };
         read(&file, prompt_files).map_err(|bad| bad.into_error(&file.path, &file.text))
     }

@@ -44,18 +44,36 @@ pub fn normalize(written: &str) -> Result<String, &'static str> {
     }
 }
 
+/// Why a file could not be opened as a regular one.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    /// What it is instead (see [`kind`]).
+    #[error("not a regular file ({0})")]
+    NotRegular(&'static str),
+}
+
+impl From<OpenError> for io::Error {
+    fn from(e: OpenError) -> io::Error {
+        match e {
+            OpenError::Io(e) => e,
+            other => io::Error::other(other.to_string()),
+        }
+    }
+}
+
 /// Opens `path` for reading if it is a regular file, with its metadata: never through a symlink
 /// as its last part (O_NOFOLLOW) and never waiting for a FIFO's writer (O_NONBLOCK); the type is
 /// read from the opened file, so what is read is what was checked.
-pub fn open_regular(path: &Path) -> io::Result<(File, Metadata)> {
+pub fn open_regular(path: &Path) -> Result<(File, Metadata), OpenError> {
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
-        let kind = kind(meta.file_type());
-        return Err(io::Error::other(format!("not a regular file ({kind})")));
+        return Err(OpenError::NotRegular(kind(meta.file_type())));
     }
     Ok((file, meta))
 }

@@ -2,12 +2,14 @@
 //! fold over the defaults.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
 use super::error::{quoted, Place, Res, SourceFile};
 use super::limits;
 use super::model::{defaults, AgentDef, Backoff, KeepWorktrees, MergeMode, PythonEnv, SandboxMode};
+use super::paths;
 use super::scope::Scope;
 use super::tree::{Entry, Table};
 
@@ -41,6 +43,8 @@ pub(crate) const KEYS: &[&str] = &[
 ];
 
 const RETRIES_MAX: i64 = 100;
+/// Most a `prompt_file` may hold: 1 MiB.
+pub(crate) const PROMPT_FILE_MAX: u64 = 1 << 20;
 const PORTS_MAX: i64 = 64;
 /// Lines of pane history kept in memory per task; the attempt log on disk has everything, so a
 /// bigger number only costs memory (about a cell per column per line).
@@ -93,8 +97,10 @@ pub(crate) enum Prompt {
 /// Whether `prompt_file`s are read.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum PromptFiles<'a> {
-    /// A plan being started: each `prompt_file` is read now.
-    Read,
+    /// A plan being started: each `prompt_file` is read now. It must be inside this folder, the
+    /// run's repository (canonical), or the user config's folder for the config's; None: there
+    /// is no such folder, and no prompt file can be read.
+    Read(Option<&'a Path>),
     /// The plan of a run that already started (resumed, or growing by a task): its prompts are
     /// the ones it recorded by task name, whatever became of the files since.
     Recorded(&'a BTreeMap<String, String>),
@@ -132,7 +138,9 @@ impl Settings {
                 "prompt" => s.prompt = Some(Prompt::Text(scope.string(entry)?.to_string())),
                 "prompt_file" => {
                     s.prompt = Some(match cx.prompt_files {
-                        PromptFiles::Read => read_prompt_file(entry, scope, cx.plan_dir)?,
+                        PromptFiles::Read(root) => {
+                            read_prompt_file(entry, scope, cx.plan_dir, root)?
+                        }
                         PromptFiles::Recorded(_) => {
                             scope.string(entry)?;
                             Prompt::Recorded
@@ -256,11 +264,23 @@ fn positive_duration(entry: &Entry, scope: &Scope) -> Res<Duration> {
     Ok(duration)
 }
 
-fn read_prompt_file(entry: &Entry, scope: &Scope, plan_dir: &Path) -> Res<Prompt> {
+/// Reads a `prompt_file`: a path relative to the plan's folder (or absolute) that must lead,
+/// symlinks followed, to a regular file inside `root` (not in its `.git` or `.grove`) of at most
+/// [`PROMPT_FILE_MAX`] bytes. A shared plan must not pull `~/.aws/credentials` into a prompt sent
+/// to a hosted model, hang on a FIFO or read `/dev/zero` until memory runs out.
+fn read_prompt_file(
+    entry: &Entry,
+    scope: &Scope,
+    plan_dir: &Path,
+    root: Option<&Path>,
+) -> Res<Prompt> {
     let written = scope.string(entry)?;
-    let path = plan_dir.join(written);
     let at = entry.value.span.start;
-    let cannot = |why: String| {
+    let bad = |why: String| scope.bad(at, format!("prompt_file {} {why}", quoted(written)));
+    let root = root
+        .ok_or_else(|| bad("must be inside the run's git repository, and there is none".into()))?;
+    let path = plan_dir.join(written);
+    let cannot = |path: &Path, why: &dyn std::fmt::Display| {
         scope.bad(
             at,
             format!(
@@ -270,8 +290,32 @@ fn read_prompt_file(entry: &Entry, scope: &Scope, plan_dir: &Path) -> Res<Prompt
             ),
         )
     };
-    let bytes = std::fs::read(&path).map_err(|e| cannot(e.to_string()))?;
-    let text = String::from_utf8(bytes).map_err(|_| cannot("not valid UTF-8".into()))?;
+    let resolved = path.canonicalize().map_err(|e| cannot(&path, &e))?;
+    let shown = resolved.display();
+    if let Some(problem) = paths::resolved_problem(root, &resolved) {
+        return Err(bad(format!("({shown}) is {problem}")));
+    }
+    let (file, meta) = paths::open_regular(&resolved).map_err(|e| match e {
+        paths::OpenError::NotRegular(_) => bad(format!("({shown}) is {e}")),
+        paths::OpenError::Io(e) => cannot(&resolved, &e),
+    })?;
+    let too_big = |size: u64| {
+        bad(format!(
+            "({shown}) is {size} bytes; a prompt file holds at most 1 MiB ({PROMPT_FILE_MAX} bytes)"
+        ))
+    };
+    if meta.len() > PROMPT_FILE_MAX {
+        return Err(too_big(meta.len()));
+    }
+    // Read no further than the limit, should the file have grown since.
+    let mut bytes = Vec::new();
+    file.take(PROMPT_FILE_MAX + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| cannot(&resolved, &e))?;
+    if bytes.len() as u64 > PROMPT_FILE_MAX {
+        return Err(too_big(bytes.len() as u64));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| cannot(&resolved, &"not valid UTF-8"))?;
     Ok(Prompt::Text(text))
 }
 
