@@ -329,6 +329,9 @@ fn load(path: &Path, repo: Option<&Path>) -> anyhow::Result<(Plan, RepoTarget)> 
         None => std::env::current_dir().context("no current directory")?,
     };
     let plan = plan::load_in(path, &start, &plan::UserConfig::load()?)?;
+    for warning in &plan.warnings {
+        eprintln!("grove: warning: {warning}");
+    }
     let target = plan::resolve_repo(&plan, &start)?;
     for warning in crate::git::submodule_warnings(&target.root) {
         eprintln!("grove: warning: {warning}");

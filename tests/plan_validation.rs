@@ -564,6 +564,125 @@ fn prompt_files_need_a_repository() {
     );
 }
 
+// ---- prompts on the command line: the kernel's limits ----
+
+/// A prompt over 128 KiB on the command line validated, then the agent died at its start
+/// ("killed by signal: Aborted"): the kernel's limit is checked where the prompt is written.
+#[test]
+fn prompts_longer_than_the_kernel_passes_as_one_argument_are_refused() {
+    let limit = grove::plan::MAX_ARG_STRLEN;
+    let plan = |agent: &str, prompt: &str| {
+        format!(
+            "name = \"p\"\n[agents.opt]\ncommand = [\"opt\", \"--prompt={{prompt}}\"]\n\
+             [[tasks]]\nname = \"a\"\nagent = \"{agent}\"\nprompt = \"{prompt}\"\n"
+        )
+    };
+    // The argument and its NUL: `sh -c -- {prompt}` takes a prompt of limit - 1 bytes, and
+    // `opt --prompt={prompt}` nine bytes fewer.
+    for (agent, longest) in [("shell", limit - 1), ("opt", limit - 10)] {
+        load_text("plan.toml", &plan(agent, &"x".repeat(longest))).unwrap();
+        let err = load_text("plan.toml", &plan(agent, &"x".repeat(longest + 1))).unwrap_err();
+        is_error_at(
+            &err,
+            "plan.toml",
+            7,
+            10,
+            &format!(
+                "task 'a': the prompt ({} bytes) makes argument ",
+                longest + 1
+            ),
+        );
+        assert!(
+            err.to_string().contains(&format!(
+                "{limit} bytes, more than the 131071 bytes the kernel passes as one argument (MAX_ARG_STRLEN"
+            )),
+            "{err}"
+        );
+    }
+    // The demo agent reads its prompt from the envelope: no limit but prompt_file's.
+    load_text("plan.toml", &plan("demo", &"x".repeat(2 * limit))).unwrap();
+}
+
+#[test]
+fn passed_outputs_count_toward_the_argument_limit() {
+    let limit = grove::plan::MAX_ARG_STRLEN;
+    let passed = grove::engine::output::PASSED_OUTPUTS_MAX;
+    let plan = |prompt_len: usize| {
+        format!(
+            "name = \"p\"\nstrategy = \"sequential\"\npass_output = true\n[defaults]\nagent = \"shell\"\n\
+             [[tasks]]\nname = \"a\"\nprompt = \"{}\"\n",
+            "x".repeat(prompt_len)
+        )
+    };
+    load_text("plan.toml", &plan(limit - 1 - passed)).unwrap();
+    let err = load_text("plan.toml", &plan(limit - passed)).unwrap_err();
+    is_error_at(
+        &err,
+        "plan.toml",
+        8,
+        10,
+        &format!("(with up to {passed} bytes of earlier tasks' outputs, which this plan passes)"),
+    );
+}
+
+/// All arguments and the environment together are limited too (ARG_MAX): a prompt under the
+/// one-argument limit, in more arguments than the system takes in all.
+#[test]
+fn a_prompt_repeated_past_arg_max_is_refused() {
+    // SAFETY: sysconf only reads a system limit.
+    let arg_max = usize::try_from(unsafe { libc::sysconf(libc::_SC_ARG_MAX) }).unwrap();
+    let prompt = "x".repeat(100_000);
+    let copies = vec!["\"{prompt}\""; arg_max / prompt.len() + 1].join(", ");
+    let text = format!(
+        "name = \"p\"\n[agents.many]\ncommand = [\"many\", \"--\", {copies}]\n\
+         [[tasks]]\nname = \"a\"\nagent = \"many\"\nprompt = \"{prompt}\"\n"
+    );
+    let err = load_text("plan.toml", &text).unwrap_err();
+    is_error_at(
+        &err,
+        "plan.toml",
+        7,
+        10,
+        &format!("more than the {arg_max} bytes this system passes to a program (ARG_MAX)"),
+    );
+}
+
+/// A custom agent whose prompt is a whole argument before any "--" lets a prompt starting with
+/// '-' be read as an option of its program: a warning at its command line, for agents in use.
+#[test]
+fn agents_that_let_a_prompt_become_an_option_are_warned_about() {
+    let plan = load_text(
+        "plan.toml",
+        "name = \"p\"\n\
+         [agents.ask]\ncommand = [\"ask\", \"--model\", \"m\", \"{prompt}\"]\n\
+         [agents.unused]\ncommand = [\"unused\", \"{prompt}\"]\n\
+         [agents.joined]\ncommand = [\"joined\", \"--prompt={prompt}\"]\n\
+         [agents.after]\ncommand = [\"after\", \"--\", \"{prompt}\"]\n\
+         [agents.script]\ncommand = [\"sh\", \"-c\", \"run '{prompt}'\"]\n\
+         [agents.shell]\nargs = [\"{prompt}.md\"]\n\
+         [[tasks]]\nname = \"a\"\nprompt = \"x\"\nagents = [\"ask\", \"joined\", \"after\", \"script\"]\n\
+         [[tasks]]\nname = \"b\"\nprompt = \"x\"\nagent = \"shell\"\n",
+    )
+    .unwrap();
+    let warnings: Vec<&str> = plan.warnings.iter().map(String::as_str).collect();
+    assert_eq!(warnings.len(), 2, "{warnings:#?}");
+    assert!(
+        warnings[0].ends_with(
+            "plan.toml:3:11: agent 'ask': argument 3 ('{prompt}') starts with the prompt, so a \
+             prompt starting with '-' would be read as an option of 'ask'; put \"--\" before it if \
+             the program takes that, or join it to its option (\"--prompt={prompt}\")"
+        ),
+        "{}",
+        warnings[0]
+    );
+    // A preset's args go before its "--": one that starts with the prompt is an option too.
+    assert!(
+        warnings[1].contains("plan.toml:13:8: agent 'shell': argument 2 ('{prompt}.md')"),
+        "{}",
+        warnings[1]
+    );
+}
+
 #[test]
 fn wrong_types() {
     let task = "[[tasks]]\nname = \"a\"\nprompt = \"x\"\n";
@@ -1352,10 +1471,11 @@ fn agent_tables_override_preset_fields_and_reject_bad_ones() {
     assert_eq!(ask.output, AgentOutput::Terminal);
     assert_eq!(ask.yes_prompts, ["Go on?"]);
     assert_eq!(ask.accept_key, "1");
+    // The user's args go before the preset's "--" and prompt.
     let resolved = grove::agent::resolve(&plan, "claude").unwrap();
     assert_eq!(
-        resolved.argv[resolved.argv.len() - 2..],
-        ["--model".to_string(), "opus".to_string()]
+        resolved.argv[resolved.argv.len() - 4..],
+        ["--model", "opus", "--", "{prompt}"].map(String::from)
     );
 
     toml_fails_at(

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::error::{PlanError, SourceFile};
+use super::error::{Location, PlanError, SourceFile};
 use super::model::AgentDef;
 use super::scope::Scope;
 use super::settings::{self, Context, PromptFiles, Settings};
@@ -15,6 +15,8 @@ use super::tree::Value;
 #[derive(Debug, Clone, Default)]
 pub struct UserConfig {
     pub(crate) agents: BTreeMap<String, AgentDef>,
+    /// Where each agent's command line is written in the config (see `agents::read`).
+    pub(crate) agents_written: BTreeMap<String, Location>,
     pub(crate) defaults: Settings,
     /// Where it was read from, when there was a file.
     pub(crate) file: Option<SourceFile>,
@@ -107,15 +109,20 @@ fn read(file: &SourceFile, prompt_files: PromptFiles<'_>) -> super::error::Res<U
     };
     let scope = Scope::top();
     scope.check_keys(top, |k| matches!(k, "agents" | "defaults"))?;
-    let agents = match top.get("agents") {
+    let (agents, written) = match top.get("agents") {
         Some(e) => super::agents::read(e, &scope, crate::agent::preset)?,
-        None => BTreeMap::new(),
+        None => Default::default(),
     };
+    let agents_written = written
+        .into_iter()
+        .map(|(name, at)| (name, file.location(at)))
+        .collect();
     let cx = Context {
         plan_dir: file.path.parent().unwrap_or(Path::new("")),
         agents: &agents,
         file: Some(file),
         prompt_files,
+        passes_outputs: false,
     };
     let defaults = match top.get("defaults") {
         Some(e) => {
@@ -128,6 +135,7 @@ fn read(file: &SourceFile, prompt_files: PromptFiles<'_>) -> super::error::Res<U
     };
     Ok(UserConfig {
         agents,
+        agents_written,
         defaults,
         file: Some(file.clone()),
     })

@@ -33,6 +33,7 @@ pub fn adhoc(dir: &Path, config: &UserConfig) -> Plan {
         min_free_memory: None,
         agents: config.agents().clone(),
         tasks: Vec::new(),
+        warnings: Vec::new(),
         source: PlanSource {
             path: dir.join("plan.toml"),
             text: format!("name = \"{ADHOC}\"\n"),

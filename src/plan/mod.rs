@@ -1,6 +1,7 @@
 //! Plans: the model, parsing (TOML or JSON, with positions), and validation.
 
 mod agents;
+mod argv;
 mod build;
 mod config;
 mod deps;
@@ -20,6 +21,7 @@ mod tree;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+pub use argv::MAX_ARG_STRLEN;
 use build::Programs;
 pub use config::UserConfig;
 pub use error::{line_col, Location, PlanError};

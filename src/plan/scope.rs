@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::error::{quoted, Bad, Res};
+use super::error::{quoted, Bad, Place, Res};
 use super::tree::{Entry, Node, Table, Value};
 
 /// The longest duration a plan may give (`timeout`, `kill_grace`, `idle_after`, `backoff`).
@@ -42,6 +42,14 @@ impl Scope {
             Bad::at(offset, reason.to_string())
         } else {
             Bad::at(offset, format!("{}: {reason}", self.label))
+        }
+    }
+
+    /// Like [`Scope::bad`], at `place`, in this file or another.
+    pub fn bad_at(&self, place: &Place, reason: impl std::fmt::Display) -> Bad {
+        match self.label.is_empty() {
+            true => Bad::at_place(place, reason.to_string()),
+            false => Bad::at_place(place, format!("{}: {reason}", self.label)),
         }
     }
 

@@ -52,7 +52,7 @@ const SCROLLBACK_MAX: i64 = 100_000;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Settings {
-    pub prompt: Option<Prompt>,
+    pub prompt: Option<PromptRef>,
     pub agent: Option<AgentRef>,
     pub inputs: serde_json::Map<String, serde_json::Value>,
     pub env: BTreeMap<String, String>,
@@ -83,6 +83,13 @@ pub(crate) struct Settings {
 #[derive(Debug, Clone)]
 pub(crate) struct AgentRef {
     pub name: String,
+    pub at: Place,
+}
+
+/// A task's prompt and where it (its `prompt` or `prompt_file`) is written.
+#[derive(Debug, Clone)]
+pub(crate) struct PromptRef {
+    pub value: Prompt,
     pub at: Place,
 }
 
@@ -123,6 +130,18 @@ pub(crate) struct Context<'a> {
     /// Set while reading the user config: references there point into that file.
     pub file: Option<&'a SourceFile>,
     pub prompt_files: PromptFiles<'a>,
+    /// The plan's strategy passes earlier tasks' outputs into prompts (`pass_output`).
+    pub passes_outputs: bool,
+}
+
+impl Context<'_> {
+    /// Where byte `offset` of the file being read is: in the plan, or in the user config.
+    pub fn place(&self, offset: usize) -> Place {
+        match self.file {
+            Some(file) => Place::Elsewhere(file.location(offset)),
+            None => Place::Here(offset),
+        }
+    }
 }
 
 impl Settings {
@@ -135,9 +154,13 @@ impl Settings {
         let mut s = Settings::default();
         for entry in table.entries() {
             match entry.key.as_str() {
-                "prompt" => s.prompt = Some(Prompt::Text(scope.string(entry)?.to_string())),
+                "prompt" => {
+                    let value = Prompt::Text(scope.string(entry)?.to_string());
+                    let at = cx.place(entry.value.span.start);
+                    s.prompt = Some(PromptRef { value, at });
+                }
                 "prompt_file" => {
-                    s.prompt = Some(match cx.prompt_files {
+                    let value = match cx.prompt_files {
                         PromptFiles::Read(root) => {
                             read_prompt_file(entry, scope, cx.plan_dir, root)?
                         }
@@ -145,15 +168,13 @@ impl Settings {
                             scope.string(entry)?;
                             Prompt::Recorded
                         }
-                    })
+                    };
+                    let at = cx.place(entry.value.span.start);
+                    s.prompt = Some(PromptRef { value, at });
                 }
                 "agent" => {
                     let name = agent(entry, scope, cx.agents)?;
-                    let at = entry.value.span.start;
-                    let at = match cx.file {
-                        Some(file) => Place::Elsewhere(file.location(at)),
-                        None => Place::Here(at),
-                    };
+                    let at = cx.place(entry.value.span.start);
                     s.agent = Some(AgentRef { name, at });
                 }
                 "inputs" => s.inputs = scope.table(entry)?.to_json(),
