@@ -159,6 +159,10 @@ pub fn main() -> i32 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
+    // Processes agents leave behind in sessions of their own come to grove when their parent
+    // ends, so that stopping an attempt can find and stop them. Where this cannot be had, they
+    // are still found by their GROVE_* variables, only re-parented to init instead.
+    let _ = crate::pty::become_subreaper();
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
