@@ -163,12 +163,18 @@ mod tests {
     use std::io::Write;
 
     use super::*;
-    use crate::pty::{OutputSink, SpawnSpec};
+    use crate::pty::{Display, OutputSink, SpawnSpec};
 
     struct Discard;
 
     impl OutputSink for Discard {
-        fn output(&mut self, _bytes: &[u8], _replies: &mut dyn Write) {}
+        fn output(&mut self, _bytes: &[u8]) -> Vec<u8> {
+            Vec::new()
+        }
+    }
+
+    impl Display for Discard {
+        fn show(&mut self, _bytes: &[u8], _replies: &mut dyn Write) {}
     }
 
     #[tokio::test]
@@ -181,7 +187,7 @@ mod tests {
             rows: 24,
             cols: 80,
         };
-        let mut spawned = crate::pty::spawn(&spec, Discard).unwrap();
+        let mut spawned = crate::pty::spawn(&spec, Discard, Discard).unwrap();
         let (progress, _seen) = mpsc::unbounded_channel();
         let report = Reporter {
             progress,
