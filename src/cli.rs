@@ -192,7 +192,10 @@ pub fn main() -> i32 {
         Ok(code) => code,
         Err(e) => {
             if let Some(plan_error) = e.downcast_ref::<PlanError>() {
-                eprintln!("error: {plan_error}");
+                // One line per problem when the plan has several.
+                for line in plan_error.to_string().lines() {
+                    eprintln!("error: {line}");
+                }
                 return plan_error.exit_code();
             }
             if let Some(usage) = e.downcast_ref::<crate::merge_cmd::UsageError>() {

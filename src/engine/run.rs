@@ -1131,7 +1131,8 @@ impl Run {
             .and_then(|config| crate::plan::grow::with_task(&self.plan, &new, &config));
         let plan = match grown {
             Ok(plan) => plan,
-            Err(e) => return self.reject(new.name, e.to_string()),
+            // A flash line: several problems in one.
+            Err(e) => return self.reject(new.name, e.to_string().replace('\n', "; ")),
         };
         // The plan grew by exactly this task, appended last.
         let spec = match plan.tasks.last() {
