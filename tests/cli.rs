@@ -172,17 +172,39 @@ fn merge_of_an_unknown_run_exits_2() {
     );
 }
 
-#[test]
-fn demo_headless_runs_the_four_agents_to_the_end() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(GROVE)
+/// `grove demo --headless --dir DIR` with `home` as HOME.
+fn demo(home: &std::path::Path, dir: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(GROVE)
         .args(["demo", "--headless", "--dir"])
-        .arg(dir.path())
-        .env("HOME", dir.path())
-        .env("XDG_CONFIG_HOME", dir.path())
+        .arg(dir)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home)
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn demo_dir_that_cannot_be_a_folder_exits_2_creating_nothing() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("a-file");
+    std::fs::write(&file, "not a folder").unwrap();
+    for dir in [file.clone(), file.join("below")] {
+        let out = demo(home.path(), &dir);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&dir.display().to_string()), "{stderr}");
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "not a folder");
+    assert_eq!(std::fs::read_dir(home.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn demo_headless_runs_the_four_agents_to_the_end() {
+    let home = tempfile::tempdir().unwrap();
+    // --dir names a folder that is not there yet: it is created.
+    let dir = home.path().join("demos/here");
+    let out = demo(home.path(), &dir);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("4 of 4 succeeded"), "{stdout}");
@@ -190,7 +212,7 @@ fn demo_headless_runs_the_four_agents_to_the_end() {
         stdout.contains("retrying"),
         "the demo shows a retry:\n{stdout}"
     );
-    let root = std::fs::read_dir(dir.path())
+    let root = std::fs::read_dir(&dir)
         .unwrap()
         .flatten()
         .find(|e| e.file_name().to_string_lossy().starts_with("grove-demo-"))
@@ -207,4 +229,46 @@ fn demo_headless_runs_the_four_agents_to_the_end() {
     .unwrap();
     assert_eq!(results["total_tasks"], 4);
     assert_eq!(results["succeeded"], 4);
+}
+
+/// `prompt_file` must be inside the repository the run uses (`--repo`, else the current
+/// folder), wherever the plan is: a file beside a plan outside it is refused at its position.
+#[test]
+fn prompt_files_must_be_inside_the_runs_repository() {
+    let repo = Repo::new();
+    let prompt = repo.write("prompts/gen.md", "generate");
+    std::fs::write(repo.home.path().join("beside.md"), "beside the plan").unwrap();
+    let plan = |prompt_file: &str| {
+        repo.write_plan(&format!(
+            "name = \"p\"\n[[tasks]]\nname = \"t\"\nprompt_file = {prompt_file:?}\n"
+        ))
+    };
+
+    let outside = plan("beside.md");
+    let out = repo.grove(&["validate", outside.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let expected = format!(
+        "error: {}:4:15: task 't': prompt_file 'beside.md' ({}) is outside the repository",
+        outside.display(),
+        repo.home
+            .path()
+            .canonicalize()
+            .unwrap()
+            .join("beside.md")
+            .display()
+    );
+    assert!(text(&out).contains(&expected), "{}", text(&out));
+
+    let inside = plan(prompt.to_str().unwrap());
+    let out = repo.grove(&["validate", inside.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    // The same plan for a run in another repository.
+    let other = Repo::new();
+    let out = other.grove(&["validate", inside.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("is outside the repository"),
+        "{}",
+        text(&out)
+    );
 }

@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::error::{PlanError, SourceFile};
+use super::error::{Bad, Location, PlanError, SourceFile};
 use super::model::AgentDef;
+use super::problems::{self, Problems};
 use super::scope::Scope;
 use super::settings::{self, Context, PromptFiles, Settings};
 use super::toml_tree;
@@ -15,6 +16,8 @@ use super::tree::Value;
 #[derive(Debug, Clone, Default)]
 pub struct UserConfig {
     pub(crate) agents: BTreeMap<String, AgentDef>,
+    /// Where each agent's command line is written in the config (see `agents::read`).
+    pub(crate) agents_written: BTreeMap<String, Location>,
     pub(crate) defaults: Settings,
     /// Where it was read from, when there was a file.
     pub(crate) file: Option<SourceFile>,
@@ -39,28 +42,30 @@ impl UserConfig {
 
     /// Reads the config at its default place; no file there means an empty config.
     pub fn load() -> Result<UserConfig, PlanError> {
-        UserConfig::load_at_default(PromptFiles::Read)
+        UserConfig::load_at_default(true)
     }
 
     /// Like [`UserConfig::load`], for a run that already started (resumed, or growing by a
     /// task): a `prompt_file` in its `[defaults]` is not read, as the run recorded its prompts.
     pub fn load_for_started_run() -> Result<UserConfig, PlanError> {
-        UserConfig::load_at_default(PromptFiles::Recorded(&BTreeMap::new()))
+        UserConfig::load_at_default(false)
     }
 
-    fn load_at_default(prompt_files: PromptFiles<'_>) -> Result<UserConfig, PlanError> {
+    fn load_at_default(read_prompt_files: bool) -> Result<UserConfig, PlanError> {
         match UserConfig::default_path() {
-            Some(path) if path.exists() => UserConfig::read_file(&path, prompt_files),
+            Some(path) if path.exists() => UserConfig::read_file(&path, read_prompt_files),
             _ => Ok(UserConfig::empty()),
         }
     }
 
     /// Reads and validates the config at `path`. Errors name that file, with line and column.
     pub fn load_from(path: &Path) -> Result<UserConfig, PlanError> {
-        UserConfig::read_file(path, PromptFiles::Read)
+        UserConfig::read_file(path, true)
     }
 
-    fn read_file(path: &Path, prompt_files: PromptFiles<'_>) -> Result<UserConfig, PlanError> {
+    /// Reads the config at `path`; its `prompt_file`s only if `read_prompt_files`, and only
+    /// from inside the config's own folder (the config's counterpart of a plan's repository).
+    fn read_file(path: &Path, read_prompt_files: bool) -> Result<UserConfig, PlanError> {
         let bytes = std::fs::read(path).map_err(|source| PlanError::ReadConfig {
             path: path.to_path_buf(),
             source,
@@ -72,7 +77,16 @@ impl UserConfig {
             path: path.to_path_buf(),
             text,
         };
-        read(&file, prompt_files).map_err(|bad| bad.into_error(&file.path, &file.text))
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.canonicalize().ok(),
+            _ => std::env::current_dir().ok(),
+        };
+        let recorded = BTreeMap::new();
+        let prompt_files = match read_prompt_files {
+            true => PromptFiles::Read(dir.as_deref()),
+            false => PromptFiles::Recorded(&recorded),
+        };
+        read(&file, prompt_files).map_err(|bads| problems::into_error(bads, &file.path, &file.text))
     }
 
     /// The path the config was read from, if a file was read.
@@ -86,37 +100,48 @@ impl UserConfig {
     }
 }
 
-fn read(file: &SourceFile, prompt_files: PromptFiles<'_>) -> super::error::Res<UserConfig> {
-    let root = toml_tree::parse(&file.text)?;
+fn read(file: &SourceFile, prompt_files: PromptFiles<'_>) -> Result<UserConfig, Vec<Bad>> {
+    let root = toml_tree::parse(&file.text).map_err(|bad| vec![bad])?;
     let Value::Table(top) = &root.value else {
-        return Err(super::error::Bad::at(
-            0,
-            "the user config must be a table of keys",
-        ));
+        return Err(vec![Bad::at(0, "the user config must be a table of keys")]);
     };
+    let mut problems = Problems::default();
     let scope = Scope::top();
-    scope.check_keys(top, |k| matches!(k, "agents" | "defaults"))?;
-    let agents = match top.get("agents") {
-        Some(e) => super::agents::read(e, &scope, crate::agent::preset)?,
-        None => BTreeMap::new(),
+    problems.extend(scope.check_keys(top, &["agents", "defaults"]));
+    let (agents, written) = match top.get("agents") {
+        Some(e) => {
+            let read = super::agents::read(e, &scope, crate::agent::preset, &mut problems);
+            problems.take(read).unwrap_or_default()
+        }
+        None => Default::default(),
     };
+    let agents_written = written
+        .into_iter()
+        .map(|(name, at)| (name, file.location(at)))
+        .collect();
     let cx = Context {
         plan_dir: file.path.parent().unwrap_or(Path::new("")),
         agents: &agents,
         file: Some(file),
         prompt_files,
+        passes_outputs: false,
     };
     let defaults = match top.get("defaults") {
         Some(e) => {
             let scope = Scope::new("[defaults]".into());
-            let table = scope.table(e)?;
-            scope.check_keys(table, |k| settings::KEYS.contains(&k))?;
-            Settings::read(table, &scope, &cx)?
+            match problems.take(scope.table(e)) {
+                Some(table) => {
+                    problems.extend(scope.check_keys(table, settings::KEYS));
+                    Settings::read(table, &scope, &cx, &mut problems)
+                }
+                None => Settings::default(),
+            }
         }
         None => Settings::default(),
     };
-    Ok(UserConfig {
+    problems.result(UserConfig {
         agents,
+        agents_written,
         defaults,
         file: Some(file.clone()),
     })

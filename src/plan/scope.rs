@@ -3,8 +3,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::error::{quoted, Bad, Res};
+use super::error::{quoted, Bad, Place, Res};
+use super::problems::nearest;
 use super::tree::{Entry, Node, Table, Value};
+
+/// The longest duration a plan may give (`timeout`, `kill_grace`, `idle_after`, `backoff`).
+pub const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
 /// The table being read: "task 'gen'", "[defaults]", "agent 'x'", or the top level (empty).
 /// Nested tables keep their parent's label and prefix their keys ("backoff.jitter").
@@ -42,24 +46,41 @@ impl Scope {
         }
     }
 
+    /// Like [`Scope::bad`], at `place`, in this file or another.
+    pub fn bad_at(&self, place: &Place, reason: impl std::fmt::Display) -> Bad {
+        match self.label.is_empty() {
+            true => Bad::at_place(place, reason.to_string()),
+            false => Bad::at_place(place, format!("{}: {reason}", self.label)),
+        }
+    }
+
     /// `'key'` as the user knows it, with the nesting prefix.
     pub fn key(&self, entry: &Entry) -> String {
         quoted(&format!("{}{}", self.key_prefix, entry.key))
     }
 
-    /// Fails at the first key (in reading order) that `allowed` rejects.
-    pub fn check_keys(&self, table: &Table, allowed: impl Fn(&str) -> bool) -> Res<()> {
-        match table.entries().iter().find(|e| !allowed(&e.key)) {
-            None => Ok(()),
-            Some(e) if self.label.is_empty() && self.key_prefix.is_empty() => Err(Bad::at(
-                e.key_span.start,
-                format!("unknown top-level key {}", self.key(e)),
-            )),
-            Some(e) => Err(Bad::at(
-                e.key_span.start,
-                format!("unknown key {} in {}", self.key(e), self.label),
-            )),
-        }
+    /// A problem for every key of `table` not in `known` (in reading order), each suggesting the
+    /// known key nearest to it.
+    pub fn check_keys(&self, table: &Table, known: &[&str]) -> Vec<Bad> {
+        table
+            .entries()
+            .iter()
+            .filter(|e| !known.contains(&e.key.as_str()))
+            .map(|e| {
+                let near = match nearest(&e.key, known.iter().copied()) {
+                    Some(near) => format!(
+                        " (did you mean {}?)",
+                        quoted(&format!("{}{near}", self.key_prefix))
+                    ),
+                    None => String::new(),
+                };
+                let reason = match self.label.is_empty() && self.key_prefix.is_empty() {
+                    true => format!("unknown top-level key {}{near}", self.key(e)),
+                    false => format!("unknown key {} in {}{near}", self.key(e), self.label),
+                };
+                Bad::at(e.key_span.start, reason)
+            })
+            .collect()
     }
 
     fn expected(&self, entry: &Entry, what: &str) -> Bad {
@@ -157,30 +178,47 @@ impl Scope {
         }
     }
 
-    /// A humantime string ("90s", "1h30m") or a whole number of seconds.
+    /// A humantime string ("90s", "1h30m") or a whole number of seconds, at most
+    /// [`MAX_DURATION`]: the engine adds durations to clock readings, and a limit nobody could
+    /// wait out is a mistake in the plan, not a reason to overflow the clock.
     pub fn duration(&self, entry: &Entry) -> Res<Duration> {
         let at = entry.value.span.start;
-        match &entry.value.value {
-            Value::Str(s) => humantime::parse_duration(s).map_err(|_| {
-                self.bad(
-                    at,
-                    format!(
-                        "bad duration {s:?} for {} (use e.g. \"90s\", \"5m\", \"1h30m\")",
-                        self.key(entry)
-                    ),
-                )
-            }),
-            Value::Int(n) => u64::try_from(*n).map(Duration::from_secs).map_err(|_| {
-                self.bad(
-                    at,
-                    format!("{} must not be negative, got {n}", self.key(entry)),
-                )
-            }),
-            _ => Err(self.expected(
-                entry,
-                "a duration like \"90s\" or a whole number of seconds",
-            )),
+        let (duration, written) = match &entry.value.value {
+            Value::Str(s) => {
+                let duration = humantime::parse_duration(s).map_err(|_| {
+                    self.bad(
+                        at,
+                        format!(
+                            "bad duration {s:?} for {} (use e.g. \"90s\", \"5m\", \"1h30m\")",
+                            self.key(entry)
+                        ),
+                    )
+                })?;
+                (duration, s.clone())
+            }
+            Value::Int(n) => {
+                let secs = u64::try_from(*n).map_err(|_| {
+                    self.bad(
+                        at,
+                        format!("{} must not be negative, got {n}", self.key(entry)),
+                    )
+                })?;
+                (Duration::from_secs(secs), format!("{n}s"))
+            }
+            _ => {
+                return Err(self.expected(
+                    entry,
+                    "a duration like \"90s\" or a whole number of seconds",
+                ))
+            }
+        };
+        if duration > MAX_DURATION {
+            return Err(self.bad(
+                at,
+                format!("{} must be at most 30 days, got {written}", self.key(entry)),
+            ));
         }
+        Ok(duration)
     }
 
     /// One of `choices`, by name.
@@ -192,10 +230,12 @@ impl Scope {
             .map(|(_, v)| *v)
             .ok_or_else(|| {
                 let names: Vec<String> = choices.iter().map(|(n, _)| format!("{n:?}")).collect();
+                let near = nearest(s, choices.iter().map(|(n, _)| *n))
+                    .map_or_else(String::new, |n| format!(" (did you mean {n:?}?)"));
                 self.bad(
                     entry.value.span.start,
                     format!(
-                        "{} must be one of {}, got {s:?}",
+                        "{} must be one of {}, got {s:?}{near}",
                         self.key(entry),
                         names.join(", ")
                     ),
