@@ -930,29 +930,25 @@ async fn woken(activity: Option<&Notify>) {
 /// is not followed (it could name a file the sandbox hides), a FIFO is not waited on; only a
 /// regular file is read.
 fn read_result(path: &Path) -> Result<Option<(serde_json::Value, Vec<u8>)>, String> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let not_regular = || {
+    use crate::plan::paths::{open_regular, OpenError};
+    let cannot = |e: &dyn std::fmt::Display| format!("cannot read result {}: {e}", path.display());
+    let not_regular = |kind: &str| {
         format!(
-            "$GROVE_RESULT ({}) is not a regular file: grove reads only a file written there",
+            "$GROVE_RESULT ({}) is not a regular file but {kind}: grove reads only a file written there",
             path.display()
         )
     };
-    let opened = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path);
-    let mut file = match opened {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(not_regular()),
-        Err(e) => return Err(format!("cannot read result {}: {e}", path.display())),
+    let mut file = match open_regular(path) {
+        Ok((file, _)) => file,
+        Err(OpenError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(OpenError::Io(e)) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(not_regular("a symlink"))
+        }
+        Err(OpenError::NotRegular(kind)) => return Err(not_regular(kind)),
+        Err(OpenError::Io(e)) => return Err(cannot(&e)),
     };
-    if !file.metadata().is_ok_and(|m| m.is_file()) {
-        return Err(not_regular());
-    }
     let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read result {}: {e}", path.display()))?;
+    file.read_to_end(&mut bytes).map_err(|e| cannot(&e))?;
     match serde_json::from_slice(&bytes) {
         Ok(value) => Ok(Some((value, bytes))),
         Err(e) => Err(format!(
