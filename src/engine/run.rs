@@ -647,8 +647,16 @@ impl Run {
             }
             return;
         }
-        let held = admission::hold(self.plan.min_free_memory);
-        if held.is_none() {
+        // Memory is looked at (a read of /proc/meminfo) only when something would start or is
+        // held, at most once a turn: the loop also turns for every key typed into an agent.
+        let min_free_memory = self.plan.min_free_memory;
+        let mut looked = None;
+        let mut low_memory = || {
+            looked
+                .get_or_insert_with(|| admission::hold(min_free_memory))
+                .clone()
+        };
+        if self.tasks.iter().any(|t| t.held.is_some()) && low_memory().is_none() {
             for i in 0..self.tasks.len() {
                 self.hold(i, &None);
             }
@@ -660,7 +668,7 @@ impl Run {
                 let task = &self.tasks[i];
                 let due = task.retry_due && task.state.status == TaskStatus::Retrying;
                 if due && self.active() < self.plan.max_parallel {
-                    if held.is_some() {
+                    if let held @ Some(_) = low_memory() {
                         self.hold(i, &held);
                         continue;
                     }
@@ -683,6 +691,10 @@ impl Run {
             for (i, reason) in decision.skip {
                 self.transition(i, Transition::Skip(reason));
             }
+            let held = match decision.start.is_empty() {
+                true => None,
+                false => low_memory(),
+            };
             if held.is_some() {
                 for i in decision.start {
                     self.hold(i, &held);
