@@ -1,9 +1,11 @@
 //! Agents: the built-in presets, `[agents.*]` definitions, argv templates, and finding programs
 //! on PATH. Prompts reach agents as argv elements; nothing here builds a shell string.
 
+pub mod codex_json;
 pub mod demo_agent;
 pub mod prompt;
 pub mod stream_json;
+pub mod usage;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
