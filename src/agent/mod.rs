@@ -2,6 +2,7 @@
 //! on PATH. Prompts reach agents as argv elements; nothing here builds a shell string.
 
 pub mod codex_json;
+pub mod credentials;
 pub mod demo_agent;
 pub mod prompt;
 pub mod stream_json;
@@ -60,13 +61,39 @@ pub fn preset(name: &str) -> Option<AgentDef> {
             def.accept_key = "\r".into();
             words(&["claude", "{prompt}"])
         }
-        "codex" => words(&["codex", "exec", "{prompt}"]),
+        "codex" => {
+            // Without `--sandbox workspace-write` codex's read-only sandbox makes it end with
+            // no change and exit 0.
+            def.output = AgentOutput::CodexJson;
+            words(&[
+                "codex",
+                "exec",
+                "--json",
+                "--sandbox",
+                "workspace-write",
+                "--",
+                "{prompt}",
+            ])
+        }
         "aider" => {
             // aider asks "Add file to the chat? (Y)es/(N)o/(D)on't ask again [Yes]:".
             def.yes_prompts.push("(Y)es/(N)o".into());
-            words(&["aider", "--yes-always", "--message", "{prompt}"])
+            words(&[
+                "aider",
+                "--yes-always",
+                "--no-pretty",
+                "--no-fancy-input",
+                "--no-check-update",
+                "--no-show-release-notes",
+                "--message={prompt}",
+            ])
         }
-        "gemini" => words(&["gemini", "-p", "{prompt}"]),
+        "gemini" => words(&[
+            "gemini",
+            "--approval-mode",
+            "auto_edit",
+            "--prompt={prompt}",
+        ]),
         _ => return None,
     };
     Some(def)

@@ -325,6 +325,12 @@ async fn run_inner(
     report.argv = argv.clone();
     let mut env = agent_env(job, &envelope_s, &result_s, &worktree);
     env.extend(confined.env());
+    if let Some(why) = no_credentials(&argv, &env) {
+        // It would wait for a browser login until the timeout, every attempt.
+        report.retryable = false;
+        let r = fail(report, why);
+        return save_attempt(job, r, &[]).await;
+    }
     let log = match record::folders::record_file()
         .write(true)
         .create(true)
@@ -533,6 +539,23 @@ async fn run_inner(
     report.output = Some(output);
     report.duration = clock.elapsed();
     report
+}
+
+/// Why the agent must not start: it has no credentials and would wait for a login.
+fn no_credentials(argv: &[String], env: &[(String, String)]) -> Option<String> {
+    let lookup = |name: &str| {
+        env.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| std::env::var(name).ok())
+    };
+    let home = lookup("HOME").map(PathBuf::from);
+    agent::credentials::missing_before_start(&agent::credentials::Agent {
+        argv,
+        env: &lookup,
+        home: home.as_deref(),
+    })
 }
 
 /// Why an agent that was denied tool calls and changed nothing failed (`fail_on_denied`).
