@@ -143,6 +143,29 @@ fn command_of(name: &str, def: AgentDef) -> AgentCommand {
     }
 }
 
+/// `argv` as it runs inside grove's own sandbox: codex's sandbox (bubblewrap) cannot set up its
+/// namespaces there (`bwrap: setting up uid map: Permission denied`, every command fails), and
+/// grove's already confines it to its worktree, so `--sandbox workspace-write` becomes
+/// `--sandbox danger-full-access`. Everything else is left as it is.
+pub fn in_grove_sandbox(mut argv: Vec<String>) -> Vec<String> {
+    let codex = argv
+        .first()
+        .and_then(|p| Path::new(p).file_name())
+        .is_some_and(|p| p == "codex");
+    // Only options: the prompt after `--` is the user's text.
+    let options = argv.iter().position(|a| a == "--").unwrap_or(argv.len());
+    if codex {
+        for i in 1..options {
+            if argv[i - 1] == "--sandbox" && argv[i] == "workspace-write" {
+                argv[i] = "danger-full-access".into();
+            } else if argv[i] == "--sandbox=workspace-write" {
+                argv[i] = "--sandbox=danger-full-access".into();
+            }
+        }
+    }
+    argv
+}
+
 /// Path of the grove binary (the demo agent is a hidden subcommand of it).
 fn grove_exe() -> String {
     crate::sandbox::grove_exe().to_string_lossy().into_owned()
@@ -218,6 +241,36 @@ fn render_one(arg: &str, vars: &TemplateVars<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inside_grove_sandbox_codex_leaves_sandboxing_to_grove() {
+        let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let codex = preset("codex").unwrap().command;
+        let argv = render_argv(
+            &codex,
+            &TemplateVars {
+                prompt: "--sandbox workspace-write",
+                envelope: "",
+                result: "",
+                task: "",
+                worktree: "",
+            },
+        );
+        assert_eq!(
+            in_grove_sandbox(argv),
+            words(&[
+                "codex",
+                "exec",
+                "--json",
+                "--sandbox",
+                "danger-full-access",
+                "--",
+                "--sandbox workspace-write"
+            ])
+        );
+        let other = words(&["sh", "--sandbox", "workspace-write"]);
+        assert_eq!(in_grove_sandbox(other.clone()), other);
+    }
 
     #[test]
     fn placeholders_stay_single_arguments() {

@@ -322,6 +322,10 @@ async fn run_inner(
             worktree: &worktree_s,
         },
     );
+    let argv = match job.spec.sandbox.mode {
+        SandboxMode::Worktree => agent::in_grove_sandbox(argv),
+        SandboxMode::Off | SandboxMode::Unavailable => argv,
+    };
     report.argv = argv.clone();
     let mut env = agent_env(job, &envelope_s, &result_s, &worktree);
     env.extend(confined.env());
