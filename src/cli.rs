@@ -365,6 +365,10 @@ fn run_plan(plan: Plan, target: RepoTarget, front: FrontEndArgs) -> anyhow::Resu
         true => agent_choices(&plan)?,
         false => Vec::new(),
     };
+    if let (false, Some(refusal)) = (dashboard(front), crate::agent::headless_refusal(&plan)) {
+        eprintln!("error: {refusal}");
+        return Ok(2);
+    }
     drive(
         move || {
             Ok(engine::start(RunRequest {

@@ -502,3 +502,26 @@ prompt = "background start the server"
         "{kills:?}"
     );
 }
+
+#[test]
+fn claude_interactive_is_refused_headless_without_idle_exit() {
+    let repo = Repo::new();
+    let (plan, path) = (
+        "name = \"p\"\n[[tasks]]\nname = \"tui\"\nagent = \"claude-interactive\"\nprompt = \"x\"\n",
+        fake_path(),
+    );
+    let file = repo.write_plan(plan);
+    let out = repo
+        .grove_cmd(&["run", file.to_str().unwrap(), "--headless"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "error: task 'tui': agent 'claude-interactive' runs Claude Code's interactive UI, which \
+         waits at its input box when done and never ends by itself headless: set idle_exit = \
+         true (the task ends when it sits idle there) or use agent = \"claude\""
+    );
+    assert!(!repo.path().join(".grove/runs").exists());
+}

@@ -253,3 +253,106 @@ prompt = "write hello to out.txt"
         json!(["Bash: echo hello > out.txt"])
     );
 }
+
+#[test]
+fn claude_interactive_waits_on_its_permission_question_auto_yes_answers_and_idle_exit_ends_it() {
+    if bin().is_none() {
+        return;
+    }
+    let repo = Repo::new();
+    prepare_claude_home(&repo, true);
+    let api = StandIn::start(json!([
+        {"tool": "Bash", "input": {"command": "echo hello > out.txt", "description": "write"}},
+        {"text": "I wrote out.txt."}
+    ]));
+    let (out, results) = run(
+        &repo,
+        &api,
+        r#"
+name = "p"
+[defaults]
+agent = "claude-interactive"
+timeout = "90s"
+idle_after = "2s"
+auto_yes = true
+idle_exit = true
+[agents.claude-interactive]
+args = ["--permission-mode", "default"]
+[[tasks]]
+name = "tui"
+prompt = "write hello to out.txt"
+"#,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let run_id = run_id(&out);
+    let tui = task(&results, "tui");
+    assert_eq!(tui["status"], "succeeded", "{tui:#}");
+    assert_eq!(
+        repo.git(&["show", &format!("grove/{run_id}/tui:out.txt")]),
+        "hello"
+    );
+    let audit = repo.audit(&run_id);
+    let answers: Vec<(String, String)> = audit
+        .iter()
+        .filter(|l| l["event"] == "auto_yes")
+        .map(|l| (l["prompt"].to_string(), l["key"].to_string()))
+        .collect();
+    assert_eq!(
+        answers,
+        [(
+            r#""Do you want to proceed?""#.to_string(),
+            r#""1""#.to_string()
+        )]
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|l| l["event"] == "kill" && l["reason"] == "idle"),
+        "{audit:#?}"
+    );
+    assert_eq!(processes_of_run(&run_id), Vec::<String>::new());
+}
+
+#[test]
+fn the_folder_trust_dialog_is_never_answered_and_shows_as_needing_setup() {
+    if bin().is_none() {
+        return;
+    }
+    let repo = Repo::new();
+    prepare_claude_home(&repo, false);
+    let api = StandIn::start(json!([{"text": "Hello."}]));
+    let (out, results) = run(
+        &repo,
+        &api,
+        r#"
+name = "p"
+[defaults]
+agent = "claude-interactive"
+timeout = "12s"
+kill_grace = "1s"
+idle_after = "1s"
+auto_yes = true
+idle_exit = true
+[[tasks]]
+name = "tui"
+prompt = "say hello"
+"#,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let tui = task(&results, "tui");
+    assert_eq!(tui["status"], "timed_out", "{tui:#}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("waiting") && l.contains("for input at: needs setup: ")),
+        "{stdout}"
+    );
+    let audit = repo.audit(&run_id(&out));
+    assert!(
+        !audit.iter().any(|l| l["event"] == "auto_yes"),
+        "{audit:#?}"
+    );
+    // Claude Code never got past the dialog to the model.
+    assert_eq!(api.turns().len(), 0);
+}

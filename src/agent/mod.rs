@@ -56,9 +56,10 @@ pub fn preset(name: &str) -> Option<AgentDef> {
         }
         "claude-interactive" => {
             // The permission box ("Do you want to proceed?", "Do you want to make this edit
-            // to …?") opens with "1. Yes" highlighted: Enter takes it.
+            // to …?") is a menu; with "1. Yes" highlighted, typing 1 takes it. (Its setup
+            // dialogs have "No" highlighted, where Enter would decline: they are never answered.)
             def.yes_prompts = words(&["Do you want to"]);
-            def.accept_key = "\r".into();
+            def.accept_key = "1".into();
             words(&["claude", "{prompt}"])
         }
         "codex" => {
@@ -141,6 +142,29 @@ fn command_of(name: &str, def: AgentDef) -> AgentCommand {
         yes_prompts: def.yes_prompts,
         accept_key: def.accept_key,
     }
+}
+
+/// Why `plan` cannot run headless, if so: a task runs Claude Code's interactive UI, which sits at
+/// its input box when done and never exits by itself, without `idle_exit`.
+pub fn headless_refusal(plan: &Plan) -> Option<String> {
+    let task = plan.tasks.iter().find(|t| {
+        !t.idle_exit && resolve(plan, &t.agent).is_some_and(|a| interactive_claude(&a.argv))
+    })?;
+    Some(format!(
+        "task '{}': agent '{}' runs Claude Code's interactive UI, which waits at its input box \
+         when done and never ends by itself headless: set idle_exit = true (the task ends when \
+         it sits idle there) or use agent = \"claude\"",
+        task.name, task.agent
+    ))
+}
+
+/// Claude Code without `-p`: its interactive UI.
+fn interactive_claude(argv: &[String]) -> bool {
+    let claude = argv
+        .first()
+        .and_then(|p| Path::new(p).file_name())
+        .is_some_and(|p| p == "claude");
+    claude && !argv.iter().any(|a| a == "-p" || a == "--print")
 }
 
 /// `argv` as it runs inside grove's own sandbox: codex's sandbox (bubblewrap) cannot set up its

@@ -405,6 +405,7 @@ async fn run_inner(
             WatchSpec {
                 idle_after: job.spec.idle_after,
                 auto_yes: job.spec.auto_yes,
+                idle_exit: job.spec.idle_exit,
                 yes_prompts: job.agent.yes_prompts.clone(),
                 accept_key: job.agent.accept_key.clone(),
             },
@@ -440,7 +441,7 @@ async fn run_inner(
             let r = fail(report, reason);
             return save_attempt(job, r, &excludes).await;
         }
-        How::Exited | How::AfterResult => {}
+        How::Exited | How::AfterResult | How::Idle => {}
     }
     if let Some(error) = facts.as_ref().and_then(|f| f.error()) {
         let r = fail(report, error);
@@ -692,7 +693,7 @@ async fn run_check(
             format!("{} (in check: {command})", timed_out(job.spec.timeout)),
         )),
         How::Stopped(reason) => Some((AttemptEnd::Cancelled, reason.clone())),
-        How::Exited | How::AfterResult => term.exit_error(exit.as_ref()).map(|why| {
+        How::Exited | How::AfterResult | How::Idle => term.exit_error(exit.as_ref()).map(|why| {
             (
                 AttemptEnd::Failed,
                 format!("check '{command}' failed: {why}"),
@@ -721,6 +722,8 @@ enum How {
     Exited,
     /// Still running `result_grace` after its (latest) result: stopped.
     AfterResult,
+    /// Idle at its input box with `idle_exit`: stopped.
+    Idle,
     TimedOut,
     /// Stopped from outside, with the reason.
     Stopped(String),
@@ -834,7 +837,7 @@ impl Terminal<'_> {
                 Err(end(AttemptEnd::TimedOut, error))
             }
             How::Stopped(reason) => Err(end(AttemptEnd::Cancelled, reason)),
-            How::Exited | How::AfterResult => match self.exit_error(exit.as_ref()) {
+            How::Exited | How::AfterResult | How::Idle => match self.exit_error(exit.as_ref()) {
                 None => {
                     job.audit.setup(task, attempt, &step.label, "ok");
                     Ok(())
@@ -910,6 +913,9 @@ impl Terminal<'_> {
                         Some(next) => look.as_mut().reset(next),
                         None => looking = false,
                     }
+                    if watch.as_ref().is_some_and(|w| w.idle) {
+                        break (How::Idle, None);
+                    }
                 }
             }
         };
@@ -927,6 +933,7 @@ impl Terminal<'_> {
                 let reason = match how {
                     How::TimedOut => "timeout",
                     How::AfterResult => "after result",
+                    How::Idle => "idle",
                     _ => "cancel",
                 };
                 let stopped = job.stop_group(pgid).await;
