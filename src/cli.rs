@@ -112,6 +112,12 @@ enum Cmd {
         #[arg(long)]
         plan: Option<PathBuf>,
     },
+    /// Check each hosted agent (claude, codex, gemini, aider): program, version, credentials,
+    /// and Claude Code's first run (onboarding, this repository trusted), with what to do.
+    Doctor {
+        #[arg(long)]
+        repo: Option<PathBuf>,
+    },
     /// Create a throwaway repository with a sample project and run the demo plan there (offline).
     Demo {
         #[arg(long)]
@@ -273,6 +279,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             crate::agents_cmd::print(&rows, &mut std::io::stdout().lock())
                 .context("cannot write the listing")?;
             Ok(0)
+        }
+        Cmd::Doctor { repo } => {
+            let start = match repo {
+                Some(dir) => Some(dir),
+                None => std::env::current_dir().ok(),
+            };
+            let root = start.and_then(|dir| crate::git::discover_root(&dir).ok());
+            let checks = crate::doctor::checks(root.as_deref());
+            crate::doctor::print(&checks, &mut std::io::stdout().lock())
+                .context("cannot write the report")
         }
         Cmd::Demo {
             headless,

@@ -356,3 +356,55 @@ prompt = "say hello"
     // Claude Code never got past the dialog to the model.
     assert_eq!(api.turns().len(), 0);
 }
+
+#[test]
+fn doctor_says_what_a_first_run_is_missing_and_how_to_fix_it() {
+    let Some(bin) = bin() else {
+        return;
+    };
+    let repo = Repo::new();
+    let api = StandIn::start(json!([]));
+    let doctor = |repo: &Repo| {
+        let out = grove(repo, bin, &api, &["doctor"])
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let line = |report: &str, program: &str, what: &str| {
+        report
+            .lines()
+            .find(|l| l.starts_with(&format!("{program:<7} {what:<12}")))
+            .unwrap_or_else(|| panic!("no {program} {what} in:\n{report}"))
+            .to_string()
+    };
+    // A throwaway HOME: never run, so neither onboarded nor trusting the repository.
+    let (code, report) = doctor(&repo);
+    assert_eq!(code, Some(1), "{report}");
+    assert!(
+        line(&report, "claude", "version").contains("ok   2.1.332"),
+        "{report}"
+    );
+    assert!(line(&report, "claude", "credentials").contains("ok   $ANTHROPIC_API_KEY"));
+    assert!(line(&report, "claude", "onboarding").contains("FIX  not done: run `claude` once"));
+    let root = repo.path().display().to_string();
+    assert_eq!(
+        line(&report, "claude", "trusted"),
+        format!(
+            "claude  trusted      FIX  {root} is not trusted: run `claude` once in a terminal \
+             there (cd {root} && claude) and choose \"Yes, I trust this folder\""
+        )
+    );
+    assert!(
+        line(&report, "codex", "version").contains("0.171.0"),
+        "{report}"
+    );
+    assert!(line(&report, "gemini", "program").contains("-    not on PATH"));
+    prepare_claude_home(&repo, true);
+    let (code, report) = doctor(&repo);
+    assert_eq!(code, Some(0), "{report}");
+    assert!(line(&report, "claude", "trusted").contains(&format!("ok   {root}")));
+}

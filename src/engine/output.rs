@@ -159,7 +159,8 @@ mod tests {
     #[test]
     fn words_spaced_by_cursor_moves_stay_apart() {
         // Claude Code's UI, as a PTY delivered it when it could not reach its API.
-        let ui = b"\x1b[1CUnable\x1b[1Cto\x1b[1Cconnect\x1b[1Cto\x1b[1CAnthropic\x1b[1Cservices\r\n\
+        let ui =
+            b"\x1b[1CUnable\x1b[1Cto\x1b[1Cconnect\x1b[1Cto\x1b[1CAnthropic\x1b[1Cservices\r\n\
                    \x1b[2;1Hold line\x1b[2;1H\x1b[2Knew line\r\n";
         assert_eq!(
             plain_text(ui),
