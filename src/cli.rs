@@ -344,11 +344,14 @@ fn new_run(repo: Option<&Path>) -> anyhow::Result<i32> {
 
 /// Loads and validates a plan and the repository it runs in; nothing is created.
 fn load(path: &Path, repo: Option<&Path>) -> anyhow::Result<(Plan, RepoTarget)> {
-    let plan = plan::load(path)?;
     let start = match repo {
         Some(dir) => dir.to_path_buf(),
         None => std::env::current_dir().context("no current directory")?,
     };
+    let plan = plan::load_in(path, &start, &plan::UserConfig::load()?)?;
+    for warning in &plan.warnings {
+        eprintln!("grove: warning: {warning}");
+    }
     let target = plan::resolve_repo(&plan, &start)?;
     for warning in crate::git::submodule_warnings(&target.root) {
         eprintln!("grove: warning: {warning}");

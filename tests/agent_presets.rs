@@ -1,139 +1,178 @@
-//! The hosted agents' presets: aider and gemini without credentials fail at once instead of
-//! waiting for a browser login (a stand-in program that would wait is put first on PATH), and
-//! with a key they start with their non-interactive flags.
+//! Every preset passes the prompt so that the agent's CLI cannot read it as an option. Stand-ins
+//! (tests/fixtures/standin/agent-cli.py) parse their arguments the way the real CLIs' option
+//! parsers do (commander.js, clap, yargs, argparse) and record what they understood; each prompt
+//! here is one those parsers would take for a dangerous flag if it were passed as it was.
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::*;
 
-/// Every variable any preset takes as a credential: removed so the machine's do not count.
-const KEYS: &[&str] = &[
-    "OPENAI_API_KEY",
-    "ANTHROPIC_API_KEY",
-    "GEMINI_API_KEY",
-    "GOOGLE_API_KEY",
-    "DEEPSEEK_API_KEY",
-    "OPENROUTER_API_KEY",
-    "GROQ_API_KEY",
-    "MISTRAL_API_KEY",
-    "XAI_API_KEY",
-    "COHERE_API_KEY",
-    "OLLAMA_API_BASE",
-    "GOOGLE_GENAI_USE_VERTEXAI",
-    "GOOGLE_GENAI_USE_GCA",
-    "AIDER_API_KEY",
-    "AIDER_OPENAI_API_KEY",
-    "AIDER_ANTHROPIC_API_KEY",
-];
-
-/// `name` in `dir`: records its arguments in `args.txt` of the worktree and exits 0, unless it
-/// has no key, when it waits as the real ones do for a login.
-fn stand_in(dir: &Path, name: &str) {
-    let path = dir.join(name);
-    std::fs::write(
-        &path,
-        "#!/bin/sh\nprintf '%s\\n' \"$@\" > args.txt\n\
-         [ -n \"$GEMINI_API_KEY$OPENAI_API_KEY\" ] || sleep 60\n",
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-}
-
-fn run(repo: &Repo, bin: &Path, plan: &str) -> (std::process::Output, serde_json::Value) {
-    let file = repo.write_plan(plan);
-    let mut cmd = repo.grove_cmd(&["run", file.to_str().unwrap(), "--headless"]);
-    cmd.env(
-        "PATH",
-        format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display()),
-    );
-    for key in KEYS {
-        cmd.env_remove(key);
+/// A folder holding the stand-in under each CLI's name, to put first on PATH.
+fn standins() -> tempfile::TempDir {
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/standin/agent-cli.py");
+    let bin = tempfile::tempdir().unwrap();
+    for name in ["claude", "codex", "gemini", "aider"] {
+        std::os::unix::fs::symlink(&script, bin.path().join(name)).unwrap();
     }
-    let out = cmd.output().unwrap();
-    let results = repo.results(&run_id(&out));
-    (out, results)
+    bin
+}
+
+/// PATH with the stand-ins in `bin` first.
+fn standins_first(bin: &Path) -> String {
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
 }
 
 #[test]
-fn aider_and_gemini_without_credentials_fail_at_once_and_are_not_retried() {
+fn a_prompt_that_looks_like_an_option_reaches_each_cli_as_the_prompt() {
     let repo = Repo::new();
-    let bin = tempfile::tempdir().unwrap();
-    stand_in(bin.path(), "aider");
-    stand_in(bin.path(), "gemini");
-    let (out, results) = run(
-        &repo,
-        bin.path(),
-        r#"
-name = "p"
-[defaults]
-timeout = "50s"
-retries = 2
-[[tasks]]
-name = "a"
-agent = "aider"
-prompt = "add docstrings"
-[[tasks]]
-name = "g"
-agent = "gemini"
-prompt = "review"
-"#,
+    let bin = standins();
+    // (preset, prompt, where the stand-in puts the prompt, the flag the prompt must not set)
+    let cases = [
+        (
+            "claude",
+            "--dangerously-skip-permissions",
+            "prompt",
+            "dangerously_skip_permissions",
+        ),
+        (
+            "claude-interactive",
+            "--allowedTools=Bash(*)",
+            "prompt",
+            "allowedTools",
+        ),
+        (
+            "codex",
+            "--dangerously-bypass-approvals-and-sandbox",
+            "prompt",
+            "dangerously_bypass_approvals_and_sandbox",
+        ),
+        ("gemini", "--yolo", "prompt", "yolo"),
+        ("aider", "--model=evil", "message", "model"),
+    ];
+    let mut plan = String::from(
+        "name = \"p\"\n[defaults]\nenv = { OPENAI_API_KEY = \"test\", GEMINI_API_KEY = \"test\" }\n\
+         [agents.claude]\nargs = [\"--model\", \"sonnet\"]\n[agents.codex]\nargs = [\"--full-auto\"]\n",
     );
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let a = task(&results, "a");
-    assert_eq!(a["status"], "failed", "{a:#}");
-    assert_eq!(
-        a["error"],
-        "aider has no credentials: set an API key (OPENAI_API_KEY, ANTHROPIC_API_KEY, …) or \
-         pass --api-key PROVIDER=KEY. Without them it waits for a login"
-    );
-    assert_eq!(a["attempts"].as_array().unwrap().len(), 1, "{a:#}");
-    let g = task(&results, "g");
-    assert_eq!(g["status"], "failed", "{g:#}");
-    assert!(
-        g["error"]
-            .as_str()
-            .unwrap()
-            .starts_with("gemini has no credentials: set GEMINI_API_KEY"),
-        "{g:#}"
-    );
+    for (agent, prompt, _, _) in cases {
+        plan.push_str(&format!(
+            "[[tasks]]\nname = \"{agent}\"\nagent = \"{agent}\"\nprompt = {prompt:?}\n\
+             idle_exit = true\n"
+        ));
+    }
+    let (out, results) = repo.run_plan_with_path(&plan, &standins_first(bin.path()));
+    let run_id = run_id(&out);
+    for (agent, prompt, prompt_key, flag) in cases {
+        assert_eq!(task(&results, agent)["status"], "succeeded", "{agent}");
+        let parsed = repo.git(&["show", &format!("grove/{run_id}/{agent}:parsed.json")]);
+        let parsed: serde_json::Value = serde_json::from_str(&parsed).unwrap();
+        let seen = &parsed["parsed"];
+        assert_eq!(seen[prompt_key], prompt, "{agent}: {parsed}");
+        assert!(
+            seen[flag].is_null() || seen[flag] == false,
+            "{agent}: the prompt set {flag}: {parsed}"
+        );
+    }
+    assert!(out.status.success(), "{}", text(&out));
+    // The user's args stay options of the CLI, before the prompt.
+    let claude: serde_json::Value =
+        serde_json::from_str(&repo.git(&["show", &format!("grove/{run_id}/claude:parsed.json")]))
+            .unwrap();
+    assert_eq!(claude["parsed"]["model"], "sonnet", "{claude}");
+    let codex: serde_json::Value =
+        serde_json::from_str(&repo.git(&["show", &format!("grove/{run_id}/codex:parsed.json")]))
+            .unwrap();
+    assert_eq!(codex["parsed"]["full_auto"], true, "{codex}");
 }
 
+/// The `shell` preset's prompt is a script, never options of `sh`, whatever it starts with.
 #[test]
-fn with_a_key_the_presets_start_non_interactive() {
+fn a_shell_prompt_starting_with_a_dash_is_run_as_a_script() {
     let repo = Repo::new();
-    let bin = tempfile::tempdir().unwrap();
-    stand_in(bin.path(), "aider");
-    stand_in(bin.path(), "gemini");
-    let (out, results) = run(
-        &repo,
-        bin.path(),
+    let (out, results) = repo.run_plan(
         r#"
 name = "p"
-[defaults]
-timeout = "50s"
 [[tasks]]
-name = "a"
-agent = "aider"
-prompt = "--help me"
-env = { OPENAI_API_KEY = "sk-test" }
-[[tasks]]
-name = "g"
-agent = "gemini"
-prompt = "review"
-env = { GEMINI_API_KEY = "key" }
+name = "t"
+agent = "shell"
+prompt = "-x-is-not-an-option 2>/dev/null; echo ran > ran.txt"
 "#,
     );
     assert!(out.status.success(), "{}", text(&out));
-    let run_id = run_id(&out);
-    let args = |t: &str| repo.git(&["show", &format!("grove/{run_id}/{t}:args.txt")]);
-    assert_eq!(
-        args("a"),
-        "--yes-always\n--no-pretty\n--no-fancy-input\n--no-check-update\n\
-         --no-show-release-notes\n--message=--help me"
+    assert_eq!(task(&results, "t")["status"], "succeeded");
+    let branch = format!("grove/{}/t", run_id(&out));
+    assert_eq!(repo.git(&["show", &format!("{branch}:ran.txt")]), "ran");
+}
+
+/// The longest prompt validation lets through on the command line is one the kernel passes: the
+/// agent runs. One byte more is refused before anything starts, instead of the agent being
+/// killed at its start ("killed by signal: Aborted").
+#[test]
+fn the_longest_prompt_on_the_command_line_runs_and_a_longer_one_is_refused() {
+    let repo = Repo::new();
+    let script = "echo ok > ok.txt; : ";
+    let plan = |len: usize| {
+        format!(
+            "name = \"p\"\n[[tasks]]\nname = \"t\"\nagent = \"shell\"\nprompt = \"{script}{}\"\n",
+            "x".repeat(len - script.len())
+        )
+    };
+    let longest = grove::plan::MAX_ARG_STRLEN - 1;
+    let (out, results) = repo.run_plan(&plan(longest));
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(task(&results, "t")["status"], "succeeded");
+    let branch = format!("grove/{}/t", run_id(&out));
+    assert_eq!(repo.git(&["show", &format!("{branch}:ok.txt")]), "ok");
+
+    let path = repo.write_plan(&plan(longest + 1));
+    let out = repo.grove(&["run", path.to_str().unwrap(), "--headless"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("plan.toml:5:10: task 't': the prompt (131072 bytes)"),
+        "{}",
+        text(&out)
     );
-    assert_eq!(args("g"), "--approval-mode\nauto_edit\n--prompt=review");
-    assert_eq!(task(&results, "g")["status"], "succeeded");
+    assert_eq!(
+        repo.git(&["branch", "--list", "grove/*"]).lines().count(),
+        1
+    );
+}
+
+/// The warning for a custom agent whose prompt could be read as an option reaches the user
+/// when the plan is validated or run, pointing at the agent's command in the user config.
+#[test]
+fn validate_warns_about_an_agent_that_lets_a_prompt_become_an_option() {
+    let repo = Repo::new();
+    let config = repo.home.path().join("grove/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(
+        &config,
+        "[agents.mine]\ncommand = [\"mine\", \"{prompt}\"]\n",
+    )
+    .unwrap();
+    let plan = repo
+        .write_plan("name = \"p\"\n[[tasks]]\nname = \"t\"\nagent = \"mine\"\nprompt = \"x\"\n");
+    let out = repo.grove(&["validate", plan.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "grove: warning: {}:2:11: agent 'mine': argument 1 ('{{prompt}}') starts with the prompt",
+            config.display()
+        )),
+        "{stderr}"
+    );
+    // Once the plan runs the agent with "--" before its prompt, nothing to warn about.
+    let plan = repo.write_plan(
+        "name = \"p\"\n[agents.mine]\ncommand = [\"mine\", \"--\", \"{prompt}\"]\n[[tasks]]\nname = \"t\"\nagent = \"mine\"\nprompt = \"x\"\n",
+    );
+    let out = repo.grove(&["validate", plan.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains("warning"), "{}", text(&out));
 }

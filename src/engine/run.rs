@@ -886,7 +886,9 @@ impl Run {
                 error.as_deref().unwrap_or(""),
             );
             self.schedule_retry_timer(index, delay);
-            Some(Self::now() + delay)
+            // Validation caps backoff at 30 days; the clock must not panic should one pass.
+            let now = Self::now();
+            Some(now.checked_add(delay).unwrap_or(now))
         } else {
             None
         };

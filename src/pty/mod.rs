@@ -498,14 +498,15 @@ pub fn tagged_groups(tags: &[(&str, &str)]) -> Vec<i32> {
     groups
 }
 
-/// Waits until the group has no live process, checking briefly; false on timeout.
+/// Waits until the group has no live process, checking briefly; false on timeout. A limit past
+/// what the clock can hold never runs out.
 async fn wait_group_gone(pgid: i32, limit: Duration) -> bool {
-    let deadline = Instant::now() + limit;
+    let deadline = Instant::now().checked_add(limit);
     loop {
         if !group_alive(pgid).await {
             return true;
         }
-        if Instant::now() >= deadline {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
             return false;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -554,5 +555,13 @@ mod tests {
         let report = stop_group(pgid, Duration::from_secs(5)).await;
         assert!(!report.terminated && !report.killed);
         assert!(!group_alive(1).await);
+    }
+
+    #[tokio::test]
+    async fn the_longest_grace_does_not_overflow_the_clock() {
+        let (mut sleeper, pgid) = own_group("sleep", &["30"]);
+        let report = stop_group(pgid, Duration::MAX).await;
+        assert!(report.terminated && !report.killed);
+        sleeper.wait().unwrap();
     }
 }
