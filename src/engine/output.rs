@@ -65,7 +65,9 @@ pub fn plain_text(bytes: &[u8]) -> String {
         fed.push(b);
     }
     let mut parser = vt100::Parser::new(PLAIN_ROWS, PLAIN_COLS, newlines + 1);
-    parser.process(&fed);
+    // Counts clamped to the screen as the panes do: vt100 loops over them.
+    let mut clamp = crate::pty::clamp::Clamp::default();
+    parser.process(&clamp.rewrite(&fed, PLAIN_ROWS.max(PLAIN_COLS)));
     let screen = parser.screen_mut();
     screen.set_scrollback(usize::MAX);
     let history = screen.scrollback();
