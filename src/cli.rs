@@ -6,7 +6,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 
 use crate::engine::api::{Command, FrontEnd};
 use crate::engine::{self, ResumeError, RunRequest};
@@ -18,7 +18,9 @@ use crate::ui::AgentChoice;
 #[command(
     name = "grove",
     version,
-    about = "Run several coding agents at once, each in its own git worktree and branch."
+    about = "Run several coding agents at once, each in its own git worktree and branch.",
+    after_help = "Without a command, grove opens the dashboard on an empty run in this repository \
+(the same as `grove new`): start agents there with `n`, quit with `q`."
 )]
 struct Cli {
     /// Without a command: `grove new` (the dashboard on an empty run in this repository).
@@ -30,6 +32,7 @@ struct Cli {
 enum Cmd {
     /// Check a plan (and the repository it would run in) without running anything.
     Validate {
+        /// The plan file (TOML, or JSON when it ends in .json).
         plan: PathBuf,
         /// The git repository to run in (default: the one containing the current directory).
         #[arg(long)]
@@ -37,7 +40,9 @@ enum Cmd {
     },
     /// Run a plan.
     Run {
+        /// The plan file (TOML, or JSON when it ends in .json).
         plan: PathBuf,
+        /// The git repository (default: the one containing the current directory).
         #[arg(long)]
         repo: Option<PathBuf>,
         #[command(flatten)]
@@ -45,7 +50,9 @@ enum Cmd {
     },
     /// Continue a run that grove did not finish (a crash, kill -9, reboot, or a signal).
     Resume {
+        /// The run to continue (see grove ls).
         run_id: String,
+        /// The git repository (default: the one containing the current directory).
         #[arg(long)]
         repo: Option<PathBuf>,
         #[command(flatten)]
@@ -53,31 +60,39 @@ enum Cmd {
     },
     /// List the runs in this repository.
     Ls {
+        /// The git repository (default: the one containing the current directory).
         #[arg(long)]
         repo: Option<PathBuf>,
     },
     /// A run's summary and per-task table.
     Show {
+        /// The run to show (see grove ls).
         run_id: String,
+        /// The git repository (default: the one containing the current directory).
         #[arg(long)]
         repo: Option<PathBuf>,
     },
     /// An attempt's terminal output (the last attempt's unless --attempt).
     Logs {
+        /// The run (see grove ls).
         run_id: String,
+        /// The task whose output to print.
         task: String,
+        /// Which attempt's output (1 is the first; default: the last).
         #[arg(long)]
         attempt: Option<u32>,
         /// Plain text: escape sequences stripped, redrawn lines resolved.
         #[arg(long)]
         plain: bool,
+        /// The git repository (default: the one containing the current directory).
         #[arg(long)]
         repo: Option<PathBuf>,
     },
     /// Remove a run's worktrees and merged branches (with --force also unmerged branches, attempt
     /// refs and unfinished runs).
+    #[command(group(ArgGroup::new("which").required(true).args(["run_id", "all"])))]
     Clean {
-        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        /// The run to clean (see grove ls); or --all.
         run_id: Option<String>,
         /// Every run of the repository that is not running.
         #[arg(long)]
@@ -89,19 +104,24 @@ enum Cmd {
         /// Also remove the run's records (.grove/runs/<run-id>).
         #[arg(long)]
         records: bool,
+        /// The git repository (default: the one containing the current directory).
         #[arg(long)]
         repo: Option<PathBuf>,
     },
     /// Open the dashboard on an empty run (plan "adhoc") and start agents from it with `n`.
     New {
+        /// The git repository (default: the one containing the current directory).
         #[arg(long)]
         repo: Option<PathBuf>,
     },
     /// Merge succeeded tasks of a run into its base branch.
     Merge {
+        /// The run (see grove ls).
         run_id: String,
+        /// The succeeded tasks to merge, in this order.
         #[arg(required = true)]
         tasks: Vec<String>,
+        /// The git repository (default: the one containing the current directory).
         #[arg(long)]
         repo: Option<PathBuf>,
     },
@@ -120,8 +140,10 @@ enum Cmd {
     },
     /// Create a throwaway repository with a sample project and run the demo plan there (offline).
     Demo {
+        /// Line output instead of the dashboard (automatic when stdout is not a terminal).
         #[arg(long)]
         headless: bool,
+        /// Quit the dashboard by itself when every task has ended.
         #[arg(long)]
         exit_when_done: bool,
         /// Where to create the demo repository (default: the system temp directory).
@@ -131,6 +153,7 @@ enum Cmd {
     /// The bundled demo agent (run by the `demo` preset).
     #[command(hide = true)]
     DemoAgent {
+        /// The task's envelope.json, which says what to do.
         #[arg(long)]
         envelope: PathBuf,
     },
@@ -138,8 +161,10 @@ enum Cmd {
     /// grove starts setup commands, agents and checks under `sandbox`, `network`, `max_memory`).
     #[command(hide = true)]
     SandboxExec {
+        /// The attempt's sandbox.json.
         #[arg(long)]
         spec: PathBuf,
+        /// The command to exec once confined.
         #[arg(last = true, required = true)]
         argv: Vec<String>,
     },
@@ -173,7 +198,10 @@ pub fn main() -> i32 {
         Ok(code) => code,
         Err(e) => {
             if let Some(plan_error) = e.downcast_ref::<PlanError>() {
-                eprintln!("error: {plan_error}");
+                // One line per problem when the plan has several.
+                for line in plan_error.to_string().lines() {
+                    eprintln!("error: {line}");
+                }
                 return plan_error.exit_code();
             }
             if let Some(usage) = e.downcast_ref::<crate::merge_cmd::UsageError>() {
@@ -524,4 +552,49 @@ fn forward_signals(
         });
     }
     Ok(Signals { received })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every argument and flag of every command, hidden ones included, says what it is for.
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let generated = matches!(arg.get_id().as_str(), "help" | "version");
+                if !generated && arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {}", arg.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "grove", &mut missing);
+        assert!(missing.is_empty(), "arguments without help: {missing:?}");
+    }
+
+    #[test]
+    fn help_says_what_bare_grove_does() {
+        let help = Cli::command().render_help().to_string();
+        assert!(
+            help.contains("Without a command, grove opens the dashboard"),
+            "{help}"
+        );
+    }
+
+    #[test]
+    fn clean_without_a_run_mentions_all() {
+        let err = Cli::try_parse_from(["grove", "clean"]).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("<RUN_ID|--all>"), "{text}");
+        let both = Cli::try_parse_from(["grove", "clean", "r1", "--all"]).unwrap_err();
+        assert_eq!(both.kind(), clap::error::ErrorKind::ArgumentConflict);
+        assert!(Cli::try_parse_from(["grove", "clean", "--all"]).is_ok());
+        assert!(Cli::try_parse_from(["grove", "clean", "r1"]).is_ok());
+    }
 }

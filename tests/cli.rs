@@ -172,17 +172,39 @@ fn merge_of_an_unknown_run_exits_2() {
     );
 }
 
-#[test]
-fn demo_headless_runs_the_four_agents_to_the_end() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(GROVE)
+/// `grove demo --headless --dir DIR` with `home` as HOME.
+fn demo(home: &std::path::Path, dir: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(GROVE)
         .args(["demo", "--headless", "--dir"])
-        .arg(dir.path())
-        .env("HOME", dir.path())
-        .env("XDG_CONFIG_HOME", dir.path())
+        .arg(dir)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home)
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn demo_dir_that_cannot_be_a_folder_exits_2_creating_nothing() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("a-file");
+    std::fs::write(&file, "not a folder").unwrap();
+    for dir in [file.clone(), file.join("below")] {
+        let out = demo(home.path(), &dir);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&dir.display().to_string()), "{stderr}");
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "not a folder");
+    assert_eq!(std::fs::read_dir(home.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn demo_headless_runs_the_four_agents_to_the_end() {
+    let home = tempfile::tempdir().unwrap();
+    // --dir names a folder that is not there yet: it is created.
+    let dir = home.path().join("demos/here");
+    let out = demo(home.path(), &dir);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("4 of 4 succeeded"), "{stdout}");
@@ -190,7 +212,7 @@ fn demo_headless_runs_the_four_agents_to_the_end() {
         stdout.contains("retrying"),
         "the demo shows a retry:\n{stdout}"
     );
-    let root = std::fs::read_dir(dir.path())
+    let root = std::fs::read_dir(&dir)
         .unwrap()
         .flatten()
         .find(|e| e.file_name().to_string_lossy().starts_with("grove-demo-"))

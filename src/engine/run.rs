@@ -423,9 +423,18 @@ impl Run {
                 Some(p) = progress.recv() => self.internal(Internal::Attempt(p)),
             }
         }
-        if self.results_dirty {
+        if self.tasks.is_empty() {
+            self.forget();
+        } else if self.results_dirty {
             self.write_results();
         }
+    }
+
+    /// A run no task ever joined (bare `grove`, then `q`) did nothing worth keeping: its records
+    /// go, so it is not listed. Tasks only ever join a run, so an empty one never had any. Should
+    /// the removal fail, the run is merely listed, as it was before.
+    fn forget(&self) {
+        let _ = std::fs::remove_dir_all(&self.paths.run_dir);
     }
 
     fn idle(&self) -> bool {
@@ -1122,7 +1131,8 @@ impl Run {
             .and_then(|config| crate::plan::grow::with_task(&self.plan, &new, &config));
         let plan = match grown {
             Ok(plan) => plan,
-            Err(e) => return self.reject(new.name, e.to_string()),
+            // A flash line: several problems in one.
+            Err(e) => return self.reject(new.name, e.to_string().replace('\n', "; ")),
         };
         // The plan grew by exactly this task, appended last.
         let spec = match plan.tasks.last() {

@@ -122,8 +122,22 @@ pub fn duration(d: Duration) -> String {
     }
 }
 
-/// `+12 −3, 2 files`
+/// Seconds as a record holds them, as a duration: a negative or not-a-number value (an empty
+/// sum of f64 is -0.0) is zero, so "-0.0s" is never shown.
+pub fn recorded_secs(secs: f64) -> Duration {
+    Duration::try_from_secs_f64(secs).unwrap_or_default()
+}
+
+/// `part` of `whole` in percent, rounded to the nearest (2 of 3 is 67); 0 of nothing is 0.
+pub fn percent(part: usize, whole: usize) -> usize {
+    (part * 200 + whole).checked_div(whole * 2).unwrap_or(0)
+}
+
+/// `+12 −3, 2 files`, or `no changes`.
 pub fn diff_stat(stat: &DiffStat) -> String {
+    if stat.files.is_empty() && stat.insertions == 0 && stat.deletions == 0 {
+        return "no changes".into();
+    }
     let n = stat.files.len();
     let files = if n == 1 { "file" } else { "files" };
     format!("+{} −{}, {n} {files}", stat.insertions, stat.deletions)
@@ -223,5 +237,20 @@ mod tests {
             deletions: 0,
         };
         assert_eq!(diff_stat(&one), "+1 −0, 1 file");
+        assert_eq!(diff_stat(&DiffStat::default()), "no changes");
+    }
+
+    #[test]
+    fn no_negative_zero_and_percentages_round() {
+        let empty: f64 = Vec::<f64>::new().into_iter().sum();
+        assert_eq!(duration(recorded_secs(empty)), "0.0s");
+        assert_eq!(duration(recorded_secs(-3.0)), "0.0s");
+        assert_eq!(duration(recorded_secs(f64::NAN)), "0.0s");
+        assert_eq!(duration(recorded_secs(1.5)), "1.5s");
+        assert_eq!(percent(2, 3), 67);
+        assert_eq!(percent(1, 3), 33);
+        assert_eq!(percent(1, 8), 13);
+        assert_eq!(percent(3, 3), 100);
+        assert_eq!(percent(0, 0), 0);
     }
 }

@@ -4,7 +4,8 @@
 mod app;
 mod diff;
 mod form;
-mod format;
+/// Shared with the line front ends (`grove show`), so numbers read the same everywhere.
+pub(crate) mod format;
 mod input;
 mod keys;
 mod layout;
