@@ -135,6 +135,8 @@ enum Cmd {
     /// Check each hosted agent (claude, codex, gemini, aider): program, version, credentials,
     /// and Claude Code's first run (onboarding, this repository trusted), with what to do.
     Doctor {
+        /// The repository whose trust is checked (default: the one containing the current
+        /// directory).
         #[arg(long)]
         repo: Option<PathBuf>,
     },
