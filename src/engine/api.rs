@@ -37,8 +37,9 @@ pub enum Command {
     /// Start a new task in this run at once (written into the run's plan copy). Answered by
     /// `TaskAdded`, or `TaskRejected` with the reason.
     AddTask { task: NewTask },
-    /// Start a copy of a task (same agent, prompt, timeout and retries) under a new name.
-    CopyTask { task: String, name: String },
+    /// Start a copy of task `task`: `copy` as edited in the form (name, agent, prompt, timeout,
+    /// retries), with every other key of `task`'s plan entry (check, env, setup…).
+    CopyTask { task: String, copy: NewTask },
 }
 
 /// What the engine tells its front ends.
@@ -209,6 +210,10 @@ pub struct TaskView {
     pub max_memory: Option<u64>,
     /// While pending: why it did not start when its turn came (`low memory (…)`).
     pub held: Option<String>,
+    pub timeout: Duration,
+    /// The keys of its plan entry besides name, agent, prompt, timeout and retries (check, env,
+    /// setup…): what a copy (`N`) takes over as they are.
+    pub copied_keys: Vec<String>,
 }
 
 /// Counts and where the results are, when the run ends.

@@ -96,6 +96,8 @@ struct Task {
     ports: Vec<u16>,
     /// Why it did not start when its turn came (admission control: low memory).
     held: Option<String>,
+    /// The keys of its plan entry a copy (`N`) takes over, for the form to name them.
+    copied_keys: Vec<String>,
 }
 
 impl Task {
@@ -121,6 +123,7 @@ impl Task {
             ports: Vec::new(),
             pgid: None,
             held: None,
+            copied_keys: Vec::new(),
         }
     }
 }
@@ -312,6 +315,10 @@ pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
         .zip(l.restored)
         .map(|((spec, agent), restored)| {
             let mut task = Task::new(spec.clone(), agent, pane_size);
+            task.copied_keys = crate::plan::copy::task_keys(&l.plan, spec)
+                .into_iter()
+                .map(|(key, _)| key)
+                .collect();
             if let Some(r) = restored {
                 task.pane.feed(&r.screen, &mut std::io::sink());
                 task.state = r.state;
@@ -1072,19 +1079,12 @@ impl Run {
                 }
             }
             Command::AddTask { task } => self.add_task(task),
-            Command::CopyTask { task, name } => match self.index_of(&task) {
+            Command::CopyTask { task, mut copy } => match self.index_of(&task) {
                 Some(i) => {
-                    let spec = &self.tasks[i].spec;
-                    let copy = NewTask {
-                        name,
-                        agent: spec.agent.clone(),
-                        prompt: spec.prompt.clone(),
-                        timeout: Some(spec.timeout),
-                        retries: Some(spec.retries),
-                    };
+                    copy.keys = crate::plan::copy::task_keys(&self.plan, &self.tasks[i].spec);
                     self.add_task(copy);
                 }
-                None => self.reject(name, format!("no task '{task}' to copy")),
+                None => self.reject(copy.name, format!("no task '{task}' to copy")),
             },
             Command::Input { task, bytes } => {
                 if let Some(i) = self.index_of(&task) {
@@ -1146,7 +1146,9 @@ impl Run {
         self.plan = plan;
         self.audit.task_added(&spec.name, &spec.agent);
         let index = self.tasks.len();
+        let copied_keys = new.keys.keys().cloned().collect();
         self.tasks.push(Task::new(spec, agent, self.pane_size));
+        self.tasks[index].copied_keys = copied_keys;
         let _ = self.events.send(Event::TaskAdded {
             view: self.view(index),
             pane: self.tasks[index].pane.clone(),
@@ -1363,6 +1365,8 @@ impl Run {
             sandbox: t.spec.sandbox.label(),
             max_memory: t.spec.max_memory,
             held: t.held.clone(),
+            timeout: t.spec.timeout,
+            copied_keys: t.copied_keys.clone(),
         }
     }
 

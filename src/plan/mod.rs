@@ -3,6 +3,7 @@
 mod agents;
 mod build;
 mod config;
+pub mod copy;
 mod deps;
 mod error;
 pub mod grow;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use crate::engine::api::NewTask;
+use crate::engine::api::{NewTask, TaskView};
 
 /// An agent the form offers, and whether its program is on PATH.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,6 +165,17 @@ pub struct TaskForm {
     pub focus: Field,
     /// Why the last Enter did not start the task.
     pub error: Option<String>,
+    /// Set when the form edits a copy (`N`): the task copied and the keys it takes over as they
+    /// are.
+    pub copy_of: Option<CopyOf>,
+}
+
+/// The task a copy is made of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyOf {
+    pub task: String,
+    /// Its plan keys besides those the form shows (check, env, setup…).
+    pub keys: Vec<String>,
 }
 
 impl TaskForm {
@@ -180,6 +191,34 @@ impl TaskForm {
             retries: TextInput::default(),
             focus: Field::Name,
             error: None,
+            copy_of: None,
+        }
+    }
+
+    /// A form filled in with task `view` under the new name `name`: Enter starts the copy.
+    pub fn copy(view: &TaskView, name: &str, mut agents: Vec<AgentChoice>) -> TaskForm {
+        // The copied task's agent is offered even where the list does not know it.
+        let agent = match agents.iter().position(|a| a.name == view.agent) {
+            Some(at) => at,
+            None => {
+                agents.push(AgentChoice {
+                    name: view.agent.clone(),
+                    found: true,
+                });
+                agents.len() - 1
+            }
+        };
+        let timeout = humantime::format_duration(view.timeout).to_string();
+        TaskForm {
+            agent,
+            prompt: TextInput::new(&view.prompt),
+            timeout: TextInput::new(&timeout),
+            retries: TextInput::new(&view.max_attempts.saturating_sub(1).to_string()),
+            copy_of: Some(CopyOf {
+                task: view.name.clone(),
+                keys: view.copied_keys.clone(),
+            }),
+            ..TaskForm::new(name, agents)
         }
     }
 
@@ -297,6 +336,7 @@ impl TaskForm {
             prompt,
             timeout,
             retries,
+            keys: Default::default(),
         })
     }
 }
@@ -314,15 +354,17 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
     }
 }
 
-/// `base`, or `base-2`, `base-3`… : the first that `taken` does not know.
-pub fn unique_name(base: &str, taken: &dyn Fn(&str) -> bool) -> String {
-    if !taken(base) {
-        return base.to_string();
-    }
+/// The name of a copy of `task`: `fix` gives `fix-2`, then `fix-3`; a copy of `fix-2` is
+/// `fix-3` too, not `fix-2-2`.
+pub fn copy_name(task: &str, taken: &dyn Fn(&str) -> bool) -> String {
+    let base = match task.rsplit_once('-') {
+        Some((base, n)) if !base.is_empty() && n.parse::<u32>().is_ok_and(|n| n >= 2) => base,
+        _ => task,
+    };
     (2..)
         .map(|n| format!("{base}-{n}"))
         .find(|name| !taken(name))
-        .unwrap_or_else(|| base.to_string())
+        .unwrap_or_else(|| format!("{task}-copy"))
 }
 
 #[cfg(test)]
@@ -384,6 +426,7 @@ mod tests {
                 prompt: "line one!\nline two".into(),
                 timeout: Some(Duration::from_secs(300)),
                 retries: Some(2),
+                keys: Default::default(),
             })
         );
     }
@@ -423,9 +466,12 @@ mod tests {
     }
 
     #[test]
-    fn unique_names_count_up() {
-        let taken = |n: &str| matches!(n, "task" | "task-2");
-        assert_eq!(unique_name("task", &taken), "task-3");
-        assert_eq!(unique_name("other", &taken), "other");
+    fn copies_are_numbered_from_the_original_name() {
+        let taken = |n: &str| matches!(n, "fix" | "fix-2" | "v-1");
+        assert_eq!(copy_name("fix", &taken), "fix-3");
+        assert_eq!(copy_name("fix-2", &taken), "fix-3");
+        assert_eq!(copy_name("other", &taken), "other-2");
+        // `-1` is no copy number: a copy of `v-1` is `v-1-2`.
+        assert_eq!(copy_name("v-1", &taken), "v-1-2");
     }
 }

@@ -7,7 +7,7 @@ use crossterm::event::{
 use ratatui::layout::Position;
 
 use super::app::{Action, App, Confirm, Mode};
-use super::form::{unique_name, FormOutcome, TaskForm};
+use super::form::{copy_name, FormOutcome, TaskForm};
 use super::keys::{is_detach, key_bytes};
 use super::load::Load;
 use super::view;
@@ -141,7 +141,7 @@ impl App {
             KeyCode::Char('l') => return self.open_details(),
             KeyCode::Char('v') => self.open_compare(),
             KeyCode::Char('n') => self.open_form(),
-            KeyCode::Char('N') => return self.copy_task(),
+            KeyCode::Char('N') => self.copy_task(),
             KeyCode::Char('?') => self.mode = Mode::Help { scroll: 0 },
             KeyCode::PageUp => self.scroll_pane(self.selected, self.pane_page()),
             KeyCode::PageDown => self.scroll_pane(self.selected, -self.pane_page()),
@@ -360,10 +360,22 @@ impl App {
                 Vec::new()
             }
             FormOutcome::Submit(task) => {
+                let copy_of = form.copy_of.take();
                 self.mode = self.after_form();
-                self.note(format!("starting {} ({})", task.name, task.agent));
                 self.select_when_added = Some(task.name.clone());
-                vec![Action::Send(Command::AddTask { task })]
+                match copy_of {
+                    Some(from) => {
+                        self.note(format!("starting {}, a copy of {}", task.name, from.task));
+                        vec![Action::Send(Command::CopyTask {
+                            task: from.task,
+                            copy: task,
+                        })]
+                    }
+                    None => {
+                        self.note(format!("starting {} ({})", task.name, task.agent));
+                        vec![Action::Send(Command::AddTask { task })]
+                    }
+                }
             }
         }
     }
@@ -376,17 +388,16 @@ impl App {
         }
     }
 
-    /// `N`: a copy of the selected task (same agent and prompt) under a new name, started at once.
-    fn copy_task(&mut self) -> Vec<Action> {
+    /// `N`: the form filled in with the selected task under a new name (`fix-2`); Enter starts
+    /// the copy, with every other key of the task (check, env, setup…) as it is.
+    fn copy_task(&mut self) {
         let Some(task) = self.selected_task() else {
             self.note("no task to copy; n starts a new one");
-            return Vec::new();
+            return;
         };
-        let from = task.view.name.clone();
-        let name = unique_name(&format!("{from}-copy"), &|n| self.name_taken(n));
-        self.note(format!("starting {name}, a copy of {from}"));
-        self.select_when_added = Some(name.clone());
-        vec![Action::Send(Command::CopyTask { task: from, name })]
+        let name = copy_name(&task.view.name, &|n| self.name_taken(n));
+        let form = TaskForm::copy(&task.view, &name, self.agents.clone());
+        self.mode = Mode::Form(Box::new(form));
     }
 
     /// `v` on a race sibling: its race side by side.

@@ -49,6 +49,8 @@ pub fn view(index: usize, name: &str, agent: &str, status: TaskStatus) -> TaskVi
         sandbox: "worktree".into(),
         max_memory: None,
         held: None,
+        timeout: Duration::from_secs(1800),
+        copied_keys: Vec::new(),
     }
 }
 

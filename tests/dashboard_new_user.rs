@@ -1,0 +1,88 @@
+//! What a new user meets in the dashboard (issue 16), end to end: the real grove binary in a
+//! real PTY, at 80x24 and at 200x50, its screen read through a terminal emulator.
+
+mod common;
+#[path = "support/tty.rs"]
+mod tty;
+
+use common::*;
+use tty::*;
+
+/// The sizes every case runs at: a small terminal and a big one.
+const SMALL: (u16, u16) = (24, 80);
+const BIG: (u16, u16) = (50, 200);
+
+fn run_sized(repo: &Repo, plan: &str, size: (u16, u16)) -> Tty {
+    Tty::spawn_sized(grove_run(repo, plan, &[]), size.0, size.1)
+}
+
+/// Waits until the list shows `name` with status `word`.
+fn wait_status(dash: &Tty, name: &str, word: &str) {
+    dash.wait_for(&format!("{name} {word}"), |s| {
+        (s.status(name).as_deref() == Some(word)).then_some(())
+    });
+}
+
+/// Puts the run summary away (it opens when every task has ended).
+fn dismiss_summary(dash: &mut Tty) {
+    dash.wait_for("the summary", |s| {
+        s.contains(" run finished ").then_some(())
+    });
+    dash.send(b"\x1b");
+    dash.wait_for("the summary put away", |s| {
+        (!s.contains(" run finished ")).then_some(())
+    });
+}
+
+// 1. `N` copies the whole task, under `fix-2`, through the form.
+
+fn copy_keeps_the_whole_task(size: (u16, u16)) {
+    let repo = Repo::new();
+    let plan = r#"
+name = "copy"
+[[tasks]]
+name = "fix"
+agent = "shell"
+check = "test -f done.txt"
+env = { WHO = "the env" }
+setup = ["echo ready > setup.txt"]
+prompt = "echo \"$WHO\" > who.txt; test -f setup.txt && touch done.txt"
+"#;
+    let mut dash = run_sized(&repo, plan, size);
+    wait_status(&dash, "fix", "succeeded");
+    let run_id = dash.wait_for("the run id", |s| s.run_id());
+    dismiss_summary(&mut dash);
+    dash.send(b"N");
+    dash.wait_for("the copy's form, named fix-2, naming what it keeps", |s| {
+        (s.contains(" copy of fix ") && s.contains("fix-2") && s.contains("check, env, setup"))
+            .then_some(())
+    });
+    dash.send(b"\r");
+    wait_status(&dash, "fix-2", "succeeded");
+    dash.send(b"q");
+    assert_eq!(dash.exit_code(), 0);
+    dash.assert_restored();
+
+    let results = repo.results(&run_id);
+    let copy = task(&results, "fix-2");
+    assert_eq!(copy["status"], "succeeded", "{copy:#}");
+    assert_eq!(
+        copy["attempts"][0]["check"]["exit_code"], 0,
+        "the copy ran the check: {copy:#}"
+    );
+    let branch = format!("grove/{run_id}/fix-2");
+    assert_eq!(repo.git(&["show", &format!("{branch}:who.txt")]), "the env");
+    let plan = std::fs::read_to_string(repo.run_dir(&run_id).join("plan.toml")).unwrap();
+    let copied = &plan[plan.find("name = \"fix-2\"").expect(&plan)..];
+    assert!(copied.contains("check = \"test -f done.txt\""), "{plan}");
+}
+
+#[test]
+fn copy_keeps_the_whole_task_80x24() {
+    copy_keeps_the_whole_task(SMALL);
+}
+
+#[test]
+fn copy_keeps_the_whole_task_200x50() {
+    copy_keeps_the_whole_task(BIG);
+}
