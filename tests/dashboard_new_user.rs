@@ -86,3 +86,45 @@ fn copy_keeps_the_whole_task_80x24() {
 fn copy_keeps_the_whole_task_200x50() {
     copy_keeps_the_whole_task(BIG);
 }
+
+// 2. Attach ends when the agent exits, with a line saying so.
+
+fn attach_ends_with_the_agent(size: (u16, u16)) {
+    let repo = Repo::new();
+    let plan = r#"
+name = "attach"
+[[tasks]]
+name = "asker"
+agent = "shell"
+prompt = "read answer; echo \"got $answer\" > answer.txt"
+
+[[tasks]]
+name = "other"
+agent = "shell"
+prompt = "sleep 600"
+"#;
+    let mut dash = run_sized(&repo, plan, size);
+    wait_status(&dash, "asker", "running");
+    dash.send(b"i");
+    dash.wait_for("attached", |s| s.contains("ATTACHED").then_some(()));
+    dash.send(b"yes\r");
+    dash.wait_for("attach left with the agent, saying so", |s| {
+        (!s.contains("ATTACHED") && s.contains("asker exited (succeeded); detached")).then_some(())
+    });
+    // Keys are grove's again: j selects the next task.
+    dash.send(b"j");
+    dash.wait_for("other selected", |s| {
+        (s.list_selection().as_deref() == Some("other")).then_some(())
+    });
+    quit_stopping_agents(&mut dash);
+}
+
+#[test]
+fn attach_ends_with_the_agent_80x24() {
+    attach_ends_with_the_agent(SMALL);
+}
+
+#[test]
+fn attach_ends_with_the_agent_200x50() {
+    attach_ends_with_the_agent(BIG);
+}

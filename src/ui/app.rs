@@ -228,7 +228,19 @@ impl App {
                 }
                 // The pane's cursor is drawn only while the agent runs.
                 task.stale |= task.view.status != view.status;
+                let left =
+                    task.view.status == TaskStatus::Running && view.status != TaskStatus::Running;
                 task.view = view;
+                // As tmux does: attach ends with the program attached to.
+                if left && matches!(self.mode, Mode::Attach) && self.selected == task.view.index {
+                    let text = format!(
+                        "{} exited ({}); detached",
+                        task.view.name,
+                        task.view.status.word()
+                    );
+                    self.mode = Mode::Normal;
+                    self.note(text);
+                }
             }
             Event::Output { index } => {
                 let Some(task) = self.tasks.get_mut(index) else {
