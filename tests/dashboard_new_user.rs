@@ -128,3 +128,137 @@ fn attach_ends_with_the_agent_80x24() {
 fn attach_ends_with_the_agent_200x50() {
     attach_ends_with_the_agent(BIG);
 }
+
+// 3. A small terminal: the key bar keeps `? help` and `q quit`, the status bar what matters
+//    most, names sharing a prefix stay apart, and `t` makes room for the panes.
+
+fn small_screens_keep_what_matters(size: (u16, u16)) {
+    let repo = Repo::new();
+    let names: Vec<String> = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta"]
+        .iter()
+        .map(|n| format!("refactor-the-parser-module-{n}"))
+        .collect();
+    let mut plan = String::from("name = \"small\"\nmax_parallel = 6\n");
+    for name in &names {
+        plan.push_str(&format!(
+            "[[tasks]]\nname = \"{name}\"\nagent = \"shell\"\nprompt = \"echo {name}; sleep 600\"\n"
+        ));
+    }
+    let mut dash = run_sized(&repo, &plan, size);
+    dash.wait_for("every task running, each told apart in the list", |s| {
+        names
+            .iter()
+            .all(|n| {
+                let suffix = n.rsplit('-').next().unwrap();
+                s.cells.iter().any(|row| {
+                    let row: String = row.iter().collect();
+                    row.starts_with('│') && row.contains(suffix) && row.contains("running")
+                })
+            })
+            .then_some(())
+    });
+    let screen = dash.screen();
+    let text = screen.text();
+    let lines: Vec<&str> = text.lines().collect();
+    let keys = lines[lines.len() - 1];
+    assert!(keys.contains("? help") && keys.contains("q quit"), "{text}");
+    let status = lines[lines.len() - 2];
+    assert!(status.contains("6 running"), "{text}");
+    if size == SMALL {
+        assert!(status.contains("panes 1–2 of 6"), "{text}");
+    }
+    // `t` twice: the list is narrowed, then hidden, and the panes take its room.
+    dash.send(b"t");
+    dash.send(b"t");
+    dash.wait_for("the list hidden", |s| {
+        let corner = s.cells[0][0];
+        (!s.contains(" tasks ") && TOP_LEFT.contains(&corner)).then_some(())
+    });
+    quit_stopping_agents(&mut dash);
+}
+
+#[test]
+fn small_screens_keep_what_matters_80x24() {
+    small_screens_keep_what_matters(SMALL);
+}
+
+#[test]
+fn small_screens_keep_what_matters_200x50() {
+    small_screens_keep_what_matters(BIG);
+}
+
+// 4. Popups: q and Esc close them (q quits only from the main view); long lines wrap or scroll
+//    sideways; a long view says that more is below.
+
+fn popups_close_on_q_and_show_all_their_text(size: (u16, u16)) {
+    let repo = Repo::new();
+    let long = format!("{}END-OF-LINE", "x".repeat(220));
+    let plan = format!(
+        r#"
+name = "views"
+[[tasks]]
+name = "writer"
+agent = "shell"
+prompt = "echo {long} > long.txt; seq 1 80 > many.txt # a prompt long enough to wrap in the details view: PROMPT-END"
+"#
+    );
+    let mut dash = run_sized(&repo, &plan, size);
+    wait_status(&dash, "writer", "succeeded");
+    dismiss_summary(&mut dash);
+
+    dash.send(b"?");
+    dash.wait_for("the help", |s| s.contains("┌ keys ").then_some(()));
+    dash.send(b"q");
+    dash.wait_for("the help closed by q, grove still there", |s| {
+        (!s.contains("┌ keys ") && s.status("writer").is_some()).then_some(())
+    });
+
+    dash.send(b"l");
+    dash.wait_for("the details", |s| {
+        s.contains(" details writer ").then_some(())
+    });
+    // Down to the prompt, below the facts on a small screen.
+    for _ in 0..16 {
+        dash.send(b"j");
+    }
+    dash.wait_for("the details, the long prompt wrapped to its end", |s| {
+        (s.contains(" details writer ") && s.contains("PROMPT-END")).then_some(())
+    });
+    dash.send(b"\x1b");
+    dash.wait_for("the details closed by Esc", |s| {
+        (!s.contains(" details writer ")).then_some(())
+    });
+
+    dash.send(b"d");
+    dash.wait_for("the diff, saying more is below and to the right", |s| {
+        (s.contains(" diff writer:") && s.contains("↓ more") && s.contains("→ wider (h/l)"))
+            .then_some(())
+    });
+    // Sideways to the end of the long line.
+    for _ in 0..40 {
+        dash.send(b"l");
+    }
+    dash.wait_for("the long line's end", |s| {
+        s.contains("END-OF-LINE").then_some(())
+    });
+    dash.send(b"G");
+    dash.wait_for("the diff's end", |s| s.contains(" end ").then_some(()));
+    dash.send(b"q");
+    dash.wait_for("the diff closed by q", |s| {
+        (!s.contains(" diff writer:")).then_some(())
+    });
+    // From the main view, q quits.
+    dash.send(b"q");
+    assert_eq!(dash.exit_code(), 0);
+    dash.assert_restored();
+}
+
+#[test]
+fn popups_close_on_q_and_show_all_their_text_80x24() {
+    popups_close_on_q_and_show_all_their_text(SMALL);
+}
+
+#[test]
+fn popups_close_on_q_and_show_all_their_text_200x50() {
+    popups_close_on_q_and_show_all_their_text(BIG);
+}

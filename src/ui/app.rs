@@ -14,7 +14,7 @@ use tui_term::widget::{Cursor, PseudoTerminal};
 use super::diff::PatchView;
 use super::form::{AgentChoice, TaskForm};
 use super::format;
-use super::layout::ScreenLayout;
+use super::layout::{ListMode, ScreenLayout};
 use super::load::{Load, Loaded};
 use super::DashboardOptions;
 use crate::engine::api::{Command, Event, RunInfo, RunSummary, TaskStatus, TaskView};
@@ -35,6 +35,8 @@ pub enum Mode {
         /// The commit shown, so a late answer for another commit is dropped.
         head: String,
         scroll: usize,
+        /// Columns scrolled sideways.
+        hscroll: usize,
         patch: Option<Result<PatchView, String>>,
     },
     Details {
@@ -45,6 +47,7 @@ pub enum Mode {
     Compare {
         group: String,
         scroll: usize,
+        hscroll: usize,
     },
     Confirm(Confirm),
     /// The new-task form (`n`).
@@ -93,6 +96,8 @@ pub struct App {
     pub(super) tasks: Vec<Task>,
     pub(super) selected: usize,
     pub(super) zoomed: bool,
+    /// How much room the task list takes (`t`).
+    pub(super) list: ListMode,
     pub(super) mode: Mode,
     pub(super) size: Rect,
     pub(super) now: SystemTime,
@@ -128,6 +133,7 @@ impl App {
             tasks: Vec::new(),
             selected: 0,
             zoomed: false,
+            list: ListMode::default(),
             mode: Mode::Normal,
             size: Rect::default(),
             now,
@@ -183,7 +189,13 @@ impl App {
     }
 
     pub(super) fn layout_in(&self, area: Rect) -> ScreenLayout {
-        ScreenLayout::compute(area, self.tasks.len(), self.selected, self.zoomed)
+        ScreenLayout::compute(
+            area,
+            self.tasks.len(),
+            self.selected,
+            self.zoomed,
+            self.list,
+        )
     }
 
     /// Tasks whose agents started waiting for input since the last call: (task, prompt line).

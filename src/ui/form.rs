@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use super::keymap::{self, Act, Scope};
 use crate::engine::api::{NewTask, TaskView};
 
 /// An agent the form offers, and whether its program is on PATH.
@@ -241,21 +242,28 @@ impl TaskForm {
 
     /// Applies a key; `taken` tells whether a task name is already in the run.
     pub fn key(&mut self, key: KeyEvent, taken: &dyn Fn(&str) -> bool) -> FormOutcome {
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         let alt = key.modifiers.contains(KeyModifiers::ALT);
         let prompt = self.focus == Field::Prompt;
-        match key.code {
-            KeyCode::Esc => return FormOutcome::Cancel,
-            KeyCode::Char('c') if ctrl => return FormOutcome::Cancel,
+        match keymap::action(Scope::Form, key) {
+            Some(Act::Close) => return FormOutcome::Cancel,
             // A new line in the prompt: Ctrl-J (what a terminal sends for it) or Alt-Enter.
-            KeyCode::Char('j') if ctrl && prompt => self.prompt.insert('\n'),
-            KeyCode::Enter if alt && prompt => self.prompt.insert('\n'),
-            KeyCode::Enter => match self.submit(taken) {
+            Some(Act::NewLine) if prompt => self.prompt.insert('\n'),
+            Some(Act::Submit) if alt && prompt => self.prompt.insert('\n'),
+            Some(Act::Submit) => match self.submit(taken) {
                 Ok(task) => return FormOutcome::Submit(task),
                 Err(error) => self.error = Some(error),
             },
-            KeyCode::Tab => self.move_focus(1),
-            KeyCode::BackTab => self.move_focus(-1),
+            Some(Act::NextField) => self.move_focus(1),
+            Some(Act::PrevField) => self.move_focus(-1),
+            _ => self.edit_key(key),
+        }
+        FormOutcome::Editing
+    }
+
+    /// A key that is not one of the form's own: it edits the focused field or chooses the agent.
+    fn edit_key(&mut self, key: KeyEvent) {
+        let prompt = self.focus == Field::Prompt;
+        match key.code {
             KeyCode::Left | KeyCode::Up if self.focus == Field::Agent => {
                 let n = self.agents.len().max(1);
                 self.agent = (self.agent + n - 1) % n;
@@ -276,7 +284,6 @@ impl TaskForm {
                 }
             }
         }
-        FormOutcome::Editing
     }
 
     /// Pasted text goes into the focused field (new lines only into the prompt).

@@ -8,13 +8,16 @@ use ratatui::layout::Position;
 
 use super::app::{Action, App, Confirm, Mode};
 use super::form::{copy_name, FormOutcome, TaskForm};
-use super::keys::{is_detach, key_bytes};
+use super::keymap::{self, Act, Scope};
+use super::keys::key_bytes;
 use super::load::Load;
 use super::view;
 use crate::engine::api::{Command, MergeState, TaskStatus};
 
 /// Lines moved by one mouse wheel step.
 const WHEEL_LINES: isize = 3;
+/// Columns moved by one step sideways.
+const SIDEWAYS: isize = 8;
 
 /// A move within a scrollable view.
 #[derive(Debug, Clone, Copy)]
@@ -23,6 +26,7 @@ enum Scroll {
     Page(isize),
     Top,
     Bottom,
+    Sideways(isize),
 }
 
 impl App {
@@ -117,64 +121,62 @@ impl App {
 
     fn normal_key(&mut self, key: KeyEvent) -> Vec<Action> {
         self.flash = None;
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        match key.code {
-            KeyCode::Char('c') if ctrl => return self.quit(),
-            KeyCode::Char('z') if ctrl => return self.ask_suspend(),
-            KeyCode::Char('q') => return self.quit(),
-            KeyCode::Esc if matches!(self.mode, Mode::Summary) => self.mode = Mode::Normal,
-            KeyCode::Esc => self.zoomed = false,
-            KeyCode::Char('j') | KeyCode::Down => self.select(self.selected + 1),
-            KeyCode::Char('k') | KeyCode::Up => self.select(self.selected.saturating_sub(1)),
-            KeyCode::Tab if !self.tasks.is_empty() => {
-                self.select((self.selected + 1) % self.tasks.len());
-            }
-            KeyCode::BackTab if !self.tasks.is_empty() => {
-                self.select((self.selected + self.tasks.len() - 1) % self.tasks.len());
-            }
-            KeyCode::Enter | KeyCode::Char('z') => self.zoomed = !self.zoomed,
-            KeyCode::Char('i') => self.attach(),
-            KeyCode::Char('c') => self.ask_cancel(),
-            KeyCode::Char('r') => return self.retry(),
-            KeyCode::Char('m') => return self.merge(),
-            KeyCode::Char('d') => return self.open_diff(),
-            KeyCode::Char('l') => return self.open_details(),
-            KeyCode::Char('v') => self.open_compare(),
-            KeyCode::Char('n') => self.open_form(),
-            KeyCode::Char('N') => self.copy_task(),
-            KeyCode::Char('?') => self.mode = Mode::Help { scroll: 0 },
-            KeyCode::PageUp => self.scroll_pane(self.selected, self.pane_page()),
-            KeyCode::PageDown => self.scroll_pane(self.selected, -self.pane_page()),
-            KeyCode::Home => self.scroll_pane(self.selected, isize::MAX),
-            KeyCode::End => self.pane_to_live(self.selected),
+        let Some(act) = keymap::action(Scope::Main, key) else {
+            return Vec::new();
+        };
+        let tasks = self.tasks.len();
+        match act {
+            Act::Quit => return self.quit(),
+            Act::Suspend => return self.ask_suspend(),
+            Act::Back if matches!(self.mode, Mode::Summary) => self.mode = Mode::Normal,
+            Act::Back => self.zoomed = false,
+            Act::SelectNext => self.select(self.selected + 1),
+            Act::SelectPrev => self.select(self.selected.saturating_sub(1)),
+            Act::NextPane if tasks > 0 => self.select((self.selected + 1) % tasks),
+            Act::PrevPane if tasks > 0 => self.select((self.selected + tasks - 1) % tasks),
+            Act::Zoom => self.zoomed = !self.zoomed,
+            Act::Attach => self.attach(),
+            Act::Cancel => self.ask_cancel(),
+            Act::Retry => return self.retry(),
+            Act::Merge => return self.merge(),
+            Act::Diff => return self.open_diff(),
+            Act::Details => return self.open_details(),
+            Act::Compare => self.open_compare(),
+            Act::New => self.open_form(),
+            Act::CopyTask => self.copy_task(),
+            Act::ToggleList => self.list = self.list.next(),
+            Act::Help => self.mode = Mode::Help { scroll: 0 },
+            Act::PageUp => self.scroll_pane(self.selected, self.pane_page()),
+            Act::PageDown => self.scroll_pane(self.selected, -self.pane_page()),
+            Act::Oldest => self.scroll_pane(self.selected, isize::MAX),
+            Act::Live => self.pane_to_live(self.selected),
             _ => {}
         }
         Vec::new()
     }
 
+    /// Help, diff, details and compare: scrolling, and `q` or Esc close them (only the main view
+    /// quits on `q`, as in lazygit).
     fn view_key(&mut self, key: KeyEvent) -> Vec<Action> {
-        let scroll = match key.code {
-            KeyCode::Char('q') => return self.quit(),
-            KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
-                return self.quit()
-            }
-            KeyCode::Char('z') if key.modifiers.contains(KeyModifiers::CONTROL) => {
-                return self.ask_suspend()
-            }
-            KeyCode::Esc => {
+        if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
+            return self.quit();
+        }
+        if key.code == KeyCode::Char('z') && key.modifiers.contains(KeyModifiers::CONTROL) {
+            return self.ask_suspend();
+        }
+        let scroll = match keymap::action(Scope::View, key) {
+            Some(Act::Close) => {
                 self.mode = Mode::Normal;
                 return Vec::new();
             }
-            KeyCode::Char('?') if matches!(self.mode, Mode::Help { .. }) => {
-                self.mode = Mode::Normal;
-                return Vec::new();
-            }
-            KeyCode::Char('j') | KeyCode::Down => Scroll::By(1),
-            KeyCode::Char('k') | KeyCode::Up => Scroll::By(-1),
-            KeyCode::PageDown | KeyCode::Char(' ') => Scroll::Page(1),
-            KeyCode::PageUp => Scroll::Page(-1),
-            KeyCode::Home | KeyCode::Char('g') => Scroll::Top,
-            KeyCode::End | KeyCode::Char('G') => Scroll::Bottom,
+            Some(Act::LineDown) => Scroll::By(1),
+            Some(Act::LineUp) => Scroll::By(-1),
+            Some(Act::PageForward) => Scroll::Page(1),
+            Some(Act::PageBack) => Scroll::Page(-1),
+            Some(Act::Top) => Scroll::Top,
+            Some(Act::Bottom) => Scroll::Bottom,
+            Some(Act::Left) => Scroll::Sideways(-SIDEWAYS),
+            Some(Act::Right) => Scroll::Sideways(SIDEWAYS),
             _ => return Vec::new(),
         };
         self.scroll_view(scroll);
@@ -182,10 +184,8 @@ impl App {
     }
 
     fn confirm_key(&mut self, confirm: Confirm, key: KeyEvent) -> Vec<Action> {
-        let ctrl_c =
-            key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
-        match key.code {
-            KeyCode::Char('y') | KeyCode::Char('Y') => match confirm {
+        match keymap::action(Scope::Confirm, key) {
+            Some(Act::Yes) => match confirm {
                 Confirm::Cancel { task } => {
                     self.mode = Mode::Normal;
                     self.note(format!("cancelling {task}"));
@@ -193,11 +193,7 @@ impl App {
                 }
                 Confirm::Quit { .. } => self.stop(),
             },
-            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
-                self.mode = Mode::Normal;
-                Vec::new()
-            }
-            _ if ctrl_c => {
+            Some(Act::No) => {
                 self.mode = Mode::Normal;
                 Vec::new()
             }
@@ -211,7 +207,7 @@ impl App {
             return Vec::new();
         };
         let name = task.view.name.clone();
-        if is_detach(key) {
+        if keymap::action(Scope::Attached, key) == Some(Act::Detach) {
             self.mode = Mode::Normal;
             self.note(format!("detached from {name}"));
             return Vec::new();
@@ -311,6 +307,7 @@ impl App {
             task: self.selected,
             head: head.clone(),
             scroll: 0,
+            hscroll: 0,
             patch: None,
         };
         vec![Action::Load(Load::Diff {
@@ -406,7 +403,13 @@ impl App {
             return;
         };
         match task.view.group.clone() {
-            Some(group) => self.mode = Mode::Compare { group, scroll: 0 },
+            Some(group) => {
+                self.mode = Mode::Compare {
+                    group,
+                    scroll: 0,
+                    hscroll: 0,
+                }
+            }
             None => {
                 let text = format!(
                     "{} is not part of a race (replicas / agents)",
@@ -427,9 +430,19 @@ impl App {
     }
 
     fn scroll_view(&mut self, scroll: Scroll) {
-        let len = view::overlay_len(self);
-        let page = usize::from(self.layout().overlay.height.saturating_sub(2)).max(1);
+        let area = self.layout().overlay;
+        let (len, widest) = view::overlay_size(self, area);
+        let page = usize::from(area.height.saturating_sub(2)).max(1);
         let max = len.saturating_sub(page);
+        if let Scroll::Sideways(n) = scroll {
+            let room = usize::from(area.width.saturating_sub(2));
+            if let Mode::Diff { hscroll, .. } | Mode::Compare { hscroll, .. } = &mut self.mode {
+                *hscroll = hscroll
+                    .saturating_add_signed(n)
+                    .min(widest.saturating_sub(room));
+            }
+            return;
+        }
         let (Mode::Help { scroll: offset }
         | Mode::Diff { scroll: offset, .. }
         | Mode::Details { scroll: offset, .. }
@@ -441,7 +454,7 @@ impl App {
             Scroll::By(n) => offset.saturating_add_signed(n),
             Scroll::Page(n) => offset.saturating_add_signed(n * (page as isize - 1).max(1)),
             Scroll::Top => 0,
-            Scroll::Bottom => max,
+            Scroll::Bottom | Scroll::Sideways(_) => max,
         }
         .min(max);
     }

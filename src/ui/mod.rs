@@ -6,6 +6,7 @@ mod diff;
 mod form;
 mod format;
 mod input;
+mod keymap;
 mod keys;
 mod layout;
 mod load;
@@ -15,6 +16,7 @@ mod view;
 
 pub use app::{Action, App, Confirm, Flash, Mode};
 pub use form::{AgentChoice, Field, FormOutcome, TaskForm, TextInput};
+pub use keymap::markdown as key_table_markdown;
 pub use layout::{PaneSlot, ScreenLayout};
 pub use load::{Load, Loaded};
 pub use run::run;

@@ -493,7 +493,7 @@ pub fn grove_new(repo: &Repo) -> Tty {
 /// prompt typed line by line (Ctrl-J between lines), then Enter.
 pub fn fill_form(dash: &mut Tty, right: usize, prompt: &[&str]) {
     dash.wait_for("the new-task form", |s| {
-        s.contains(" new task ").then_some(())
+        s.contains("┌ new task ").then_some(())
     });
     dash.send(b"\t");
     for _ in 0..right {

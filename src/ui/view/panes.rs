@@ -23,14 +23,26 @@ pub(super) fn draw(app: &App, layout: &ScreenLayout, frame: &mut Frame) {
             continue;
         };
         let selected = slot.index == app.selected;
-        let block = pane_block(app, task, selected, selected && attached);
+        let width = usize::from(slot.area.width.saturating_sub(2));
+        let block = pane_block(app, task, selected, selected && attached, width);
         frame.render_widget(block, slot.area);
         copy_render(task, slot.inner(), frame);
     }
 }
 
-fn pane_block(app: &App, task: &Task, selected: bool, attached: bool) -> Block<'static> {
+/// The pane's border, its title fitting `width` columns: the name cut in the middle when the
+/// status would not fit beside it.
+fn pane_block(
+    app: &App,
+    task: &Task,
+    selected: bool,
+    attached: bool,
+    width: usize,
+) -> Block<'static> {
     let view = &task.view;
+    let status = format::status_text(view, app.now);
+    let around = status.chars().count() + 6 + if attached { 10 } else { 0 };
+    let name = format::cut_middle(&view.name, width.saturating_sub(around).max(12));
     let mut title = Vec::with_capacity(6);
     if attached {
         title.push(Span::styled(" ATTACHED ", attached_style()));
@@ -41,12 +53,12 @@ fn pane_block(app: &App, task: &Task, selected: bool, attached: bool) -> Block<'
             format!("{} ", format::status_symbol(view.status)),
             format::status_style(view.status),
         ),
-        Span::styled(view.name.clone(), Style::new().add_modifier(Modifier::BOLD)),
+        Span::styled(name, Style::new().add_modifier(Modifier::BOLD)),
         Span::raw(" · "),
         // Plain while it works; highlighted while the agent waits for input.
         match view.waiting {
-            Some(_) => Span::styled(format::status_text(view, app.now), format::task_style(view)),
-            None => Span::raw(format::status_text(view, app.now)),
+            Some(_) => Span::styled(status, format::task_style(view)),
+            None => Span::raw(status),
         },
         Span::raw(" "),
     ]);
