@@ -208,6 +208,10 @@ prompt = "printf 'your name? '; read answer; echo \"got $answer\"; [ \"$answer\"
     // Merge quick into main.
     select(&mut dash, "quick", &order);
     dash.send(b"m");
+    dash.wait_for("the merge question", |s| {
+        s.contains("Merge quick into main?").then_some(())
+    });
+    dash.send(b"y");
     dash.wait_for("quick merged", |s| {
         (s.list_details("quick")?.contains("merged") && s.contains("merged quick into"))
             .then_some(())
@@ -979,6 +983,10 @@ prompt = "echo $GROVE_TASK > who.txt"
         (!s.contains(" race job ")).then_some(())
     });
     dash.send(b"m");
+    dash.wait_for("the pick question", |s| {
+        s.contains("discards job.1").then_some(())
+    });
+    dash.send(b"y");
     dash.wait_for("job.2 merged, job.1 discarded", |s| {
         (s.list_details("job.2")?.contains("merged")
             && s.list_details("job.1")?.contains("discarded"))

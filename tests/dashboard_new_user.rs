@@ -262,3 +262,78 @@ fn popups_close_on_q_and_show_all_their_text_80x24() {
 fn popups_close_on_q_and_show_all_their_text_200x50() {
     popups_close_on_q_and_show_all_their_text(BIG);
 }
+
+// 5. A merge, and a race's pick, ask first, saying what will happen.
+
+fn merges_and_picks_ask_first(size: (u16, u16)) {
+    let repo = Repo::new();
+    let order = ["job.1", "job.2", "solo"];
+    let plan = r#"
+name = "ask"
+[[tasks]]
+name = "job"
+agent = "shell"
+replicas = 2
+prompt = "echo $GROVE_TASK > who.txt"
+
+[[tasks]]
+name = "solo"
+agent = "shell"
+prompt = "echo solo > solo.txt; echo more > more.txt"
+"#;
+    let mut dash = run_sized(&repo, plan, size);
+    // The summary (every task ended) may hide some of the list at first.
+    dismiss_summary(&mut dash);
+    for name in order {
+        wait_status(&dash, name, "succeeded");
+    }
+    select(&mut dash, "solo", &order);
+    dash.send(b"m");
+    dash.wait_for("the merge question: how, and which files", |s| {
+        (s.contains("Merge solo into main?")
+            && s.contains("fast-forward")
+            && s.contains("more.txt, solo.txt"))
+        .then_some(())
+    });
+    dash.send(b"n");
+    dash.wait_for("the question gone, nothing merged", |s| {
+        (!s.contains("Merge solo") && !s.list_details("solo")?.contains("merged")).then_some(())
+    });
+    assert!(!repo.path().join("solo.txt").exists());
+    dash.send(b"m");
+    dash.wait_for("the merge question again", |s| {
+        s.contains("Merge solo into main?").then_some(())
+    });
+    dash.send(b"y");
+    dash.wait_for("solo merged", |s| {
+        s.list_details("solo")?.contains("merged").then_some(())
+    });
+
+    select(&mut dash, "job.2", &order);
+    dash.send(b"m");
+    dash.wait_for("the pick question, naming the sibling discarded", |s| {
+        (s.contains("Merge job.2 into main?")
+            && s.contains("merge commit")
+            && s.contains("discards job.1"))
+        .then_some(())
+    });
+    dash.send(b"y");
+    dash.wait_for("job.2 merged, job.1 discarded", |s| {
+        (s.list_details("job.2")?.contains("merged")
+            && s.list_details("job.1")?.contains("discarded"))
+        .then_some(())
+    });
+    dash.send(b"q");
+    assert_eq!(dash.exit_code(), 0);
+    assert_eq!(repo.read("who.txt"), "job.2\n");
+}
+
+#[test]
+fn merges_and_picks_ask_first_80x24() {
+    merges_and_picks_ask_first(SMALL);
+}
+
+#[test]
+fn merges_and_picks_ask_first_200x50() {
+    merges_and_picks_ask_first(BIG);
+}

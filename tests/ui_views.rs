@@ -43,6 +43,7 @@ fn info(repo_root: &Path, base_commit: &str) -> RunInfo {
         results_path: PathBuf::from("/repo/.grove/runs/20231114-221320-k3f9/results.json"),
         base_commit: base_commit.into(),
         base_label: "main".into(),
+        base_branch: Some("main".into()),
         started_at: t0(),
     }
 }
@@ -909,8 +910,13 @@ fn retry_and_merge_only_where_they_make_sense() {
     let mut docs = view(1, "docs", TaskStatus::Succeeded);
     docs.head_commit = Some("89abcdef".into());
     d.app.apply_event(Event::TaskChanged(docs));
+    // m asks first, looking at what the merge would do; y merges.
+    let asked = sent(&d.key(KeyCode::Char('m')));
+    assert_eq!(asked.len(), 1);
+    assert!(asked[0].starts_with("load MergePreview"), "{asked:?}");
+    assert!(d.text().contains("Merge docs into main?"));
     assert_eq!(
-        sent(&d.key(KeyCode::Char('m'))),
+        sent(&d.key(KeyCode::Char('y'))),
         vec![r#"Merge { task: "docs" }"#]
     );
     assert!(d.text().contains("merging docs into main"));

@@ -255,6 +255,8 @@ pub struct RunInfo {
     pub base_commit: String,
     /// The base as shown to people, e.g. "main" or "v1.2 (tag)".
     pub base_label: String,
+    /// The base branch merges go into; None when the base is a tag or commit.
+    pub base_branch: Option<String>,
     pub started_at: SystemTime,
 }
 

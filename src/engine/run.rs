@@ -342,6 +342,7 @@ pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
         results_path: l.paths.results(),
         base_commit: l.repo.base_commit.clone(),
         base_label: l.repo.base_label.clone(),
+        base_branch: l.repo.base_branch.clone(),
         started_at: l.started_at,
     };
     let run = Run {

@@ -8,6 +8,7 @@ mod diff;
 mod filters;
 mod lock;
 mod merge;
+mod preview;
 mod refs;
 mod status;
 mod submodule;
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 pub use commit::{commit_worktree, save_snapshot};
 pub use diff::{diff_patch, diff_stat};
 pub use merge::{merge_branches_for_start, merge_into};
+pub use preview::{merge_preview, MergePreview, MergeWay};
 pub use refs::{
     branch_tip, branches_under, delete_branch, delete_refs_under, head_commit, is_merged_into,
     refs_under, remove_stale_index_lock, remove_stale_ref_lock,

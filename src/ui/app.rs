@@ -18,6 +18,7 @@ use super::layout::{ListMode, ScreenLayout};
 use super::load::{Load, Loaded};
 use super::DashboardOptions;
 use crate::engine::api::{Command, Event, RunInfo, RunSummary, TaskStatus, TaskView};
+use crate::git::MergePreview;
 use crate::pty::pane::Pane;
 
 /// What the dashboard is showing and how keys are read.
@@ -60,8 +61,20 @@ pub enum Mode {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Confirm {
-    Cancel { task: String },
-    Quit { active: usize },
+    Cancel {
+        task: String,
+    },
+    Quit {
+        active: usize,
+    },
+    /// Merging a succeeded task (on a race sibling: picking it).
+    Merge {
+        task: String,
+        /// The race siblings the pick discards.
+        discards: Vec<String>,
+        /// What the merge would do, once looked at.
+        preview: Option<Result<MergePreview, String>>,
+    },
 }
 
 /// Something the event loop must do for the app.
@@ -373,6 +386,18 @@ impl App {
                 }
             }
             Loaded::Envelope { path, lines } => self.envelope = Some((path, lines)),
+            Loaded::MergePreview { task, preview } => {
+                if let Mode::Confirm(Confirm::Merge {
+                    task: asked,
+                    preview: slot,
+                    ..
+                }) = &mut self.mode
+                {
+                    if *asked == task {
+                        *slot = Some(preview);
+                    }
+                }
+            }
         }
     }
 

@@ -192,6 +192,11 @@ impl App {
                     vec![Action::Send(Command::Cancel { task })]
                 }
                 Confirm::Quit { .. } => self.stop(),
+                Confirm::Merge { task, .. } => {
+                    self.mode = Mode::Normal;
+                    self.note(format!("merging {task} into {}", self.info.base_label));
+                    vec![Action::Send(Command::Merge { task })]
+                }
             },
             Some(Act::No) => {
                 self.mode = Mode::Normal;
@@ -281,10 +286,13 @@ impl App {
                 "{name} was discarded: another sibling of {} was picked",
                 task.view.group.as_deref().unwrap_or("its race")
             ),
-            (TaskStatus::Succeeded, _) => {
-                self.note(format!("merging {name} into {}", self.info.base_label));
-                return vec![Action::Send(Command::Merge { task: name })];
-            }
+            (TaskStatus::Succeeded, _) => match self.info.base_branch.clone() {
+                Some(target) => return self.ask_merge(target),
+                None => format!(
+                    "base '{}' is not a branch (a tag or commit); cannot merge into it",
+                    self.info.base_label
+                ),
+            },
             (status, _) => format!(
                 "only a succeeded task can be merged; {name} is {}",
                 status.word()
@@ -292,6 +300,36 @@ impl App {
         };
         self.note(text);
         Vec::new()
+    }
+
+    /// `m` on a succeeded task: asks first, saying what the merge would do (looked at off the
+    /// UI loop) and, on a race sibling, which siblings it discards.
+    fn ask_merge(&mut self, target: String) -> Vec<Action> {
+        let Some(task) = self.selected_task() else {
+            return Vec::new();
+        };
+        let (name, group, source) = (
+            task.view.name.clone(),
+            task.view.group.clone(),
+            task.view.branch.clone(),
+        );
+        let discards = self
+            .tasks
+            .iter()
+            .filter(|t| group.is_some() && t.view.group == group && t.view.name != name)
+            .map(|t| t.view.name.clone())
+            .collect();
+        self.mode = Mode::Confirm(Confirm::Merge {
+            task: name.clone(),
+            discards,
+            preview: None,
+        });
+        vec![Action::Load(Load::MergePreview {
+            repo_root: self.info.repo_root.clone(),
+            task: name,
+            source,
+            target,
+        })]
     }
 
     fn open_diff(&mut self) -> Vec<Action> {

@@ -221,8 +221,9 @@ pub const BINDINGS: &[Binding] = &[
         Merge,
         &[k('m')],
         "m",
-        "merge a succeeded task into the base branch; the bottom line says what happened (merged, \
-         conflict with the paths, refused with the reason); on a race sibling it is the pick",
+        "merge a succeeded task into the base branch; asks first, saying how (fast-forward or \
+         merge commit, or the paths that would conflict), which files, and on a race sibling \
+         which siblings the pick discards; then the bottom line says what happened",
     )
     .bar("m merge", 60)
     .task(),

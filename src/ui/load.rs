@@ -22,6 +22,13 @@ pub enum Load {
     Envelope {
         path: PathBuf,
     },
+    /// What merging `source` into `target` would do, for the question before task `task`'s merge.
+    MergePreview {
+        repo_root: PathBuf,
+        task: String,
+        source: String,
+        target: String,
+    },
 }
 
 /// What a `Load` produced; errors are kept as text to show in the view.
@@ -38,6 +45,10 @@ pub enum Loaded {
     Envelope {
         path: PathBuf,
         lines: Vec<Line<'static>>,
+    },
+    MergePreview {
+        task: String,
+        preview: Result<git::MergePreview, String>,
     },
 }
 
@@ -64,6 +75,16 @@ impl Load {
                     )],
                 };
                 Loaded::Envelope { path, lines }
+            }
+            Load::MergePreview {
+                repo_root,
+                task,
+                source,
+                target,
+            } => {
+                let preview =
+                    git::merge_preview(&repo_root, &source, &target).map_err(|e| e.to_string());
+                Loaded::MergePreview { task, preview }
             }
         }
     }

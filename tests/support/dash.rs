@@ -71,6 +71,7 @@ impl Dash {
             results_path: PathBuf::from("/repo/.grove/runs/r/results.json"),
             base_commit: "0123456789abcdef".into(),
             base_label: "main".into(),
+            base_branch: Some("main".into()),
             started_at: started(),
         };
         let mut app = App::new(info, DashboardOptions::default());
