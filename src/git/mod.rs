@@ -20,7 +20,7 @@ use git2::{Config, Repository, Signature};
 use serde::{Deserialize, Serialize};
 
 pub use commit::{commit_worktree, save_snapshot};
-pub use diff::{diff_patch, diff_stat};
+pub use diff::{diff_patch, diff_stat, worktree_patch};
 pub use merge::{merge_branches_for_start, merge_into};
 pub use preview::{merge_preview, MergePreview, MergeWay};
 pub use refs::{

@@ -33,8 +33,9 @@ pub enum Mode {
     },
     Diff {
         task: usize,
-        /// The commit shown, so a late answer for another commit is dropped.
-        head: String,
+        /// The commit shown, so a late answer for another commit is dropped; None: the task's
+        /// worktree as it is now (a running task's work so far).
+        head: Option<String>,
         scroll: usize,
         /// Columns scrolled sideways.
         hscroll: usize,

@@ -10,7 +10,7 @@ use super::app::{Action, App, Confirm, Mode};
 use super::form::{copy_name, FormOutcome, TaskForm};
 use super::keymap::{self, Act, Scope};
 use super::keys::key_bytes;
-use super::load::Load;
+use super::load::{DiffTo, Load};
 use super::view;
 use crate::engine::api::{Command, MergeState, TaskStatus};
 
@@ -177,6 +177,9 @@ impl App {
             Some(Act::Bottom) => Scroll::Bottom,
             Some(Act::Left) => Scroll::Sideways(-SIDEWAYS),
             Some(Act::Right) => Scroll::Sideways(SIDEWAYS),
+            Some(Act::Reload) if matches!(self.mode, Mode::Diff { head: None, .. }) => {
+                return vec![self.diff_load()];
+            }
             _ => return Vec::new(),
         };
         self.scroll_view(scroll);
@@ -336,11 +339,26 @@ impl App {
         let Some(task) = self.selected_task() else {
             return Vec::new();
         };
-        let Some(head) = task.view.head_commit.clone() else {
-            let text = format!("{} has no commit to compare yet", task.view.name);
+        let view = &task.view;
+        // While the agent works, its worktree as it is now; after, the commit it ended with.
+        let live = matches!(view.status, TaskStatus::Running | TaskStatus::Preparing)
+            || (view.head_commit.is_none() && !view.status.is_final());
+        let head = match live {
+            true => None,
+            false => match view.head_commit.clone() {
+                Some(head) => Some(head),
+                None => {
+                    let text = format!("{} left no commit to compare", view.name);
+                    self.note(text);
+                    return Vec::new();
+                }
+            },
+        };
+        if live && !view.worktree.is_dir() {
+            let text = format!("{} has no worktree yet", view.name);
             self.note(text);
             return Vec::new();
-        };
+        }
         self.mode = Mode::Diff {
             task: self.selected,
             head: head.clone(),
@@ -348,11 +366,24 @@ impl App {
             hscroll: 0,
             patch: None,
         };
-        vec![Action::Load(Load::Diff {
+        vec![self.diff_load()]
+    }
+
+    /// The load of the diff the diff view shows (again, for `r` on a live one).
+    fn diff_load(&self) -> Action {
+        let (task, head) = match &self.mode {
+            Mode::Diff { task, head, .. } => (*task, head.clone()),
+            _ => (self.selected, None),
+        };
+        let worktree = self.tasks.get(task).map(|t| t.view.worktree.clone());
+        Action::Load(Load::Diff {
             repo_root: self.info.repo_root.clone(),
             from: self.info.base_commit.clone(),
-            to: head,
-        })]
+            to: match head {
+                Some(head) => DiffTo::Commit(head),
+                None => DiffTo::Worktree(worktree.unwrap_or_default()),
+            },
+        })
     }
 
     fn open_details(&mut self) -> Vec<Action> {

@@ -78,6 +78,7 @@ pub enum Act {
     Left,
     Right,
     Close,
+    Reload,
     Yes,
     No,
     Submit,
@@ -257,7 +258,8 @@ pub const BINDINGS: &[Binding] = &[
         Diff,
         &[k('d')],
         "d",
-        "diff of the selected task against its base",
+        "diff of the selected task against its base; while it runs, its worktree's changes so \
+         far (committed or not, new files too); after a merge conflict, what to do next",
     )
     .bar("d diff", 65)
     .task(),
@@ -353,6 +355,13 @@ pub const BINDINGS: &[Binding] = &[
     )
     .bar("h/l sideways", 20),
     bind(View, Right, &[k('l'), code(KeyCode::Right)], "", ""),
+    bind(
+        View,
+        Reload,
+        &[k('r')],
+        "r",
+        "in a running task's diff: read its worktree again",
+    ),
     bind(
         View,
         Close,

@@ -11,13 +11,21 @@ use super::diff::PatchView;
 use super::format;
 use crate::git;
 
+/// What a diff goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DiffTo {
+    Commit(String),
+    /// The files of this worktree as they are now.
+    Worktree(PathBuf),
+}
+
 /// Something to fetch off the UI loop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Load {
     Diff {
         repo_root: PathBuf,
         from: String,
-        to: String,
+        to: DiffTo,
     },
     Envelope {
         path: PathBuf,
@@ -37,7 +45,8 @@ pub enum Loaded {
     /// The diff up to commit `to`, split into files and colored here rather than on the UI loop
     /// (a patch can be large).
     Diff {
-        to: String,
+        /// The commit, or None for a worktree.
+        to: Option<String>,
         patch: Result<PatchView, String>,
     },
     /// The envelope as the details view shows it (or why it cannot be read), rendered here once
@@ -61,7 +70,11 @@ impl Load {
                 from,
                 to,
             } => {
-                let patch = git::diff_patch(&repo_root, &from, &to)
+                let (patch, to) = match to {
+                    DiffTo::Commit(to) => (git::diff_patch(&repo_root, &from, &to), Some(to)),
+                    DiffTo::Worktree(path) => (git::worktree_patch(&path, &from), None),
+                };
+                let patch = patch
                     .map(|patch| PatchView::new(&patch))
                     .map_err(|e| e.to_string());
                 Loaded::Diff { to, patch }

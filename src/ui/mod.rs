@@ -18,7 +18,7 @@ pub use app::{Action, App, Confirm, Flash, Mode};
 pub use form::{AgentChoice, Field, FormOutcome, TaskForm, TextInput};
 pub use keymap::markdown as key_table_markdown;
 pub use layout::{PaneSlot, ScreenLayout};
-pub use load::{Load, Loaded};
+pub use load::{DiffTo, Load, Loaded};
 pub use run::run;
 pub use terminal::TerminalSession;
 pub use view::draw;

@@ -48,10 +48,13 @@ pub(super) fn overlay_size(app: &App, area: Rect) -> (usize, usize) {
     let width = overlays::inner_width(area);
     let lines = match &app.mode {
         Mode::Help { .. } => overlays::help_wrapped(width),
-        Mode::Diff { patch, .. } => match patch {
-            Some(Ok(p)) => return (p.lines.len(), text::widest(&p.lines)),
-            _ => return (1, 0),
-        },
+        Mode::Diff { patch, task, .. } => {
+            let top = overlays::diff_top(app, *task, width).len();
+            return match patch {
+                Some(Ok(p)) => (top + p.lines.len(), text::widest(&p.lines)),
+                _ => (top + 1, 0),
+            };
+        }
         Mode::Details { task, .. } => overlays::details_wrapped(app, *task, width),
         Mode::Compare { group, .. } => overlays::compare_lines(app, group),
         _ => return (0, 0),

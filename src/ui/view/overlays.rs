@@ -66,20 +66,82 @@ pub(super) fn draw_diff(app: &App, area: Rect, frame: &mut Frame) {
         return;
     };
     let name = app.tasks.get(*task).map_or("", |t| t.view.name.as_str());
-    let title = format!(
-        " diff {name}: {}..{} ",
-        app.info.base_label,
-        format::short_commit(head)
-    );
+    let to = head.as_deref().map_or("worktree", format::short_commit);
+    let title = format!(" diff {name}: {}..{to} ", app.info.base_label);
+    let top = diff_top(app, *task, inner_width(area));
     match patch {
-        Some(Ok(patch)) => draw_scrolled(&title, &[&patch.lines], (*scroll, *hscroll), area, frame),
+        Some(Ok(patch)) => draw_scrolled(
+            &title,
+            &[&top, &patch.lines],
+            (*scroll, *hscroll),
+            area,
+            frame,
+        ),
         Some(Err(e)) => {
             let line = Line::styled(format!("cannot show the diff: {e}"), Color::Red);
             let lines = text::wrap(&[line], inner_width(area), 2);
-            draw_scrolled(&title, &[&lines], (0, 0), area, frame);
+            draw_scrolled(&title, &[&top, &lines], (0, 0), area, frame);
         }
-        None => draw_scrolled(&title, &[&[Line::from("loading…")]], (0, 0), area, frame),
+        None => draw_scrolled(
+            &title,
+            &[&top, &[Line::from("loading…")]],
+            (0, 0),
+            area,
+            frame,
+        ),
     }
+}
+
+/// What the diff view says above the patch: that a running task's diff is its worktree so far,
+/// or, after a merge conflict, what to do next.
+pub(super) fn diff_top(app: &App, task: usize, width: usize) -> Vec<Line<'static>> {
+    let Some(view) = app.tasks.get(task).map(|t| &t.view) else {
+        return Vec::new();
+    };
+    let note = Style::new().fg(Color::Yellow);
+    let base = app
+        .info
+        .base_branch
+        .as_ref()
+        .unwrap_or(&app.info.base_label);
+    let mut lines = Vec::new();
+    if matches!(app.mode, Mode::Diff { head: None, .. }) {
+        lines.push(Line::styled(
+            format!(
+                "{} is {}: its worktree's changes so far, committed or not (r reads them again)",
+                view.name,
+                view.status.word()
+            ),
+            note,
+        ));
+    } else if view.merge == MergeState::Conflict {
+        let (run, name, branch) = (&app.info.run_id, &view.name, &view.branch);
+        lines.push(Line::styled(
+            format!(
+                "merging into {base} conflicts in {}: nothing was merged. Next:",
+                view.merge_conflicts.join(", ")
+            ),
+            Style::new().fg(Color::Red),
+        ));
+        lines.push(Line::styled(
+            format!(
+                "- rebase its branch on {base} yourself (git switch {branch} && git rebase \
+                 {base}), then: grove merge {run} {name}"
+            ),
+            note,
+        ));
+        lines.push(Line::styled(
+            format!(
+                "- or have an agent do it: n starts a task; ask it to rebase {branch} on {base} and \
+                 resolve the conflicts, then merge that task"
+            ),
+            note,
+        ));
+    }
+    if !lines.is_empty() {
+        lines.push(Line::default());
+    }
+    text::wrap(&lines, width, 2)
 }
 
 pub(super) fn draw_details(app: &App, task: usize, scroll: usize, area: Rect, frame: &mut Frame) {
