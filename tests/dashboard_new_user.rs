@@ -337,3 +337,62 @@ fn merges_and_picks_ask_first_80x24() {
 fn merges_and_picks_ask_first_200x50() {
     merges_and_picks_ask_first(BIG);
 }
+
+// 7. `/` searches a pane's history; n / N go to older / newer matches.
+
+fn slash_searches_the_history(size: (u16, u16)) {
+    let repo = Repo::new();
+    let plan = r#"
+name = "search"
+[[tasks]]
+name = "talker"
+agent = "shell"
+prompt = "for i in $(seq 1 200); do echo \"line $i\"; [ $i = 30 ] && echo 'Needle one'; [ $i = 120 ] && echo 'needle two'; done; echo all-printed; sleep 600"
+"#;
+    let mut dash = run_sized(&repo, plan, size);
+    dash.wait_for("the output printed", |s| {
+        s.pane("talker")?
+            .lines
+            .iter()
+            .any(|l| l.contains("all-printed"))
+            .then_some(())
+    });
+    dash.send(b"/needle");
+    dash.wait_for("the text typed", |s| s.contains("/needle").then_some(()));
+    dash.send(b"\r");
+    let shown = |s: &Screen, text: &str| {
+        s.pane("talker")
+            .is_some_and(|p| p.lines.iter().any(|l| l.contains(text)) && p.scrolled_back() > 0)
+    };
+    dash.wait_for("the newest match shown, zoomed and scrolled back", |s| {
+        (shown(s, "needle two") && s.contains("match 2 of 2") && !s.contains(" tasks "))
+            .then_some(())
+    });
+    dash.send(b"n");
+    dash.wait_for("the older match", |s| {
+        (shown(s, "Needle one") && s.contains("match 1 of 2")).then_some(())
+    });
+    dash.send(b"N");
+    dash.wait_for("the newer match again", |s| {
+        (shown(s, "needle two") && s.contains("match 2 of 2")).then_some(())
+    });
+    dash.send(b"q");
+    dash.wait_for("back to live output, still running", |s| {
+        let pane = s.pane("talker")?;
+        (pane.scrolled_back() == 0
+            && pane.lines.iter().any(|l| l.contains("all-printed"))
+            && !s.contains("match 2 of 2"))
+        .then_some(())
+    });
+    quit_stopping_agents(&mut dash);
+}
+
+#[test]
+fn slash_searches_the_history_80x24() {
+    slash_searches_the_history(SMALL);
+}
+
+#[test]
+fn slash_searches_the_history_200x50() {
+    slash_searches_the_history(BIG);
+}

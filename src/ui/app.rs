@@ -16,6 +16,7 @@ use super::form::{AgentChoice, TaskForm};
 use super::format;
 use super::layout::{ListMode, ScreenLayout};
 use super::load::{Load, Loaded};
+use super::search::Search;
 use super::DashboardOptions;
 use crate::engine::api::{Command, Event, RunInfo, RunSummary, TaskStatus, TaskView};
 use crate::git::MergePreview;
@@ -52,6 +53,8 @@ pub enum Mode {
         hscroll: usize,
     },
     Confirm(Confirm),
+    /// Searching the selected pane's history (`/`).
+    Search(Search),
     /// The new-task form (`n`).
     Form(Box<TaskForm>),
     /// The run ended; the summary is shown over the dashboard.

@@ -42,6 +42,7 @@ impl App {
             }
             Mode::Stopping => Vec::new(),
             Mode::Form(_) => self.form_key(key),
+            Mode::Search(_) => self.search_key(key),
             Mode::Help { .. } | Mode::Diff { .. } | Mode::Details { .. } | Mode::Compare { .. } => {
                 self.view_key(key)
             }
@@ -72,7 +73,7 @@ impl App {
             Mode::Help { .. } | Mode::Diff { .. } | Mode::Details { .. } | Mode::Compare { .. } => {
                 self.scroll_view(Scroll::By(wheel * WHEEL_LINES));
             }
-            Mode::Normal | Mode::Summary | Mode::Attach => {
+            Mode::Normal | Mode::Summary | Mode::Attach | Mode::Search(_) => {
                 let layout = self.layout();
                 if let Some(slot) = layout.panes.iter().find(|s| s.area.contains(pos)) {
                     // Wheel down moves towards live output, i.e. fewer lines back.
@@ -145,6 +146,7 @@ impl App {
             Act::New => self.open_form(),
             Act::CopyTask => self.copy_task(),
             Act::ToggleList => self.list = self.list.next(),
+            Act::Find => self.start_search(),
             Act::Help => self.mode = Mode::Help { scroll: 0 },
             Act::PageUp => self.scroll_pane(self.selected, self.pane_page()),
             Act::PageDown => self.scroll_pane(self.selected, -self.pane_page()),

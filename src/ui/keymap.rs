@@ -13,6 +13,8 @@ pub enum Scope {
     Attached,
     /// Help, diff, details and compare.
     View,
+    /// Searching a pane's history (`/`).
+    Search,
     /// A y/n question.
     Confirm,
     /// The new-task form.
@@ -20,10 +22,11 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub const ALL: [Scope; 5] = [
+    pub const ALL: [Scope; 6] = [
         Scope::Main,
         Scope::Attached,
         Scope::View,
+        Scope::Search,
         Scope::Confirm,
         Scope::Form,
     ];
@@ -34,6 +37,7 @@ impl Scope {
             Scope::Main => "main view",
             Scope::Attached => "attached",
             Scope::View => "in help, diff, details and compare",
+            Scope::Search => "searching a pane's history",
             Scope::Confirm => "questions",
             Scope::Form => "new-task form",
         }
@@ -59,6 +63,9 @@ pub enum Act {
     Diff,
     Details,
     ToggleList,
+    Find,
+    SearchNext,
+    SearchPrev,
     PageUp,
     PageDown,
     Oldest,
@@ -300,6 +307,15 @@ pub const BINDINGS: &[Binding] = &[
     bind(Main, Live, &[code(KeyCode::End)], "", "").task(),
     bind(
         Main,
+        Find,
+        &[k('/')],
+        "/",
+        "search the selected pane's history (it is zoomed); as in tmux's copy mode",
+    )
+    .bar("/ search", 35)
+    .task(),
+    bind(
+        Main,
         Pointer,
         &[],
         "mouse",
@@ -370,6 +386,33 @@ pub const BINDINGS: &[Binding] = &[
         "close the view (q quits only from the main view)",
     )
     .bar("q/Esc close", ALWAYS),
+    bind(
+        Search,
+        Submit,
+        &[code(KeyCode::Enter)],
+        "Enter",
+        "after typing the text: find its newest occurrence (case ignored unless the text has a \
+         capital)",
+    )
+    .bar("Enter find", 80),
+    bind(
+        Search,
+        SearchNext,
+        &[k('n')],
+        "n / N",
+        "the next older / newer match (going round at the ends)",
+    )
+    .bar("n/N older/newer", 90),
+    bind(Search, SearchPrev, &[k('N')], "", ""),
+    bind(Search, Find, &[k('/')], "/", "search for another text").bar("/ again", 50),
+    bind(
+        Search,
+        Close,
+        &[k('q'), code(KeyCode::Esc)],
+        "q / Esc",
+        "stop searching, back to live output (while typing, Esc)",
+    )
+    .bar("q/Esc done", ALWAYS),
     bind(Confirm, Yes, &[k('y'), k('Y')], "y", "yes").bar("y yes", ALWAYS),
     bind(
         Confirm,

@@ -11,6 +11,7 @@ mod keys;
 mod layout;
 mod load;
 mod run;
+mod search;
 mod terminal;
 mod view;
 

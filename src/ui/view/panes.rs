@@ -10,6 +10,7 @@ use ratatui::Frame;
 use crate::ui::app::{App, Mode, Task};
 use crate::ui::format;
 use crate::ui::layout::ScreenLayout;
+use crate::ui::search::{self, Search};
 
 pub(super) fn draw(app: &App, layout: &ScreenLayout, frame: &mut Frame) {
     if app.tasks.is_empty() {
@@ -27,6 +28,39 @@ pub(super) fn draw(app: &App, layout: &ScreenLayout, frame: &mut Frame) {
         let block = pane_block(app, task, selected, selected && attached, width);
         frame.render_widget(block, slot.area);
         copy_render(task, slot.inner(), frame);
+        if let Mode::Search(search) = &app.mode {
+            if search.task == slot.index {
+                mark_match(search, task, slot.inner(), frame);
+            }
+        }
+    }
+}
+
+/// Highlights the match a search shows: on its line, where the text is.
+fn mark_match(search: &Search, task: &Task, inner: Rect, frame: &mut Frame) {
+    let Some(found) = &search.found else {
+        return;
+    };
+    // Lines from the newest to the match, then placed on the view `scrolled` lines back.
+    let from_end = found.total.saturating_sub(found.line + 1);
+    let rows = usize::from(inner.height);
+    let Some(row) = (rows + task.scrolled).checked_sub(from_end + 1) else {
+        return;
+    };
+    if row >= rows {
+        return;
+    }
+    let y = inner.y + row as u16;
+    let buf = frame.buffer_mut();
+    let text: String = (0..inner.width)
+        .map(|x| buf[(inner.x + x, y)].symbol().chars().next().unwrap_or(' '))
+        .collect();
+    let Some((start, len)) = search::columns_in(&text, &search.query) else {
+        return;
+    };
+    for x in start..(start + len).min(usize::from(inner.width)) {
+        let cell = &mut buf[(inner.x + x as u16, y)];
+        cell.set_style(Style::new().fg(Color::Black).bg(Color::Yellow));
     }
 }
 

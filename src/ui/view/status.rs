@@ -10,8 +10,9 @@ use crate::agent::stream_json::dollars;
 use crate::engine::api::{TaskStatus, Usage};
 use crate::ui::app::{App, Mode};
 use crate::ui::format;
-use crate::ui::keymap::{self, Scope};
+use crate::ui::keymap::{self, Act, Scope};
 use crate::ui::layout::ScreenLayout;
+use crate::ui::search::Search;
 
 /// A part of the status bar: its spans, and how much it matters (the least important parts go
 /// first on a narrow screen).
@@ -160,6 +161,9 @@ fn second_line(app: &App, width: usize) -> Line<'static> {
             attached_style(),
         );
     }
+    if let Mode::Search(search) = &app.mode {
+        return search_line(app, search, width);
+    }
     if let Some(flash) = &app.flash {
         let color = if flash.error {
             Color::Red
@@ -175,6 +179,35 @@ fn second_line(app: &App, width: usize) -> Line<'static> {
         );
     }
     key_bar(app, width)
+}
+
+/// While searching: the text (with a cursor while it is typed), which match is shown, the keys.
+fn search_line(app: &App, search: &Search, width: usize) -> Line<'static> {
+    let mut spans = vec![Span::styled(
+        format!(" /{}", search.query),
+        Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+    )];
+    if search.typing {
+        spans.push(Span::styled(
+            " ",
+            Style::new().add_modifier(Modifier::REVERSED),
+        ));
+    } else {
+        let at = match &search.found {
+            Some(found) => format!(": match {} of {}", found.nth, found.count),
+            None => ": not found".to_string(),
+        };
+        spans.push(Span::styled(at, Style::new().fg(Color::Yellow)));
+    }
+    let used: usize = spans.iter().map(Span::width).sum();
+    let keys = key_bar(app, width.saturating_sub(used + 2));
+    spans.push(Span::raw("  "));
+    spans.extend(
+        keys.spans
+            .into_iter()
+            .map(|s| s.style(Style::new().fg(Color::Gray))),
+    );
+    Line::from(spans)
 }
 
 fn attached_style() -> Style {
@@ -194,14 +227,20 @@ fn key_bar(app: &App, width: usize) -> Line<'static> {
             Scope::View
         }
         Mode::Confirm(_) => Scope::Confirm,
+        Mode::Search(_) => Scope::Search,
         Mode::Form(_) => Scope::Form,
         Mode::Stopping => return Line::default(),
     };
     let has_tasks = !app.tasks.is_empty();
+    // Enter finds what was typed: offered only while typing.
+    let typing = matches!(&app.mode, Mode::Search(s) if s.typing);
     let offered: Vec<(usize, &str, u8)> = keymap::BINDINGS
         .iter()
         .enumerate()
         .filter(|(_, b)| b.scope == scope && (has_tasks || !b.needs_task))
+        .filter(|(_, b)| {
+            scope != Scope::Search || typing == (b.act == Act::Submit) || b.act == Act::Close
+        })
         .filter_map(|(i, b)| b.bar.map(|(text, rank)| (i, text, rank)))
         .collect();
     let mut by_rank = offered.clone();
