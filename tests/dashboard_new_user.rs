@@ -396,3 +396,63 @@ fn slash_searches_the_history_80x24() {
 fn slash_searches_the_history_200x50() {
     slash_searches_the_history(BIG);
 }
+
+// 8. Warnings printed before the dashboard opened are shown in it; leaving says where the run
+//    is and what comes next.
+
+fn leaving_says_where_you_are(size: (u16, u16)) {
+    let repo = Repo::new();
+    // An earlier run whose failed task's worktree stays: the next run starts with a notice.
+    let (out, _) = repo.run_plan(
+        "name = \"before\"\n[[tasks]]\nname = \"broken\"\nagent = \"shell\"\nprompt = \"exit 3\"\n",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let plan = r#"
+name = "leave"
+[[tasks]]
+name = "solo"
+agent = "shell"
+prompt = "echo solo > solo.txt"
+
+[[tasks]]
+name = "slow"
+agent = "shell"
+prompt = "sleep 600"
+"#;
+    let mut dash = run_sized(&repo, plan, size);
+    dash.wait_for("the notice printed before, shown in the dashboard", |s| {
+        (s.contains("before the dashboard opened") && s.contains("holds worktrees of run"))
+            .then_some(())
+    });
+    dash.send(b"j");
+    dash.wait_for("the notice put away", |s| {
+        (!s.contains("before the dashboard opened")).then_some(())
+    });
+    wait_status(&dash, "solo", "succeeded");
+    let run_id = dash.wait_for("the run id", |s| s.run_id());
+    quit_stopping_agents(&mut dash);
+    let screen = dash.screen();
+    let text = screen.text();
+    for said in [
+        format!("grove: run {run_id}: 1 of 2 succeeded, 1 cancelled"),
+        format!(
+            "results  {}",
+            repo.run_dir(&run_id).join("results.json").display()
+        ),
+        format!("grove show {run_id}"),
+        format!("grove merge {run_id} solo"),
+        format!("grove resume {run_id}"),
+    ] {
+        assert!(text.contains(&said), "{said:?} not in:\n{text}");
+    }
+}
+
+#[test]
+fn leaving_says_where_you_are_80x24() {
+    leaving_says_where_you_are(SMALL);
+}
+
+#[test]
+fn leaving_says_where_you_are_200x50() {
+    leaving_says_where_you_are(BIG);
+}

@@ -131,6 +131,8 @@ pub struct App {
     pub(super) select_when_added: Option<String>,
     /// Ctrl-Z: where suspending the dashboard stands.
     suspend: Suspend,
+    /// Warnings printed before the dashboard opened, shown over it until the first key.
+    pub(super) notices: Vec<String>,
 }
 
 /// Ctrl-Z asks the engine to stop the agents first; the dashboard suspends itself once it has.
@@ -162,6 +164,7 @@ impl App {
             agents: opts.agents,
             select_when_added: None,
             suspend: Suspend::No,
+            notices: opts.notices,
         }
     }
 

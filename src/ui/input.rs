@@ -34,6 +34,13 @@ impl App {
         if key.kind == KeyEventKind::Release {
             return Vec::new();
         }
+        // The first key puts the notices away; it does what it does as well, but Esc.
+        if !self.notices.is_empty() {
+            self.notices.clear();
+            if key.code == KeyCode::Esc {
+                return Vec::new();
+            }
+        }
         match &self.mode {
             Mode::Attach => self.attached_key(key),
             Mode::Confirm(confirm) => {

@@ -3,6 +3,7 @@
 
 mod app;
 mod diff;
+mod farewell;
 mod form;
 mod format;
 mod input;
@@ -30,4 +31,7 @@ pub struct DashboardOptions {
     pub exit_when_done: bool,
     /// The agents the new-task form offers (`n`).
     pub agents: Vec<AgentChoice>,
+    /// Warnings printed before the dashboard opened (and hidden by it): shown in it until the
+    /// first key.
+    pub notices: Vec<String>,
 }

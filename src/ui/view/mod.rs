@@ -40,6 +40,9 @@ pub fn draw(app: &App, frame: &mut Frame) {
         Mode::Summary => popups::draw_summary(app, area, frame),
         Mode::Normal | Mode::Attach | Mode::Stopping | Mode::Search(_) => {}
     }
+    if !app.notices.is_empty() {
+        popups::draw_notices(&app.notices, area, frame);
+    }
 }
 
 /// The size of the text in the scrollable view of the current mode (help, diff, details or

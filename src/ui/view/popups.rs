@@ -56,6 +56,26 @@ pub(super) fn draw_confirm(app: &App, confirm: &Confirm, area: Rect, frame: &mut
     );
 }
 
+/// The warnings printed before the dashboard opened, at the top, until the first key.
+pub(super) fn draw_notices(notices: &[String], area: Rect, frame: &mut Frame) {
+    let width = area.width.saturating_sub(4).min(100);
+    let mut lines: Vec<Line> = notices.iter().map(|n| Line::raw(n.clone())).collect();
+    lines.push(Line::styled(
+        "any key puts this away",
+        Style::new().fg(Color::Gray),
+    ));
+    let lines = text::wrap(&lines, usize::from(width.saturating_sub(2)), 2);
+    let height = (lines.len() as u16 + 2).min(area.height.saturating_sub(2));
+    let at = Rect::new(area.x + (area.width - width) / 2, area.y + 1, width, height);
+    draw_box(
+        " before the dashboard opened ",
+        Color::Yellow,
+        lines,
+        at,
+        frame,
+    );
+}
+
 /// Files named before "and N more".
 const FILES_SHOWN: usize = 6;
 
