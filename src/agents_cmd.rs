@@ -52,12 +52,7 @@ pub fn rows_with(config: &UserConfig, planned: BTreeMap<String, AgentDef>) -> Ve
                 },
             };
             let program = def.program().to_string();
-            let words: Vec<String> = def
-                .command
-                .iter()
-                .chain(&def.args)
-                .map(|w| shown(w))
-                .collect();
+            let words: Vec<String> = agent::template(&def).iter().map(|w| shown(w)).collect();
             Some(AgentRow {
                 found: agent::find_program(&program),
                 source,

@@ -1,7 +1,8 @@
-//! `grove clean <run-id> | --all [--force] [--records]`: removes a run's worktrees, prunes stale
-//! worktree metadata, deletes its branches (unmerged ones only with --force) and its attempt refs
-//! (only with --force), and with --records its records too. Runs that are running are left
-//! alone, and so are unfinished ones unless --force.
+//! `grove clean <run-id> | --all [--force] [--records]`: removes a run's worktrees (those holding
+//! unsaved work only with --force), prunes stale worktree metadata, deletes its branches
+//! (unmerged ones only with --force) and its attempt refs (only with --force), and with
+//! --records its records too. Runs that are running are left alone, and so are unfinished ones
+//! unless --force.
 
 use std::io::Write;
 use std::path::Path;
@@ -130,7 +131,12 @@ fn clean_run(
         stop_leftover_agents(&folder.join(task));
     }
     let mut worktrees = 0;
+    let mut unsaved = Vec::new();
     for task in &tasks {
+        if task.ends_with(record::UNSAVED) && !opts.force {
+            unsaved.push(folder.join(task).display().to_string());
+            continue;
+        }
         match git::remove_worktree(root, &folder.join(task)) {
             Ok(()) => worktrees += 1,
             Err(e) => problem(out, format!("cannot remove worktree: {e}"))?,
@@ -192,6 +198,15 @@ fn clean_run(
             ""
         }
     )?;
+    if !unsaved.is_empty() {
+        writeln!(
+            out,
+            "{id}: kept {} worktree{} holding work grove could not save (--force removes them): {}",
+            unsaved.len(),
+            plural(unsaved.len(), "s"),
+            unsaved.join(", ")
+        )?;
+    }
     if !kept.is_empty() {
         let base = entry.base_branch().unwrap_or("the base");
         writeln!(

@@ -159,6 +159,10 @@ pub fn main() -> i32 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
+    // Processes agents leave behind in sessions of their own come to grove when their parent
+    // ends, so that stopping an attempt can find and stop them. Where this cannot be had, they
+    // are still found by their GROVE_* variables, only re-parented to init instead.
+    let _ = crate::pty::become_subreaper();
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -323,22 +327,25 @@ fn new_run(repo: Option<&Path>) -> anyhow::Result<i32> {
     run_plan(plan, target, front, Vec::new())
 }
 
-/// Loads and validates a plan and the repository it runs in; nothing is created. Warnings about
-/// the repository are printed, and returned for the dashboard to show too.
+/// Loads and validates a plan and the repository it runs in; nothing is created. Warnings (the
+/// plan's and the repository's) are printed, and returned for the dashboard to show too.
 fn load(path: &Path, repo: Option<&Path>) -> anyhow::Result<(Plan, RepoTarget, Vec<String>)> {
-    let plan = plan::load(path)?;
     let start = match repo {
         Some(dir) => dir.to_path_buf(),
         None => std::env::current_dir().context("no current directory")?,
     };
-    let target = plan::resolve_repo(&plan, &start)?;
-    let warnings: Vec<String> = crate::git::submodule_warnings(&target.root)
-        .into_iter()
-        .map(|warning| format!("grove: warning: {warning}"))
-        .collect();
-    for warning in &warnings {
+    let plan = plan::load_in(path, &start, &plan::UserConfig::load()?)?;
+    let mut warnings = Vec::new();
+    let mut warn = |warning: String| {
+        let warning = format!("grove: warning: {warning}");
         eprintln!("{warning}");
-    }
+        warnings.push(warning);
+    };
+    plan.warnings.iter().cloned().for_each(&mut warn);
+    let target = plan::resolve_repo(&plan, &start)?;
+    crate::git::submodule_warnings(&target.root)
+        .into_iter()
+        .for_each(&mut warn);
     Ok((plan, target, warnings))
 }
 

@@ -29,18 +29,6 @@ fn fake_path() -> String {
 /// PATH without any claude: only the system folders.
 const NO_CLAUDE_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
-/// Runs `plan` headless from the repository with `path` as PATH.
-fn run_with_path(repo: &Repo, plan: &str, path: &str) -> (std::process::Output, serde_json::Value) {
-    let file = repo.write_plan(plan);
-    let out = repo
-        .grove_cmd(&["run", file.to_str().unwrap(), "--headless"])
-        .env("PATH", path)
-        .output()
-        .unwrap();
-    let results = repo.results(&run_id(&out));
-    (out, results)
-}
-
 fn transcript(name: &str) -> Vec<u8> {
     std::fs::read(
         fixtures()
@@ -114,8 +102,7 @@ fn the_dashboard_shows_a_readable_transcript_and_the_cost() {
 #[test]
 fn usage_and_output_reach_results_and_the_work_is_committed() {
     let repo = Repo::new();
-    let (out, results) = run_with_path(
-        &repo,
+    let (out, results) = repo.run_plan_with_path(
         r#"
 name = "p"
 [defaults]
@@ -150,18 +137,19 @@ env = { FAKE_CLAUDE_TRANSCRIPT = "nonjson" }
         }
     );
     assert_eq!(notes["attempts"][0]["usage"]["cost_usd"], 0.0123);
-    // The user's args follow the preset's command.
+    // The user's args are options of the preset's command, before the "--" and the prompt.
     assert_eq!(
         notes["provenance"]["commands"][0],
         serde_json::json!([
             "claude",
             "-p",
-            "success write the notes",
             "--output-format",
             "stream-json",
             "--verbose",
             "--max-turns",
-            "5"
+            "5",
+            "--",
+            "success write the notes"
         ])
     );
     let mixed = task(&results, "mixed");
@@ -199,8 +187,7 @@ env = { FAKE_CLAUDE_TRANSCRIPT = "nonjson" }
 #[test]
 fn error_results_and_cut_streams_fail_with_their_reason() {
     let repo = Repo::new();
-    let (out, results) = run_with_path(
-        &repo,
+    let (out, results) = repo.run_plan_with_path(
         r#"
 name = "p"
 [defaults]
@@ -351,7 +338,9 @@ prompt = "true"
         "{claude}"
     );
     assert!(
-        claude.ends_with("claude -p {prompt} --output-format stream-json --verbose --model sonnet"),
+        claude.ends_with(
+            "claude -p --output-format stream-json --verbose --model sonnet -- {prompt}"
+        ),
         "{claude}"
     );
     assert!(line("reviewer").contains("'echo review $FROM_CONFIG $SHARED $ROLE; {prompt}'"));

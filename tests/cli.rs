@@ -208,3 +208,45 @@ fn demo_headless_runs_the_four_agents_to_the_end() {
     assert_eq!(results["total_tasks"], 4);
     assert_eq!(results["succeeded"], 4);
 }
+
+/// `prompt_file` must be inside the repository the run uses (`--repo`, else the current
+/// folder), wherever the plan is: a file beside a plan outside it is refused at its position.
+#[test]
+fn prompt_files_must_be_inside_the_runs_repository() {
+    let repo = Repo::new();
+    let prompt = repo.write("prompts/gen.md", "generate");
+    std::fs::write(repo.home.path().join("beside.md"), "beside the plan").unwrap();
+    let plan = |prompt_file: &str| {
+        repo.write_plan(&format!(
+            "name = \"p\"\n[[tasks]]\nname = \"t\"\nprompt_file = {prompt_file:?}\n"
+        ))
+    };
+
+    let outside = plan("beside.md");
+    let out = repo.grove(&["validate", outside.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let expected = format!(
+        "error: {}:4:15: task 't': prompt_file 'beside.md' ({}) is outside the repository",
+        outside.display(),
+        repo.home
+            .path()
+            .canonicalize()
+            .unwrap()
+            .join("beside.md")
+            .display()
+    );
+    assert!(text(&out).contains(&expected), "{}", text(&out));
+
+    let inside = plan(prompt.to_str().unwrap());
+    let out = repo.grove(&["validate", inside.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    // The same plan for a run in another repository.
+    let other = Repo::new();
+    let out = other.grove(&["validate", inside.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("is outside the repository"),
+        "{}",
+        text(&out)
+    );
+}

@@ -194,6 +194,37 @@ fn create_worktree_over_stale_directory_and_stale_registration() {
 }
 
 #[test]
+fn a_worktree_moved_aside_stays_valid_and_later_worktrees_leave_it_alone() {
+    let repo = Repo::new();
+    let wt = repo.worktree("kept");
+    write(&wt.join("work.txt"), "unsaved work\n");
+    git(&wt, &["add", "work.txt"]);
+    let aside = wt.with_file_name("kept.attempt-1.unsaved");
+    git::move_worktree(&repo.root, &wt, &aside).unwrap();
+    assert!(!wt.exists());
+    // Still a worktree, on its branch, with its index and files as they were.
+    assert_eq!(git(&aside, &["status", "--porcelain"]), "A  work.txt");
+    assert_eq!(
+        git(&aside, &["rev-parse", "--abbrev-ref", "HEAD"]),
+        "grove/run-1/kept"
+    );
+    let list = git(&repo.root, &["worktree", "list", "--porcelain"]);
+    let aside_real = aside.canonicalize().unwrap();
+    assert!(
+        list.contains(&format!("worktree {}", aside_real.display())),
+        "{list}"
+    );
+    assert_eq!(git::prune_worktrees(&repo.root).unwrap(), 0);
+    // A new worktree at the old path (and its removal) does not touch the one moved aside.
+    git::create_worktree(&repo.root, &wt, "grove/run-1/kept-again", "main").unwrap();
+    git::remove_worktree(&repo.root, &wt).unwrap();
+    assert_eq!(read(&aside.join("work.txt")), "unsaved work\n");
+    assert_eq!(git(&aside, &["status", "--porcelain"]), "A  work.txt");
+    git(&repo.root, &["worktree", "prune"]);
+    assert_eq!(git(&aside, &["status", "--porcelain"]), "A  work.txt");
+}
+
+#[test]
 fn create_worktree_over_metadata_left_by_an_interrupted_creation() {
     let repo = Repo::new();
     let wt = repo.wt("cut");

@@ -537,11 +537,16 @@ fn kill_slow_run(repo: &Repo, log: &std::path::Path, prompt_line: &str) -> (Stri
 fn a_run_resumes_with_its_recorded_prompt_when_the_prompt_file_is_gone() {
     let repo = Repo::new();
     let log = agent_log(&repo);
-    let prompts = repo.home.path().join("prompts");
+    // A prompt file must be inside the run's repository (the plan is beside HOME).
+    let prompts = repo.path().join("prompts");
     std::fs::create_dir(&prompts).unwrap();
     let prompt = slow_prompt(&log);
     std::fs::write(prompts.join("slow.sh"), &prompt).unwrap();
-    let (run_id, _grove) = kill_slow_run(&repo, &log, r#"prompt_file = "prompts/slow.sh""#);
+    let line = format!(
+        "prompt_file = {:?}",
+        prompts.join("slow.sh").to_str().unwrap()
+    );
+    let (run_id, _grove) = kill_slow_run(&repo, &log, &line);
     std::fs::remove_dir_all(&prompts).unwrap();
 
     let results = resume(&repo, &run_id);

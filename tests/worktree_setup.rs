@@ -151,6 +151,83 @@ prompt = "true"
     assert_eq!(t["attempts"].as_array().unwrap().len(), 1);
 }
 
+/// The error of the only task of a one-task plan that copies `copy` (a TOML array) and must
+/// fail at the copy, not retried.
+fn copy_error(repo: &Repo, copy: &str) -> String {
+    let (out, results) = repo.run_plan(&format!(
+        "name = \"p\"\n[[tasks]]\nname = \"t\"\nagent = \"shell\"\nretries = 1\ncopy = {copy}\nprompt = \"true\"\n"
+    ));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let t = task(&results, "t");
+    assert_eq!(t["attempts"].as_array().unwrap().len(), 1, "{t:#}");
+    t["error"].as_str().unwrap().to_string()
+}
+
+/// A symlinked folder of the main checkout is not followed out of the repository or into git's
+/// own folder; a symlink named itself is copied as the symlink it is.
+#[test]
+fn copy_does_not_follow_symlinks_out_of_the_repository() {
+    let repo = Repo::new();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.txt"), "secret\n").unwrap();
+    std::os::unix::fs::symlink(outside.path(), repo.path().join("shared")).unwrap();
+    std::os::unix::fs::symlink(".git", repo.path().join("gitdir")).unwrap();
+
+    let error = copy_error(&repo, r#"["shared/secret.txt"]"#);
+    assert!(
+        error.starts_with(
+            "copy: 'shared/secret.txt' is outside the repository once symlinks are followed"
+        ),
+        "{error}"
+    );
+    let error = copy_error(&repo, r#"["gitdir/config"]"#);
+    assert!(
+        error.starts_with(
+            "copy: 'gitdir/config' is inside git's or grove's own folder once symlinks are followed"
+        ),
+        "{error}"
+    );
+
+    let (out, results) = repo.run_plan(
+        r#"
+name = "p"
+[[tasks]]
+name = "t"
+agent = "shell"
+copy = ["shared"]
+prompt = "readlink shared > link.txt"
+"#,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(task(&results, "t")["status"], "succeeded");
+    let branch = format!("grove/{}/t", run_id(&out));
+    assert_eq!(
+        repo.git(&["show", &format!("{branch}:link.txt")]),
+        outside.path().display().to_string()
+    );
+}
+
+/// A folder the worktree has as a symlink (committed so) is never written through: the copy
+/// stops there instead of writing where the link points.
+#[test]
+fn copy_never_writes_through_a_symlink_in_the_worktree() {
+    let repo = Repo::new();
+    let outside = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path(), repo.path().join("config")).unwrap();
+    repo.commit_all("config is a link");
+    // The main checkout has a real folder there now, with a file to copy.
+    std::fs::remove_file(repo.path().join("config")).unwrap();
+    repo.write("config/local.toml", "port = 2\n");
+
+    let error = copy_error(&repo, r#"["config/local.toml"]"#);
+    assert!(
+        error.starts_with("copy: 'config/local.toml': 'config' in the worktree is a symlink"),
+        "{error}"
+    );
+    let written: Vec<_> = std::fs::read_dir(outside.path()).unwrap().collect();
+    assert!(written.is_empty(), "written through the link: {written:?}");
+}
+
 /// A package pip can build and install with nothing from an index: its own build backend packs
 /// it into a wheel.
 fn local_package(dir: &Path, name: &str, value: u32) {

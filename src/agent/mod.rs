@@ -39,16 +39,22 @@ pub fn preset(name: &str) -> Option<AgentDef> {
             "--envelope".into(),
             "{envelope}".into(),
         ],
-        "shell" => words(&["sh", "-c", "{prompt}"]),
+        // Every preset passes the prompt so that its program cannot read it as an option (a
+        // prompt "--dangerously-skip-permissions" must stay a prompt): after "--" where the
+        // prompt is a positional argument, joined to its option ("--message=…") where it is an
+        // option's value. `args` go before the "--" (see `template`).
+        "shell" => words(&["sh", "-c", "--", "{prompt}"]),
         "claude" => {
+            // Claude Code (commander.js): -p/--print is a flag; the prompt is positional.
             def.output = AgentOutput::ClaudeStreamJson;
             words(&[
                 "claude",
                 "-p",
-                "{prompt}",
                 "--output-format",
                 "stream-json",
                 "--verbose",
+                "--",
+                "{prompt}",
             ])
         }
         "claude-interactive" => {
@@ -56,15 +62,19 @@ pub fn preset(name: &str) -> Option<AgentDef> {
             // to …?") opens with "1. Yes" highlighted: Enter takes it.
             def.yes_prompts = words(&["Do you want to"]);
             def.accept_key = "\r".into();
-            words(&["claude", "{prompt}"])
+            words(&["claude", "--", "{prompt}"])
         }
-        "codex" => words(&["codex", "exec", "{prompt}"]),
+        // codex (clap): `codex exec [OPTIONS] -- [PROMPT]`.
+        "codex" => words(&["codex", "exec", "--", "{prompt}"]),
         "aider" => {
             // aider asks "Add file to the chat? (Y)es/(N)o/(D)on't ask again [Yes]:".
             def.yes_prompts.push("(Y)es/(N)o".into());
-            words(&["aider", "--yes-always", "--message", "{prompt}"])
+            // argparse takes the value after '=' whatever it starts with.
+            words(&["aider", "--yes-always", "--message={prompt}"])
         }
-        "gemini" => words(&["gemini", "-p", "{prompt}"]),
+        // gemini (yargs): `-p <value>` would take an empty prompt and read "--yolo" as a flag;
+        // "--prompt=<value>" keeps the value as it is.
+        "gemini" => words(&["gemini", "--prompt={prompt}"]),
         _ => return None,
     };
     Some(def)
@@ -102,8 +112,7 @@ pub fn resolve(plan: &Plan, name: &str) -> Option<AgentCommand> {
 }
 
 fn command_of(name: &str, def: AgentDef) -> AgentCommand {
-    let mut argv = def.command;
-    argv.extend(def.args);
+    let argv = template(&def);
     AgentCommand {
         name: name.to_string(),
         argv,
@@ -112,6 +121,32 @@ fn command_of(name: &str, def: AgentDef) -> AgentCommand {
         yes_prompts: def.yes_prompts,
         accept_key: def.accept_key,
     }
+}
+
+/// The argv template of `def`: its `command` with its `args` just before the command's first
+/// "--" (so a preset's prompt stays after it and the user's flags stay options), or at the end
+/// when it has none.
+pub fn template(def: &AgentDef) -> Vec<String> {
+    let at = def
+        .command
+        .iter()
+        .position(|arg| arg == "--")
+        .unwrap_or(def.command.len());
+    let mut argv = def.command[..at].to_vec();
+    argv.extend(def.args.iter().cloned());
+    argv.extend(def.command[at..].iter().cloned());
+    argv
+}
+
+/// The index of the first argument of `argv` (a template) that a prompt starting with '-' would
+/// turn into an option: one that starts with `{prompt}` (the prompt is the whole argument, or
+/// its start) and comes before any "--". `--prompt={prompt}` or `-- {prompt}` are safe.
+pub fn prompt_as_option(argv: &[String]) -> Option<usize> {
+    let end = argv
+        .iter()
+        .position(|arg| arg == "--")
+        .unwrap_or(argv.len());
+    (1..end).find(|&i| argv[i].starts_with("{prompt}"))
 }
 
 /// Path of the grove binary (the demo agent is a hidden subcommand of it).
@@ -189,6 +224,35 @@ fn render_one(arg: &str, vars: &TemplateVars<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_preset_lets_a_prompt_become_an_option() {
+        for name in PRESETS {
+            let mut def = preset(name).unwrap();
+            def.args = vec!["--model".into(), "x".into()];
+            let argv = template(&def);
+            assert_eq!(prompt_as_option(&argv), None, "{name}: {argv:?}");
+            if let Some(dashes) = argv.iter().position(|a| a == "--") {
+                assert_eq!(&argv[dashes - 2..dashes], ["--model", "x"], "{name}");
+                assert_eq!(argv[dashes + 1..], ["{prompt}".to_string()], "{name}");
+            }
+        }
+        let argv = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            prompt_as_option(&argv(&["claude", "-p", "{prompt}"])),
+            Some(2)
+        );
+        assert_eq!(
+            prompt_as_option(&argv(&["t", "--m", "{prompt}.md"])),
+            Some(2)
+        );
+        assert_eq!(prompt_as_option(&argv(&["t", "--m={prompt}"])), None);
+        assert_eq!(prompt_as_option(&argv(&["t", "--", "{prompt}"])), None);
+        assert_eq!(
+            prompt_as_option(&argv(&["sh", "-c", "run '{prompt}'"])),
+            None
+        );
+    }
 
     #[test]
     fn placeholders_stay_single_arguments() {

@@ -15,13 +15,15 @@ use crate::agent::stream_json::{StreamEvent, StreamJson, StreamResult, Usage};
 use crate::agent::{self, AgentCommand, TemplateVars};
 use crate::git::{self, DiffStat};
 use crate::plan::model::{AgentOutput, TaskSpec};
-use crate::pty::{self, pane::Pane, Exit, OutputSink, PtyControl, SpawnSpec, Spawned};
+use crate::pty::{self, pane::Pane, Display, Exit, OutputSink, PtyControl, SpawnSpec, Spawned};
 use crate::record::audit::Audit;
 use crate::record::envelope::Envelope;
 use crate::record::{self, RunPaths};
 use crate::sandbox::{Confinement, Inputs};
 
 use super::api::Event;
+use super::keep::save_attempt;
+use super::leftovers::stop_marked;
 use super::output::Tail;
 use super::pause::{Budget, PauseClock};
 use super::setup;
@@ -145,6 +147,8 @@ pub struct AttemptReport {
     pub head_commit: Option<String>,
     pub diff_stat: Option<DiffStat>,
     pub saved_ref: Option<String>,
+    /// Where the attempt's files are kept, untouched, when they could not be saved.
+    pub unsaved: Option<PathBuf>,
     /// What the agent reported it used (stream-json agents).
     pub usage: Option<Usage>,
     /// The task's check, when it ran.
@@ -181,6 +185,7 @@ impl AttemptReport {
             head_commit: None,
             diff_stat: None,
             saved_ref: None,
+            unsaved: None,
             usage: None,
             check: None,
         }
@@ -206,7 +211,9 @@ pub async fn run(
     });
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+pub(super) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| format!("internal error: {e}"))
@@ -366,7 +373,7 @@ async fn run_inner(
     let env_names: Vec<&str> = spec.env.iter().map(|(k, _)| k.as_str()).collect();
     job.audit
         .spawn(&task, job.attempt, &argv, &worktree, &env_names);
-    let mut spawned = match pty::spawn(&spec, sink) {
+    let mut spawned = match pty::spawn(&spec, sink, term.display()) {
         Ok(s) => s,
         Err(e) => {
             job.audit.spawn_failed(&task, job.attempt, &e.to_string());
@@ -515,7 +522,10 @@ async fn run_inner(
             let r = fail(report, format!("commit failed: {e}"));
             return save_attempt(job, r, &excludes).await;
         }
-        Err(e) => return fail(report, e),
+        Err(e) => {
+            let r = fail(report, e);
+            return save_attempt(job, r, &excludes).await;
+        }
     }
     report.end = AttemptEnd::Succeeded;
     report.output = Some(output);
@@ -722,21 +732,23 @@ impl Terminal<'_> {
             tail,
             stream: stream.map(|facts| (StreamJson::default(), facts)),
             activity,
+        })
+    }
+
+    /// Where the attempt's output is shown: its task's pane.
+    fn display(&self) -> PaneDisplay {
+        PaneDisplay {
             pane: self.job.pane.clone(),
             events: self.job.events.clone(),
             index: self.job.index,
-        })
+        }
     }
 
     /// A dim line of grove's own in the log and the pane (what setup does).
     fn announce(&mut self, text: &str) {
         let line = format!("\x1b[2m{text}\x1b[0m\r\n");
         let _ = self.log.write_all(line.as_bytes());
-        if self.job.pane.feed(line.as_bytes(), &mut std::io::sink()) {
-            let _ = self.job.events.send(Event::Output {
-                index: self.job.index,
-            });
-        }
+        self.display().show(line.as_bytes(), &mut std::io::sink());
     }
 
     /// Runs one process (a setup step, the check) to its end in the attempt's terminal,
@@ -749,7 +761,7 @@ impl Terminal<'_> {
         self.announce(&format!("$ {}", step.label));
         let sink = self.sink(tail, None, None).map_err(|e| e.to_string())?;
         let spec = self.spawn_spec(&step.argv);
-        let mut spawned = pty::spawn(&spec, sink).map_err(|e| e.to_string())?;
+        let mut spawned = pty::spawn(&spec, sink, self.display()).map_err(|e| e.to_string())?;
         Ok(self.wait(&mut spawned, None).await)
     }
 
@@ -845,13 +857,8 @@ impl Terminal<'_> {
                 // The leader is gone; anything it left behind in its group goes too.
                 let leftovers = job.stop_group(pgid).await;
                 if leftovers.terminated {
-                    job.audit.kill(
-                        task,
-                        job.attempt,
-                        pgid,
-                        "leftover processes after exit",
-                        leftovers.killed,
-                    );
+                    job.audit
+                        .kill(task, job.attempt, pgid, LEFTOVERS, leftovers.killed);
                 }
                 Some(exit)
             }
@@ -870,6 +877,12 @@ impl Terminal<'_> {
                     .and_then(Result::ok)
             }
         };
+        // And so does whatever of the attempt left the group, however it ended.
+        let (paths, attempt) = (&job.paths, job.attempt);
+        stop_marked(paths, task, attempt, &job.audit, LEFTOVERS, |g| {
+            job.stop_group(g)
+        })
+        .await;
         let _ = self.progress.send(group(None));
         // Output after exit is still the process's: wait (bounded) for the reader to drain.
         let _ = tokio::time::timeout(Duration::from_secs(5), &mut spawned.eof).await;
@@ -880,6 +893,9 @@ impl Terminal<'_> {
         (how, exit)
     }
 }
+
+/// Why processes are stopped after the process they belong to ended (or was stopped).
+const LEFTOVERS: &str = "leftover processes after exit";
 
 /// The attempt's sandbox, decided and written on a blocking thread once its worktree exists.
 async fn confine(job: &AttemptJob, worktree: &Path) -> Result<Confinement, String> {
@@ -906,58 +922,6 @@ async fn woken(activity: Option<&Notify>) {
         Some(n) => n.notified().await,
         None => std::future::pending().await,
     }
-}
-
-/// Saves whatever a failed, timed-out or cancelled attempt left in its worktree on its attempt
-/// ref, so nothing an agent wrote is lost. `excludes` keeps out what setup put there (copied
-/// files, the venv, files setup commands created).
-async fn save_attempt(
-    job: &AttemptJob,
-    mut report: AttemptReport,
-    excludes: &[String],
-) -> AttemptReport {
-    let reason = report.error.clone().unwrap_or_default();
-    report.saved_ref = save_worktree(
-        &job.paths,
-        &job.spec.name,
-        job.attempt,
-        &reason,
-        excludes,
-        &job.audit,
-    )
-    .await;
-    report
-}
-
-/// Saves the task's worktree as attempt `attempt` left it on
-/// `refs/grove/<run>/<task>/attempt-<n>` (without `excludes`); the ref when something was saved.
-pub(super) async fn save_worktree(
-    paths: &RunPaths,
-    task: &str,
-    attempt: u32,
-    reason: &str,
-    excludes: &[String],
-    audit: &Audit,
-) -> Option<String> {
-    let worktree = paths.worktree(task);
-    if !worktree.exists() {
-        return None;
-    }
-    let refname = paths.attempt_ref(task, attempt);
-    let message = format!(
-        "grove: {task} attempt {attempt} ({reason})\n\nGrove-Run: {}\n",
-        paths.run_id
-    );
-    let (wt, r, ex) = (worktree, refname.clone(), excludes.to_vec());
-    match blocking(move || git::save_snapshot(&wt, &r, &message, &ex)).await {
-        Ok(Ok(commit)) => {
-            audit.commit(task, attempt, &commit, &refname);
-            return Some(refname);
-        }
-        Ok(Err(e)) => audit.error(task, &format!("saving attempt: {e}")),
-        Err(e) => audit.error(task, &e),
-    }
-    None
 }
 
 /// The agent's result file, if it wrote one: its JSON value and exact bytes.
@@ -1042,68 +1006,78 @@ impl StreamFacts {
     }
 }
 
-/// Output of one process of the attempt, on the PTY reader thread: the raw log, the text tail,
-/// the pane (through the stream-json adapter for such agents), and a nudge to the idle watch.
+/// Output of one process of the attempt, on the PTY reader thread: the raw log, the text tail
+/// (through the stream-json adapter for such agents) and a nudge to the idle watch, as it is read;
+/// what is to be shown goes on to the display thread.
 struct AttemptSink {
     log: File,
     tail: Option<Arc<Mutex<Tail>>>,
     stream: Option<(StreamJson, Arc<Mutex<StreamFacts>>)>,
     activity: Option<Arc<Notify>>,
-    pane: Arc<Pane>,
-    events: mpsc::UnboundedSender<Event>,
-    index: usize,
 }
 
 impl AttemptSink {
-    /// Text for the pane and the tail (after the adapter, if any).
-    fn show(&mut self, shown: &[u8], replies: &mut dyn Write) {
-        if shown.is_empty() {
-            return;
-        }
+    /// Text for the pane: kept in the tail too.
+    fn shown(&mut self, shown: Vec<u8>) -> Vec<u8> {
         if let Some(tail) = &self.tail {
             if let Ok(mut tail) = tail.lock() {
-                tail.push(shown);
+                tail.push(&shown);
             }
         }
-        if self.pane.feed(shown, replies) {
-            let _ = self.events.send(Event::Output { index: self.index });
-        }
+        shown
     }
 
     /// An adapter's rendering: its facts recorded, its transcript shown.
-    fn show_rendered(
-        &mut self,
-        rendered: crate::agent::stream_json::Rendered,
-        replies: &mut dyn Write,
-    ) {
+    fn rendered(&mut self, rendered: crate::agent::stream_json::Rendered) -> Vec<u8> {
         if let Some((_, facts)) = &self.stream {
             if let Ok(mut facts) = facts.lock() {
                 facts.absorb(rendered.events);
             }
         }
-        self.show(&rendered.transcript, replies);
+        self.shown(rendered.transcript)
     }
 }
 
 impl OutputSink for AttemptSink {
-    fn output(&mut self, bytes: &[u8], replies: &mut dyn Write) {
+    fn output(&mut self, bytes: &[u8]) -> Vec<u8> {
+        // First, whatever the rest costs: the log is the record of everything the agent printed.
         let _ = self.log.write_all(bytes);
-        match &mut self.stream {
+        let shown = match &mut self.stream {
             Some((adapter, _)) => {
                 let rendered = adapter.feed(bytes);
-                self.show_rendered(rendered, replies);
+                self.rendered(rendered)
             }
-            None => self.show(bytes, replies),
-        }
+            None => self.shown(bytes.to_vec()),
+        };
         if let Some(activity) = &self.activity {
             activity.notify_one();
         }
+        shown
     }
 
-    fn finish(&mut self, replies: &mut dyn Write) {
-        if let Some((adapter, _)) = &mut self.stream {
-            let rendered = adapter.finish();
-            self.show_rendered(rendered, replies);
+    fn finish(&mut self) -> Vec<u8> {
+        match &mut self.stream {
+            Some((adapter, _)) => {
+                let rendered = adapter.finish();
+                self.rendered(rendered)
+            }
+            None => Vec::new(),
+        }
+    }
+}
+
+/// The task's pane, fed on the display thread (and with grove's own lines); the front end is
+/// told when it changed.
+struct PaneDisplay {
+    pane: Arc<Pane>,
+    events: mpsc::UnboundedSender<Event>,
+    index: usize,
+}
+
+impl pty::Display for PaneDisplay {
+    fn show(&mut self, bytes: &[u8], replies: &mut dyn Write) {
+        if !bytes.is_empty() && self.pane.feed(bytes, replies) {
+            let _ = self.events.send(Event::Output { index: self.index });
         }
     }
 }

@@ -4,6 +4,8 @@
 mod admission;
 pub mod api;
 mod attempt;
+mod keep;
+mod leftovers;
 pub mod output;
 mod pause;
 mod ports;

@@ -6,6 +6,11 @@ pub const OUTPUT_LIMIT: usize = 64 * 1024;
 /// Cap of the earlier-outputs section added to a prompt.
 pub const PASS_OUTPUT_LIMIT: usize = 32 * 1024;
 pub const CUT_MARKER: &str = "[... earlier output cut ...]\n";
+/// What comes between a prompt and the earlier outputs passed with it.
+const PASS_OUTPUT_HEADING: &str = "\n\n## Output of earlier tasks\n\n";
+/// The most [`prompt_with_outputs`] adds to a prompt: what validation allows for when a plan
+/// passes outputs and the prompt goes on the agent's command line.
+pub const PASSED_OUTPUTS_MAX: usize = PASS_OUTPUT_HEADING.len() + PASS_OUTPUT_LIMIT + 1;
 
 /// Keeps the last bytes of a stream, enough for `OUTPUT_LIMIT` of text after stripping escapes.
 #[derive(Debug, Default)]
@@ -104,7 +109,7 @@ pub fn prompt_with_outputs(prompt: &str, outputs: &[(String, String)]) -> String
     } else {
         body.to_string()
     };
-    format!("{prompt}\n\n## Output of earlier tasks\n\n{body}\n")
+    format!("{prompt}{PASS_OUTPUT_HEADING}{body}\n")
 }
 
 #[cfg(test)]
@@ -156,5 +161,6 @@ mod tests {
         assert!(section.starts_with(CUT_MARKER));
         assert!(section.contains("### b\nBBBB"));
         assert!(prompt.starts_with("do it\n\n"));
+        assert!(prompt.len() <= "do it".len() + PASSED_OUTPUTS_MAX);
     }
 }

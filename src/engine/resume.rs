@@ -20,10 +20,11 @@ use crate::record::lock::{LockError, RunLock};
 use crate::record::RunPaths;
 
 use super::api::{FrontEnd, MergeState, TaskStatus};
-use super::attempt::{self, AttemptReport, CheckOutcome};
+use super::attempt::{AttemptReport, CheckOutcome};
 use super::run::{launch, removes_worktree, resolve_agents, EngineError, Launch, Restored};
 use super::setup;
 use super::state::{AttemptEnd, TaskState};
+use super::{keep, leftovers};
 
 /// How much of the last attempt's log is replayed into a resumed task's pane.
 const SCREEN_REPLAY: u64 = 256 * 1024;
@@ -367,7 +368,9 @@ fn open_ends(
             _ => {}
         }
     }
-    let worktree_left = state.attempt > 0 && paths.worktree(&spec.name).exists();
+    // Unsaved work (kept in place when it could not be moved aside) is never removed.
+    let unsaved = last.is_some_and(|a| a.unsaved.is_some());
+    let worktree_left = state.attempt > 0 && !unsaved && paths.worktree(&spec.name).exists();
     if state.status.is_final()
         && worktree_left
         && removes_worktree(spec.keep_worktrees, state.status)
@@ -388,24 +391,12 @@ pub(super) async fn interrupted_attempt(
     audit: &Audit,
 ) -> AttemptReport {
     let task = &spec.name;
-    let number = attempt.to_string();
-    // Run ids are unique within a repository only; the worktree path is unique on the machine.
-    let worktree = paths.worktree(task).display().to_string();
-    let tags = [
-        ("GROVE_WORKTREE", worktree.as_str()),
-        ("GROVE_RUN_ID", paths.run_id.as_str()),
-        ("GROVE_ATTEMPT", number.as_str()),
-    ];
-    for pgid in pty::tagged_groups(&tags) {
-        let stopped = pty::stop_group(pgid, spec.kill_grace).await;
-        audit.kill(
-            task,
-            attempt,
-            pgid,
-            "left over from before the resume",
-            stopped.killed,
-        );
-    }
+    let why = "left over from before the resume";
+    let grace = spec.kill_grace;
+    leftovers::stop_marked(paths, task, attempt, audit, why, |pgid| {
+        pty::stop_group(pgid, grace)
+    })
+    .await;
     // Killed in the middle of committing, grove may have left the task branch locked; the next
     // attempt resets that branch.
     let (repo, branch) = (paths.repo_root.clone(), paths.branch(task));
@@ -418,7 +409,7 @@ pub(super) async fn interrupted_attempt(
     let error = "interrupted: grove stopped before the attempt ended".to_string();
     // What setup is known to put there stays out, as when an attempt ends normally.
     let excludes = setup::planned_excludes(spec);
-    let saved_ref = attempt::save_worktree(paths, task, attempt, &error, &excludes, audit).await;
+    let saved = keep::save_worktree(paths, task, attempt, &error, &excludes, audit).await;
     let log = paths.attempt_log(task, attempt);
     // The log's last write is the last sign of life the attempt gave.
     let ended = std::fs::metadata(&log)
@@ -429,7 +420,10 @@ pub(super) async fn interrupted_attempt(
     report.error = Some(error);
     report.duration = ended.duration_since(started_at).unwrap_or_default();
     report.argv = argv;
-    report.saved_ref = saved_ref;
+    match saved {
+        Ok(saved_ref) => report.saved_ref = saved_ref,
+        Err(e) => keep::keep_unsaved(paths, task, &mut report, &e, audit).await,
+    }
     report
 }
 
@@ -463,6 +457,7 @@ pub(super) fn attempt_fact(task: &str, r: &AttemptReport) -> AttemptFact {
         head_commit: r.head_commit.clone(),
         diff_stat: r.diff_stat.clone(),
         saved_ref: r.saved_ref.clone(),
+        unsaved: r.unsaved.clone(),
         usage: r.usage.clone(),
         check: r.check.as_ref().map(|c| CheckFact {
             command: c.command.clone(),
@@ -487,6 +482,7 @@ fn attempt_report(f: &AttemptFact) -> AttemptReport {
     r.head_commit = f.head_commit.clone();
     r.diff_stat = f.diff_stat.clone();
     r.saved_ref = f.saved_ref.clone();
+    r.unsaved = f.unsaved.clone();
     r.usage = f.usage.clone();
     r.check = f.check.as_ref().map(|c| CheckOutcome {
         command: c.command.clone(),

@@ -15,7 +15,9 @@ pub fn delay(backoff: &Backoff, failed: u32, random_unit: f64) -> Duration {
         backoff.max.as_secs_f64()
     };
     let factor = 1.0 - backoff.jitter * random_unit.clamp(0.0, 1.0);
-    Duration::from_secs_f64((capped * factor).max(0.0))
+    // Seconds as f64 may round above `max` (or past what a Duration holds, for the longest).
+    Duration::try_from_secs_f64((capped * factor).max(0.0))
+        .map_or(backoff.max, |d| d.min(backoff.max))
 }
 
 #[cfg(test)]
@@ -44,5 +46,19 @@ mod tests {
         assert_eq!(delay(&b, 2, 0.0), Duration::from_secs(2));
         assert_eq!(delay(&b, 2, 1.0), Duration::from_secs_f64(1.5));
         assert!(delay(&b, 2, 0.5) > Duration::from_secs_f64(1.5));
+    }
+
+    #[test]
+    fn the_longest_durations_do_not_overflow() {
+        let huge = Backoff {
+            initial: Duration::MAX,
+            max: Duration::MAX,
+            multiplier: 2.0,
+            jitter: 0.0,
+        };
+        assert_eq!(delay(&huge, 3, 0.0), Duration::MAX);
+        let month = Duration::from_secs(30 * 24 * 3600);
+        let capped = Backoff { max: month, ..huge };
+        assert_eq!(delay(&capped, 1, 0.0), month);
     }
 }

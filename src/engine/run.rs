@@ -501,6 +501,8 @@ impl Run {
                     .await;
                     self.journal_attempt(index, &report);
                     let (end, error) = (report.end, report.error.clone());
+                    // Work that could not be saved ends the task where it is.
+                    let requeue = requeue && report.unsaved.is_none();
                     self.tasks[index].attempts.push(report);
                     let next = match requeue {
                         true => Transition::Resume {
@@ -892,7 +894,9 @@ impl Run {
                 error.as_deref().unwrap_or(""),
             );
             self.schedule_retry_timer(index, delay);
-            Some(Self::now() + delay)
+            // Validation caps backoff at 30 days; the clock must not panic should one pass.
+            let now = Self::now();
+            Some(now.checked_add(delay).unwrap_or(now))
         } else {
             None
         };
@@ -943,7 +947,9 @@ impl Run {
         }
         let task = &self.tasks[index];
         let had_worktree = !task.attempts.is_empty();
-        if had_worktree && removes_worktree(task.spec.keep_worktrees, status) {
+        // Unsaved work stays where it was kept, whatever `keep_worktrees` says.
+        let unsaved = task.attempts.last().is_some_and(|a| a.unsaved.is_some());
+        if had_worktree && !unsaved && removes_worktree(task.spec.keep_worktrees, status) {
             self.remove_worktree(index);
         }
         let failed_for_good = matches!(status, TaskStatus::Failed | TaskStatus::TimedOut);
@@ -1512,6 +1518,7 @@ fn task_result(t: &Task, paths: &RunPaths, base_commit: &str) -> TaskResult {
                 log: a.log.display().to_string(),
                 error: a.error.clone(),
                 saved_ref: a.saved_ref.clone(),
+                unsaved: a.unsaved.as_ref().map(|p| p.display().to_string()),
                 usage: a.usage.clone(),
                 check: a.check.as_ref().map(|c| CheckRecord {
                     command: c.command.clone(),

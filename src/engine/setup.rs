@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::git::{self, GitError};
 use crate::plan::model::TaskSpec;
+use crate::plan::paths as plan_paths;
 
 /// The virtualenv's folder in the worktree.
 pub const VENV: &str = ".venv";
@@ -97,51 +98,104 @@ pub(super) fn exact_pattern(path: &str) -> String {
 
 /// Copies each of `paths` (relative) from the main checkout `from` into the worktree `to`:
 /// files with their permissions, folders with everything in them, symlinks as symlinks.
-/// Ignored and untracked files are copied like any other.
+/// Ignored and untracked files are copied like any other. The folders a path goes through are
+/// followed in the main checkout only while they stay in it (out of `.git` and `.grove`), and
+/// never in the worktree: nothing is read or written through a symlink elsewhere.
 pub(super) fn copy_files(from: &Path, to: &Path, paths: &[String]) -> Result<(), String> {
-    for rel in paths {
-        let src = from.join(rel);
+    let root = from
+        .canonicalize()
+        .map_err(|e| format!("copy: the main checkout {}: {e}", from.display()))?;
+    for written in paths {
+        let rel =
+            plan_paths::normalize(written).map_err(|p| format!("copy: '{written}' is {p}"))?;
+        let src = root.join(&rel);
         if std::fs::symlink_metadata(&src).is_err() {
             return Err(format!(
                 "copy: '{rel}' does not exist in the main checkout ({})",
-                from.display()
+                root.display()
             ));
         }
-        copy_path(&src, &to.join(rel)).map_err(|e| format!("copy: '{rel}': {e}"))?;
+        let parent = src.parent().unwrap_or(&root);
+        let resolved = parent
+            .canonicalize()
+            .map_err(|e| format!("copy: '{rel}': {e}"))?;
+        if let Some(problem) = plan_paths::resolved_problem(&root, &resolved) {
+            return Err(format!(
+                "copy: '{rel}' is {problem} once symlinks are followed ({})",
+                resolved.display()
+            ));
+        }
+        let dst = real_folders(to, Path::new(&rel)).map_err(|e| format!("copy: '{rel}': {e}"))?;
+        copy_path(&src, &dst).map_err(|e| format!("copy: '{rel}': {e}"))?;
     }
     Ok(())
 }
 
+/// `to/rel`, with the folders on the way there made: each one must be a real folder, never a
+/// symlink (which the copy would write through).
+fn real_folders(to: &Path, rel: &Path) -> std::io::Result<PathBuf> {
+    let mut dir = to.to_path_buf();
+    let mut shown = PathBuf::new();
+    for part in rel.parent().into_iter().flat_map(Path::components) {
+        dir.push(part);
+        shown.push(part);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(m) => {
+                let what = plan_paths::kind(m.file_type());
+                return Err(std::io::Error::other(format!(
+                    "'{}' in the worktree is {what}, not a folder; grove does not write through it",
+                    shown.display()
+                )));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir(&dir)?,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(to.join(rel))
+}
+
+/// Copies `src` (never followed if a symlink) to `dst`, whose folder is a real one; whatever is
+/// at `dst` is replaced, not written through.
 fn copy_path(src: &Path, dst: &Path) -> std::io::Result<()> {
     let meta = std::fs::symlink_metadata(src)?;
-    if let Some(parent) = dst.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
+    let existing = std::fs::symlink_metadata(dst).ok();
     if meta.file_type().is_symlink() {
-        let target = std::fs::read_link(src)?;
-        if std::fs::symlink_metadata(dst).is_ok() {
+        if existing.is_some() {
             remove(dst)?;
         }
-        std::os::unix::fs::symlink(target, dst)
+        std::os::unix::fs::symlink(std::fs::read_link(src)?, dst)
     } else if meta.is_dir() {
-        if std::fs::symlink_metadata(dst).is_ok_and(|m| !m.is_dir()) {
-            remove(dst)?;
+        match existing {
+            Some(m) if m.is_dir() => {}
+            Some(_) => {
+                remove(dst)?;
+                std::fs::create_dir(dst)?;
+            }
+            None => std::fs::create_dir(dst)?,
         }
-        std::fs::create_dir_all(dst)?;
         for entry in std::fs::read_dir(src)? {
             let entry = entry?;
             copy_path(&entry.path(), &dst.join(entry.file_name()))?;
         }
         Ok(())
     } else {
-        if std::fs::symlink_metadata(dst).is_ok_and(|m| m.is_dir() || m.file_type().is_symlink()) {
+        let (mut from, meta) = plan_paths::open_regular(src)?;
+        if existing.is_some() {
             remove(dst)?;
         }
-        std::fs::copy(src, dst).map(|_| ())
+        // create_new fails on anything already there, a symlink included: never followed.
+        let mut to = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(dst)?;
+        std::io::copy(&mut from, &mut to)?;
+        to.set_permissions(meta.permissions())
     }
 }
 
 fn remove(path: &Path) -> std::io::Result<()> {
+    // symlink_metadata: a symlink to a folder is removed as the link it is.
     if std::fs::symlink_metadata(path)?.is_dir() {
         std::fs::remove_dir_all(path)
     } else {
@@ -162,6 +216,8 @@ mod tests {
 
     #[test]
     fn copies_files_folders_and_symlinks_and_names_a_missing_one() {
+        use std::os::unix::ffi::OsStringExt;
+
         let from = tempfile::tempdir().unwrap();
         let to = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(from.path().join("config/deep")).unwrap();
@@ -186,5 +242,11 @@ mod tests {
         );
         let err = copy_files(from.path(), to.path(), &["nope.txt".to_string()]).unwrap_err();
         assert!(err.starts_with("copy: 'nope.txt' does not exist"), "{err}");
+        // A FIFO is refused, never waited on for a writer.
+        let fifo =
+            std::ffi::CString::new(from.path().join("fifo").into_os_string().into_vec()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let err = copy_files(from.path(), to.path(), &["fifo".to_string()]).unwrap_err();
+        assert_eq!(err, "copy: 'fifo': not a regular file (a FIFO)");
     }
 }

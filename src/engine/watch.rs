@@ -83,7 +83,7 @@ impl IdleWatch {
         } else {
             self.idle_after
         };
-        self.quiet_since + delay
+        later(self.quiet_since, delay)
     }
 
     /// When the first look is due, for a watch just started.
@@ -121,10 +121,10 @@ impl IdleWatch {
             // The answer counts as activity: should it change nothing on screen, the question
             // counts as waiting once the agent has been quiet for `idle_after` after it.
             self.quiet_since = Instant::now();
-            return Some(self.quiet_since + self.idle_after);
+            return Some(later(self.quiet_since, self.idle_after));
         }
         if quiet < self.idle_after {
-            return Some(self.quiet_since + self.idle_after);
+            return Some(later(self.quiet_since, self.idle_after));
         }
         if let Some(found) = found {
             if !self.waiting {
@@ -144,8 +144,72 @@ impl IdleWatch {
     }
 }
 
+/// `at + by`, or a century on when that is past what the clock holds: a look that never comes.
+fn later(at: Instant, by: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+    at.checked_add(by)
+        .or_else(|| at.checked_add(CENTURY))
+        .unwrap_or(at)
+}
+
 /// The visible rows of a screen, as text.
 fn screen_rows(screen: &vt100::Screen) -> Vec<String> {
     let (_, cols) = screen.size();
     screen.rows(0, cols).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+    use crate::pty::{Display, OutputSink, SpawnSpec};
+
+    struct Discard;
+
+    impl OutputSink for Discard {
+        fn output(&mut self, _bytes: &[u8]) -> Vec<u8> {
+            Vec::new()
+        }
+    }
+
+    impl Display for Discard {
+        fn show(&mut self, _bytes: &[u8], _replies: &mut dyn Write) {}
+    }
+
+    #[tokio::test]
+    async fn the_longest_idle_after_does_not_overflow_the_clock() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = SpawnSpec {
+            argv: vec!["true".into()],
+            cwd: dir.path().to_path_buf(),
+            env: Vec::new(),
+            rows: 24,
+            cols: 80,
+        };
+        let mut spawned = crate::pty::spawn(&spec, Discard, Discard).unwrap();
+        let (progress, _seen) = mpsc::unbounded_channel();
+        let report = Reporter {
+            progress,
+            audit: Audit::open(dir.path()).unwrap(),
+            index: 0,
+            attempt: 1,
+            task: "t".into(),
+        };
+        let spec = WatchSpec {
+            idle_after: Duration::MAX,
+            auto_yes: false,
+            yes_prompts: Vec::new(),
+            accept_key: "y".into(),
+        };
+        let pane = Arc::new(Pane::new(24, 80, 100));
+        let activity = Arc::new(Notify::new());
+        let mut watch = IdleWatch::new(spec, activity, pane, spawned.control.clone(), report);
+        let year = Duration::from_secs(365 * 24 * 3600);
+        let now = Instant::now();
+        assert!(watch.start() > now + year);
+        assert!(watch.output() > now + year);
+        assert!(watch.look().is_some_and(|next| next > now + year));
+        (&mut spawned.exit).await.unwrap();
+    }
 }

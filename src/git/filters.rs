@@ -109,16 +109,16 @@ fn hash_objects(workdir: &Path, paths: &[&str]) -> Result<Vec<Oid>, GitError> {
         path: workdir.to_path_buf(),
         stderr,
     };
-    let out = Command::new("git")
-        .args(["hash-object", "-w", "--"])
+    let mut git = Command::new("git");
+    git.args(["hash-object", "-w", "--"])
         .args(paths)
         .current_dir(workdir)
+        .stdin(std::process::Stdio::null())
         // The worktree's own repository, whatever the environment grove was started in says.
         .env_remove("GIT_DIR")
         .env_remove("GIT_WORK_TREE")
-        .env_remove("GIT_INDEX_FILE")
-        .output()
-        .map_err(|e| failed(format!("cannot run git: {e}")))?;
+        .env_remove("GIT_INDEX_FILE");
+    let out = crate::pty::output(&mut git).map_err(|e| failed(format!("cannot run git: {e}")))?;
     let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
     if !out.status.success() {
         return Err(failed(stderr));

@@ -29,7 +29,9 @@ pub use refs::{
 };
 pub use status::untracked_files;
 pub use submodule::warnings as submodule_warnings;
-pub use worktree::{create_worktree, ensure_grove_excluded, prune_worktrees, remove_worktree};
+pub use worktree::{
+    create_worktree, ensure_grove_excluded, move_worktree, prune_worktrees, remove_worktree,
+};
 
 /// Lines added and removed between two commits.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -147,6 +147,48 @@ pub fn remove_worktree(repo_root: &Path, path: &Path) -> Result<(), GitError> {
     discard(aside)
 }
 
+/// Moves the worktree at `path` to `aside` as `git worktree move` would, and renames its
+/// metadata after its new place, so that it stays a valid worktree there (its branch, index and
+/// files as they were) and nothing done later at `path` touches it. Only renames and in-place
+/// rewrites of two small files: it works on a full disk. On failure everything is put back.
+pub fn move_worktree(repo_root: &Path, path: &Path, aside: &Path) -> Result<(), GitError> {
+    let repo = open(repo_root)?;
+    let path = absolute(path)?;
+    let aside = absolute(aside)?;
+    let _serial = serialize(&repo, Scope::Worktrees)?;
+    let registered = worktree_names(&repo)?.into_iter().find(|name| {
+        repo.find_worktree(name)
+            .is_ok_and(|worktree| worktree.path() == path)
+    });
+    fs::rename(&path, &aside).map_err(io_err("moving", &path))?;
+    let Some(name) = registered else {
+        return Ok(());
+    };
+    let admin = repo.commondir().join("worktrees");
+    let (old_admin, new_admin) = (admin.join(&name), admin.join(worktree_name(&aside)));
+    let moved = fs::rename(&old_admin, &new_admin)
+        .map_err(io_err("moving", &old_admin))
+        .and_then(|()| {
+            let link = aside.join(".git");
+            let old = fs::read(&link).map_err(io_err("reading", &link))?;
+            let text = format!("gitdir: {}/\n", new_admin.display());
+            fs::write(&link, text).map_err(io_err("writing", &link))?;
+            let gitdir = new_admin.join("gitdir");
+            let written = fs::write(&gitdir, format!("{}\n", link.display()));
+            written.map_err(|e| {
+                // Written in place: the old text fits where the new one did not.
+                let _ = fs::write(&link, old);
+                io_err("writing", &gitdir)(e)
+            })
+        });
+    if let Err(e) = moved {
+        let _ = fs::rename(&new_admin, &old_admin);
+        let _ = fs::rename(&aside, &path);
+        return Err(e);
+    }
+    Ok(())
+}
+
 /// Prunes metadata of worktrees whose directories are gone; returns how many.
 pub fn prune_worktrees(repo_root: &Path) -> Result<usize, GitError> {
     let repo = open(repo_root)?;

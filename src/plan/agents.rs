@@ -18,14 +18,19 @@ const KEYS: &[&str] = &[
     "accept_key",
 ];
 
+/// The agents of an `[agents]` table, and where the table writes each one's command line (its
+/// `command`, else its `args`, when it sets either), to point warnings at.
+pub(crate) type Agents = (BTreeMap<String, AgentDef>, BTreeMap<String, usize>);
+
 /// Reads an `[agents]` table. `base` gives what an agent of that name is before this table
 /// (None: a new agent, which then needs a `command`).
 pub(crate) fn read(
     entry: &Entry,
     scope: &Scope,
     base: impl Fn(&str) -> Option<AgentDef>,
-) -> Res<BTreeMap<String, AgentDef>> {
+) -> Res<Agents> {
     let mut agents = BTreeMap::new();
+    let mut written = BTreeMap::new();
     for agent in scope.table(entry)?.entries() {
         if let Some(problem) = name_problem(&agent.key) {
             return Err(Bad::at(
@@ -62,9 +67,12 @@ pub(crate) fn read(
                 _ => {}
             }
         }
+        if let Some(line) = table.get("command").or_else(|| table.get("args")) {
+            written.insert(agent.key.clone(), line.value.span.start);
+        }
         agents.insert(agent.key.clone(), def);
     }
-    Ok(agents)
+    Ok((agents, written))
 }
 
 fn command(entry: &Entry, scope: &Scope) -> Res<Vec<String>> {

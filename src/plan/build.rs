@@ -3,10 +3,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::argv;
 use super::config::UserConfig;
 use super::deps::{self, TaskDeps};
-use super::error::{line_col, quoted, Bad, Place, Res};
-use super::model::{defaults, Plan, PlanFormat, PlanSource, Strategy, TaskSpec};
+use super::error::{line_col, quoted, Bad, Location, Place, Res};
+use super::model::{defaults, AgentDef, Plan, PlanFormat, PlanSource, Strategy, TaskSpec};
 use super::name_problem;
 use super::race;
 use super::scope::Scope;
@@ -74,6 +75,7 @@ pub(crate) fn plan(
 
     // The user config's agents, with the plan's own tables over them (and over presets).
     let mut agents = config.agents.clone();
+    let mut agents_written = BTreeMap::new();
     if let Some(e) = top.get("agents") {
         let base = |name: &str| {
             config
@@ -82,13 +84,25 @@ pub(crate) fn plan(
                 .cloned()
                 .or_else(|| crate::agent::preset(name))
         };
-        agents.extend(super::agents::read(e, &scope, base)?);
+        let (defined, written) = super::agents::read(e, &scope, base)?;
+        agents.extend(defined);
+        agents_written = written;
     }
     let cx = Context {
         plan_dir: path.parent().unwrap_or(Path::new("")),
         agents: &agents,
         file: None,
         prompt_files,
+        passes_outputs: matches!(
+            strategy,
+            Strategy::Sequential {
+                pass_output: true,
+                ..
+            } | Strategy::Batched {
+                pass_output: true,
+                ..
+            }
+        ),
     };
     let defaults = match top.get("defaults") {
         Some(e) => {
@@ -102,6 +116,16 @@ pub(crate) fn plan(
 
     let deps_allowed = strategy != Strategy::Fallback;
     let tasks = tasks(top, text, &cx, &defaults, deps_allowed, programs)?;
+    // An agent's command line is written in the plan's [agents] table, else in the config's.
+    let written = |name: &str| match agents_written.get(name) {
+        Some(&at) => Some(Location {
+            file: path.to_path_buf(),
+            line_col: Some(line_col(text, at)),
+        }),
+        None => config.agents_written.get(name).cloned(),
+    };
+    let used = tasks.iter().map(|t| t.agent.as_str());
+    let warnings = argv::option_warnings(used, &agents, written);
 
     Ok(Plan {
         name,
@@ -112,6 +136,7 @@ pub(crate) fn plan(
         min_free_memory,
         agents,
         tasks,
+        warnings,
         source: PlanSource {
             path: path.to_path_buf(),
             text: text.to_string(),
@@ -289,15 +314,15 @@ fn task(
     let name = valid_name(&scope, name_entry, "task name")?;
 
     let merged = Settings::read(table, &scope, cx)?.over(defaults);
-    let prompt = match &merged.prompt {
-        Some(Prompt::Text(text)) => Some(text.clone()),
-        Some(Prompt::Recorded) => None,
-        None => {
-            return Err(scope.bad(
-                at,
-                "needs 'prompt' or 'prompt_file' (here or in [defaults])",
-            ))
-        }
+    let Some(prompt_ref) = merged.prompt.clone() else {
+        return Err(scope.bad(
+            at,
+            "needs 'prompt' or 'prompt_file' (here or in [defaults])",
+        ));
+    };
+    let prompt = match &prompt_ref.value {
+        Prompt::Text(text) => Some(text.clone()),
+        Prompt::Recorded => None,
     };
     let deps = match table.get("depends_on") {
         Some(e) if !deps_allowed => {
@@ -378,6 +403,21 @@ fn task(
             }
         }
     }
+    for spec in &specs {
+        if let Some(def) = agent_def(&spec.agent, cx) {
+            let agent = (spec.agent.as_str(), &def);
+            let passes = cx.passes_outputs;
+            argv::check_prompt_fits(
+                &scope,
+                &spec.name,
+                &prompt_ref,
+                &spec.prompt,
+                agent,
+                &spec.env,
+                passes,
+            )?;
+        }
+    }
     Ok((specs, deps, name_entry.value.span.start))
 }
 
@@ -387,12 +427,7 @@ fn check_program(agent: &str, cx: &Context<'_>, place: &Place) -> Res<()> {
     if !crate::agent::is_preset(agent) {
         return Ok(());
     }
-    let Some(def) = cx
-        .agents
-        .get(agent)
-        .cloned()
-        .or_else(|| crate::agent::preset(agent))
-    else {
+    let Some(def) = agent_def(agent, cx) else {
         return Ok(());
     };
     if crate::agent::find_program(def.program()).is_some() {
@@ -406,6 +441,14 @@ fn check_program(agent: &str, cx: &Context<'_>, place: &Place) -> Res<()> {
             quoted(def.program())
         ),
     ))
+}
+
+/// The definition of agent `name`: the plan's or the user config's, else the preset.
+fn agent_def(name: &str, cx: &Context<'_>) -> Option<AgentDef> {
+    cx.agents
+        .get(name)
+        .cloned()
+        .or_else(|| crate::agent::preset(name))
 }
 
 /// A string value that follows the name rule.

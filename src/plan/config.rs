@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::error::{PlanError, SourceFile};
+use super::error::{Location, PlanError, SourceFile};
 use super::model::AgentDef;
 use super::scope::Scope;
 use super::settings::{self, Context, PromptFiles, Settings};
@@ -15,6 +15,8 @@ use super::tree::Value;
 #[derive(Debug, Clone, Default)]
 pub struct UserConfig {
     pub(crate) agents: BTreeMap<String, AgentDef>,
+    /// Where each agent's command line is written in the config (see `agents::read`).
+    pub(crate) agents_written: BTreeMap<String, Location>,
     pub(crate) defaults: Settings,
     /// Where it was read from, when there was a file.
     pub(crate) file: Option<SourceFile>,
@@ -39,28 +41,30 @@ impl UserConfig {
 
     /// Reads the config at its default place; no file there means an empty config.
     pub fn load() -> Result<UserConfig, PlanError> {
-        UserConfig::load_at_default(PromptFiles::Read)
+        UserConfig::load_at_default(true)
     }
 
     /// Like [`UserConfig::load`], for a run that already started (resumed, or growing by a
     /// task): a `prompt_file` in its `[defaults]` is not read, as the run recorded its prompts.
     pub fn load_for_started_run() -> Result<UserConfig, PlanError> {
-        UserConfig::load_at_default(PromptFiles::Recorded(&BTreeMap::new()))
+        UserConfig::load_at_default(false)
     }
 
-    fn load_at_default(prompt_files: PromptFiles<'_>) -> Result<UserConfig, PlanError> {
+    fn load_at_default(read_prompt_files: bool) -> Result<UserConfig, PlanError> {
         match UserConfig::default_path() {
-            Some(path) if path.exists() => UserConfig::read_file(&path, prompt_files),
+            Some(path) if path.exists() => UserConfig::read_file(&path, read_prompt_files),
             _ => Ok(UserConfig::empty()),
         }
     }
 
     /// Reads and validates the config at `path`. Errors name that file, with line and column.
     pub fn load_from(path: &Path) -> Result<UserConfig, PlanError> {
-        UserConfig::read_file(path, PromptFiles::Read)
+        UserConfig::read_file(path, true)
     }
 
-    fn read_file(path: &Path, prompt_files: PromptFiles<'_>) -> Result<UserConfig, PlanError> {
+    /// Reads the config at `path`; its `prompt_file`s only if `read_prompt_files`, and only
+    /// from inside the config's own folder (the config's counterpart of a plan's repository).
+    fn read_file(path: &Path, read_prompt_files: bool) -> Result<UserConfig, PlanError> {
         let bytes = std::fs::read(path).map_err(|source| PlanError::ReadConfig {
             path: path.to_path_buf(),
             source,
@@ -71,6 +75,15 @@ impl UserConfig {
         let file = SourceFile {
             path: path.to_path_buf(),
             text,
+        };
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.canonicalize().ok(),
+            _ => std::env::current_dir().ok(),
+        };
+        let recorded = BTreeMap::new();
+        let prompt_files = match read_prompt_files {
+            true => PromptFiles::Read(dir.as_deref()),
+            false => PromptFiles::Recorded(&recorded),
         };
         read(&file, prompt_files).map_err(|bad| bad.into_error(&file.path, &file.text))
     }
@@ -96,15 +109,20 @@ fn read(file: &SourceFile, prompt_files: PromptFiles<'_>) -> super::error::Res<U
     };
     let scope = Scope::top();
     scope.check_keys(top, |k| matches!(k, "agents" | "defaults"))?;
-    let agents = match top.get("agents") {
+    let (agents, written) = match top.get("agents") {
         Some(e) => super::agents::read(e, &scope, crate::agent::preset)?,
-        None => BTreeMap::new(),
+        None => Default::default(),
     };
+    let agents_written = written
+        .into_iter()
+        .map(|(name, at)| (name, file.location(at)))
+        .collect();
     let cx = Context {
         plan_dir: file.path.parent().unwrap_or(Path::new("")),
         agents: &agents,
         file: Some(file),
         prompt_files,
+        passes_outputs: false,
     };
     let defaults = match top.get("defaults") {
         Some(e) => {
@@ -117,6 +135,7 @@ fn read(file: &SourceFile, prompt_files: PromptFiles<'_>) -> super::error::Res<U
     };
     Ok(UserConfig {
         agents,
+        agents_written,
         defaults,
         file: Some(file.clone()),
     })

@@ -36,6 +36,7 @@ pub fn adhoc(dir: &Path, config: &UserConfig) -> Plan {
         min_free_memory: None,
         agents: config.agents().clone(),
         tasks: Vec::new(),
+        warnings: Vec::new(),
         source: PlanSource {
             path: dir.join("plan.toml"),
             text: format!("name = \"{ADHOC}\"\n"),
@@ -178,6 +179,8 @@ mod tests {
     fn a_plan_grows_though_its_prompt_files_are_gone() {
         let config = UserConfig::empty();
         let dir = tempfile::tempdir().unwrap();
+        // Prompt files are read from inside the plan's repository.
+        git2::Repository::init(dir.path()).unwrap();
         let path = dir.path().join("plan.toml");
         std::fs::write(dir.path().join("a.md"), "from the file").unwrap();
         let text = "name = \"p\"\n[defaults]\nprompt_file = \"a.md\"\n[[tasks]]\nname = \"a\"\nagent = \"shell\"\n";

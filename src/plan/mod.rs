@@ -1,6 +1,7 @@
 //! Plans: the model, parsing (TOML or JSON, with positions), and validation.
 
 mod agents;
+mod argv;
 mod build;
 mod config;
 pub mod copy;
@@ -10,6 +11,7 @@ pub mod grow;
 mod json_tree;
 mod limits;
 pub mod model;
+pub mod paths;
 mod race;
 mod repo;
 mod scope;
@@ -20,6 +22,7 @@ mod tree;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+pub use argv::MAX_ARG_STRLEN;
 use build::Programs;
 pub use config::UserConfig;
 pub use error::{line_col, Location, PlanError};
@@ -28,35 +31,32 @@ pub use repo::{resolve_repo, RepoTarget};
 use settings::PromptFiles;
 
 /// Reads and validates the plan at `path` (`.json` files are JSON, anything else TOML), with the
-/// user config under it.
+/// user config under it, for a run in the repository that holds the plan.
 pub fn load(path: &Path) -> Result<Plan, PlanError> {
     load_with(path, &UserConfig::load()?)
 }
 
 /// Like [`load`], with `config` as the user config.
 pub fn load_with(path: &Path, config: &UserConfig) -> Result<Plan, PlanError> {
-    let (text, format) = read(path)?;
-    load_text(
-        &text,
-        path,
-        format,
-        config,
-        Programs::Check,
-        PromptFiles::Read,
-    )
+    load_in(path, plan_dir(path), config)
 }
 
-/// Validates plan `text`; `path` names it in messages and anchors relative `prompt_file`s.
+/// Like [`load_with`], for a run in the repository containing the folder `repo`: the plan's
+/// `prompt_file`s must be inside that repository (where there is none, no prompt file is read).
+pub fn load_in(path: &Path, repo: &Path, config: &UserConfig) -> Result<Plan, PlanError> {
+    let (text, format) = read(path)?;
+    let root = repo_root(repo);
+    let prompt_files = PromptFiles::Read(root.as_deref());
+    load_text(&text, path, format, config, Programs::Check, prompt_files)
+}
+
+/// Validates plan `text`; `path` names it in messages and anchors relative `prompt_file`s, which
+/// must be inside the repository holding `path`.
 pub fn load_str(text: &str, path: &Path, format: PlanFormat) -> Result<Plan, PlanError> {
     let config = UserConfig::load()?;
-    load_text(
-        text,
-        path,
-        format,
-        &config,
-        Programs::Check,
-        PromptFiles::Read,
-    )
+    let root = repo_root(plan_dir(path));
+    let prompt_files = PromptFiles::Read(root.as_deref());
+    load_text(text, path, format, &config, Programs::Check, prompt_files)
 }
 
 /// The plan `text` of a run that already started (resumed, or grown by a task; see `grow`),
@@ -78,14 +78,22 @@ pub fn load_recorded(
 /// available and what is missing.
 pub fn load_for_listing(path: &Path, config: &UserConfig) -> Result<Plan, PlanError> {
     let (text, format) = read(path)?;
-    load_text(
-        &text,
-        path,
-        format,
-        config,
-        Programs::Skip,
-        PromptFiles::Read,
-    )
+    let root = repo_root(plan_dir(path));
+    let prompt_files = PromptFiles::Read(root.as_deref());
+    load_text(&text, path, format, config, Programs::Skip, prompt_files)
+}
+
+/// The folder the plan at `path` is in.
+fn plan_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
+}
+
+/// The root (canonical) of the repository containing `dir`, if there is one.
+fn repo_root(dir: &Path) -> Option<std::path::PathBuf> {
+    crate::git::discover_root(dir).ok()
 }
 
 fn read(path: &Path) -> Result<(String, PlanFormat), PlanError> {

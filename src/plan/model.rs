@@ -22,6 +22,9 @@ pub struct Plan {
     pub agents: BTreeMap<String, AgentDef>,
     pub tasks: Vec<TaskSpec>,
     pub source: PlanSource,
+    /// What is worth knowing but does not stop the plan, each `file:line:col: message` (an agent
+    /// whose command line lets a prompt starting with '-' be read as an option).
+    pub warnings: Vec<String>,
 }
 
 /// Where the plan came from, kept so errors found later (e.g. `base` not resolving) can point

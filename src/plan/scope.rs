@@ -3,8 +3,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::error::{quoted, Bad, Res};
+use super::error::{quoted, Bad, Place, Res};
 use super::tree::{Entry, Node, Table, Value};
+
+/// The longest duration a plan may give (`timeout`, `kill_grace`, `idle_after`, `backoff`).
+pub const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
 /// The table being read: "task 'gen'", "[defaults]", "agent 'x'", or the top level (empty).
 /// Nested tables keep their parent's label and prefix their keys ("backoff.jitter").
@@ -39,6 +42,14 @@ impl Scope {
             Bad::at(offset, reason.to_string())
         } else {
             Bad::at(offset, format!("{}: {reason}", self.label))
+        }
+    }
+
+    /// Like [`Scope::bad`], at `place`, in this file or another.
+    pub fn bad_at(&self, place: &Place, reason: impl std::fmt::Display) -> Bad {
+        match self.label.is_empty() {
+            true => Bad::at_place(place, reason.to_string()),
+            false => Bad::at_place(place, format!("{}: {reason}", self.label)),
         }
     }
 
@@ -157,30 +168,47 @@ impl Scope {
         }
     }
 
-    /// A humantime string ("90s", "1h30m") or a whole number of seconds.
+    /// A humantime string ("90s", "1h30m") or a whole number of seconds, at most
+    /// [`MAX_DURATION`]: the engine adds durations to clock readings, and a limit nobody could
+    /// wait out is a mistake in the plan, not a reason to overflow the clock.
     pub fn duration(&self, entry: &Entry) -> Res<Duration> {
         let at = entry.value.span.start;
-        match &entry.value.value {
-            Value::Str(s) => humantime::parse_duration(s).map_err(|_| {
-                self.bad(
-                    at,
-                    format!(
-                        "bad duration {s:?} for {} (use e.g. \"90s\", \"5m\", \"1h30m\")",
-                        self.key(entry)
-                    ),
-                )
-            }),
-            Value::Int(n) => u64::try_from(*n).map(Duration::from_secs).map_err(|_| {
-                self.bad(
-                    at,
-                    format!("{} must not be negative, got {n}", self.key(entry)),
-                )
-            }),
-            _ => Err(self.expected(
-                entry,
-                "a duration like \"90s\" or a whole number of seconds",
-            )),
+        let (duration, written) = match &entry.value.value {
+            Value::Str(s) => {
+                let duration = humantime::parse_duration(s).map_err(|_| {
+                    self.bad(
+                        at,
+                        format!(
+                            "bad duration {s:?} for {} (use e.g. \"90s\", \"5m\", \"1h30m\")",
+                            self.key(entry)
+                        ),
+                    )
+                })?;
+                (duration, s.clone())
+            }
+            Value::Int(n) => {
+                let secs = u64::try_from(*n).map_err(|_| {
+                    self.bad(
+                        at,
+                        format!("{} must not be negative, got {n}", self.key(entry)),
+                    )
+                })?;
+                (Duration::from_secs(secs), format!("{n}s"))
+            }
+            _ => {
+                return Err(self.expected(
+                    entry,
+                    "a duration like \"90s\" or a whole number of seconds",
+                ))
+            }
+        };
+        if duration > MAX_DURATION {
+            return Err(self.bad(
+                at,
+                format!("{} must be at most 30 days, got {written}", self.key(entry)),
+            ));
         }
+        Ok(duration)
     }
 
     /// One of `choices`, by name.

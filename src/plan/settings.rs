@@ -2,12 +2,14 @@
 //! fold over the defaults.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
 use super::error::{quoted, Place, Res, SourceFile};
 use super::limits;
 use super::model::{defaults, AgentDef, Backoff, KeepWorktrees, MergeMode, PythonEnv, SandboxMode};
+use super::paths;
 use super::scope::Scope;
 use super::tree::{Entry, Table};
 
@@ -41,6 +43,8 @@ pub(crate) const KEYS: &[&str] = &[
 ];
 
 const RETRIES_MAX: i64 = 100;
+/// Most a `prompt_file` may hold: 1 MiB.
+pub(crate) const PROMPT_FILE_MAX: u64 = 1 << 20;
 const PORTS_MAX: i64 = 64;
 /// Lines of pane history kept in memory per task; the attempt log on disk has everything, so a
 /// bigger number only costs memory (about a cell per column per line).
@@ -48,7 +52,7 @@ const SCROLLBACK_MAX: i64 = 100_000;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Settings {
-    pub prompt: Option<Prompt>,
+    pub prompt: Option<PromptRef>,
     pub agent: Option<AgentRef>,
     pub inputs: serde_json::Map<String, serde_json::Value>,
     pub env: BTreeMap<String, String>,
@@ -82,6 +86,13 @@ pub(crate) struct AgentRef {
     pub at: Place,
 }
 
+/// A task's prompt and where it (its `prompt` or `prompt_file`) is written.
+#[derive(Debug, Clone)]
+pub(crate) struct PromptRef {
+    pub value: Prompt,
+    pub at: Place,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) enum Prompt {
     /// Written in the plan, or read from its `prompt_file`.
@@ -93,8 +104,10 @@ pub(crate) enum Prompt {
 /// Whether `prompt_file`s are read.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum PromptFiles<'a> {
-    /// A plan being started: each `prompt_file` is read now.
-    Read,
+    /// A plan being started: each `prompt_file` is read now. It must be inside this folder, the
+    /// run's repository (canonical), or the user config's folder for the config's; None: there
+    /// is no such folder, and no prompt file can be read.
+    Read(Option<&'a Path>),
     /// The plan of a run that already started (resumed, or growing by a task): its prompts are
     /// the ones it recorded by task name, whatever became of the files since.
     Recorded(&'a BTreeMap<String, String>),
@@ -117,6 +130,18 @@ pub(crate) struct Context<'a> {
     /// Set while reading the user config: references there point into that file.
     pub file: Option<&'a SourceFile>,
     pub prompt_files: PromptFiles<'a>,
+    /// The plan's strategy passes earlier tasks' outputs into prompts (`pass_output`).
+    pub passes_outputs: bool,
+}
+
+impl Context<'_> {
+    /// Where byte `offset` of the file being read is: in the plan, or in the user config.
+    pub fn place(&self, offset: usize) -> Place {
+        match self.file {
+            Some(file) => Place::Elsewhere(file.location(offset)),
+            None => Place::Here(offset),
+        }
+    }
 }
 
 impl Settings {
@@ -129,23 +154,27 @@ impl Settings {
         let mut s = Settings::default();
         for entry in table.entries() {
             match entry.key.as_str() {
-                "prompt" => s.prompt = Some(Prompt::Text(scope.string(entry)?.to_string())),
+                "prompt" => {
+                    let value = Prompt::Text(scope.string(entry)?.to_string());
+                    let at = cx.place(entry.value.span.start);
+                    s.prompt = Some(PromptRef { value, at });
+                }
                 "prompt_file" => {
-                    s.prompt = Some(match cx.prompt_files {
-                        PromptFiles::Read => read_prompt_file(entry, scope, cx.plan_dir)?,
+                    let value = match cx.prompt_files {
+                        PromptFiles::Read(root) => {
+                            read_prompt_file(entry, scope, cx.plan_dir, root)?
+                        }
                         PromptFiles::Recorded(_) => {
                             scope.string(entry)?;
                             Prompt::Recorded
                         }
-                    })
+                    };
+                    let at = cx.place(entry.value.span.start);
+                    s.prompt = Some(PromptRef { value, at });
                 }
                 "agent" => {
                     let name = agent(entry, scope, cx.agents)?;
-                    let at = entry.value.span.start;
-                    let at = match cx.file {
-                        Some(file) => Place::Elsewhere(file.location(at)),
-                        None => Place::Here(at),
-                    };
+                    let at = cx.place(entry.value.span.start);
                     s.agent = Some(AgentRef { name, at });
                 }
                 "inputs" => s.inputs = scope.table(entry)?.to_json(),
@@ -256,11 +285,23 @@ fn positive_duration(entry: &Entry, scope: &Scope) -> Res<Duration> {
     Ok(duration)
 }
 
-fn read_prompt_file(entry: &Entry, scope: &Scope, plan_dir: &Path) -> Res<Prompt> {
+/// Reads a `prompt_file`: a path relative to the plan's folder (or absolute) that must lead,
+/// symlinks followed, to a regular file inside `root` (not in its `.git` or `.grove`) of at most
+/// [`PROMPT_FILE_MAX`] bytes. A shared plan must not pull `~/.aws/credentials` into a prompt sent
+/// to a hosted model, hang on a FIFO or read `/dev/zero` until memory runs out.
+fn read_prompt_file(
+    entry: &Entry,
+    scope: &Scope,
+    plan_dir: &Path,
+    root: Option<&Path>,
+) -> Res<Prompt> {
     let written = scope.string(entry)?;
-    let path = plan_dir.join(written);
     let at = entry.value.span.start;
-    let cannot = |why: String| {
+    let bad = |why: String| scope.bad(at, format!("prompt_file {} {why}", quoted(written)));
+    let root = root
+        .ok_or_else(|| bad("must be inside the run's git repository, and there is none".into()))?;
+    let path = plan_dir.join(written);
+    let cannot = |path: &Path, why: &dyn std::fmt::Display| {
         scope.bad(
             at,
             format!(
@@ -270,8 +311,32 @@ fn read_prompt_file(entry: &Entry, scope: &Scope, plan_dir: &Path) -> Res<Prompt
             ),
         )
     };
-    let bytes = std::fs::read(&path).map_err(|e| cannot(e.to_string()))?;
-    let text = String::from_utf8(bytes).map_err(|_| cannot("not valid UTF-8".into()))?;
+    let resolved = path.canonicalize().map_err(|e| cannot(&path, &e))?;
+    let shown = resolved.display();
+    if let Some(problem) = paths::resolved_problem(root, &resolved) {
+        return Err(bad(format!("({shown}) is {problem}")));
+    }
+    let (file, meta) = paths::open_regular(&resolved).map_err(|e| match e {
+        paths::OpenError::NotRegular(_) => bad(format!("({shown}) is {e}")),
+        paths::OpenError::Io(e) => cannot(&resolved, &e),
+    })?;
+    let too_big = |size: u64| {
+        bad(format!(
+            "({shown}) is {size} bytes; a prompt file holds at most 1 MiB ({PROMPT_FILE_MAX} bytes)"
+        ))
+    };
+    if meta.len() > PROMPT_FILE_MAX {
+        return Err(too_big(meta.len()));
+    }
+    // Read no further than the limit, should the file have grown since.
+    let mut bytes = Vec::new();
+    file.take(PROMPT_FILE_MAX + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| cannot(&resolved, &e))?;
+    if bytes.len() as u64 > PROMPT_FILE_MAX {
+        return Err(too_big(bytes.len() as u64));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| cannot(&resolved, &"not valid UTF-8"))?;
     Ok(Prompt::Text(text))
 }
 
@@ -329,30 +394,19 @@ fn backoff(entry: &Entry, scope: &Scope) -> Res<BackoffParts> {
     Ok(parts)
 }
 
-/// `copy` paths: relative to the repository root, inside it, and not git's own files.
+/// `copy` paths: relative to the repository root, inside it, and not git's or grove's own
+/// folders, checked once normalised (see [`super::paths`]; the copy checks them again with
+/// symlinks resolved).
 fn copy_paths(entry: &Entry, scope: &Scope) -> Res<Vec<String>> {
     let mut paths = Vec::new();
     for (path, at) in scope.strings(entry)? {
-        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-        let problem = if parts.is_empty() {
-            Some("an empty path")
-        } else if path.starts_with('/') {
-            Some("an absolute path (use one relative to the repository root)")
-        } else if parts.contains(&"..") {
-            Some("a path leaving the repository")
-        } else if matches!(parts[0], ".git" | ".grove") {
-            Some("inside git's or grove's own directory")
-        } else {
-            None
-        };
-        if let Some(problem) = problem {
-            return Err(scope.bad(
+        let clean = super::paths::normalize(&path).map_err(|problem| {
+            scope.bad(
                 at,
                 format!("{}: {} is {problem}", scope.key(entry), quoted(&path)),
-            ));
-        }
-        let clean: Vec<&str> = parts.into_iter().filter(|p| *p != ".").collect();
-        paths.push(clean.join("/"));
+            )
+        })?;
+        paths.push(clean);
     }
     Ok(paths)
 }

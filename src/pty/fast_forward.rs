@@ -22,7 +22,7 @@
 /// The escape-sequence state of vte (the parser inside vt100), tracked byte for byte with the
 /// same transitions, so a batch can be cut only where the parser is in the ground state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-enum State {
+pub(super) enum State {
     #[default]
     Ground,
     Escape,
@@ -42,7 +42,7 @@ enum State {
 
 /// C0 controls that vte executes (or ignores) without changing state, in the states that
 /// have them.
-fn is_c0(b: u8) -> bool {
+pub(super) fn is_c0(b: u8) -> bool {
     matches!(b, 0x00..=0x17 | 0x19 | 0x1c..=0x1f)
 }
 
@@ -56,7 +56,7 @@ fn anywhere(state: State, b: u8) -> State {
 }
 
 /// One byte outside the ground state, as vte's `advance_*` functions move.
-fn step(state: State, b: u8) -> State {
+pub(super) fn step(state: State, b: u8) -> State {
     use State::*;
     match state {
         Ground => anywhere(Ground, b),

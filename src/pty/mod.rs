@@ -1,9 +1,15 @@
 //! Agents in pseudo-terminals: spawn in their own session and process group, read output on a
-//! blocking thread, write input through a writer thread, resize, and stop the whole group
-//! (TERM, grace, KILL).
+//! blocking thread (recorded as it is read, shown by a display thread), write input through a
+//! writer thread, resize, and stop the whole group (TERM, grace, KILL).
 
+mod clamp;
+mod display;
 mod fast_forward;
 pub mod pane;
+mod reaper;
+
+pub use display::Display;
+pub use reaper::{become_subreaper, output, reap_orphans};
 
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
@@ -62,13 +68,15 @@ impl Exit {
     }
 }
 
-/// Receives everything the agent prints, on the reader thread. `replies` writes back into the
-/// PTY (for answering terminal queries).
+/// Records everything the agent prints, on the reader thread, as it is read (nothing here may
+/// wait for the terminal model); returns what to show, which the display thread then takes.
 pub trait OutputSink: Send + 'static {
-    fn output(&mut self, bytes: &[u8], replies: &mut dyn Write);
+    fn output(&mut self, bytes: &[u8]) -> Vec<u8>;
     /// The output has ended (EOF), before `Spawned::eof` fires: a sink holding a partial line
     /// can flush it here.
-    fn finish(&mut self, _replies: &mut dyn Write) {}
+    fn finish(&mut self) -> Vec<u8> {
+        Vec::new()
+    }
 }
 
 /// Writes input to, and resizes, a running agent's terminal. Cheap to clone.
@@ -129,7 +137,7 @@ fn spawn_writer(
     Ok(tx)
 }
 
-/// Replies from the reader thread are queued like any other input.
+/// Replies from the display thread are queued like any other input.
 struct ReplyWriter(PtyControl);
 
 impl Write for ReplyWriter {
@@ -160,8 +168,12 @@ fn pty_size(rows: u16, cols: u16) -> PtySize {
 }
 
 /// Starts `spec.argv` in a new PTY, in its own session (so its own process group), and starts
-/// the reader and waiter threads.
-pub fn spawn(spec: &SpawnSpec, mut sink: impl OutputSink) -> Result<Spawned, PtyError> {
+/// the reader, display and waiter threads.
+pub fn spawn(
+    spec: &SpawnSpec,
+    mut sink: impl OutputSink,
+    display: impl Display,
+) -> Result<Spawned, PtyError> {
     let program = spec.argv.first().ok_or(PtyError::EmptyCommand)?;
     let pair = native_pty_system()
         .openpty(pty_size(spec.rows, spec.cols))
@@ -178,7 +190,15 @@ pub fn spawn(spec: &SpawnSpec, mut sink: impl OutputSink) -> Result<Spawned, Pty
         program: program.clone(),
         reason: e.to_string(),
     };
-    let mut child = pair.slave.spawn_command(cmd).map_err(|e| spawn_error(&e))?;
+    // Registered as waited for (by the waiter thread below), so the orphan reaper leaves it be.
+    let mut child = reaper::start_waited(|| {
+        let child = pair.slave.spawn_command(cmd).map_err(|e| spawn_error(&e))?;
+        let pid = child.process_id().and_then(|p| i32::try_from(p).ok());
+        match pid {
+            Some(pid) => Ok((child, pid)),
+            None => Err(spawn_error(&"no process id")),
+        }
+    })?;
     // The parent must not keep the slave open, or the reader never sees EOF.
     drop(pair.slave);
     let pgid = child
@@ -191,8 +211,8 @@ pub fn spawn(spec: &SpawnSpec, mut sink: impl OutputSink) -> Result<Spawned, Pty
         .try_clone_reader()
         .map_err(|e| spawn_error(&e))?;
     let writer = pair.master.take_writer().map_err(|e| spawn_error(&e))?;
-    // The master stays open (in `PtyControl`, which the reader's reply writer keeps alive) for
-    // as long as the reader runs, so its descriptor can be asked how much output is waiting.
+    // The master stays open (in `PtyControl`, a clone of which the reader keeps) for as long as
+    // the reader runs, so its descriptor can be asked how much output is waiting.
     let master_fd = pair.master.as_raw_fd();
     let control = PtyControl {
         input: spawn_writer(pgid, writer).map_err(|e| spawn_error(&e))?,
@@ -203,7 +223,9 @@ pub fn spawn(spec: &SpawnSpec, mut sink: impl OutputSink) -> Result<Spawned, Pty
     std::thread::Builder::new()
         .name(format!("grove-wait-{pgid}"))
         .spawn(move || {
-            let exit = match child.wait() {
+            let waited = child.wait();
+            reaper::waited_for(pgid);
+            let exit = match waited {
                 Ok(status) => Exit {
                     code: exit_code_of(&status),
                     signal: status.signal().map(str::to_string),
@@ -217,11 +239,22 @@ pub fn spawn(spec: &SpawnSpec, mut sink: impl OutputSink) -> Result<Spawned, Pty
         })
         .map_err(|e| spawn_error(&e))?;
 
+    let backlog = Arc::new(display::Backlog::default());
+    let replies = ReplyWriter(control.clone());
+    display::spawn(
+        format!("grove-show-{pgid}"),
+        backlog.clone(),
+        display,
+        replies,
+    )
+    .map_err(|e| spawn_error(&e))?;
     let (eof_tx, eof_rx) = oneshot::channel();
-    let mut replies = ReplyWriter(control.clone());
+    // Keeps the master open while the reader asks its descriptor how much output waits.
+    let master = control.clone();
     std::thread::Builder::new()
         .name(format!("grove-read-{pgid}"))
         .spawn(move || {
+            let _master = master;
             let mut buf = vec![0u8; READ_SIZE];
             let mut batch: Vec<u8> = Vec::new();
             let mut batch_started = Instant::now();
@@ -245,19 +278,20 @@ pub fn spawn(spec: &SpawnSpec, mut sink: impl OutputSink) -> Result<Spawned, Pty
                     && batch_started.elapsed() < BATCH_AGE
                     && master_fd.is_some_and(|fd| output_ready(fd, wait));
                 if batch.is_empty() && !gather {
-                    sink.output(&buf[..n], &mut replies);
+                    backlog.push(sink.output(&buf[..n]));
                     continue;
                 }
                 batch.extend_from_slice(&buf[..n]);
                 if !gather {
-                    sink.output(&batch, &mut replies);
+                    backlog.push(sink.output(&batch));
                     batch.clear();
                 }
             }
             if !batch.is_empty() {
-                sink.output(&batch, &mut replies);
+                backlog.push(sink.output(&batch));
             }
-            sink.finish(&mut replies);
+            backlog.push(sink.finish());
+            backlog.close();
             let _ = eof_tx.send(());
         })
         .map_err(|e| spawn_error(&e))?;
@@ -359,6 +393,20 @@ fn group_members(pgid: i32) -> impl Iterator<Item = i32> {
 
 /// (pid, process group) of every live (non-zombie) process, from /proc.
 fn live_processes() -> impl Iterator<Item = (i32, i32)> {
+    processes().filter_map(|p| p.live.then_some((p.pid, p.group)))
+}
+
+/// A process as /proc/<pid>/stat tells it.
+struct Process {
+    pid: i32,
+    parent: i32,
+    group: i32,
+    /// Not a zombie (dead, waiting to be reaped).
+    live: bool,
+}
+
+/// Every process, from /proc.
+fn processes() -> impl Iterator<Item = Process> {
     let entries = std::fs::read_dir("/proc").into_iter().flatten().flatten();
     entries.filter_map(|entry| {
         let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
@@ -367,9 +415,14 @@ fn live_processes() -> impl Iterator<Item = (i32, i32)> {
         let rest = &stat[stat.rfind(')')? + 1..];
         let mut fields = rest.split_whitespace();
         let state = fields.next()?;
-        let _ppid = fields.next()?;
+        let parent: i32 = fields.next()?.parse().ok()?;
         let group: i32 = fields.next()?.parse().ok()?;
-        (state != "Z" && state != "X").then_some((pid, group))
+        Some(Process {
+            pid,
+            parent,
+            group,
+            live: state != "Z" && state != "X",
+        })
     })
 }
 
@@ -445,14 +498,15 @@ pub fn tagged_groups(tags: &[(&str, &str)]) -> Vec<i32> {
     groups
 }
 
-/// Waits until the group has no live process, checking briefly; false on timeout.
+/// Waits until the group has no live process, checking briefly; false on timeout. A limit past
+/// what the clock can hold never runs out.
 async fn wait_group_gone(pgid: i32, limit: Duration) -> bool {
-    let deadline = Instant::now() + limit;
+    let deadline = Instant::now().checked_add(limit);
     loop {
         if !group_alive(pgid).await {
             return true;
         }
-        if Instant::now() >= deadline {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
             return false;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -501,5 +555,13 @@ mod tests {
         let report = stop_group(pgid, Duration::from_secs(5)).await;
         assert!(!report.terminated && !report.killed);
         assert!(!group_alive(1).await);
+    }
+
+    #[tokio::test]
+    async fn the_longest_grace_does_not_overflow_the_clock() {
+        let (mut sleeper, pgid) = own_group("sleep", &["30"]);
+        let report = stop_group(pgid, Duration::MAX).await;
+        assert!(report.terminated && !report.killed);
+        sleeper.wait().unwrap();
     }
 }

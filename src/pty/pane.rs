@@ -5,6 +5,7 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
+use super::clamp::Clamp;
 use super::fast_forward::Scanner;
 
 pub const DEFAULT_SCROLLBACK: usize = 2000;
@@ -15,11 +16,21 @@ pub struct Pane {
     changed: AtomicBool,
 }
 
-/// The parser and what follows its input for fast-forwarding, under one lock: both must see
-/// every byte in the same order.
+/// The parser and what follows its input for fast-forwarding and clamping counts, under one
+/// lock: they must all see every byte in the same order.
 struct Model {
     parser: vt100::Parser<Queries>,
     scanner: Scanner,
+    clamp: Clamp,
+}
+
+impl Model {
+    /// Parses `bytes`, counts clamped to the screen (see `clamp.rs`).
+    fn process(&mut self, bytes: &[u8]) {
+        let (rows, cols) = self.parser.screen().size();
+        let bytes = self.clamp.rewrite(bytes, rows.max(cols));
+        self.parser.process(&bytes);
+    }
 }
 
 impl std::fmt::Debug for Pane {
@@ -74,6 +85,7 @@ impl Pane {
                     Queries::default(),
                 ),
                 scanner: Scanner::default(),
+                clamp: Clamp::default(),
             }),
             scrollback,
             changed: AtomicBool::new(false),
@@ -90,22 +102,21 @@ impl Pane {
     pub fn feed(&self, bytes: &[u8], replies: &mut dyn Write) -> bool {
         let answers = match self.model() {
             Some(mut model) => {
-                let Model { parser, scanner } = &mut *model;
-                let size = parser.screen().size();
-                match scanner.scan(bytes, size, self.scrollback) {
+                let size = model.parser.screen().size();
+                match model.scanner.scan(bytes, size, self.scrollback) {
                     Some(skip) => {
-                        parser.process(&bytes[..skip.start]);
+                        model.process(&bytes[..skip.start]);
                         // The alternate screen has no scrollback to push the text through.
-                        if parser.screen().alternate_screen() {
-                            parser.process(&bytes[skip.start..skip.end]);
+                        if model.parser.screen().alternate_screen() {
+                            model.process(&bytes[skip.start..skip.end]);
                         } else {
-                            parser.process(&skip.replacement);
+                            model.process(&skip.replacement);
                         }
-                        parser.process(&bytes[skip.end..]);
+                        model.process(&bytes[skip.end..]);
                     }
-                    None => parser.process(bytes),
+                    None => model.process(bytes),
                 }
-                let queued = &mut parser.callbacks_mut().replies;
+                let queued = &mut model.parser.callbacks_mut().replies;
                 // Taken out (allocating only when an agent asked something) so the write below
                 // happens without the lock: a PTY whose agent does not read its input can block.
                 (!queued.is_empty()).then(|| std::mem::take(queued))
@@ -129,22 +140,21 @@ impl Pane {
     /// output, so the lines above are first scrolled into the history instead.
     pub fn resize(&self, rows: u16, cols: u16) {
         if let Some(mut model) = self.model() {
-            let Model { parser, scanner } = &mut *model;
-            let screen = parser.screen();
+            let screen = model.parser.screen();
             let (cursor_row, _) = screen.cursor_position();
             let excess = (cursor_row + 1).saturating_sub(rows.max(1));
             // Only between the agent's sequences and characters, where a complete sequence of
             // our own cannot change the meaning of its bytes; and not with a scroll region,
             // where scrolling keeps no history.
-            if excess > 0 && !screen.alternate_screen() && scanner.at_rest() {
+            if excess > 0 && !screen.alternate_screen() && model.scanner.at_rest() {
                 // Scroll up (SU) and move the cursor up (CUU) with its line: the cursor column,
                 // attributes and saved cursor are left alone.
                 let ours = format!("\x1b[{excess}S\x1b[{excess}A");
                 let size = screen.size();
-                scanner.scan(ours.as_bytes(), size, self.scrollback);
-                parser.process(ours.as_bytes());
+                model.scanner.scan(ours.as_bytes(), size, self.scrollback);
+                model.process(ours.as_bytes());
             }
-            parser.screen_mut().set_size(rows, cols);
+            model.parser.screen_mut().set_size(rows, cols);
         }
     }
 
@@ -401,6 +411,53 @@ mod tests {
         pane.resize(10, 80);
         pane.scroll_by(isize::MAX);
         assert_eq!(pane.scroll_offset(), 0);
+    }
+
+    #[test]
+    fn a_flood_of_huge_counts_leaves_the_screen_they_ask_for() {
+        let pane = Pane::new(6, 20, 10);
+        let mut sink = std::io::sink();
+        let flood = |pane: &Pane, sequence: &str| {
+            let mut sink = std::io::sink();
+            pane.feed(sequence.repeat(1000).as_bytes(), &mut sink);
+        };
+        let rows = |pane: &Pane| (0..6).map(|r| row_text(pane, r)).collect::<Vec<_>>();
+        pane.feed(
+            b"0123456789\r\nsecond\r\nthird\r\nfourth\x1b[1;4H",
+            &mut sink,
+        );
+        // Insert characters: everything right of the cursor goes.
+        flood(&pane, "\x1b[999999999@");
+        pane.feed(b"X\x1b[3;1H", &mut sink);
+        // Insert lines: everything from the cursor's line down goes.
+        flood(&pane, "\x1b[999999999L");
+        assert_eq!(rows(&pane), ["012X", "second", "", "", "", ""]);
+        // Cursor moves stop at the edges; repeat does nothing (vt100 does not know it).
+        flood(&pane, "\x1b[999999999B\x1b[999999999C\x1b[999999999b");
+        pane.feed(b"!", &mut sink);
+        flood(&pane, "\x1b[999999999D");
+        pane.feed(b"bottom", &mut sink);
+        assert_eq!(rows(&pane)[5], format!("bottom{}!", " ".repeat(13)));
+        // Scrolling down clears the screen; the history is what it was.
+        flood(&pane, "\x1b[999999999T");
+        assert_eq!(rows(&pane), ["", "", "", "", "", ""]);
+        pane.scroll_by(isize::MAX);
+        assert_eq!(pane.scroll_offset(), 0);
+        pane.scroll_to_live();
+        // Deleting, erasing and scrolling up too.
+        pane.feed(b"\x1b[Habc\r\ndef\x1b[1;2H", &mut sink);
+        flood(&pane, "\x1b[999999999P\x1b[999999999X\x1b[999999999M");
+        pane.feed(b"\x1b[2;1Hlast\r\n", &mut sink);
+        assert_eq!(rows(&pane), ["", "last", "", "", "", ""]);
+        // Scrolling up pushes the screen into the history, which stays as long as it is kept.
+        pane.feed(b"\x1b[999999999S", &mut sink);
+        pane.scroll_by(isize::MAX);
+        assert_eq!(pane.scroll_offset(), 6);
+        assert_eq!(row_text(&pane, 1), "last");
+        pane.scroll_to_live();
+        flood(&pane, "\x1b[999999999S");
+        pane.scroll_by(isize::MAX);
+        assert_eq!(pane.scroll_offset(), 10);
     }
 
     #[test]

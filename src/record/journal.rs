@@ -122,6 +122,9 @@ pub struct AttemptFact {
     pub head_commit: Option<String>,
     pub diff_stat: Option<DiffStat>,
     pub saved_ref: Option<String>,
+    /// Where the attempt's files are kept when they could not be saved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsaved: Option<PathBuf>,
     /// What the agent reported it used (stream-json agents).
     #[serde(default)]
     pub usage: Option<Usage>,

@@ -143,6 +143,11 @@ impl RunPaths {
     pub fn worktree(&self, task: &str) -> PathBuf {
         self.worktrees().join(task)
     }
+    /// Where an attempt's worktree is kept when its work could not be saved.
+    pub fn unsaved_worktree(&self, task: &str, attempt: u32) -> PathBuf {
+        self.worktrees()
+            .join(format!("{task}.attempt-{attempt}{UNSAVED}"))
+    }
     pub fn branch(&self, task: &str) -> String {
         format!("grove/{}/{}", self.run_id, task)
     }
@@ -182,6 +187,9 @@ impl RunPaths {
         worktrees_dir(&self.repo_root).join(&self.run_id)
     }
 }
+
+/// The ending of the folder an attempt's worktree is kept in when its work could not be saved.
+pub const UNSAVED: &str = ".unsaved";
 
 /// `<repo>/.grove/worktrees`.
 pub fn worktrees_dir(repo_root: &Path) -> PathBuf {

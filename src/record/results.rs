@@ -95,6 +95,9 @@ pub struct AttemptRecord {
     /// Where a failed attempt's files were saved (`refs/grove/<run>/<task>/attempt-<n>`).
     #[serde(default)]
     pub saved_ref: Option<String>,
+    /// Where its files are kept, untouched, when they could not be saved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsaved: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
     /// The task's check, when it ran in this attempt.

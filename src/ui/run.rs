@@ -134,16 +134,16 @@ fn notify_desktop(alerts: Vec<(String, String)>) {
             return;
         };
         for (task, prompt) in alerts {
-            let _ = std::process::Command::new(&program)
+            let mut command = std::process::Command::new(&program);
+            command
                 .args([
                     "--app-name=grove",
                     &format!("grove: {task} is waiting"),
                     &prompt,
                 ])
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status();
+                .stdin(std::process::Stdio::null());
+            // Through the reaper's waited children, so it never takes this one's status.
+            let _ = crate::pty::output(&mut command);
         }
     });
 }

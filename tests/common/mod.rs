@@ -134,8 +134,17 @@ impl Repo {
     /// Writes the plan outside the repository (so the checkout stays clean) and runs it
     /// headless from the repository; returns the output and the run's results.json.
     pub fn run_plan(&self, plan: &str) -> (Output, serde_json::Value) {
-        let path = self.write_plan(plan);
-        let out = self.grove(&["run", path.to_str().unwrap(), "--headless"]);
+        self.run_plan_with_path(plan, &std::env::var("PATH").unwrap_or_default())
+    }
+
+    /// Like [`Repo::run_plan`], with `path` as PATH (stand-ins for agents' programs first).
+    pub fn run_plan_with_path(&self, plan: &str, path: &str) -> (Output, serde_json::Value) {
+        let file = self.write_plan(plan);
+        let out = self
+            .grove_cmd(&["run", file.to_str().unwrap(), "--headless"])
+            .env("PATH", path)
+            .output()
+            .unwrap();
         let results = self.results(&run_id(&out));
         (out, results)
     }

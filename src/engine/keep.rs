@@ -1,0 +1,97 @@
+//! Keeping an attempt's work when it does not end in a commit: saving its worktree on the
+//! attempt ref, or, when even that cannot be written (a full disk), moving the worktree aside
+//! where nothing touches it again.
+
+use crate::git;
+use crate::record::audit::Audit;
+use crate::record::RunPaths;
+
+use super::attempt::{blocking, AttemptJob, AttemptReport};
+use super::state::AttemptEnd;
+
+/// Saves whatever a failed, timed-out or cancelled attempt left in its worktree on its attempt
+/// ref, so nothing an agent wrote is lost. `excludes` keeps out what setup put there (copied
+/// files, the venv, files setup commands created). When that fails, the worktree is kept aside
+/// instead ([`keep_unsaved`]).
+pub(super) async fn save_attempt(
+    job: &AttemptJob,
+    mut report: AttemptReport,
+    excludes: &[String],
+) -> AttemptReport {
+    let reason = report.error.clone().unwrap_or_default();
+    let (paths, task, attempt) = (&job.paths, job.spec.name.as_str(), job.attempt);
+    match save_worktree(paths, task, attempt, &reason, excludes, &job.audit).await {
+        Ok(saved) => report.saved_ref = saved,
+        Err(e) => keep_unsaved(paths, task, &mut report, &e, &job.audit).await,
+    }
+    report
+}
+
+/// Saves the task's worktree as attempt `attempt` left it on
+/// `refs/grove/<run>/<task>/attempt-<n>` (without `excludes`); the ref, or None when there is no
+/// worktree to save.
+pub(super) async fn save_worktree(
+    paths: &RunPaths,
+    task: &str,
+    attempt: u32,
+    reason: &str,
+    excludes: &[String],
+    audit: &Audit,
+) -> Result<Option<String>, String> {
+    let worktree = paths.worktree(task);
+    if !worktree.exists() {
+        return Ok(None);
+    }
+    let refname = paths.attempt_ref(task, attempt);
+    let message = format!(
+        "grove: {task} attempt {attempt} ({reason})\n\nGrove-Run: {}\n",
+        paths.run_id
+    );
+    let (wt, r, ex) = (worktree, refname.clone(), excludes.to_vec());
+    let saved = match blocking(move || git::save_snapshot(&wt, &r, &message, &ex)).await {
+        Ok(Ok(commit)) => {
+            audit.commit(task, attempt, &commit, &refname);
+            return Ok(Some(refname));
+        }
+        Ok(Err(e)) => format!("saving attempt: {e}"),
+        Err(e) => e,
+    };
+    audit.error(task, &saved);
+    Err(saved)
+}
+
+/// An attempt whose work could not be saved (`why`): its worktree is moved aside to
+/// `<task>.attempt-<n>.unsaved` (still a valid git worktree) where nothing grove does later
+/// touches it, and the attempt fails for good, its error saying where the files are.
+pub(super) async fn keep_unsaved(
+    paths: &RunPaths,
+    task: &str,
+    report: &mut AttemptReport,
+    why: &str,
+    audit: &Audit,
+) {
+    let worktree = paths.worktree(task);
+    let aside = paths.unsaved_worktree(task, report.attempt);
+    let (repo, from, to) = (paths.repo_root.clone(), worktree.clone(), aside.clone());
+    let moved = match blocking(move || git::move_worktree(&repo, &from, &to)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(e) => Err(e),
+    };
+    let kept = match moved {
+        Ok(()) => aside,
+        Err(e) => {
+            // Left where it is: the task ends here, so no later attempt resets that path.
+            audit.error(task, &format!("moving the unsaved worktree aside: {e}"));
+            worktree
+        }
+    };
+    let error = report.error.take().unwrap_or_else(|| "failed".into());
+    report.error = Some(format!(
+        "{error}; {why}: the attempt's files are kept, untouched, in {}",
+        kept.display()
+    ));
+    report.end = AttemptEnd::Failed;
+    report.retryable = false;
+    report.unsaved = Some(kept);
+}
