@@ -67,9 +67,10 @@ impl TextInput {
     }
 
     fn insert_str(&mut self, text: &str, multi_line: bool) {
+        // Terminals paste line ends as CR (some as CR LF): each is a line break.
+        let text = text.replace("\r\n", "\n").replace('\r', "\n");
         for c in text.chars() {
             match c {
-                '\r' => {}
                 '\n' if !multi_line => self.insert(' '),
                 c if c == '\n' || c == '\t' || !c.is_control() => self.insert(c),
                 _ => {}
@@ -264,11 +265,11 @@ impl TaskForm {
     fn edit_key(&mut self, key: KeyEvent) {
         let prompt = self.focus == Field::Prompt;
         match key.code {
-            KeyCode::Left | KeyCode::Up if self.focus == Field::Agent => {
+            KeyCode::Left if self.focus == Field::Agent => {
                 let n = self.agents.len().max(1);
                 self.agent = (self.agent + n - 1) % n;
             }
-            KeyCode::Right | KeyCode::Down | KeyCode::Char(' ') if self.focus == Field::Agent => {
+            KeyCode::Right | KeyCode::Char(' ') if self.focus == Field::Agent => {
                 self.agent = (self.agent + 1) % self.agents.len().max(1);
             }
             _ => {
@@ -470,6 +471,38 @@ mod tests {
             Some("the timeout must be more than zero")
         );
         assert_eq!(form.key(key(KeyCode::Esc), &taken), FormOutcome::Cancel);
+    }
+
+    #[test]
+    fn down_and_up_move_between_fields_from_every_one_line_field() {
+        let mut form = TaskForm::new("t", agents());
+        let order = [Field::Agent, Field::Prompt, Field::Timeout, Field::Retries];
+        for field in order {
+            form.key(key(KeyCode::Down), &|_| false);
+            assert_eq!(form.focus, field);
+        }
+        for field in [Field::Timeout, Field::Prompt, Field::Agent, Field::Name] {
+            form.key(key(KeyCode::Up), &|_| false);
+            assert_eq!(form.focus, field);
+        }
+        // The agent is chosen with ← and →, and ↓ / ↑ did not change it on the way.
+        assert_eq!(form.agents[form.agent].name, "shell");
+        form.key(key(KeyCode::Down), &|_| false);
+        form.key(key(KeyCode::Right), &|_| false);
+        assert_eq!(form.agents[form.agent].name, "claude");
+    }
+
+    #[test]
+    fn a_paste_keeps_its_line_breaks_whatever_ends_its_lines() {
+        let mut form = TaskForm::new("t", agents());
+        form.key(key(KeyCode::Tab), &|_| false);
+        form.key(key(KeyCode::Tab), &|_| false);
+        form.paste("one\rtwo\r\nthree\nfour");
+        assert_eq!(form.prompt.text(), "one\ntwo\nthree\nfour");
+        // In a one-line field, line breaks become spaces.
+        form.key(key(KeyCode::Tab), &|_| false);
+        form.paste("9\r0s");
+        assert_eq!(form.timeout.text(), "9 0s");
     }
 
     #[test]
