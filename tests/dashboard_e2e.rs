@@ -17,23 +17,6 @@ use tty::*;
 const CTRL_BRACKET: &[u8] = b"\x1d";
 const END: &[u8] = b"\x1b[F";
 
-fn wait_for_pid(path: &Path) -> i32 {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            if let Ok(pid) = text.trim().parse() {
-                return pid;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} never appeared",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Context switches of every thread of `pid` so far: how often it woke up.
 fn context_switches(pid: i32) -> u64 {
     let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();

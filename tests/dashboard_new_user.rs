@@ -456,3 +456,39 @@ fn leaving_says_where_you_are_80x24() {
 fn leaving_says_where_you_are_200x50() {
     leaving_says_where_you_are(BIG);
 }
+
+// 12. Quitting counts the grace period down; a second Ctrl-C kills at once.
+
+fn a_second_ctrl_c_kills_at_once(size: (u16, u16)) {
+    let repo = Repo::new();
+    let pid_file = repo.home.path().join("agent.pid");
+    let pid = pid_file.display();
+    // It ignores SIGTERM, and its grace period is longer than any wait here: only a kill ends
+    // it in time.
+    let plan = format!(
+        "name = \"kill\"\n[[tasks]]\nname = \"stubborn\"\nagent = \"shell\"\nkill_grace = \"10m\"\nprompt = '''trap \"\" TERM; sleep 600 & echo $! > {pid}.tmp; mv {pid}.tmp {pid}; wait'''\n"
+    );
+    let mut dash = run_sized(&repo, &plan, size);
+    wait_status(&dash, "stubborn", "running");
+    let sleeper = wait_for_pid(&pid_file);
+    dash.send(b"q");
+    dash.wait_for("the quit question", |s| s.contains("Quit?").then_some(()));
+    dash.send(b"y");
+    dash.wait_for("the grace period counting down", |s| {
+        (s.contains("SIGKILL in 10m00s") || s.contains("SIGKILL in 9m5")).then_some(())
+    });
+    dash.send(b"\x03");
+    assert_eq!(dash.exit_code(), 130);
+    dash.assert_restored();
+    assert!(!alive(sleeper), "the agent's child {sleeper} survived");
+}
+
+#[test]
+fn a_second_ctrl_c_kills_at_once_80x24() {
+    a_second_ctrl_c_kills_at_once(SMALL);
+}
+
+#[test]
+fn a_second_ctrl_c_kills_at_once_200x50() {
+    a_second_ctrl_c_kills_at_once(BIG);
+}

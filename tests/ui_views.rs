@@ -844,12 +844,18 @@ fn quit_asks_while_agents_run_then_stops_them_and_waits_for_the_results() {
     d.key_with(code, modifiers);
     let actions = d.key(KeyCode::Char('y'));
     assert_eq!(sent(&actions), vec!["Shutdown"]);
-    assert!(matches!(d.app.mode(), Mode::Stopping));
+    assert!(matches!(d.app.mode(), Mode::Stopping { .. }));
     assert!(d.key(KeyCode::Char('q')).is_empty());
     assert_eq!(d.app.exit_code(), None);
-    assert!(d
-        .text()
-        .contains("stopping the agents and writing the results"));
+    // The grace period counts down on screen; a second Ctrl-C kills at once, as headless does.
+    let text = d.text();
+    assert!(
+        text.contains("stopping the agents: SIGKILL in 5s · Ctrl-C kills them now"),
+        "{text}"
+    );
+    let (code, modifiers) = ctrl('c');
+    assert_eq!(sent(&d.key_with(code, modifiers)), vec!["KillNow"]);
+    assert!(d.text().contains("killing the agents now"), "{}", d.text());
     d.app.apply_event(Event::RunFinished(summary(1, 3, true)));
     assert_eq!(d.app.exit_code(), Some(130));
 }
@@ -860,7 +866,7 @@ fn quit_without_running_agents_does_not_ask() {
     d.add(view(0, "done", TaskStatus::Succeeded));
     let actions = d.key(KeyCode::Char('q'));
     assert_eq!(sent(&actions), vec!["Shutdown"]);
-    assert!(matches!(d.app.mode(), Mode::Stopping));
+    assert!(matches!(d.app.mode(), Mode::Stopping { .. }));
 }
 
 #[test]

@@ -211,6 +211,8 @@ pub struct TaskView {
     /// While pending: why it did not start when its turn came (`low memory (…)`).
     pub held: Option<String>,
     pub timeout: Duration,
+    /// How long a stopped agent has between SIGTERM and SIGKILL.
+    pub kill_grace: Duration,
     /// The keys of its plan entry besides name, agent, prompt, timeout and retries (check, env,
     /// setup…): what a copy (`N`) takes over as they are.
     pub copied_keys: Vec<String>,

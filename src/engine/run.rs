@@ -1373,6 +1373,7 @@ impl Run {
             max_memory: t.spec.max_memory,
             held: t.held.clone(),
             timeout: t.spec.timeout,
+            kill_grace: t.spec.kill_grace,
             copied_keys: t.copied_keys.clone(),
         }
     }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
@@ -60,7 +60,14 @@ pub enum Mode {
     /// The run ended; the summary is shown over the dashboard.
     Summary,
     /// Quit was confirmed; waiting for the engine to stop the agents and write the results.
-    Stopping,
+    Stopping {
+        /// When the agents were sent SIGTERM, and when they get SIGKILL (the longest grace of
+        /// those still going).
+        since: SystemTime,
+        grace: Duration,
+        /// A second Ctrl-C asked to kill them at once.
+        killing: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -293,7 +300,7 @@ impl App {
                 }
             }
             Event::RunFinished(summary) => {
-                let stopping = matches!(self.mode, Mode::Stopping);
+                let stopping = matches!(self.mode, Mode::Stopping { .. });
                 // An empty run (`grove new` before any task) has nothing to sum up yet.
                 let empty = summary.total == 0;
                 if summary.interrupted || stopping || (self.exit_when_done && !empty) {
@@ -446,7 +453,7 @@ impl App {
             text: "the run has ended; grove can no longer act on tasks".into(),
             error: true,
         });
-        if matches!(self.mode, Mode::Stopping) {
+        if matches!(self.mode, Mode::Stopping { .. }) {
             self.exit = Some(self.summary.as_ref().map_or(130, |s| s.exit_code()));
         }
     }
@@ -492,8 +499,30 @@ impl App {
     }
 
     pub(super) fn stop(&mut self) -> Vec<Action> {
-        self.mode = Mode::Stopping;
+        let grace = self
+            .tasks
+            .iter()
+            .filter(|t| !t.view.status.is_final())
+            .map(|t| t.view.kill_grace)
+            .max()
+            .unwrap_or_default();
+        self.mode = Mode::Stopping {
+            since: self.now,
+            grace,
+            killing: false,
+        };
         vec![Action::Send(Command::Shutdown)]
+    }
+
+    /// Ctrl-C again while stopping: SIGKILL now, without the rest of the grace period.
+    pub(super) fn kill_now(&mut self) -> Vec<Action> {
+        match &mut self.mode {
+            Mode::Stopping { killing, .. } if !*killing => {
+                *killing = true;
+                vec![Action::Send(Command::KillNow)]
+            }
+            _ => Vec::new(),
+        }
     }
 
     pub(super) fn scroll_pane(&mut self, index: usize, lines: isize) {

@@ -47,7 +47,10 @@ impl App {
                 let confirm = confirm.clone();
                 self.confirm_key(confirm, key)
             }
-            Mode::Stopping => Vec::new(),
+            Mode::Stopping { .. } => match keymap::action(Scope::Main, key) {
+                Some(Act::Quit) if key.modifiers.contains(KeyModifiers::CONTROL) => self.kill_now(),
+                _ => Vec::new(),
+            },
             Mode::Form(_) => self.form_key(key),
             Mode::Search(_) => self.search_key(key),
             Mode::Help { .. } | Mode::Diff { .. } | Mode::Details { .. } | Mode::Compare { .. } => {
@@ -91,7 +94,7 @@ impl App {
                     self.select(self.selected.saturating_add_signed(wheel));
                 }
             }
-            Mode::Confirm(_) | Mode::Stopping | Mode::Form(_) => return false,
+            Mode::Confirm(_) | Mode::Stopping { .. } | Mode::Form(_) => return false,
         }
         true
     }

@@ -336,7 +336,8 @@ pub const BINDINGS: &[Binding] = &[
         &[k('q'), ctrl('c')],
         "q / Ctrl-C",
         "quit; while tasks have not ended it asks, then cancels them (group SIGTERM, grace, \
-         SIGKILL), writes the results and exits 130",
+         SIGKILL; the bottom line counts the grace down, and Ctrl-C again kills at once), writes \
+         the results and exits 130",
     )
     .bar("q quit", ALWAYS),
     bind(

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
+use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -510,4 +511,22 @@ pub fn fill_form(dash: &mut Tty, right: usize, prompt: &[&str]) {
         s.contains(prompt[prompt.len() - 1]).then_some(())
     });
     dash.send(b"\r");
+}
+
+/// The pid a test's agent wrote to `path` (once the file is there).
+pub fn wait_for_pid(path: &Path) -> i32 {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if let Ok(pid) = text.trim().parse() {
+                return pid;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

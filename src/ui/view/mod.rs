@@ -38,7 +38,7 @@ pub fn draw(app: &App, frame: &mut Frame) {
         Mode::Confirm(confirm) => popups::draw_confirm(app, confirm, area, frame),
         Mode::Form(form_state) => form::draw(form_state, area, frame),
         Mode::Summary => popups::draw_summary(app, area, frame),
-        Mode::Normal | Mode::Attach | Mode::Stopping | Mode::Search(_) => {}
+        Mode::Normal | Mode::Attach | Mode::Stopping { .. } | Mode::Search(_) => {}
     }
     if !app.notices.is_empty() {
         popups::draw_notices(&app.notices, area, frame);

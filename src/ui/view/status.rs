@@ -1,6 +1,8 @@
 //! The two bottom lines: run id, counts per status, elapsed time; then either the last message
 //! or the keys that work in the current mode.
 
+use std::time::{Duration, SystemTime};
+
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
@@ -172,11 +174,13 @@ fn second_line(app: &App, width: usize) -> Line<'static> {
         };
         return Line::styled(format!(" {}", flash.text), Style::new().fg(color));
     }
-    if let Mode::Stopping = app.mode {
-        return Line::styled(
-            " stopping the agents and writing the results…",
-            Style::new().fg(Color::Gray),
-        );
+    if let Mode::Stopping {
+        since,
+        grace,
+        killing,
+    } = app.mode
+    {
+        return Line::styled(stopping_text(app.now, since, grace, killing), Color::Yellow);
     }
     key_bar(app, width)
 }
@@ -210,6 +214,21 @@ fn search_line(app: &App, search: &Search, width: usize) -> Line<'static> {
     Line::from(spans)
 }
 
+/// While quitting: the grace period counting down to SIGKILL, then the results being written.
+fn stopping_text(now: SystemTime, since: SystemTime, grace: Duration, killing: bool) -> String {
+    let left = (since + grace).duration_since(now).unwrap_or_default();
+    if killing {
+        " killing the agents now; writing the results…".to_string()
+    } else if left.is_zero() {
+        " stopping the agents: SIGKILL sent; writing the results…".to_string()
+    } else {
+        // Rounded up, as the retry countdown: never "in 0s" while still waiting.
+        let secs = left.as_millis().div_ceil(1000) as u64;
+        let left = format::clock(Duration::from_secs(secs));
+        format!(" stopping the agents: SIGKILL in {left} · Ctrl-C kills them now")
+    }
+}
+
 fn attached_style() -> Style {
     Style::new()
         .fg(Color::Black)
@@ -229,7 +248,7 @@ fn key_bar(app: &App, width: usize) -> Line<'static> {
         Mode::Confirm(_) => Scope::Confirm,
         Mode::Search(_) => Scope::Search,
         Mode::Form(_) => Scope::Form,
-        Mode::Stopping => return Line::default(),
+        Mode::Stopping { .. } => return Line::default(),
     };
     let has_tasks = !app.tasks.is_empty();
     // Enter finds what was typed: offered only while typing.
