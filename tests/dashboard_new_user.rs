@@ -492,3 +492,26 @@ fn a_second_ctrl_c_kills_at_once_80x24() {
 fn a_second_ctrl_c_kills_at_once_200x50() {
     a_second_ctrl_c_kills_at_once(BIG);
 }
+
+// 16. `grove` opened and closed without a task records no run.
+
+#[test]
+fn an_adhoc_run_without_a_task_is_not_recorded() {
+    let repo = Repo::new();
+    let mut dash = grove_new(&repo);
+    dash.wait_for("the empty run", |s| s.contains("n new task").then_some(()));
+    dash.send(b"q");
+    assert_eq!(dash.exit_code(), 0);
+    dash.assert_restored();
+    assert!(
+        dash.screen().contains("no task was started"),
+        "{}",
+        dash.screen().text()
+    );
+    let runs: Vec<_> = std::fs::read_dir(repo.path().join(".grove/runs"))
+        .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(runs.is_empty(), "{runs:?}");
+    let ls = repo.grove(&["ls"]);
+    assert!(!text(&ls).contains("adhoc"), "{}", text(&ls));
+}

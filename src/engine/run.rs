@@ -434,6 +434,11 @@ impl Run {
         if self.results_dirty {
             self.write_results();
         }
+        // A run no task ever joined (`grove` opened and closed) is no run: it leaves no records
+        // for `grove ls` to list. Should the removal fail, the empty run stays listed.
+        if self.tasks.is_empty() {
+            let _ = std::fs::remove_dir_all(&self.paths.run_dir);
+        }
     }
 
     fn idle(&self) -> bool {
