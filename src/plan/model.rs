@@ -294,11 +294,9 @@ pub mod defaults {
     pub const SCROLLBACK: usize = crate::pty::pane::DEFAULT_SCROLLBACK;
     pub const IDLE_AFTER: Duration = Duration::from_secs(10);
 
-    /// Number of CPUs, at least 2.
+    /// Agents mostly wait on their model, not the CPU: 8 at once, whatever the CPU count;
+    /// memory holds them back instead (`engine::admission::DEFAULT_FLOOR`).
     pub fn max_parallel() -> usize {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-            .max(2)
+        8
     }
 }
