@@ -166,6 +166,19 @@ impl Dash {
     fn text(&mut self) -> String {
         buffer_text(self.draw().backend().buffer())
     }
+
+    /// The screen drawn `secs` into the run.
+    fn text_at(&mut self, secs: u64) -> String {
+        self.resize_panes();
+        self.app.prepare_frame(at(secs));
+        let mut terminal = Terminal::new(TestBackend::new(self.width, self.height)).unwrap();
+        terminal.draw(|frame| draw(&self.app, frame)).unwrap();
+        buffer_text(terminal.backend().buffer())
+    }
+
+    fn change(&mut self, view: TaskView) {
+        self.app.apply_event(Event::TaskChanged(view));
+    }
 }
 
 fn buffer_text(buffer: &Buffer) -> String {
@@ -1195,4 +1208,53 @@ fn ctrl_z_stops_the_agents_first_then_suspends_once() {
     assert!(!d.app.take_suspend());
     d.app.apply_event(Event::Paused(false));
     assert_eq!(d.app.flash().unwrap().text, "agents continued");
+}
+
+#[test]
+fn messages_expire_and_pending_tasks_say_what_they_wait_for() {
+    let mut d = scene();
+    // A message stays a while, then the keys come back without a key being pressed.
+    d.key(KeyCode::Char('r'));
+    assert!(d.text().contains("parser is running; nothing to retry"));
+    d.app.prepare_frame(at(95 + 30));
+    assert!(!d.text_at(95 + 30).contains("nothing to retry"));
+    assert!(d.text_at(95 + 30).contains("? help"));
+
+    let mut later = view(4, "later", TaskStatus::Pending);
+    later.started_at = None;
+    later.pending = Some("after parser".into());
+    d.change(later);
+    assert!(d.text().contains("pending: after parser"), "{}", d.text());
+}
+
+#[test]
+fn details_show_a_removed_worktree_as_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Dash::new(110, 44);
+    let mut task = view(0, "gone", TaskStatus::Succeeded);
+    task.worktree = dir.path().join("no-such-worktree");
+    d.add(task);
+    let load = only_load(&d.key(KeyCode::Char('l')));
+    d.app.loaded(load.run());
+    let text = d.text();
+    assert!(text.contains("no-such-worktree (removed)"), "{text}");
+}
+
+#[test]
+fn the_run_clock_goes_on_from_the_run_s_time_after_a_retry_reopens_it() {
+    let mut d = scene();
+    let mut finished = summary(2, 3, false);
+    finished.elapsed = Duration::from_secs(40);
+    d.app.apply_event(Event::RunFinished(finished));
+    assert!(d.text().contains("finished in 40s"), "{}", d.text());
+    // Ten minutes of looking around later, a retry reopens the run: its clock goes on from 40s.
+    d.app.prepare_frame(at(95 + 600));
+    let mut retried = view(2, "flaky", TaskStatus::Running);
+    retried.attempt = 2;
+    d.change(retried);
+    assert!(
+        d.text_at(95 + 605).contains("│ 45s"),
+        "{}",
+        d.text_at(95 + 605)
+    );
 }

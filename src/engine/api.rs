@@ -210,6 +210,8 @@ pub struct TaskView {
     pub max_memory: Option<u64>,
     /// While pending: why it did not start when its turn came (`low memory (…)`).
     pub held: Option<String>,
+    /// While pending: what it waits for (`after build`, `a free slot (8 running)`, `its turn`).
+    pub pending: Option<String>,
     pub timeout: Duration,
     /// How long a stopped agent has between SIGTERM and SIGKILL.
     pub kill_grace: Duration,

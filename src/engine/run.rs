@@ -98,6 +98,8 @@ struct Task {
     held: Option<String>,
     /// The keys of its plan entry a copy (`N`) takes over, for the form to name them.
     copied_keys: Vec<String>,
+    /// While pending: what it waits for (a dependency, a slot, its turn).
+    pending: Option<String>,
 }
 
 impl Task {
@@ -124,6 +126,7 @@ impl Task {
             pgid: None,
             held: None,
             copied_keys: Vec::new(),
+            pending: None,
         }
     }
 }
@@ -166,6 +169,9 @@ struct Run {
     /// RunFinished was sent for the current idle state: when, and the run's active time then
     /// (what results.json keeps as the run's completion, even when rewritten after a merge).
     finished: Option<(SystemTime, Duration)>,
+    /// Time the run sat finished before something reopened it (a retry, a task added): the
+    /// user looking around, not the run's time.
+    idle: Duration,
     /// results.json is behind: written once per loop turn, however many tasks changed in it.
     results_dirty: bool,
     /// How the writes of results.json and of the journal went lately.
@@ -370,6 +376,7 @@ pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
         journal: l.journal,
         _lock: l.lock,
         elapsed_before: l.elapsed_before,
+        idle: Duration::ZERO,
         paused: watch::Sender::new(PauseClock::default()),
         kill_now: watch::Sender::new(false),
         recovery: l.recovery,
@@ -454,7 +461,7 @@ impl Run {
 
     /// Active time of the run, sessions before a resume included.
     fn elapsed(&self) -> Duration {
-        self.elapsed_before + self.clock.elapsed()
+        self.elapsed_before + self.clock.elapsed().saturating_sub(self.idle)
     }
 
     /// A resumed run first settles what the crash or stop left open: leftover agents are
@@ -629,7 +636,7 @@ impl Run {
         );
         self.journal_state(index);
         // Any change reopens a finished run (a retry, a task added); it finishes again later.
-        self.finished = None;
+        self.reopen();
         if status.is_final() {
             self.task_ended(index);
             self.results_dirty = true;
@@ -641,7 +648,36 @@ impl Run {
         let _ = self.events.send(Event::TaskChanged(self.view(index)));
     }
 
+    /// Starts (or skips) what can start now; then each pending task says what it waits for.
     fn schedule(&mut self) {
+        self.start_ready();
+        self.explain_pending();
+    }
+
+    /// Sends each pending task's new reason for waiting when it changed.
+    fn explain_pending(&mut self) {
+        let statuses: Vec<TaskStatus> = self.tasks.iter().map(|t| t.state.status).collect();
+        for i in 0..self.tasks.len() {
+            let why = match statuses[i] {
+                TaskStatus::Pending => schedule::pending_reason(
+                    &self.plan.strategy,
+                    &self.plan.tasks,
+                    &statuses,
+                    self.plan.max_parallel,
+                    i,
+                ),
+                _ => None,
+            };
+            if self.tasks[i].pending != why {
+                self.tasks[i].pending = why;
+                if statuses[i] == TaskStatus::Pending {
+                    self.changed(i);
+                }
+            }
+        }
+    }
+
+    fn start_ready(&mut self) {
         if self.shutting_down {
             let pending: Vec<usize> = (0..self.tasks.len())
                 .filter(|&i| self.tasks[i].state.status == TaskStatus::Pending)
@@ -1032,7 +1068,7 @@ impl Run {
         if !unfinished.is_empty() && !self.shutting_down {
             self.journal(Entry::Stopping { tasks: unfinished }, true);
             self.shutting_down = true;
-            self.finished = None;
+            self.reopen();
             self.merge_queue.clear();
             self.stop_all(StopReason::Shutdown, None);
         }
@@ -1165,8 +1201,15 @@ impl Run {
             view: self.view(index),
             pane: self.tasks[index].pane.clone(),
         });
-        self.finished = None;
+        self.reopen();
         self.results_dirty = true;
+    }
+
+    /// The run is going on again after it had finished: the time it sat finished is not its time.
+    fn reopen(&mut self) {
+        if let Some((at, _)) = self.finished.take() {
+            self.idle += Self::now().duration_since(at).unwrap_or_default();
+        }
     }
 
     fn reject(&self, name: String, error: String) {
@@ -1380,6 +1423,7 @@ impl Run {
             timeout: t.spec.timeout,
             kill_grace: t.spec.kill_grace,
             copied_keys: t.copied_keys.clone(),
+            pending: t.pending.clone(),
         }
     }
 

@@ -95,11 +95,28 @@ pub enum Action {
     Load(Load),
 }
 
-/// A message on the bottom line, until the next key.
+/// A message on the bottom line, for a few seconds (longer for an error) or until the next key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flash {
     pub text: String,
     pub error: bool,
+    /// When it was first drawn: it is shown from then on for its time.
+    shown: Option<SystemTime>,
+}
+
+impl Flash {
+    pub fn new(text: impl Into<String>, error: bool) -> Flash {
+        Flash {
+            text: text.into(),
+            error,
+            shown: None,
+        }
+    }
+
+    /// How long it stays on screen.
+    fn lasts(&self) -> Duration {
+        Duration::from_secs(if self.error { 12 } else { 5 })
+    }
 }
 
 pub(super) struct Task {
@@ -127,8 +144,12 @@ pub struct App {
     pub(super) now: SystemTime,
     pub(super) summary: Option<RunSummary>,
     pub(super) flash: Option<Flash>,
-    /// The envelope's lines for the details view, with the path they came from.
-    pub(super) envelope: Option<(PathBuf, Vec<Line<'static>>)>,
+    /// What the details view loaded: the envelope's lines, the path they came from, and
+    /// whether the task's worktree was gone.
+    pub(super) envelope: Option<(PathBuf, Vec<Line<'static>>, bool)>,
+    /// Where the run clock counts from: a time, and the run's time then (the start and zero, or
+    /// when a retry reopened a finished run and its time at the finish).
+    clock_from: (SystemTime, Duration),
     exit: Option<i32>,
     /// Agents that started waiting for input since the loop last looked: (task, prompt).
     alerts: Vec<(String, String)>,
@@ -166,6 +187,7 @@ impl App {
             summary: None,
             flash: None,
             envelope: None,
+            clock_from: (now, Duration::ZERO),
             exit: None,
             alerts: Vec::new(),
             agents: opts.agents,
@@ -201,9 +223,16 @@ impl App {
         self.summary.is_some()
     }
 
-    /// True while something on screen counts time (the run clock, a retry countdown).
+    /// True while something on screen counts time (the run clock, a retry countdown, a
+    /// message that will go).
     pub fn needs_clock(&self) -> bool {
-        !self.finished()
+        !self.finished() || self.flash.is_some()
+    }
+
+    /// The run's time so far, as its clock shows it.
+    pub(super) fn run_time(&self) -> Duration {
+        let (from, time) = self.clock_from;
+        time + self.now.duration_since(from).unwrap_or_default()
     }
 
     pub fn set_size(&mut self, width: u16, height: u16) {
@@ -256,8 +285,10 @@ impl App {
                 let Some(task) = self.tasks.get_mut(view.index) else {
                     return false;
                 };
-                if !view.status.is_final() && self.summary.take().is_some() {
-                    // A retry after the end reopened the run.
+                if let Some(summary) = self.summary.take_if(|_| !view.status.is_final()) {
+                    // A retry after the end reopened the run: its clock goes on from its time
+                    // at the end, not counting the time spent looking around since.
+                    self.clock_from = (self.now, summary.elapsed);
                     if matches!(self.mode, Mode::Summary) {
                         self.mode = Mode::Normal;
                     }
@@ -290,7 +321,7 @@ impl App {
             }
             Event::Merged { task, outcome } => {
                 let (text, error) = format::merge_outcome(&task, &self.info.base_label, &outcome);
-                self.flash = Some(Flash { text, error });
+                self.flash = Some(Flash::new(text, error));
             }
             Event::Paused(paused) => {
                 if paused && self.suspend == Suspend::Asked {
@@ -313,19 +344,13 @@ impl App {
                 }
             }
             Event::RecordWrite { text, failed } => {
-                self.flash = Some(Flash {
-                    text,
-                    error: failed,
-                });
+                self.flash = Some(Flash::new(text, failed));
             }
             Event::TaskRejected { name, error } => {
                 if self.select_when_added.as_ref() == Some(&name) {
                     self.select_when_added = None;
                 }
-                self.flash = Some(Flash {
-                    text: format!("{name} not started: {error}"),
-                    error: true,
-                });
+                self.flash = Some(Flash::new(format!("{name} not started: {error}"), true));
             }
         }
         true
@@ -359,6 +384,12 @@ impl App {
     /// Sets the clock for this frame and re-reads the shown panes that changed.
     pub fn prepare_frame(&mut self, now: SystemTime) {
         self.now = now;
+        if let Some(flash) = &mut self.flash {
+            let shown = *flash.shown.get_or_insert(now);
+            if now.duration_since(shown).unwrap_or_default() >= flash.lasts() {
+                self.flash = None;
+            }
+        }
         for slot in self.layout().panes {
             let inner = slot.inner();
             let Some(task) = self.tasks.get_mut(slot.index) else {
@@ -399,7 +430,11 @@ impl App {
                     }
                 }
             }
-            Loaded::Envelope { path, lines } => self.envelope = Some((path, lines)),
+            Loaded::Envelope {
+                path,
+                lines,
+                worktree_removed,
+            } => self.envelope = Some((path, lines, worktree_removed)),
             Loaded::MergePreview { task, preview } => {
                 if let Mode::Confirm(Confirm::Merge {
                     task: asked,
@@ -449,10 +484,10 @@ impl App {
             // No agents left to stop: suspend all the same.
             self.suspend = Suspend::Ready;
         }
-        self.flash = Some(Flash {
-            text: "the run has ended; grove can no longer act on tasks".into(),
-            error: true,
-        });
+        self.flash = Some(Flash::new(
+            "the run has ended; grove can no longer act on tasks",
+            true,
+        ));
         if matches!(self.mode, Mode::Stopping { .. }) {
             self.exit = Some(self.summary.as_ref().map_or(130, |s| s.exit_code()));
         }
@@ -469,10 +504,7 @@ impl App {
     }
 
     pub(super) fn note(&mut self, text: impl Into<String>) {
-        self.flash = Some(Flash {
-            text: text.into(),
-            error: false,
-        });
+        self.flash = Some(Flash::new(text, false));
     }
 
     /// Tasks that have not ended.

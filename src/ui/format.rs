@@ -55,14 +55,17 @@ pub fn waiting_style() -> Style {
 }
 
 /// The status as a word, with the countdown while a retry waits ("retrying in 4s"),
-/// `waiting` while the agent waits for input, or why a pending task was held back
-/// (`held: low memory (…)`).
+/// `waiting` while the agent waits for input, why a pending task was held back
+/// (`held: low memory (…)`), or what it waits for (`pending: after build`).
 pub fn status_text(task: &TaskView, now: SystemTime) -> String {
     if task.waiting.is_some() {
         return "waiting".into();
     }
     if let (TaskStatus::Pending, Some(held)) = (task.status, &task.held) {
         return format!("held: {held}");
+    }
+    if let (TaskStatus::Pending, Some(why)) = (task.status, &task.pending) {
+        return format!("pending: {why}");
     }
     match (task.status, task.retry_at) {
         (TaskStatus::Retrying, Some(at)) => {

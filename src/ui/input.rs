@@ -403,13 +403,14 @@ impl App {
             return Vec::new();
         };
         let path = task.view.envelope_path.clone();
+        let worktree = task.view.worktree.clone();
         // Read again each time: the envelope is rewritten for every attempt.
         self.envelope = None;
         self.mode = Mode::Details {
             task: self.selected,
             scroll: 0,
         };
-        vec![Action::Load(Load::Envelope { path })]
+        vec![Action::Load(Load::Envelope { path, worktree })]
     }
 
     fn name_taken(&self, name: &str) -> bool {

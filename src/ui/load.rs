@@ -27,9 +27,8 @@ pub enum Load {
         from: String,
         to: DiffTo,
     },
-    Envelope {
-        path: PathBuf,
-    },
+    /// The envelope, and whether the task's worktree is still there.
+    Envelope { path: PathBuf, worktree: PathBuf },
     /// What merging `source` into `target` would do, for the question before task `task`'s merge.
     MergePreview {
         repo_root: PathBuf,
@@ -54,6 +53,8 @@ pub enum Loaded {
     Envelope {
         path: PathBuf,
         lines: Vec<Line<'static>>,
+        /// The task's worktree is gone (removed after it ended, or by `grove clean`).
+        worktree_removed: bool,
     },
     MergePreview {
         task: String,
@@ -79,7 +80,7 @@ impl Load {
                     .map_err(|e| e.to_string());
                 Loaded::Diff { to, patch }
             }
-            Load::Envelope { path } => {
+            Load::Envelope { path, worktree } => {
                 let lines = match std::fs::read_to_string(&path) {
                     Ok(text) => text.lines().map(format::indented).collect(),
                     Err(e) => vec![Line::styled(
@@ -87,7 +88,11 @@ impl Load {
                         Color::Red,
                     )],
                 };
-                Loaded::Envelope { path, lines }
+                Loaded::Envelope {
+                    path,
+                    lines,
+                    worktree_removed: !worktree.is_dir(),
+                }
             }
             Load::MergePreview {
                 repo_root,

@@ -331,7 +331,9 @@ pub(super) fn details_lines(
     }
     section(&mut lines, "envelope");
     let envelope = match &app.envelope {
-        Some((path, envelope)) if *path == view.envelope_path => Cow::Borrowed(envelope.as_slice()),
+        Some((path, envelope, _)) if *path == view.envelope_path => {
+            Cow::Borrowed(envelope.as_slice())
+        }
         _ => Cow::Owned(vec![Line::raw("  loading…")]),
     };
     (lines, envelope)
@@ -358,7 +360,7 @@ fn facts(view: &TaskView, app: &App) -> Vec<Line<'static>> {
         ("ended", ended.unwrap_or_else(none)),
         ("error", view.error.clone().unwrap_or_else(none)),
         ("branch", view.branch.clone()),
-        ("worktree", view.worktree.display().to_string()),
+        ("worktree", worktree(view, app)),
         ("sandbox", format::sandbox(view)),
         ("head", view.head_commit.clone().unwrap_or_else(none)),
         (
@@ -391,6 +393,15 @@ fn facts(view: &TaskView, app: &App) -> Vec<Line<'static>> {
             ])
         })
         .collect()
+}
+
+/// The worktree's path, said to be removed once the details found it gone.
+fn worktree(view: &TaskView, app: &App) -> String {
+    let removed = matches!(&app.envelope, Some((path, _, true)) if *path == view.envelope_path);
+    match removed {
+        true => format!("{} (removed)", view.worktree.display()),
+        false => view.worktree.display().to_string(),
+    }
 }
 
 fn section(lines: &mut Vec<Line<'static>>, title: &'static str) {

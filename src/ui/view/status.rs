@@ -112,10 +112,7 @@ fn status_parts(app: &App, layout: &ScreenLayout, compact: bool) -> Vec<Part> {
     let clock = match &app.summary {
         Some(summary) if summary.total == 0 => " │ no tasks yet".to_string(),
         Some(summary) => format!(" │ finished in {}", format::clock(summary.elapsed)),
-        None => {
-            let elapsed = app.now.duration_since(app.info.started_at);
-            format!(" │ {}", format::clock(elapsed.unwrap_or_default()))
-        }
+        None => format!(" │ {}", format::clock(app.run_time())),
     };
     parts.push(Part::new(80, vec![Span::raw(clock)]));
     if layout.panes.len() > 1 && layout.panes.len() < layout.total {
