@@ -15,6 +15,7 @@ use crate::merge_cmd::UsageError;
 use crate::record::journal::RunRecord;
 use crate::record::results::Results;
 use crate::record::{self, lock, RunPaths};
+use crate::ui::format;
 
 /// One run as its records tell it.
 pub struct RunEntry {
@@ -233,16 +234,28 @@ pub fn show(root: &Path, run_id: &str, out: &mut dyn Write) -> anyhow::Result<i3
         RunState::Running { pid } => format!("running (grove process {pid})"),
     };
     writeln!(out, "state       {state}")?;
+    let live = matches!(entry.state(), RunState::Running { .. });
     let rows: Vec<Vec<String>> = results
         .tasks
         .iter()
         .map(|t| {
-            let spent: f64 = t.attempts.iter().map(|a| a.duration_s).sum();
+            let status = status_of(&t.status);
+            // Ended attempts only: one under way is not in results.json until it ends.
+            let spent = match t.attempts.is_empty() {
+                true => "-".to_string(),
+                false => format::seconds(t.attempts.iter().map(|a| a.duration_s).sum()),
+            };
+            let attempts = match status {
+                TaskStatus::Running | TaskStatus::Preparing => {
+                    format!("{} + 1 under way", t.attempts.len())
+                }
+                _ => t.attempts.len().to_string(),
+            };
             vec![
                 t.name.clone(),
-                status_of(&t.status).word().to_string(),
-                t.attempts.len().to_string(),
-                format!("{spent:.1}s"),
+                status.word().to_string(),
+                attempts,
+                spent,
                 if t.attempts.is_empty() {
                     "-".into()
                 } else {
@@ -267,22 +280,43 @@ pub fn show(root: &Path, run_id: &str, out: &mut dyn Write) -> anyhow::Result<i3
     for error in &results.errors {
         writeln!(out, "  {}: {}", error.task, error.error)?;
     }
-    writeln!(
-        out,
-        "\n{} of {} succeeded, {} failed, {} timed out, {} cancelled, {} skipped in {:.1}s{}",
-        results.succeeded,
-        results.total_tasks,
-        results.failed,
-        results.timed_out,
-        results.cancelled,
-        results.skipped,
-        results.total_execution_time,
-        if results.interrupted {
-            " (interrupted)"
-        } else {
-            ""
-        }
-    )?;
+    if live {
+        // The run goes on: what has ended so far, and what has not.
+        let going = results.total_tasks
+            - (results.succeeded
+                + results.failed
+                + results.timed_out
+                + results.cancelled
+                + results.skipped);
+        writeln!(
+            out,
+            "\nso far {} of {} succeeded, {} failed, {} timed out, {} cancelled, {} skipped; {going} not ended yet",
+            results.succeeded,
+            results.total_tasks,
+            results.failed,
+            results.timed_out,
+            results.cancelled,
+            results.skipped,
+        )?;
+    } else {
+        writeln!(
+            out,
+            "\n{} of {} succeeded ({}%), {} failed, {} timed out, {} cancelled, {} skipped in {}{}",
+            results.succeeded,
+            results.total_tasks,
+            format::percent(results.succeeded, results.total_tasks),
+            results.failed,
+            results.timed_out,
+            results.cancelled,
+            results.skipped,
+            format::seconds(results.total_execution_time),
+            if results.interrupted {
+                " (interrupted)"
+            } else {
+                ""
+            }
+        )?;
+    }
     writeln!(out, "results: {}", entry.paths.results().display())?;
     Ok(0)
 }

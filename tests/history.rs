@@ -211,6 +211,17 @@ fn live_runs_are_left_alone_and_unfinished_ones_are_pointed_out() {
         ls.contains(&format!("running (grove process {})", grove.id())),
         "{ls}"
     );
+    // show says what runs now, and no time for an attempt not ended.
+    let show = wait_for("show to see the agent running", || {
+        let show = stdout(&repo.grove(&["show", &run_id]));
+        let running = show
+            .lines()
+            .any(|l| l.split_whitespace().take(2).eq(["waits", "running"]));
+        running.then_some(show)
+    });
+    assert!(show.contains("0 + 1 under way"), "{show}");
+    assert!(show.contains("so far 0 of 1 succeeded"), "{show}");
+    assert!(!show.contains("-0.0s"), "{show}");
     let resume = repo.grove(&["resume", &run_id, "--headless"]);
     assert_eq!(resume.status.code(), Some(2), "{}", text(&resume));
     assert!(

@@ -639,8 +639,9 @@ impl Run {
         self.reopen();
         if status.is_final() {
             self.task_ended(index);
-            self.results_dirty = true;
         }
+        // results.json follows every state, so `grove show` on a live run shows it.
+        self.results_dirty = true;
         self.changed(index);
     }
 

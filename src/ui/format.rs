@@ -107,6 +107,19 @@ pub fn clock(d: Duration) -> String {
     }
 }
 
+/// `part` of `whole` as a whole percentage, rounded (2 of 3 is 67%).
+pub fn percent(part: usize, whole: usize) -> usize {
+    match whole {
+        0 => 0,
+        _ => (part * 200 + whole) / (2 * whole),
+    }
+}
+
+/// Seconds recorded as a number (results.json), as `duration` shows them; never `-0.0s`.
+pub fn seconds(secs: f64) -> String {
+    duration(Duration::try_from_secs_f64(secs).unwrap_or_default())
+}
+
 /// A measured duration with a tenth of a second when short: `0.4s`, `12.0s`, `3m05s`.
 pub fn duration(d: Duration) -> String {
     if d < Duration::from_secs(60) {
@@ -116,9 +129,12 @@ pub fn duration(d: Duration) -> String {
     }
 }
 
-/// `+12 −3, 2 files`
+/// `+12 −3, 2 files`, or `no changes`.
 pub fn diff_stat(stat: &DiffStat) -> String {
     let n = stat.files.len();
+    if n == 0 {
+        return "no changes".into();
+    }
     let files = if n == 1 { "file" } else { "files" };
     format!("+{} −{}, {n} {files}", stat.insertions, stat.deletions)
 }
@@ -259,5 +275,17 @@ mod tests {
             deletions: 0,
         };
         assert_eq!(diff_stat(&one), "+1 −0, 1 file");
+        assert_eq!(diff_stat(&DiffStat::default()), "no changes");
+    }
+
+    #[test]
+    fn percentages_round_and_no_time_is_negative() {
+        assert_eq!(percent(2, 3), 67);
+        assert_eq!(percent(1, 3), 33);
+        assert_eq!(percent(1, 8), 13);
+        assert_eq!(percent(0, 0), 0);
+        assert_eq!(seconds(-0.0), "0.0s");
+        assert_eq!(seconds(0.04), "0.0s");
+        assert_eq!(seconds(90.0), "1m30s");
     }
 }

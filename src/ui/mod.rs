@@ -5,7 +5,7 @@ mod app;
 mod diff;
 mod farewell;
 mod form;
-mod format;
+pub(crate) mod format;
 mod input;
 mod keymap;
 mod keys;

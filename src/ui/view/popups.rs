@@ -150,9 +150,7 @@ pub(super) fn draw_summary(app: &App, area: Rect, frame: &mut Frame) {
     let Some(summary) = &app.summary else {
         return;
     };
-    let rate = (summary.succeeded * 100)
-        .checked_div(summary.total)
-        .unwrap_or(0);
+    let rate = format::percent(summary.succeeded, summary.total);
     let mut counts = Vec::new();
     for status in TaskStatus::ALL {
         // Succeeded always, so "0 succeeded" is said; the other statuses only when they occurred.
