@@ -280,6 +280,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             exit_when_done,
             dir,
         } => {
+            if let Some(dir) = &dir {
+                demo_dir(dir)?;
+            }
             let demo = crate::demo::create_demo_repo(dir.as_deref())
                 .context("cannot create the demo repository")?;
             println!("grove demo: sample project in {}", demo.root.display());
@@ -303,6 +306,17 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Ok(crate::agent::demo_agent::run(&envelope, &cwd))
         }
     }
+}
+
+/// `grove demo --dir DIR`: DIR is created when missing; one that is not (or cannot be) a folder
+/// is bad input.
+fn demo_dir(dir: &Path) -> anyhow::Result<()> {
+    let usage = |text: String| crate::merge_cmd::UsageError(text).into();
+    if dir.exists() && !dir.is_dir() {
+        return Err(usage(format!("--dir {} is not a folder", dir.display())));
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| usage(format!("--dir: cannot create {}: {e}", dir.display())))
 }
 
 /// `grove new`: the dashboard on an empty `adhoc` run; tasks are started from it.

@@ -174,12 +174,14 @@ fn merge_of_an_unknown_run_exits_2() {
 
 #[test]
 fn demo_headless_runs_the_four_agents_to_the_end() {
-    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    // --dir need not exist: it is created.
+    let dir = home.path().join("not/there/yet");
     let out = std::process::Command::new(GROVE)
         .args(["demo", "--headless", "--dir"])
-        .arg(dir.path())
-        .env("HOME", dir.path())
-        .env("XDG_CONFIG_HOME", dir.path())
+        .arg(&dir)
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path())
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .output()
         .unwrap();
@@ -190,7 +192,7 @@ fn demo_headless_runs_the_four_agents_to_the_end() {
         stdout.contains("retrying"),
         "the demo shows a retry:\n{stdout}"
     );
-    let root = std::fs::read_dir(dir.path())
+    let root = std::fs::read_dir(&dir)
         .unwrap()
         .flatten()
         .find(|e| e.file_name().to_string_lossy().starts_with("grove-demo-"))
@@ -207,6 +209,28 @@ fn demo_headless_runs_the_four_agents_to_the_end() {
     .unwrap();
     assert_eq!(results["total_tasks"], 4);
     assert_eq!(results["succeeded"], 4);
+}
+
+#[test]
+fn demo_dir_that_cannot_be_a_folder_is_bad_input() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    for (dir, says) in [
+        (file.clone(), "is not a folder"),
+        (file.join("below"), "cannot create"),
+    ] {
+        let out = std::process::Command::new(GROVE)
+            .args(["demo", "--headless", "--dir"])
+            .arg(&dir)
+            .env("HOME", home.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(text(&out).contains(says), "{}", text(&out));
+    }
+    let left: Vec<_> = std::fs::read_dir(home.path()).unwrap().flatten().collect();
+    assert_eq!(left.len(), 1, "nothing but the file: {left:?}");
 }
 
 /// `prompt_file` must be inside the repository the run uses (`--repo`, else the current

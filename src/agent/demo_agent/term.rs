@@ -84,10 +84,10 @@ impl<'a> Term<'a> {
     pub fn progress(&mut self, label: &str, units: u32) {
         let (count, wait) = self.frames(units);
         for i in 0..count {
-            self.redraw(&bar(label, i, count));
+            self.redraw(&bar(label, i, count, columns()));
             std::thread::sleep(wait);
         }
-        self.redraw(&format!("{}\n", bar(label, count, count)));
+        self.redraw(&format!("{}\n", bar(label, count, count, columns())));
     }
 
     /// A spinner that never stops: the agent is stuck waiting (the timeout demo).
@@ -119,13 +119,62 @@ impl<'a> Term<'a> {
     }
 }
 
-fn bar(label: &str, done: u32, of: u32) -> String {
+/// Columns of the terminal the agent writes to (its pane), when stdout is one. Read at every
+/// frame: the pane is resized with the dashboard.
+fn columns() -> Option<usize> {
+    // SAFETY: TIOCGWINSZ fills the winsize it is given; on a descriptor that is no terminal it
+    // fails and leaves it alone.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+    (ok && size.ws_col > 0).then_some(usize::from(size.ws_col))
+}
+
+/// `label [████░░░░]  42%`, narrower when `columns` is too few (a small pane): a line that
+/// wraps would not be redrawn in place. Without room for a bar, the label and the percentage.
+fn bar(label: &str, done: u32, of: u32, columns: Option<usize>) -> String {
     let (done, of) = (u64::from(done), u64::from(of.max(1)));
-    let filled = (BAR_WIDTH as u64 * done / of) as usize;
     let percent = 100 * done / of;
+    // The last column stays free: a line that reaches it may wrap in some terminals.
+    let room = columns.map_or(usize::MAX, |c| c.saturating_sub(1));
+    let label_len = label.chars().count();
+    let width = BAR_WIDTH.min(room.saturating_sub(label_len + 8));
+    if width < 4 {
+        let label: String = label.chars().take(room.saturating_sub(5)).collect();
+        return format!("{BLUE}{label}{RESET} {percent:>3}%");
+    }
+    let filled = (width as u64 * done / of) as usize;
     format!(
         "{BLUE}{label}{RESET} [{GREEN}{}{DIM}{}{RESET}] {percent:>3}%",
         "█".repeat(filled),
-        "░".repeat(BAR_WIDTH - filled)
+        "░".repeat(width - filled)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the bar shows, without its colors.
+    fn shown(text: &str) -> String {
+        String::from_utf8(strip_ansi_escapes::strip(text)).unwrap()
+    }
+
+    #[test]
+    fn the_progress_bar_fits_its_pane() {
+        let full = shown(&bar("checking changes", 5, 10, None));
+        assert_eq!(
+            full,
+            format!(
+                "checking changes [{}{}]  50%",
+                "█".repeat(12),
+                "░".repeat(12)
+            )
+        );
+        for cols in [100, 48, 33, 24, 12] {
+            let line = shown(&bar("checking changes", 5, 10, Some(cols)));
+            assert!(line.chars().count() < cols, "{cols}: {line}");
+            assert!(line.ends_with(" 50%"), "{cols}: {line}");
+        }
+        assert!(shown(&bar("checking changes", 5, 10, Some(33))).contains('█'));
+    }
 }
