@@ -18,7 +18,11 @@ use crate::ui::AgentChoice;
 #[command(
     name = "grove",
     version,
-    about = "Run several coding agents at once, each in its own git worktree and branch."
+    about = "Run several coding agents at once, each in its own git worktree and branch.",
+    long_about = "Run several coding agents at once, each in its own git worktree and branch.\n\n\
+                  grove alone opens the dashboard on an empty run in this repository (as grove \
+                  new): start agents from it with n. grove run PLAN runs a plan; grove demo \
+                  shows it all on a throwaway repository."
 )]
 struct Cli {
     /// Without a command: `grove new` (the dashboard on an empty run in this repository).
@@ -26,58 +30,71 @@ struct Cli {
     command: Option<Cmd>,
 }
 
+/// `--repo`, on every command that works in a repository.
+const REPO_HELP: &str =
+    "The git repository to use (default: the one containing the current directory)";
+/// A run id argument.
+const RUN_ID_HELP: &str = "A run's id, as grove ls lists it (e.g. fix-20261121-051200)";
+
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Check a plan (and the repository it would run in) without running anything.
     Validate {
+        /// The plan file (TOML, or JSON when it ends in .json).
         plan: PathBuf,
-        /// The git repository to run in (default: the one containing the current directory).
-        #[arg(long)]
+        #[arg(long, help = REPO_HELP)]
         repo: Option<PathBuf>,
     },
     /// Run a plan.
     Run {
+        /// The plan file (TOML, or JSON when it ends in .json).
         plan: PathBuf,
-        #[arg(long)]
+        #[arg(long, help = REPO_HELP)]
         repo: Option<PathBuf>,
         #[command(flatten)]
         front: FrontEndArgs,
     },
     /// Continue a run that grove did not finish (a crash, kill -9, reboot, or a signal).
     Resume {
+        #[arg(help = RUN_ID_HELP)]
         run_id: String,
-        #[arg(long)]
+        #[arg(long, help = REPO_HELP)]
         repo: Option<PathBuf>,
         #[command(flatten)]
         front: FrontEndArgs,
     },
     /// List the runs in this repository.
     Ls {
-        #[arg(long)]
+        #[arg(long, help = REPO_HELP)]
         repo: Option<PathBuf>,
     },
-    /// A run's summary and per-task table.
+    /// A run's summary and per-task table (a live run's too).
     Show {
+        #[arg(help = RUN_ID_HELP)]
         run_id: String,
-        #[arg(long)]
+        #[arg(long, help = REPO_HELP)]
         repo: Option<PathBuf>,
     },
     /// An attempt's terminal output (the last attempt's unless --attempt).
     Logs {
+        #[arg(help = RUN_ID_HELP)]
         run_id: String,
+        /// The task whose output to print.
         task: String,
+        /// Which attempt (1 is the first; default: the last).
         #[arg(long)]
         attempt: Option<u32>,
         /// Plain text: escape sequences stripped, redrawn lines resolved.
         #[arg(long)]
         plain: bool,
-        #[arg(long)]
+        #[arg(long, help = REPO_HELP)]
         repo: Option<PathBuf>,
     },
-    /// Remove a run's worktrees and merged branches (with --force also unmerged branches, attempt
-    /// refs and unfinished runs).
+    /// Remove a run's worktrees and merged branches, or every run's with --all (with --force also
+    /// unmerged branches, attempt refs and unfinished runs).
     Clean {
-        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        /// The run to clean, as grove ls lists it; or --all for every run.
+        #[arg(conflicts_with = "all")]
         run_id: Option<String>,
         /// Every run of the repository that is not running.
         #[arg(long)]
@@ -89,20 +106,23 @@ enum Cmd {
         /// Also remove the run's records (.grove/runs/<run-id>).
         #[arg(long)]
         records: bool,
-        #[arg(long)]
+        #[arg(long, help = REPO_HELP)]
         repo: Option<PathBuf>,
     },
-    /// Open the dashboard on an empty run (plan "adhoc") and start agents from it with `n`.
+    /// Open the dashboard on an empty run (plan "adhoc") and start agents from it with `n` (what
+    /// grove alone does).
     New {
-        #[arg(long)]
+        #[arg(long, help = REPO_HELP)]
         repo: Option<PathBuf>,
     },
     /// Merge succeeded tasks of a run into its base branch.
     Merge {
+        #[arg(help = RUN_ID_HELP)]
         run_id: String,
+        /// The tasks to merge, in this order.
         #[arg(required = true)]
         tasks: Vec<String>,
-        #[arg(long)]
+        #[arg(long, help = REPO_HELP)]
         repo: Option<PathBuf>,
     },
     /// List every agent available (presets, user config, a plan's) and whether its program is
@@ -114,11 +134,14 @@ enum Cmd {
     },
     /// Create a throwaway repository with a sample project and run the demo plan there (offline).
     Demo {
+        /// Line output instead of the dashboard (automatic when stdout is not a terminal).
         #[arg(long)]
         headless: bool,
+        /// Quit the dashboard by itself when every task has ended.
         #[arg(long)]
         exit_when_done: bool,
-        /// Where to create the demo repository (default: the system temp directory).
+        /// Where to create the demo repository (created if missing; default: the system temp
+        /// directory).
         #[arg(long)]
         dir: Option<PathBuf>,
     },
@@ -251,6 +274,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             plain,
             &mut std::io::stdout(),
         ),
+        Cmd::Clean {
+            run_id: None,
+            all: false,
+            ..
+        } => Err(crate::merge_cmd::UsageError(
+            "grove clean needs a run id (grove ls lists them), or --all for every run that is not \
+             running"
+                .into(),
+        )
+        .into()),
         Cmd::Clean {
             run_id,
             all: _,
@@ -533,4 +566,46 @@ fn forward_signals(
         });
     }
     Ok(Signals { received })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn every_argument_and_flag_is_described() {
+        let cli = Cli::command();
+        let about = cli
+            .get_long_about()
+            .or(cli.get_about())
+            .unwrap()
+            .to_string();
+        assert!(about.contains("grove alone opens the dashboard"), "{about}");
+        for cmd in cli.get_subcommands().filter(|c| !c.is_hide_set()) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                assert!(
+                    arg.get_help().is_some(),
+                    "grove {} {id} has no description",
+                    cmd.get_name()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn clean_without_a_run_names_all() {
+        let err = Cli::try_parse_from(["grove", "clean"])
+            .map(dispatch)
+            .expect("clean parses without a run id");
+        let err = err
+            .expect_err("clean without a run id is refused")
+            .to_string();
+        assert!(err.contains("--all"), "{err}");
+    }
 }
