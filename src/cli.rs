@@ -6,7 +6,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 
 use crate::engine::api::{Command, FrontEnd};
 use crate::engine::{self, ResumeError, RunRequest};
@@ -19,10 +19,8 @@ use crate::ui::AgentChoice;
     name = "grove",
     version,
     about = "Run several coding agents at once, each in its own git worktree and branch.",
-    long_about = "Run several coding agents at once, each in its own git worktree and branch.\n\n\
-                  grove alone opens the dashboard on an empty run in this repository (as grove \
-                  new): start agents from it with n. grove run PLAN runs a plan; grove demo \
-                  shows it all on a throwaway repository."
+    after_help = "Without a command, grove opens the dashboard on an empty run in this repository \
+(the same as `grove new`): start agents there with `n`, quit with `q`."
 )]
 struct Cli {
     /// Without a command: `grove new` (the dashboard on an empty run in this repository).
@@ -30,71 +28,71 @@ struct Cli {
     command: Option<Cmd>,
 }
 
-/// `--repo`, on every command that works in a repository.
-const REPO_HELP: &str =
-    "The git repository to use (default: the one containing the current directory)";
-/// A run id argument.
-const RUN_ID_HELP: &str = "A run's id, as grove ls lists it (e.g. fix-20261121-051200)";
-
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Check a plan (and the repository it would run in) without running anything.
     Validate {
         /// The plan file (TOML, or JSON when it ends in .json).
         plan: PathBuf,
-        #[arg(long, help = REPO_HELP)]
+        /// The git repository to run in (default: the one containing the current directory).
+        #[arg(long)]
         repo: Option<PathBuf>,
     },
     /// Run a plan.
     Run {
         /// The plan file (TOML, or JSON when it ends in .json).
         plan: PathBuf,
-        #[arg(long, help = REPO_HELP)]
+        /// The git repository (default: the one containing the current directory).
+        #[arg(long)]
         repo: Option<PathBuf>,
         #[command(flatten)]
         front: FrontEndArgs,
     },
     /// Continue a run that grove did not finish (a crash, kill -9, reboot, or a signal).
     Resume {
-        #[arg(help = RUN_ID_HELP)]
+        /// The run to continue (see grove ls).
         run_id: String,
-        #[arg(long, help = REPO_HELP)]
+        /// The git repository (default: the one containing the current directory).
+        #[arg(long)]
         repo: Option<PathBuf>,
         #[command(flatten)]
         front: FrontEndArgs,
     },
     /// List the runs in this repository.
     Ls {
-        #[arg(long, help = REPO_HELP)]
+        /// The git repository (default: the one containing the current directory).
+        #[arg(long)]
         repo: Option<PathBuf>,
     },
-    /// A run's summary and per-task table (a live run's too).
+    /// A run's summary and per-task table.
     Show {
-        #[arg(help = RUN_ID_HELP)]
+        /// The run to show (see grove ls).
         run_id: String,
-        #[arg(long, help = REPO_HELP)]
+        /// The git repository (default: the one containing the current directory).
+        #[arg(long)]
         repo: Option<PathBuf>,
     },
     /// An attempt's terminal output (the last attempt's unless --attempt).
     Logs {
-        #[arg(help = RUN_ID_HELP)]
+        /// The run (see grove ls).
         run_id: String,
         /// The task whose output to print.
         task: String,
-        /// Which attempt (1 is the first; default: the last).
+        /// Which attempt's output (1 is the first; default: the last).
         #[arg(long)]
         attempt: Option<u32>,
         /// Plain text: escape sequences stripped, redrawn lines resolved.
         #[arg(long)]
         plain: bool,
-        #[arg(long, help = REPO_HELP)]
+        /// The git repository (default: the one containing the current directory).
+        #[arg(long)]
         repo: Option<PathBuf>,
     },
-    /// Remove a run's worktrees and merged branches, or every run's with --all (with --force also
-    /// unmerged branches, attempt refs and unfinished runs).
+    /// Remove a run's worktrees and merged branches (with --force also unmerged branches, attempt
+    /// refs and unfinished runs).
+    #[command(group(ArgGroup::new("which").required(true).args(["run_id", "all"])))]
     Clean {
-        /// The run to clean, as grove ls lists it; or --all for every run.
-        #[arg(conflicts_with = "all")]
+        /// The run to clean (see grove ls); or --all.
         run_id: Option<String>,
         /// Every run of the repository that is not running.
         #[arg(long)]
@@ -106,23 +104,25 @@ enum Cmd {
         /// Also remove the run's records (.grove/runs/<run-id>).
         #[arg(long)]
         records: bool,
-        #[arg(long, help = REPO_HELP)]
+        /// The git repository (default: the one containing the current directory).
+        #[arg(long)]
         repo: Option<PathBuf>,
     },
-    /// Open the dashboard on an empty run (plan "adhoc") and start agents from it with `n` (what
-    /// grove alone does).
+    /// Open the dashboard on an empty run (plan "adhoc") and start agents from it with `n`.
     New {
-        #[arg(long, help = REPO_HELP)]
+        /// The git repository (default: the one containing the current directory).
+        #[arg(long)]
         repo: Option<PathBuf>,
     },
     /// Merge succeeded tasks of a run into its base branch.
     Merge {
-        #[arg(help = RUN_ID_HELP)]
+        /// The run (see grove ls).
         run_id: String,
-        /// The tasks to merge, in this order.
+        /// The succeeded tasks to merge, in this order.
         #[arg(required = true)]
         tasks: Vec<String>,
-        #[arg(long, help = REPO_HELP)]
+        /// The git repository (default: the one containing the current directory).
+        #[arg(long)]
         repo: Option<PathBuf>,
     },
     /// List every agent available (presets, user config, a plan's) and whether its program is
@@ -140,14 +140,14 @@ enum Cmd {
         /// Quit the dashboard by itself when every task has ended.
         #[arg(long)]
         exit_when_done: bool,
-        /// Where to create the demo repository (created if missing; default: the system temp
-        /// directory).
+        /// Where to create the demo repository (default: the system temp directory).
         #[arg(long)]
         dir: Option<PathBuf>,
     },
     /// The bundled demo agent (run by the `demo` preset).
     #[command(hide = true)]
     DemoAgent {
+        /// The task's envelope.json, which says what to do.
         #[arg(long)]
         envelope: PathBuf,
     },
@@ -155,8 +155,10 @@ enum Cmd {
     /// grove starts setup commands, agents and checks under `sandbox`, `network`, `max_memory`).
     #[command(hide = true)]
     SandboxExec {
+        /// The attempt's sandbox.json.
         #[arg(long)]
         spec: PathBuf,
+        /// The command to exec once confined.
         #[arg(last = true, required = true)]
         argv: Vec<String>,
     },
@@ -190,7 +192,10 @@ pub fn main() -> i32 {
         Ok(code) => code,
         Err(e) => {
             if let Some(plan_error) = e.downcast_ref::<PlanError>() {
-                eprintln!("error: {plan_error}");
+                // One line per problem when the plan has several.
+                for line in plan_error.to_string().lines() {
+                    eprintln!("error: {line}");
+                }
                 return plan_error.exit_code();
             }
             if let Some(usage) = e.downcast_ref::<crate::merge_cmd::UsageError>() {
@@ -275,16 +280,6 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             &mut std::io::stdout(),
         ),
         Cmd::Clean {
-            run_id: None,
-            all: false,
-            ..
-        } => Err(crate::merge_cmd::UsageError(
-            "grove clean needs a run id (grove ls lists them), or --all for every run that is not \
-             running"
-                .into(),
-        )
-        .into()),
-        Cmd::Clean {
             run_id,
             all: _,
             force,
@@ -313,9 +308,6 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             exit_when_done,
             dir,
         } => {
-            if let Some(dir) = &dir {
-                demo_dir(dir)?;
-            }
             let demo = crate::demo::create_demo_repo(dir.as_deref())
                 .context("cannot create the demo repository")?;
             println!("grove demo: sample project in {}", demo.root.display());
@@ -339,17 +331,6 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Ok(crate::agent::demo_agent::run(&envelope, &cwd))
         }
     }
-}
-
-/// `grove demo --dir DIR`: DIR is created when missing; one that is not (or cannot be) a folder
-/// is bad input.
-fn demo_dir(dir: &Path) -> anyhow::Result<()> {
-    let usage = |text: String| crate::merge_cmd::UsageError(text).into();
-    if dir.exists() && !dir.is_dir() {
-        return Err(usage(format!("--dir {} is not a folder", dir.display())));
-    }
-    std::fs::create_dir_all(dir)
-        .map_err(|e| usage(format!("--dir: cannot create {}: {e}", dir.display())))
 }
 
 /// `grove new`: the dashboard on an empty `adhoc` run; tasks are started from it.
@@ -570,42 +551,45 @@ fn forward_signals(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     use clap::CommandFactory;
 
-    use super::*;
-
+    /// Every argument and flag of every command, hidden ones included, says what it is for.
     #[test]
-    fn every_argument_and_flag_is_described() {
-        let cli = Cli::command();
-        let about = cli
-            .get_long_about()
-            .or(cli.get_about())
-            .unwrap()
-            .to_string();
-        assert!(about.contains("grove alone opens the dashboard"), "{about}");
-        for cmd in cli.get_subcommands().filter(|c| !c.is_hide_set()) {
+    fn every_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
             for arg in cmd.get_arguments() {
-                let id = arg.get_id().as_str();
-                if id == "help" || id == "version" {
-                    continue;
+                let generated = matches!(arg.get_id().as_str(), "help" | "version");
+                if !generated && arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {}", arg.get_id()));
                 }
-                assert!(
-                    arg.get_help().is_some(),
-                    "grove {} {id} has no description",
-                    cmd.get_name()
-                );
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
             }
         }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "grove", &mut missing);
+        assert!(missing.is_empty(), "arguments without help: {missing:?}");
     }
 
     #[test]
-    fn clean_without_a_run_names_all() {
-        let err = Cli::try_parse_from(["grove", "clean"])
-            .map(dispatch)
-            .expect("clean parses without a run id");
-        let err = err
-            .expect_err("clean without a run id is refused")
-            .to_string();
-        assert!(err.contains("--all"), "{err}");
+    fn help_says_what_bare_grove_does() {
+        let help = Cli::command().render_help().to_string();
+        assert!(
+            help.contains("Without a command, grove opens the dashboard"),
+            "{help}"
+        );
+    }
+
+    #[test]
+    fn clean_without_a_run_mentions_all() {
+        let err = Cli::try_parse_from(["grove", "clean"]).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("<RUN_ID|--all>"), "{text}");
+        let both = Cli::try_parse_from(["grove", "clean", "r1", "--all"]).unwrap_err();
+        assert_eq!(both.kind(), clap::error::ErrorKind::ArgumentConflict);
+        assert!(Cli::try_parse_from(["grove", "clean", "--all"]).is_ok());
+        assert!(Cli::try_parse_from(["grove", "clean", "r1"]).is_ok());
     }
 }

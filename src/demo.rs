@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use git2::{IndexAddOption, Repository, RepositoryInitOptions};
 
+use crate::merge_cmd::UsageError;
+
 /// A demo repository ready to run: its root and the plan `grove demo` runs.
 #[derive(Debug, Clone)]
 pub struct DemoRepo {
@@ -32,10 +34,22 @@ const PLANS: &[(&str, &str)] = &[
 ];
 
 /// Creates `grove-demo-` plus six random characters under `parent` (default: the system temp
-/// dir), holding the sample project and plans committed on `main`; returns it with
-/// `plans/demo.toml`.
+/// dir; created when missing), holding the sample project and plans committed on `main`;
+/// returns it with `plans/demo.toml`. A `parent` that is not a folder and cannot be made one
+/// is a [`UsageError`] (exit 2), and nothing is created.
 pub fn create_demo_repo(parent: Option<&Path>) -> anyhow::Result<DemoRepo> {
-    let parent = parent.map_or_else(std::env::temp_dir, Path::to_path_buf);
+    let parent = match parent {
+        Some(parent) => {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                UsageError(format!(
+                    "--dir {}: cannot be the demo's folder: {e}",
+                    parent.display()
+                ))
+            })?;
+            parent.to_path_buf()
+        }
+        None => std::env::temp_dir(),
+    };
     let dir = tempfile::Builder::new()
         .prefix("grove-demo-")
         .rand_bytes(6)

@@ -4,11 +4,11 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 
-use crate::engine::api::TaskStatus;
+use crate::engine::api::{MergeState, TaskStatus};
 use crate::engine::output::plain_text;
 use crate::headless::table;
 use crate::merge_cmd::UsageError;
@@ -123,7 +123,12 @@ impl RunEntry {
 }
 
 fn status_of(key: &str) -> TaskStatus {
-    serde_json::from_value(serde_json::Value::String(key.into())).unwrap_or(TaskStatus::Pending)
+    from_key(key).unwrap_or(TaskStatus::Pending)
+}
+
+/// The enum value results.json spells `key` (`"timed_out"`, `"not_requested"`).
+fn from_key<T: serde::de::DeserializeOwned>(key: &str) -> Option<T> {
+    serde_json::from_value(serde_json::Value::String(key.into())).ok()
 }
 
 /// Every run of the repository, oldest first.
@@ -204,10 +209,86 @@ pub fn ls(root: &Path, out: &mut dyn Write) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// `grove show <run-id>`: the run's summary and per-task table from results.json.
+/// One task's row in `grove show`.
+struct TaskLine {
+    name: String,
+    status: TaskStatus,
+    attempts: u32,
+    /// Time its attempts took (for one under way, so far); None before its first.
+    time: Option<Duration>,
+    merge: MergeState,
+    /// Why it ended as it did, once it ended.
+    error: Option<String>,
+}
+
+/// The tasks as the journal tells them, current to its last line (a live run's results.json
+/// is only rewritten when a task ends), an attempt under way counted up to `now` while the run
+/// is `live`; else (no journal) as results.json does.
+fn task_lines(entry: &RunEntry, results: &Results, live: bool, now: SystemTime) -> Vec<TaskLine> {
+    let Some(record) = &entry.record else {
+        return results
+            .tasks
+            .iter()
+            .map(|t| TaskLine {
+                name: t.name.clone(),
+                status: status_of(&t.status),
+                attempts: u32::try_from(t.attempts.len()).unwrap_or(u32::MAX),
+                time: (!t.attempts.is_empty()).then(|| {
+                    t.attempts
+                        .iter()
+                        .map(|a| format::recorded_secs(a.duration_s))
+                        .sum()
+                }),
+                merge: from_key(&t.merge.state).unwrap_or(MergeState::NotRequested),
+                error: t.error.clone(),
+            })
+            .collect();
+    };
+    record
+        .tasks
+        .iter()
+        .map(|t| {
+            let status = t.status();
+            let state = t.state.as_ref();
+            let current = state.map_or(0, |s| s.attempt);
+            let mut time: Duration = t
+                .attempts
+                .iter()
+                .map(|a| format::recorded_secs(a.duration_s))
+                .sum();
+            // The attempt under way has no report in the journal yet.
+            let under_way = matches!(status, TaskStatus::Preparing | TaskStatus::Running)
+                && !t.attempts.iter().any(|a| a.attempt == current);
+            if let (true, true, Some(started)) = (live, under_way, state.and_then(|s| s.started_at))
+            {
+                time += now.duration_since(started).unwrap_or_default();
+            }
+            let attempts = current.max(u32::try_from(t.attempts.len()).unwrap_or(u32::MAX));
+            TaskLine {
+                name: t.name.clone(),
+                status,
+                attempts,
+                time: (attempts > 0).then_some(time),
+                merge: t
+                    .merge
+                    .as_ref()
+                    .map_or(MergeState::NotRequested, |m| m.state),
+                error: state
+                    .filter(|_| status.is_final())
+                    .and_then(|s| s.error.clone()),
+            }
+        })
+        .collect()
+}
+
+/// `grove show <run-id>`: the run's summary and per-task table, from its journal and
+/// results.json.
 pub fn show(root: &Path, run_id: &str, out: &mut dyn Write) -> anyhow::Result<i32> {
     let entry = existing_run(root, run_id)?;
     let results = Results::load(&entry.paths.results())?;
+    let state = entry.state();
+    let live = matches!(state, RunState::Running { .. });
+    let lines = task_lines(&entry, &results, live, SystemTime::now());
     let short = &results.base_commit[..12.min(results.base_commit.len())];
     writeln!(out, "run         {}", results.run_id)?;
     writeln!(
@@ -215,8 +296,8 @@ pub fn show(root: &Path, run_id: &str, out: &mut dyn Write) -> anyhow::Result<i3
         "plan        {} ({}), {} task{}",
         results.plan,
         results.strategy,
-        results.total_tasks,
-        if results.total_tasks == 1 { "" } else { "s" }
+        lines.len(),
+        if lines.len() == 1 { "" } else { "s" }
     )?;
     writeln!(
         out,
@@ -225,7 +306,7 @@ pub fn show(root: &Path, run_id: &str, out: &mut dyn Write) -> anyhow::Result<i3
         results.base_branch.as_deref().unwrap_or("commit")
     )?;
     writeln!(out, "started     {}", results.started_at)?;
-    let state = match entry.state() {
+    let said = match &state {
         RunState::Finished => match &results.completed_at {
             Some(at) => format!("finished {at}"),
             None => "finished".into(),
@@ -233,38 +314,21 @@ pub fn show(root: &Path, run_id: &str, out: &mut dyn Write) -> anyhow::Result<i3
         RunState::Unfinished => format!("unfinished: continue it with grove resume {run_id}"),
         RunState::Running { pid } => format!("running (grove process {pid})"),
     };
-    writeln!(out, "state       {state}")?;
-    let live = matches!(entry.state(), RunState::Running { .. });
-    let rows: Vec<Vec<String>> = results
-        .tasks
+    writeln!(out, "state       {said}")?;
+    let rows: Vec<Vec<String>> = lines
         .iter()
         .map(|t| {
-            let status = status_of(&t.status);
-            // Ended attempts only: one under way is not in results.json until it ends.
-            let spent = match t.attempts.is_empty() {
-                true => "-".to_string(),
-                false => format::seconds(t.attempts.iter().map(|a| a.duration_s).sum()),
-            };
-            let attempts = match status {
-                TaskStatus::Running | TaskStatus::Preparing => {
-                    format!("{} + 1 under way", t.attempts.len())
-                }
-                _ => t.attempts.len().to_string(),
-            };
             vec![
                 t.name.clone(),
-                status.word().to_string(),
-                attempts,
-                spent,
-                if t.attempts.is_empty() {
+                t.status.word().to_string(),
+                t.attempts.to_string(),
+                t.time.map_or_else(|| "-".into(), format::duration),
+                if t.attempts == 0 {
                     "-".into()
                 } else {
-                    t.branch.clone()
+                    entry.paths.branch(&t.name)
                 },
-                match t.merge.state.as_str() {
-                    "not_requested" => "-".to_string(),
-                    other => other.to_string(),
-                },
+                t.merge.word().to_string(),
             ]
         })
         .collect();
@@ -277,45 +341,30 @@ pub fn show(root: &Path, run_id: &str, out: &mut dyn Write) -> anyhow::Result<i3
             &rows
         )
     )?;
-    for error in &results.errors {
-        writeln!(out, "  {}: {}", error.task, error.error)?;
+    for t in &lines {
+        if let Some(error) = &t.error {
+            writeln!(out, "  {}: {error}", t.name)?;
+        }
     }
-    if live {
-        // The run goes on: what has ended so far, and what has not.
-        let going = results.total_tasks
-            - (results.succeeded
-                + results.failed
-                + results.timed_out
-                + results.cancelled
-                + results.skipped);
-        writeln!(
+    match state {
+        RunState::Finished => writeln!(
             out,
-            "\nso far {} of {} succeeded, {} failed, {} timed out, {} cancelled, {} skipped; {going} not ended yet",
+            "\n{} of {} succeeded, {} failed, {} timed out, {} cancelled, {} skipped in {}{}",
             results.succeeded,
             results.total_tasks,
             results.failed,
             results.timed_out,
             results.cancelled,
             results.skipped,
-        )?;
-    } else {
-        writeln!(
-            out,
-            "\n{} of {} succeeded ({}%), {} failed, {} timed out, {} cancelled, {} skipped in {}{}",
-            results.succeeded,
-            results.total_tasks,
-            format::percent(results.succeeded, results.total_tasks),
-            results.failed,
-            results.timed_out,
-            results.cancelled,
-            results.skipped,
-            format::seconds(results.total_execution_time),
+            format::duration(format::recorded_secs(results.total_execution_time)),
             if results.interrupted {
                 " (interrupted)"
             } else {
                 ""
             }
-        )?;
+        )?,
+        RunState::Running { .. } => writeln!(out, "\nso far: {}", entry.counts())?,
+        RunState::Unfinished => writeln!(out, "\nwhen it stopped: {}", entry.counts())?,
     }
     writeln!(out, "results: {}", entry.paths.results().display())?;
     Ok(0)

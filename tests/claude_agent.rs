@@ -419,7 +419,7 @@ fn errors_in_the_user_config_name_its_file_line_and_column() {
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim(),
         format!(
-            "error: {}:3:1: unknown key 'timout' in [defaults]",
+            "error: {}:3:1: unknown key 'timout' in [defaults] (did you mean 'timeout'?)",
             config.display()
         )
     );

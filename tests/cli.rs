@@ -172,19 +172,39 @@ fn merge_of_an_unknown_run_exits_2() {
     );
 }
 
+/// `grove demo --headless --dir DIR` with `home` as HOME.
+fn demo(home: &std::path::Path, dir: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(GROVE)
+        .args(["demo", "--headless", "--dir"])
+        .arg(dir)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn demo_dir_that_cannot_be_a_folder_exits_2_creating_nothing() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("a-file");
+    std::fs::write(&file, "not a folder").unwrap();
+    for dir in [file.clone(), file.join("below")] {
+        let out = demo(home.path(), &dir);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&dir.display().to_string()), "{stderr}");
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "not a folder");
+    assert_eq!(std::fs::read_dir(home.path()).unwrap().count(), 1);
+}
+
 #[test]
 fn demo_headless_runs_the_four_agents_to_the_end() {
     let home = tempfile::tempdir().unwrap();
-    // --dir need not exist: it is created.
-    let dir = home.path().join("not/there/yet");
-    let out = std::process::Command::new(GROVE)
-        .args(["demo", "--headless", "--dir"])
-        .arg(&dir)
-        .env("HOME", home.path())
-        .env("XDG_CONFIG_HOME", home.path())
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .unwrap();
+    // --dir names a folder that is not there yet: it is created.
+    let dir = home.path().join("demos/here");
+    let out = demo(home.path(), &dir);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("4 of 4 succeeded"), "{stdout}");
@@ -209,28 +229,6 @@ fn demo_headless_runs_the_four_agents_to_the_end() {
     .unwrap();
     assert_eq!(results["total_tasks"], 4);
     assert_eq!(results["succeeded"], 4);
-}
-
-#[test]
-fn demo_dir_that_cannot_be_a_folder_is_bad_input() {
-    let home = tempfile::tempdir().unwrap();
-    let file = home.path().join("a-file");
-    std::fs::write(&file, "").unwrap();
-    for (dir, says) in [
-        (file.clone(), "is not a folder"),
-        (file.join("below"), "cannot create"),
-    ] {
-        let out = std::process::Command::new(GROVE)
-            .args(["demo", "--headless", "--dir"])
-            .arg(&dir)
-            .env("HOME", home.path())
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-        assert!(text(&out).contains(says), "{}", text(&out));
-    }
-    let left: Vec<_> = std::fs::read_dir(home.path()).unwrap().flatten().collect();
-    assert_eq!(left.len(), 1, "nothing but the file: {left:?}");
 }
 
 /// `prompt_file` must be inside the repository the run uses (`--repo`, else the current

@@ -3,6 +3,8 @@
 //! (or their terminal) would. Every wait polls the emulated screen up to a deadline.
 
 mod common;
+#[path = "support/svg.rs"]
+mod svg;
 #[path = "support/tty.rs"]
 mod tty;
 
@@ -759,17 +761,24 @@ fn closing_the_terminal_stops_the_agents() {
     assert_eq!(task(&results, "stubborn")["status"], "cancelled");
 }
 
+/// `grove demo ARGS` with the demo repository (and HOME) in `home`.
+fn grove_demo(home: &Path, args: &[&str]) -> Tty {
+    let mut cmd = CommandBuilder::new(GROVE);
+    cmd.arg("demo");
+    cmd.args(args);
+    cmd.arg("--dir");
+    cmd.arg(home);
+    cmd.cwd(home);
+    cmd.env("HOME", home);
+    cmd.env("XDG_CONFIG_HOME", home);
+    cmd.env("GIT_CONFIG_NOSYSTEM", "1");
+    Tty::spawn(cmd)
+}
+
 #[test]
 fn grove_demo_opens_the_dashboard() {
     let home = tempfile::tempdir().unwrap();
-    let mut cmd = CommandBuilder::new(GROVE);
-    cmd.args(["demo", "--exit-when-done", "--dir"]);
-    cmd.arg(home.path());
-    cmd.cwd(home.path());
-    cmd.env("HOME", home.path());
-    cmd.env("XDG_CONFIG_HOME", home.path());
-    cmd.env("GIT_CONFIG_NOSYSTEM", "1");
-    let mut dash = Tty::spawn(cmd);
+    let mut dash = grove_demo(home.path(), &["--exit-when-done"]);
     let agents = ["code_generator", "code_reviewer", "tester", "documenter"];
     dash.wait_for("the four demo agents, their output in their panes", |s| {
         let shown = |n: &&str| {
@@ -791,6 +800,60 @@ fn grove_demo_opens_the_dashboard() {
         "{}",
         screen.text()
     );
+}
+
+/// The README's picture of the dashboard, `assets/dashboard.svg`, made from a real run: the
+/// real `grove demo` at 120x36, taken once its agents work with output in their panes. Run
+/// `cargo test --test dashboard_e2e screenshot -- --ignored` to make it again.
+#[test]
+#[ignore = "writes assets/dashboard.svg: run it to make the README's picture again"]
+fn screenshot() {
+    let home = tempfile::tempdir().unwrap();
+    let mut dash = grove_demo(home.path(), &[]);
+    dash.resize(36, 120);
+    let agents = ["code_generator", "code_reviewer", "tester", "documenter"];
+    // Some agents done, the tester on its second attempt, a progress bar being drawn.
+    dash.wait_for("demo agents at work", |s| {
+        let running = agents
+            .iter()
+            .filter(|n| s.status(n).as_deref() == Some("running"))
+            .count();
+        let bar = agents.iter().any(|n| {
+            s.pane(n).is_some_and(|p| {
+                p.lines
+                    .iter()
+                    .any(|l| l.contains("checking changes") && l.contains("██"))
+            })
+        });
+        let second = s.list_details("tester").is_some_and(|d| d.contains("2/3"));
+        (running >= 2 && bar && second).then_some(())
+    });
+    let picture = {
+        let out = dash.out.0.lock().unwrap();
+        svg::render(out.parser.screen())
+    };
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/dashboard.svg");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, picture).unwrap();
+    // Dropping the terminal stops grove and the demo agents.
+}
+
+#[test]
+fn the_readme_shows_the_dashboard_picture() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(
+        readme
+            .lines()
+            .take(5)
+            .any(|l| l == "![grove dashboard](assets/dashboard.svg)"),
+        "the picture is at the top of the README"
+    );
+    let svg = std::fs::read_to_string(root.join("assets/dashboard.svg")).unwrap();
+    assert!(svg.starts_with("<svg ") && svg.ends_with("</svg>\n"));
+    for agent in ["code_generator", "code_reviewer", "tester", "documenter"] {
+        assert!(svg.contains(agent), "{agent} is in the picture");
+    }
 }
 
 #[test]
@@ -869,6 +932,21 @@ fn grove_without_a_plan_starts_agents_from_the_form_and_copies_them() {
         .filter(|e| e["event"] == "task_added")
         .count();
     assert_eq!(added, 2);
+}
+
+/// Bare `grove` and `q` at once: the run no task joined is not recorded.
+#[test]
+fn grove_opened_and_quit_leaves_no_run() {
+    let repo = Repo::new();
+    let mut dash = grove_new(&repo);
+    dash.wait_for("the empty run's hint", |s| {
+        s.contains("n start a task").then_some(())
+    });
+    dash.send(b"q");
+    assert_eq!(dash.exit_code(), 0);
+    let ls = repo.grove(&["ls"]);
+    let listing = String::from_utf8_lossy(&ls.stdout);
+    assert!(listing.starts_with("no runs in "), "{listing}");
 }
 
 #[test]

@@ -86,8 +86,18 @@ impl Agent {
     }
 
     fn run_file(&self, envelope: &Path, result: &Path) -> Outcome {
+        self.run_file_in(envelope, result, &|| None)
+    }
+
+    /// [`Agent::run_file`] on a terminal `columns` says the width of, asked before each frame.
+    fn run_file_in(
+        &self,
+        envelope: &Path,
+        result: &Path,
+        columns: &dyn Fn() -> Option<u16>,
+    ) -> Outcome {
         let mut out = Vec::new();
-        let code = demo_agent::run_with_output(envelope, &self.work, &mut out);
+        let code = demo_agent::run_with_output(envelope, &self.work, &mut out, columns);
         let result = fs::read_to_string(result)
             .ok()
             .map(|t| serde_json::from_str(&t).expect("result is valid JSON"));
@@ -300,6 +310,101 @@ fn output_is_colored_and_redrawn_in_place() {
     assert!(done.output.contains("100%"));
 }
 
+/// Every line the agent redraws in place (spinner, progress bar) as it shows: escapes
+/// stripped, up to the end of the line.
+fn redrawn_lines(raw: &str) -> Vec<String> {
+    raw.split("\r\x1b[2K")
+        .skip(1)
+        .map(|frame| {
+            let line = frame.split('\n').next().unwrap_or_default();
+            strip_ansi_escapes::strip_str(line)
+        })
+        .collect()
+}
+
+#[test]
+fn redrawn_lines_fit_the_terminal_read_before_each_frame() {
+    let agent = Agent::new();
+    let envelope = agent.envelope("narrow", "Add helpers", json!({"duration": 1.0}), 1);
+    let path = agent.run_dir.join("narrow.envelope.json");
+    fs::write(&path, envelope.to_string()).unwrap();
+    // 80 columns at first, then 30: the terminal was made narrower during the run.
+    let asked = std::cell::Cell::new(0u32);
+    let columns = || {
+        asked.set(asked.get() + 1);
+        Some(if asked.get() <= 3 { 80 } else { 30 })
+    };
+    let done = agent.run_file_in(&path, &agent.result_path("narrow"), &columns);
+    assert_eq!(done.code, 0, "{}", done.output);
+    let lines = redrawn_lines(&done.raw);
+    let bars: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("checking changes"))
+        .collect();
+    assert!(bars.len() > 3, "{lines:?}");
+    for line in &lines[3..] {
+        assert!(
+            line.chars().count() < 30,
+            "{line:?} is wider than 30 columns"
+        );
+    }
+    let last = bars[bars.len() - 1];
+    assert!(last.contains("100%") && last.contains('█'), "{last:?}");
+    // Wide enough, the bar is as long as ever.
+    let wide = agent.run_file_in(&path, &agent.result_path("narrow"), &|| Some(200));
+    let full = redrawn_lines(&wide.raw)
+        .into_iter()
+        .rfind(|l| l.contains("checking changes"))
+        .unwrap();
+    assert_eq!(full.matches('█').count(), 24, "{full:?}");
+}
+
+/// The real binary in a real 40-column PTY: the progress bar ends as one line, not wrapped
+/// into several.
+#[test]
+fn the_progress_bar_fits_a_narrow_pty() {
+    use portable_pty::{native_pty_system, CommandBuilder, PtySize};
+    use std::io::Read;
+    let (rows, cols) = (40, 40);
+    let agent = Agent::new();
+    let envelope = agent.envelope("narrow", "Add helpers", json!({"duration": 0.5}), 1);
+    let path = agent.run_dir.join("narrow.envelope.json");
+    fs::write(&path, envelope.to_string()).unwrap();
+    let pair = native_pty_system()
+        .openpty(PtySize {
+            rows,
+            cols,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .unwrap();
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_grove"));
+    cmd.args(["demo-agent", "--envelope"]);
+    cmd.arg(&path);
+    cmd.cwd(&agent.work);
+    cmd.env_remove("COLUMNS");
+    let mut child = pair.slave.spawn_command(cmd).unwrap();
+    drop(pair.slave);
+    let mut reader = pair.master.try_clone_reader().unwrap();
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Until the agent's side closes (EOF, or EIO once the child is gone).
+    while let Ok(n @ 1..) = reader.read(&mut buf) {
+        bytes.extend_from_slice(&buf[..n]);
+    }
+    assert!(child.wait().unwrap().success());
+    let mut parser = vt100::Parser::new(rows, cols, 0);
+    parser.process(&bytes);
+    // Row by row: `contents()` would join a wrapped row to the one it continues.
+    let screen: Vec<String> = parser.screen().rows(0, cols).collect();
+    let bar_rows: Vec<&String> = screen
+        .iter()
+        .filter(|l| l.contains("checking changes"))
+        .collect();
+    assert_eq!(bar_rows.len(), 1, "{screen:#?}");
+    assert!(bar_rows[0].contains("100%"), "{screen:#?}");
+}
+
 #[test]
 fn duration_spreads_the_work_over_at_least_that_long() {
     let agent = Agent::new();
@@ -409,7 +514,7 @@ mod demo_repo {
             "result_path": result,
         });
         fs::write(&envelope, body.to_string()).unwrap();
-        let code = demo_agent::run_with_output(&envelope, &demo.root, &mut Vec::new());
+        let code = demo_agent::run_with_output(&envelope, &demo.root, &mut Vec::new(), &|| None);
         assert_eq!(code, 0);
         let review = fs::read_to_string(demo.root.join("REVIEW.md")).unwrap();
         assert!(

@@ -211,17 +211,6 @@ fn live_runs_are_left_alone_and_unfinished_ones_are_pointed_out() {
         ls.contains(&format!("running (grove process {})", grove.id())),
         "{ls}"
     );
-    // show says what runs now, and no time for an attempt not ended.
-    let show = wait_for("show to see the agent running", || {
-        let show = stdout(&repo.grove(&["show", &run_id]));
-        let running = show
-            .lines()
-            .any(|l| l.split_whitespace().take(2).eq(["waits", "running"]));
-        running.then_some(show)
-    });
-    assert!(show.contains("0 + 1 under way"), "{show}");
-    assert!(show.contains("so far 0 of 1 succeeded"), "{show}");
-    assert!(!show.contains("-0.0s"), "{show}");
     let resume = repo.grove(&["resume", &run_id, "--headless"]);
     assert_eq!(resume.status.code(), Some(2), "{}", text(&resume));
     assert!(
@@ -319,6 +308,36 @@ fn live_runs_are_left_alone_and_unfinished_ones_are_pointed_out() {
         .ends_with("finished"));
 }
 
+/// `grove show` on a run that is running: its tasks' states come from the journal, which is
+/// current, not from results.json, which is only written when a task ends.
+#[test]
+fn show_tells_a_live_run_as_it_is() {
+    let repo = Repo::new();
+    let (mut grove, run_id, gate) = start_gated_run(&repo, "shown");
+    let show = repo.grove(&["show", &run_id]);
+    assert!(show.status.success(), "{}", text(&show));
+    let shown = stdout(&show);
+    let waits = shown
+        .lines()
+        .find(|l| l.trim_start().starts_with("waits"))
+        .unwrap_or_else(|| panic!("{shown}"));
+    let cells: Vec<&str> = waits.split_whitespace().collect();
+    assert_eq!(&cells[..3], ["waits", "running", "1"], "{shown}");
+    assert!(cells[3].ends_with('s'), "time so far: {shown}");
+    assert!(!shown.contains("-0.0"), "{shown}");
+    assert!(
+        shown.contains(&format!("running (grove process {})", grove.id())),
+        "{shown}"
+    );
+    assert!(shown.contains("so far: 1 running"), "{shown}");
+    assert!(!shown.contains("0 of 1 succeeded"), "{shown}");
+
+    std::fs::remove_file(&gate).unwrap();
+    assert_eq!(grove.wait().unwrap().code(), Some(0));
+    let shown = stdout(&repo.grove(&["show", &run_id]));
+    assert!(shown.contains("1 of 1 succeeded"), "{shown}");
+}
+
 #[test]
 fn force_cleans_an_unfinished_run() {
     let repo = Repo::new();
@@ -340,4 +359,69 @@ fn force_cleans_an_unfinished_run() {
     assert!(!repo.run_dir(&run_id).exists());
     assert_eq!(repo.git(&["for-each-ref", "refs/grove"]), "");
     assert_eq!(repo.git(&["branch", "--list", "grove/*"]), "");
+}
+
+/// Starts the engine in this process on an empty ad-hoc run (what bare `grove` does), hands
+/// `front` to `drive`, then stops the run as quitting the dashboard does; returns the run's
+/// records folder.
+fn adhoc_run(
+    repo: &Repo,
+    drive: impl std::ops::AsyncFnOnce(&mut grove::engine::api::FrontEnd),
+) -> std::path::PathBuf {
+    use grove::engine::api::Command;
+    let config = grove::plan::UserConfig::empty();
+    let plan = grove::plan::grow::adhoc(repo.path(), &config);
+    let target = grove::plan::resolve_repo(&plan, repo.path()).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let (mut front, engine) = grove::engine::start(grove::engine::RunRequest {
+            plan,
+            repo: target,
+            pane_size: (24, 80),
+        })
+        .unwrap();
+        assert!(front.info.run_dir.is_dir(), "a live run has its records");
+        drive(&mut front).await;
+        front.commands.send(Command::Shutdown).unwrap();
+        engine.await.unwrap();
+        front.info.run_dir.clone()
+    })
+}
+
+#[test]
+fn an_adhoc_run_no_task_joined_leaves_no_records() {
+    let repo = Repo::new();
+    let run_dir = adhoc_run(&repo, async |_| {});
+    assert!(!run_dir.exists(), "{} is left", run_dir.display());
+    let ls = repo.grove(&["ls"]);
+    assert!(stdout(&ls).starts_with("no runs in "), "{}", stdout(&ls));
+}
+
+#[test]
+fn an_adhoc_run_a_task_joined_keeps_its_records() {
+    use grove::engine::api::{Command, Event};
+    let repo = Repo::new();
+    let run_dir = adhoc_run(&repo, async |front| {
+        let task = grove::plan::grow::NewTask {
+            name: "one".into(),
+            agent: "shell".into(),
+            prompt: "echo done".into(),
+            timeout: None,
+            retries: None,
+            keys: Default::default(),
+        };
+        front.commands.send(Command::AddTask { task }).unwrap();
+        while let Some(event) = front.events.recv().await {
+            if let Event::TaskChanged(view) = event {
+                if view.status.is_final() {
+                    break;
+                }
+            }
+        }
+    });
+    assert!(run_dir.join("journal.jsonl").is_file());
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("results.json")).unwrap())
+            .unwrap();
+    assert_eq!(task(&results, "one")["status"], "succeeded", "{results:#}");
 }

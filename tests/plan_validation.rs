@@ -241,7 +241,7 @@ fn unknown_agent_lists_presets_and_plan_agents() {
         "name = \"p\"\n[agents.mine]\ncommand = [\"echo\"]\n[[tasks]]\nname = \"a\"\nprompt = \"x\"\nagent = \"claud\"\n",
         7,
         9,
-        "task 'a': unknown agent 'claud' (presets: demo, shell, claude, claude-interactive, codex, aider, gemini; defined agents: mine)",
+        "task 'a': unknown agent 'claud' (did you mean 'claude'?) (presets: demo, shell, claude, claude-interactive, codex, aider, gemini; defined agents: mine)",
     );
 }
 

@@ -21,12 +21,18 @@ use term::{Term, BOLD, CYAN, DIM, GREEN, RED, RESET, YELLOW};
 /// returns the process exit code: 0 done, 1 failed (as asked, or files could not be written),
 /// 2 unreadable envelope or bad inputs, or the `exit_code` input.
 pub fn run(envelope: &Path, workdir: &Path) -> i32 {
-    run_with_output(envelope, workdir, &mut io::stdout())
+    run_with_output(envelope, workdir, &mut io::stdout(), &term::stdout_columns)
 }
 
-/// [`run`] with the progress stream sent to `out` instead of standard output; error messages
-/// still go to standard error.
-pub fn run_with_output(envelope: &Path, workdir: &Path, out: &mut dyn Write) -> i32 {
+/// [`run`] with the progress stream sent to `out` instead of standard output, on a terminal
+/// `columns` says the width of (asked before each frame; None: unknown); error messages still
+/// go to standard error.
+pub fn run_with_output(
+    envelope: &Path,
+    workdir: &Path,
+    out: &mut dyn Write,
+    columns: &dyn Fn() -> Option<u16>,
+) -> i32 {
     let job = match Job::load(envelope) {
         Ok(job) => job,
         Err(e) => {
@@ -34,7 +40,7 @@ pub fn run_with_output(envelope: &Path, workdir: &Path, out: &mut dyn Write) -> 
             return 2;
         }
     };
-    let mut term = Term::new(out, job.settings.duration);
+    let mut term = Term::new(out, job.settings.duration, columns);
     match job.work(workdir, &mut term) {
         Ok(code) => code,
         Err(e) => {

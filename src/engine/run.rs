@@ -438,14 +438,18 @@ impl Run {
                 Some(p) = progress.recv() => self.internal(Internal::Attempt(p)),
             }
         }
-        if self.results_dirty {
+        if self.tasks.is_empty() {
+            self.forget();
+        } else if self.results_dirty {
             self.write_results();
         }
-        // A run no task ever joined (`grove` opened and closed) is no run: it leaves no records
-        // for `grove ls` to list. Should the removal fail, the empty run stays listed.
-        if self.tasks.is_empty() {
-            let _ = std::fs::remove_dir_all(&self.paths.run_dir);
-        }
+    }
+
+    /// A run no task ever joined (bare `grove`, then `q`) did nothing worth keeping: its records
+    /// go, so it is not listed. Tasks only ever join a run, so an empty one never had any. Should
+    /// the removal fail, the run is merely listed, as it was before.
+    fn forget(&self) {
+        let _ = std::fs::remove_dir_all(&self.paths.run_dir);
     }
 
     fn idle(&self) -> bool {
@@ -639,9 +643,8 @@ impl Run {
         self.reopen();
         if status.is_final() {
             self.task_ended(index);
+            self.results_dirty = true;
         }
-        // results.json follows every state, so `grove show` on a live run shows it.
-        self.results_dirty = true;
         self.changed(index);
     }
 
@@ -1165,7 +1168,8 @@ impl Run {
             .and_then(|config| crate::plan::grow::with_task(&self.plan, &new, &config));
         let plan = match grown {
             Ok(plan) => plan,
-            Err(e) => return self.reject(new.name, e.to_string()),
+            // A flash line: several problems in one.
+            Err(e) => return self.reject(new.name, e.to_string().replace('\n', "; ")),
         };
         // The plan grew by exactly this task, appended last.
         let spec = match plan.tasks.last() {

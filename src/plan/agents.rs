@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use super::error::{quoted, Bad, Res};
 use super::model::{AgentDef, AgentOutput};
 use super::name_problem;
+use super::problems::Problems;
 use super::scope::Scope;
 use super::tree::Entry;
 
@@ -23,49 +24,45 @@ const KEYS: &[&str] = &[
 pub(crate) type Agents = (BTreeMap<String, AgentDef>, BTreeMap<String, usize>);
 
 /// Reads an `[agents]` table. `base` gives what an agent of that name is before this table
-/// (None: a new agent, which then needs a `command`).
+/// (None: a new agent, which then needs a `command`). A field that cannot be read is left as it
+/// was, its problem added to `problems`; the agent is still defined, so the tasks naming it are
+/// not told it is unknown.
 pub(crate) fn read(
     entry: &Entry,
     scope: &Scope,
     base: impl Fn(&str) -> Option<AgentDef>,
+    problems: &mut Problems,
 ) -> Res<Agents> {
     let mut agents = BTreeMap::new();
     let mut written = BTreeMap::new();
     for agent in scope.table(entry)?.entries() {
         if let Some(problem) = name_problem(&agent.key) {
-            return Err(Bad::at(
+            problems.add(Bad::at(
                 agent.key_span.start,
                 format!("invalid agent name {}: {problem}", quoted(&agent.key)),
             ));
+            continue;
         }
         let scope = Scope::new(format!("agent {}", quoted(&agent.key)));
-        let table = scope.table(agent)?;
-        scope.check_keys(table, |k| KEYS.contains(&k))?;
+        let Some(table) = problems.take(scope.table(agent)) else {
+            continue;
+        };
+        problems.extend(scope.check_keys(table, KEYS));
         // Fields left out keep the overridden definition's values; a new agent starts from
         // the defaults and must say what to run.
         let mut def = match base(&agent.key) {
             Some(def) => def,
-            None if table.get("command").is_some() => crate::agent::custom(Vec::new()),
-            None => return Err(scope.bad(agent.value.span.start, "missing required key 'command'")),
+            None => {
+                if table.get("command").is_none() {
+                    problems
+                        .add(scope.bad(agent.value.span.start, "missing required key 'command'"));
+                }
+                crate::agent::custom(Vec::new())
+            }
         };
         for field in table.entries() {
-            match field.key.as_str() {
-                "command" => def.command = command(field, &scope)?,
-                "args" => def.args = strings(field, &scope)?,
-                "env" => def.env.extend(scope.env(field)?),
-                "output" => def.output = scope.choice(field, &AgentOutput::CHOICES)?,
-                "yes_prompts" => def.yes_prompts = strings(field, &scope)?,
-                "accept_key" => {
-                    let key = scope.string(field)?;
-                    if key.is_empty() {
-                        return Err(
-                            scope.bad(field.value.span.start, "'accept_key' must not be empty")
-                        );
-                    }
-                    def.accept_key = key.to_string();
-                }
-                _ => {}
-            }
+            let read = read_field(&mut def, field, &scope);
+            problems.take(read);
         }
         if let Some(line) = table.get("command").or_else(|| table.get("args")) {
             written.insert(agent.key.clone(), line.value.span.start);
@@ -73,6 +70,26 @@ pub(crate) fn read(
         agents.insert(agent.key.clone(), def);
     }
     Ok((agents, written))
+}
+
+/// One field of an agent's table into `def`.
+fn read_field(def: &mut AgentDef, field: &Entry, scope: &Scope) -> Res<()> {
+    match field.key.as_str() {
+        "command" => def.command = command(field, scope)?,
+        "args" => def.args = strings(field, scope)?,
+        "env" => def.env.extend(scope.env(field)?),
+        "output" => def.output = scope.choice(field, &AgentOutput::CHOICES)?,
+        "yes_prompts" => def.yes_prompts = strings(field, scope)?,
+        "accept_key" => {
+            let key = scope.string(field)?;
+            if key.is_empty() {
+                return Err(scope.bad(field.value.span.start, "'accept_key' must not be empty"));
+            }
+            def.accept_key = key.to_string();
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 fn command(entry: &Entry, scope: &Scope) -> Res<Vec<String>> {

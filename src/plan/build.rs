@@ -6,12 +6,14 @@ use std::path::Path;
 use super::argv;
 use super::config::UserConfig;
 use super::deps::{self, TaskDeps};
-use super::error::{line_col, quoted, Bad, Location, Place, Res};
-use super::model::{defaults, AgentDef, Plan, PlanFormat, PlanSource, Strategy, TaskSpec};
+use super::error::{line_col, quoted, Bad, Location, Res};
+use super::model::{defaults, Plan, PlanFormat, PlanSource, Strategy, TaskSpec};
 use super::name_problem;
+use super::problems::Problems;
 use super::race;
 use super::scope::Scope;
-use super::settings::{self, Context, Prompt, PromptFiles, Settings};
+use super::settings::{self, Context, PromptFiles, Settings};
+use super::task::{self, DepNames, Shared};
 use super::tree::{Entry, Node, Table, Value};
 
 const TOP_KEYS: &[&str] = &[
@@ -36,6 +38,8 @@ pub(crate) enum Programs {
     Skip,
 }
 
+/// The validated plan, or every problem found in it (reading goes on past a problem where what
+/// follows does not depend on it, so one validation names them all).
 pub(crate) fn plan(
     root: &Node,
     path: &Path,
@@ -44,35 +48,49 @@ pub(crate) fn plan(
     config: &UserConfig,
     programs: Programs,
     prompt_files: PromptFiles<'_>,
-) -> Res<Plan> {
+) -> Result<Plan, Vec<Bad>> {
     let Value::Table(top) = &root.value else {
-        return Err(Bad::at(root.span.start, "a plan must be a table of keys"));
+        return Err(vec![Bad::at(
+            root.span.start,
+            "a plan must be a table of keys",
+        )]);
     };
+    let mut problems = Problems::default();
     let scope = Scope::top();
-    scope.check_keys(top, |k| TOP_KEYS.contains(&k))?;
+    problems.extend(scope.check_keys(top, TOP_KEYS));
 
-    let name_entry = top
-        .get("name")
-        .ok_or_else(|| Bad::at(0, "the plan has no 'name'"))?;
-    let name = valid_name(&scope, name_entry, "plan name")?;
+    let name = match top.get("name") {
+        Some(e) => problems.take(valid_name(&scope, e, "plan name")),
+        None => {
+            problems.add(Bad::at(0, "the plan has no 'name'"));
+            None
+        }
+    };
     let base = match top.get("base") {
-        Some(e) => Some((non_empty_string(&scope, e)?, e.value.span.clone())),
+        Some(e) => problems
+            .take(non_empty_string(&scope, e))
+            .map(|b| (b, e.value.span.clone())),
         None => None,
     };
     let max_parallel = match top.get("max_parallel") {
-        Some(e) => scope.count(e, 1, None)?,
-        None => defaults::max_parallel(),
-    };
-    let min_free_memory = match top.get("min_free_memory") {
-        Some(e) => Some(super::limits::size(e, &scope)?),
+        Some(e) => problems.take(scope.count(e, 1, None)),
         None => None,
     };
-    let strategy = strategy(top, &scope)?;
+    let min_free_memory = match top.get("min_free_memory") {
+        Some(e) => problems.take(super::limits::size(e, &scope)),
+        None => None,
+    };
+    let strategy = problems
+        .take(strategy(top, &scope))
+        .unwrap_or(Strategy::Parallel);
     let fail_fast = match top.get("fail_fast") {
-        Some(e) => scope.boolean(e)?,
+        Some(e) => problems.take(scope.boolean(e)).unwrap_or(false),
         None => false,
     };
 
+    // What tasks share: a problem there makes checks across a task's settings (its prompt, its
+    // agent's program) say nothing that could only follow from it.
+    let shared_before = problems.len();
     // The user config's agents, with the plan's own tables over them (and over presets).
     let mut agents = config.agents.clone();
     let mut agents_written = BTreeMap::new();
@@ -84,9 +102,11 @@ pub(crate) fn plan(
                 .cloned()
                 .or_else(|| crate::agent::preset(name))
         };
-        let (defined, written) = super::agents::read(e, &scope, base)?;
-        agents.extend(defined);
-        agents_written = written;
+        let read = super::agents::read(e, &scope, base, &mut problems);
+        if let Some((defined, written)) = problems.take(read) {
+            agents.extend(defined);
+            agents_written = written;
+        }
     }
     let cx = Context {
         plan_dir: path.parent().unwrap_or(Path::new("")),
@@ -107,15 +127,27 @@ pub(crate) fn plan(
     let defaults = match top.get("defaults") {
         Some(e) => {
             let scope = Scope::new("[defaults]".into());
-            let table = scope.table(e)?;
-            scope.check_keys(table, |k| settings::KEYS.contains(&k))?;
-            Settings::read(table, &scope, &cx)?.over(&config.defaults)
+            match problems.take(scope.table(e)) {
+                Some(table) => {
+                    problems.extend(scope.check_keys(table, settings::KEYS));
+                    Settings::read(table, &scope, &cx, &mut problems).over(&config.defaults)
+                }
+                None => config.defaults.clone(),
+            }
         }
         None => config.defaults.clone(),
     };
-
-    let deps_allowed = strategy != Strategy::Fallback;
-    let tasks = tasks(top, text, &cx, &defaults, deps_allowed, programs)?;
+    let shared = Shared {
+        cx: &cx,
+        defaults: &defaults,
+        deps_allowed: strategy != Strategy::Fallback,
+        programs,
+        cross_checks: problems.len() == shared_before,
+    };
+    let tasks = tasks(top, text, &shared, &mut problems);
+    let (Some(name), Some(tasks)) = (name, tasks) else {
+        return Err(problems.found());
+    };
     // An agent's command line is written in the plan's [agents] table, else in the config's.
     let written = |name: &str| match agents_written.get(name) {
         Some(&at) => Some(Location {
@@ -127,10 +159,10 @@ pub(crate) fn plan(
     let used = tasks.iter().map(|t| t.agent.as_str());
     let warnings = argv::option_warnings(used, &agents, written);
 
-    Ok(Plan {
+    problems.result(Plan {
         name,
         base: base.as_ref().map(|(b, _)| b.clone()),
-        max_parallel,
+        max_parallel: max_parallel.unwrap_or_else(defaults::max_parallel),
         strategy,
         fail_fast,
         min_free_memory,
@@ -146,72 +178,81 @@ pub(crate) fn plan(
     })
 }
 
-/// Every task, defaults folded in, names unique and dependencies sound.
+/// Every task, defaults folded in, names unique and dependencies sound; None when a task could
+/// not be read (its problems are in `problems`).
 fn tasks(
     top: &Table,
     text: &str,
-    cx: &Context<'_>,
-    defaults: &Settings,
-    deps_allowed: bool,
-    programs: Programs,
-) -> Res<Vec<TaskSpec>> {
+    shared: &Shared<'_>,
+    problems: &mut Problems,
+) -> Option<Vec<TaskSpec>> {
     let task_nodes = match top.get("tasks") {
-        Some(e) => Scope::top().array(e)?,
+        Some(e) => problems.take(Scope::top().array(e))?,
         None => &[],
     };
     if task_nodes.is_empty() {
         let at = top.get("tasks").map_or(0, |e| e.value.span.start);
-        return Err(Bad::at(at, "the plan has no tasks; add at least one"));
+        problems.add(Bad::at(at, "the plan has no tasks; add at least one"));
+        return None;
     }
     let mut tasks: Vec<TaskSpec> = Vec::with_capacity(task_nodes.len());
+    let mut complete = true;
     let mut all_deps = Vec::with_capacity(task_nodes.len());
     // Each name with where it is written and the raced task it is a sibling of.
     let mut first_seen: BTreeMap<String, (usize, Option<String>)> = BTreeMap::new();
+    let mut unnamed = false;
     for (i, node) in task_nodes.iter().enumerate() {
-        let (specs, deps, name_at) = task(i, node, cx, defaults, deps_allowed, programs)?;
-        for spec in specs {
-            let group = spec.group.as_ref().map(|g| g.name.clone());
-            if let Some((first, first_group)) = first_seen.get(&spec.name) {
+        let read = task::read(i, node, shared, problems);
+        unnamed |= read.names.is_empty();
+        for (name, group) in read.names {
+            if let Some((first, first_group)) = first_seen.get(&name) {
                 let (line, _) = line_col(text, *first);
-                let name = quoted(&spec.name);
+                let quoted_name = quoted(&name);
                 let why = match group.as_ref().or(first_group.as_ref()) {
                     Some(raced) => format!(
-                        "task name {name} is also a sibling of raced task {} (line {line})",
+                        "task name {quoted_name} is also a sibling of raced task {} (line {line})",
                         quoted(raced)
                     ),
-                    None => format!("duplicate task name {name} (first used on line {line})"),
+                    None => {
+                        format!("duplicate task name {quoted_name} (first used on line {line})")
+                    }
                 };
-                return Err(Bad::at(name_at, why));
+                problems.add(Bad::at(read.name_at, why));
+                continue;
             }
-            first_seen.insert(spec.name.clone(), (name_at, group));
+            first_seen.insert(name.clone(), (read.name_at, group));
             all_deps.push(TaskDeps {
-                task: spec.name.clone(),
-                deps: deps.clone(),
+                task: name,
+                deps: read.deps.clone(),
             });
-            tasks.push(spec);
+        }
+        match read.specs {
+            Some(specs) => tasks.extend(specs),
+            None => complete = false,
         }
     }
     // A race's winner is not known in advance, so nothing can build on "the" raced task.
-    for t in &all_deps {
-        for (dep, at) in &t.deps {
-            if tasks
-                .iter()
-                .any(|s| s.group.as_ref().is_some_and(|g| &g.name == dep))
-            {
-                return Err(Bad::at(
-                    *at,
-                    format!(
-                        "task {} depends on raced task {}; depend on one of its siblings ({}) instead",
-                        quoted(&t.task),
-                        quoted(dep),
-                        quoted(&race::sibling_name(dep, 1))
-                    ),
-                ));
-            }
+    for t in &mut all_deps {
+        let raced = |dep: &String| first_seen.values().any(|(_, g)| g.as_ref() == Some(dep));
+        let (to_races, deps): (DepNames, DepNames) = t.deps.drain(..).partition(|(d, _)| raced(d));
+        t.deps = deps;
+        for (dep, at) in &to_races {
+            problems.add(Bad::at(
+                *at,
+                format!(
+                    "task {} depends on raced task {}; depend on one of its siblings ({}) instead",
+                    quoted(&t.task),
+                    quoted(dep),
+                    quoted(&race::sibling_name(dep, 1))
+                ),
+            ));
         }
     }
-    deps::check(&all_deps)?;
-    Ok(tasks)
+    // Without every task's name, a dependency on one could only be called unknown wrongly.
+    if !unnamed {
+        problems.extend(deps::check(&all_deps));
+    }
+    complete.then_some(tasks)
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -277,182 +318,8 @@ fn strategy(top: &Table, scope: &Scope) -> Res<Strategy> {
     })
 }
 
-/// A task's `depends_on` names, each with where it is written.
-type DepNames = Vec<(String, usize)>;
-
-/// One task: its spec with defaults folded in (the siblings it races as, when raced), its
-/// dependencies, and where its name is written.
-fn task(
-    index: usize,
-    node: &Node,
-    cx: &Context<'_>,
-    defaults: &Settings,
-    deps_allowed: bool,
-    programs: Programs,
-) -> Res<(Vec<TaskSpec>, DepNames, usize)> {
-    let at = node.span.start;
-    let Value::Table(table) = &node.value else {
-        return Err(Bad::at(
-            at,
-            format!(
-                "task #{} must be a table, found {}",
-                index + 1,
-                node.value.kind()
-            ),
-        ));
-    };
-    let name_entry = table.get("name");
-    let label = match name_entry.map(|e| &e.value.value) {
-        Some(Value::Str(s)) if name_problem(s).is_none() => format!("task {}", quoted(s)),
-        _ => format!("task #{}", index + 1),
-    };
-    let scope = Scope::new(label);
-    scope.check_keys(table, |k| {
-        settings::KEYS.contains(&k) || race::KEYS.contains(&k) || k == "name" || k == "depends_on"
-    })?;
-    let name_entry = name_entry.ok_or_else(|| scope.bad(at, "missing required key 'name'"))?;
-    let name = valid_name(&scope, name_entry, "task name")?;
-
-    let merged = Settings::read(table, &scope, cx)?.over(defaults);
-    let Some(prompt_ref) = merged.prompt.clone() else {
-        return Err(scope.bad(
-            at,
-            "needs 'prompt' or 'prompt_file' (here or in [defaults])",
-        ));
-    };
-    let prompt = match &prompt_ref.value {
-        Prompt::Text(text) => Some(text.clone()),
-        Prompt::Recorded => None,
-    };
-    let deps = match table.get("depends_on") {
-        Some(e) if !deps_allowed => {
-            return Err(scope.bad(
-                e.key_span.start,
-                "'depends_on' is not allowed with strategy \"fallback\"",
-            ))
-        }
-        Some(e) => scope.strings(e)?,
-        None => Vec::new(),
-    };
-    let agent = match &merged.agent {
-        Some(r) => r.name.clone(),
-        None => defaults::AGENT.to_string(),
-    };
-    let race = race::read(table, &scope, cx)?;
-    if programs == Programs::Check {
-        match race
-            .as_ref()
-            .filter(|r| r.siblings.iter().all(Option::is_some))
-        {
-            Some(race) => {
-                for (agent, at) in race.siblings.iter().flatten() {
-                    check_program(agent, cx, &Place::Here(*at))?;
-                }
-            }
-            None => {
-                let place = merged
-                    .agent
-                    .as_ref()
-                    .map_or(Place::Here(at), |r| r.at.clone());
-                check_program(&agent, cx, &place)?;
-            }
-        }
-    }
-    let sandbox = super::limits::resolve(&merged);
-    let spec = TaskSpec {
-        sandbox,
-        prompt: prompt.clone().unwrap_or_default(),
-        agent,
-        timeout: merged.timeout(),
-        retries: merged.retries.unwrap_or(defaults::RETRIES),
-        backoff: merged.backoff(),
-        kill_grace: merged.kill_grace.unwrap_or(defaults::KILL_GRACE),
-        merge: merged.merge.unwrap_or(defaults::MERGE),
-        keep_worktrees: merged.keep_worktrees.unwrap_or(defaults::KEEP_WORKTREES),
-        scrollback: merged.scrollback.unwrap_or(defaults::SCROLLBACK),
-        depends_on: deps.iter().map(|(d, _)| d.clone()).collect(),
-        copy: merged.copy.unwrap_or_default(),
-        setup: merged.setup.unwrap_or_default(),
-        python: merged.python,
-        ports: merged.ports.unwrap_or(0),
-        idle_after: merged.idle_after.unwrap_or(defaults::IDLE_AFTER),
-        auto_yes: merged.auto_yes.unwrap_or(false),
-        check: merged.check,
-        group: None,
-        max_memory: merged.max_memory,
-        inputs: merged.inputs,
-        env: merged.env,
-        name: name.clone(),
-    };
-    let mut specs = match &race {
-        Some(race) => race::expand(&spec, race),
-        None => vec![spec],
-    };
-    if let PromptFiles::Recorded(recorded) = cx.prompt_files {
-        // What the run started with wins over what the plan or the user config says today.
-        for spec in &mut specs {
-            match (recorded.get(&spec.name), &prompt) {
-                (Some(text), _) => spec.prompt = text.clone(),
-                (None, Some(_)) => {}
-                (None, None) => {
-                    return Err(scope.bad(
-                        at,
-                        format!("the run recorded no prompt for task {}", quoted(&spec.name)),
-                    ))
-                }
-            }
-        }
-    }
-    for spec in &specs {
-        if let Some(def) = agent_def(&spec.agent, cx) {
-            let agent = (spec.agent.as_str(), &def);
-            let passes = cx.passes_outputs;
-            argv::check_prompt_fits(
-                &scope,
-                &spec.name,
-                &prompt_ref,
-                &spec.prompt,
-                agent,
-                &spec.env,
-                passes,
-            )?;
-        }
-    }
-    Ok((specs, deps, name_entry.value.span.start))
-}
-
-/// A preset's program must be on PATH (custom agents are the plan author's business: a missing
-/// program fails their attempt when it starts).
-fn check_program(agent: &str, cx: &Context<'_>, place: &Place) -> Res<()> {
-    if !crate::agent::is_preset(agent) {
-        return Ok(());
-    }
-    let Some(def) = agent_def(agent, cx) else {
-        return Ok(());
-    };
-    if crate::agent::find_program(def.program()).is_some() {
-        return Ok(());
-    }
-    Err(Bad::at_place(
-        place,
-        format!(
-            "agent {} needs the program {} on PATH",
-            quoted(agent),
-            quoted(def.program())
-        ),
-    ))
-}
-
-/// The definition of agent `name`: the plan's or the user config's, else the preset.
-fn agent_def(name: &str, cx: &Context<'_>) -> Option<AgentDef> {
-    cx.agents
-        .get(name)
-        .cloned()
-        .or_else(|| crate::agent::preset(name))
-}
-
 /// A string value that follows the name rule.
-fn valid_name(scope: &Scope, entry: &Entry, what: &str) -> Res<String> {
+pub(super) fn valid_name(scope: &Scope, entry: &Entry, what: &str) -> Res<String> {
     let name = scope.string(entry)?;
     match name_problem(name) {
         None => Ok(name.to_string()),

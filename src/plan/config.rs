@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::error::{Location, PlanError, SourceFile};
+use super::error::{Bad, Location, PlanError, SourceFile};
 use super::model::AgentDef;
+use super::problems::{self, Problems};
 use super::scope::Scope;
 use super::settings::{self, Context, PromptFiles, Settings};
 use super::toml_tree;
@@ -85,7 +86,7 @@ impl UserConfig {
             true => PromptFiles::Read(dir.as_deref()),
             false => PromptFiles::Recorded(&recorded),
         };
-        read(&file, prompt_files).map_err(|bad| bad.into_error(&file.path, &file.text))
+        read(&file, prompt_files).map_err(|bads| problems::into_error(bads, &file.path, &file.text))
     }
 
     /// The path the config was read from, if a file was read.
@@ -99,18 +100,19 @@ impl UserConfig {
     }
 }
 
-fn read(file: &SourceFile, prompt_files: PromptFiles<'_>) -> super::error::Res<UserConfig> {
-    let root = toml_tree::parse(&file.text)?;
+fn read(file: &SourceFile, prompt_files: PromptFiles<'_>) -> Result<UserConfig, Vec<Bad>> {
+    let root = toml_tree::parse(&file.text).map_err(|bad| vec![bad])?;
     let Value::Table(top) = &root.value else {
-        return Err(super::error::Bad::at(
-            0,
-            "the user config must be a table of keys",
-        ));
+        return Err(vec![Bad::at(0, "the user config must be a table of keys")]);
     };
+    let mut problems = Problems::default();
     let scope = Scope::top();
-    scope.check_keys(top, |k| matches!(k, "agents" | "defaults"))?;
+    problems.extend(scope.check_keys(top, &["agents", "defaults"]));
     let (agents, written) = match top.get("agents") {
-        Some(e) => super::agents::read(e, &scope, crate::agent::preset)?,
+        Some(e) => {
+            let read = super::agents::read(e, &scope, crate::agent::preset, &mut problems);
+            problems.take(read).unwrap_or_default()
+        }
         None => Default::default(),
     };
     let agents_written = written
@@ -127,13 +129,17 @@ fn read(file: &SourceFile, prompt_files: PromptFiles<'_>) -> super::error::Res<U
     let defaults = match top.get("defaults") {
         Some(e) => {
             let scope = Scope::new("[defaults]".into());
-            let table = scope.table(e)?;
-            scope.check_keys(table, |k| settings::KEYS.contains(&k))?;
-            Settings::read(table, &scope, &cx)?
+            match problems.take(scope.table(e)) {
+                Some(table) => {
+                    problems.extend(scope.check_keys(table, settings::KEYS));
+                    Settings::read(table, &scope, &cx, &mut problems)
+                }
+                None => Settings::default(),
+            }
         }
         None => Settings::default(),
     };
-    Ok(UserConfig {
+    problems.result(UserConfig {
         agents,
         agents_written,
         defaults,

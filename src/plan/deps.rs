@@ -2,7 +2,8 @@
 
 use std::collections::HashMap;
 
-use super::error::{quoted, Bad, Res};
+use super::error::{quoted, Bad};
+use super::problems::did_you_mean;
 
 /// One task's `depends_on`, with where each name is written.
 #[derive(Debug, Clone)]
@@ -11,44 +12,58 @@ pub(crate) struct TaskDeps {
     pub deps: Vec<(String, usize)>,
 }
 
-pub(crate) fn check(tasks: &[TaskDeps]) -> Res<()> {
+/// Every problem of the tasks' `depends_on`: names depending on themselves, unknown (with the
+/// nearest known name) or listed twice; when there is none of those, a cycle.
+pub(crate) fn check(tasks: &[TaskDeps]) -> Vec<Bad> {
     let index: HashMap<&str, usize> = tasks
         .iter()
         .enumerate()
         .map(|(i, t)| (t.task.as_str(), i))
         .collect();
+    let mut problems = Vec::new();
     let mut edges: Vec<Vec<(usize, usize)>> = Vec::with_capacity(tasks.len());
     for t in tasks {
         let mut out = Vec::with_capacity(t.deps.len());
         for (k, (dep, at)) in t.deps.iter().enumerate() {
             let task = quoted(&t.task);
             if *dep == t.task {
-                return Err(Bad::at(*at, format!("task {task} depends on itself")));
+                problems.push(Bad::at(*at, format!("task {task} depends on itself")));
+                continue;
             }
             let Some(&target) = index.get(dep.as_str()) else {
-                return Err(Bad::at(
+                let known = tasks.iter().map(|t| t.task.as_str());
+                problems.push(Bad::at(
                     *at,
-                    format!("task {task} depends on unknown task {}", quoted(dep)),
+                    format!(
+                        "task {task} depends on unknown task {}{}",
+                        quoted(dep),
+                        did_you_mean(dep, known)
+                    ),
                 ));
+                continue;
             };
             if t.deps[..k].iter().any(|(d, _)| d == dep) {
-                return Err(Bad::at(
+                problems.push(Bad::at(
                     *at,
                     format!("task {task} lists {} twice in 'depends_on'", quoted(dep)),
                 ));
+                continue;
             }
             out.push((target, *at));
         }
         edges.push(out);
     }
+    if !problems.is_empty() {
+        return problems;
+    }
     match find_cycle(&edges) {
-        None => Ok(()),
+        None => Vec::new(),
         Some((path, at)) => {
             let names: Vec<&str> = path.iter().map(|&i| tasks[i].task.as_str()).collect();
-            Err(Bad::at(
+            vec![Bad::at(
                 at,
                 format!("dependency cycle: {}", names.join(" -> ")),
-            ))
+            )]
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Plan errors: one-line messages that point at a file and, when known, a line and column.
+//! Plan errors: one-line messages that point at a file and, when known, a line and column (one
+//! line per problem when a plan has several).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -20,7 +21,7 @@ impl fmt::Display for Location {
     }
 }
 
-/// Why a plan could not be loaded or its repository used. `Display` is always one line.
+/// Why a plan could not be loaded or its repository used. `Display` is one line per problem.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     #[error("{}: cannot read plan: {source}", path.display())]
@@ -38,6 +39,10 @@ pub enum PlanError {
     /// Syntax and validation errors, and a `base` that does not resolve.
     #[error("{at}: {reason}")]
     Invalid { at: Location, reason: String },
+    /// Several problems in a plan (each an `Invalid`), in the order they are written, and how
+    /// many more were found than are told.
+    #[error("{}", several(errors, *more))]
+    Several { errors: Vec<PlanError>, more: usize },
     #[error("{}: not inside a git repository", dir.display())]
     NotARepo { dir: PathBuf },
     #[error("{}: is a bare repository (grove needs a working tree)", dir.display())]
@@ -58,6 +63,7 @@ impl PlanError {
     pub fn line_col(&self) -> Option<(usize, usize)> {
         match self {
             PlanError::Invalid { at, .. } => at.line_col,
+            PlanError::Several { errors, .. } => errors.first().and_then(PlanError::line_col),
             _ => None,
         }
     }
@@ -79,6 +85,18 @@ impl PlanError {
             message: one_line(err.message()),
         }
     }
+}
+
+fn several(errors: &[PlanError], more: usize) -> String {
+    let mut lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    if more > 0 {
+        lines.push(format!(
+            "… and {more} more problem{} (only the first {} are told)",
+            if more == 1 { "" } else { "s" },
+            errors.len()
+        ));
+    }
+    lines.join("\n")
 }
 
 /// A problem found while walking the plan, at a byte offset of the plan text; turned into a

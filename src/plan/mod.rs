@@ -12,10 +12,12 @@ mod json_tree;
 mod limits;
 pub mod model;
 pub mod paths;
+mod problems;
 mod race;
 mod repo;
 mod scope;
 mod settings;
+mod task;
 mod toml_tree;
 mod tree;
 
@@ -126,8 +128,9 @@ fn load_text(
         PlanFormat::Toml => toml_tree::parse(text),
         PlanFormat::Json => json_tree::parse(text),
     };
-    root.and_then(|root| build::plan(&root, path, text, format, config, programs, prompt_files))
-        .map_err(|bad| bad.into_error(path, text))
+    root.map_err(|bad| vec![bad])
+        .and_then(|root| build::plan(&root, path, text, format, config, programs, prompt_files))
+        .map_err(|bads| problems::into_error(bads, path, text))
 }
 
 /// The rule for plan, task and agent names: `[A-Za-z0-9._-]{1,64}`, and nothing that could

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::error::{quoted, Bad, Place, Res};
+use super::problems::nearest;
 use super::tree::{Entry, Node, Table, Value};
 
 /// The longest duration a plan may give (`timeout`, `kill_grace`, `idle_after`, `backoff`).
@@ -58,19 +59,28 @@ impl Scope {
         quoted(&format!("{}{}", self.key_prefix, entry.key))
     }
 
-    /// Fails at the first key (in reading order) that `allowed` rejects.
-    pub fn check_keys(&self, table: &Table, allowed: impl Fn(&str) -> bool) -> Res<()> {
-        match table.entries().iter().find(|e| !allowed(&e.key)) {
-            None => Ok(()),
-            Some(e) if self.label.is_empty() && self.key_prefix.is_empty() => Err(Bad::at(
-                e.key_span.start,
-                format!("unknown top-level key {}", self.key(e)),
-            )),
-            Some(e) => Err(Bad::at(
-                e.key_span.start,
-                format!("unknown key {} in {}", self.key(e), self.label),
-            )),
-        }
+    /// A problem for every key of `table` not in `known` (in reading order), each suggesting the
+    /// known key nearest to it.
+    pub fn check_keys(&self, table: &Table, known: &[&str]) -> Vec<Bad> {
+        table
+            .entries()
+            .iter()
+            .filter(|e| !known.contains(&e.key.as_str()))
+            .map(|e| {
+                let near = match nearest(&e.key, known.iter().copied()) {
+                    Some(near) => format!(
+                        " (did you mean {}?)",
+                        quoted(&format!("{}{near}", self.key_prefix))
+                    ),
+                    None => String::new(),
+                };
+                let reason = match self.label.is_empty() && self.key_prefix.is_empty() {
+                    true => format!("unknown top-level key {}{near}", self.key(e)),
+                    false => format!("unknown key {} in {}{near}", self.key(e), self.label),
+                };
+                Bad::at(e.key_span.start, reason)
+            })
+            .collect()
     }
 
     fn expected(&self, entry: &Entry, what: &str) -> Bad {
@@ -220,10 +230,12 @@ impl Scope {
             .map(|(_, v)| *v)
             .ok_or_else(|| {
                 let names: Vec<String> = choices.iter().map(|(n, _)| format!("{n:?}")).collect();
+                let near = nearest(s, choices.iter().map(|(n, _)| *n))
+                    .map_or_else(String::new, |n| format!(" (did you mean {n:?}?)"));
                 self.bad(
                     entry.value.span.start,
                     format!(
-                        "{} must be one of {}, got {s:?}",
+                        "{} must be one of {}, got {s:?}{near}",
                         self.key(entry),
                         names.join(", ")
                     ),

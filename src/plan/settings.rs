@@ -10,6 +10,7 @@ use super::error::{quoted, Place, Res, SourceFile};
 use super::limits;
 use super::model::{defaults, AgentDef, Backoff, KeepWorktrees, MergeMode, PythonEnv, SandboxMode};
 use super::paths;
+use super::problems::{did_you_mean, Problems};
 use super::scope::Scope;
 use super::tree::{Entry, Table};
 
@@ -145,74 +146,92 @@ impl Context<'_> {
 }
 
 impl Settings {
-    /// Reads the shared keys of `table`; the caller has already rejected unknown keys.
-    pub fn read(table: &Table, scope: &Scope, cx: &Context<'_>) -> Res<Settings> {
+    /// Reads the shared keys of `table` (the caller checks for unknown keys); a key that cannot
+    /// be read is left out, its problem added to `problems`.
+    pub fn read(
+        table: &Table,
+        scope: &Scope,
+        cx: &Context<'_>,
+        problems: &mut Problems,
+    ) -> Settings {
         if let (Some(a), Some(b)) = (table.get("prompt"), table.get("prompt_file")) {
             let later = a.key_span.start.max(b.key_span.start);
-            return Err(scope.bad(later, "both 'prompt' and 'prompt_file' are set; use one"));
+            problems.add(scope.bad(later, "both 'prompt' and 'prompt_file' are set; use one"));
         }
         let mut s = Settings::default();
         for entry in table.entries() {
-            match entry.key.as_str() {
-                "prompt" => {
-                    let value = Prompt::Text(scope.string(entry)?.to_string());
-                    let at = cx.place(entry.value.span.start);
-                    s.prompt = Some(PromptRef { value, at });
-                }
-                "prompt_file" => {
-                    let value = match cx.prompt_files {
-                        PromptFiles::Read(root) => {
-                            read_prompt_file(entry, scope, cx.plan_dir, root)?
-                        }
-                        PromptFiles::Recorded(_) => {
-                            scope.string(entry)?;
-                            Prompt::Recorded
-                        }
-                    };
-                    let at = cx.place(entry.value.span.start);
-                    s.prompt = Some(PromptRef { value, at });
-                }
-                "agent" => {
-                    let name = agent(entry, scope, cx.agents)?;
-                    let at = cx.place(entry.value.span.start);
-                    s.agent = Some(AgentRef { name, at });
-                }
-                "inputs" => s.inputs = scope.table(entry)?.to_json(),
-                "env" => s.env = scope.env(entry)?,
-                "timeout" => s.timeout = Some(positive_duration(entry, scope)?),
-                "retries" => s.retries = Some(scope.count(entry, 0, Some(RETRIES_MAX))?),
-                "backoff" => s.backoff = backoff(entry, scope)?,
-                "kill_grace" => s.kill_grace = Some(scope.duration(entry)?),
-                "merge" => {
-                    let modes = [("manual", MergeMode::Manual), ("auto", MergeMode::Auto)];
-                    s.merge = Some(scope.choice(entry, &modes)?);
-                }
-                "keep_worktrees" => {
-                    let keep = [
-                        ("failed", KeepWorktrees::Failed),
-                        ("always", KeepWorktrees::Always),
-                        ("never", KeepWorktrees::Never),
-                    ];
-                    s.keep_worktrees = Some(scope.choice(entry, &keep)?);
-                }
-                "copy" => s.copy = Some(copy_paths(entry, scope)?),
-                "setup" => s.setup = Some(non_empty_strings(entry, scope)?),
-                "python" => s.python = Some(python(entry, scope)?),
-                "ports" => s.ports = Some(scope.count(entry, 0, Some(PORTS_MAX))?),
-                "idle_after" => s.idle_after = Some(positive_duration(entry, scope)?),
-                "auto_yes" => s.auto_yes = Some(scope.boolean(entry)?),
-                "check" => s.check = Some(non_empty_command(entry, scope)?),
-                "scrollback" => s.scrollback = Some(scope.count(entry, 1, Some(SCROLLBACK_MAX))?),
-                "sandbox" => s.sandbox = Some(limits::sandbox_mode(entry, scope)?),
-                "sandbox_read" => s.sandbox_read = Some(limits::paths(entry, scope)?),
-                "sandbox_hide" => s.sandbox_hide = Some(limits::paths(entry, scope)?),
-                "sandbox_write" => s.sandbox_write = Some(limits::paths(entry, scope)?),
-                "network" => s.network = Some(scope.boolean(entry)?),
-                "max_memory" => s.max_memory = Some(limits::size(entry, scope)?),
-                _ => {}
-            }
+            let read = s.read_key(entry, scope, cx, problems);
+            problems.take(read);
         }
-        Ok(s)
+        s
+    }
+
+    /// Reads one key of a settings table into `self`.
+    fn read_key(
+        &mut self,
+        entry: &Entry,
+        scope: &Scope,
+        cx: &Context<'_>,
+        problems: &mut Problems,
+    ) -> Res<()> {
+        let s = self;
+        match entry.key.as_str() {
+            "prompt" => {
+                let value = Prompt::Text(scope.string(entry)?.to_string());
+                let at = cx.place(entry.value.span.start);
+                s.prompt = Some(PromptRef { value, at });
+            }
+            "prompt_file" => {
+                let value = match cx.prompt_files {
+                    PromptFiles::Read(root) => read_prompt_file(entry, scope, cx.plan_dir, root)?,
+                    PromptFiles::Recorded(_) => {
+                        scope.string(entry)?;
+                        Prompt::Recorded
+                    }
+                };
+                let at = cx.place(entry.value.span.start);
+                s.prompt = Some(PromptRef { value, at });
+            }
+            "agent" => {
+                let name = agent(entry, scope, cx.agents)?;
+                let at = cx.place(entry.value.span.start);
+                s.agent = Some(AgentRef { name, at });
+            }
+            "inputs" => s.inputs = scope.table(entry)?.to_json(),
+            "env" => s.env = scope.env(entry)?,
+            "timeout" => s.timeout = Some(positive_duration(entry, scope)?),
+            "retries" => s.retries = Some(scope.count(entry, 0, Some(RETRIES_MAX))?),
+            "backoff" => s.backoff = backoff(entry, scope, problems)?,
+            "kill_grace" => s.kill_grace = Some(scope.duration(entry)?),
+            "merge" => {
+                let modes = [("manual", MergeMode::Manual), ("auto", MergeMode::Auto)];
+                s.merge = Some(scope.choice(entry, &modes)?);
+            }
+            "keep_worktrees" => {
+                let keep = [
+                    ("failed", KeepWorktrees::Failed),
+                    ("always", KeepWorktrees::Always),
+                    ("never", KeepWorktrees::Never),
+                ];
+                s.keep_worktrees = Some(scope.choice(entry, &keep)?);
+            }
+            "copy" => s.copy = Some(copy_paths(entry, scope)?),
+            "setup" => s.setup = Some(non_empty_strings(entry, scope)?),
+            "python" => s.python = Some(python(entry, scope, problems)?),
+            "ports" => s.ports = Some(scope.count(entry, 0, Some(PORTS_MAX))?),
+            "idle_after" => s.idle_after = Some(positive_duration(entry, scope)?),
+            "auto_yes" => s.auto_yes = Some(scope.boolean(entry)?),
+            "check" => s.check = Some(non_empty_command(entry, scope)?),
+            "scrollback" => s.scrollback = Some(scope.count(entry, 1, Some(SCROLLBACK_MAX))?),
+            "sandbox" => s.sandbox = Some(limits::sandbox_mode(entry, scope)?),
+            "sandbox_read" => s.sandbox_read = Some(limits::paths(entry, scope)?),
+            "sandbox_hide" => s.sandbox_hide = Some(limits::paths(entry, scope)?),
+            "sandbox_write" => s.sandbox_write = Some(limits::paths(entry, scope)?),
+            "network" => s.network = Some(scope.boolean(entry)?),
+            "max_memory" => s.max_memory = Some(limits::size(entry, scope)?),
+            _ => {}
+        }
+        Ok(())
     }
 
     /// `self` (a task's own settings) over `defaults`: single values from the task win, `env`
@@ -359,34 +378,40 @@ pub(crate) fn known_agent(
     } else {
         agents.keys().cloned().collect::<Vec<_>>().join(", ")
     };
+    let known = crate::agent::PRESETS
+        .iter()
+        .copied()
+        .chain(agents.keys().map(String::as_str));
     Err(scope.bad(
         at,
         format!(
-            "unknown agent {} (presets: {}; defined agents: {defined})",
+            "unknown agent {}{} (presets: {}; defined agents: {defined})",
             quoted(name),
+            did_you_mean(name, known),
             crate::agent::PRESETS.join(", ")
         ),
     ))
 }
 
-fn backoff(entry: &Entry, scope: &Scope) -> Res<BackoffParts> {
+/// The `backoff` table; the problems of its fields go to `problems`, and those fields are left
+/// out.
+fn backoff(entry: &Entry, scope: &Scope, problems: &mut Problems) -> Res<BackoffParts> {
     let table = scope.table(entry)?;
     let scope = scope.nested(&entry.key);
-    scope.check_keys(table, |k| {
-        matches!(k, "initial" | "max" | "multiplier" | "jitter")
-    })?;
+    problems.extend(scope.check_keys(table, &["initial", "max", "multiplier", "jitter"]));
     let mut parts = BackoffParts::default();
     for field in table.entries() {
         match field.key.as_str() {
-            "initial" => parts.initial = Some(scope.duration(field)?),
-            "max" => parts.max = Some(scope.duration(field)?),
+            "initial" => parts.initial = problems.take(scope.duration(field)),
+            "max" => parts.max = problems.take(scope.duration(field)),
             "multiplier" => {
                 let ok = |m: f64| m.is_finite() && m > 0.0;
-                parts.multiplier = Some(scope.number(field, ok, "a finite number above 0")?);
+                parts.multiplier =
+                    problems.take(scope.number(field, ok, "a finite number above 0"));
             }
             "jitter" => {
                 let ok = |j: f64| (0.0..=1.0).contains(&j);
-                parts.jitter = Some(scope.number(field, ok, "between 0 and 1")?);
+                parts.jitter = problems.take(scope.number(field, ok, "between 0 and 1"));
             }
             _ => {}
         }
@@ -435,21 +460,28 @@ fn non_empty_strings(entry: &Entry, scope: &Scope) -> Res<Vec<String>> {
     Ok(items.into_iter().map(|(s, _)| s).collect())
 }
 
-fn python(entry: &Entry, scope: &Scope) -> Res<PythonEnv> {
+/// The `python` table; the problems of its fields go to `problems`, and those fields are left
+/// out.
+fn python(entry: &Entry, scope: &Scope, problems: &mut Problems) -> Res<PythonEnv> {
     let table = scope.table(entry)?;
     let scope = scope.nested(&entry.key);
-    scope.check_keys(table, |k| matches!(k, "requirements" | "requirements_file"))?;
+    problems.extend(scope.check_keys(table, &["requirements", "requirements_file"]));
     let mut env = PythonEnv::default();
     for field in table.entries() {
         match field.key.as_str() {
-            "requirements" => env.requirements = non_empty_strings(field, &scope)?,
+            "requirements" => {
+                env.requirements = problems
+                    .take(non_empty_strings(field, &scope))
+                    .unwrap_or_default()
+            }
             "requirements_file" => {
-                let file = scope.string(field)?;
+                let file = problems.take(scope.string(field)).unwrap_or_default();
                 if file.trim().is_empty() {
-                    return Err(scope.bad(
+                    problems.add(scope.bad(
                         field.value.span.start,
                         format!("{} must not be empty", scope.key(field)),
                     ));
+                    continue;
                 }
                 env.requirements_file = Some(file.to_string());
             }

@@ -107,19 +107,6 @@ pub fn clock(d: Duration) -> String {
     }
 }
 
-/// `part` of `whole` as a whole percentage, rounded (2 of 3 is 67%).
-pub fn percent(part: usize, whole: usize) -> usize {
-    match whole {
-        0 => 0,
-        _ => (part * 200 + whole) / (2 * whole),
-    }
-}
-
-/// Seconds recorded as a number (results.json), as `duration` shows them; never `-0.0s`.
-pub fn seconds(secs: f64) -> String {
-    duration(Duration::try_from_secs_f64(secs).unwrap_or_default())
-}
-
 /// A measured duration with a tenth of a second when short: `0.4s`, `12.0s`, `3m05s`.
 pub fn duration(d: Duration) -> String {
     if d < Duration::from_secs(60) {
@@ -129,12 +116,23 @@ pub fn duration(d: Duration) -> String {
     }
 }
 
+/// Seconds as a record holds them, as a duration: a negative or not-a-number value (an empty
+/// sum of f64 is -0.0) is zero, so "-0.0s" is never shown.
+pub fn recorded_secs(secs: f64) -> Duration {
+    Duration::try_from_secs_f64(secs).unwrap_or_default()
+}
+
+/// `part` of `whole` in percent, rounded to the nearest (2 of 3 is 67); 0 of nothing is 0.
+pub fn percent(part: usize, whole: usize) -> usize {
+    (part * 200 + whole).checked_div(whole * 2).unwrap_or(0)
+}
+
 /// `+12 −3, 2 files`, or `no changes`.
 pub fn diff_stat(stat: &DiffStat) -> String {
-    let n = stat.files.len();
-    if n == 0 {
+    if stat.files.is_empty() && stat.insertions == 0 && stat.deletions == 0 {
         return "no changes".into();
     }
+    let n = stat.files.len();
     let files = if n == 1 { "file" } else { "files" };
     format!("+{} −{}, {n} {files}", stat.insertions, stat.deletions)
 }
@@ -279,13 +277,16 @@ mod tests {
     }
 
     #[test]
-    fn percentages_round_and_no_time_is_negative() {
+    fn no_negative_zero_and_percentages_round() {
+        let empty: f64 = Vec::<f64>::new().into_iter().sum();
+        assert_eq!(duration(recorded_secs(empty)), "0.0s");
+        assert_eq!(duration(recorded_secs(-3.0)), "0.0s");
+        assert_eq!(duration(recorded_secs(f64::NAN)), "0.0s");
+        assert_eq!(duration(recorded_secs(1.5)), "1.5s");
         assert_eq!(percent(2, 3), 67);
         assert_eq!(percent(1, 3), 33);
         assert_eq!(percent(1, 8), 13);
+        assert_eq!(percent(3, 3), 100);
         assert_eq!(percent(0, 0), 0);
-        assert_eq!(seconds(-0.0), "0.0s");
-        assert_eq!(seconds(0.04), "0.0s");
-        assert_eq!(seconds(90.0), "1m30s");
     }
 }

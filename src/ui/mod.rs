@@ -5,6 +5,7 @@ mod app;
 mod diff;
 mod farewell;
 mod form;
+/// Shared with the line front ends (`grove show`), so numbers read the same everywhere.
 pub(crate) mod format;
 mod input;
 mod keymap;

@@ -1,5 +1,7 @@
 //! The demo agent's terminal voice: colored lines, a spinner and a progress bar redrawn with
-//! `\r`, all paced so a run of `duration` seconds spreads its output evenly.
+//! `\r`, all paced so a run of `duration` seconds spreads its output evenly. Redrawn lines fit
+//! the terminal's width, read again before every frame, so a pane that is narrow (or resized)
+//! never gets a line that wraps and leaves a copy of itself on every frame.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -29,14 +31,21 @@ pub struct Term<'a> {
     unit: Duration,
     /// When the whole run should be over (`None` if that is past the clock's range).
     end: Option<Instant>,
+    /// The terminal's width now, when known.
+    columns: &'a dyn Fn() -> Option<u16>,
 }
 
 impl<'a> Term<'a> {
-    pub fn new(out: &'a mut dyn Write, duration: Duration) -> Self {
+    pub fn new(
+        out: &'a mut dyn Write,
+        duration: Duration,
+        columns: &'a dyn Fn() -> Option<u16>,
+    ) -> Self {
         Term {
             out,
             unit: duration / RUN_UNITS,
             end: Instant::now().checked_add(duration),
+            columns,
         }
     }
 
@@ -84,10 +93,12 @@ impl<'a> Term<'a> {
     pub fn progress(&mut self, label: &str, units: u32) {
         let (count, wait) = self.frames(units);
         for i in 0..count {
-            self.redraw(&bar(label, i, count, columns()));
+            let room = self.room();
+            self.redraw(&bar(label, i, count, room));
             std::thread::sleep(wait);
         }
-        self.redraw(&format!("{}\n", bar(label, count, count, columns())));
+        let room = self.room();
+        self.redraw(&format!("{}\n", bar(label, count, count, room)));
     }
 
     /// A spinner that never stops: the agent is stuck waiting (the timeout demo).
@@ -104,9 +115,20 @@ impl<'a> Term<'a> {
         }
     }
 
+    /// Redraws the current line, cut to the terminal's width.
     fn redraw(&mut self, text: &str) {
+        let text = match self.room() {
+            Some(room) => fit(text, room),
+            None => text.to_string(),
+        };
         let _ = write!(self.out, "{REDRAW}{text}");
         let _ = self.out.flush();
+    }
+
+    /// Columns a redrawn line may take: one less than the terminal's, so the cursor never
+    /// waits past the last column (where the next character would wrap).
+    fn room(&self) -> Option<usize> {
+        (self.columns)().map(|cols| usize::from(cols).saturating_sub(1).max(1))
     }
 
     /// Frame count and wait per frame of an animation lasting `units`: about one frame per
@@ -119,27 +141,19 @@ impl<'a> Term<'a> {
     }
 }
 
-/// Columns of the terminal the agent writes to (its pane), when stdout is one. Read at every
-/// frame: the pane is resized with the dashboard.
-fn columns() -> Option<usize> {
-    // SAFETY: TIOCGWINSZ fills the winsize it is given; on a descriptor that is no terminal it
-    // fails and leaves it alone.
-    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
-    let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
-    (ok && size.ws_col > 0).then_some(usize::from(size.ws_col))
-}
-
-/// `label [████░░░░]  42%`, narrower when `columns` is too few (a small pane): a line that
-/// wraps would not be redrawn in place. Without room for a bar, the label and the percentage.
-fn bar(label: &str, done: u32, of: u32, columns: Option<usize>) -> String {
+/// `label [████░░░░]  50%`, the bar as long as fits in `room` columns (up to `BAR_WIDTH`); with
+/// no room for a bar of a few cells, `label  50%`.
+fn bar(label: &str, done: u32, of: u32, room: Option<usize>) -> String {
+    // Around the label and the bar: " [", "] " and "100%".
+    const AROUND: usize = 8;
+    const MIN_BAR: usize = 4;
     let (done, of) = (u64::from(done), u64::from(of.max(1)));
     let percent = 100 * done / of;
-    // The last column stays free: a line that reaches it may wrap in some terminals.
-    let room = columns.map_or(usize::MAX, |c| c.saturating_sub(1));
-    let label_len = label.chars().count();
-    let width = BAR_WIDTH.min(room.saturating_sub(label_len + 8));
-    if width < 4 {
-        let label: String = label.chars().take(room.saturating_sub(5)).collect();
+    let width = room.map_or(BAR_WIDTH, |room| {
+        room.saturating_sub(label.chars().count() + AROUND)
+            .min(BAR_WIDTH)
+    });
+    if width < MIN_BAR {
         return format!("{BLUE}{label}{RESET} {percent:>3}%");
     }
     let filled = (width as u64 * done / of) as usize;
@@ -150,31 +164,86 @@ fn bar(label: &str, done: u32, of: u32, columns: Option<usize>) -> String {
     )
 }
 
+/// `text` cut after `room` visible characters (each counted as one column: the agent's redrawn
+/// lines hold no wide characters); escape sequences are kept whole and cost nothing. A cut line
+/// ends with a reset so no color runs on.
+fn fit(text: &str, room: usize) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut shown = 0;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // CSI: ESC [ parameters, then one final byte in '@'..='~'.
+            out.push(c);
+            if chars.peek() == Some(&'[') {
+                out.extend(chars.next());
+                for c in chars.by_ref() {
+                    out.push(c);
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        if c == '\n' || shown < room {
+            shown += usize::from(c != '\n');
+            out.push(c);
+        } else {
+            out.push_str(RESET);
+            // The line's end still comes, when it has one.
+            if text.ends_with('\n') {
+                out.push('\n');
+            }
+            return out;
+        }
+    }
+    out
+}
+
+/// The width of the terminal on standard output (TIOCGWINSZ), else `COLUMNS`, else unknown.
+pub fn stdout_columns() -> Option<u16> {
+    // SAFETY: TIOCGWINSZ fills a winsize struct we own; on failure it is left zeroed.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+    if ok && size.ws_col > 0 {
+        return Some(size.ws_col);
+    }
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse().ok())
+        .filter(|&c| c > 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// What the bar shows, without its colors.
-    fn shown(text: &str) -> String {
-        String::from_utf8(strip_ansi_escapes::strip(text)).unwrap()
+    fn visible(text: &str) -> usize {
+        strip_ansi_escapes::strip_str(text)
+            .trim_end_matches('\n')
+            .chars()
+            .count()
     }
 
     #[test]
-    fn the_progress_bar_fits_its_pane() {
-        let full = shown(&bar("checking changes", 5, 10, None));
-        assert_eq!(
-            full,
-            format!(
-                "checking changes [{}{}]  50%",
-                "█".repeat(12),
-                "░".repeat(12)
-            )
-        );
-        for cols in [100, 48, 33, 24, 12] {
-            let line = shown(&bar("checking changes", 5, 10, Some(cols)));
-            assert!(line.chars().count() < cols, "{cols}: {line}");
-            assert!(line.ends_with(" 50%"), "{cols}: {line}");
+    fn the_bar_fits_its_room_down_to_no_bar() {
+        for room in 1..60 {
+            for done in [0, 5, 10] {
+                let line = fit(&bar("checking changes", done, 10, Some(room)), room);
+                assert!(visible(&line) <= room, "{room}: {line:?}");
+            }
         }
-        assert!(shown(&bar("checking changes", 5, 10, Some(33))).contains('█'));
+        assert!(bar("checking changes", 5, 10, Some(30)).contains('█'));
+        assert!(!bar("checking changes", 5, 10, Some(20)).contains('█'));
+        let unknown = strip_ansi_escapes::strip_str(bar("x", 10, 10, None));
+        assert_eq!(unknown.matches('█').count(), BAR_WIDTH, "{unknown}");
+    }
+
+    #[test]
+    fn fit_keeps_escapes_whole_and_the_line_end() {
+        assert_eq!(fit("\x1b[32mabcdef\x1b[0m\n", 3), "\x1b[32mabc\x1b[0m\n");
+        assert_eq!(fit("ab\n", 5), "ab\n");
+        assert_eq!(fit("⠋ thinking…", 4), "⠋ th\x1b[0m");
     }
 }
