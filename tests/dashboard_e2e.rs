@@ -940,7 +940,7 @@ fn grove_opened_and_quit_leaves_no_run() {
     let repo = Repo::new();
     let mut dash = grove_new(&repo);
     dash.wait_for("the empty run's hint", |s| {
-        s.contains("n start a task").then_some(())
+        s.contains("n new task").then_some(())
     });
     dash.send(b"q");
     assert_eq!(dash.exit_code(), 0);

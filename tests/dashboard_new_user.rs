@@ -150,9 +150,10 @@ fn small_screens_keep_what_matters(size: (u16, u16)) {
             .iter()
             .all(|n| {
                 let suffix = n.rsplit('-').next().unwrap();
+                // The list's part of each row: from its left border to the next.
                 s.cells.iter().any(|row| {
-                    let row: String = row.iter().collect();
-                    row.starts_with('│') && row.contains(suffix) && row.contains("running")
+                    let list: String = row.iter().skip(1).take_while(|&&c| c != '│').collect();
+                    row.first() == Some(&'│') && list.contains(suffix) && list.contains("running")
                 })
             })
             .then_some(())

@@ -49,11 +49,11 @@ fn status_parts(app: &App, layout: &ScreenLayout, compact: bool) -> Vec<Part> {
         Part::new(
             10,
             vec![Span::styled(
-                " grove",
+                " grove ",
                 Style::new().add_modifier(Modifier::BOLD),
             )],
         ),
-        Part::new(50, vec![Span::raw(format!(" run {}", app.info.run_id))]),
+        Part::new(50, vec![Span::raw(format!("run {}", app.info.run_id))]),
     ];
     // What is still going on first, then what has ended, each in `ALL`'s order.
     let active = TaskStatus::ALL.into_iter().filter(|s| !s.is_final());
@@ -138,9 +138,12 @@ fn fit_parts(mut parts: Vec<Part>, width: usize) -> Option<Line<'static>> {
         }
         parts.remove(least);
     }
-    Some(Line::from(
-        parts.into_iter().flat_map(|p| p.spans).collect::<Vec<_>>(),
-    ))
+    let mut spans: Vec<Span<'static>> = parts.into_iter().flat_map(|p| p.spans).collect();
+    // The line starts one column in, whichever part comes first.
+    if spans.first().is_some_and(|s| !s.content.starts_with(' ')) {
+        spans.insert(0, Span::raw(" "));
+    }
+    Some(Line::from(spans))
 }
 
 fn second_line(app: &App, width: usize) -> Line<'static> {
