@@ -132,6 +132,14 @@ enum Cmd {
         #[arg(long)]
         plan: Option<PathBuf>,
     },
+    /// Check each hosted agent (claude, codex, gemini, aider): program, version, credentials,
+    /// and Claude Code's first run (onboarding, this repository trusted), with what to do.
+    Doctor {
+        /// The repository whose trust is checked (default: the one containing the current
+        /// directory).
+        #[arg(long)]
+        repo: Option<PathBuf>,
+    },
     /// Create a throwaway repository with a sample project and run the demo plan there (offline).
     Demo {
         /// Line output instead of the dashboard (automatic when stdout is not a terminal).
@@ -303,6 +311,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 .context("cannot write the listing")?;
             Ok(0)
         }
+        Cmd::Doctor { repo } => {
+            let start = match repo {
+                Some(dir) => Some(dir),
+                None => std::env::current_dir().ok(),
+            };
+            let root = start.and_then(|dir| crate::git::discover_root(&dir).ok());
+            let checks = crate::doctor::checks(root.as_deref());
+            crate::doctor::print(&checks, &mut std::io::stdout().lock())
+                .context("cannot write the report")
+        }
         Cmd::Demo {
             headless,
             exit_when_done,
@@ -412,6 +430,10 @@ fn run_plan(
         true => agent_choices(&plan)?,
         false => Vec::new(),
     };
+    if let (false, Some(refusal)) = (dashboard(front), crate::agent::headless_refusal(&plan)) {
+        eprintln!("error: {refusal}");
+        return Ok(2);
+    }
     drive(
         move || {
             Ok(engine::start(RunRequest {

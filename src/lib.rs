@@ -5,6 +5,7 @@ pub mod agents_cmd;
 pub mod clean_cmd;
 pub mod cli;
 pub mod demo;
+pub mod doctor;
 pub mod engine;
 pub mod git;
 pub mod headless;

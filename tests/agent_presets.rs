@@ -57,11 +57,13 @@ fn a_prompt_that_looks_like_an_option_reaches_each_cli_as_the_prompt() {
         ("aider", "--model=evil", "message", "model"),
     ];
     let mut plan = String::from(
-        "name = \"p\"\n[agents.claude]\nargs = [\"--model\", \"sonnet\"]\n[agents.codex]\nargs = [\"--full-auto\"]\n",
+        "name = \"p\"\n[defaults]\nenv = { OPENAI_API_KEY = \"test\", GEMINI_API_KEY = \"test\" }\n\
+         [agents.claude]\nargs = [\"--model\", \"sonnet\"]\n[agents.codex]\nargs = [\"--full-auto\"]\n",
     );
     for (agent, prompt, _, _) in cases {
         plan.push_str(&format!(
-            "[[tasks]]\nname = \"{agent}\"\nagent = \"{agent}\"\nprompt = {prompt:?}\n"
+            "[[tasks]]\nname = \"{agent}\"\nagent = \"{agent}\"\nprompt = {prompt:?}\n\
+             idle_exit = true\n"
         ));
     }
     let (out, results) = repo.run_plan_with_path(&plan, &standins_first(bin.path()));

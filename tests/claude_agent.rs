@@ -132,8 +132,11 @@ env = { FAKE_CLAUDE_TRANSCRIPT = "nonjson" }
             cost_usd: 0.0123,
             input_tokens: 690,
             output_tokens: 81,
+            cache_read_input_tokens: 4096,
+            cache_creation_input_tokens: 2048,
             num_turns: 4,
             session_id: Some("sess-success-1".into()),
+            ..Usage::default()
         }
     );
     assert_eq!(notes["attempts"][0]["usage"]["cost_usd"], 0.0123);
@@ -444,4 +447,69 @@ fn errors_in_the_user_config_name_its_file_line_and_column() {
     );
     // Nothing was created in the repository.
     assert!(!repo.path().join(".grove").exists());
+}
+
+#[test]
+fn an_agent_still_running_after_its_result_is_stopped_after_the_grace_and_judged_by_its_results() {
+    // Claude Code 2.1.332 with a background Bash task: a result, then (when the task ends)
+    // another init and result; then it stays alive (here: the fake sleeps a minute).
+    let repo = Repo::new();
+    let (out, results) = repo.run_plan_with_path(
+        r#"
+name = "p"
+[defaults]
+agent = "claude"
+timeout = "20s"
+result_grace = "300ms"
+[[tasks]]
+name = "bg"
+prompt = "background start the server"
+"#,
+        &fake_path(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let bg = task(&results, "bg");
+    assert_eq!(bg["status"], "succeeded", "{bg:#}");
+    assert_eq!(bg["output"], "Background finished.");
+    let usage: Usage = serde_json::from_value(bg["usage"].clone()).unwrap();
+    // Tokens and turns add up over the results; the cost is Claude Code's running total.
+    assert_eq!(usage.input_tokens, 33);
+    assert_eq!(usage.cache_read_input_tokens, 1100);
+    assert_eq!(usage.cache_creation_input_tokens, 50);
+    assert_eq!(usage.num_turns, 3);
+    assert_eq!(usage.cost_usd, 0.001022);
+    assert_eq!(usage.models["claude-opus-5-5"].input_tokens, 33);
+    assert_eq!(usage.session_id.as_deref(), Some("sess-bg-1"));
+    let kills: Vec<_> = repo
+        .audit(&run_id(&out))
+        .into_iter()
+        .filter(|l| l["event"] == "kill")
+        .collect();
+    assert!(
+        kills.iter().any(|l| l["reason"] == "after result"),
+        "{kills:?}"
+    );
+}
+
+#[test]
+fn claude_interactive_is_refused_headless_without_idle_exit() {
+    let repo = Repo::new();
+    let (plan, path) = (
+        "name = \"p\"\n[[tasks]]\nname = \"tui\"\nagent = \"claude-interactive\"\nprompt = \"x\"\n",
+        fake_path(),
+    );
+    let file = repo.write_plan(plan);
+    let out = repo
+        .grove_cmd(&["run", file.to_str().unwrap(), "--headless"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "error: task 'tui': agent 'claude-interactive' runs Claude Code's interactive UI, which \
+         waits at its input box when done and never ends by itself headless: set idle_exit = \
+         true (the task ends when it sits idle there) or use agent = \"claude\""
+    );
+    assert!(!repo.path().join(".grove/runs").exists());
 }

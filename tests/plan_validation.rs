@@ -1480,7 +1480,7 @@ fn agent_tables_override_preset_fields_and_reject_bad_ones() {
         "name = \"p\"\n[agents.claude]\noutput = \"json\"\n[[tasks]]\nname = \"a\"\nprompt = \"x\"\n",
         3,
         10,
-        "agent 'claude': 'output' must be one of \"terminal\", \"claude-stream-json\", got \"json\"",
+        "agent 'claude': 'output' must be one of \"terminal\", \"claude-stream-json\", \"codex-json\", got \"json\"",
     );
     toml_fails_at(
         "name = \"p\"\n[agents.claude]\nargs = \"--verbose\"\n[[tasks]]\nname = \"a\"\nprompt = \"x\"\n",

@@ -1,9 +1,12 @@
 //! Agents: the built-in presets, `[agents.*]` definitions, argv templates, and finding programs
 //! on PATH. Prompts reach agents as argv elements; nothing here builds a shell string.
 
+pub mod codex_json;
+pub mod credentials;
 pub mod demo_agent;
 pub mod prompt;
 pub mod stream_json;
+pub mod usage;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -59,22 +62,49 @@ pub fn preset(name: &str) -> Option<AgentDef> {
         }
         "claude-interactive" => {
             // The permission box ("Do you want to proceed?", "Do you want to make this edit
-            // to …?") opens with "1. Yes" highlighted: Enter takes it.
+            // to …?") is a menu; with "1. Yes" highlighted, typing 1 takes it. (Its setup
+            // dialogs have "No" highlighted, where Enter would decline: they are never answered.)
             def.yes_prompts = words(&["Do you want to"]);
-            def.accept_key = "\r".into();
+            def.accept_key = "1".into();
             words(&["claude", "--", "{prompt}"])
         }
         // codex (clap): `codex exec [OPTIONS] -- [PROMPT]`.
-        "codex" => words(&["codex", "exec", "--", "{prompt}"]),
+        "codex" => {
+            // Without `--sandbox workspace-write` codex's read-only sandbox makes it end with
+            // no change and exit 0.
+            def.output = AgentOutput::CodexJson;
+            words(&[
+                "codex",
+                "exec",
+                "--json",
+                "--sandbox",
+                "workspace-write",
+                "--",
+                "{prompt}",
+            ])
+        }
         "aider" => {
             // aider asks "Add file to the chat? (Y)es/(N)o/(D)on't ask again [Yes]:".
             def.yes_prompts.push("(Y)es/(N)o".into());
             // argparse takes the value after '=' whatever it starts with.
-            words(&["aider", "--yes-always", "--message={prompt}"])
+            words(&[
+                "aider",
+                "--yes-always",
+                "--no-pretty",
+                "--no-fancy-input",
+                "--no-check-update",
+                "--no-show-release-notes",
+                "--message={prompt}",
+            ])
         }
         // gemini (yargs): `-p <value>` would take an empty prompt and read "--yolo" as a flag;
         // "--prompt=<value>" keeps the value as it is.
-        "gemini" => words(&["gemini", "--prompt={prompt}"]),
+        "gemini" => words(&[
+            "gemini",
+            "--approval-mode",
+            "auto_edit",
+            "--prompt={prompt}",
+        ]),
         _ => return None,
     };
     Some(def)
@@ -121,6 +151,52 @@ fn command_of(name: &str, def: AgentDef) -> AgentCommand {
         yes_prompts: def.yes_prompts,
         accept_key: def.accept_key,
     }
+}
+
+/// Why `plan` cannot run headless, if so: a task runs Claude Code's interactive UI, which sits at
+/// its input box when done and never exits by itself, without `idle_exit`.
+pub fn headless_refusal(plan: &Plan) -> Option<String> {
+    let task = plan.tasks.iter().find(|t| {
+        !t.idle_exit && resolve(plan, &t.agent).is_some_and(|a| interactive_claude(&a.argv))
+    })?;
+    Some(format!(
+        "task '{}': agent '{}' runs Claude Code's interactive UI, which waits at its input box \
+         when done and never ends by itself headless: set idle_exit = true (the task ends when \
+         it sits idle there) or use agent = \"claude\"",
+        task.name, task.agent
+    ))
+}
+
+/// Claude Code without `-p`: its interactive UI.
+fn interactive_claude(argv: &[String]) -> bool {
+    let claude = argv
+        .first()
+        .and_then(|p| Path::new(p).file_name())
+        .is_some_and(|p| p == "claude");
+    claude && !argv.iter().any(|a| a == "-p" || a == "--print")
+}
+
+/// `argv` as it runs inside grove's own sandbox: codex's sandbox (bubblewrap) cannot set up its
+/// namespaces there (`bwrap: setting up uid map: Permission denied`, every command fails), and
+/// grove's already confines it to its worktree, so `--sandbox workspace-write` becomes
+/// `--sandbox danger-full-access`. Everything else is left as it is.
+pub fn in_grove_sandbox(mut argv: Vec<String>) -> Vec<String> {
+    let codex = argv
+        .first()
+        .and_then(|p| Path::new(p).file_name())
+        .is_some_and(|p| p == "codex");
+    // Only options: the prompt after `--` is the user's text.
+    let options = argv.iter().position(|a| a == "--").unwrap_or(argv.len());
+    if codex {
+        for i in 1..options {
+            if argv[i - 1] == "--sandbox" && argv[i] == "workspace-write" {
+                argv[i] = "danger-full-access".into();
+            } else if argv[i] == "--sandbox=workspace-write" {
+                argv[i] = "--sandbox=danger-full-access".into();
+            }
+        }
+    }
+    argv
 }
 
 /// The argv template of `def`: its `command` with its `args` just before the command's first
@@ -224,6 +300,36 @@ fn render_one(arg: &str, vars: &TemplateVars<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inside_grove_sandbox_codex_leaves_sandboxing_to_grove() {
+        let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let codex = preset("codex").unwrap().command;
+        let argv = render_argv(
+            &codex,
+            &TemplateVars {
+                prompt: "--sandbox workspace-write",
+                envelope: "",
+                result: "",
+                task: "",
+                worktree: "",
+            },
+        );
+        assert_eq!(
+            in_grove_sandbox(argv),
+            words(&[
+                "codex",
+                "exec",
+                "--json",
+                "--sandbox",
+                "danger-full-access",
+                "--",
+                "--sandbox workspace-write"
+            ])
+        );
+        let other = words(&["sh", "--sandbox", "workspace-write"]);
+        assert_eq!(in_grove_sandbox(other.clone()), other);
+    }
 
     #[test]
     fn no_preset_lets_a_prompt_become_an_option() {

@@ -7,62 +7,35 @@
 //! (subtype, is_error, result, num_turns, duration_ms, total_cost_usd, usage). Lines that are not
 //! JSON are shown as they are.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// What an agent run cost, as Claude Code reports it in its result.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Usage {
-    pub cost_usd: f64,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub num_turns: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_id: Option<String>,
-}
+pub use super::usage::{dollars, ModelUsage, Usage};
 
-impl Usage {
-    /// Adds `other`'s counts; the session becomes `other`'s when it has one (the latest).
-    pub fn add(&mut self, other: &Usage) {
-        self.cost_usd += other.cost_usd;
-        self.input_tokens += other.input_tokens;
-        self.output_tokens += other.output_tokens;
-        self.num_turns += other.num_turns;
-        if other.session_id.is_some() {
-            self.session_id.clone_from(&other.session_id);
-        }
-    }
-
-    /// The sum of `usages`, or None when there is none.
-    pub fn total<'a>(usages: impl IntoIterator<Item = &'a Usage>) -> Option<Usage> {
-        usages.into_iter().fold(None, |sum, u| {
-            let mut sum = sum.unwrap_or_default();
-            sum.add(u);
-            Some(sum)
-        })
-    }
-}
-
-/// A cost as shown to people: `$0.0123`.
-pub fn dollars(usd: f64) -> String {
-    format!("${usd:.4}")
-}
-
-/// The final `result` object of a stream.
+/// A `result` object of a stream (Claude Code may emit more than one: a background task that
+/// finishes after the first starts another turn).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamResult {
+    /// The agent's program, for messages: `claude`, `codex`.
+    pub agent: &'static str,
     pub subtype: String,
     pub is_error: bool,
     /// The final text (absent in some error results).
     pub text: Option<String>,
     pub duration_ms: Option<u64>,
+    /// The HTTP status of the API error that ended the turn (`529`).
+    pub api_error_status: Option<u64>,
+    /// Its kind (`overloaded_error`).
+    pub api_error_type: Option<String>,
+    /// Why the turn ended (`completed`, `api_error`, `max_turns`…).
+    pub terminal_reason: Option<String>,
     pub usage: Usage,
 }
 
 impl StreamResult {
-    /// Why the attempt failed, when the result is an error.
+    /// Why the attempt failed, when the result is an error: worded from the API error or the
+    /// reason the turn ended (a `success` subtype can carry an error), with the text's first line.
     pub fn error(&self) -> Option<String> {
         if !self.is_error {
             return None;
@@ -73,10 +46,16 @@ impl StreamResult {
             .and_then(|t| t.lines().find(|l| !l.trim().is_empty()))
             .map(|l| format!(": {}", l.trim()))
             .unwrap_or_default();
-        Some(format!(
-            "claude ended with an error ({}){detail}",
-            self.subtype
-        ))
+        let why = match (self.api_error_status, &self.api_error_type) {
+            (Some(status), Some(kind)) => format!("an API error ({status} {kind})"),
+            (Some(status), None) => format!("an API error ({status})"),
+            _ if self.subtype != "success" => format!("an error ({})", self.subtype),
+            _ => match self.terminal_reason.as_deref() {
+                Some(reason) if reason != "completed" => format!("an error ({reason})"),
+                _ => "an error".to_string(),
+            },
+        };
+        Some(format!("{} ended with {why}{detail}", self.agent))
     }
 }
 
@@ -84,7 +63,7 @@ impl StreamResult {
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamEvent {
     Init { session_id: String, model: String },
-    Result(StreamResult),
+    Result(Box<StreamResult>),
 }
 
 /// What one `feed` produced.
@@ -98,29 +77,33 @@ pub struct Rendered {
 /// A JSON line longer than this is shown as text rather than held on to.
 const MAX_LINE: usize = 16 * 1024 * 1024;
 /// A tool call's main argument is cut to this many characters.
-const ARG_CHARS: usize = 160;
+pub(crate) const ARG_CHARS: usize = 160;
 
-const DIM: &str = "\x1b[2m";
-const BOLD: &str = "\x1b[1m";
-const CYAN: &str = "\x1b[36m";
-const GREEN: &str = "\x1b[32m";
-const RED: &str = "\x1b[31m";
-const RESET: &str = "\x1b[0m";
+pub(crate) const DIM: &str = "\x1b[2m";
+pub(crate) const BOLD: &str = "\x1b[1m";
+pub(crate) const CYAN: &str = "\x1b[36m";
+pub(crate) const GREEN: &str = "\x1b[32m";
+pub(crate) const RED: &str = "\x1b[31m";
+pub(crate) const YELLOW: &str = "\x1b[33m";
+pub(crate) const RESET: &str = "\x1b[0m";
 
-/// The adapter: holds a partial line between chunks and the names of tool calls, so a tool
-/// error can say which tool failed.
+/// Splits a stream into lines of JSON objects, holding a partial line between chunks. Lines
+/// that do not start with `{` go to the pane as they come (a prompt without a newline too).
 #[derive(Debug, Default)]
-pub struct StreamJson {
+pub(crate) struct JsonLines {
     line: Vec<u8>,
     /// The current line does not start with `{`: its bytes go to the pane as they come.
     passthrough: bool,
-    tools: HashMap<String, String>,
-    last_text: Option<String>,
 }
 
-impl StreamJson {
-    pub fn feed(&mut self, bytes: &[u8]) -> Rendered {
-        let mut out = Rendered::default();
+impl JsonLines {
+    /// Feeds `bytes`; each complete JSON object goes to `object`, other text to the transcript.
+    pub fn feed(
+        &mut self,
+        bytes: &[u8],
+        out: &mut Rendered,
+        object: &mut dyn FnMut(&Value, &mut Rendered),
+    ) {
         let mut rest = bytes;
         while !rest.is_empty() {
             if self.line.is_empty() && !self.passthrough && rest[0] != b'{' {
@@ -140,42 +123,69 @@ impl StreamJson {
             self.line.extend_from_slice(piece);
             if done {
                 let line = std::mem::take(&mut self.line);
-                self.line_done(&line, &mut out);
+                line_done(&line, out, object);
             } else if self.line.len() > MAX_LINE {
                 out.transcript.append(&mut self.line);
                 self.passthrough = true;
             }
         }
+    }
+
+    /// The stream ended: a last line without a newline is read too.
+    pub fn finish(&mut self, out: &mut Rendered, object: &mut dyn FnMut(&Value, &mut Rendered)) {
+        self.passthrough = false;
+        let line = std::mem::take(&mut self.line);
+        if !line.is_empty() {
+            line_done(&line, out, object);
+        }
+    }
+}
+
+fn line_done(line: &[u8], out: &mut Rendered, object: &mut dyn FnMut(&Value, &mut Rendered)) {
+    let text = String::from_utf8_lossy(line);
+    let trimmed = text.trim_end_matches(['\r', '\n']);
+    match serde_json::from_str::<Value>(trimmed) {
+        Ok(v @ Value::Object(_)) => object(&v, out),
+        _ => {
+            out.transcript.extend_from_slice(trimmed.as_bytes());
+            out.transcript.extend_from_slice(b"\r\n");
+        }
+    }
+}
+
+/// The adapter for Claude Code: the names of tool calls, so a tool error can say which tool
+/// failed, and the last text, so the result does not repeat it.
+#[derive(Debug, Default)]
+pub struct StreamJson {
+    lines: JsonLines,
+    tools: HashMap<String, String>,
+    /// Tool calls shown as denied: their failed results are not shown again.
+    denied: HashSet<String>,
+    last_text: Option<String>,
+}
+
+impl StreamJson {
+    pub fn feed(&mut self, bytes: &[u8]) -> Rendered {
+        let mut out = Rendered::default();
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.feed(bytes, &mut out, &mut |v, out| self.object(v, out));
+        self.lines = lines;
         out
     }
 
     /// The stream ended: a last line without a newline is read too.
     pub fn finish(&mut self) -> Rendered {
         let mut out = Rendered::default();
-        self.passthrough = false;
-        let line = std::mem::take(&mut self.line);
-        if !line.is_empty() {
-            self.line_done(&line, &mut out);
-        }
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.finish(&mut out, &mut |v, out| self.object(v, out));
+        self.lines = lines;
         out
-    }
-
-    fn line_done(&mut self, line: &[u8], out: &mut Rendered) {
-        let text = String::from_utf8_lossy(line);
-        let trimmed = text.trim_end_matches(['\r', '\n']);
-        match serde_json::from_str::<Value>(trimmed) {
-            Ok(Value::Object(obj)) => self.object(&Value::Object(obj), out),
-            _ => {
-                out.transcript.extend_from_slice(trimmed.as_bytes());
-                out.transcript.extend_from_slice(b"\r\n");
-            }
-        }
     }
 
     fn object(&mut self, v: &Value, out: &mut Rendered) {
         let t = &mut out.transcript;
-        match v["type"].as_str() {
-            Some("system") if v["subtype"] == "init" => {
+        match (v["type"].as_str(), v["subtype"].as_str()) {
+            (Some("system"), Some("init")) => {
                 let session_id = str_of(&v["session_id"]);
                 let model = str_of(&v["model"]);
                 push_line(
@@ -184,7 +194,18 @@ impl StreamJson {
                 );
                 out.events.push(StreamEvent::Init { session_id, model });
             }
-            Some("assistant") => {
+            (Some("system"), Some("api_retry")) => push_line(t, &retry_line(v)),
+            (Some("system"), Some("permission_denied")) => {
+                let tool = str_of(&v["tool_name"]);
+                self.denied.insert(str_of(&v["tool_use_id"]));
+                let why = one_line(&str_of(&v["message"]), ARG_CHARS);
+                push_line(t, &format!("{YELLOW}⊘ {tool} denied:{RESET} {why}"));
+            }
+            (Some("system"), Some("task_notification")) => {
+                let summary = one_line(&str_of(&v["summary"]), ARG_CHARS);
+                push_line(t, &format!("{DIM}◦ {summary}{RESET}"));
+            }
+            (Some("assistant"), _) => {
                 for block in blocks(&v["message"]["content"]) {
                     match block["type"].as_str() {
                         Some("text") => {
@@ -204,12 +225,16 @@ impl StreamJson {
                     }
                 }
             }
-            Some("user") => {
+            (Some("user"), _) => {
                 for block in blocks(&v["message"]["content"]) {
                     if block["type"] != "tool_result" || block["is_error"] != true {
                         continue;
                     }
                     let id = str_of(&block["tool_use_id"]);
+                    if self.denied.contains(&id) {
+                        // Already shown as denied.
+                        continue;
+                    }
                     let tool = self.tools.get(&id).map_or("tool", String::as_str);
                     let content = tool_result_text(&block["content"]);
                     let first = content.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
@@ -222,38 +247,99 @@ impl StreamJson {
                     );
                 }
             }
-            Some("result") => {
+            (Some("result"), _) => {
                 let result = parse_result(v);
                 push_line(t, &result_line(&result));
                 if let Some(text) = &result.text {
+                    // The result repeats the last assistant text (an API error's message too).
                     let repeated = self.last_text.as_deref().map(str::trim) == Some(text.trim());
-                    if !repeated || result.is_error {
+                    if !repeated {
                         for l in text.trim_end().lines() {
                             push_line(t, &printable(l));
                         }
                     }
                 }
-                out.events.push(StreamEvent::Result(result));
+                let denials = &result.usage.permission_denials;
+                if !denials.is_empty() {
+                    let n = denials.len();
+                    let list = one_line(&denials.join("; "), ARG_CHARS);
+                    let s = if n == 1 { "" } else { "s" };
+                    push_line(
+                        t,
+                        &format!("{YELLOW}⊘ {n} permission denial{s}:{RESET} {list}"),
+                    );
+                }
+                self.last_text = None;
+                out.events.push(StreamEvent::Result(Box::new(result)));
             }
-            // Other kinds (stream events, rate-limit notices, …) carry nothing to show.
+            // Other kinds (stream events, hooks, task progress…) carry nothing to show.
             _ => {}
         }
     }
 }
 
+/// `↻ API 529, retry 1/10 in 0.6s`: Claude Code retries on its own, for minutes at worst.
+fn retry_line(v: &Value) -> String {
+    let what = match (v["error_status"].as_u64(), v["error"].as_str()) {
+        (Some(status), _) => format!("API {status}"),
+        (None, Some(error)) => format!("API error ({error})"),
+        (None, None) => "API error".to_string(),
+    };
+    let attempt = v["attempt"].as_u64().unwrap_or(0);
+    let max = v["max_retries"].as_u64().unwrap_or(0);
+    let delay = v["retry_delay_ms"].as_u64().unwrap_or(0) as f64 / 1000.0;
+    format!("{YELLOW}↻ {what}, retry {attempt}/{max} in {delay:.1}s{RESET}")
+}
+
 fn parse_result(v: &Value) -> StreamResult {
     let count = |x: &Value| x.as_u64().unwrap_or(0);
+    let models = v["modelUsage"]
+        .as_object()
+        .map(|models| {
+            models
+                .iter()
+                .map(|(name, m)| {
+                    let usage = ModelUsage {
+                        cost_usd: m["costUSD"].as_f64().unwrap_or(0.0),
+                        input_tokens: count(&m["inputTokens"]),
+                        output_tokens: count(&m["outputTokens"]),
+                        cache_read_input_tokens: count(&m["cacheReadInputTokens"]),
+                        cache_creation_input_tokens: count(&m["cacheCreationInputTokens"]),
+                    };
+                    (name.clone(), usage)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let permission_denials = v["permission_denials"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice)
+        .iter()
+        .map(|d| {
+            let tool = str_of(&d["tool_name"]);
+            let arg = one_line(&main_argument(&tool, &d["tool_input"]), ARG_CHARS);
+            format!("{tool}: {arg}")
+        })
+        .collect();
     StreamResult {
+        agent: "claude",
         subtype: v["subtype"].as_str().unwrap_or("unknown").to_string(),
         is_error: v["is_error"].as_bool().unwrap_or(false),
         text: v["result"].as_str().map(str::to_string),
         duration_ms: v["duration_ms"].as_u64(),
+        api_error_status: v["api_error_status"].as_u64(),
+        api_error_type: v["api_error_type"].as_str().map(str::to_string),
+        terminal_reason: v["terminal_reason"].as_str().map(str::to_string),
         usage: Usage {
             cost_usd: v["total_cost_usd"].as_f64().unwrap_or(0.0),
             input_tokens: count(&v["usage"]["input_tokens"]),
             output_tokens: count(&v["usage"]["output_tokens"]),
+            cache_read_input_tokens: count(&v["usage"]["cache_read_input_tokens"]),
+            cache_creation_input_tokens: count(&v["usage"]["cache_creation_input_tokens"]),
             num_turns: count(&v["num_turns"]),
             session_id: v["session_id"].as_str().map(str::to_string),
+            models,
+            permission_denials,
         },
     }
 }
@@ -269,10 +355,12 @@ fn result_line(r: &StreamResult) -> String {
     }
     facts.push(dollars(r.usage.cost_usd));
     let facts = facts.join(" · ");
-    if r.is_error {
-        format!("{RED}{BOLD}✗ {}{RESET} {DIM}{facts}{RESET}", r.subtype)
-    } else {
-        format!("{GREEN}{BOLD}✓ result{RESET} {DIM}{facts}{RESET}")
+    match (r.is_error, r.api_error_status) {
+        (true, Some(status)) => {
+            format!("{RED}{BOLD}✗ API error {status}{RESET} {DIM}{facts}{RESET}")
+        }
+        (true, None) => format!("{RED}{BOLD}✗ {}{RESET} {DIM}{facts}{RESET}", r.subtype),
+        (false, _) => format!("{GREEN}{BOLD}✓ result{RESET} {DIM}{facts}{RESET}"),
     }
 }
 
@@ -321,18 +409,18 @@ fn tool_result_text(content: &Value) -> String {
     }
 }
 
-fn str_of(v: &Value) -> String {
+pub(crate) fn str_of(v: &Value) -> String {
     v.as_str().unwrap_or("").to_string()
 }
 
-fn push_line(out: &mut Vec<u8>, line: &str) {
+pub(crate) fn push_line(out: &mut Vec<u8>, line: &str) {
     out.extend_from_slice(line.as_bytes());
     out.extend_from_slice(b"\r\n");
 }
 
 /// Text from the model may hold control characters; on a terminal they would act, so they are
 /// shown as symbols instead. Tabs stay.
-fn printable(s: &str) -> String {
+pub(crate) fn printable(s: &str) -> String {
     s.chars()
         .map(|c| match c {
             '\t' => c,
@@ -343,7 +431,7 @@ fn printable(s: &str) -> String {
 }
 
 /// `s` on one line (line breaks shown as `⏎`), at most `max` characters.
-fn one_line(s: &str, max: usize) -> String {
+pub(crate) fn one_line(s: &str, max: usize) -> String {
     let flat = printable(&s.trim().replace("\r\n", "\n").replace('\n', " ⏎ "));
     if flat.chars().count() <= max {
         return flat;
@@ -403,8 +491,11 @@ mod tests {
                 cost_usd: 0.0123,
                 input_tokens: 100,
                 output_tokens: 40,
+                cache_read_input_tokens: 7,
+                cache_creation_input_tokens: 5,
                 num_turns: 3,
                 session_id: Some("s-1".into()),
+                ..Usage::default()
             }
         );
     }
@@ -448,6 +539,13 @@ mod tests {
             result.error().as_deref(),
             Some("claude ended with an error (error_max_turns)")
         );
+        let mut reason_only = result.clone();
+        reason_only.subtype = "success".into();
+        reason_only.terminal_reason = Some("max_turns".into());
+        assert_eq!(
+            reason_only.error().as_deref(),
+            Some("claude ended with an error (max_turns)")
+        );
         assert_eq!(
             plain(&r.transcript),
             "✗ error_max_turns 10 turns · $0.5000\r\n"
@@ -457,6 +555,87 @@ mod tests {
         assert_eq!(
             with_text.error().as_deref(),
             Some("claude ended with an error (error_max_turns): API Error: overloaded")
+        );
+    }
+
+    /// Lines as Claude Code 2.1.332 printed them for a 529 (shortened to the fields read).
+    const RETRY: &str = r#"{"type":"system","subtype":"api_retry","attempt":1,"max_retries":10,"retry_delay_ms":624,"error_status":529,"error":"overloaded","session_id":"s-2"}"#;
+    const API_ERROR_TEXT: &str = r#"{"type":"assistant","message":{"model":"<synthetic>","role":"assistant","content":[{"type":"text","text":"API Error: 529 Overloaded. This is a server-side issue, usually temporary."}]},"session_id":"s-2"}"#;
+    const API_ERROR: &str = r#"{"type":"result","subtype":"success","is_error":true,"api_error_status":529,"api_error_type":"overloaded_error","terminal_reason":"api_error","num_turns":1,"duration_ms":1805,"total_cost_usd":0,"result":"API Error: 529 Overloaded. This is a server-side issue, usually temporary.","session_id":"s-2","usage":{"input_tokens":0,"output_tokens":0}}"#;
+
+    #[test]
+    fn an_api_error_is_worded_from_its_status_and_shown_once_after_its_retries() {
+        let mut a = StreamJson::default();
+        let stream = format!("{RETRY}\n{API_ERROR_TEXT}\n{API_ERROR}\n");
+        let r = a.feed(stream.as_bytes());
+        assert_eq!(
+            plain(&r.transcript),
+            "↻ API 529, retry 1/10 in 0.6s\r\n\
+             API Error: 529 Overloaded. This is a server-side issue, usually temporary.\r\n\
+             ✗ API error 529 1 turn · 1.8s · $0.0000\r\n"
+        );
+        let StreamEvent::Result(result) = &r.events[0] else {
+            panic!("{:?}", r.events);
+        };
+        assert_eq!(
+            result.error().as_deref(),
+            Some(
+                "claude ended with an API error (529 overloaded_error): API Error: 529 \
+                 Overloaded. This is a server-side issue, usually temporary."
+            )
+        );
+        let retry = r#"{"type":"system","subtype":"api_retry","attempt":2,"max_retries":10,"retry_delay_ms":1153,"error_status":null,"error":"unknown"}"#;
+        let r = a.feed(format!("{retry}\n").as_bytes());
+        assert_eq!(
+            plain(&r.transcript),
+            "↻ API error (unknown), retry 2/10 in 1.2s\r\n"
+        );
+    }
+
+    #[test]
+    fn denied_tool_calls_are_shown_once_and_counted_in_the_result() {
+        let tool = r#"{"type":"assistant","message":{"content":[{"type":"tool_use","id":"toolu_1","name":"Bash","input":{"command":"echo hello > out.txt"}}]}}"#;
+        let denied = r#"{"type":"system","subtype":"permission_denied","tool_name":"Bash","tool_use_id":"toolu_1","message":"Output redirection to 'out.txt' needs approval."}"#;
+        let refused = r#"{"type":"user","message":{"content":[{"type":"tool_result","content":"Output redirection to 'out.txt' needs approval.","is_error":true,"tool_use_id":"toolu_1"}]}}"#;
+        let result = r#"{"type":"result","subtype":"success","is_error":false,"num_turns":2,"result":"I could not write it.","total_cost_usd":0.001,"usage":{"input_tokens":22,"output_tokens":14},"permission_denials":[{"tool_name":"Bash","tool_use_id":"toolu_1","tool_input":{"command":"echo hello > out.txt"}}],"terminal_reason":"completed"}"#;
+        let mut a = StreamJson::default();
+        let r = a.feed(format!("{tool}\n{denied}\n{refused}\n{result}\n").as_bytes());
+        assert_eq!(
+            plain(&r.transcript),
+            "→ Bash echo hello > out.txt\r\n\
+             ⊘ Bash denied: Output redirection to 'out.txt' needs approval.\r\n\
+             ✓ result 2 turns · $0.0010\r\n\
+             I could not write it.\r\n\
+             ⊘ 1 permission denial: Bash: echo hello > out.txt\r\n"
+        );
+        let StreamEvent::Result(result) = &r.events[0] else {
+            panic!("{:?}", r.events);
+        };
+        assert_eq!(
+            result.usage.permission_denials,
+            ["Bash: echo hello > out.txt"]
+        );
+    }
+
+    #[test]
+    fn cache_tokens_and_per_model_usage_are_read() {
+        let line = r#"{"type":"result","subtype":"success","is_error":false,"num_turns":1,"total_cost_usd":0.5,"usage":{"input_tokens":3,"output_tokens":4,"cache_read_input_tokens":9000,"cache_creation_input_tokens":800},"modelUsage":{"claude-opus-5-5":{"inputTokens":3,"outputTokens":4,"cacheReadInputTokens":9000,"cacheCreationInputTokens":800,"costUSD":0.4},"claude-haiku-4-5":{"inputTokens":1,"outputTokens":1,"costUSD":0.1}}}"#;
+        let r = StreamJson::default().feed(format!("{line}\n").as_bytes());
+        let StreamEvent::Result(result) = &r.events[0] else {
+            panic!("{:?}", r.events);
+        };
+        assert_eq!(result.usage.cache_read_input_tokens, 9000);
+        assert_eq!(result.usage.cache_creation_input_tokens, 800);
+        assert_eq!(result.usage.models.len(), 2);
+        assert_eq!(
+            result.usage.models["claude-opus-5-5"],
+            ModelUsage {
+                cost_usd: 0.4,
+                input_tokens: 3,
+                output_tokens: 4,
+                cache_read_input_tokens: 9000,
+                cache_creation_input_tokens: 800,
+            }
         );
     }
 
@@ -483,25 +662,5 @@ mod tests {
             one_line(&"x".repeat(200), 10),
             format!("{}…", "x".repeat(9))
         );
-    }
-
-    #[test]
-    fn usage_totals_add_up() {
-        let a = Usage {
-            cost_usd: 0.25,
-            input_tokens: 1,
-            output_tokens: 2,
-            num_turns: 3,
-            session_id: Some("a".into()),
-        };
-        let b = Usage {
-            session_id: Some("b".into()),
-            ..a.clone()
-        };
-        let sum = Usage::total([&a, &b]).unwrap();
-        assert_eq!(sum.cost_usd, 0.5);
-        assert_eq!(sum.num_turns, 6);
-        assert_eq!(sum.session_id.as_deref(), Some("b"));
-        assert_eq!(Usage::total([]), None);
     }
 }

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 
-use crate::agent::stream_json::{StreamEvent, StreamJson, StreamResult, Usage};
+use crate::agent::stream_json::Usage;
 use crate::agent::{self, AgentCommand, TemplateVars};
 use crate::git::{self, DiffStat};
-use crate::plan::model::{AgentOutput, TaskSpec};
+use crate::plan::model::{SandboxMode, TaskSpec};
 use crate::pty::{self, pane::Pane, Display, Exit, OutputSink, PtyControl, SpawnSpec, Spawned};
 use crate::record::audit::Audit;
 use crate::record::envelope::Envelope;
@@ -28,6 +28,7 @@ use super::output::Tail;
 use super::pause::{Budget, PauseClock};
 use super::setup;
 use super::state::AttemptEnd;
+use super::stream::{Adapter, Stream};
 use super::watch::{IdleWatch, Reporter, WatchSpec};
 
 /// Why an attempt is being stopped from outside.
@@ -321,9 +322,19 @@ async fn run_inner(
             worktree: &worktree_s,
         },
     );
+    let argv = match job.spec.sandbox.mode {
+        SandboxMode::Worktree => agent::in_grove_sandbox(argv),
+        SandboxMode::Off | SandboxMode::Unavailable => argv,
+    };
     report.argv = argv.clone();
     let mut env = agent_env(job, &envelope_s, &result_s, &worktree);
     env.extend(confined.env());
+    if let Some(why) = no_credentials(&argv, &env) {
+        // It would wait for a browser login until the timeout, every attempt.
+        report.retryable = false;
+        let r = fail(report, why);
+        return save_attempt(job, r, &[]).await;
+    }
     let log = match record::folders::record_file()
         .write(true)
         .create(true)
@@ -361,11 +372,12 @@ async fn run_inner(
 
     // 4. The agent.
     let tail = Arc::new(Mutex::new(Tail::default()));
-    let stream = (job.agent.output == AgentOutput::ClaudeStreamJson)
-        .then(|| Arc::new(Mutex::new(StreamFacts::default())));
-    // An agent reading a stream of JSON takes no input, so it never waits for any.
+    let adapter = Adapter::for_output(job.agent.output);
+    let stream = adapter.as_ref().map(|_| Arc::new(Stream::default()));
+    // An agent printing a stream of JSON takes no input, so it never waits for any.
     let activity = stream.is_none().then(|| Arc::new(Notify::new()));
-    let sink = match term.sink(Some(tail.clone()), stream.clone(), activity.clone()) {
+    let shown = adapter.zip(stream.clone());
+    let sink = match term.sink(Some(tail.clone()), shown, activity.clone()) {
         Ok(sink) => sink,
         Err(e) => return fail(report, format!("cannot write {}: {e}", log_path.display())),
     };
@@ -393,6 +405,7 @@ async fn run_inner(
             WatchSpec {
                 idle_after: job.spec.idle_after,
                 auto_yes: job.spec.auto_yes,
+                idle_exit: job.spec.idle_exit,
                 yes_prompts: job.agent.yes_prompts.clone(),
                 accept_key: job.agent.accept_key.clone(),
             },
@@ -408,14 +421,12 @@ async fn run_inner(
             },
         )
     });
-    let (how, exit) = term.wait(&mut spawned, watch).await;
+    let (how, exit) = term.wait(&mut spawned, watch, stream.as_deref()).await;
     report.exit_code = exit.as_ref().map(|e| e.code);
     let captured = tail.lock().map(|t| t.text()).unwrap_or_default();
-    let facts = stream
-        .and_then(|s| s.lock().ok().map(|mut f| std::mem::take(&mut *f)))
-        .map(StreamFacts::finish);
+    let facts = stream.map(|s| s.take());
     if let Some(facts) = &facts {
-        report.usage = facts.result.as_ref().map(|r| r.usage.clone());
+        report.usage = facts.usage();
     }
 
     // 5. Outcome.
@@ -430,28 +441,25 @@ async fn run_inner(
             let r = fail(report, reason);
             return save_attempt(job, r, &excludes).await;
         }
-        How::Exited => {}
+        How::Exited | How::AfterResult | How::Idle => {}
     }
-    let stream_error = facts
-        .as_ref()
-        .and_then(|f| f.result.as_ref())
-        .and_then(StreamResult::error);
-    if let Some(error) = stream_error {
+    if let Some(error) = facts.as_ref().and_then(|f| f.error()) {
         let r = fail(report, error);
         return save_attempt(job, r, &excludes).await;
     }
-    if let Some(error) = term.exit_error(exit.as_ref()) {
-        let r = fail(report, error);
-        return save_attempt(job, r, &excludes).await;
+    // An agent stopped after the grace that followed its result is judged by the result alone.
+    if how == How::Exited {
+        if let Some(error) = term.exit_error(exit.as_ref()) {
+            let r = fail(report, error);
+            return save_attempt(job, r, &excludes).await;
+        }
     }
     let result_text = match &facts {
-        Some(facts) => match &facts.result {
-            Some(result) => Some(result.text.clone().unwrap_or_default()),
-            None => {
-                let r = fail(report, "the stream ended without a result".into());
-                return save_attempt(job, r, &excludes).await;
-            }
-        },
+        Some(facts) if !facts.has_result() => {
+            let r = fail(report, "the stream ended without a result".into());
+            return save_attempt(job, r, &excludes).await;
+        }
+        Some(facts) => facts.output(),
         None => None,
     };
 
@@ -512,11 +520,16 @@ async fn run_inner(
     .await;
     match committed {
         Ok(Ok((commit, head, stat))) => {
-            if let Some(commit) = commit {
-                job.audit.commit(&task, job.attempt, &commit, &branch);
+            if let Some(commit) = &commit {
+                job.audit.commit(&task, job.attempt, commit, &branch);
             }
             report.head_commit = Some(head);
             report.diff_stat = Some(stat);
+            if let (None, Some(denied)) = (&commit, denied_for_nothing(job, &report)) {
+                // The same permissions deny the same calls again.
+                report.retryable = false;
+                return fail(report, denied);
+            }
         }
         Ok(Err(e)) => {
             let r = fail(report, format!("commit failed: {e}"));
@@ -531,6 +544,38 @@ async fn run_inner(
     report.output = Some(output);
     report.duration = clock.elapsed();
     report
+}
+
+/// Why the agent must not start: it has no credentials and would wait for a login.
+fn no_credentials(argv: &[String], env: &[(String, String)]) -> Option<String> {
+    let lookup = |name: &str| {
+        env.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| std::env::var(name).ok())
+    };
+    let home = lookup("HOME").map(PathBuf::from);
+    agent::credentials::missing_before_start(&agent::credentials::Agent {
+        argv,
+        env: &lookup,
+        home: home.as_deref(),
+    })
+}
+
+/// Why an agent that was denied tool calls and changed nothing failed (`fail_on_denied`).
+fn denied_for_nothing(job: &AttemptJob, report: &AttemptReport) -> Option<String> {
+    let denials = &report.usage.as_ref()?.permission_denials;
+    if !job.spec.fail_on_denied || denials.is_empty() {
+        return None;
+    }
+    let n = denials.len();
+    Some(format!(
+        "{} was denied {n} tool call{} and changed nothing: {}",
+        job.agent.name,
+        if n == 1 { "" } else { "s" },
+        denials.join("; ")
+    ))
 }
 
 fn timed_out(after: Duration) -> String {
@@ -648,7 +693,7 @@ async fn run_check(
             format!("{} (in check: {command})", timed_out(job.spec.timeout)),
         )),
         How::Stopped(reason) => Some((AttemptEnd::Cancelled, reason.clone())),
-        How::Exited => term.exit_error(exit.as_ref()).map(|why| {
+        How::Exited | How::AfterResult | How::Idle => term.exit_error(exit.as_ref()).map(|why| {
             (
                 AttemptEnd::Failed,
                 format!("check '{command}' failed: {why}"),
@@ -675,6 +720,10 @@ async fn run_check(
 #[derive(Debug, Clone, PartialEq)]
 enum How {
     Exited,
+    /// Still running `result_grace` after its (latest) result: stopped.
+    AfterResult,
+    /// Idle at its input box with `idle_exit`: stopped.
+    Idle,
     TimedOut,
     /// Stopped from outside, with the reason.
     Stopped(String),
@@ -724,13 +773,13 @@ impl Terminal<'_> {
     fn sink(
         &self,
         tail: Option<Arc<Mutex<Tail>>>,
-        stream: Option<Arc<Mutex<StreamFacts>>>,
+        stream: Option<(Adapter, Arc<Stream>)>,
         activity: Option<Arc<Notify>>,
     ) -> std::io::Result<AttemptSink> {
         Ok(AttemptSink {
             log: self.log.try_clone()?,
             tail,
-            stream: stream.map(|facts| (StreamJson::default(), facts)),
+            stream,
             activity,
         })
     }
@@ -762,7 +811,7 @@ impl Terminal<'_> {
         let sink = self.sink(tail, None, None).map_err(|e| e.to_string())?;
         let spec = self.spawn_spec(&step.argv);
         let mut spawned = pty::spawn(&spec, sink, self.display()).map_err(|e| e.to_string())?;
-        Ok(self.wait(&mut spawned, None).await)
+        Ok(self.wait(&mut spawned, None, None).await)
     }
 
     /// One setup step to its end; a failure names it.
@@ -788,7 +837,7 @@ impl Terminal<'_> {
                 Err(end(AttemptEnd::TimedOut, error))
             }
             How::Stopped(reason) => Err(end(AttemptEnd::Cancelled, reason)),
-            How::Exited => match self.exit_error(exit.as_ref()) {
+            How::Exited | How::AfterResult | How::Idle => match self.exit_error(exit.as_ref()) {
                 None => {
                     job.audit.setup(task, attempt, &step.label, "ok");
                     Ok(())
@@ -802,12 +851,14 @@ impl Terminal<'_> {
     }
 
     /// Waits for the process to exit, the deadline or a stop request, watching for input
-    /// prompts when given a watch. Whatever ends it, its whole process group is stopped and its
-    /// output drained before this returns.
+    /// prompts when given a watch, and for the end of a structured agent's output (its result
+    /// and `result_grace`) when given its stream. Whatever ends it, its whole process group is
+    /// stopped and its output drained before this returns.
     async fn wait(
         &mut self,
         spawned: &mut Spawned,
         mut watch: Option<IdleWatch>,
+        stream: Option<&Stream>,
     ) -> (How, Option<Exit>) {
         let job = self.job;
         let task = job.spec.name.as_str();
@@ -826,6 +877,10 @@ impl Terminal<'_> {
         let mut looking = first_look.is_some();
         let deadline = self.budget.spent();
         tokio::pin!(deadline);
+        // Armed while the agent's latest word is a result.
+        let grace = tokio::time::sleep(job.spec.result_grace);
+        tokio::pin!(grace);
+        let mut ending = false;
         let stop = &mut *self.stop;
         let (how, exit) = loop {
             tokio::select! {
@@ -844,10 +899,22 @@ impl Terminal<'_> {
                         looking = true;
                     }
                 }
+                () = changed(stream) => {
+                    let finished = stream.is_some_and(Stream::after_result);
+                    if finished && !ending {
+                        let at = tokio::time::Instant::now() + job.spec.result_grace;
+                        grace.as_mut().reset(at);
+                    }
+                    ending = finished;
+                }
+                () = &mut grace, if ending => break (How::AfterResult, None),
                 () = &mut look, if looking => {
                     match watch.as_mut().and_then(IdleWatch::look) {
                         Some(next) => look.as_mut().reset(next),
                         None => looking = false,
+                    }
+                    if watch.as_ref().is_some_and(|w| w.idle) {
+                        break (How::Idle, None);
                     }
                 }
             }
@@ -863,10 +930,11 @@ impl Terminal<'_> {
                 Some(exit)
             }
             None => {
-                let reason = if how == How::TimedOut {
-                    "timeout"
-                } else {
-                    "cancel"
+                let reason = match how {
+                    How::TimedOut => "timeout",
+                    How::AfterResult => "after result",
+                    How::Idle => "idle",
+                    _ => "cancel",
                 };
                 let stopped = job.stop_group(pgid).await;
                 job.audit
@@ -916,6 +984,14 @@ async fn confine(job: &AttemptJob, worktree: &Path) -> Result<Confinement, Strin
     .await?
 }
 
+/// Completes when the stream has news; never without one.
+async fn changed(stream: Option<&Stream>) {
+    match stream {
+        Some(s) => s.changed.notified().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Completes when `activity` is notified; never without one.
 async fn woken(activity: Option<&Notify>) {
     match activity {
@@ -958,6 +1034,15 @@ fn agent_env(
     for (i, port) in job.ports.iter().enumerate() {
         env.insert(format!("GROVE_PORT_{i}"), port.to_string());
     }
+    // Claude Code refuses `--dangerously-skip-permissions` as root unless told it runs in a
+    // sandbox: in grove's, it does.
+    let program = job.agent.argv.first().map(Path::new);
+    let claude = program
+        .and_then(Path::file_name)
+        .is_some_and(|p| p == "claude");
+    if claude && job.spec.sandbox.mode == SandboxMode::Worktree {
+        env.insert("IS_SANDBOX".into(), "1".into());
+    }
     env.extend(job.agent.env.clone());
     env.extend(job.spec.env.clone());
     if job.spec.python.is_some() {
@@ -978,41 +1063,13 @@ fn agent_env(
     env.into_iter().collect()
 }
 
-/// What a stream-json agent's output told: its session and its final result.
-#[derive(Debug, Default)]
-struct StreamFacts {
-    session_id: Option<String>,
-    result: Option<StreamResult>,
-}
-
-impl StreamFacts {
-    fn absorb(&mut self, events: Vec<StreamEvent>) {
-        for event in events {
-            match event {
-                StreamEvent::Init { session_id, .. } => self.session_id = Some(session_id),
-                StreamEvent::Result(result) => self.result = Some(result),
-            }
-        }
-    }
-
-    /// The result's usage names the session from `init` when the result itself did not.
-    fn finish(mut self) -> StreamFacts {
-        if let Some(result) = &mut self.result {
-            if result.usage.session_id.is_none() {
-                result.usage.session_id = self.session_id.clone();
-            }
-        }
-        self
-    }
-}
-
 /// Output of one process of the attempt, on the PTY reader thread: the raw log, the text tail
 /// (through the stream-json adapter for such agents) and a nudge to the idle watch, as it is read;
 /// what is to be shown goes on to the display thread.
 struct AttemptSink {
     log: File,
     tail: Option<Arc<Mutex<Tail>>>,
-    stream: Option<(StreamJson, Arc<Mutex<StreamFacts>>)>,
+    stream: Option<(Adapter, Arc<Stream>)>,
     activity: Option<Arc<Notify>>,
 }
 
@@ -1029,10 +1086,8 @@ impl AttemptSink {
 
     /// An adapter's rendering: its facts recorded, its transcript shown.
     fn rendered(&mut self, rendered: crate::agent::stream_json::Rendered) -> Vec<u8> {
-        if let Some((_, facts)) = &self.stream {
-            if let Ok(mut facts) = facts.lock() {
-                facts.absorb(rendered.events);
-            }
+        if let Some((_, stream)) = &self.stream {
+            stream.absorb(rendered.events);
         }
         self.shown(rendered.transcript)
     }

@@ -15,6 +15,7 @@ mod run;
 pub mod schedule;
 mod setup;
 pub mod state;
+mod stream;
 mod watch;
 
 pub use resume::{resume, resume_plan, ResumeError};

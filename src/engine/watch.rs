@@ -33,6 +33,9 @@ pub(super) struct IdleWatch {
     /// `auto_yes` typed its key and no output came since.
     answered: bool,
     waiting: bool,
+    idle_exit: bool,
+    /// The agent sat idle at its input box with `idle_exit` set: the attempt ends.
+    pub idle: bool,
     report: Reporter,
 }
 
@@ -49,6 +52,8 @@ pub(super) struct Reporter {
 pub(super) struct WatchSpec {
     pub idle_after: Duration,
     pub auto_yes: bool,
+    /// End the attempt when the agent sits idle at its input box.
+    pub idle_exit: bool,
     pub yes_prompts: Vec<String>,
     pub accept_key: String,
 }
@@ -72,6 +77,8 @@ impl IdleWatch {
             quiet_since: Instant::now(),
             answered: false,
             waiting: false,
+            idle_exit: spec.idle_exit,
+            idle: false,
             report,
         }
     }
@@ -108,6 +115,7 @@ impl IdleWatch {
         let rows = self.pane.with_screen(screen_rows).unwrap_or_default();
         let found = prompt::detect(&rows, &self.yes_prompts);
         if let (true, false, Some(Prompt::YesNo(line))) = (self.auto_yes, self.answered, &found) {
+            let line = line.as_str();
             let bytes = prompt::key_bytes(&self.accept_key);
             if self.control.write(&bytes).is_ok() {
                 self.report.audit.answer(
@@ -127,9 +135,13 @@ impl IdleWatch {
             return Some(later(self.quiet_since, self.idle_after));
         }
         if let Some(found) = found {
+            if found == Prompt::Idle && self.idle_exit {
+                self.idle = true;
+                return None;
+            }
             if !self.waiting {
                 self.waiting = true;
-                self.send(Some(found.line().to_string()));
+                self.send(Some(found.line()));
             }
         }
         None
@@ -199,6 +211,7 @@ mod tests {
         let spec = WatchSpec {
             idle_after: Duration::MAX,
             auto_yes: false,
+            idle_exit: false,
             yes_prompts: Vec::new(),
             accept_key: "y".into(),
         };

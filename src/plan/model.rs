@@ -101,18 +101,23 @@ pub enum AgentOutput {
     /// Claude Code's `--output-format stream-json`: one JSON object per line, shown as a
     /// readable transcript; its `result` is the task's output.
     ClaudeStreamJson,
+    /// `codex exec --json`: one event per line, shown as a transcript; the last agent message
+    /// is the task's output.
+    CodexJson,
 }
 
 impl AgentOutput {
-    pub const CHOICES: [(&'static str, AgentOutput); 2] = [
+    pub const CHOICES: [(&'static str, AgentOutput); 3] = [
         ("terminal", AgentOutput::Terminal),
         ("claude-stream-json", AgentOutput::ClaudeStreamJson),
+        ("codex-json", AgentOutput::CodexJson),
     ];
 
     pub fn name(self) -> &'static str {
         match self {
             AgentOutput::Terminal => "terminal",
             AgentOutput::ClaudeStreamJson => "claude-stream-json",
+            AgentOutput::CodexJson => "codex-json",
         }
     }
 }
@@ -157,6 +162,13 @@ pub struct TaskSpec {
     pub idle_after: Duration,
     /// Answer the agent's known yes/no prompts with its accept key.
     pub auto_yes: bool,
+    /// End the attempt (as if the agent had exited 0) when an interactive agent sits idle at its
+    /// input box after working: `claude-interactive` never exits by itself.
+    pub idle_exit: bool,
+    /// After a stream agent's result, how long it may go on before its processes are stopped.
+    pub result_grace: Duration,
+    /// A stream agent that was denied tool calls and changed nothing fails.
+    pub fail_on_denied: bool,
     /// Run with `sh -c` in the worktree after the agent exits 0; the attempt succeeds only if
     /// it passes.
     pub check: Option<String>,
@@ -293,6 +305,8 @@ pub mod defaults {
     pub const KEEP_WORKTREES: super::KeepWorktrees = super::KeepWorktrees::Failed;
     pub const SCROLLBACK: usize = crate::pty::pane::DEFAULT_SCROLLBACK;
     pub const IDLE_AFTER: Duration = Duration::from_secs(10);
+    /// How long an agent may go on after its final result (Claude Code's background tasks).
+    pub const RESULT_GRACE: Duration = Duration::from_secs(10);
 
     /// Agents mostly wait on their model, not the CPU: 8 at once, whatever the CPU count;
     /// memory holds them back instead (`engine::admission::DEFAULT_FLOOR`).

@@ -85,10 +85,19 @@ pub fn task_elapsed(task: &TaskView, now: SystemTime) -> Option<Duration> {
     Some(end.duration_since(start).unwrap_or_default())
 }
 
-/// Cost, tokens and turns in one line: `$0.0123 · 1200 in / 340 out tokens · 3 turns`.
+/// Cost, tokens and turns in one line: `$0.0123 · 1200 in / 340 out tokens · 3 turns`, with
+/// the cache's tokens when there are any (`· 9000 cache read / 800 cache write`).
 pub fn usage(u: &Usage) -> String {
+    let cache = if u.cache_read_input_tokens + u.cache_creation_input_tokens > 0 {
+        format!(
+            " · {} cache read / {} cache write",
+            u.cache_read_input_tokens, u.cache_creation_input_tokens
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "{} · {} in / {} out tokens · {} turn{}",
+        "{} · {} in / {} out tokens{cache} · {} turn{}",
         dollars(u.cost_usd),
         u.input_tokens,
         u.output_tokens,

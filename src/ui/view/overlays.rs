@@ -378,6 +378,10 @@ fn facts(view: &TaskView, app: &App) -> Vec<Line<'static>> {
         if let Some(session) = &usage.session_id {
             rows.insert(4, ("session", session.clone()));
         }
+        if !usage.permission_denials.is_empty() {
+            let denied = format::printable(&usage.permission_denials.join("; "));
+            rows.insert(4, ("denied", denied));
+        }
     }
     if let Some(prompt) = &view.waiting {
         rows.insert(1, ("waiting at", format::printable(prompt)));
