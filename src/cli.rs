@@ -239,7 +239,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     let command = cli.command.unwrap_or(Cmd::New { repo: None });
     match command {
         Cmd::Validate { plan, repo } => {
-            let (plan, target) = load(&plan, repo.as_deref())?;
+            let (plan, target, _) = load(&plan, repo.as_deref())?;
             println!(
                 "{}: ok: plan '{}', {} task{}, strategy {}, repository {} (base {} at {})",
                 plan.source.path.display(),
@@ -254,9 +254,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Cmd::Run { plan, repo, front } => {
-            let (plan, target) = load(&plan, repo.as_deref())?;
-            print_notices(&target.root, Some(&plan.name), None);
-            run_plan(plan, target, front)
+            let (plan, target, mut notices) = load(&plan, repo.as_deref())?;
+            notices.extend(print_notices(&target.root, Some(&plan.name), None));
+            run_plan(plan, target, front, notices)
         }
         Cmd::Resume {
             run_id,
@@ -264,12 +264,13 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             front,
         } => {
             let root = repo_root(repo.as_deref())?;
-            print_notices(&root, None, Some(&run_id));
+            let notices = print_notices(&root, None, Some(&run_id));
             let agents = match dashboard(front) {
                 true => agent_choices(&engine::resume_plan(&root, &run_id)?)?,
                 false => Vec::new(),
             };
-            drive(|| Ok(engine::resume(&root, &run_id)?), front, agents)
+            let start = || Ok(engine::resume(&root, &run_id)?);
+            drive(start, front, agents, notices)
         }
         Cmd::Ls { repo } => {
             crate::history::ls(&repo_root(repo.as_deref())?, &mut std::io::stdout())
@@ -335,12 +336,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             let demo = crate::demo::create_demo_repo(dir.as_deref())
                 .context("cannot create the demo repository")?;
             println!("grove demo: sample project in {}", demo.root.display());
-            let (plan, target) = load(&demo.plan, Some(&demo.root))?;
+            let (plan, target, notices) = load(&demo.plan, Some(&demo.root))?;
             let front = FrontEndArgs {
                 headless,
                 exit_when_done,
             };
-            let code = run_plan(plan, target, front)?;
+            let code = run_plan(plan, target, front, notices)?;
             // Not println!: after a hangup there is no terminal, and that is no reason to panic.
             let _ = writeln!(
                 std::io::stdout(),
@@ -376,24 +377,29 @@ fn new_run(repo: Option<&Path>) -> anyhow::Result<i32> {
         headless: false,
         exit_when_done: false,
     };
-    run_plan(plan, target, front)
+    run_plan(plan, target, front, Vec::new())
 }
 
-/// Loads and validates a plan and the repository it runs in; nothing is created.
-fn load(path: &Path, repo: Option<&Path>) -> anyhow::Result<(Plan, RepoTarget)> {
+/// Loads and validates a plan and the repository it runs in; nothing is created. Warnings (the
+/// plan's and the repository's) are printed, and returned for the dashboard to show too.
+fn load(path: &Path, repo: Option<&Path>) -> anyhow::Result<(Plan, RepoTarget, Vec<String>)> {
     let start = match repo {
         Some(dir) => dir.to_path_buf(),
         None => std::env::current_dir().context("no current directory")?,
     };
     let plan = plan::load_in(path, &start, &plan::UserConfig::load()?)?;
-    for warning in &plan.warnings {
-        eprintln!("grove: warning: {warning}");
-    }
+    let mut warnings = Vec::new();
+    let mut warn = |warning: String| {
+        let warning = format!("grove: warning: {warning}");
+        eprintln!("{warning}");
+        warnings.push(warning);
+    };
+    plan.warnings.iter().cloned().for_each(&mut warn);
     let target = plan::resolve_repo(&plan, &start)?;
-    for warning in crate::git::submodule_warnings(&target.root) {
-        eprintln!("grove: warning: {warning}");
-    }
-    Ok((plan, target))
+    crate::git::submodule_warnings(&target.root)
+        .into_iter()
+        .for_each(&mut warn);
+    Ok((plan, target, warnings))
 }
 
 /// The repository containing `repo` (or the current directory); not one is a usage error.
@@ -406,16 +412,26 @@ fn repo_root(repo: Option<&Path>) -> anyhow::Result<PathBuf> {
         .map_err(|e| crate::merge_cmd::UsageError(format!("{}: {e}", start.display())).into())
 }
 
-/// Unfinished runs and left-over worktrees, on stderr before the run starts.
-fn print_notices(root: &Path, plan: Option<&str>, resuming: Option<&str>) {
-    for notice in crate::history::start_notices(root, plan, resuming) {
+/// Unfinished runs and left-over worktrees, on stderr before the run starts; returned for the
+/// dashboard to show too (it hides what was printed before it).
+fn print_notices(root: &Path, plan: Option<&str>, resuming: Option<&str>) -> Vec<String> {
+    let notices = crate::history::start_notices(root, plan, resuming);
+    for notice in &notices {
         eprintln!("{notice}");
     }
+    notices
 }
 
-fn run_plan(plan: Plan, target: RepoTarget, front: FrontEndArgs) -> anyhow::Result<i32> {
+/// Runs `plan`; `notices` were printed before and are shown in the dashboard too.
+fn run_plan(
+    plan: Plan,
+    target: RepoTarget,
+    front: FrontEndArgs,
+    mut notices: Vec<String>,
+) -> anyhow::Result<i32> {
     if let Some(warning) = crate::sandbox::unavailable_warning(&plan) {
         eprintln!("{warning}");
+        notices.push(warning);
     }
     let agents = match dashboard(front) {
         true => agent_choices(&plan)?,
@@ -435,6 +451,7 @@ fn run_plan(plan: Plan, target: RepoTarget, front: FrontEndArgs) -> anyhow::Resu
         },
         front,
         agents,
+        notices,
     )
 }
 
@@ -449,6 +466,7 @@ fn drive(
     start: impl FnOnce() -> anyhow::Result<(FrontEnd, tokio::task::JoinHandle<()>)>,
     front_end: FrontEndArgs,
     agents: Vec<AgentChoice>,
+    notices: Vec<String>,
 ) -> anyhow::Result<i32> {
     let exit_when_done = front_end.exit_when_done;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -462,7 +480,12 @@ fn drive(
         let signals = forward_signals(front.commands.clone())?;
         let commands = front.commands.clone();
         let outcome = if dashboard {
-            run_dashboard(front, exit_when_done, agents).await
+            let opts = crate::ui::DashboardOptions {
+                exit_when_done,
+                agents,
+                notices,
+            };
+            run_dashboard(front, opts).await
         } else {
             let mut stdout = std::io::stdout();
             let summary = crate::headless::run(front, &mut stdout).await;
@@ -498,15 +521,7 @@ fn agent_choices(plan: &Plan) -> anyhow::Result<Vec<AgentChoice>> {
 
 /// The dashboard on its own task, so that even a panic in it (the panic hook has restored the
 /// terminal by then) comes back here as an error and the agents are still stopped.
-async fn run_dashboard(
-    front: FrontEnd,
-    exit_when_done: bool,
-    agents: Vec<AgentChoice>,
-) -> anyhow::Result<i32> {
-    let opts = crate::ui::DashboardOptions {
-        exit_when_done,
-        agents,
-    };
+async fn run_dashboard(front: FrontEnd, opts: crate::ui::DashboardOptions) -> anyhow::Result<i32> {
     tokio::spawn(crate::ui::run(front, opts))
         .await
         .unwrap_or_else(|e| Err(anyhow::anyhow!("the dashboard failed: {e}")))

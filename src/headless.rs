@@ -109,15 +109,7 @@ fn state_line(view: &TaskView, elapsed: Duration, width: usize) -> String {
             let stat = view
                 .diff_stat
                 .as_ref()
-                .map(|d| {
-                    format!(
-                        "+{} -{}, {} file{}",
-                        d.insertions,
-                        d.deletions,
-                        d.files.len(),
-                        if d.files.len() == 1 { "" } else { "s" }
-                    )
-                })
+                .map(crate::ui::format::diff_stat)
                 .unwrap_or_default();
             let cost = view
                 .usage

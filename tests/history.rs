@@ -408,6 +408,7 @@ fn an_adhoc_run_a_task_joined_keeps_its_records() {
             prompt: "echo done".into(),
             timeout: None,
             retries: None,
+            keys: Default::default(),
         };
         front.commands.send(Command::AddTask { task }).unwrap();
         while let Some(event) = front.events.recv().await {

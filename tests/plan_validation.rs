@@ -1188,10 +1188,8 @@ fn minimal_plan_gets_defaults() {
     let plan = load_text("plan.toml", &format!("name = \"p\"\n{ONE_TASK}")).unwrap();
     let t = &plan.tasks[0];
     assert_eq!(plan.strategy, Strategy::Parallel);
-    assert_eq!(
-        plan.max_parallel,
-        grove::plan::model::defaults::max_parallel()
-    );
+    // Agents mostly wait on their model, not the CPU: 8, whatever the CPU count.
+    assert_eq!(plan.max_parallel, 8);
     assert!(!plan.fail_fast);
     assert_eq!(plan.base, None);
     assert_eq!(t.agent, "demo");

@@ -468,6 +468,7 @@ prompt = '''echo "first $GROVE_ATTEMPT $$" >> {log}; echo one > one.txt; if [ "$
                     ),
                     timeout: None,
                     retries: None,
+                    keys: Default::default(),
                 },
             })
             .unwrap();

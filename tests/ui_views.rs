@@ -12,7 +12,7 @@ use grove::engine::api::{
 };
 use grove::git::{DiffStat, FileStat, MergeOutcome};
 use grove::pty::pane::{Pane, DEFAULT_SCROLLBACK};
-use grove::ui::{draw, Action, App, Confirm, DashboardOptions, Load, Mode};
+use grove::ui::{draw, Action, App, Confirm, DashboardOptions, DiffTo, Load, Mode};
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::Color;
@@ -43,6 +43,7 @@ fn info(repo_root: &Path, base_commit: &str) -> RunInfo {
         results_path: PathBuf::from("/repo/.grove/runs/20231114-221320-k3f9/results.json"),
         base_commit: base_commit.into(),
         base_label: "main".into(),
+        base_branch: Some("main".into()),
         started_at: t0(),
     }
 }
@@ -164,6 +165,19 @@ impl Dash {
 
     fn text(&mut self) -> String {
         buffer_text(self.draw().backend().buffer())
+    }
+
+    /// The screen drawn `secs` into the run.
+    fn text_at(&mut self, secs: u64) -> String {
+        self.resize_panes();
+        self.app.prepare_frame(at(secs));
+        let mut terminal = Terminal::new(TestBackend::new(self.width, self.height)).unwrap();
+        terminal.draw(|frame| draw(&self.app, frame)).unwrap();
+        buffer_text(terminal.backend().buffer())
+    }
+
+    fn change(&mut self, view: TaskView) {
+        self.app.apply_event(Event::TaskChanged(view));
     }
 }
 
@@ -387,7 +401,15 @@ fn help_lists_every_key() {
     assert!(matches!(d.app.mode(), Mode::Help { .. }));
     let terminal = d.draw();
     insta::assert_snapshot!("help", terminal.backend());
-    let text = buffer_text(terminal.backend().buffer());
+    // Page by page to its end, which the bottom edge announces until it is reached.
+    let mut text = buffer_text(terminal.backend().buffer());
+    assert!(text.contains("↓ more"), "{text}");
+    while !text.contains(" end ") {
+        d.key(KeyCode::PageDown);
+        let page = buffer_text(d.draw().backend().buffer());
+        assert!(page.contains(" end ") || page.contains("↓ more"), "{page}");
+        text.push_str(&page);
+    }
     for key in [
         "j / ↓",
         "Enter / z",
@@ -402,8 +424,10 @@ fn help_lists_every_key() {
     for key in ["i  ", "c  ", "r  ", "m  ", "d  ", "l  ", "q / Ctrl-C"] {
         assert!(text.contains(&format!("  {key}")), "{key} missing");
     }
-    d.key(KeyCode::Esc);
+    // q closes the help, as Esc does; it does not quit.
+    d.key(KeyCode::Char('q'));
     assert!(matches!(d.app.mode(), Mode::Normal));
+    assert!(d.app.exit_code().is_none());
 }
 
 #[test]
@@ -477,7 +501,7 @@ fn diff_view_shows_the_patch_from_git_colored() {
         Load::Diff {
             repo_root: dir.path().to_path_buf(),
             from: base.to_string(),
-            to: head.to_string(),
+            to: DiffTo::Commit(head.to_string()),
         }
     );
     assert!(d.text().contains("loading…"));
@@ -497,12 +521,82 @@ fn diff_view_shows_the_patch_from_git_colored() {
 }
 
 #[test]
-fn diff_needs_a_commit() {
+fn diff_of_a_running_task_is_its_worktree_so_far() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = git2::Repository::init(dir.path()).unwrap();
+    let base = commit_files(&repo, &[("a.txt", "one\n")], None);
+    // The agent's work so far: an edit not committed and a new file.
+    std::fs::write(dir.path().join("a.txt"), "one\nedited\n").unwrap();
+    std::fs::write(dir.path().join("new.txt"), "brand new\n").unwrap();
+    let mut d = Dash::with_info(info(dir.path(), &base.to_string()), 100, 30);
+    let mut task = view(0, "edit", TaskStatus::Running);
+    task.worktree = dir.path().to_path_buf();
+    d.add(task);
+
+    let actions = d.key(KeyCode::Char('d'));
+    let load = only_load(&actions);
+    assert_eq!(
+        load,
+        Load::Diff {
+            repo_root: dir.path().to_path_buf(),
+            from: base.to_string(),
+            to: DiffTo::Worktree(dir.path().to_path_buf()),
+        }
+    );
+    d.app.loaded(load.run());
+    let text = d.text();
+    assert!(text.contains("diff edit: main..worktree"), "{text}");
+    assert!(text.contains("its worktree's changes so far"), "{text}");
+    assert!(
+        text.contains("+edited") && text.contains("+brand new"),
+        "{text}"
+    );
+    // r reads the worktree again.
+    std::fs::write(dir.path().join("later.txt"), "written later\n").unwrap();
+    let again = only_load(&d.key(KeyCode::Char('r')));
+    d.app.loaded(again.run());
+    assert!(d.text().contains("+written later"), "{}", d.text());
+}
+
+#[test]
+fn a_conflicted_task_s_diff_says_what_to_do_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = git2::Repository::init(dir.path()).unwrap();
+    let base = commit_files(&repo, &[("a.txt", "one\n")], None);
+    let head = commit_files(&repo, &[("a.txt", "two\n")], Some(base));
+    let mut d = Dash::with_info(info(dir.path(), &base.to_string()), 100, 30);
+    let mut task = view(0, "edit", TaskStatus::Succeeded);
+    task.head_commit = Some(head.to_string());
+    task.merge = MergeState::Conflict;
+    task.merge_conflicts = vec!["a.txt".into()];
+    d.add(task);
+    let load = only_load(&d.key(KeyCode::Char('d')));
+    d.app.loaded(load.run());
+    let text = d.text();
+    assert!(
+        text.contains("conflicts in a.txt: nothing was merged. Next:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("then: grove merge 20231114-221320-k3f9 edit"),
+        "{text}"
+    );
+    assert!(text.contains("or have an agent do it"), "{text}");
+}
+
+#[test]
+fn a_task_that_ended_without_a_commit_has_no_diff() {
     let mut d = scene();
+    d.key(KeyCode::Char('j'));
+    d.key(KeyCode::Char('j'));
     let actions = d.key(KeyCode::Char('d'));
     assert!(actions.is_empty());
     assert!(matches!(d.app.mode(), Mode::Normal));
-    assert!(d.text().contains("parser has no commit to compare yet"));
+    assert!(
+        d.text().contains("flaky left no commit to compare"),
+        "{}",
+        d.text()
+    );
 }
 
 #[test]
@@ -763,12 +857,18 @@ fn quit_asks_while_agents_run_then_stops_them_and_waits_for_the_results() {
     d.key_with(code, modifiers);
     let actions = d.key(KeyCode::Char('y'));
     assert_eq!(sent(&actions), vec!["Shutdown"]);
-    assert!(matches!(d.app.mode(), Mode::Stopping));
+    assert!(matches!(d.app.mode(), Mode::Stopping { .. }));
     assert!(d.key(KeyCode::Char('q')).is_empty());
     assert_eq!(d.app.exit_code(), None);
-    assert!(d
-        .text()
-        .contains("stopping the agents and writing the results"));
+    // The grace period counts down on screen; a second Ctrl-C kills at once, as headless does.
+    let text = d.text();
+    assert!(
+        text.contains("stopping the agents: SIGKILL in 5s · Ctrl-C kills them now"),
+        "{text}"
+    );
+    let (code, modifiers) = ctrl('c');
+    assert_eq!(sent(&d.key_with(code, modifiers)), vec!["KillNow"]);
+    assert!(d.text().contains("killing the agents now"), "{}", d.text());
     d.app.apply_event(Event::RunFinished(summary(1, 3, true)));
     assert_eq!(d.app.exit_code(), Some(130));
 }
@@ -779,7 +879,7 @@ fn quit_without_running_agents_does_not_ask() {
     d.add(view(0, "done", TaskStatus::Succeeded));
     let actions = d.key(KeyCode::Char('q'));
     assert_eq!(sent(&actions), vec!["Shutdown"]);
-    assert!(matches!(d.app.mode(), Mode::Stopping));
+    assert!(matches!(d.app.mode(), Mode::Stopping { .. }));
 }
 
 #[test]
@@ -899,8 +999,13 @@ fn retry_and_merge_only_where_they_make_sense() {
     let mut docs = view(1, "docs", TaskStatus::Succeeded);
     docs.head_commit = Some("89abcdef".into());
     d.app.apply_event(Event::TaskChanged(docs));
+    // m asks first, looking at what the merge would do; y merges.
+    let asked = sent(&d.key(KeyCode::Char('m')));
+    assert_eq!(asked.len(), 1);
+    assert!(asked[0].starts_with("load MergePreview"), "{asked:?}");
+    assert!(d.text().contains("Merge docs into main?"));
     assert_eq!(
-        sent(&d.key(KeyCode::Char('m'))),
+        sent(&d.key(KeyCode::Char('y'))),
         vec![r#"Merge { task: "docs" }"#]
     );
     assert!(d.text().contains("merging docs into main"));
@@ -1103,4 +1208,53 @@ fn ctrl_z_stops_the_agents_first_then_suspends_once() {
     assert!(!d.app.take_suspend());
     d.app.apply_event(Event::Paused(false));
     assert_eq!(d.app.flash().unwrap().text, "agents continued");
+}
+
+#[test]
+fn messages_expire_and_pending_tasks_say_what_they_wait_for() {
+    let mut d = scene();
+    // A message stays a while, then the keys come back without a key being pressed.
+    d.key(KeyCode::Char('r'));
+    assert!(d.text().contains("parser is running; nothing to retry"));
+    d.app.prepare_frame(at(95 + 30));
+    assert!(!d.text_at(95 + 30).contains("nothing to retry"));
+    assert!(d.text_at(95 + 30).contains("? help"));
+
+    let mut later = view(4, "later", TaskStatus::Pending);
+    later.started_at = None;
+    later.pending = Some("after parser".into());
+    d.change(later);
+    assert!(d.text().contains("pending: after parser"), "{}", d.text());
+}
+
+#[test]
+fn details_show_a_removed_worktree_as_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Dash::new(110, 44);
+    let mut task = view(0, "gone", TaskStatus::Succeeded);
+    task.worktree = dir.path().join("no-such-worktree");
+    d.add(task);
+    let load = only_load(&d.key(KeyCode::Char('l')));
+    d.app.loaded(load.run());
+    let text = d.text();
+    assert!(text.contains("no-such-worktree (removed)"), "{text}");
+}
+
+#[test]
+fn the_run_clock_goes_on_from_the_run_s_time_after_a_retry_reopens_it() {
+    let mut d = scene();
+    let mut finished = summary(2, 3, false);
+    finished.elapsed = Duration::from_secs(40);
+    d.app.apply_event(Event::RunFinished(finished));
+    assert!(d.text().contains("finished in 40s"), "{}", d.text());
+    // Ten minutes of looking around later, a retry reopens the run: its clock goes on from 40s.
+    d.app.prepare_frame(at(95 + 600));
+    let mut retried = view(2, "flaky", TaskStatus::Running);
+    retried.attempt = 2;
+    d.change(retried);
+    assert!(
+        d.text_at(95 + 605).contains("│ 45s"),
+        "{}",
+        d.text_at(95 + 605)
+    );
 }

@@ -25,9 +25,26 @@ pub fn hold(min_free_memory: Option<u64>) -> Option<String> {
     })
 }
 
+/// The floor when the plan sets no `min_free_memory`: with up to `max_parallel` (8) agents by
+/// default, memory rather than the CPU count is what holds them back. `min_free_memory = "0"`
+/// turns it off.
+pub const DEFAULT_FLOOR: u64 = 1 << 30;
+
 fn floor(min_free_memory: Option<u64>) -> Option<u64> {
     let overridden = std::env::var_os(FLOOR_OVERRIDE_ENV)
         .and_then(|path| std::fs::read_to_string(path).ok())
         .and_then(|text| memory::parse_size(&text));
-    overridden.or(min_free_memory)
+    overridden.or(min_free_memory).or(Some(DEFAULT_FLOOR))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plan_without_a_floor_gets_the_default_one() {
+        assert_eq!(floor(None), Some(DEFAULT_FLOOR));
+        assert_eq!(floor(Some(0)), Some(0));
+        assert_eq!(hold(Some(0)), None, "a zero floor holds nothing");
+    }
 }

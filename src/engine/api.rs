@@ -37,8 +37,9 @@ pub enum Command {
     /// Start a new task in this run at once (written into the run's plan copy). Answered by
     /// `TaskAdded`, or `TaskRejected` with the reason.
     AddTask { task: NewTask },
-    /// Start a copy of a task (same agent, prompt, timeout and retries) under a new name.
-    CopyTask { task: String, name: String },
+    /// Start a copy of task `task`: `copy` as edited in the form (name, agent, prompt, timeout,
+    /// retries), with every other key of `task`'s plan entry (check, env, setup…).
+    CopyTask { task: String, copy: NewTask },
 }
 
 /// What the engine tells its front ends.
@@ -209,6 +210,14 @@ pub struct TaskView {
     pub max_memory: Option<u64>,
     /// While pending: why it did not start when its turn came (`low memory (…)`).
     pub held: Option<String>,
+    /// While pending: what it waits for (`after build`, `a free slot (8 running)`, `its turn`).
+    pub pending: Option<String>,
+    pub timeout: Duration,
+    /// How long a stopped agent has between SIGTERM and SIGKILL.
+    pub kill_grace: Duration,
+    /// The keys of its plan entry besides name, agent, prompt, timeout and retries (check, env,
+    /// setup…): what a copy (`N`) takes over as they are.
+    pub copied_keys: Vec<String>,
 }
 
 /// Counts and where the results are, when the run ends.
@@ -250,6 +259,8 @@ pub struct RunInfo {
     pub base_commit: String,
     /// The base as shown to people, e.g. "main" or "v1.2 (tag)".
     pub base_label: String,
+    /// The base branch merges go into; None when the base is a tag or commit.
+    pub base_branch: Option<String>,
     pub started_at: SystemTime,
 }
 

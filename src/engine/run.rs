@@ -96,6 +96,10 @@ struct Task {
     ports: Vec<u16>,
     /// Why it did not start when its turn came (admission control: low memory).
     held: Option<String>,
+    /// The keys of its plan entry a copy (`N`) takes over, for the form to name them.
+    copied_keys: Vec<String>,
+    /// While pending: what it waits for (a dependency, a slot, its turn).
+    pending: Option<String>,
 }
 
 impl Task {
@@ -121,6 +125,8 @@ impl Task {
             ports: Vec::new(),
             pgid: None,
             held: None,
+            copied_keys: Vec::new(),
+            pending: None,
         }
     }
 }
@@ -163,6 +169,9 @@ struct Run {
     /// RunFinished was sent for the current idle state: when, and the run's active time then
     /// (what results.json keeps as the run's completion, even when rewritten after a merge).
     finished: Option<(SystemTime, Duration)>,
+    /// Time the run sat finished before something reopened it (a retry, a task added): the
+    /// user looking around, not the run's time.
+    idle: Duration,
     /// results.json is behind: written once per loop turn, however many tasks changed in it.
     results_dirty: bool,
     /// How the writes of results.json and of the journal went lately.
@@ -312,6 +321,10 @@ pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
         .zip(l.restored)
         .map(|((spec, agent), restored)| {
             let mut task = Task::new(spec.clone(), agent, pane_size);
+            task.copied_keys = crate::plan::copy::task_keys(&l.plan, spec)
+                .into_iter()
+                .map(|(key, _)| key)
+                .collect();
             if let Some(r) = restored {
                 task.pane.feed(&r.screen, &mut std::io::sink());
                 task.state = r.state;
@@ -335,6 +348,7 @@ pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
         results_path: l.paths.results(),
         base_commit: l.repo.base_commit.clone(),
         base_label: l.repo.base_label.clone(),
+        base_branch: l.repo.base_branch.clone(),
         started_at: l.started_at,
     };
     let run = Run {
@@ -362,6 +376,7 @@ pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
         journal: l.journal,
         _lock: l.lock,
         elapsed_before: l.elapsed_before,
+        idle: Duration::ZERO,
         paused: watch::Sender::new(PauseClock::default()),
         kill_now: watch::Sender::new(false),
         recovery: l.recovery,
@@ -450,7 +465,7 @@ impl Run {
 
     /// Active time of the run, sessions before a resume included.
     fn elapsed(&self) -> Duration {
-        self.elapsed_before + self.clock.elapsed()
+        self.elapsed_before + self.clock.elapsed().saturating_sub(self.idle)
     }
 
     /// A resumed run first settles what the crash or stop left open: leftover agents are
@@ -625,7 +640,7 @@ impl Run {
         );
         self.journal_state(index);
         // Any change reopens a finished run (a retry, a task added); it finishes again later.
-        self.finished = None;
+        self.reopen();
         if status.is_final() {
             self.task_ended(index);
             self.results_dirty = true;
@@ -637,7 +652,36 @@ impl Run {
         let _ = self.events.send(Event::TaskChanged(self.view(index)));
     }
 
+    /// Starts (or skips) what can start now; then each pending task says what it waits for.
     fn schedule(&mut self) {
+        self.start_ready();
+        self.explain_pending();
+    }
+
+    /// Sends each pending task's new reason for waiting when it changed.
+    fn explain_pending(&mut self) {
+        let statuses: Vec<TaskStatus> = self.tasks.iter().map(|t| t.state.status).collect();
+        for i in 0..self.tasks.len() {
+            let why = match statuses[i] {
+                TaskStatus::Pending => schedule::pending_reason(
+                    &self.plan.strategy,
+                    &self.plan.tasks,
+                    &statuses,
+                    self.plan.max_parallel,
+                    i,
+                ),
+                _ => None,
+            };
+            if self.tasks[i].pending != why {
+                self.tasks[i].pending = why;
+                if statuses[i] == TaskStatus::Pending {
+                    self.changed(i);
+                }
+            }
+        }
+    }
+
+    fn start_ready(&mut self) {
         if self.shutting_down {
             let pending: Vec<usize> = (0..self.tasks.len())
                 .filter(|&i| self.tasks[i].state.status == TaskStatus::Pending)
@@ -1040,7 +1084,7 @@ impl Run {
         if !unfinished.is_empty() && !self.shutting_down {
             self.journal(Entry::Stopping { tasks: unfinished }, true);
             self.shutting_down = true;
-            self.finished = None;
+            self.reopen();
             self.merge_queue.clear();
             self.stop_all(StopReason::Shutdown, None);
         }
@@ -1099,19 +1143,12 @@ impl Run {
                 }
             }
             Command::AddTask { task } => self.add_task(task),
-            Command::CopyTask { task, name } => match self.index_of(&task) {
+            Command::CopyTask { task, mut copy } => match self.index_of(&task) {
                 Some(i) => {
-                    let spec = &self.tasks[i].spec;
-                    let copy = NewTask {
-                        name,
-                        agent: spec.agent.clone(),
-                        prompt: spec.prompt.clone(),
-                        timeout: Some(spec.timeout),
-                        retries: Some(spec.retries),
-                    };
+                    copy.keys = crate::plan::copy::task_keys(&self.plan, &self.tasks[i].spec);
                     self.add_task(copy);
                 }
-                None => self.reject(name, format!("no task '{task}' to copy")),
+                None => self.reject(copy.name, format!("no task '{task}' to copy")),
             },
             Command::Input { task, bytes } => {
                 if let Some(i) = self.index_of(&task) {
@@ -1174,13 +1211,22 @@ impl Run {
         self.plan = plan;
         self.audit.task_added(&spec.name, &spec.agent);
         let index = self.tasks.len();
+        let copied_keys = new.keys.keys().cloned().collect();
         self.tasks.push(Task::new(spec, agent, self.pane_size));
+        self.tasks[index].copied_keys = copied_keys;
         let _ = self.events.send(Event::TaskAdded {
             view: self.view(index),
             pane: self.tasks[index].pane.clone(),
         });
-        self.finished = None;
+        self.reopen();
         self.results_dirty = true;
+    }
+
+    /// The run is going on again after it had finished: the time it sat finished is not its time.
+    fn reopen(&mut self) {
+        if let Some((at, _)) = self.finished.take() {
+            self.idle += Self::now().duration_since(at).unwrap_or_default();
+        }
     }
 
     fn reject(&self, name: String, error: String) {
@@ -1391,6 +1437,10 @@ impl Run {
             sandbox: t.spec.sandbox.label(),
             max_memory: t.spec.max_memory,
             held: t.held.clone(),
+            timeout: t.spec.timeout,
+            kill_grace: t.spec.kill_grace,
+            copied_keys: t.copied_keys.clone(),
+            pending: t.pending.clone(),
         }
     }
 

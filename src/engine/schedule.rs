@@ -127,6 +127,53 @@ pub fn output_sources(strategy: &Strategy, index: usize, statuses: &[TaskStatus]
         .collect()
 }
 
+/// What pending task `index` waits for, in a few words (`after build, lint`, `a free slot (8
+/// running)`, `its turn`); None when nothing holds it back (it starts at the next decision).
+pub fn pending_reason(
+    strategy: &Strategy,
+    tasks: &[TaskSpec],
+    statuses: &[TaskStatus],
+    max_parallel: usize,
+    index: usize,
+) -> Option<String> {
+    let index_of = |name: &str| tasks.iter().position(|t| t.name == name);
+    let unmet: Vec<&str> = tasks[index]
+        .depends_on
+        .iter()
+        .filter(|dep| index_of(dep).is_some_and(|d| statuses[d] != TaskStatus::Succeeded))
+        .map(String::as_str)
+        .collect();
+    if !unmet.is_empty() {
+        return Some(format!("after {}", unmet.join(", ")));
+    }
+    let in_progress_task = (0..tasks.len()).find(|&i| in_progress(statuses[i]));
+    match strategy {
+        Strategy::Sequential { .. } | Strategy::Fallback => {
+            if let Some(i) = in_progress_task {
+                return Some(format!("after {}", tasks[i].name));
+            }
+            if (0..index).any(|i| statuses[i] == TaskStatus::Pending) {
+                return Some("its turn".into());
+            }
+        }
+        Strategy::Batched { batch_size, .. } => {
+            let size = (*batch_size).max(1);
+            let chunk = (0..tasks.len())
+                .find(|&i| !statuses[i].is_final())
+                .map(|i| i / size);
+            if chunk.is_some_and(|c| index / size > c) {
+                return Some("its batch".into());
+            }
+        }
+        Strategy::Parallel => {}
+    }
+    let active = statuses
+        .iter()
+        .filter(|s| matches!(s, TaskStatus::Preparing | TaskStatus::Running))
+        .count();
+    (active >= max_parallel).then(|| format!("a free slot ({active} running)"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,6 +313,43 @@ mod tests {
         assert_eq!(
             output_sources(&batched, 3, &[Succeeded, Failed, Running, Pending, Pending]),
             vec![0]
+        );
+    }
+
+    #[test]
+    fn pending_tasks_say_what_they_wait_for() {
+        let tasks = vec![task("build", &[]), task("test", &["build"]), task("c", &[])];
+        let parallel = Strategy::Parallel;
+        let reason = |statuses: &[TaskStatus], max: usize, i: usize| {
+            pending_reason(&parallel, &tasks, statuses, max, i)
+        };
+        assert_eq!(
+            reason(&[Running, Pending, Pending], 8, 1).as_deref(),
+            Some("after build")
+        );
+        assert_eq!(
+            reason(&[Running, Pending, Pending], 1, 2).as_deref(),
+            Some("a free slot (1 running)")
+        );
+        assert_eq!(reason(&[Running, Pending, Pending], 8, 2), None);
+        let sequential = Strategy::Sequential {
+            pass_output: false,
+            stop_on_failure: false,
+        };
+        let seq =
+            |statuses: &[TaskStatus], i: usize| pending_reason(&sequential, &tasks, statuses, 8, i);
+        assert_eq!(
+            seq(&[Running, Pending, Pending], 2).as_deref(),
+            Some("after build")
+        );
+        assert_eq!(seq(&[Succeeded, Succeeded, Pending], 2), None);
+        let batched = Strategy::Batched {
+            batch_size: 2,
+            pass_output: false,
+        };
+        assert_eq!(
+            pending_reason(&batched, &tasks, &[Running, Pending, Pending], 8, 2).as_deref(),
+            Some("its batch")
         );
     }
 }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use git2::{Diff, DiffFormat, Patch, Repository};
+use git2::{Diff, DiffFormat, DiffOptions, Patch, Repository};
 
 use super::refs::commit_of;
 use super::{open, DiffStat, FileStat, GitContext, GitError};
@@ -43,6 +43,27 @@ pub fn diff_stat(repo_root: &Path, from: &str, to: &str) -> Result<DiffStat, Git
 pub fn diff_patch(repo_root: &Path, from: &str, to: &str) -> Result<String, GitError> {
     let repo = open(repo_root)?;
     let diff = tree_diff(&repo, from, to)?;
+    patch_text(&diff, repo_root, || format!("from {from} to {to}"))
+}
+
+/// Unified diff text from commit `from` to the files of the worktree at `worktree` as they are
+/// now: committed, staged or not, and new files not ignored (a running agent's work so far).
+pub fn worktree_patch(worktree: &Path, from: &str) -> Result<String, GitError> {
+    let repo = open(worktree)?;
+    let old = commit_of(&repo, from)?
+        .tree()
+        .ctx(|| format!("reading the tree of '{from}'"), worktree)?;
+    let mut opts = DiffOptions::new();
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .show_untracked_content(true);
+    let diff = repo
+        .diff_tree_to_workdir_with_index(Some(&old), Some(&mut opts))
+        .ctx(|| format!("diffing {from} against the worktree"), worktree)?;
+    patch_text(&diff, worktree, || format!("from {from} to the worktree"))
+}
+
+fn patch_text(diff: &Diff, path: &Path, what: impl Fn() -> String) -> Result<String, GitError> {
     let mut text = String::new();
     diff.print(DiffFormat::Patch, |_, _, line| {
         // Content lines come without their +/-/space marker; headers carry their own text.
@@ -52,10 +73,7 @@ pub fn diff_patch(repo_root: &Path, from: &str, to: &str) -> Result<String, GitE
         text.push_str(&String::from_utf8_lossy(line.content()));
         true
     })
-    .ctx(
-        || format!("printing the diff from {from} to {to}"),
-        repo_root,
-    )?;
+    .ctx(|| format!("printing the diff {}", what()), path)?;
     Ok(text)
 }
 

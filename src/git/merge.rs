@@ -162,7 +162,7 @@ fn merge_step(
     .ctx(what, path)
 }
 
-fn conflict_paths(index: &git2::Index) -> Result<Vec<String>, git2::Error> {
+pub(super) fn conflict_paths(index: &git2::Index) -> Result<Vec<String>, git2::Error> {
     let mut paths = BTreeSet::new();
     for conflict in index.conflicts()? {
         let conflict = conflict?;

@@ -9,6 +9,7 @@ mod filters;
 mod links;
 mod lock;
 mod merge;
+mod preview;
 mod refs;
 mod status;
 mod submodule;
@@ -20,8 +21,9 @@ use git2::{Config, Repository, Signature};
 use serde::{Deserialize, Serialize};
 
 pub use commit::{commit_worktree, save_snapshot};
-pub use diff::{diff_patch, diff_stat};
+pub use diff::{diff_patch, diff_stat, worktree_patch};
 pub use merge::{merge_branches_for_start, merge_into};
+pub use preview::{merge_preview, MergePreview, MergeWay};
 pub use refs::{
     branch_tip, branches_under, delete_branch, delete_refs_under, head_commit, is_merged_into,
     refs_under, remove_stale_index_lock, remove_stale_ref_lock,

@@ -19,6 +19,9 @@ pub struct NewTask {
     /// None: the plan's `[defaults]` (or grove's).
     pub timeout: Option<Duration>,
     pub retries: Option<u32>,
+    /// The rest of the task as written in a plan (check, env, inputs, setup, sandbox…): what a
+    /// copy takes over from the task it copies (see `plan::copy`). Empty for a new task.
+    pub keys: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The empty plan of `grove new`: no tasks yet, the user config's agents. `dir` is where its
@@ -50,7 +53,10 @@ pub fn adhoc(dir: &Path, config: &UserConfig) -> Plan {
 /// The tasks already there keep their prompts: `prompt_file`s are not read again.
 pub fn with_task(plan: &Plan, task: &NewTask, config: &UserConfig) -> Result<Plan, PlanError> {
     let text = match plan.source.format {
-        PlanFormat::Toml => append_toml(&plan.source.text, task),
+        PlanFormat::Toml => append_toml(&plan.source.text, task).ok_or_else(|| {
+            let what = "a copied key has no TOML form (null)";
+            PlanError::invalid(&plan.source.path, &plan.source.text, None, what)
+        })?,
         PlanFormat::Json => append_json(&plan.source.text, task).map_err(|e| {
             PlanError::invalid(&plan.source.path, &plan.source.text, None, &e.to_string())
         })?,
@@ -69,7 +75,7 @@ pub fn with_task(plan: &Plan, task: &NewTask, config: &UserConfig) -> Result<Pla
     )
 }
 
-fn append_toml(text: &str, task: &NewTask) -> String {
+fn append_toml(text: &str, task: &NewTask) -> Option<String> {
     let quote = |s: &str| toml::Value::String(s.to_string()).to_string();
     let mut out = text.to_string();
     if !out.is_empty() && !out.ends_with('\n') {
@@ -86,7 +92,8 @@ fn append_toml(text: &str, task: &NewTask) -> String {
     if let Some(retries) = task.retries {
         out.push_str(&format!("retries = {retries}\n"));
     }
-    out
+    out.push_str(&super::copy::toml_lines(&task.keys)?);
+    Some(out)
 }
 
 fn append_json(text: &str, task: &NewTask) -> Result<String, serde_json::Error> {
@@ -101,6 +108,9 @@ fn append_json(text: &str, task: &NewTask) -> Result<String, serde_json::Error> 
     }
     if let Some(retries) = task.retries {
         entry["retries"] = retries.into();
+    }
+    if let Some(entry) = entry.as_object_mut() {
+        entry.extend(task.keys.clone());
     }
     if let Some(tasks) = plan.get_mut("tasks").and_then(|t| t.as_array_mut()) {
         tasks.push(entry);
@@ -123,6 +133,7 @@ mod tests {
             prompt: "echo 'a \"quoted\"'\nsecond line".into(),
             timeout: Some(Duration::from_secs(90)),
             retries: Some(2),
+            keys: Default::default(),
         }
     }
 

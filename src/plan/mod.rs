@@ -4,6 +4,7 @@ mod agents;
 mod argv;
 mod build;
 mod config;
+pub mod copy;
 mod deps;
 mod error;
 pub mod grow;

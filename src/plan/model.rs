@@ -308,11 +308,9 @@ pub mod defaults {
     /// How long an agent may go on after its final result (Claude Code's background tasks).
     pub const RESULT_GRACE: Duration = Duration::from_secs(10);
 
-    /// Number of CPUs, at least 2.
+    /// Agents mostly wait on their model, not the CPU: 8 at once, whatever the CPU count;
+    /// memory holds them back instead (`engine::admission::DEFAULT_FLOOR`).
     pub fn max_parallel() -> usize {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-            .max(2)
+        8
     }
 }

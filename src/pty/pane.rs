@@ -185,6 +185,43 @@ impl Pane {
     pub fn scroll_offset(&self) -> usize {
         self.with_screen(|s| s.scrollback()).unwrap_or(0)
     }
+
+    /// Puts the view `offset` lines back into the history (clamped to the history kept).
+    pub fn scroll_to(&self, offset: usize) {
+        if let Some(mut model) = self.model() {
+            model.parser.screen_mut().set_scrollback(offset);
+        }
+    }
+
+    /// Every line the pane keeps as text, oldest first: its history, then its screen. The view
+    /// stays where it was.
+    pub fn lines(&self) -> Vec<String> {
+        let Some(mut model) = self.model() else {
+            return Vec::new();
+        };
+        let screen = model.parser.screen_mut();
+        let (rows, cols) = screen.size();
+        let rows = usize::from(rows);
+        let was = screen.scrollback();
+        screen.set_scrollback(usize::MAX);
+        let history = screen.scrollback();
+        let mut lines = Vec::with_capacity(history + rows);
+        // A screenful at a time: line `i` (0 = the oldest kept) is at the top of the view when
+        // it is `history - i` lines back; the screen's own lines are there when it is live.
+        while lines.len() < history + rows {
+            let next = lines.len();
+            let back = history.saturating_sub(next);
+            screen.set_scrollback(back);
+            let top = history - back;
+            let shown = screen.rows(0, cols).enumerate();
+            lines.extend(shown.filter(|(r, _)| top + r >= next).map(|(_, row)| row));
+            if lines.len() == next {
+                break;
+            }
+        }
+        screen.set_scrollback(was);
+        lines
+    }
 }
 
 #[cfg(test)]
@@ -197,6 +234,24 @@ mod tests {
             s.contents_between(row, 0, row, cols)
         })
         .unwrap_or_default()
+    }
+
+    #[test]
+    fn lines_are_the_history_then_the_screen_and_the_view_stays() {
+        let pane = Pane::new(4, 20, 100);
+        let mut out = String::new();
+        for i in 1..=10 {
+            out.push_str(&format!("line {i}\r\n"));
+        }
+        pane.feed(out.as_bytes(), &mut std::io::sink());
+        pane.scroll_to(3);
+        let lines = pane.lines();
+        let texts: Vec<&str> = lines.iter().map(|l| l.trim_end()).collect();
+        let expected: Vec<String> = (1..=10).map(|i| format!("line {i}")).collect();
+        assert_eq!(texts[..10], expected);
+        assert_eq!(texts[10], "", "the cursor's empty line ends the screen");
+        assert_eq!(lines.len(), 11);
+        assert_eq!(pane.scroll_offset(), 3);
     }
 
     #[test]

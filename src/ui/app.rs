@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
@@ -14,10 +14,12 @@ use tui_term::widget::{Cursor, PseudoTerminal};
 use super::diff::PatchView;
 use super::form::{AgentChoice, TaskForm};
 use super::format;
-use super::layout::ScreenLayout;
+use super::layout::{ListMode, ScreenLayout};
 use super::load::{Load, Loaded};
+use super::search::Search;
 use super::DashboardOptions;
 use crate::engine::api::{Command, Event, RunInfo, RunSummary, TaskStatus, TaskView};
+use crate::git::MergePreview;
 use crate::pty::pane::Pane;
 
 /// What the dashboard is showing and how keys are read.
@@ -32,9 +34,12 @@ pub enum Mode {
     },
     Diff {
         task: usize,
-        /// The commit shown, so a late answer for another commit is dropped.
-        head: String,
+        /// The commit shown, so a late answer for another commit is dropped; None: the task's
+        /// worktree as it is now (a running task's work so far).
+        head: Option<String>,
         scroll: usize,
+        /// Columns scrolled sideways.
+        hscroll: usize,
         patch: Option<Result<PatchView, String>>,
     },
     Details {
@@ -45,20 +50,42 @@ pub enum Mode {
     Compare {
         group: String,
         scroll: usize,
+        hscroll: usize,
     },
     Confirm(Confirm),
+    /// Searching the selected pane's history (`/`).
+    Search(Search),
     /// The new-task form (`n`).
     Form(Box<TaskForm>),
     /// The run ended; the summary is shown over the dashboard.
     Summary,
     /// Quit was confirmed; waiting for the engine to stop the agents and write the results.
-    Stopping,
+    Stopping {
+        /// When the agents were sent SIGTERM, and when they get SIGKILL (the longest grace of
+        /// those still going).
+        since: SystemTime,
+        grace: Duration,
+        /// A second Ctrl-C asked to kill them at once.
+        killing: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Confirm {
-    Cancel { task: String },
-    Quit { active: usize },
+    Cancel {
+        task: String,
+    },
+    Quit {
+        active: usize,
+    },
+    /// Merging a succeeded task (on a race sibling: picking it).
+    Merge {
+        task: String,
+        /// The race siblings the pick discards.
+        discards: Vec<String>,
+        /// What the merge would do, once looked at.
+        preview: Option<Result<MergePreview, String>>,
+    },
 }
 
 /// Something the event loop must do for the app.
@@ -68,11 +95,28 @@ pub enum Action {
     Load(Load),
 }
 
-/// A message on the bottom line, until the next key.
+/// A message on the bottom line, for a few seconds (longer for an error) or until the next key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flash {
     pub text: String,
     pub error: bool,
+    /// When it was first drawn: it is shown from then on for its time.
+    shown: Option<SystemTime>,
+}
+
+impl Flash {
+    pub fn new(text: impl Into<String>, error: bool) -> Flash {
+        Flash {
+            text: text.into(),
+            error,
+            shown: None,
+        }
+    }
+
+    /// How long it stays on screen.
+    fn lasts(&self) -> Duration {
+        Duration::from_secs(if self.error { 12 } else { 5 })
+    }
 }
 
 pub(super) struct Task {
@@ -93,13 +137,19 @@ pub struct App {
     pub(super) tasks: Vec<Task>,
     pub(super) selected: usize,
     pub(super) zoomed: bool,
+    /// How much room the task list takes (`t`).
+    pub(super) list: ListMode,
     pub(super) mode: Mode,
     pub(super) size: Rect,
     pub(super) now: SystemTime,
     pub(super) summary: Option<RunSummary>,
     pub(super) flash: Option<Flash>,
-    /// The envelope's lines for the details view, with the path they came from.
-    pub(super) envelope: Option<(PathBuf, Vec<Line<'static>>)>,
+    /// What the details view loaded: the envelope's lines, the path they came from, and
+    /// whether the task's worktree was gone.
+    pub(super) envelope: Option<(PathBuf, Vec<Line<'static>>, bool)>,
+    /// Where the run clock counts from: a time, and the run's time then (the start and zero, or
+    /// when a retry reopened a finished run and its time at the finish).
+    clock_from: (SystemTime, Duration),
     exit: Option<i32>,
     /// Agents that started waiting for input since the loop last looked: (task, prompt).
     alerts: Vec<(String, String)>,
@@ -109,6 +159,8 @@ pub struct App {
     pub(super) select_when_added: Option<String>,
     /// Ctrl-Z: where suspending the dashboard stands.
     suspend: Suspend,
+    /// Warnings printed before the dashboard opened, shown over it until the first key.
+    pub(super) notices: Vec<String>,
 }
 
 /// Ctrl-Z asks the engine to stop the agents first; the dashboard suspends itself once it has.
@@ -128,17 +180,20 @@ impl App {
             tasks: Vec::new(),
             selected: 0,
             zoomed: false,
+            list: ListMode::default(),
             mode: Mode::Normal,
             size: Rect::default(),
             now,
             summary: None,
             flash: None,
             envelope: None,
+            clock_from: (now, Duration::ZERO),
             exit: None,
             alerts: Vec::new(),
             agents: opts.agents,
             select_when_added: None,
             suspend: Suspend::No,
+            notices: opts.notices,
         }
     }
 
@@ -168,9 +223,16 @@ impl App {
         self.summary.is_some()
     }
 
-    /// True while something on screen counts time (the run clock, a retry countdown).
+    /// True while something on screen counts time (the run clock, a retry countdown, a
+    /// message that will go).
     pub fn needs_clock(&self) -> bool {
-        !self.finished()
+        !self.finished() || self.flash.is_some()
+    }
+
+    /// The run's time so far, as its clock shows it.
+    pub(super) fn run_time(&self) -> Duration {
+        let (from, time) = self.clock_from;
+        time + self.now.duration_since(from).unwrap_or_default()
     }
 
     pub fn set_size(&mut self, width: u16, height: u16) {
@@ -183,7 +245,13 @@ impl App {
     }
 
     pub(super) fn layout_in(&self, area: Rect) -> ScreenLayout {
-        ScreenLayout::compute(area, self.tasks.len(), self.selected, self.zoomed)
+        ScreenLayout::compute(
+            area,
+            self.tasks.len(),
+            self.selected,
+            self.zoomed,
+            self.list,
+        )
     }
 
     /// Tasks whose agents started waiting for input since the last call: (task, prompt line).
@@ -217,8 +285,10 @@ impl App {
                 let Some(task) = self.tasks.get_mut(view.index) else {
                     return false;
                 };
-                if !view.status.is_final() && self.summary.take().is_some() {
-                    // A retry after the end reopened the run.
+                if let Some(summary) = self.summary.take_if(|_| !view.status.is_final()) {
+                    // A retry after the end reopened the run: its clock goes on from its time
+                    // at the end, not counting the time spent looking around since.
+                    self.clock_from = (self.now, summary.elapsed);
                     if matches!(self.mode, Mode::Summary) {
                         self.mode = Mode::Normal;
                     }
@@ -228,7 +298,19 @@ impl App {
                 }
                 // The pane's cursor is drawn only while the agent runs.
                 task.stale |= task.view.status != view.status;
+                let left =
+                    task.view.status == TaskStatus::Running && view.status != TaskStatus::Running;
                 task.view = view;
+                // As tmux does: attach ends with the program attached to.
+                if left && matches!(self.mode, Mode::Attach) && self.selected == task.view.index {
+                    let text = format!(
+                        "{} exited ({}); detached",
+                        task.view.name,
+                        task.view.status.word()
+                    );
+                    self.mode = Mode::Normal;
+                    self.note(text);
+                }
             }
             Event::Output { index } => {
                 let Some(task) = self.tasks.get_mut(index) else {
@@ -239,7 +321,7 @@ impl App {
             }
             Event::Merged { task, outcome } => {
                 let (text, error) = format::merge_outcome(&task, &self.info.base_label, &outcome);
-                self.flash = Some(Flash { text, error });
+                self.flash = Some(Flash::new(text, error));
             }
             Event::Paused(paused) => {
                 if paused && self.suspend == Suspend::Asked {
@@ -249,7 +331,7 @@ impl App {
                 }
             }
             Event::RunFinished(summary) => {
-                let stopping = matches!(self.mode, Mode::Stopping);
+                let stopping = matches!(self.mode, Mode::Stopping { .. });
                 // An empty run (`grove new` before any task) has nothing to sum up yet.
                 let empty = summary.total == 0;
                 if summary.interrupted || stopping || (self.exit_when_done && !empty) {
@@ -262,19 +344,13 @@ impl App {
                 }
             }
             Event::RecordWrite { text, failed } => {
-                self.flash = Some(Flash {
-                    text,
-                    error: failed,
-                });
+                self.flash = Some(Flash::new(text, failed));
             }
             Event::TaskRejected { name, error } => {
                 if self.select_when_added.as_ref() == Some(&name) {
                     self.select_when_added = None;
                 }
-                self.flash = Some(Flash {
-                    text: format!("{name} not started: {error}"),
-                    error: true,
-                });
+                self.flash = Some(Flash::new(format!("{name} not started: {error}"), true));
             }
         }
         true
@@ -308,6 +384,12 @@ impl App {
     /// Sets the clock for this frame and re-reads the shown panes that changed.
     pub fn prepare_frame(&mut self, now: SystemTime) {
         self.now = now;
+        if let Some(flash) = &mut self.flash {
+            let shown = *flash.shown.get_or_insert(now);
+            if now.duration_since(shown).unwrap_or_default() >= flash.lasts() {
+                self.flash = None;
+            }
+        }
         for slot in self.layout().panes {
             let inner = slot.inner();
             let Some(task) = self.tasks.get_mut(slot.index) else {
@@ -348,7 +430,23 @@ impl App {
                     }
                 }
             }
-            Loaded::Envelope { path, lines } => self.envelope = Some((path, lines)),
+            Loaded::Envelope {
+                path,
+                lines,
+                worktree_removed,
+            } => self.envelope = Some((path, lines, worktree_removed)),
+            Loaded::MergePreview { task, preview } => {
+                if let Mode::Confirm(Confirm::Merge {
+                    task: asked,
+                    preview: slot,
+                    ..
+                }) = &mut self.mode
+                {
+                    if *asked == task {
+                        *slot = Some(preview);
+                    }
+                }
+            }
         }
     }
 
@@ -386,11 +484,11 @@ impl App {
             // No agents left to stop: suspend all the same.
             self.suspend = Suspend::Ready;
         }
-        self.flash = Some(Flash {
-            text: "the run has ended; grove can no longer act on tasks".into(),
-            error: true,
-        });
-        if matches!(self.mode, Mode::Stopping) {
+        self.flash = Some(Flash::new(
+            "the run has ended; grove can no longer act on tasks",
+            true,
+        ));
+        if matches!(self.mode, Mode::Stopping { .. }) {
             self.exit = Some(self.summary.as_ref().map_or(130, |s| s.exit_code()));
         }
     }
@@ -406,10 +504,7 @@ impl App {
     }
 
     pub(super) fn note(&mut self, text: impl Into<String>) {
-        self.flash = Some(Flash {
-            text: text.into(),
-            error: false,
-        });
+        self.flash = Some(Flash::new(text, false));
     }
 
     /// Tasks that have not ended.
@@ -436,8 +531,30 @@ impl App {
     }
 
     pub(super) fn stop(&mut self) -> Vec<Action> {
-        self.mode = Mode::Stopping;
+        let grace = self
+            .tasks
+            .iter()
+            .filter(|t| !t.view.status.is_final())
+            .map(|t| t.view.kill_grace)
+            .max()
+            .unwrap_or_default();
+        self.mode = Mode::Stopping {
+            since: self.now,
+            grace,
+            killing: false,
+        };
         vec![Action::Send(Command::Shutdown)]
+    }
+
+    /// Ctrl-C again while stopping: SIGKILL now, without the rest of the grace period.
+    pub(super) fn kill_now(&mut self) -> Vec<Action> {
+        match &mut self.mode {
+            Mode::Stopping { killing, .. } if !*killing => {
+                *killing = true;
+                vec![Action::Send(Command::KillNow)]
+            }
+            _ => Vec::new(),
+        }
     }
 
     pub(super) fn scroll_pane(&mut self, index: usize, lines: isize) {

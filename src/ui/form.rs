@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use crate::engine::api::NewTask;
+use super::keymap::{self, Act, Scope};
+use crate::engine::api::{NewTask, TaskView};
 
 /// An agent the form offers, and whether its program is on PATH.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,9 +67,10 @@ impl TextInput {
     }
 
     fn insert_str(&mut self, text: &str, multi_line: bool) {
+        // Terminals paste line ends as CR (some as CR LF): each is a line break.
+        let text = text.replace("\r\n", "\n").replace('\r', "\n");
         for c in text.chars() {
             match c {
-                '\r' => {}
                 '\n' if !multi_line => self.insert(' '),
                 c if c == '\n' || c == '\t' || !c.is_control() => self.insert(c),
                 _ => {}
@@ -165,6 +167,17 @@ pub struct TaskForm {
     pub focus: Field,
     /// Why the last Enter did not start the task.
     pub error: Option<String>,
+    /// Set when the form edits a copy (`N`): the task copied and the keys it takes over as they
+    /// are.
+    pub copy_of: Option<CopyOf>,
+}
+
+/// The task a copy is made of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyOf {
+    pub task: String,
+    /// Its plan keys besides those the form shows (check, env, setup…).
+    pub keys: Vec<String>,
 }
 
 impl TaskForm {
@@ -180,6 +193,34 @@ impl TaskForm {
             retries: TextInput::default(),
             focus: Field::Name,
             error: None,
+            copy_of: None,
+        }
+    }
+
+    /// A form filled in with task `view` under the new name `name`: Enter starts the copy.
+    pub fn copy(view: &TaskView, name: &str, mut agents: Vec<AgentChoice>) -> TaskForm {
+        // The copied task's agent is offered even where the list does not know it.
+        let agent = match agents.iter().position(|a| a.name == view.agent) {
+            Some(at) => at,
+            None => {
+                agents.push(AgentChoice {
+                    name: view.agent.clone(),
+                    found: true,
+                });
+                agents.len() - 1
+            }
+        };
+        let timeout = humantime::format_duration(view.timeout).to_string();
+        TaskForm {
+            agent,
+            prompt: TextInput::new(&view.prompt),
+            timeout: TextInput::new(&timeout),
+            retries: TextInput::new(&view.max_attempts.saturating_sub(1).to_string()),
+            copy_of: Some(CopyOf {
+                task: view.name.clone(),
+                keys: view.copied_keys.clone(),
+            }),
+            ..TaskForm::new(name, agents)
         }
     }
 
@@ -202,26 +243,33 @@ impl TaskForm {
 
     /// Applies a key; `taken` tells whether a task name is already in the run.
     pub fn key(&mut self, key: KeyEvent, taken: &dyn Fn(&str) -> bool) -> FormOutcome {
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         let alt = key.modifiers.contains(KeyModifiers::ALT);
         let prompt = self.focus == Field::Prompt;
-        match key.code {
-            KeyCode::Esc => return FormOutcome::Cancel,
-            KeyCode::Char('c') if ctrl => return FormOutcome::Cancel,
+        match keymap::action(Scope::Form, key) {
+            Some(Act::Close) => return FormOutcome::Cancel,
             // A new line in the prompt: Ctrl-J (what a terminal sends for it) or Alt-Enter.
-            KeyCode::Char('j') if ctrl && prompt => self.prompt.insert('\n'),
-            KeyCode::Enter if alt && prompt => self.prompt.insert('\n'),
-            KeyCode::Enter => match self.submit(taken) {
+            Some(Act::NewLine) if prompt => self.prompt.insert('\n'),
+            Some(Act::Submit) if alt && prompt => self.prompt.insert('\n'),
+            Some(Act::Submit) => match self.submit(taken) {
                 Ok(task) => return FormOutcome::Submit(task),
                 Err(error) => self.error = Some(error),
             },
-            KeyCode::Tab => self.move_focus(1),
-            KeyCode::BackTab => self.move_focus(-1),
-            KeyCode::Left | KeyCode::Up if self.focus == Field::Agent => {
+            Some(Act::NextField) => self.move_focus(1),
+            Some(Act::PrevField) => self.move_focus(-1),
+            _ => self.edit_key(key),
+        }
+        FormOutcome::Editing
+    }
+
+    /// A key that is not one of the form's own: it edits the focused field or chooses the agent.
+    fn edit_key(&mut self, key: KeyEvent) {
+        let prompt = self.focus == Field::Prompt;
+        match key.code {
+            KeyCode::Left if self.focus == Field::Agent => {
                 let n = self.agents.len().max(1);
                 self.agent = (self.agent + n - 1) % n;
             }
-            KeyCode::Right | KeyCode::Down | KeyCode::Char(' ') if self.focus == Field::Agent => {
+            KeyCode::Right | KeyCode::Char(' ') if self.focus == Field::Agent => {
                 self.agent = (self.agent + 1) % self.agents.len().max(1);
             }
             _ => {
@@ -237,7 +285,6 @@ impl TaskForm {
                 }
             }
         }
-        FormOutcome::Editing
     }
 
     /// Pasted text goes into the focused field (new lines only into the prompt).
@@ -297,6 +344,7 @@ impl TaskForm {
             prompt,
             timeout,
             retries,
+            keys: Default::default(),
         })
     }
 }
@@ -314,15 +362,17 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
     }
 }
 
-/// `base`, or `base-2`, `base-3`… : the first that `taken` does not know.
-pub fn unique_name(base: &str, taken: &dyn Fn(&str) -> bool) -> String {
-    if !taken(base) {
-        return base.to_string();
-    }
+/// The name of a copy of `task`: `fix` gives `fix-2`, then `fix-3`; a copy of `fix-2` is
+/// `fix-3` too, not `fix-2-2`.
+pub fn copy_name(task: &str, taken: &dyn Fn(&str) -> bool) -> String {
+    let base = match task.rsplit_once('-') {
+        Some((base, n)) if !base.is_empty() && n.parse::<u32>().is_ok_and(|n| n >= 2) => base,
+        _ => task,
+    };
     (2..)
         .map(|n| format!("{base}-{n}"))
         .find(|name| !taken(name))
-        .unwrap_or_else(|| base.to_string())
+        .unwrap_or_else(|| format!("{task}-copy"))
 }
 
 #[cfg(test)]
@@ -384,6 +434,7 @@ mod tests {
                 prompt: "line one!\nline two".into(),
                 timeout: Some(Duration::from_secs(300)),
                 retries: Some(2),
+                keys: Default::default(),
             })
         );
     }
@@ -423,9 +474,44 @@ mod tests {
     }
 
     #[test]
-    fn unique_names_count_up() {
-        let taken = |n: &str| matches!(n, "task" | "task-2");
-        assert_eq!(unique_name("task", &taken), "task-3");
-        assert_eq!(unique_name("other", &taken), "other");
+    fn down_and_up_move_between_fields_from_every_one_line_field() {
+        let mut form = TaskForm::new("t", agents());
+        let order = [Field::Agent, Field::Prompt, Field::Timeout, Field::Retries];
+        for field in order {
+            form.key(key(KeyCode::Down), &|_| false);
+            assert_eq!(form.focus, field);
+        }
+        for field in [Field::Timeout, Field::Prompt, Field::Agent, Field::Name] {
+            form.key(key(KeyCode::Up), &|_| false);
+            assert_eq!(form.focus, field);
+        }
+        // The agent is chosen with ← and →, and ↓ / ↑ did not change it on the way.
+        assert_eq!(form.agents[form.agent].name, "shell");
+        form.key(key(KeyCode::Down), &|_| false);
+        form.key(key(KeyCode::Right), &|_| false);
+        assert_eq!(form.agents[form.agent].name, "claude");
+    }
+
+    #[test]
+    fn a_paste_keeps_its_line_breaks_whatever_ends_its_lines() {
+        let mut form = TaskForm::new("t", agents());
+        form.key(key(KeyCode::Tab), &|_| false);
+        form.key(key(KeyCode::Tab), &|_| false);
+        form.paste("one\rtwo\r\nthree\nfour");
+        assert_eq!(form.prompt.text(), "one\ntwo\nthree\nfour");
+        // In a one-line field, line breaks become spaces.
+        form.key(key(KeyCode::Tab), &|_| false);
+        form.paste("9\r0s");
+        assert_eq!(form.timeout.text(), "9 0s");
+    }
+
+    #[test]
+    fn copies_are_numbered_from_the_original_name() {
+        let taken = |n: &str| matches!(n, "fix" | "fix-2" | "v-1");
+        assert_eq!(copy_name("fix", &taken), "fix-3");
+        assert_eq!(copy_name("fix-2", &taken), "fix-3");
+        assert_eq!(copy_name("other", &taken), "other-2");
+        // `-1` is no copy number: a copy of `v-1` is `v-1-2`.
+        assert_eq!(copy_name("v-1", &taken), "v-1-2");
     }
 }

@@ -55,14 +55,17 @@ pub fn waiting_style() -> Style {
 }
 
 /// The status as a word, with the countdown while a retry waits ("retrying in 4s"),
-/// `waiting` while the agent waits for input, or why a pending task was held back
-/// (`held: low memory (…)`).
+/// `waiting` while the agent waits for input, why a pending task was held back
+/// (`held: low memory (…)`), or what it waits for (`pending: after build`).
 pub fn status_text(task: &TaskView, now: SystemTime) -> String {
     if task.waiting.is_some() {
         return "waiting".into();
     }
     if let (TaskStatus::Pending, Some(held)) = (task.status, &task.held) {
         return format!("held: {held}");
+    }
+    if let (TaskStatus::Pending, Some(why)) = (task.status, &task.pending) {
+        return format!("pending: {why}");
     }
     match (task.status, task.retry_at) {
         (TaskStatus::Retrying, Some(at)) => {
@@ -143,6 +146,34 @@ pub fn diff_stat(stat: &DiffStat) -> String {
     format!("+{} −{}, {n} {files}", stat.insertions, stat.deletions)
 }
 
+/// `text` cut to `max` columns in the middle, so names sharing a prefix stay apart:
+/// `refactor-parser-module-a` in 15 columns is `refacto…odule-a`.
+pub fn cut_middle(text: &str, max: usize) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= max {
+        return text.to_string();
+    }
+    if max <= 1 {
+        return "…".repeat(max);
+    }
+    let tail = (max - 1) / 2;
+    let head = max - 1 - tail;
+    let mut out: String = chars[..head].iter().collect();
+    out.push('…');
+    out.extend(&chars[chars.len() - tail..]);
+    out
+}
+
+/// `text` cut to `max` columns at its end, with `…`.
+pub fn cut_end(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
 pub fn short_commit(commit: &str) -> &str {
     commit.get(..10).unwrap_or(commit)
 }
@@ -216,6 +247,20 @@ mod tests {
         assert_eq!(clock(Duration::from_secs(3720)), "1h02m");
         assert_eq!(duration(Duration::from_millis(400)), "0.4s");
         assert_eq!(duration(Duration::from_secs(185)), "3m05s");
+    }
+
+    #[test]
+    fn names_are_cut_in_the_middle() {
+        assert_eq!(
+            cut_middle("refactor-parser-module-a", 15),
+            "refacto…odule-a"
+        );
+        assert_eq!(
+            cut_middle("refactor-parser-module-b", 15),
+            "refacto…odule-b"
+        );
+        assert_eq!(cut_middle("short", 15), "short");
+        assert_eq!(cut_middle("abc", 1), "…");
     }
 
     #[test]

@@ -7,14 +7,17 @@ use crossterm::event::{
 use ratatui::layout::Position;
 
 use super::app::{Action, App, Confirm, Mode};
-use super::form::{unique_name, FormOutcome, TaskForm};
-use super::keys::{is_detach, key_bytes};
-use super::load::Load;
+use super::form::{copy_name, FormOutcome, TaskForm};
+use super::keymap::{self, Act, Scope};
+use super::keys::key_bytes;
+use super::load::{DiffTo, Load};
 use super::view;
 use crate::engine::api::{Command, MergeState, TaskStatus};
 
 /// Lines moved by one mouse wheel step.
 const WHEEL_LINES: isize = 3;
+/// Columns moved by one step sideways.
+const SIDEWAYS: isize = 8;
 
 /// A move within a scrollable view.
 #[derive(Debug, Clone, Copy)]
@@ -23,6 +26,7 @@ enum Scroll {
     Page(isize),
     Top,
     Bottom,
+    Sideways(isize),
 }
 
 impl App {
@@ -30,14 +34,25 @@ impl App {
         if key.kind == KeyEventKind::Release {
             return Vec::new();
         }
+        // The first key puts the notices away; it does what it does as well, but Esc.
+        if !self.notices.is_empty() {
+            self.notices.clear();
+            if key.code == KeyCode::Esc {
+                return Vec::new();
+            }
+        }
         match &self.mode {
             Mode::Attach => self.attached_key(key),
             Mode::Confirm(confirm) => {
                 let confirm = confirm.clone();
                 self.confirm_key(confirm, key)
             }
-            Mode::Stopping => Vec::new(),
+            Mode::Stopping { .. } => match keymap::action(Scope::Main, key) {
+                Some(Act::Quit) if key.modifiers.contains(KeyModifiers::CONTROL) => self.kill_now(),
+                _ => Vec::new(),
+            },
             Mode::Form(_) => self.form_key(key),
+            Mode::Search(_) => self.search_key(key),
             Mode::Help { .. } | Mode::Diff { .. } | Mode::Details { .. } | Mode::Compare { .. } => {
                 self.view_key(key)
             }
@@ -68,7 +83,7 @@ impl App {
             Mode::Help { .. } | Mode::Diff { .. } | Mode::Details { .. } | Mode::Compare { .. } => {
                 self.scroll_view(Scroll::By(wheel * WHEEL_LINES));
             }
-            Mode::Normal | Mode::Summary | Mode::Attach => {
+            Mode::Normal | Mode::Summary | Mode::Attach | Mode::Search(_) => {
                 let layout = self.layout();
                 if let Some(slot) = layout.panes.iter().find(|s| s.area.contains(pos)) {
                     // Wheel down moves towards live output, i.e. fewer lines back.
@@ -79,7 +94,7 @@ impl App {
                     self.select(self.selected.saturating_add_signed(wheel));
                 }
             }
-            Mode::Confirm(_) | Mode::Stopping | Mode::Form(_) => return false,
+            Mode::Confirm(_) | Mode::Stopping { .. } | Mode::Form(_) => return false,
         }
         true
     }
@@ -117,64 +132,66 @@ impl App {
 
     fn normal_key(&mut self, key: KeyEvent) -> Vec<Action> {
         self.flash = None;
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        match key.code {
-            KeyCode::Char('c') if ctrl => return self.quit(),
-            KeyCode::Char('z') if ctrl => return self.ask_suspend(),
-            KeyCode::Char('q') => return self.quit(),
-            KeyCode::Esc if matches!(self.mode, Mode::Summary) => self.mode = Mode::Normal,
-            KeyCode::Esc => self.zoomed = false,
-            KeyCode::Char('j') | KeyCode::Down => self.select(self.selected + 1),
-            KeyCode::Char('k') | KeyCode::Up => self.select(self.selected.saturating_sub(1)),
-            KeyCode::Tab if !self.tasks.is_empty() => {
-                self.select((self.selected + 1) % self.tasks.len());
-            }
-            KeyCode::BackTab if !self.tasks.is_empty() => {
-                self.select((self.selected + self.tasks.len() - 1) % self.tasks.len());
-            }
-            KeyCode::Enter | KeyCode::Char('z') => self.zoomed = !self.zoomed,
-            KeyCode::Char('i') => self.attach(),
-            KeyCode::Char('c') => self.ask_cancel(),
-            KeyCode::Char('r') => return self.retry(),
-            KeyCode::Char('m') => return self.merge(),
-            KeyCode::Char('d') => return self.open_diff(),
-            KeyCode::Char('l') => return self.open_details(),
-            KeyCode::Char('v') => self.open_compare(),
-            KeyCode::Char('n') => self.open_form(),
-            KeyCode::Char('N') => return self.copy_task(),
-            KeyCode::Char('?') => self.mode = Mode::Help { scroll: 0 },
-            KeyCode::PageUp => self.scroll_pane(self.selected, self.pane_page()),
-            KeyCode::PageDown => self.scroll_pane(self.selected, -self.pane_page()),
-            KeyCode::Home => self.scroll_pane(self.selected, isize::MAX),
-            KeyCode::End => self.pane_to_live(self.selected),
+        let Some(act) = keymap::action(Scope::Main, key) else {
+            return Vec::new();
+        };
+        let tasks = self.tasks.len();
+        match act {
+            Act::Quit => return self.quit(),
+            Act::Suspend => return self.ask_suspend(),
+            Act::Back if matches!(self.mode, Mode::Summary) => self.mode = Mode::Normal,
+            Act::Back => self.zoomed = false,
+            Act::SelectNext => self.select(self.selected + 1),
+            Act::SelectPrev => self.select(self.selected.saturating_sub(1)),
+            Act::NextPane if tasks > 0 => self.select((self.selected + 1) % tasks),
+            Act::PrevPane if tasks > 0 => self.select((self.selected + tasks - 1) % tasks),
+            Act::Zoom => self.zoomed = !self.zoomed,
+            Act::Attach => self.attach(),
+            Act::Cancel => self.ask_cancel(),
+            Act::Retry => return self.retry(),
+            Act::Merge => return self.merge(),
+            Act::Diff => return self.open_diff(),
+            Act::Details => return self.open_details(),
+            Act::Compare => self.open_compare(),
+            Act::New => self.open_form(),
+            Act::CopyTask => self.copy_task(),
+            Act::ToggleList => self.list = self.list.next(),
+            Act::Find => self.start_search(),
+            Act::Help => self.mode = Mode::Help { scroll: 0 },
+            Act::PageUp => self.scroll_pane(self.selected, self.pane_page()),
+            Act::PageDown => self.scroll_pane(self.selected, -self.pane_page()),
+            Act::Oldest => self.scroll_pane(self.selected, isize::MAX),
+            Act::Live => self.pane_to_live(self.selected),
             _ => {}
         }
         Vec::new()
     }
 
+    /// Help, diff, details and compare: scrolling, and `q` or Esc close them (only the main view
+    /// quits on `q`, as in lazygit).
     fn view_key(&mut self, key: KeyEvent) -> Vec<Action> {
-        let scroll = match key.code {
-            KeyCode::Char('q') => return self.quit(),
-            KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
-                return self.quit()
-            }
-            KeyCode::Char('z') if key.modifiers.contains(KeyModifiers::CONTROL) => {
-                return self.ask_suspend()
-            }
-            KeyCode::Esc => {
+        if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
+            return self.quit();
+        }
+        if key.code == KeyCode::Char('z') && key.modifiers.contains(KeyModifiers::CONTROL) {
+            return self.ask_suspend();
+        }
+        let scroll = match keymap::action(Scope::View, key) {
+            Some(Act::Close) => {
                 self.mode = Mode::Normal;
                 return Vec::new();
             }
-            KeyCode::Char('?') if matches!(self.mode, Mode::Help { .. }) => {
-                self.mode = Mode::Normal;
-                return Vec::new();
+            Some(Act::LineDown) => Scroll::By(1),
+            Some(Act::LineUp) => Scroll::By(-1),
+            Some(Act::PageForward) => Scroll::Page(1),
+            Some(Act::PageBack) => Scroll::Page(-1),
+            Some(Act::Top) => Scroll::Top,
+            Some(Act::Bottom) => Scroll::Bottom,
+            Some(Act::Left) => Scroll::Sideways(-SIDEWAYS),
+            Some(Act::Right) => Scroll::Sideways(SIDEWAYS),
+            Some(Act::Reload) if matches!(self.mode, Mode::Diff { head: None, .. }) => {
+                return vec![self.diff_load()];
             }
-            KeyCode::Char('j') | KeyCode::Down => Scroll::By(1),
-            KeyCode::Char('k') | KeyCode::Up => Scroll::By(-1),
-            KeyCode::PageDown | KeyCode::Char(' ') => Scroll::Page(1),
-            KeyCode::PageUp => Scroll::Page(-1),
-            KeyCode::Home | KeyCode::Char('g') => Scroll::Top,
-            KeyCode::End | KeyCode::Char('G') => Scroll::Bottom,
             _ => return Vec::new(),
         };
         self.scroll_view(scroll);
@@ -182,22 +199,21 @@ impl App {
     }
 
     fn confirm_key(&mut self, confirm: Confirm, key: KeyEvent) -> Vec<Action> {
-        let ctrl_c =
-            key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
-        match key.code {
-            KeyCode::Char('y') | KeyCode::Char('Y') => match confirm {
+        match keymap::action(Scope::Confirm, key) {
+            Some(Act::Yes) => match confirm {
                 Confirm::Cancel { task } => {
                     self.mode = Mode::Normal;
                     self.note(format!("cancelling {task}"));
                     vec![Action::Send(Command::Cancel { task })]
                 }
                 Confirm::Quit { .. } => self.stop(),
+                Confirm::Merge { task, .. } => {
+                    self.mode = Mode::Normal;
+                    self.note(format!("merging {task} into {}", self.info.base_label));
+                    vec![Action::Send(Command::Merge { task })]
+                }
             },
-            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
-                self.mode = Mode::Normal;
-                Vec::new()
-            }
-            _ if ctrl_c => {
+            Some(Act::No) => {
                 self.mode = Mode::Normal;
                 Vec::new()
             }
@@ -211,7 +227,7 @@ impl App {
             return Vec::new();
         };
         let name = task.view.name.clone();
-        if is_detach(key) {
+        if keymap::action(Scope::Attached, key) == Some(Act::Detach) {
             self.mode = Mode::Normal;
             self.note(format!("detached from {name}"));
             return Vec::new();
@@ -285,10 +301,13 @@ impl App {
                 "{name} was discarded: another sibling of {} was picked",
                 task.view.group.as_deref().unwrap_or("its race")
             ),
-            (TaskStatus::Succeeded, _) => {
-                self.note(format!("merging {name} into {}", self.info.base_label));
-                return vec![Action::Send(Command::Merge { task: name })];
-            }
+            (TaskStatus::Succeeded, _) => match self.info.base_branch.clone() {
+                Some(target) => return self.ask_merge(target),
+                None => format!(
+                    "base '{}' is not a branch (a tag or commit); cannot merge into it",
+                    self.info.base_label
+                ),
+            },
             (status, _) => format!(
                 "only a succeeded task can be merged; {name} is {}",
                 status.word()
@@ -298,26 +317,85 @@ impl App {
         Vec::new()
     }
 
+    /// `m` on a succeeded task: asks first, saying what the merge would do (looked at off the
+    /// UI loop) and, on a race sibling, which siblings it discards.
+    fn ask_merge(&mut self, target: String) -> Vec<Action> {
+        let Some(task) = self.selected_task() else {
+            return Vec::new();
+        };
+        let (name, group, source) = (
+            task.view.name.clone(),
+            task.view.group.clone(),
+            task.view.branch.clone(),
+        );
+        let discards = self
+            .tasks
+            .iter()
+            .filter(|t| group.is_some() && t.view.group == group && t.view.name != name)
+            .map(|t| t.view.name.clone())
+            .collect();
+        self.mode = Mode::Confirm(Confirm::Merge {
+            task: name.clone(),
+            discards,
+            preview: None,
+        });
+        vec![Action::Load(Load::MergePreview {
+            repo_root: self.info.repo_root.clone(),
+            task: name,
+            source,
+            target,
+        })]
+    }
+
     fn open_diff(&mut self) -> Vec<Action> {
         let Some(task) = self.selected_task() else {
             return Vec::new();
         };
-        let Some(head) = task.view.head_commit.clone() else {
-            let text = format!("{} has no commit to compare yet", task.view.name);
+        let view = &task.view;
+        // While the agent works, its worktree as it is now; after, the commit it ended with.
+        let live = matches!(view.status, TaskStatus::Running | TaskStatus::Preparing)
+            || (view.head_commit.is_none() && !view.status.is_final());
+        let head = match live {
+            true => None,
+            false => match view.head_commit.clone() {
+                Some(head) => Some(head),
+                None => {
+                    let text = format!("{} left no commit to compare", view.name);
+                    self.note(text);
+                    return Vec::new();
+                }
+            },
+        };
+        if live && !view.worktree.is_dir() {
+            let text = format!("{} has no worktree yet", view.name);
             self.note(text);
             return Vec::new();
-        };
+        }
         self.mode = Mode::Diff {
             task: self.selected,
             head: head.clone(),
             scroll: 0,
+            hscroll: 0,
             patch: None,
         };
-        vec![Action::Load(Load::Diff {
+        vec![self.diff_load()]
+    }
+
+    /// The load of the diff the diff view shows (again, for `r` on a live one).
+    fn diff_load(&self) -> Action {
+        let (task, head) = match &self.mode {
+            Mode::Diff { task, head, .. } => (*task, head.clone()),
+            _ => (self.selected, None),
+        };
+        let worktree = self.tasks.get(task).map(|t| t.view.worktree.clone());
+        Action::Load(Load::Diff {
             repo_root: self.info.repo_root.clone(),
             from: self.info.base_commit.clone(),
-            to: head,
-        })]
+            to: match head {
+                Some(head) => DiffTo::Commit(head),
+                None => DiffTo::Worktree(worktree.unwrap_or_default()),
+            },
+        })
     }
 
     fn open_details(&mut self) -> Vec<Action> {
@@ -325,13 +403,14 @@ impl App {
             return Vec::new();
         };
         let path = task.view.envelope_path.clone();
+        let worktree = task.view.worktree.clone();
         // Read again each time: the envelope is rewritten for every attempt.
         self.envelope = None;
         self.mode = Mode::Details {
             task: self.selected,
             scroll: 0,
         };
-        vec![Action::Load(Load::Envelope { path })]
+        vec![Action::Load(Load::Envelope { path, worktree })]
     }
 
     fn name_taken(&self, name: &str) -> bool {
@@ -360,10 +439,22 @@ impl App {
                 Vec::new()
             }
             FormOutcome::Submit(task) => {
+                let copy_of = form.copy_of.take();
                 self.mode = self.after_form();
-                self.note(format!("starting {} ({})", task.name, task.agent));
                 self.select_when_added = Some(task.name.clone());
-                vec![Action::Send(Command::AddTask { task })]
+                match copy_of {
+                    Some(from) => {
+                        self.note(format!("starting {}, a copy of {}", task.name, from.task));
+                        vec![Action::Send(Command::CopyTask {
+                            task: from.task,
+                            copy: task,
+                        })]
+                    }
+                    None => {
+                        self.note(format!("starting {} ({})", task.name, task.agent));
+                        vec![Action::Send(Command::AddTask { task })]
+                    }
+                }
             }
         }
     }
@@ -376,17 +467,16 @@ impl App {
         }
     }
 
-    /// `N`: a copy of the selected task (same agent and prompt) under a new name, started at once.
-    fn copy_task(&mut self) -> Vec<Action> {
+    /// `N`: the form filled in with the selected task under a new name (`fix-2`); Enter starts
+    /// the copy, with every other key of the task (check, env, setup…) as it is.
+    fn copy_task(&mut self) {
         let Some(task) = self.selected_task() else {
             self.note("no task to copy; n starts a new one");
-            return Vec::new();
+            return;
         };
-        let from = task.view.name.clone();
-        let name = unique_name(&format!("{from}-copy"), &|n| self.name_taken(n));
-        self.note(format!("starting {name}, a copy of {from}"));
-        self.select_when_added = Some(name.clone());
-        vec![Action::Send(Command::CopyTask { task: from, name })]
+        let name = copy_name(&task.view.name, &|n| self.name_taken(n));
+        let form = TaskForm::copy(&task.view, &name, self.agents.clone());
+        self.mode = Mode::Form(Box::new(form));
     }
 
     /// `v` on a race sibling: its race side by side.
@@ -395,7 +485,13 @@ impl App {
             return;
         };
         match task.view.group.clone() {
-            Some(group) => self.mode = Mode::Compare { group, scroll: 0 },
+            Some(group) => {
+                self.mode = Mode::Compare {
+                    group,
+                    scroll: 0,
+                    hscroll: 0,
+                }
+            }
             None => {
                 let text = format!(
                     "{} is not part of a race (replicas / agents)",
@@ -416,9 +512,19 @@ impl App {
     }
 
     fn scroll_view(&mut self, scroll: Scroll) {
-        let len = view::overlay_len(self);
-        let page = usize::from(self.layout().overlay.height.saturating_sub(2)).max(1);
+        let area = self.layout().overlay;
+        let (len, widest) = view::overlay_size(self, area);
+        let page = usize::from(area.height.saturating_sub(2)).max(1);
         let max = len.saturating_sub(page);
+        if let Scroll::Sideways(n) = scroll {
+            let room = usize::from(area.width.saturating_sub(2));
+            if let Mode::Diff { hscroll, .. } | Mode::Compare { hscroll, .. } = &mut self.mode {
+                *hscroll = hscroll
+                    .saturating_add_signed(n)
+                    .min(widest.saturating_sub(room));
+            }
+            return;
+        }
         let (Mode::Help { scroll: offset }
         | Mode::Diff { scroll: offset, .. }
         | Mode::Details { scroll: offset, .. }
@@ -430,7 +536,7 @@ impl App {
             Scroll::By(n) => offset.saturating_add_signed(n),
             Scroll::Page(n) => offset.saturating_add_signed(n * (page as isize - 1).max(1)),
             Scroll::Top => 0,
-            Scroll::Bottom => max,
+            Scroll::Bottom | Scroll::Sideways(_) => max,
         }
         .min(max);
     }

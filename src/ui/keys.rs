@@ -77,12 +77,6 @@ fn function_key(n: u8) -> Option<&'static [u8]> {
     KEYS.get(usize::from(n).checked_sub(1)?).copied()
 }
 
-/// True for the key that leaves attach mode: Ctrl-] (reported as Ctrl-5 by some terminals).
-pub fn is_detach(key: KeyEvent) -> bool {
-    key.modifiers.contains(KeyModifiers::CONTROL)
-        && matches!(key.code, KeyCode::Char(']') | KeyCode::Char('5'))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,12 +118,5 @@ mod tests {
             Some(b"\x1b[15~".to_vec())
         );
         assert_eq!(key_bytes(key(KeyCode::F(13), none), false), None);
-    }
-
-    #[test]
-    fn ctrl_bracket_detaches_in_both_spellings() {
-        assert!(is_detach(key(KeyCode::Char(']'), KeyModifiers::CONTROL)));
-        assert!(is_detach(key(KeyCode::Char('5'), KeyModifiers::CONTROL)));
-        assert!(!is_detach(key(KeyCode::Char(']'), KeyModifiers::NONE)));
     }
 }

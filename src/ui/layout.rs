@@ -7,9 +7,29 @@ use ratatui::layout::{Margin, Position, Rect};
 pub const BOTTOM_LINES: u16 = 2;
 /// Each task takes three lines in the agent list.
 pub const LIST_ITEM_HEIGHT: u16 = 3;
-/// Smallest pane (with its border) still worth reading; the grid never tiles smaller.
-pub const MIN_PANE_WIDTH: u16 = 24;
-pub const MIN_PANE_HEIGHT: u16 = 7;
+/// Smallest pane (with its border) still worth reading; the grid never tiles smaller. Agents
+/// print long lines: on a small screen fewer, wider panes read better than many narrow ones.
+pub const MIN_PANE_WIDTH: u16 = 40;
+pub const MIN_PANE_HEIGHT: u16 = 8;
+
+/// How much room the task list takes (`t` goes from one to the next).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ListMode {
+    #[default]
+    Wide,
+    Narrow,
+    Hidden,
+}
+
+impl ListMode {
+    pub fn next(self) -> ListMode {
+        match self {
+            ListMode::Wide => ListMode::Narrow,
+            ListMode::Narrow => ListMode::Hidden,
+            ListMode::Hidden => ListMode::Wide,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PaneSlot {
@@ -41,7 +61,13 @@ pub struct ScreenLayout {
 }
 
 impl ScreenLayout {
-    pub fn compute(area: Rect, tasks: usize, selected: usize, zoomed: bool) -> ScreenLayout {
+    pub fn compute(
+        area: Rect,
+        tasks: usize,
+        selected: usize,
+        zoomed: bool,
+        list_mode: ListMode,
+    ) -> ScreenLayout {
         let body_height = area.height.saturating_sub(BOTTOM_LINES);
         let body = Rect::new(area.x, area.y, area.width, body_height);
         let status = Rect::new(area.x, area.y + body_height, area.width, 1.min(area.height));
@@ -51,10 +77,10 @@ impl ScreenLayout {
             area.width,
             area.height.saturating_sub(body_height + 1),
         );
-        let (list, pane_area) = if zoomed {
+        let (list, pane_area) = if zoomed || list_mode == ListMode::Hidden {
             (None, body)
         } else {
-            let list_width = list_width(body.width);
+            let list_width = list_width(body.width, list_mode);
             let list = Rect::new(body.x, body.y, list_width, body.height);
             let panes = Rect::new(
                 body.x + list_width,
@@ -111,11 +137,15 @@ impl ScreenLayout {
     }
 }
 
-fn list_width(width: u16) -> u16 {
-    if width < 60 {
+fn list_width(width: u16, mode: ListMode) -> u16 {
+    let wide = if width < 60 {
         width / 2
     } else {
         (width * 3 / 10).clamp(30, 46)
+    };
+    match mode {
+        ListMode::Narrow => wide.min(22),
+        _ => wide,
     }
 }
 
@@ -189,7 +219,7 @@ mod tests {
 
     #[test]
     fn four_tasks_tile_two_by_two_on_a_wide_screen() {
-        let l = ScreenLayout::compute(Rect::new(0, 0, 160, 50), 4, 0, false);
+        let l = ScreenLayout::compute(Rect::new(0, 0, 160, 50), 4, 0, false, ListMode::Wide);
         assert_eq!(l.panes.len(), 4);
         let list = l.list.unwrap();
         assert_eq!(l.panes[0].area.x, list.width);
@@ -203,7 +233,7 @@ mod tests {
     #[test]
     fn too_many_tasks_show_the_page_with_the_selection() {
         let area = Rect::new(0, 0, 80, 24);
-        let l = ScreenLayout::compute(area, 20, 17, false);
+        let l = ScreenLayout::compute(area, 20, 17, false, ListMode::Wide);
         assert!(l.panes.len() < 20);
         assert!(l.panes.iter().any(|p| p.index == 17));
         for p in &l.panes {
@@ -212,8 +242,27 @@ mod tests {
     }
 
     #[test]
+    fn a_small_screen_gets_fewer_wider_panes_and_the_list_can_make_room() {
+        let area = Rect::new(0, 0, 80, 24);
+        let l = ScreenLayout::compute(area, 6, 0, false, ListMode::Wide);
+        // One column of panes as wide as the list leaves, not two of 25 columns.
+        assert!(l.panes.iter().all(|p| p.area.width == l.pane_area.width));
+        let narrow = ScreenLayout::compute(area, 6, 0, false, ListMode::Narrow);
+        assert!(narrow.list.unwrap().width < l.list.unwrap().width);
+        let hidden = ScreenLayout::compute(area, 6, 0, false, ListMode::Hidden);
+        assert_eq!(hidden.list, None);
+        assert_eq!(hidden.pane_area.width, 80);
+        assert_eq!(
+            hidden.panes.len(),
+            4,
+            "two columns of two: {:?}",
+            hidden.panes
+        );
+    }
+
+    #[test]
     fn zoom_gives_the_selected_pane_the_whole_body() {
-        let l = ScreenLayout::compute(Rect::new(0, 0, 100, 30), 3, 2, true);
+        let l = ScreenLayout::compute(Rect::new(0, 0, 100, 30), 3, 2, true, ListMode::Wide);
         assert_eq!(l.list, None);
         assert_eq!(l.panes.len(), 1);
         assert_eq!(l.panes[0].index, 2);
@@ -223,7 +272,7 @@ mod tests {
 
     #[test]
     fn clicks_find_list_rows_and_panes() {
-        let l = ScreenLayout::compute(Rect::new(0, 0, 120, 40), 3, 0, false);
+        let l = ScreenLayout::compute(Rect::new(0, 0, 120, 40), 3, 0, false, ListMode::Wide);
         assert_eq!(l.task_at(Position::new(3, 1), 0), Some(0));
         assert_eq!(l.task_at(Position::new(3, 3), 0), Some(0));
         assert_eq!(l.task_at(Position::new(3, 4), 0), Some(1));

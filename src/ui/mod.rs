@@ -3,21 +3,25 @@
 
 mod app;
 mod diff;
+mod farewell;
 mod form;
 /// Shared with the line front ends (`grove show`), so numbers read the same everywhere.
 pub(crate) mod format;
 mod input;
+mod keymap;
 mod keys;
 mod layout;
 mod load;
 mod run;
+mod search;
 mod terminal;
 mod view;
 
 pub use app::{Action, App, Confirm, Flash, Mode};
 pub use form::{AgentChoice, Field, FormOutcome, TaskForm, TextInput};
+pub use keymap::markdown as key_table_markdown;
 pub use layout::{PaneSlot, ScreenLayout};
-pub use load::{Load, Loaded};
+pub use load::{DiffTo, Load, Loaded};
 pub use run::run;
 pub use terminal::TerminalSession;
 pub use view::draw;
@@ -28,4 +32,7 @@ pub struct DashboardOptions {
     pub exit_when_done: bool,
     /// The agents the new-task form offers (`n`).
     pub agents: Vec<AgentChoice>,
+    /// Warnings printed before the dashboard opened (and hidden by it): shown in it until the
+    /// first key.
+    pub notices: Vec<String>,
 }

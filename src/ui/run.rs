@@ -2,6 +2,7 @@
 //! is drawn at most every ~16 ms and only when something changed, plus once a second while a
 //! clock is on screen. Nothing here waits on agents or git.
 
+use std::io::Write;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
@@ -46,6 +47,9 @@ pub async fn run(front: FrontEnd, opts: DashboardOptions) -> anyhow::Result<i32>
         let resizes = app.pane_resizes().into_iter().map(Action::Send).collect();
         outbox.carry_out(&mut app, resizes);
         if let Some(code) = app.exit_code() {
+            // The terminal back first: what comes next is on the main screen.
+            drop(session);
+            say_farewell(&app);
             return Ok(code);
         }
         if app.take_suspend() {
@@ -110,6 +114,15 @@ pub async fn run(front: FrontEnd, opts: DashboardOptions) -> anyhow::Result<i32>
                 )
             }
         }
+    }
+}
+
+/// Where the run is and what comes next, on stdout. Not println!: after a hangup there is no
+/// terminal, and that is no reason to panic.
+fn say_farewell(app: &App) {
+    let mut out = std::io::stdout().lock();
+    for line in app.farewell() {
+        let _ = writeln!(out, "{line}");
     }
 }
 

@@ -49,6 +49,10 @@ pub fn view(index: usize, name: &str, agent: &str, status: TaskStatus) -> TaskVi
         sandbox: "worktree".into(),
         max_memory: None,
         held: None,
+        pending: None,
+        timeout: Duration::from_secs(1800),
+        kill_grace: Duration::from_secs(5),
+        copied_keys: Vec::new(),
     }
 }
 
@@ -69,6 +73,7 @@ impl Dash {
             results_path: PathBuf::from("/repo/.grove/runs/r/results.json"),
             base_commit: "0123456789abcdef".into(),
             base_label: "main".into(),
+            base_branch: Some("main".into()),
             started_at: started(),
         };
         let mut app = App::new(info, DashboardOptions::default());

@@ -19,9 +19,13 @@ pub(super) fn draw(form: &TaskForm, area: Rect, frame: &mut Frame) {
     let lines = lines(form, usize::from(width.saturating_sub(2)));
     let height = lines.len() as u16 + 2;
     let area = popup(area, width, height);
+    let title = match &form.copy_of {
+        Some(copy) => format!(" copy of {} ", copy.task),
+        None => " new task ".to_string(),
+    };
     let block = Block::bordered()
         .title(Line::styled(
-            " new task ",
+            title,
             Style::new().add_modifier(Modifier::BOLD),
         ))
         .border_style(Style::new().fg(Color::Cyan));
@@ -94,6 +98,16 @@ fn lines(form: &TaskForm, width: usize) -> Vec<Line<'static>> {
         &form.retries,
         Some(optional),
     ));
+    if let Some(copy) = &form.copy_of {
+        let kept = match copy.keys.is_empty() {
+            true => "nothing else to keep".to_string(),
+            false => copy.keys.join(", "),
+        };
+        lines.push(Line::from(vec![
+            label_text("keeps"),
+            Span::styled(format!("{kept} (as in {})", copy.task), dim),
+        ]));
+    }
     lines.push(match &form.error {
         Some(error) => Line::styled(format!(" {error}"), Style::new().fg(Color::Red)),
         None => Line::default(),
@@ -103,6 +117,14 @@ fn lines(form: &TaskForm, width: usize) -> Vec<Line<'static>> {
         dim,
     ));
     lines
+}
+
+/// A label for a line that is no field.
+fn label_text(text: &str) -> Span<'static> {
+    Span::styled(
+        format!(" {text:<LABEL$}"),
+        Style::new().add_modifier(Modifier::BOLD),
+    )
 }
 
 fn label(form: &TaskForm, field: Field, text: &str) -> Span<'static> {

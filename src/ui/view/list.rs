@@ -52,10 +52,19 @@ fn item(view: &TaskView, glyph: Option<&str>, app: &App, width: usize) -> Vec<Li
     let status = format::status_text(view, app.now);
     let style = format::task_style(view);
     let symbol = format::status_symbol(view.status);
-    // The status word sits at the right edge; the name gets what is left.
-    let shown = format!("{}{}", glyph.unwrap_or(""), view.name);
-    let room = width.saturating_sub(status.chars().count() + 3).max(1);
-    let name = truncate(&shown, room);
+    // The status word sits at the right edge; the name gets what is left, cut in the middle
+    // (names often share a prefix), and the status is cut when even a short name has no room.
+    let glyph = glyph.unwrap_or("");
+    let min_name = view.name.chars().count().min(10);
+    let status = match width.checked_sub(min_name + glyph.chars().count() + 3) {
+        Some(room) if room >= status.chars().count() => status,
+        Some(room) => format::cut_end(&status, room.max(1)),
+        None => String::new(),
+    };
+    let room = width
+        .saturating_sub(status.chars().count() + glyph.chars().count() + 3)
+        .max(1);
+    let name = format!("{glyph}{}", format::cut_middle(&view.name, room));
     let pad = width.saturating_sub(name.chars().count() + status.chars().count() + 2);
     let first = Line::from(vec![
         Span::styled(format!("{symbol} "), format::status_style(view.status)),
@@ -94,13 +103,4 @@ fn item(view: &TaskView, glyph: Option<&str>, app: &App, width: usize) -> Vec<Li
         }
     }
     vec![first, Line::from(facts), Line::from(outcome)]
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
 }

@@ -7,6 +7,7 @@ mod overlays;
 mod panes;
 mod popups;
 mod status;
+mod text;
 
 use ratatui::layout::Rect;
 use ratatui::text::Line;
@@ -29,31 +30,39 @@ pub fn draw(app: &App, frame: &mut Frame) {
         Mode::Details { task, scroll } => {
             overlays::draw_details(app, *task, *scroll, overlay, frame)
         }
-        Mode::Compare { group, scroll } => {
-            overlays::draw_compare(app, group, *scroll, overlay, frame)
-        }
+        Mode::Compare {
+            group,
+            scroll,
+            hscroll,
+        } => overlays::draw_compare(app, group, (*scroll, *hscroll), overlay, frame),
         Mode::Confirm(confirm) => popups::draw_confirm(app, confirm, area, frame),
         Mode::Form(form_state) => form::draw(form_state, area, frame),
         Mode::Summary => popups::draw_summary(app, area, frame),
-        Mode::Normal | Mode::Attach | Mode::Stopping => {}
+        Mode::Normal | Mode::Attach | Mode::Stopping { .. } | Mode::Search(_) => {}
+    }
+    if !app.notices.is_empty() {
+        popups::draw_notices(&app.notices, area, frame);
     }
 }
 
-/// Lines in the scrollable view of the current mode (help, diff or details).
-pub(super) fn overlay_len(app: &App) -> usize {
-    match &app.mode {
-        Mode::Help { .. } => overlays::help_lines().len(),
-        Mode::Diff { patch, .. } => match patch {
-            Some(Ok(p)) => p.lines.len(),
-            _ => 1,
-        },
-        Mode::Details { task, .. } => {
-            let (head, envelope) = overlays::details_lines(app, *task);
-            head.len() + envelope.len()
+/// The size of the text in the scrollable view of the current mode (help, diff, details or
+/// compare) as drawn in `area`: its lines, and the columns of its widest line.
+pub(super) fn overlay_size(app: &App, area: Rect) -> (usize, usize) {
+    let width = overlays::inner_width(area);
+    let lines = match &app.mode {
+        Mode::Help { .. } => overlays::help_wrapped(width),
+        Mode::Diff { patch, task, .. } => {
+            let top = overlays::diff_top(app, *task, width).len();
+            return match patch {
+                Some(Ok(p)) => (top + p.lines.len(), text::widest(&p.lines)),
+                _ => (top + 1, 0),
+            };
         }
-        Mode::Compare { group, .. } => overlays::compare_lines(app, group).len(),
-        _ => 0,
-    }
+        Mode::Details { task, .. } => overlays::details_wrapped(app, *task, width),
+        Mode::Compare { group, .. } => overlays::compare_lines(app, group),
+        _ => return (0, 0),
+    };
+    (lines.len(), text::widest(&lines))
 }
 
 /// The part of `parts` (one after the other) that fits `area` from `scroll` on, so long texts

@@ -9,86 +9,49 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 use ratatui::Frame;
 
-use super::window;
+use super::{text, window};
 use crate::engine::api::{MergeState, TaskView};
 use crate::ui::app::{App, Mode};
 use crate::ui::format;
+use crate::ui::keymap::{self, Scope};
 
-/// Every key, for the help view.
-const KEYS: &[(&str, &str)] = &[
-    ("j / ↓", "select the next task"),
-    ("k / ↑", "select the previous task"),
-    ("Tab / Shift-Tab", "next / previous pane"),
-    (
-        "Enter / z",
-        "zoom the selected pane; again to go back to the grid",
-    ),
-    ("Esc", "leave zoom; close a view or dialog"),
-    (
-        "i",
-        "attach: keys go to the selected agent, Ctrl-C included",
-    ),
-    ("Ctrl-]", "detach"),
-    (
-        "c",
-        "cancel the selected pending, running or retrying task (asks y/n)",
-    ),
-    (
-        "r",
-        "retry a task that ended without success, in a fresh worktree",
-    ),
-    ("m", "merge a succeeded task into the base branch"),
-    (
-        "n",
-        "new task: name, agent, prompt, timeout, retries; Enter starts it",
-    ),
-    ("N", "start a copy of the selected task under a new name"),
-    ("d", "diff of the selected task against its base"),
-    (
-        "v",
-        "compare a race's siblings: status, time, cost, diff stat, check",
-    ),
-    (
-        "l",
-        "details: prompt, envelope, attempts, hashes, branch and paths",
-    ),
-    ("PgUp / PgDn", "scroll the selected pane's history"),
-    ("Home / End", "oldest kept history / back to live output"),
-    ("mouse wheel", "scroll the pane under the pointer"),
-    ("click", "select a task or a pane"),
-    ("?", "this help"),
-    (
-        "q / Ctrl-C",
-        "quit; while agents run, asks, then stops them",
-    ),
-    (
-        "Ctrl-Z",
-        "suspend grove and stop the agents (clocks paused); fg resumes",
-    ),
-    ("", ""),
-    ("in help, diff, details and compare", ""),
-    ("j / k, ↓ / ↑", "scroll a line"),
-    ("PgUp / PgDn, Space", "scroll a page"),
-    ("g / G, Home / End", "top / bottom"),
-    ("Esc", "back"),
-];
+/// Width of the name column of the details' facts.
+const FACT_COLUMN: usize = 12;
+/// Width of the key column in the help view.
+const KEY_COLUMN: usize = 24;
 
+/// Every key, from the key table, by where it works.
 pub(super) fn help_lines() -> Vec<Line<'static>> {
-    KEYS.iter()
-        .map(|(key, what)| {
-            if what.is_empty() {
-                return Line::styled(*key, Style::new().add_modifier(Modifier::BOLD));
-            }
-            Line::from(vec![
-                Span::styled(format!("  {key:<20}"), Style::new().fg(Color::Cyan)),
-                Span::raw(*what),
-            ])
-        })
-        .collect()
+    let mut lines = Vec::new();
+    for scope in Scope::ALL {
+        if !lines.is_empty() {
+            lines.push(Line::default());
+        }
+        lines.push(Line::styled(
+            scope.title(),
+            Style::new().add_modifier(Modifier::BOLD),
+        ));
+        for b in keymap::shown(scope) {
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!("  {:<w$}", b.label, w = KEY_COLUMN - 2),
+                    Style::new().fg(Color::Cyan),
+                ),
+                Span::raw(b.help),
+            ]));
+        }
+    }
+    lines
+}
+
+/// The help as shown in a view `width` columns wide inside: wrapped under the key column.
+pub(super) fn help_wrapped(width: usize) -> Vec<Line<'static>> {
+    text::wrap(&help_lines(), width, KEY_COLUMN)
 }
 
 pub(super) fn draw_help(scroll: usize, area: Rect, frame: &mut Frame) {
-    draw_scrolled(" keys ", &[&help_lines()], scroll, area, frame);
+    let lines = help_wrapped(inner_width(area));
+    draw_scrolled(" keys ", &[&lines], (scroll, 0), area, frame);
 }
 
 pub(super) fn draw_diff(app: &App, area: Rect, frame: &mut Frame) {
@@ -96,37 +59,124 @@ pub(super) fn draw_diff(app: &App, area: Rect, frame: &mut Frame) {
         task,
         head,
         scroll,
+        hscroll,
         patch,
     } = &app.mode
     else {
         return;
     };
     let name = app.tasks.get(*task).map_or("", |t| t.view.name.as_str());
-    let title = format!(
-        " diff {name}: {}..{} ",
-        app.info.base_label,
-        format::short_commit(head)
-    );
+    let to = head.as_deref().map_or("worktree", format::short_commit);
+    let title = format!(" diff {name}: {}..{to} ", app.info.base_label);
+    let top = diff_top(app, *task, inner_width(area));
     match patch {
-        Some(Ok(patch)) => draw_scrolled(&title, &[&patch.lines], *scroll, area, frame),
+        Some(Ok(patch)) => draw_scrolled(
+            &title,
+            &[&top, &patch.lines],
+            (*scroll, *hscroll),
+            area,
+            frame,
+        ),
         Some(Err(e)) => {
             let line = Line::styled(format!("cannot show the diff: {e}"), Color::Red);
-            draw_scrolled(&title, &[&[line]], 0, area, frame);
+            let lines = text::wrap(&[line], inner_width(area), 2);
+            draw_scrolled(&title, &[&top, &lines], (0, 0), area, frame);
         }
-        None => draw_scrolled(&title, &[&[Line::from("loading…")]], 0, area, frame),
+        None => draw_scrolled(
+            &title,
+            &[&top, &[Line::from("loading…")]],
+            (0, 0),
+            area,
+            frame,
+        ),
     }
+}
+
+/// What the diff view says above the patch: that a running task's diff is its worktree so far,
+/// or, after a merge conflict, what to do next.
+pub(super) fn diff_top(app: &App, task: usize, width: usize) -> Vec<Line<'static>> {
+    let Some(view) = app.tasks.get(task).map(|t| &t.view) else {
+        return Vec::new();
+    };
+    let note = Style::new().fg(Color::Yellow);
+    let base = app
+        .info
+        .base_branch
+        .as_ref()
+        .unwrap_or(&app.info.base_label);
+    let mut lines = Vec::new();
+    if matches!(app.mode, Mode::Diff { head: None, .. }) {
+        lines.push(Line::styled(
+            format!(
+                "{} is {}: its worktree's changes so far, committed or not (r reads them again)",
+                view.name,
+                view.status.word()
+            ),
+            note,
+        ));
+    } else if view.merge == MergeState::Conflict {
+        let (run, name, branch) = (&app.info.run_id, &view.name, &view.branch);
+        lines.push(Line::styled(
+            format!(
+                "merging into {base} conflicts in {}: nothing was merged. Next:",
+                view.merge_conflicts.join(", ")
+            ),
+            Style::new().fg(Color::Red),
+        ));
+        lines.push(Line::styled(
+            format!(
+                "- rebase its branch on {base} yourself (git switch {branch} && git rebase \
+                 {base}), then: grove merge {run} {name}"
+            ),
+            note,
+        ));
+        lines.push(Line::styled(
+            format!(
+                "- or have an agent do it: n starts a task; ask it to rebase {branch} on {base} and \
+                 resolve the conflicts, then merge that task"
+            ),
+            note,
+        ));
+    }
+    if !lines.is_empty() {
+        lines.push(Line::default());
+    }
+    text::wrap(&lines, width, 2)
 }
 
 pub(super) fn draw_details(app: &App, task: usize, scroll: usize, area: Rect, frame: &mut Frame) {
     let name = app.tasks.get(task).map_or("", |t| t.view.name.as_str());
     let title = format!(" details {name} ");
-    let (head, envelope) = details_lines(app, task);
-    draw_scrolled(&title, &[&head, &envelope], scroll, area, frame);
+    let lines = details_wrapped(app, task, inner_width(area));
+    draw_scrolled(&title, &[&lines], (scroll, 0), area, frame);
 }
 
-pub(super) fn draw_compare(app: &App, group: &str, scroll: usize, area: Rect, frame: &mut Frame) {
+/// The details as shown in a view `width` columns wide inside: wrapped under the value column.
+pub(super) fn details_wrapped(app: &App, task: usize, width: usize) -> Vec<Line<'static>> {
+    let Some(view) = app.tasks.get(task).map(|t| &t.view) else {
+        return Vec::new();
+    };
+    let (rest, envelope) = details_lines(app, task);
+    let mut lines = text::wrap(&facts(view, app), width, FACT_COLUMN);
+    lines.extend(text::wrap(&rest, width, 4));
+    lines.extend(text::wrap(&envelope, width, 4));
+    lines
+}
+
+pub(super) fn draw_compare(
+    app: &App,
+    group: &str,
+    scroll: (usize, usize),
+    area: Rect,
+    frame: &mut Frame,
+) {
     let title = format!(" race {group} ");
     draw_scrolled(&title, &[&compare_lines(app, group)], scroll, area, frame);
+}
+
+/// Columns inside a view's border.
+pub(super) fn inner_width(area: Rect) -> usize {
+    usize::from(area.width.saturating_sub(2))
 }
 
 /// One row per sibling of race `group`: status, duration, cost, diff stat, check, merge.
@@ -191,22 +241,63 @@ pub(super) fn compare_lines(app: &App, group: &str) -> Vec<Line<'static>> {
     lines
 }
 
-/// A bordered view of `parts`, one after the other, from line `scroll` on.
-fn draw_scrolled(title: &str, parts: &[&[Line]], scroll: usize, area: Rect, frame: &mut Frame) {
-    let block = Block::bordered()
+/// A bordered view of `parts`, one after the other, from line `scroll.0` on and column
+/// `scroll.1`; its bottom edge says where in the text it is and that more is below or aside.
+fn draw_scrolled(
+    title: &str,
+    parts: &[&[Line]],
+    (scroll, hscroll): (usize, usize),
+    area: Rect,
+    frame: &mut Frame,
+) {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let rows = usize::from(area.height.saturating_sub(2));
+    let widest = parts.iter().map(|p| text::widest(p)).max().unwrap_or(0);
+    let mut block = Block::bordered()
         .title(Line::styled(
             title.to_string(),
             Style::new().add_modifier(Modifier::BOLD),
         ))
         .border_style(Style::new().fg(Color::Cyan));
+    if let Some(place) = place(scroll, rows, len, hscroll, widest, inner_width(area)) {
+        block =
+            block.title_bottom(Line::styled(place, Style::new().fg(Color::Yellow)).right_aligned());
+    }
     let inner = block.inner(area);
     frame.render_widget(Clear, area);
     frame.render_widget(block, area);
-    frame.render_widget(Paragraph::new(window(parts, scroll, inner)), inner);
+    let shown = Paragraph::new(window(parts, scroll, inner)).scroll((0, hscroll as u16));
+    frame.render_widget(shown, inner);
 }
 
-/// The details view: the task's facts, prompt and attempts, rebuilt for each frame as they
-/// change; then its envelope, as rendered once when it was loaded.
+/// `lines 21–40 of 85 ↓ more` and `→ wider` when the text does not fit the view; None if it does.
+pub(super) fn place(
+    scroll: usize,
+    rows: usize,
+    len: usize,
+    hscroll: usize,
+    widest: usize,
+    width: usize,
+) -> Option<String> {
+    let mut parts = Vec::new();
+    if len > rows {
+        let last = (scroll + rows).min(len);
+        let more = match last < len {
+            true => " ↓ more",
+            false => " end",
+        };
+        parts.push(format!("lines {}–{last} of {len}{more}", scroll + 1));
+    }
+    if widest > width + hscroll {
+        parts.push("→ wider (h/l)".to_string());
+    } else if hscroll > 0 {
+        parts.push("← (h)".to_string());
+    }
+    (!parts.is_empty()).then(|| format!(" {} ", parts.join(" · ")))
+}
+
+/// The details view below the task's facts: its prompt and attempts, rebuilt for each frame as
+/// they change; then its envelope, as rendered once when it was loaded.
 pub(super) fn details_lines(
     app: &App,
     task: usize,
@@ -214,7 +305,7 @@ pub(super) fn details_lines(
     let Some(view) = app.tasks.get(task).map(|t| &t.view) else {
         return (Vec::new(), Cow::Borrowed(&[]));
     };
-    let mut lines = facts(view, app);
+    let mut lines = Vec::new();
     section(&mut lines, "prompt");
     lines.extend(view.prompt.lines().map(format::indented));
     section(&mut lines, "attempts");
@@ -240,7 +331,9 @@ pub(super) fn details_lines(
     }
     section(&mut lines, "envelope");
     let envelope = match &app.envelope {
-        Some((path, envelope)) if *path == view.envelope_path => Cow::Borrowed(envelope.as_slice()),
+        Some((path, envelope, _)) if *path == view.envelope_path => {
+            Cow::Borrowed(envelope.as_slice())
+        }
         _ => Cow::Owned(vec![Line::raw("  loading…")]),
     };
     (lines, envelope)
@@ -267,7 +360,7 @@ fn facts(view: &TaskView, app: &App) -> Vec<Line<'static>> {
         ("ended", ended.unwrap_or_else(none)),
         ("error", view.error.clone().unwrap_or_else(none)),
         ("branch", view.branch.clone()),
-        ("worktree", view.worktree.display().to_string()),
+        ("worktree", worktree(view, app)),
         ("sandbox", format::sandbox(view)),
         ("head", view.head_commit.clone().unwrap_or_else(none)),
         (
@@ -296,11 +389,23 @@ fn facts(view: &TaskView, app: &App) -> Vec<Line<'static>> {
     rows.into_iter()
         .map(|(key, value)| {
             Line::from(vec![
-                Span::styled(format!("{key:<12}"), Style::new().fg(Color::Cyan)),
+                Span::styled(
+                    format!("{key:<w$}", w = FACT_COLUMN),
+                    Style::new().fg(Color::Cyan),
+                ),
                 Span::raw(value),
             ])
         })
         .collect()
+}
+
+/// The worktree's path, said to be removed once the details found it gone.
+fn worktree(view: &TaskView, app: &App) -> String {
+    let removed = matches!(&app.envelope, Some((path, _, true)) if *path == view.envelope_path);
+    match removed {
+        true => format!("{} (removed)", view.worktree.display()),
+        false => view.worktree.display().to_string(),
+    }
 }
 
 fn section(lines: &mut Vec<Line<'static>>, title: &'static str) {

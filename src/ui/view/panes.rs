@@ -10,6 +10,7 @@ use ratatui::Frame;
 use crate::ui::app::{App, Mode, Task};
 use crate::ui::format;
 use crate::ui::layout::ScreenLayout;
+use crate::ui::search::{self, Search};
 
 pub(super) fn draw(app: &App, layout: &ScreenLayout, frame: &mut Frame) {
     if app.tasks.is_empty() {
@@ -23,14 +24,59 @@ pub(super) fn draw(app: &App, layout: &ScreenLayout, frame: &mut Frame) {
             continue;
         };
         let selected = slot.index == app.selected;
-        let block = pane_block(app, task, selected, selected && attached);
+        let width = usize::from(slot.area.width.saturating_sub(2));
+        let block = pane_block(app, task, selected, selected && attached, width);
         frame.render_widget(block, slot.area);
         copy_render(task, slot.inner(), frame);
+        if let Mode::Search(search) = &app.mode {
+            if search.task == slot.index {
+                mark_match(search, task, slot.inner(), frame);
+            }
+        }
     }
 }
 
-fn pane_block(app: &App, task: &Task, selected: bool, attached: bool) -> Block<'static> {
+/// Highlights the match a search shows: on its line, where the text is.
+fn mark_match(search: &Search, task: &Task, inner: Rect, frame: &mut Frame) {
+    let Some(found) = &search.found else {
+        return;
+    };
+    // Lines from the newest to the match, then placed on the view `scrolled` lines back.
+    let from_end = found.total.saturating_sub(found.line + 1);
+    let rows = usize::from(inner.height);
+    let Some(row) = (rows + task.scrolled).checked_sub(from_end + 1) else {
+        return;
+    };
+    if row >= rows {
+        return;
+    }
+    let y = inner.y + row as u16;
+    let buf = frame.buffer_mut();
+    let text: String = (0..inner.width)
+        .map(|x| buf[(inner.x + x, y)].symbol().chars().next().unwrap_or(' '))
+        .collect();
+    let Some((start, len)) = search::columns_in(&text, &search.query) else {
+        return;
+    };
+    for x in start..(start + len).min(usize::from(inner.width)) {
+        let cell = &mut buf[(inner.x + x as u16, y)];
+        cell.set_style(Style::new().fg(Color::Black).bg(Color::Yellow));
+    }
+}
+
+/// The pane's border, its title fitting `width` columns: the name cut in the middle when the
+/// status would not fit beside it.
+fn pane_block(
+    app: &App,
+    task: &Task,
+    selected: bool,
+    attached: bool,
+    width: usize,
+) -> Block<'static> {
     let view = &task.view;
+    let status = format::status_text(view, app.now);
+    let around = status.chars().count() + 6 + if attached { 10 } else { 0 };
+    let name = format::cut_middle(&view.name, width.saturating_sub(around).max(12));
     let mut title = Vec::with_capacity(6);
     if attached {
         title.push(Span::styled(" ATTACHED ", attached_style()));
@@ -41,12 +87,12 @@ fn pane_block(app: &App, task: &Task, selected: bool, attached: bool) -> Block<'
             format!("{} ", format::status_symbol(view.status)),
             format::status_style(view.status),
         ),
-        Span::styled(view.name.clone(), Style::new().add_modifier(Modifier::BOLD)),
+        Span::styled(name, Style::new().add_modifier(Modifier::BOLD)),
         Span::raw(" · "),
         // Plain while it works; highlighted while the agent waits for input.
         match view.waiting {
-            Some(_) => Span::styled(format::status_text(view, app.now), format::task_style(view)),
-            None => Span::raw(format::status_text(view, app.now)),
+            Some(_) => Span::styled(status, format::task_style(view)),
+            None => Span::raw(status),
         },
         Span::raw(" "),
     ]);

@@ -6,40 +6,144 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
+use super::text;
 use crate::engine::api::{RunSummary, TaskStatus};
+use crate::git::{MergePreview, MergeWay};
 use crate::ui::app::{App, Confirm};
 use crate::ui::format;
 use crate::ui::layout::popup;
 
 pub(super) fn draw_confirm(app: &App, confirm: &Confirm, area: Rect, frame: &mut Frame) {
-    let (title, question) = match confirm {
-        Confirm::Cancel { task } => (" cancel ", format!("Cancel {task}?")),
+    let (title, mut lines) = match confirm {
+        Confirm::Cancel { task } => (" cancel ", vec![Line::raw(format!("Cancel {task}?"))]),
         Confirm::Quit { active } => {
             let tasks = if *active == 1 {
                 "task has"
             } else {
                 "tasks have"
             };
-            (
-                " quit ",
-                format!(
-                    "{active} {tasks} not ended; quitting stops them and writes the results to {}. Quit?",
-                    app.info.results_path.display()
-                ),
-            )
+            let question = format!(
+                "{active} {tasks} not ended; quitting stops them and writes the results to {}. Quit?",
+                app.info.results_path.display()
+            );
+            (" quit ", vec![Line::raw(question)])
         }
+        Confirm::Merge {
+            task,
+            discards,
+            preview,
+        } => (
+            " merge ",
+            merge_lines(app, task, discards, preview.as_ref()),
+        ),
     };
-    let lines = vec![
-        Line::raw(question),
+    lines.push(Line::default());
+    lines.push(Line::from(vec![
+        Span::styled("y", Style::new().add_modifier(Modifier::BOLD)),
+        Span::raw(" yes   "),
+        Span::styled("n", Style::new().add_modifier(Modifier::BOLD)),
+        Span::raw(" no"),
+    ]));
+    let width = area.width.saturating_sub(4).min(72);
+    let lines = text::wrap(&lines, usize::from(width.saturating_sub(2)), 2);
+    let height = lines.len() as u16 + 2;
+    draw_box(
+        title,
+        Color::Yellow,
+        lines,
+        popup(area, width, height),
+        frame,
+    );
+}
+
+/// The warnings printed before the dashboard opened, at the top, until the first key.
+pub(super) fn draw_notices(notices: &[String], area: Rect, frame: &mut Frame) {
+    let width = area.width.saturating_sub(4).min(100);
+    let mut lines: Vec<Line> = notices.iter().map(|n| Line::raw(n.clone())).collect();
+    lines.push(Line::styled(
+        "any key puts this away",
+        Style::new().fg(Color::Gray),
+    ));
+    let lines = text::wrap(&lines, usize::from(width.saturating_sub(2)), 2);
+    let height = (lines.len() as u16 + 2).min(area.height.saturating_sub(2));
+    let at = Rect::new(area.x + (area.width - width) / 2, area.y + 1, width, height);
+    draw_box(
+        " before the dashboard opened ",
+        Color::Yellow,
+        lines,
+        at,
+        frame,
+    );
+}
+
+/// Files named before "and N more".
+const FILES_SHOWN: usize = 6;
+
+/// The merge question: what the merge would do, which files, which siblings it discards.
+fn merge_lines(
+    app: &App,
+    task: &str,
+    discards: &[String],
+    preview: Option<&Result<MergePreview, String>>,
+) -> Vec<Line<'static>> {
+    let base = app
+        .info
+        .base_branch
+        .as_ref()
+        .unwrap_or(&app.info.base_label);
+    let mut lines = vec![
+        Line::styled(
+            format!("Merge {task} into {base}?"),
+            Style::new().add_modifier(Modifier::BOLD),
+        ),
         Line::default(),
-        Line::from(vec![
-            Span::styled("y", Style::new().add_modifier(Modifier::BOLD)),
-            Span::raw(" yes   "),
-            Span::styled("n", Style::new().add_modifier(Modifier::BOLD)),
-            Span::raw(" no"),
-        ]),
     ];
-    draw_box(title, Color::Yellow, lines, popup(area, 56, 8), frame);
+    let warn = Style::new().fg(Color::Red);
+    match preview {
+        None => lines.push(Line::raw("looking at what the merge would do…")),
+        Some(Err(e)) => lines.push(Line::styled(
+            format!("cannot tell what it would do: {e}"),
+            warn,
+        )),
+        Some(Ok(preview)) => {
+            lines.push(match &preview.way {
+                MergeWay::FastForward => {
+                    Line::raw(format!("a fast-forward: {base} moves to {task}'s commit"))
+                }
+                MergeWay::MergeCommit => Line::raw(format!(
+                    "a merge commit on {base} ({base} has moved on since {task} started)"
+                )),
+                MergeWay::AlreadyMerged => Line::raw(format!(
+                    "{base} has {task}'s commits already: nothing to merge"
+                )),
+                MergeWay::Conflict(paths) => Line::styled(
+                    format!(
+                        "it would conflict in {}: nothing would change (rebase {task}'s branch \
+                         on {base} first)",
+                        paths.join(", ")
+                    ),
+                    warn,
+                ),
+            });
+            let n = preview.files.len();
+            let mut files = preview.files[..n.min(FILES_SHOWN)].join(", ");
+            if n > FILES_SHOWN {
+                files.push_str(&format!(" and {} more", n - FILES_SHOWN));
+            }
+            lines.push(Line::raw(match n {
+                0 => "no files changed".to_string(),
+                1 => format!("1 file: {files}"),
+                n => format!("{n} files: {files}"),
+            }));
+        }
+    }
+    if !discards.is_empty() {
+        lines.push(Line::raw(format!(
+            "it is the race's pick: discards {} (their branches stay)",
+            discards.join(", ")
+        )));
+    }
+    lines
 }
 
 pub(super) fn draw_summary(app: &App, area: Rect, frame: &mut Frame) {
