@@ -39,7 +39,10 @@ pub(super) async fn save_worktree(
     audit: &Audit,
 ) -> Result<Option<String>, String> {
     let worktree = paths.worktree(task);
-    if !worktree.exists() {
+    // No folder, or the empty one a worktree creation killed before it wrote anything leaves:
+    // no agent ran there, so there is nothing to save (and nothing to keep aside).
+    let empty = std::fs::read_dir(&worktree).map(|mut entries| entries.next().is_none());
+    if !worktree.exists() || matches!(empty, Ok(true)) {
         return Ok(None);
     }
     let refname = paths.attempt_ref(task, attempt);
@@ -99,4 +102,31 @@ pub(super) async fn keep_unsaved(
     report.end = AttemptEnd::Failed;
     report.retryable = false;
     report.unsaved = Some(kept);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// grove killed inside `git worktree add` leaves the task's folder made but empty (libgit2
+    /// writes the `.git` file into it next): resume finds nothing to save there, and must not
+    /// take it for an attempt whose work could not be saved.
+    #[tokio::test]
+    async fn an_empty_worktree_folder_has_nothing_to_save() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        git2::Repository::init(&repo).unwrap();
+        let paths = RunPaths::new(&repo, "p-20260101-000000");
+        std::fs::create_dir_all(paths.worktree("t")).unwrap();
+        let records = dir.path().join("records");
+        std::fs::create_dir_all(&records).unwrap();
+        let audit = Audit::open(&records).unwrap();
+        let saved = save_worktree(&paths, "t", 2, "interrupted", &[], &audit).await;
+        assert_eq!(saved, Ok(None));
+
+        // A folder with files in it but no repository is not taken for empty.
+        std::fs::write(paths.worktree("t").join("work.txt"), "agent's").unwrap();
+        let saved = save_worktree(&paths, "t", 2, "interrupted", &[], &audit).await;
+        assert!(saved.is_err(), "{saved:?}");
+    }
 }
