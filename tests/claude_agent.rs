@@ -9,7 +9,7 @@ mod dash;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use grove::agent::stream_json::StreamJson;
+use grove::agent::stream_json::{JsonAdapter, StreamJson};
 use grove::engine::api::{TaskStatus, Usage};
 use ratatui::style::Color;
 

@@ -8,8 +8,8 @@
 use serde_json::Value;
 
 use super::stream_json::{
-    one_line, printable, push_line, str_of, JsonLines, Rendered, StreamEvent, StreamResult, Usage,
-    ARG_CHARS, BOLD, CYAN, DIM, GREEN, RED, RESET, YELLOW,
+    one_line, printable, push_line, str_of, JsonAdapter, JsonLines, Rendered, StreamEvent,
+    StreamResult, Usage, ARG_CHARS, BOLD, CYAN, DIM, GREEN, RED, RESET, YELLOW,
 };
 
 /// The adapter: partial lines between chunks, and the last agent message (the turn's output).
@@ -20,25 +20,17 @@ pub struct CodexJson {
     session_id: Option<String>,
 }
 
-impl CodexJson {
-    pub fn feed(&mut self, bytes: &[u8]) -> Rendered {
-        let mut out = Rendered::default();
-        let mut lines = std::mem::take(&mut self.lines);
-        lines.feed(bytes, &mut out, &mut |v, out| self.object(v, out));
-        self.lines = lines;
-        out
+impl JsonAdapter for CodexJson {
+    fn lines(&mut self) -> &mut JsonLines {
+        &mut self.lines
     }
-
-    /// The stream ended: a last line without a newline is read too.
-    pub fn finish(&mut self) -> Rendered {
-        let mut out = Rendered::default();
-        let mut lines = std::mem::take(&mut self.lines);
-        lines.finish(&mut out, &mut |v, out| self.object(v, out));
-        self.lines = lines;
-        out
-    }
-
     fn object(&mut self, v: &Value, out: &mut Rendered) {
+        self.show(v, out)
+    }
+}
+
+impl CodexJson {
+    fn show(&mut self, v: &Value, out: &mut Rendered) {
         let t = &mut out.transcript;
         match v["type"].as_str() {
             Some("thread.started") => {

@@ -90,7 +90,7 @@ pub(crate) const RESET: &str = "\x1b[0m";
 /// Splits a stream into lines of JSON objects, holding a partial line between chunks. Lines
 /// that do not start with `{` go to the pane as they come (a prompt without a newline too).
 #[derive(Debug, Default)]
-pub(crate) struct JsonLines {
+pub struct JsonLines {
     line: Vec<u8>,
     /// The current line does not start with `{`: its bytes go to the pane as they come.
     passthrough: bool,
@@ -153,6 +153,30 @@ fn line_done(line: &[u8], out: &mut Rendered, object: &mut dyn FnMut(&Value, &mu
     }
 }
 
+/// An agent's JSON-lines output turned into a transcript: the adapter keeps its partial line in
+/// a [`JsonLines`] and says what one object shows; feeding and finishing are the same for all.
+pub trait JsonAdapter {
+    fn lines(&mut self) -> &mut JsonLines;
+    fn object(&mut self, v: &Value, out: &mut Rendered);
+
+    fn feed(&mut self, bytes: &[u8]) -> Rendered {
+        let mut out = Rendered::default();
+        let mut lines = std::mem::take(self.lines());
+        lines.feed(bytes, &mut out, &mut |v, out| self.object(v, out));
+        *self.lines() = lines;
+        out
+    }
+
+    /// The stream ended: a last line without a newline is read too.
+    fn finish(&mut self) -> Rendered {
+        let mut out = Rendered::default();
+        let mut lines = std::mem::take(self.lines());
+        lines.finish(&mut out, &mut |v, out| self.object(v, out));
+        *self.lines() = lines;
+        out
+    }
+}
+
 /// The adapter for Claude Code: the names of tool calls, so a tool error can say which tool
 /// failed, and the last text, so the result does not repeat it.
 #[derive(Debug, Default)]
@@ -164,25 +188,17 @@ pub struct StreamJson {
     last_text: Option<String>,
 }
 
-impl StreamJson {
-    pub fn feed(&mut self, bytes: &[u8]) -> Rendered {
-        let mut out = Rendered::default();
-        let mut lines = std::mem::take(&mut self.lines);
-        lines.feed(bytes, &mut out, &mut |v, out| self.object(v, out));
-        self.lines = lines;
-        out
+impl JsonAdapter for StreamJson {
+    fn lines(&mut self) -> &mut JsonLines {
+        &mut self.lines
     }
-
-    /// The stream ended: a last line without a newline is read too.
-    pub fn finish(&mut self) -> Rendered {
-        let mut out = Rendered::default();
-        let mut lines = std::mem::take(&mut self.lines);
-        lines.finish(&mut out, &mut |v, out| self.object(v, out));
-        self.lines = lines;
-        out
-    }
-
     fn object(&mut self, v: &Value, out: &mut Rendered) {
+        self.show(v, out)
+    }
+}
+
+impl StreamJson {
+    fn show(&mut self, v: &Value, out: &mut Rendered) {
         let t = &mut out.transcript;
         match (v["type"].as_str(), v["subtype"].as_str()) {
             (Some("system"), Some("init")) => {

@@ -7,7 +7,9 @@ use std::sync::Mutex;
 use tokio::sync::Notify;
 
 use crate::agent::codex_json::CodexJson;
-use crate::agent::stream_json::{Rendered, StreamEvent, StreamJson, StreamResult, Usage};
+use crate::agent::stream_json::{
+    JsonAdapter, Rendered, StreamEvent, StreamJson, StreamResult, Usage,
+};
 use crate::plan::model::AgentOutput;
 
 /// The adapter for an agent's output, when it is structured.
