@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::agent::stream_json::dollars;
 use crate::engine::api::{Event, FrontEnd, RunSummary, TaskStatus, TaskView, Usage};
 use crate::engine::describe_merge;
+use crate::usage::dollars;
 
 /// Prints the run to `out` until it finishes; returns the run's summary.
 pub async fn run(mut front: FrontEnd, out: &mut dyn Write) -> Option<RunSummary> {

@@ -9,12 +9,12 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context;
 
 use crate::engine::api::{MergeState, TaskStatus};
-use crate::engine::output::plain_text;
 use crate::headless::table;
 use crate::merge_cmd::UsageError;
 use crate::record::journal::RunRecord;
 use crate::record::results::Results;
 use crate::record::{self, lock, RunPaths};
+use crate::term::text::plain_text;
 use crate::ui::format;
 
 /// One run as its records tell it.

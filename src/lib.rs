@@ -15,4 +15,7 @@ pub mod plan;
 pub mod pty;
 pub mod record;
 pub mod sandbox;
+pub mod status;
+pub mod term;
 pub mod ui;
+pub mod usage;

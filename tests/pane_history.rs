@@ -10,7 +10,7 @@ use std::sync::Arc;
 use common::*;
 use grove::engine::api::{Command, Event, RunSummary};
 use grove::engine::{self, RunRequest};
-use grove::pty::pane::Pane;
+use grove::term::pane::Pane;
 
 const ROWS: u16 = 10;
 const LINES: usize = 3000;

@@ -767,9 +767,9 @@ fn scrollback_comes_from_defaults_unless_a_task_sets_it() {
     let plan = load_text("plan.toml", &format!("name = \"p\"\n{ONE_TASK}")).unwrap();
     assert_eq!(
         plan.tasks[0].scrollback,
-        grove::pty::pane::DEFAULT_SCROLLBACK
+        grove::term::pane::DEFAULT_SCROLLBACK
     );
-    assert_eq!(grove::pty::pane::DEFAULT_SCROLLBACK, 2000);
+    assert_eq!(grove::term::pane::DEFAULT_SCROLLBACK, 2000);
 }
 
 // ---- dependencies ----

@@ -11,7 +11,7 @@ use grove::engine::api::{
     AttemptView, Command, Event, MergeState, RunInfo, RunSummary, TaskStatus, TaskView,
 };
 use grove::git::{DiffStat, FileStat, MergeOutcome};
-use grove::pty::pane::{Pane, DEFAULT_SCROLLBACK};
+use grove::term::pane::{Pane, DEFAULT_SCROLLBACK};
 use grove::ui::{draw, Action, App, Confirm, DashboardOptions, DiffTo, Load, Mode};
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;

@@ -9,8 +9,9 @@ use serde_json::Value;
 
 use super::stream_json::{
     one_line, printable, push_line, str_of, JsonAdapter, JsonLines, Rendered, StreamEvent,
-    StreamResult, Usage, ARG_CHARS, BOLD, CYAN, DIM, GREEN, RED, RESET, YELLOW,
+    StreamResult, ARG_CHARS, BOLD, CYAN, DIM, GREEN, RED, RESET, YELLOW,
 };
+use crate::usage::Usage;
 
 /// The adapter: partial lines between chunks, and the last agent message (the turn's output).
 #[derive(Debug, Default)]

@@ -6,7 +6,6 @@ pub mod credentials;
 pub mod demo_agent;
 pub mod prompt;
 pub mod stream_json;
-pub mod usage;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
-pub use super::usage::{dollars, ModelUsage, Usage};
+use crate::usage::{dollars, ModelUsage, Usage};
 
 /// A `result` object of a stream (Claude Code may emit more than one: a background task that
 /// finishes after the first starts another turn).

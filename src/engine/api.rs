@@ -5,12 +5,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use serde::{Deserialize, Serialize};
-
-pub use crate::agent::stream_json::Usage;
 use crate::git::{DiffStat, MergeOutcome};
 pub use crate::plan::grow::NewTask;
-use crate::pty::pane::Pane;
+pub use crate::status::{MergeState, TaskStatus};
+use crate::term::pane::Pane;
+pub use crate::usage::Usage;
 
 /// What a front end asks of the engine.
 #[derive(Debug, Clone)]
@@ -63,86 +62,6 @@ pub enum Event {
     /// A record file (results.json, the journal) could not be written (`failed`), or is written
     /// again after that; said once each time, not on every write.
     RecordWrite { text: String, failed: bool },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TaskStatus {
-    Pending,
-    Preparing,
-    Running,
-    Retrying,
-    Succeeded,
-    Failed,
-    TimedOut,
-    Cancelled,
-    Skipped,
-}
-
-impl TaskStatus {
-    /// Every status, ended ones first, in the order counts are shown.
-    pub const ALL: [TaskStatus; 9] = [
-        TaskStatus::Succeeded,
-        TaskStatus::Failed,
-        TaskStatus::TimedOut,
-        TaskStatus::Cancelled,
-        TaskStatus::Skipped,
-        TaskStatus::Running,
-        TaskStatus::Preparing,
-        TaskStatus::Retrying,
-        TaskStatus::Pending,
-    ];
-
-    /// The word shown to people (`timed out`, not `timed_out`).
-    pub fn word(self) -> &'static str {
-        match self {
-            TaskStatus::Pending => "pending",
-            TaskStatus::Preparing => "preparing",
-            TaskStatus::Running => "running",
-            TaskStatus::Retrying => "retrying",
-            TaskStatus::Succeeded => "succeeded",
-            TaskStatus::Failed => "failed",
-            TaskStatus::TimedOut => "timed out",
-            TaskStatus::Cancelled => "cancelled",
-            TaskStatus::Skipped => "skipped",
-        }
-    }
-
-    pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            TaskStatus::Succeeded
-                | TaskStatus::Failed
-                | TaskStatus::TimedOut
-                | TaskStatus::Cancelled
-                | TaskStatus::Skipped
-        )
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MergeState {
-    NotRequested,
-    Pending,
-    Merged,
-    Conflict,
-    Refused,
-    /// A race sibling not picked: another sibling was merged; its branch stays.
-    Discarded,
-}
-
-impl MergeState {
-    pub fn word(self) -> &'static str {
-        match self {
-            MergeState::NotRequested => "-",
-            MergeState::Pending => "pending",
-            MergeState::Merged => "merged",
-            MergeState::Conflict => "conflict",
-            MergeState::Refused => "refused",
-            MergeState::Discarded => "discarded",
-        }
-    }
 }
 
 /// One attempt as front ends see it.

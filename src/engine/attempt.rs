@@ -11,15 +11,16 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 
-use crate::agent::stream_json::Usage;
 use crate::agent::{self, AgentCommand, TemplateVars};
 use crate::git::{self, DiffStat};
 use crate::plan::model::{SandboxMode, TaskSpec};
-use crate::pty::{self, pane::Pane, Display, Exit, OutputSink, PtyControl, SpawnSpec, Spawned};
+use crate::pty::{self, Display, Exit, OutputSink, PtyControl, SpawnSpec, Spawned};
 use crate::record::audit::Audit;
 use crate::record::envelope::Envelope;
 use crate::record::{self, RunPaths};
 use crate::sandbox::{Confinement, Inputs};
+use crate::term::pane::Pane;
+use crate::usage::Usage;
 
 use super::api::Event;
 use super::keep::save_attempt;

@@ -12,7 +12,6 @@ use crate::agent::{self, AgentCommand};
 use crate::git::{self, DiffStat, MergeOutcome};
 use crate::plan::model::{KeepWorktrees, MergeMode, Pick, Plan, TaskSpec};
 use crate::plan::RepoTarget;
-use crate::pty::pane::Pane;
 use crate::pty::{self, PtyControl};
 use crate::record::audit::Audit;
 use crate::record::journal::{Entry, Journal, MergeFact, RunStarted, StateFact};
@@ -22,6 +21,7 @@ use crate::record::results::{
     TaskResult,
 };
 use crate::record::{self, RunPaths, WriteHealth, WriteNews};
+use crate::term::pane::Pane;
 
 use super::admission;
 use super::api::*;

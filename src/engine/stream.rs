@@ -7,10 +7,9 @@ use std::sync::Mutex;
 use tokio::sync::Notify;
 
 use crate::agent::codex_json::CodexJson;
-use crate::agent::stream_json::{
-    JsonAdapter, Rendered, StreamEvent, StreamJson, StreamResult, Usage,
-};
+use crate::agent::stream_json::{JsonAdapter, Rendered, StreamEvent, StreamJson, StreamResult};
 use crate::plan::model::AgentOutput;
+use crate::usage::Usage;
 
 /// The adapter for an agent's output, when it is structured.
 pub(super) enum Adapter {

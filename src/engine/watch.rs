@@ -9,9 +9,9 @@ use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant;
 
 use crate::agent::prompt::{self, Prompt};
-use crate::pty::pane::Pane;
 use crate::pty::PtyControl;
 use crate::record::audit::Audit;
+use crate::term::pane::Pane;
 
 use super::attempt::Progress;
 

@@ -303,7 +303,7 @@ pub mod defaults {
     pub const AGENT: &str = "demo";
     pub const MERGE: super::MergeMode = super::MergeMode::Manual;
     pub const KEEP_WORKTREES: super::KeepWorktrees = super::KeepWorktrees::Failed;
-    pub const SCROLLBACK: usize = crate::pty::pane::DEFAULT_SCROLLBACK;
+    pub const SCROLLBACK: usize = crate::term::pane::DEFAULT_SCROLLBACK;
     pub const IDLE_AFTER: Duration = Duration::from_secs(10);
     /// How long an agent may go on after its final result (Claude Code's background tasks).
     pub const RESULT_GRACE: Duration = Duration::from_secs(10);

@@ -2,10 +2,7 @@
 //! blocking thread (recorded as it is read, shown by a display thread), write input through a
 //! writer thread, resize, and stop the whole group (TERM, grace, KILL).
 
-pub(crate) mod clamp;
 mod display;
-mod fast_forward;
-pub mod pane;
 mod reaper;
 
 pub use display::Display;

@@ -12,9 +12,9 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::agent::stream_json::Usage;
 use crate::engine::api::{MergeState, TaskStatus};
 use crate::git::DiffStat;
+use crate::usage::Usage;
 
 pub const FILE: &str = "journal.jsonl";
 

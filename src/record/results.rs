@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::agent::stream_json::Usage;
+use crate::usage::Usage;
 
 /// results.json's name in a run directory.
 pub const FILE: &str = "results.json";

@@ -20,7 +20,7 @@ use super::search::Search;
 use super::DashboardOptions;
 use crate::engine::api::{Command, Event, RunInfo, RunSummary, TaskStatus, TaskView};
 use crate::git::MergePreview;
-use crate::pty::pane::Pane;
+use crate::term::pane::Pane;
 
 /// What the dashboard is showing and how keys are read.
 #[derive(Debug, Clone)]

@@ -6,9 +6,9 @@ use std::time::{Duration, SystemTime};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
 
-use crate::agent::stream_json::dollars;
 use crate::engine::api::{TaskStatus, TaskView, Usage};
 use crate::git::{DiffStat, MergeOutcome};
+use crate::usage::dollars;
 
 pub fn status_symbol(status: TaskStatus) -> &'static str {
     match status {

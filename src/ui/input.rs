@@ -9,10 +9,10 @@ use ratatui::layout::Position;
 use super::app::{Action, App, Confirm, Mode};
 use super::form::{copy_name, FormOutcome, TaskForm};
 use super::keymap::{self, Act, Scope};
-use super::keys::key_bytes;
 use super::load::{DiffTo, Load};
 use super::view;
 use crate::engine::api::{Command, MergeState, TaskStatus};
+use crate::term::keys::key_bytes;
 
 /// Lines moved by one mouse wheel step.
 const WHEEL_LINES: isize = 3;

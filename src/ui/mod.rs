@@ -9,7 +9,6 @@ mod form;
 pub(crate) mod format;
 mod input;
 mod keymap;
-mod keys;
 mod layout;
 mod load;
 mod run;

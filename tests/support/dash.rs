@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use grove::engine::api::{Command, Event, MergeState, RunInfo, TaskStatus, TaskView};
-use grove::pty::pane::{Pane, DEFAULT_SCROLLBACK};
+use grove::term::pane::{Pane, DEFAULT_SCROLLBACK};
 use grove::ui::{draw, App, DashboardOptions};
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;

@@ -7,11 +7,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, List, ListItem, ListState};
 use ratatui::Frame;
 
-use crate::agent::stream_json::dollars;
 use crate::engine::api::{MergeState, TaskView};
 use crate::ui::app::App;
 use crate::ui::format;
 use crate::ui::layout::{list_offset, ScreenLayout};
+use crate::usage::dollars;
 
 pub(super) fn draw(app: &App, layout: &ScreenLayout, area: Rect, frame: &mut Frame) {
     let width = usize::from(area.width.saturating_sub(2));

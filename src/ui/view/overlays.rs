@@ -203,9 +203,10 @@ pub(super) fn compare_lines(app: &App, group: &str) -> Vec<Line<'static>> {
     )];
     for v in siblings {
         let time = format::task_elapsed(v, app.now).map_or("-".into(), format::clock);
-        let cost = v.usage.as_ref().map_or("-".into(), |u| {
-            crate::agent::stream_json::dollars(u.cost_usd)
-        });
+        let cost = v
+            .usage
+            .as_ref()
+            .map_or("-".into(), |u| crate::usage::dollars(u.cost_usd));
         let diff = v.diff_stat.as_ref().map_or("-".into(), format::diff_stat);
         let check = match v.attempts.last().and_then(|a| a.check.as_ref()) {
             None => "-".to_string(),

@@ -8,13 +8,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use crate::agent::stream_json::dollars;
 use crate::engine::api::{TaskStatus, Usage};
 use crate::ui::app::{App, Mode};
 use crate::ui::format;
 use crate::ui::keymap::{self, Act, Scope};
 use crate::ui::layout::ScreenLayout;
 use crate::ui::search::Search;
+use crate::usage::dollars;
 
 /// A part of the status bar: its spans, and how much it matters (the least important parts go
 /// first on a narrow screen).
