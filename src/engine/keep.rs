@@ -6,26 +6,9 @@ use crate::git;
 use crate::record::audit::Audit;
 use crate::record::RunPaths;
 
-use super::attempt::{blocking, AttemptJob, AttemptReport};
+use super::attempt::report::AttemptReport;
+use super::blocking::blocking;
 use super::state::AttemptEnd;
-
-/// Saves whatever a failed, timed-out or cancelled attempt left in its worktree on its attempt
-/// ref, so nothing an agent wrote is lost. `excludes` keeps out what setup put there (copied
-/// files, the venv, files setup commands created). When that fails, the worktree is kept aside
-/// instead ([`keep_unsaved`]).
-pub(super) async fn save_attempt(
-    job: &AttemptJob,
-    mut report: AttemptReport,
-    excludes: &[String],
-) -> AttemptReport {
-    let reason = report.error.clone().unwrap_or_default();
-    let (paths, task, attempt) = (&job.paths, job.spec.name.as_str(), job.attempt);
-    match save_worktree(paths, task, attempt, &reason, excludes, &job.audit).await {
-        Ok(saved) => report.saved_ref = saved,
-        Err(e) => keep_unsaved(paths, task, &mut report, &e, &job.audit).await,
-    }
-    report
-}
 
 /// Saves the task's worktree as attempt `attempt` left it on
 /// `refs/grove/<run>/<task>/attempt-<n>` (without `excludes`); the ref, or None when there is no

@@ -20,9 +20,9 @@ use crate::record::lock::{LockError, RunLock};
 use crate::record::RunPaths;
 
 use super::api::{FrontEnd, MergeState, TaskStatus};
+use super::attempt::setup;
 use super::attempt::{AttemptReport, CheckOutcome};
 use super::run::{launch, removes_worktree, resolve_agents, EngineError, Launch, Restored};
-use super::setup;
 use super::state::{AttemptEnd, TaskState};
 use super::{keep, leftovers};
 
