@@ -21,7 +21,7 @@ use crate::record::RunPaths;
 
 use super::api::{FrontEnd, MergeState, TaskStatus};
 use super::attempt::setup;
-use super::attempt::{AttemptReport, CheckOutcome};
+use super::attempt::{AttemptReport, CheckOutcome, Work};
 use super::run::{launch, removes_worktree, resolve_agents, EngineError, Launch, Restored};
 use super::state::{AttemptEnd, TaskState};
 use super::{keep, leftovers};
@@ -259,21 +259,18 @@ fn restore(paths: &RunPaths, spec: &TaskSpec, task: &TaskRecord) -> Restored {
         .state
         .as_ref()
         .map_or_else(|| TaskState::new(spec.max_attempts()), task_state);
-    let success = task
-        .attempts
-        .iter()
-        .rev()
-        .find(|a| a.status == TaskStatus::Succeeded);
+    let (mut attempts, mut work) = (Vec::new(), Work::default());
+    for fact in &task.attempts {
+        attempt_report(fact).reduce(&mut attempts, &mut work);
+    }
     let merge = task.merge.clone();
     let screen = match state.attempt {
         0 => Vec::new(),
         n => log_tail(&paths.attempt_log(&spec.name, n)),
     };
     Restored {
-        attempts: task.attempts.iter().map(attempt_report).collect(),
-        output: success.and_then(|a| Some((a.output.clone()?, a.output_hash.clone()?))),
-        head_commit: success.and_then(|a| a.head_commit.clone()),
-        diff_stat: success.and_then(|a| a.diff_stat.clone()),
+        attempts,
+        work,
         // A merge that was pending is requested again (see `open_ends`).
         merge: match merge.as_ref().map(|m| m.state) {
             None | Some(MergeState::Pending) => MergeState::NotRequested,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 
 use crate::agent::{self, AgentCommand};
-use crate::git::{self, DiffStat, MergeOutcome};
+use crate::git::{self, MergeOutcome};
 use crate::plan::model::{KeepWorktrees, MergeMode, Pick, Plan, TaskSpec};
 use crate::plan::RepoTarget;
 use crate::record::audit::Audit;
@@ -25,7 +25,7 @@ use crate::term::pane::Pane;
 use super::admission;
 use super::api::*;
 use super::attempt::{
-    self, Ack, AttemptHandle, AttemptJob, AttemptReport, Progress, Request, StopReason,
+    self, Ack, AttemptHandle, AttemptJob, AttemptReport, Progress, Request, StopReason, Work,
 };
 use super::output;
 use super::ports::Ports;
@@ -81,9 +81,8 @@ struct Task {
     retry_due: bool,
     pane_size: (u16, u16),
     attempts: Vec<AttemptReport>,
-    output: Option<(serde_json::Value, String)>,
-    head_commit: Option<String>,
-    diff_stat: Option<DiffStat>,
+    /// What the latest successful attempt produced.
+    work: Work,
     merge: MergeState,
     merge_commit: Option<String>,
     merge_conflicts: Vec<String>,
@@ -110,9 +109,7 @@ impl Task {
             retry_due: false,
             pane_size,
             attempts: Vec::new(),
-            output: None,
-            head_commit: None,
-            diff_stat: None,
+            work: Work::default(),
             merge: MergeState::NotRequested,
             merge_commit: None,
             merge_conflicts: Vec::new(),
@@ -196,9 +193,7 @@ struct Run {
 pub(super) struct Restored {
     pub state: TaskState,
     pub attempts: Vec<AttemptReport>,
-    pub output: Option<(serde_json::Value, String)>,
-    pub head_commit: Option<String>,
-    pub diff_stat: Option<DiffStat>,
+    pub work: Work,
     pub merge: MergeState,
     pub merge_commit: Option<String>,
     pub merge_conflicts: Vec<String>,
@@ -326,9 +321,7 @@ pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
                 task.pane.feed(&r.screen, &mut std::io::sink());
                 task.state = r.state;
                 task.attempts = r.attempts;
-                task.output = r.output;
-                task.head_commit = r.head_commit;
-                task.diff_stat = r.diff_stat;
+                task.work = r.work;
                 task.merge = r.merge;
                 task.merge_commit = r.merge_commit;
                 task.merge_conflicts = r.merge_conflicts;
@@ -516,7 +509,8 @@ impl Run {
                     let (end, error) = (report.end, report.error.clone());
                     // Work that could not be saved ends the task where it is.
                     let requeue = requeue && report.unsaved.is_none();
-                    self.tasks[index].attempts.push(report);
+                    let task = &mut self.tasks[index];
+                    report.reduce(&mut task.attempts, &mut task.work);
                     let next = match requeue {
                         true => Transition::Resume {
                             interrupted_attempt: true,
@@ -788,7 +782,8 @@ impl Run {
             .iter()
             .filter_map(|&i| {
                 let t = &self.tasks[i];
-                t.output
+                t.work
+                    .output
                     .as_ref()
                     .map(|(v, _)| (t.spec.name.clone(), output::output_text(v)))
             })
@@ -943,12 +938,7 @@ impl Run {
             None
         };
         let task = &mut self.tasks[index];
-        if end == AttemptEnd::Succeeded {
-            task.output = report.output.clone();
-            task.head_commit = report.head_commit.clone();
-            task.diff_stat = report.diff_stat.clone();
-        }
-        task.attempts.push(report);
+        report.reduce(&mut task.attempts, &mut task.work);
         self.transition(
             index,
             Transition::AttemptEnded {
@@ -1423,12 +1413,12 @@ impl Run {
             branch: self.paths.branch(&t.spec.name),
             worktree: self.paths.worktree(&t.spec.name),
             envelope_path: self.paths.envelope(&t.spec.name),
-            head_commit: t.head_commit.clone(),
-            diff_stat: t.diff_stat.clone(),
+            head_commit: t.work.head_commit.clone(),
+            diff_stat: t.work.diff_stat.clone(),
             merge: t.merge,
             merge_conflicts: t.merge_conflicts.clone(),
             input_hash: last.and_then(|a| a.input_hash.clone()),
-            output_hash: t.output.as_ref().map(|(_, h)| h.clone()),
+            output_hash: t.work.output.as_ref().map(|(_, h)| h.clone()),
             usage: task_usage(t),
             waiting: t.state.waiting.clone(),
             group: t.spec.group.as_ref().map(|g| g.name.clone()),
@@ -1563,14 +1553,15 @@ fn task_result(t: &Task, paths: &RunPaths, base_commit: &str) -> TaskResult {
         exit_code: last.and_then(|a| a.exit_code),
         error: t.state.error.clone(),
         output: t
+            .work
             .output
             .as_ref()
             .map(|(v, _)| v.clone())
             .unwrap_or(serde_json::Value::Null),
         branch: paths.branch(name),
         worktree: paths.worktree(name).display().to_string(),
-        head_commit: t.head_commit.clone(),
-        diff_stat: t.diff_stat.clone(),
+        head_commit: t.work.head_commit.clone(),
+        diff_stat: t.work.diff_stat.clone(),
         attempts: t
             .attempts
             .iter()
@@ -1603,7 +1594,7 @@ fn task_result(t: &Task, paths: &RunPaths, base_commit: &str) -> TaskResult {
         },
         provenance: Provenance {
             input_hash: last.and_then(|a| a.input_hash.clone()),
-            output_hash: t.output.as_ref().map(|(_, h)| h.clone()),
+            output_hash: t.work.output.as_ref().map(|(_, h)| h.clone()),
             started_at: t.attempts.first().map(|a| record::rfc3339(a.started_at)),
             completed_at: t.state.ended_at.map(record::rfc3339),
             commands: t.attempts.iter().map(|a| a.argv.clone()).collect(),

@@ -91,3 +91,66 @@ impl AttemptReport {
         }
     }
 }
+
+/// The work of a task's attempts: what the latest one that succeeded produced.
+#[derive(Debug, Clone, Default)]
+pub struct Work {
+    /// The task's output (result JSON or captured text) and its hash.
+    pub output: Option<(serde_json::Value, String)>,
+    pub head_commit: Option<String>,
+    pub diff_stat: Option<DiffStat>,
+}
+
+impl AttemptReport {
+    /// Folds this ended attempt into its task (yazi's `reduce`): the report joins `attempts`, and
+    /// a success's work becomes the task's. The one place a running run (an attempt ended, an
+    /// interrupted one settled) and a resumed one (the journal's attempts) do it.
+    pub fn reduce(self, attempts: &mut Vec<AttemptReport>, work: &mut Work) {
+        if self.end == AttemptEnd::Succeeded {
+            *work = Work {
+                output: self.output.clone(),
+                head_commit: self.head_commit.clone(),
+                diff_stat: self.diff_stat.clone(),
+            };
+        }
+        attempts.push(self);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ended(attempt: u32, end: AttemptEnd, head: &str) -> AttemptReport {
+        let mut report = AttemptReport::new(attempt, SystemTime::UNIX_EPOCH, PathBuf::from("log"));
+        report.end = end;
+        report.head_commit = Some(head.into());
+        report.output = Some((serde_json::json!(head), format!("hash of {head}")));
+        report
+    }
+
+    #[test]
+    fn the_latest_success_is_the_tasks_work_and_every_attempt_is_kept() {
+        let (mut attempts, mut work) = (Vec::new(), Work::default());
+        ended(1, AttemptEnd::Failed, "a").reduce(&mut attempts, &mut work);
+        assert!(work.output.is_none() && work.head_commit.is_none());
+        ended(2, AttemptEnd::Succeeded, "b").reduce(&mut attempts, &mut work);
+        ended(3, AttemptEnd::Cancelled, "c").reduce(&mut attempts, &mut work);
+        assert_eq!(work.head_commit.as_deref(), Some("b"));
+        assert_eq!(
+            work.output,
+            Some((serde_json::json!("b"), "hash of b".into()))
+        );
+        ended(4, AttemptEnd::Succeeded, "d").reduce(&mut attempts, &mut work);
+        assert_eq!(work.head_commit.as_deref(), Some("d"));
+        let numbers: Vec<u32> = attempts.iter().map(|a| a.attempt).collect();
+        assert_eq!(numbers, [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn a_new_attempt_has_got_nowhere_yet() {
+        let report = AttemptReport::new(2, SystemTime::UNIX_EPOCH, PathBuf::from("log"));
+        assert_eq!(report.end, AttemptEnd::Failed);
+        assert!(report.retryable && report.error.is_none() && report.output.is_none());
+    }
+}
