@@ -13,6 +13,15 @@ use crate::engine::{self, ResumeError, RunRequest};
 use crate::plan::{self, model::Plan, PlanError, RepoTarget};
 use crate::pty::{DEFAULT_COLS, DEFAULT_ROWS};
 use crate::ui::AgentChoice;
+use exit::UsageError;
+
+pub mod agents;
+pub mod clean;
+pub mod demo;
+pub mod doctor;
+pub mod exit;
+pub mod history;
+pub mod merge;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -213,7 +222,7 @@ pub fn main() -> i32 {
                 }
                 return plan_error.exit_code();
             }
-            if let Some(usage) = e.downcast_ref::<crate::merge_cmd::UsageError>() {
+            if let Some(usage) = e.downcast_ref::<UsageError>() {
                 eprintln!("error: {usage}");
                 return 2;
             }
@@ -272,10 +281,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             let start = || Ok(engine::resume(&root, &run_id)?);
             drive(start, front, agents, notices)
         }
-        Cmd::Ls { repo } => {
-            crate::history::ls(&repo_root(repo.as_deref())?, &mut std::io::stdout())
-        }
-        Cmd::Show { run_id, repo } => crate::history::show(
+        Cmd::Ls { repo } => history::ls(&repo_root(repo.as_deref())?, &mut std::io::stdout()),
+        Cmd::Show { run_id, repo } => history::show(
             &repo_root(repo.as_deref())?,
             &run_id,
             &mut std::io::stdout(),
@@ -286,7 +293,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             attempt,
             plain,
             repo,
-        } => crate::history::logs(
+        } => history::logs(
             &repo_root(repo.as_deref())?,
             &run_id,
             &task,
@@ -300,10 +307,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             force,
             records,
             repo,
-        } => crate::clean_cmd::clean(
+        } => clean::clean(
             &repo_root(repo.as_deref())?,
             run_id.as_deref(),
-            &crate::clean_cmd::CleanOptions { force, records },
+            &clean::CleanOptions { force, records },
             &mut std::io::stdout(),
         ),
         Cmd::New { repo } => new_run(repo.as_deref()),
@@ -311,10 +318,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             run_id,
             tasks,
             repo,
-        } => crate::merge_cmd::merge(&repo_root(repo.as_deref())?, &run_id, &tasks),
+        } => merge::merge(&repo_root(repo.as_deref())?, &run_id, &tasks),
         Cmd::Agents { plan } => {
-            let rows = crate::agents_cmd::rows(plan.as_deref())?;
-            crate::agents_cmd::print(&rows, &mut std::io::stdout().lock())
+            let rows = agents::rows(plan.as_deref())?;
+            agents::print(&rows, &mut std::io::stdout().lock())
                 .context("cannot write the listing")?;
             Ok(0)
         }
@@ -324,16 +331,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 None => std::env::current_dir().ok(),
             };
             let root = start.and_then(|dir| crate::git::discover_root(&dir).ok());
-            let checks = crate::doctor::checks(root.as_deref());
-            crate::doctor::print(&checks, &mut std::io::stdout().lock())
-                .context("cannot write the report")
+            let checks = doctor::checks(root.as_deref());
+            doctor::print(&checks, &mut std::io::stdout().lock()).context("cannot write the report")
         }
         Cmd::Demo {
             headless,
             exit_when_done,
             dir,
         } => {
-            let demo = crate::demo::create_demo_repo(dir.as_deref())
+            let demo = demo::create_demo_repo(dir.as_deref())
                 .context("cannot create the demo repository")?;
             println!("grove demo: sample project in {}", demo.root.display());
             let (plan, target, notices) = load(&demo.plan, Some(&demo.root))?;
@@ -361,7 +367,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
 /// `grove new`: the dashboard on an empty `adhoc` run; tasks are started from it.
 fn new_run(repo: Option<&Path>) -> anyhow::Result<i32> {
     if !std::io::stdout().is_terminal() {
-        return Err(crate::merge_cmd::UsageError(
+        return Err(UsageError(
             "grove new (or grove without a command) needs a terminal for the dashboard; use grove run PLAN --headless for scripts".into(),
         )
         .into());
@@ -409,13 +415,13 @@ fn repo_root(repo: Option<&Path>) -> anyhow::Result<PathBuf> {
         None => std::env::current_dir().context("no current directory")?,
     };
     crate::git::discover_root(&start)
-        .map_err(|e| crate::merge_cmd::UsageError(format!("{}: {e}", start.display())).into())
+        .map_err(|e| UsageError(format!("{}: {e}", start.display())).into())
 }
 
 /// Unfinished runs and left-over worktrees, on stderr before the run starts; returned for the
 /// dashboard to show too (it hides what was printed before it).
 fn print_notices(root: &Path, plan: Option<&str>, resuming: Option<&str>) -> Vec<String> {
-    let notices = crate::history::start_notices(root, plan, resuming);
+    let notices = history::start_notices(root, plan, resuming);
     for notice in &notices {
         eprintln!("{notice}");
     }
@@ -509,7 +515,7 @@ fn drive(
 /// each with whether its program is on PATH.
 fn agent_choices(plan: &Plan) -> anyhow::Result<Vec<AgentChoice>> {
     let config = plan::UserConfig::load()?;
-    let rows = crate::agents_cmd::rows_with(&config, plan.agents.clone());
+    let rows = agents::rows_with(&config, plan.agents.clone());
     Ok(rows
         .into_iter()
         .map(|row| AgentChoice {

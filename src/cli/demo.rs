@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use git2::{IndexAddOption, Repository, RepositoryInitOptions};
 
-use crate::merge_cmd::UsageError;
+use crate::cli::exit::UsageError;
 
 /// A demo repository ready to run: its root and the plan `grove demo` runs.
 #[derive(Debug, Clone)]
@@ -17,20 +17,29 @@ pub struct DemoRepo {
 
 /// Every file of sample-plans/, copied into `<root>/plans/`.
 const PLANS: &[(&str, &str)] = &[
-    ("demo.toml", include_str!("../sample-plans/demo.toml")),
-    ("retries.toml", include_str!("../sample-plans/retries.toml")),
+    ("demo.toml", include_str!("../../sample-plans/demo.toml")),
+    (
+        "retries.toml",
+        include_str!("../../sample-plans/retries.toml"),
+    ),
     (
         "pipeline.toml",
-        include_str!("../sample-plans/pipeline.toml"),
+        include_str!("../../sample-plans/pipeline.toml"),
     ),
     (
         "fallback.toml",
-        include_str!("../sample-plans/fallback.toml"),
+        include_str!("../../sample-plans/fallback.toml"),
     ),
-    ("batched.toml", include_str!("../sample-plans/batched.toml")),
-    ("dag.toml", include_str!("../sample-plans/dag.toml")),
+    (
+        "batched.toml",
+        include_str!("../../sample-plans/batched.toml"),
+    ),
+    ("dag.toml", include_str!("../../sample-plans/dag.toml")),
     // The demo project is Python: with Claude Code installed, this plan works on it too.
-    ("claude.toml", include_str!("../sample-plans/claude.toml")),
+    (
+        "claude.toml",
+        include_str!("../../sample-plans/claude.toml"),
+    ),
 ];
 
 /// Creates `grove-demo-` plus six random characters under `parent` (default: the system temp
