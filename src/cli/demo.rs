@@ -1,18 +1,36 @@
 //! `grove demo`'s throwaway repository: a small Python project with one commit on `main`,
 //! plus every sample plan, created fresh under the temp dir and kept for the user to inspect.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use git2::{IndexAddOption, Repository, RepositoryInitOptions};
 
-use crate::cli::exit::UsageError;
+use super::drive::FrontEndArgs;
+use super::exit::UsageError;
+use super::run::{load, run_plan};
 
 /// A demo repository ready to run: its root and the plan `grove demo` runs.
 #[derive(Debug, Clone)]
 pub struct DemoRepo {
     pub root: PathBuf,
     pub plan: PathBuf,
+}
+
+/// `grove demo`: creates the demo repository and runs its demo plan there.
+pub fn demo(dir: Option<&Path>, front: FrontEndArgs) -> anyhow::Result<i32> {
+    let demo = create_demo_repo(dir).context("cannot create the demo repository")?;
+    println!("grove demo: sample project in {}", demo.root.display());
+    let (plan, target, notices) = load(&demo.plan, Some(&demo.root))?;
+    let code = run_plan(plan, target, front, notices)?;
+    // Not println!: after a hangup there is no terminal, and that is no reason to panic.
+    let _ = writeln!(
+        std::io::stdout(),
+        "grove demo: look around in {} (git log --all --graph, .grove/runs/)",
+        demo.root.display()
+    );
+    Ok(code)
 }
 
 /// Every file of sample-plans/, copied into `<root>/plans/`.
