@@ -16,8 +16,7 @@ use crate::record::audit::Audit;
 use crate::record::journal::{Entry, Journal, MergeFact, RunStarted, StateFact};
 use crate::record::lock::{LockError, RunLock};
 use crate::record::results::{
-    AttemptRecord, CheckRecord, GroupRecord, MergeRecord, Provenance, Results, ResultsError,
-    TaskResult,
+    GroupRecord, MergeRecord, Provenance, Results, ResultsError, TaskResult,
 };
 use crate::record::{self, RunPaths, WriteHealth, WriteNews};
 use crate::term::pane::Pane;
@@ -590,7 +589,7 @@ impl Run {
     }
 
     fn journal_attempt(&self, index: usize, report: &AttemptReport) {
-        let fact = resume::attempt_fact(&self.tasks[index].spec.name, report);
+        let fact = report.fact(&self.tasks[index].spec.name);
         self.journal(Entry::Attempt(Box::new(fact)), false);
     }
 
@@ -1380,25 +1379,7 @@ impl Run {
             started_at: t.state.started_at,
             ended_at: t.state.ended_at,
             retry_at: t.state.retry_at,
-            attempts: t
-                .attempts
-                .iter()
-                .map(|a| AttemptView {
-                    n: a.attempt,
-                    status: a.end.status(),
-                    exit_code: a.exit_code,
-                    started_at: a.started_at,
-                    duration: Some(a.duration),
-                    log: a.log.clone(),
-                    error: a.error.clone(),
-                    check: a.check.as_ref().map(|c| CheckView {
-                        command: c.command.clone(),
-                        exit_code: c.exit_code,
-                        passed: c.passed,
-                        duration: c.duration,
-                    }),
-                })
-                .collect(),
+            attempts: t.attempts.iter().map(AttemptReport::view).collect(),
             error: t.state.error.clone(),
             branch: self.paths.branch(&t.spec.name),
             worktree: self.paths.worktree(&t.spec.name),
@@ -1552,27 +1533,7 @@ fn task_result(t: &Task, paths: &RunPaths, base_commit: &str) -> TaskResult {
         worktree: paths.worktree(name).display().to_string(),
         head_commit: t.work.head_commit.clone(),
         diff_stat: t.work.diff_stat.clone(),
-        attempts: t
-            .attempts
-            .iter()
-            .map(|a| AttemptRecord {
-                n: a.attempt,
-                status: status_key(a.end.status()),
-                exit_code: a.exit_code,
-                started_at: record::rfc3339(a.started_at),
-                duration_s: a.duration.as_secs_f64(),
-                log: a.log.display().to_string(),
-                error: a.error.clone(),
-                saved_ref: a.saved_ref.clone(),
-                unsaved: a.unsaved.as_ref().map(|p| p.display().to_string()),
-                usage: a.usage.clone(),
-                check: a.check.as_ref().map(|c| CheckRecord {
-                    command: c.command.clone(),
-                    exit_code: c.exit_code,
-                    duration_s: c.duration.as_secs_f64(),
-                }),
-            })
-            .collect(),
+        attempts: t.attempts.iter().map(AttemptReport::record).collect(),
         usage: task_usage(t),
         group: t.spec.group.as_ref().map(|g| g.name.clone()),
         sandbox: t.spec.sandbox.mode.word().into(),

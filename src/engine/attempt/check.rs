@@ -4,10 +4,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use crate::record::journal::CheckFact;
+
 use super::super::output::Tail;
 use super::super::state::AttemptEnd;
 use super::outcome::{timed_out, Failure, How};
-use super::report::{AttemptReport, CheckOutcome};
+use super::report::AttemptReport;
 use super::setup;
 use super::terminal::Terminal;
 
@@ -52,11 +54,11 @@ pub(super) async fn run_check(
     let outcome = failure.as_ref().map_or("passed", |f| f.error.as_str());
     job.audit
         .check(&job.spec.name, job.attempt, command, outcome);
-    report.check = Some(CheckOutcome {
+    report.check = Some(CheckFact {
         command: command.to_string(),
         exit_code: exit.as_ref().filter(|e| e.signal.is_none()).map(|e| e.code),
         passed: failure.is_none(),
-        duration: started.elapsed(),
+        duration_s: started.elapsed().as_secs_f64(),
         output,
     });
     failure.map_or(Ok(()), Err)

@@ -44,7 +44,7 @@ use stream::{Adapter, Stream};
 use terminal::Terminal;
 use watch::{IdleWatch, Reporter, WatchSpec};
 
-pub use report::{AttemptReport, CheckOutcome, Progress, Work};
+pub use report::{AttemptReport, Progress, Work};
 pub use request::{channel, picked, Ack, AttemptHandle, Request, Requests, StopReason};
 
 /// Everything an attempt needs, owned, so it can run on its own task.

@@ -4,8 +4,12 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use crate::git::DiffStat;
+use crate::record::journal::{AttemptFact, CheckFact};
+use crate::record::results::{AttemptRecord, CheckRecord};
+use crate::record::rfc3339;
 use crate::usage::Usage;
 
+use super::super::api::{AttemptView, CheckView};
 use super::super::state::AttemptEnd;
 
 /// Told to the run loop while an attempt runs.
@@ -51,20 +55,8 @@ pub struct AttemptReport {
     pub unsaved: Option<PathBuf>,
     /// What the agent reported it used (stream-json agents).
     pub usage: Option<Usage>,
-    /// The task's check, when it ran.
-    pub check: Option<CheckOutcome>,
-}
-
-/// How the task's `check` went after the agent exited 0.
-#[derive(Debug, Clone)]
-pub struct CheckOutcome {
-    pub command: String,
-    /// None when it did not exit by itself (timeout, cancel) or was killed by a signal.
-    pub exit_code: Option<i32>,
-    pub passed: bool,
-    pub duration: Duration,
-    /// What it printed (escapes stripped, last 64 KiB), for the next attempt's envelope.
-    pub output: String,
+    /// The task's check, when it ran: the journal's shape, carried as it is.
+    pub check: Option<CheckFact>,
 }
 
 impl AttemptReport {
@@ -88,6 +80,98 @@ impl AttemptReport {
             unsaved: None,
             usage: None,
             check: None,
+        }
+    }
+}
+
+/// The one place an attempt is mapped to and from its other shapes: the journal's fact (read
+/// back by resume), results.json's record and the front ends' view.
+impl AttemptReport {
+    /// The attempt as the journal keeps it.
+    pub fn fact(&self, task: &str) -> AttemptFact {
+        AttemptFact {
+            task: task.to_string(),
+            attempt: self.attempt,
+            status: self.end.status(),
+            retryable: self.retryable,
+            exit_code: self.exit_code,
+            error: self.error.clone(),
+            started_at: self.started_at,
+            duration_s: self.duration.as_secs_f64(),
+            log: self.log.clone(),
+            argv: self.argv.clone(),
+            input_hash: self.input_hash.clone(),
+            output: self.output.as_ref().map(|(v, _)| v.clone()),
+            output_hash: self.output.as_ref().map(|(_, h)| h.clone()),
+            head_commit: self.head_commit.clone(),
+            diff_stat: self.diff_stat.clone(),
+            saved_ref: self.saved_ref.clone(),
+            unsaved: self.unsaved.clone(),
+            usage: self.usage.clone(),
+            check: self.check.clone(),
+        }
+    }
+
+    /// The attempt the journal kept.
+    pub fn from_fact(f: &AttemptFact) -> AttemptReport {
+        AttemptReport {
+            attempt: f.attempt,
+            end: AttemptEnd::from_status(f.status),
+            retryable: f.retryable,
+            exit_code: f.exit_code,
+            error: f.error.clone(),
+            started_at: f.started_at,
+            duration: Duration::try_from_secs_f64(f.duration_s).unwrap_or_default(),
+            log: f.log.clone(),
+            argv: f.argv.clone(),
+            input_hash: f.input_hash.clone(),
+            output: f.output.clone().zip(f.output_hash.clone()),
+            head_commit: f.head_commit.clone(),
+            diff_stat: f.diff_stat.clone(),
+            saved_ref: f.saved_ref.clone(),
+            unsaved: f.unsaved.clone(),
+            usage: f.usage.clone(),
+            check: f.check.clone(),
+        }
+    }
+
+    /// The attempt in results.json.
+    pub fn record(&self) -> AttemptRecord {
+        AttemptRecord {
+            n: self.attempt,
+            status: self.end.status(),
+            exit_code: self.exit_code,
+            started_at: rfc3339(self.started_at),
+            duration_s: self.duration.as_secs_f64(),
+            log: self.log.display().to_string(),
+            error: self.error.clone(),
+            saved_ref: self.saved_ref.clone(),
+            unsaved: self.unsaved.as_ref().map(|p| p.display().to_string()),
+            usage: self.usage.clone(),
+            check: self.check.as_ref().map(|c| CheckRecord {
+                command: c.command.clone(),
+                exit_code: c.exit_code,
+                duration_s: c.duration_s,
+            }),
+        }
+    }
+
+    /// The attempt as front ends see it.
+    pub fn view(&self) -> AttemptView {
+        AttemptView {
+            n: self.attempt,
+            status: self.end.status(),
+            exit_code: self.exit_code,
+            started_at: self.started_at,
+            duration: Some(self.duration),
+            log: self.log.clone(),
+            error: self.error.clone(),
+            check: self.check.as_ref().map(|c| CheckView {
+                command: c.command.clone(),
+                exit_code: c.exit_code,
+                passed: c.passed,
+                duration: Duration::try_from_secs_f64(c.duration_s).unwrap_or_default(),
+            }),
         }
     }
 }
@@ -145,6 +229,60 @@ mod tests {
         assert_eq!(work.head_commit.as_deref(), Some("d"));
         let numbers: Vec<u32> = attempts.iter().map(|a| a.attempt).collect();
         assert_eq!(numbers, [1, 2, 3, 4]);
+    }
+
+    fn full() -> AttemptReport {
+        let mut report = ended(2, AttemptEnd::TimedOut, "abc");
+        report.retryable = false;
+        report.exit_code = Some(137);
+        report.error = Some("timed out after 5s".into());
+        report.duration = Duration::from_millis(1500);
+        report.argv = vec!["sh".into(), "-c".into(), "x".into()];
+        report.input_hash = Some("in".into());
+        report.saved_ref = Some("refs/grove/r/t/attempt-2".into());
+        report.unsaved = Some(PathBuf::from("/w/t.attempt-2.unsaved"));
+        report.usage = Some(Usage::default());
+        report.check = Some(CheckFact {
+            command: "make test".into(),
+            exit_code: None,
+            passed: false,
+            duration_s: 0.25,
+            output: "boom".into(),
+        });
+        report
+    }
+
+    #[test]
+    fn the_journal_gives_back_the_attempt_it_kept() {
+        let report = full();
+        let fact = report.fact("t");
+        assert_eq!(fact.task, "t");
+        assert_eq!(fact.status, crate::status::TaskStatus::TimedOut);
+        let back = AttemptReport::from_fact(&fact);
+        assert_eq!(back.fact("t"), fact);
+        assert_eq!(back.end, AttemptEnd::TimedOut);
+        assert_eq!(back.duration, Duration::from_millis(1500));
+        assert_eq!(back.output, report.output);
+    }
+
+    #[test]
+    fn results_and_views_show_the_same_attempt() {
+        let report = full();
+        let record = report.record();
+        assert_eq!((record.n, record.duration_s), (2, 1.5));
+        assert_eq!(record.log, "log");
+        assert_eq!(record.unsaved.as_deref(), Some("/w/t.attempt-2.unsaved"));
+        let check = record.check.unwrap();
+        assert_eq!(
+            (check.command.as_str(), check.exit_code, check.duration_s),
+            ("make test", None, 0.25)
+        );
+        let view = report.view();
+        assert_eq!(view.status, crate::status::TaskStatus::TimedOut);
+        assert_eq!(view.duration, Some(Duration::from_millis(1500)));
+        let check = view.check.unwrap();
+        assert!(!check.passed);
+        assert_eq!(check.duration, Duration::from_millis(250));
     }
 
     #[test]
