@@ -4,9 +4,9 @@
 
 use crate::git;
 use crate::record::audit::Audit;
+use crate::record::journal::AttemptFact;
 use crate::record::RunPaths;
 
-use super::attempt::report::AttemptReport;
 use super::blocking::blocking;
 use super::state::AttemptEnd;
 
@@ -57,7 +57,7 @@ pub(super) async fn save_worktree(
 pub(super) async fn keep_unsaved(
     paths: &RunPaths,
     task: &str,
-    report: &mut AttemptReport,
+    report: &mut AttemptFact,
     why: &str,
     audit: &Audit,
 ) {
@@ -82,7 +82,7 @@ pub(super) async fn keep_unsaved(
         "{error}; {why}: the attempt's files are kept, untouched, in {}",
         kept.display()
     ));
-    report.end = AttemptEnd::Failed;
+    report.status = AttemptEnd::Failed.status();
     report.retryable = false;
     report.unsaved = Some(kept);
 }

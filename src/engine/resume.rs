@@ -13,14 +13,14 @@ use crate::pty;
 use crate::record::audit::Audit;
 use crate::record::folders::{check_run_folders, FolderError};
 use crate::record::journal::{
-    self, Entry, Journal, JournalError, RunRecord, RunStarted, StateFact, TaskRecord,
+    self, AttemptFact, Entry, Journal, JournalError, RunRecord, RunStarted, StateFact, TaskRecord,
 };
 use crate::record::lock::{LockError, RunLock};
 use crate::record::RunPaths;
 
 use super::api::{FrontEnd, MergeState, TaskStatus};
 use super::attempt::setup;
-use super::attempt::{AttemptReport, Work};
+use super::attempt::Work;
 use super::run::{launch, removes_worktree, resolve_agents, EngineError, Launch, Restored};
 use super::state::{AttemptEnd, TaskState};
 use super::{keep, leftovers};
@@ -243,7 +243,7 @@ fn restore(paths: &RunPaths, spec: &TaskSpec, task: &TaskRecord) -> Restored {
         .map_or_else(|| TaskState::new(spec.max_attempts()), task_state);
     let (mut attempts, mut work) = (Vec::new(), Work::default());
     for fact in &task.attempts {
-        AttemptReport::from_fact(fact).reduce(&mut attempts, &mut work);
+        fact.clone().reduce(&mut attempts, &mut work);
     }
     let merge = task.merge.clone();
     let screen = match state.attempt {
@@ -368,7 +368,7 @@ pub(super) async fn interrupted_attempt(
     started_at: SystemTime,
     argv: Vec<String>,
     audit: &Audit,
-) -> AttemptReport {
+) -> AttemptFact {
     let task = &spec.name;
     let why = "left over from before the resume";
     let grace = spec.kill_grace;
@@ -394,10 +394,13 @@ pub(super) async fn interrupted_attempt(
     let ended = std::fs::metadata(&log)
         .and_then(|m| m.modified())
         .unwrap_or(started_at);
-    let mut report = AttemptReport::new(attempt, started_at, log);
-    report.end = AttemptEnd::Cancelled;
+    let mut report = AttemptFact::new(task, attempt, started_at, log);
+    report.status = AttemptEnd::Cancelled.status();
     report.error = Some(error);
-    report.duration = ended.duration_since(started_at).unwrap_or_default();
+    report.duration_s = ended
+        .duration_since(started_at)
+        .unwrap_or_default()
+        .as_secs_f64();
     report.argv = argv;
     match saved {
         Ok(saved_ref) => report.saved_ref = saved_ref,

@@ -13,7 +13,7 @@ use crate::git::{self, MergeOutcome};
 use crate::plan::model::{KeepWorktrees, MergeMode, Pick, Plan, TaskSpec};
 use crate::plan::RepoTarget;
 use crate::record::audit::Audit;
-use crate::record::journal::{Entry, Journal, MergeFact, RunStarted, StateFact};
+use crate::record::journal::{AttemptFact, Entry, Journal, MergeFact, RunStarted, StateFact};
 use crate::record::lock::{LockError, RunLock};
 use crate::record::results::{
     GroupRecord, MergeRecord, Provenance, Results, ResultsError, TaskResult,
@@ -23,9 +23,7 @@ use crate::term::pane::Pane;
 
 use super::admission;
 use super::api::*;
-use super::attempt::{
-    self, Ack, AttemptHandle, AttemptJob, AttemptReport, Progress, Request, StopReason, Work,
-};
+use super::attempt::{self, Ack, AttemptHandle, AttemptJob, Progress, Request, StopReason, Work};
 use super::output;
 use super::ports::Ports;
 use super::resume::{self, Recovery};
@@ -69,7 +67,7 @@ struct Task {
     /// The retry's delay is over: it starts as soon as a slot is free, before pending tasks.
     retry_due: bool,
     pane_size: (u16, u16),
-    attempts: Vec<AttemptReport>,
+    attempts: Vec<AttemptFact>,
     /// What the latest successful attempt produced.
     work: Work,
     merge: MergeState,
@@ -181,7 +179,7 @@ struct Run {
 /// What a task resumed from the journal brings with it.
 pub(super) struct Restored {
     pub state: TaskState,
-    pub attempts: Vec<AttemptReport>,
+    pub attempts: Vec<AttemptFact>,
     pub work: Work,
     pub merge: MergeState,
     pub merge_commit: Option<String>,
@@ -494,8 +492,8 @@ impl Run {
                         &self.audit,
                     )
                     .await;
-                    self.journal_attempt(index, &report);
-                    let (end, error) = (report.end, report.error.clone());
+                    self.journal_attempt(&report);
+                    let (end, error) = (report.end(), report.error.clone());
                     // Work that could not be saved ends the task where it is.
                     let requeue = requeue && report.unsaved.is_none();
                     let task = &mut self.tasks[index];
@@ -529,7 +527,7 @@ impl Run {
                 ),
                 Recovery::Finish { index } => {
                     if let Some(last) = self.tasks[index].attempts.last() {
-                        let (end, error) = (last.end, last.error.clone());
+                        let (end, error) = (last.end(), last.error.clone());
                         self.transition(
                             index,
                             Transition::AttemptEnded {
@@ -588,9 +586,8 @@ impl Run {
         self.journal(Entry::State(fact), s.status.is_final());
     }
 
-    fn journal_attempt(&self, index: usize, report: &AttemptReport) {
-        let fact = report.fact(&self.tasks[index].spec.name);
-        self.journal(Entry::Attempt(Box::new(fact)), false);
+    fn journal_attempt(&self, report: &AttemptFact) {
+        self.journal(Entry::Attempt(Box::new(report.clone())), false);
     }
 
     fn journal_merge(&self, index: usize) {
@@ -758,7 +755,8 @@ impl Run {
                 Err(e) => {
                     let task = &self.tasks[index];
                     let log = self.paths.attempt_log(&task.spec.name, task.state.attempt);
-                    let mut report = AttemptReport::new(task.state.attempt, Self::now(), log);
+                    let mut report =
+                        AttemptFact::new(&task.spec.name, task.state.attempt, Self::now(), log);
                     report.error = Some(format!("cannot reserve {wanted} TCP ports: {e}"));
                     self.attempt_done(index, report);
                     return;
@@ -900,11 +898,11 @@ impl Run {
             .count()
     }
 
-    fn attempt_done(&mut self, index: usize, report: AttemptReport) {
-        self.journal_attempt(index, &report);
+    fn attempt_done(&mut self, index: usize, report: AttemptFact) {
+        self.journal_attempt(&report);
         let task = &mut self.tasks[index];
         task.attempt = None;
-        let end = report.end;
+        let end = report.end();
         let error = report.error.clone();
         let retry = end != AttemptEnd::Succeeded
             && end != AttemptEnd::Cancelled
@@ -1379,7 +1377,7 @@ impl Run {
             started_at: t.state.started_at,
             ended_at: t.state.ended_at,
             retry_at: t.state.retry_at,
-            attempts: t.attempts.iter().map(AttemptReport::view).collect(),
+            attempts: t.attempts.iter().map(AttemptFact::view).collect(),
             error: t.state.error.clone(),
             branch: self.paths.branch(&t.spec.name),
             worktree: self.paths.worktree(&t.spec.name),
@@ -1533,7 +1531,7 @@ fn task_result(t: &Task, paths: &RunPaths, base_commit: &str) -> TaskResult {
         worktree: paths.worktree(name).display().to_string(),
         head_commit: t.work.head_commit.clone(),
         diff_stat: t.work.diff_stat.clone(),
-        attempts: t.attempts.iter().map(AttemptReport::record).collect(),
+        attempts: t.attempts.iter().map(AttemptFact::record).collect(),
         usage: task_usage(t),
         group: t.spec.group.as_ref().map(|g| g.name.clone()),
         sandbox: t.spec.sandbox.mode.word().into(),

@@ -4,12 +4,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::record::journal::CheckFact;
+use crate::record::journal::{AttemptFact, CheckFact};
 
 use super::super::output::Tail;
 use super::super::state::AttemptEnd;
 use super::outcome::{timed_out, Failure, How};
-use super::report::AttemptReport;
 use super::setup;
 use super::terminal::Terminal;
 
@@ -18,7 +17,7 @@ use super::terminal::Terminal;
 pub(super) async fn run_check(
     term: &mut Terminal<'_>,
     command: &str,
-    report: &mut AttemptReport,
+    report: &mut AttemptFact,
 ) -> Result<(), Failure> {
     let job = term.job;
     let tail = Arc::new(Mutex::new(Tail::default()));

@@ -29,6 +29,7 @@ use crate::plan::model::TaskSpec;
 use crate::pty;
 use crate::record::audit::Audit;
 use crate::record::envelope::Envelope;
+use crate::record::journal::AttemptFact;
 use crate::record::{self, RunPaths};
 use crate::sandbox::Confinement;
 use crate::term::pane::Pane;
@@ -44,7 +45,7 @@ use stream::{Adapter, Stream};
 use terminal::Terminal;
 use watch::{IdleWatch, Reporter, WatchSpec};
 
-pub use report::{AttemptReport, Progress, Work};
+pub use report::{Progress, Work};
 pub use request::{channel, picked, Ack, AttemptHandle, Request, Requests, StopReason};
 
 /// Everything an attempt needs, owned, so it can run on its own task.
@@ -96,10 +97,10 @@ async fn attempt(
     control: &Control,
     progress: &mpsc::UnboundedSender<Progress>,
     confinement: &mut Option<Confinement>,
-) -> AttemptReport {
+) -> AttemptFact {
     let clock = Instant::now();
     let log = job.paths.attempt_log(&job.spec.name, job.attempt);
-    let mut report = AttemptReport::new(job.attempt, SystemTime::now(), log);
+    let mut report = AttemptFact::new(&job.spec.name, job.attempt, SystemTime::now(), log);
     // What setup put in the worktree, kept out of what is committed or saved.
     let mut excludes = Vec::new();
     let stages = Stages {
@@ -108,15 +109,16 @@ async fn attempt(
         progress,
     };
     let ended = stages.run(confinement, &mut report, &mut excludes).await;
-    report.duration = clock.elapsed();
+    report.duration_s = clock.elapsed().as_secs_f64();
     match ended {
-        Ok(output) => {
-            report.end = AttemptEnd::Succeeded;
+        Ok((output, hash)) => {
+            report.status = AttemptEnd::Succeeded.status();
             report.output = Some(output);
+            report.output_hash = Some(hash);
             report
         }
         Err(failure) => {
-            report.end = failure.end;
+            report.status = failure.end.status();
             report.retryable = failure.retryable;
             report.error = Some(failure.error);
             if failure.save {
@@ -134,9 +136,9 @@ async fn attempt(
 /// instead (`keep_unsaved`).
 async fn save_attempt(
     job: &AttemptJob,
-    mut report: AttemptReport,
+    mut report: AttemptFact,
     excludes: &[String],
-) -> AttemptReport {
+) -> AttemptFact {
     let reason = report.error.clone().unwrap_or_default();
     let (paths, task, attempt) = (&job.paths, job.spec.name.as_str(), job.attempt);
     match save_worktree(paths, task, attempt, &reason, excludes, &job.audit).await {
@@ -167,7 +169,7 @@ impl Stages<'_> {
     async fn run(
         &self,
         confinement: &mut Option<Confinement>,
-        report: &mut AttemptReport,
+        report: &mut AttemptFact,
         excludes: &mut Vec<String>,
     ) -> Result<(serde_json::Value, String), Failure> {
         let job = self.job;
@@ -270,7 +272,7 @@ impl Stages<'_> {
         &self,
         worktree: &Path,
         result_path: &Path,
-        report: &mut AttemptReport,
+        report: &mut AttemptFact,
     ) -> Result<PathBuf, Failure> {
         let job = self.job;
         let (task, paths) = (&job.spec.name, &job.paths);
@@ -375,7 +377,7 @@ impl Stages<'_> {
     async fn commit(
         &self,
         worktree: &Path,
-        report: &mut AttemptReport,
+        report: &mut AttemptFact,
         excludes: &[String],
     ) -> Result<(), Failure> {
         let job = self.job;
