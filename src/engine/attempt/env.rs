@@ -10,8 +10,8 @@ use crate::plan::model::SandboxMode;
 use crate::sandbox::{Confinement, Inputs};
 
 use super::super::blocking::blocking;
+use super::job::AttemptJob;
 use super::setup;
-use super::AttemptJob;
 
 /// The agent's argv (its template filled in, through grove's sandbox wrapper when the task is
 /// confined to its worktree) and the environment of the agent and of setup commands.

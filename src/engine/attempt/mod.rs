@@ -7,6 +7,7 @@
 
 mod check;
 mod env;
+mod job;
 mod outcome;
 pub(super) mod report;
 mod request;
@@ -23,18 +24,13 @@ use std::time::{Instant, SystemTime};
 
 use tokio::sync::{mpsc, Notify};
 
-use crate::agent::AgentCommand;
 use crate::git::{self, DiffStat};
-use crate::plan::model::TaskSpec;
 use crate::pty;
-use crate::record::audit::Audit;
 use crate::record::envelope::Envelope;
 use crate::record::journal::AttemptFact;
 use crate::record::{self, RunPaths};
 use crate::sandbox::Confinement;
-use crate::term::pane::Pane;
 
-use super::api::Event;
 use super::blocking::blocking;
 use super::keep::{keep_unsaved, save_worktree};
 use super::output::Tail;
@@ -45,30 +41,9 @@ use stream::{Adapter, Stream};
 use terminal::Terminal;
 use watch::{IdleWatch, Reporter, WatchSpec};
 
+pub use job::AttemptJob;
 pub use report::{Progress, Work};
 pub use request::{channel, picked, Ack, AttemptHandle, Request, Requests, StopReason};
-
-/// Everything an attempt needs, owned, so it can run on its own task.
-pub struct AttemptJob {
-    pub index: usize,
-    pub attempt: u32,
-    pub max_attempts: u32,
-    pub spec: TaskSpec,
-    pub agent: AgentCommand,
-    /// The prompt as the agent gets it (with earlier outputs when passed).
-    pub prompt: String,
-    pub context: serde_json::Map<String, serde_json::Value>,
-    pub paths: RunPaths,
-    pub base_commit: String,
-    /// Branches of the task's dependencies, merged into the start commit in this order.
-    pub dependency_branches: Vec<String>,
-    pub audit: Audit,
-    pub pane: Arc<Pane>,
-    pub pane_size: (u16, u16),
-    pub events: mpsc::UnboundedSender<Event>,
-    /// The task's reserved TCP ports (`GROVE_PORT_0`…).
-    pub ports: Vec<u16>,
-}
 
 /// Runs one attempt to its end, serving its `requests` meanwhile, and reports through
 /// `progress`.

@@ -16,12 +16,12 @@ use crate::sandbox::Confinement;
 use super::super::leftovers::stop_marked;
 use super::super::output::Tail;
 use super::super::pause::Budget;
+use super::job::AttemptJob;
 use super::outcome::{self, How};
 use super::request::Control;
 use super::sink::{AttemptSink, PaneDisplay};
 use super::stream::{Adapter, Stream};
 use super::watch::IdleWatch;
-use super::AttemptJob;
 
 /// Running processes (setup steps, then the agent) in the attempt's terminal: output into the
 /// attempt's log and pane, under the attempt's time budget (paused time does not count) and stop
