@@ -170,6 +170,9 @@ struct Run {
     /// Set by `KillNow`: attempts being stopped skip (the rest of) the grace period, those that
     /// start too.
     kill_now: bool,
+    /// The latest pause or continue waiting for every attempt's ack; the next one answers after
+    /// it, so front ends hear `Paused` in the order they asked.
+    answering: Option<tokio::task::JoinHandle<()>>,
     /// What a resumed run does before scheduling anything.
     recovery: Vec<Recovery>,
     /// A `MemoryCheck` is on its way.
@@ -356,6 +359,7 @@ pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
         idle: Duration::ZERO,
         paused: false,
         kill_now: false,
+        answering: None,
         recovery: l.recovery,
         memory_check_armed: false,
     };
@@ -1083,10 +1087,14 @@ impl Run {
                 self.audit.paused(paused);
                 // Answered once every attempt has done it.
                 let internal = self.internal_tx.clone();
-                tokio::spawn(async move {
+                let before = self.answering.take();
+                self.answering = Some(tokio::spawn(async move {
+                    if let Some(before) = before {
+                        let _ = before.await;
+                    }
                     acked.all().await;
                     let _ = internal.send(Internal::Paused(paused));
-                });
+                }));
             }
             Command::Cancel { task } => {
                 if let Some(i) = self.index_of(&task) {
