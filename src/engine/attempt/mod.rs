@@ -443,3 +443,55 @@ fn store_output(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths() -> (tempfile::TempDir, RunPaths) {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = RunPaths::new(dir.path(), "run");
+        std::fs::create_dir_all(paths.task_dir("t")).unwrap();
+        (dir, paths)
+    }
+
+    #[test]
+    fn a_result_file_is_the_output_byte_for_byte() {
+        let (dir, paths) = paths();
+        let result = dir.path().join("result.json");
+        std::fs::write(&result, b"{\"ok\":true}").unwrap();
+        let stream_text = Some("said".to_string());
+        let (value, hash) =
+            store_output(&paths, "t", &result, stream_text, "printed".into()).unwrap();
+        assert_eq!(value, serde_json::json!({"ok": true}));
+        assert_eq!(hash, record::sha256(b"{\"ok\":true}"));
+        let stored = std::fs::read(paths.result("t")).unwrap();
+        assert_eq!(stored, b"{\"ok\":true}");
+        assert!(!paths.output_text("t").exists());
+    }
+
+    #[test]
+    fn without_a_result_file_the_streams_result_then_the_printed_text_is_the_output() {
+        let (dir, paths) = paths();
+        let missing = dir.path().join("none.json");
+        let said = Some("said".to_string());
+        let (value, hash) = store_output(&paths, "t", &missing, said, "printed".into()).unwrap();
+        assert_eq!(value, serde_json::json!("said"));
+        assert_eq!(hash, record::sha256(b"said"));
+        let (value, _) = store_output(&paths, "t", &missing, None, "printed".into()).unwrap();
+        assert_eq!(value, serde_json::json!("printed"));
+        let stored = std::fs::read_to_string(paths.output_text("t")).unwrap();
+        assert_eq!(stored, "printed");
+    }
+
+    #[test]
+    fn an_unreadable_result_fails_the_attempt_and_saves_its_work() {
+        let (dir, paths) = paths();
+        let result = dir.path().join("result.json");
+        std::fs::write(&result, b"not json").unwrap();
+        let failure = store_output(&paths, "t", &result, None, String::new()).unwrap_err();
+        assert!(failure.save && failure.retryable);
+        assert_eq!(failure.end, AttemptEnd::Failed);
+        assert!(failure.error.contains("invalid JSON"), "{}", failure.error);
+    }
+}
