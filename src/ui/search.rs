@@ -183,7 +183,7 @@ impl App {
             let offset = offset_for(found.line, found.total, rows);
             if let Some(task) = self.tasks.get_mut(index) {
                 task.pane.scroll_to(offset);
-                task.stale = true;
+                task.render.mark_stale();
             }
         }
         if let Mode::Search(search) = &mut self.mode {

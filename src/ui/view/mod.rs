@@ -4,6 +4,7 @@
 mod form;
 mod list;
 mod overlays;
+pub(super) mod pane;
 mod panes;
 mod popups;
 mod status;
