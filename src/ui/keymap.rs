@@ -472,6 +472,15 @@ pub fn action(scope: Scope, key: KeyEvent) -> Option<Act> {
         .map(|b| b.act)
 }
 
+/// The row of `act` in `scope`, for texts that name its keys. The table is fixed, and
+/// `the_rows_texts_name_are_in_the_table` checks every pair asked for.
+pub fn binding(scope: Scope, act: Act) -> &'static Binding {
+    BINDINGS
+        .iter()
+        .find(|b| b.scope == scope && b.act == act)
+        .expect("a row of the key table")
+}
+
 /// The rows of `scope` that help and README show (the rows without a label share the line of the
 /// row before).
 pub fn shown(scope: Scope) -> impl Iterator<Item = &'static Binding> {
@@ -505,6 +514,11 @@ fn markdown_keys(label: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rows_texts_name_are_in_the_table() {
+        assert_eq!(binding(Attached, Detach).label, "Ctrl-]");
+    }
 
     #[test]
     fn no_key_means_two_things_in_one_scope() {

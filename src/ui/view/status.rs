@@ -149,9 +149,10 @@ fn fit_parts(mut parts: Vec<Part>, width: usize) -> Option<Line<'static>> {
 fn second_line(app: &App, width: usize) -> Line<'static> {
     if let Mode::Attach = app.mode {
         let name = app.selected_task().map_or("", |t| t.view.name.as_str());
+        let detach = keymap::binding(Scope::Attached, Act::Detach).label;
         let bar = Line::styled(
             format!(
-                " ATTACHED to {name}: keys go to the agent (Ctrl-C included) · Ctrl-] detaches"
+                " ATTACHED to {name}: keys go to the agent (Ctrl-C included) · {detach} detaches"
             ),
             attached_style(),
         );
