@@ -1,6 +1,8 @@
 //! What keys, mouse and paste do in each mode: they change the app's state and return the
 //! commands and loads for the event loop to carry out.
 
+mod search;
+
 use crossterm::event::{
     KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
