@@ -226,7 +226,8 @@ fn stopping_text(now: SystemTime, since: SystemTime, grace: Duration, killing: b
         // Rounded up, as the retry countdown: never "in 0s" while still waiting.
         let secs = left.as_millis().div_ceil(1000) as u64;
         let left = format::clock(Duration::from_secs(secs));
-        format!(" stopping the agents: SIGKILL in {left} · Ctrl-C kills them now")
+        let kill = keymap::ctrl_key(Scope::Main, Act::Quit);
+        format!(" stopping the agents: SIGKILL in {left} · {kill} kills them now")
     }
 }
 
