@@ -288,7 +288,8 @@ fn code_only(text: &str) -> String {
         } else if c == '\'' {
             // A character literal ('x', '\n', '\u{1F600}'), else a lifetime or label.
             if next == Some('\\') {
-                i += 2;
+                // Past the quote, the backslash and the escaped character (which may be a quote).
+                i += 3;
                 while i < chars.len() && chars[i] != '\'' {
                     i += 1;
                 }
@@ -337,7 +338,7 @@ mod tests {
 
     #[test]
     fn comments_strings_and_chars_are_not_code() {
-        let text = "// crate::a::b\nlet s = \"crate::c::d {\"; let c = '{';\n/* super::e::f */ \
+        let text = "// crate::a::b\nlet s = \"crate::c::d {\"; let c = '{'; let q = '\\'';\n/* super::e::f */ \
                     let r = r#\"crate::g::h\"#;\nfn f<'a>(x: &'a str) { crate::real::one(); }";
         let written = paths(text);
         let found: Vec<_> = written.iter().map(|w| (segs(w), w.line)).collect();
