@@ -16,7 +16,8 @@ use crate::engine::api::{MergeState, TaskStatus};
 use crate::git::DiffStat;
 use crate::usage::Usage;
 
-pub const FILE: &str = "journal.jsonl";
+/// The journal's name in a run directory.
+pub use super::paths::JOURNAL_FILE as FILE;
 
 /// One line of the journal: when, and what.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -9,7 +9,7 @@ use crate::status::TaskStatus;
 use crate::usage::Usage;
 
 /// results.json's name in a run directory.
-pub const FILE: &str = "results.json";
+pub use super::paths::RESULTS_FILE as FILE;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Results {
