@@ -11,6 +11,7 @@ mod lock;
 mod merge;
 mod preview;
 mod refs;
+mod registry;
 mod status;
 mod submodule;
 mod worktree;
