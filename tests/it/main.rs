@@ -1,0 +1,67 @@
+//! grove's integration tests: one test binary (`cargo test --test it`), one module per area,
+//! and the shared support in `support/`. Everything is real: git repositories in temp dirs,
+//! agents as shell scripts in real PTYs, the real `grove` binary (`support::GROVE`).
+//!
+//! A new test module: add `mod NAME;` below and start the file with
+//!
+//! ```ignore
+//! use crate::support::*;
+//!
+//! #[test]
+//! fn a_task_writes_its_file() {
+//!     let repo = Repo::new(); // a repository on main with one commit, and an empty HOME
+//!     let plan = Plan::new().shell_task("a", "echo hi > a.txt").timeout("30s").to_toml();
+//!     let (out, results) = repo.run_plan(&plan); // `grove run --headless`, its results.json
+//!     assert!(out.status.success(), "{}", text(&out));
+//!     assert_eq!(task(&results, "a")["status"], "succeeded");
+//! }
+//! ```
+//!
+//! - Ordering: agents wait on marker files (`sh_wait_for_file(path)` in a prompt), the test on
+//!   the same with `wait_for(what, || …)`, `wait_for_line`, `wait_for_pid`: one poll, one
+//!   `DEADLINE`. No sleeps for ordering, no timed assertions.
+//! - grove in the background (to kill or signal it): `spawn_run`, `kill_run_when`, `journal`.
+//! - The dashboard in a real PTY: `support::tty` (`Tty::run(&repo, &plan, &[])`, `wait_for` on
+//!   the parsed screen); without a terminal: `support::dash`.
+//! - Tests run on threads of this one process: never change process-wide state (environment,
+//!   current folder, signal dispositions, rlimits, umask) here; give a child process its own
+//!   (`repo.grove_cmd(..).env(..)`), and stop only processes the test started, by pid.
+
+mod support;
+
+mod agent_presets;
+mod attributes;
+mod audit_log;
+mod check_race;
+mod claude_agent;
+mod cli;
+mod concurrent_runs;
+mod dashboard_e2e;
+mod dashboard_new_user;
+mod demo_agent;
+mod disk_full;
+mod engine_core;
+mod git_ops;
+mod grove_folders;
+mod history;
+mod hosted_credentials;
+mod orphans;
+mod pane_history;
+mod plan_problems;
+mod plan_validation;
+mod real_claude;
+mod real_codex;
+mod records;
+mod resume;
+mod resume_merges;
+mod run_clock;
+mod sample_plans;
+mod sandbox;
+mod sandbox_git;
+mod sandbox_views;
+mod signals;
+mod strategies;
+mod submodules;
+mod ui_views;
+mod waiting;
+mod worktree_setup;
