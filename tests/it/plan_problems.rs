@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use crate::support::*;
+use grove::cli::exit::ExitCode;
 use grove::plan::{load, PlanError};
 
 /// Loads `text` as plan.toml in a fresh temp dir; the error it must give, and its lines.
