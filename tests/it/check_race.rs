@@ -126,29 +126,29 @@ fn a_race_merges_the_first_passing_sibling_and_cancels_the_rest() {
     // job.2 passes only once job.1's check has failed and job.3 has started and written its
     // pid: the order is the agents' own, not a matter of sleeps.
     let job3_started = repo.home.path().join("job.3-started");
-    let (out, results) = repo.run_plan(&format!(
-        r#"
-name = "p"
-max_parallel = 3
-[[tasks]]
-name = "job"
-agent = "shell"
-replicas = 3
-pick = "first-passing"
-check = "test -f pass"
-prompt = '''
-echo "$GROVE_TASK" > answer.txt
+    let (out, results) = repo.run_plan(
+        &Plan::new()
+            .set("max_parallel", 3)
+            .shell_task(
+                "job",
+                &format!(
+                    r#"echo "$GROVE_TASK" > answer.txt
 case "$GROVE_TASK" in
   job.1) ;;
   job.2) {job1_failed} {job3_started_wait} touch pass ;;
   job.3) echo "$$" > pid.txt; touch '{job3_started}'; exec sleep 60 ;;
 esac
-'''
 "#,
-        job1_failed = repo.wait_for_state("job.1", "failed"),
-        job3_started_wait = sh_wait_for_file(&job3_started),
-        job3_started = job3_started.display(),
-    ));
+                    job1_failed = repo.wait_for_state("job.1", "failed"),
+                    job3_started_wait = sh_wait_for_file(&job3_started),
+                    job3_started = job3_started.display()
+                ),
+            )
+            .with("replicas", 3)
+            .with("pick", "first-passing")
+            .with("check", "test -f pass")
+            .to_toml(),
+    );
     assert!(out.status.success(), "{}", text(&out));
     let run_id = run_id(&out);
 
@@ -255,29 +255,30 @@ fn fail_fast_waits_for_the_whole_race() {
     let repo = Repo::new();
     // job.1 fails while job.2 and `other` still run (they wait for it); the doomed siblings
     // fail only once job.2 and `other` have succeeded, so the run stops with nothing running.
-    let (out, results) = repo.run_plan(&format!(
-        r#"
-name = "p"
-fail_fast = true
-max_parallel = 4
-[defaults]
-agent = "shell"
-[[tasks]]
-name = "job"
-replicas = 2
-prompt = '''[ "$GROVE_TASK" = job.2 ] || exit 3; {job1_failed}'''
-[[tasks]]
-name = "other"
-prompt = '''{job1_failed}'''
-[[tasks]]
-name = "doomed"
-replicas = 2
-prompt = '''{job2_succeeded} {other_succeeded} exit 5'''
-"#,
-        job1_failed = repo.wait_for_state("job.1", "failed"),
-        job2_succeeded = repo.wait_for_state("job.2", "succeeded"),
-        other_succeeded = repo.wait_for_state("other", "succeeded"),
-    ));
+    let (out, results) = repo.run_plan(
+        &Plan::new()
+            .set("fail_fast", true)
+            .set("max_parallel", 4)
+            .shell_task(
+                "job",
+                &format!(
+                    r#"[ "$GROVE_TASK" = job.2 ] || exit 3; {job1_failed}"#,
+                    job1_failed = repo.wait_for_state("job.1", "failed")
+                ),
+            )
+            .with("replicas", 2)
+            .shell_task("other", &repo.wait_for_state("job.1", "failed"))
+            .shell_task(
+                "doomed",
+                &format!(
+                    "{job2_succeeded} {other_succeeded} exit 5",
+                    job2_succeeded = repo.wait_for_state("job.2", "succeeded"),
+                    other_succeeded = repo.wait_for_state("other", "succeeded")
+                ),
+            )
+            .with("replicas", 2)
+            .to_toml(),
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert_eq!(task(&results, "job.1")["status"], "failed");
     assert_eq!(task(&results, "job.2")["status"], "succeeded");

@@ -7,22 +7,12 @@ fn interrupt_with(signal: i32, expected_code: i32) {
     let pid_file = repo.path().join("agent.pid");
     repo.write(
         "plan.toml",
-        &format!(
-            r#"
-name = "p"
-[defaults]
-agent = "shell"
-kill_grace = "500ms"
-[[tasks]]
-name = "hang"
-prompt = '''trap "" TERM; sleep 300 & echo $! > {pid}.tmp; mv {pid}.tmp {pid}; echo x >> {pid}; wait'''
-[[tasks]]
-name = "later"
-prompt = "true"
-depends_on = ["hang"]
-"#,
-            pid = pid_file.display()
-        ),
+        &Plan::new()
+            .default("kill_grace", "500ms")
+            .shell_task("hang", &format!(r#"trap "" TERM; sleep 300 & echo $! > {pid}.tmp; mv {pid}.tmp {pid}; echo x >> {pid}; wait"#, pid = pid_file.display()))
+            .shell_task("later", "true")
+            .depends_on(&["hang"])
+            .to_toml(),
     );
     let child = repo
         .grove_cmd(&["run", "plan.toml", "--headless"])

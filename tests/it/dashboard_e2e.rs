@@ -49,32 +49,13 @@ fn the_dashboard_cancels_retries_merges_and_attaches() {
     let order = ["quick", "flaky", "hang", "waiter"];
     let mut dash = Tty::run(
         &repo,
-        &format!(
-            r#"
-name = "live"
-[defaults]
-agent = "shell"
-kill_grace = "1s"
-
-[[tasks]]
-name = "quick"
-prompt = "echo quick work > quick.txt; echo quick done"
-
-[[tasks]]
-name = "flaky"
-prompt = "if [ -e '{marker}' ]; then echo flaky ok; exit 0; fi; echo 'flaky: no marker yet'; exit 1"
-
-[[tasks]]
-name = "hang"
-prompt = "sleep 600 & echo $! > '{pid}.tmp'; mv '{pid}.tmp' '{pid}'; echo hanging; wait"
-
-[[tasks]]
-name = "waiter"
-prompt = "printf 'your name? '; read answer; echo \"got $answer\"; [ \"$answer\" = hello ]"
-"#,
-            marker = marker.display(),
-            pid = hang_pid.display(),
-        ),
+        &Plan::named("live")
+            .default("kill_grace", "1s")
+            .shell_task("quick", "echo quick work > quick.txt; echo quick done")
+            .shell_task("flaky", &format!("if [ -e '{marker}' ]; then echo flaky ok; exit 0; fi; echo 'flaky: no marker yet'; exit 1", marker = marker.display()))
+            .shell_task("hang", &format!("sleep 600 & echo $! > '{pid}.tmp'; mv '{pid}.tmp' '{pid}'; echo hanging; wait", pid = hang_pid.display()))
+            .shell_task("waiter", r#"printf 'your name? '; read answer; echo "got $answer"; [ "$answer" = hello ]"#)
+            .to_toml(),
         &[],
     );
 

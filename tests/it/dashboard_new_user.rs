@@ -182,15 +182,9 @@ fn small_screens_keep_what_matters_200x50() {
 fn popups_close_on_q_and_show_all_their_text(size: (u16, u16)) {
     let repo = Repo::new();
     let long = format!("{}END-OF-LINE", "x".repeat(220));
-    let plan = format!(
-        r#"
-name = "views"
-[[tasks]]
-name = "writer"
-agent = "shell"
-prompt = "echo {long} > long.txt; seq 1 80 > many.txt # a prompt long enough to wrap in the details view: PROMPT-END"
-"#
-    );
+    let plan = Plan::named("views")
+        .shell_task("writer", &format!("echo {long} > long.txt; seq 1 80 > many.txt # a prompt long enough to wrap in the details view: PROMPT-END"))
+        .to_toml();
     let mut dash = run_sized(&repo, &plan, size);
     wait_status(&dash, "writer", "succeeded");
     dismiss_summary(&mut dash);

@@ -405,17 +405,13 @@ prompt = "two words; $(touch pwned) `touch pwned2` | cat"
 fn a_base_given_as_a_commit_cannot_be_merged_into() {
     let repo = Repo::new();
     let head = repo.git(&["rev-parse", "HEAD"]);
-    let (out, results) = repo.run_plan(&format!(
-        r#"
-name = "p"
-base = "{head}"
-[[tasks]]
-name = "t"
-agent = "shell"
-merge = "auto"
-prompt = "echo x > x.txt"
-"#
-    ));
+    let (out, results) = repo.run_plan(
+        &Plan::new()
+            .set("base", &head)
+            .shell_task("t", "echo x > x.txt")
+            .with("merge", "auto")
+            .to_toml(),
+    );
     // The task succeeded, but its work did not reach a branch.
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let merge = &task(&results, "t")["merge"];

@@ -66,32 +66,33 @@ fn escaped_grandchildren_are_stopped_when_the_agent_or_its_check_exits_or_times_
         dir.join("check.pid"),
         dir.join("times-out.pid"),
     ]);
-    let plan = format!(
-        r#"
-name = "orphans"
-[defaults]
-agent = "shell"
-kill_grace = "200ms"
-[[tasks]]
-name = "exits"
-prompt = '''{exits} exit 0'''
-check = '''{check} exit 0'''
-[[tasks]]
-name = "times-out"
-timeout = "2s"
-prompt = '''{times_out} sleep 1000'''
-# While grove runs on: the stopped grandchild, re-parented to grove, is reaped, not a zombie.
-[[tasks]]
-name = "reaped"
-depends_on = ["exits"]
-prompt = '''pid=$(cat {exits_pid}); {reaped} exit 0'''
-"#,
-        exits = escape(&escaped.0[0]),
-        check = escape(&escaped.0[1]),
-        times_out = escape(&escaped.0[2]),
-        exits_pid = escaped.0[0].display(),
-        reaped = sh_wait_until("[ ! -e /proc/$pid ]"),
-    );
+    let plan = Plan::named("orphans")
+        .default("kill_grace", "200ms")
+        .shell_task(
+            "exits",
+            &format!("{exits} exit 0", exits = escape(&escaped.0[0])),
+        )
+        .with(
+            "check",
+            format!("{check} exit 0", check = escape(&escaped.0[1])),
+        )
+        .shell_task(
+            "times-out",
+            &format!("{times_out} sleep 1000", times_out = escape(&escaped.0[2])),
+        )
+        .timeout("2s")
+        // While grove runs on: the stopped grandchild, re-parented to grove, is reaped, not a
+        // zombie.
+        .shell_task(
+            "reaped",
+            &format!(
+                "pid=$(cat {exits_pid}); {reaped} exit 0",
+                exits_pid = escaped.0[0].display(),
+                reaped = sh_wait_until("[ ! -e /proc/$pid ]")
+            ),
+        )
+        .depends_on(&["exits"])
+        .to_toml();
     let (out, results) = repo.run_plan(&plan);
     assert_eq!(
         task(&results, "exits")["status"],
@@ -113,17 +114,13 @@ prompt = '''pid=$(cat {exits_pid}); {reaped} exit 0'''
 fn escaped_grandchildren_are_stopped_when_sigint_cancels_the_run() {
     let repo = Repo::new();
     let escaped = Escaped(vec![repo.home.path().join("cancelled.pid")]);
-    let plan = format!(
-        r#"
-name = "orphans"
-[[tasks]]
-name = "cancelled"
-agent = "shell"
-kill_grace = "200ms"
-prompt = '''{} sleep 1000'''
-"#,
-        escape(&escaped.0[0])
-    );
+    let plan = Plan::named("orphans")
+        .shell_task(
+            "cancelled",
+            &format!("{} sleep 1000", escape(&escaped.0[0])),
+        )
+        .with("kill_grace", "200ms")
+        .to_toml();
     let mut grove = spawn_run(&repo, &plan);
     let run_id = the_run(&repo);
     wait_for("the grandchild to start", || {

@@ -69,21 +69,12 @@ fn a_pane_keeps_its_scrollback_and_the_attempt_log_keeps_everything() {
     let repo = Repo::new();
     let panes = run_to_end(
         &repo,
-        &format!(
-            r#"
-name = "history"
-[defaults]
-agent = "shell"
-scrollback = 50
-[[tasks]]
-name = "short"
-prompt = "seq 1 {LINES}"
-[[tasks]]
-name = "long"
-prompt = "seq 1 {LINES}"
-scrollback = 400
-"#
-        ),
+        &Plan::named("history")
+            .default("scrollback", 50)
+            .shell_task("short", &format!("seq 1 {LINES}"))
+            .shell_task("long", &format!("seq 1 {LINES}"))
+            .with("scrollback", 400)
+            .to_toml(),
     );
     // The last line printed ends with a newline, so the cursor sits on an empty bottom row and
     // the live screen starts ROWS - 1 lines before the end.
@@ -135,15 +126,9 @@ fn huge_counts_in_escape_sequences_lose_no_output() {
     let repo = Repo::new();
     const FLOOD: usize = 200;
     // Counts the terminal model loops over, as large as a sequence can ask.
-    let (out, results) = repo.run_plan(&format!(
-        r#"
-name = "counts"
-[[tasks]]
-name = "flood"
-agent = "shell"
-prompt = '''i=0; while [ $i -lt {FLOOD} ]; do printf '\033[999999999@\033[999999999L\033[999999999T'; i=$((i+1)); done; echo 'the last line' '''
-"#
-    ));
+    let (out, results) = repo.run_plan(&Plan::named("counts")
+        .shell_task("flood", &format!(r#"i=0; while [ $i -lt {FLOOD} ]; do printf '\033[999999999@\033[999999999L\033[999999999T'; i=$((i+1)); done; echo 'the last line' "#))
+        .to_toml());
     assert!(out.status.success(), "{}", text(&out));
     let log = std::fs::read(
         repo.run_dir(&run_id(&out))
@@ -179,17 +164,16 @@ fn the_attempt_log_does_not_wait_for_the_terminal_model() {
         .unwrap()
         .join(".grove/runs/$GROVE_RUN_ID/agents/$GROVE_TASK/attempt-1.log");
     // The agent prints its last line only once its first one is in the log: two reads.
-    let plan = format!(
-        r#"
-name = "slow-model"
-[[tasks]]
-name = "printer"
-agent = "shell"
-prompt = '''{} echo first; {} echo last'''
-"#,
-        sh_wait_for_file(&held),
-        sh_wait_until(&format!("grep -q first \"{}\"", log.display()))
-    );
+    let plan = Plan::named("slow-model")
+        .shell_task(
+            "printer",
+            &format!(
+                "{} echo first; {} echo last",
+                sh_wait_for_file(&held),
+                sh_wait_until(&format!("grep -q first \"{}\"", log.display()))
+            ),
+        )
+        .to_toml();
     let (release, released) = std::sync::mpsc::channel::<()>();
     let mut released = Some(released);
     let mut holder = None;

@@ -184,30 +184,22 @@ fn a_full_disk_is_said_and_leaves_the_journal_whole() {
     let go = |n: u32| repo.home.path().join(format!("go{n}"));
     // The first task's journal lines are longer than a page (its prompt is in them), so on the
     // full disk part of one fits and the rest does not: a short write.
-    let plan = format!(
-        r#"
-name = "full"
-max_parallel = 3
-[defaults]
-agent = "shell"
-# Nothing grove removes frees space on the full disk.
-keep_worktrees = "always"
-[[tasks]]
-name = "first"
-prompt = '''# {pad}
-{wait1}'''
-[[tasks]]
-name = "second"
-prompt = '''{wait2}'''
-[[tasks]]
-name = "third"
-prompt = '''{wait3}'''
-"#,
-        pad = "x".repeat(6000),
-        wait1 = sh_wait_for_file(&go(1)),
-        wait2 = sh_wait_for_file(&go(2)),
-        wait3 = sh_wait_for_file(&go(3)),
-    );
+    let plan = Plan::named("full")
+        .set("max_parallel", 3)
+        // Nothing grove removes frees space on the full disk.
+        .default("keep_worktrees", "always")
+        .shell_task(
+            "first",
+            &format!(
+                "# {pad}
+{wait1}",
+                pad = "x".repeat(6000),
+                wait1 = sh_wait_for_file(&go(1))
+            ),
+        )
+        .shell_task("second", &sh_wait_for_file(&go(2)))
+        .shell_task("third", &sh_wait_for_file(&go(3)))
+        .to_toml();
     let mut grove = spawn_run(&repo, &plan);
     let out_file = std::fs::read_dir(repo.home.path())
         .unwrap()

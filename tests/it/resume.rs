@@ -38,21 +38,11 @@ fn kill_9_while_agents_run_then_resume_keeps_finished_work_and_restarts_the_rest
     let log = agent_log(&repo);
     // `blocked` ignores SIGHUP and SIGTERM (so closing its terminal does not end it) and has a
     // grandchild; its first attempt never ends by itself.
-    let plan = format!(
-        r#"
-name = "p"
-[defaults]
-agent = "shell"
-kill_grace = "300ms"
-[[tasks]]
-name = "done"
-prompt = '''echo "done $GROVE_ATTEMPT $$" >> {log}; echo finished > done.txt'''
-[[tasks]]
-name = "blocked"
-prompt = '''trap "" HUP TERM; echo "blocked $GROVE_ATTEMPT $$" >> {log}; echo "work of $GROVE_ATTEMPT" > work.txt; if [ "$GROVE_ATTEMPT" = 1 ]; then sleep 300 & echo "child $GROVE_ATTEMPT $!" >> {log}; while true; do sleep 0.1; done; fi'''
-"#,
-        log = log.display()
-    );
+    let plan = Plan::new()
+        .default("kill_grace", "300ms")
+        .shell_task("done", &format!(r#"echo "done $GROVE_ATTEMPT $$" >> {log}; echo finished > done.txt"#, log = log.display()))
+        .shell_task("blocked", &format!(r#"trap "" HUP TERM; echo "blocked $GROVE_ATTEMPT $$" >> {log}; echo "work of $GROVE_ATTEMPT" > work.txt; if [ "$GROVE_ATTEMPT" = 1 ]; then sleep 300 & echo "child $GROVE_ATTEMPT $!" >> {log}; while true; do sleep 0.1; done; fi"#, log = log.display()))
+        .to_toml();
     let (run_id, _grove) =
         kill_run_when(&repo, &plan, "done to succeed while blocked runs", |id| {
             let child_started = lines(&log).iter().any(|l| l.starts_with("child 1"));
@@ -202,16 +192,9 @@ fn kill_9_during_a_commit_then_resume_loses_no_file() {
     let log = agent_log(&repo);
     // Thousands of new files make committing them take a while; the kill comes as soon as the
     // agent has exited, when grove commits.
-    let plan = format!(
-        r#"
-name = "p"
-[[tasks]]
-name = "writer"
-agent = "shell"
-prompt = '''echo "writer $GROVE_ATTEMPT $$" >> {log}; i=0; while [ $i -lt 3000 ]; do echo "$i" > "f$i.txt"; i=$((i+1)); done'''
-"#,
-        log = log.display()
-    );
+    let plan = Plan::new()
+        .shell_task("writer", &format!(r#"echo "writer $GROVE_ATTEMPT $$" >> {log}; i=0; while [ $i -lt 3000 ]; do echo "$i" > "f$i.txt"; i=$((i+1)); done"#, log = log.display()))
+        .to_toml();
     let (run_id, _grove) = kill_run_when(&repo, &plan, "the agent to exit", |id| {
         std::fs::read_to_string(repo.run_dir(id).join("audit.log"))
             .is_ok_and(|audit| audit.contains("\"event\":\"exit\""))
@@ -318,32 +301,18 @@ fn kill_at(delay: Duration, kill_resume: Option<Duration>) {
     let repo = Repo::new();
     repo.git(&["branch", "target"]);
     let log = agent_log(&repo);
-    let plan = format!(
-        r#"
-name = "p"
-base = "target"
-[defaults]
-agent = "shell"
-merge = "auto"
-kill_grace = "200ms"
-backoff = {{ initial = "200ms", jitter = 0.0 }}
-[[tasks]]
-name = "a"
-prompt = '''echo "a $GROVE_ATTEMPT $$" >> {log}; echo a > a.txt'''
-[[tasks]]
-name = "b"
-retries = 1
-prompt = '''echo "b $GROVE_ATTEMPT $$" >> {log}; echo "b $GROVE_ATTEMPT" > b.txt; [ "$GROVE_ATTEMPT" != 1 ]'''
-[[tasks]]
-name = "c"
-depends_on = ["a"]
-prompt = '''echo "c $GROVE_ATTEMPT $$" >> {log}; sleep 1; echo c > c.txt'''
-[[tasks]]
-name = "d"
-prompt = '''trap "" HUP; echo "d $GROVE_ATTEMPT $$" >> {log}; sleep 3; echo d > d.txt'''
-"#,
-        log = log.display()
-    );
+    let plan = Plan::new()
+        .set("base", "target")
+        .default("merge", "auto")
+        .default("kill_grace", "200ms")
+        .default("backoff", Raw(r#"{ initial = "200ms", jitter = 0.0 }"#))
+        .shell_task("a", &format!(r#"echo "a $GROVE_ATTEMPT $$" >> {log}; echo a > a.txt"#, log = log.display()))
+        .shell_task("b", &format!(r#"echo "b $GROVE_ATTEMPT $$" >> {log}; echo "b $GROVE_ATTEMPT" > b.txt; [ "$GROVE_ATTEMPT" != 1 ]"#, log = log.display()))
+        .retries(1)
+        .shell_task("c", &format!(r#"echo "c $GROVE_ATTEMPT $$" >> {log}; sleep 1; echo c > c.txt"#, log = log.display()))
+        .depends_on(&["a"])
+        .shell_task("d", &format!(r#"trap "" HUP; echo "d $GROVE_ATTEMPT $$" >> {log}; sleep 3; echo d > d.txt"#, log = log.display()))
+        .to_toml();
     let mut grove = spawn_run(&repo, &plan);
     let run_id = the_run(&repo);
     std::thread::sleep(delay);
@@ -575,26 +544,24 @@ fn a_race_sibling_discarded_before_the_kill_is_not_run_again_on_resume() {
     // job.1 passes at once and is picked; job.2 ignores SIGTERM, so it is still being stopped
     // (its grace is 2 s) when grove is killed. A second start of job.2 would end at once, so
     // the run still finishes if it wrongly runs again.
-    let plan = format!(
-        r#"
-name = "p"
-max_parallel = 2
-[[tasks]]
-name = "job"
-agent = "shell"
-replicas = 2
-pick = "first-passing"
-kill_grace = "2s"
-prompt = '''
-echo "$GROVE_TASK $GROVE_ATTEMPT $$" >> {log}
+    let plan = Plan::new()
+        .set("max_parallel", 2)
+        .shell_task(
+            "job",
+            &format!(
+                r#"echo "$GROVE_TASK $GROVE_ATTEMPT $$" >> {log}
 case "$GROVE_TASK/$GROVE_ATTEMPT" in
   job.1/*) echo one > one.txt ;;
   job.2/1) trap "" TERM; while true; do sleep 0.1; done ;;
 esac
-'''
 "#,
-        log = log.display()
-    );
+                log = log.display()
+            ),
+        )
+        .with("replicas", 2)
+        .with("pick", "first-passing")
+        .with("kill_grace", "2s")
+        .to_toml();
     let (run_id, _grove) = kill_run_when(&repo, &plan, "job.2 to be discarded", |id| {
         let entries = journal(&repo, id);
         let job2_started = entries
@@ -654,20 +621,16 @@ fn a_resume_that_cannot_open_the_audit_log_exits_1_and_can_be_retried() {
 /// A plan whose `done` task succeeds at once and whose `slow` task runs until `go` exists in the
 /// test's home.
 fn merge_later_plan(repo: &Repo) -> String {
-    format!(
-        r#"
-name = "p"
-[defaults]
-agent = "shell"
-[[tasks]]
-name = "done"
-prompt = "echo done > done.txt"
-[[tasks]]
-name = "slow"
-prompt = '''while [ ! -e {go} ]; do sleep 0.1; done; echo slow > slow.txt'''
-"#,
-        go = repo.home.path().join("go").display()
-    )
+    Plan::new()
+        .shell_task("done", "echo done > done.txt")
+        .shell_task(
+            "slow",
+            &format!(
+                "while [ ! -e {go} ]; do sleep 0.1; done; echo slow > slow.txt",
+                go = repo.home.path().join("go").display()
+            ),
+        )
+        .to_toml()
 }
 
 fn done_succeeded(repo: &Repo, run_id: &str) -> bool {

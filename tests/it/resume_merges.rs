@@ -12,22 +12,21 @@ use crate::support::*;
 #[test]
 fn resume_finishes_the_interrupted_merge_before_the_one_queued_behind_it() {
     let repo = Repo::new();
-    let plan = format!(
-        r#"
-name = "p"
-max_parallel = 2
-[defaults]
-agent = "shell"
-merge = "auto"
-[[tasks]]
-name = "first"
-prompt = '''{} echo first > first.txt'''
-[[tasks]]
-name = "second"
-prompt = "echo second > second.txt; echo '# second' > README.md"
-"#,
-        repo.wait_for_state("second", "succeeded")
-    );
+    let plan = Plan::new()
+        .set("max_parallel", 2)
+        .default("merge", "auto")
+        .shell_task(
+            "first",
+            &format!(
+                "{} echo first > first.txt",
+                repo.wait_for_state("second", "succeeded")
+            ),
+        )
+        .shell_task(
+            "second",
+            "echo second > second.txt; echo '# second' > README.md",
+        )
+        .to_toml();
     // Another grove merging in the repository holds the merges up (they wait for their turn),
     // so both requests are journaled while neither merge has done anything yet.
     let merge_turn = hold_flock(&repo.path().join(".git/grove/merge.lock"));
@@ -63,17 +62,16 @@ prompt = "echo second > second.txt; echo '# second' > README.md"
 fn a_refused_automatic_merge_makes_the_run_exit_1() {
     let repo = Repo::new();
     let readme = repo.path().join("README.md");
-    let plan = format!(
-        r#"
-name = "p"
-[[tasks]]
-name = "t"
-agent = "shell"
-merge = "auto"
-prompt = "echo t > t.txt; echo '# edited by the user' > '{}'"
-"#,
-        readme.display()
-    );
+    let plan = Plan::new()
+        .shell_task(
+            "t",
+            &format!(
+                "echo t > t.txt; echo '# edited by the user' > '{}'",
+                readme.display()
+            ),
+        )
+        .with("merge", "auto")
+        .to_toml();
     let (out, results) = repo.run_plan(&plan);
     let t = task(&results, "t");
     assert_eq!(t["status"], "succeeded", "{t:#}");

@@ -31,23 +31,20 @@ git add outcomes.txt work.txt && git commit -q -m "the agent's own commit"
 "#;
 
 fn jail_plan() -> String {
-    format!(
-        r#"
-name = "jail"
-strategy = "sequential"
-[defaults]
-agent = "shell"
-keep_worktrees = "always"
-[[tasks]]
-name = "sibling"
-prompt = "echo mine > sibling.txt"
-[[tasks]]
-name = "jailed"
-setup = ["echo setup >> ../../../../README.md || echo SETUP-DENIED"]
-check = "echo check >> ../../../../README.md || echo CHECK-DENIED"
-prompt = '''{JAILED}'''
-"#
-    )
+    Plan::named("jail")
+        .set("strategy", "sequential")
+        .default("keep_worktrees", "always")
+        .shell_task("sibling", "echo mine > sibling.txt")
+        .shell_task("jailed", JAILED)
+        .with(
+            "setup",
+            Raw(r#"["echo setup >> ../../../../README.md || echo SETUP-DENIED"]"#),
+        )
+        .with(
+            "check",
+            "echo check >> ../../../../README.md || echo CHECK-DENIED",
+        )
+        .to_toml()
 }
 
 #[test]

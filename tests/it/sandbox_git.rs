@@ -9,22 +9,20 @@ use crate::support::*;
 /// file through the clean filter `evil`, configured (by `rewire`, in a repository it made) to
 /// create `$main/escaped`.
 fn rewiring_plan(rewire: &str) -> String {
-    format!(
-        r#"
-name = "rewire"
-[[tasks]]
-name = "a"
-agent = "shell"
-prompt = '''
-main=$(cd ../../../.. && pwd)
+    Plan::named("rewire")
+        .shell_task(
+            "a",
+            &format!(
+                r#"main=$(cd ../../../.. && pwd)
 admin=$(git rev-parse --absolute-git-dir)
 evil() {{ git config -f "$1" filter.evil.clean "touch $main/escaped; cat"; }}
 {rewire}
 echo '* filter=evil' > .gitattributes
 echo work > work.txt
-'''
 "#
-    )
+            ),
+        )
+        .to_toml()
 }
 
 /// Runs the plan, and checks that nothing ran or was written outside the worktree and that the

@@ -10,22 +10,12 @@ use std::time::Duration;
 
 /// A plan whose agent ignores SIGTERM and leaves a grandchild; its pids go to the agent log.
 fn stubborn_plan(repo: &Repo, kill_grace: &str) -> String {
-    format!(
-        r#"
-name = "sig"
-[defaults]
-agent = "shell"
-kill_grace = "{kill_grace}"
-[[tasks]]
-name = "stubborn"
-prompt = '''trap "" TERM; echo "stubborn $GROVE_ATTEMPT $$" >> {log}; sleep 300 & echo "child $GROVE_ATTEMPT $!" >> {log}; wait'''
-[[tasks]]
-name = "queued"
-depends_on = ["stubborn"]
-prompt = "true"
-"#,
-        log = agent_log(repo).display()
-    )
+    Plan::named("sig")
+        .default("kill_grace", kill_grace)
+        .shell_task("stubborn", &format!(r#"trap "" TERM; echo "stubborn $GROVE_ATTEMPT $$" >> {log}; sleep 300 & echo "child $GROVE_ATTEMPT $!" >> {log}; wait"#, log = agent_log(repo).display()))
+        .shell_task("queued", "true")
+        .depends_on(&["stubborn"])
+        .to_toml()
 }
 
 /// grove running the stubborn plan, once the agent's grandchild runs; with the run id.
@@ -220,24 +210,13 @@ fn ctrl_z_stops_the_agents_and_their_clocks_until_fg() {
     // always finds them running. Their timeout is 5 s; suspended for longer than that, they
     // still must not time out, because the clock stops with them.
     let go = repo.home.path().join("go");
-    let plan = format!(
-        r#"
-name = "tstp"
-[[tasks]]
-name = "slow"
-agent = "shell"
-timeout = "5s"
-prompt = '''echo "slow $GROVE_ATTEMPT $$" >> {log}; while [ ! -e {go} ]; do sleep 0.1; done; echo done > done.txt'''
-[[tasks]]
-name = "checked"
-agent = "shell"
-timeout = "5s"
-prompt = "echo checked > checked.txt"
-check = '''echo "check $GROVE_ATTEMPT $$" >> {log}; while [ ! -e {go} ]; do sleep 0.1; done'''
-"#,
-        log = log.display(),
-        go = go.display()
-    );
+    let plan = Plan::named("tstp")
+        .shell_task("slow", &format!(r#"echo "slow $GROVE_ATTEMPT $$" >> {log}; while [ ! -e {go} ]; do sleep 0.1; done; echo done > done.txt"#, log = log.display(), go = go.display()))
+        .timeout("5s")
+        .shell_task("checked", "echo checked > checked.txt")
+        .timeout("5s")
+        .with("check", format!(r#"echo "check $GROVE_ATTEMPT $$" >> {log}; while [ ! -e {go} ]; do sleep 0.1; done"#, log = log.display(), go = go.display()))
+        .to_toml();
     let plan_path = repo.home.path().join("plan.toml");
     std::fs::write(&plan_path, plan).unwrap();
     let mut shell = Shell::start(&repo);

@@ -43,28 +43,26 @@ fn time_of(spans: &[(String, u128, String)], kind: &str, task: &str) -> u128 {
 fn sequential_runs_in_plan_order_and_passes_output() {
     let repo = Repo::new();
     let log = repo.path().join("spans.log");
-    let plan = format!(
-        r#"
-name = "p"
-strategy = "sequential"
-pass_output = true
-max_parallel = 4
-[defaults]
-agent = "shell"
-[[tasks]]
-name = "a"
-prompt = '''{a} echo "output of a"; exit 0'''
-[[tasks]]
-name = "b"
-prompt = '''{b} echo "output of b"; exit 0'''
-[[tasks]]
-name = "c"
-prompt = '''{c} exit 0'''
-"#,
-        a = logging(&log, "0.2", ""),
-        b = logging(&log, "0.2", ""),
-        c = logging(&log, "0.1", ""),
-    );
+    let plan = Plan::new()
+        .set("strategy", "sequential")
+        .set("pass_output", true)
+        .set("max_parallel", 4)
+        .shell_task(
+            "a",
+            &format!(
+                r#"{a} echo "output of a"; exit 0"#,
+                a = logging(&log, "0.2", "")
+            ),
+        )
+        .shell_task(
+            "b",
+            &format!(
+                r#"{b} echo "output of b"; exit 0"#,
+                b = logging(&log, "0.2", "")
+            ),
+        )
+        .shell_task("c", &format!("{c} exit 0", c = logging(&log, "0.1", "")))
+        .to_toml();
     let (out, results) = repo.run_plan(&plan);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(results["strategy"], "sequential");
@@ -152,26 +150,15 @@ fn sequential_stop_on_failure_skips_the_rest() {
 fn fallback_stops_at_the_first_success_and_exits_0() {
     let repo = Repo::new();
     let log = repo.path().join("spans.log");
-    let plan = format!(
-        r#"
-name = "p"
-strategy = "fallback"
-[defaults]
-agent = "shell"
-[[tasks]]
-name = "first"
-prompt = '''{a} exit 1'''
-[[tasks]]
-name = "second"
-prompt = '''{b} true'''
-[[tasks]]
-name = "third"
-prompt = '''{c} true'''
-"#,
-        a = logging(&log, "0.1", ""),
-        b = logging(&log, "0.1", ""),
-        c = logging(&log, "0.1", ""),
-    );
+    let plan = Plan::new()
+        .set("strategy", "fallback")
+        .shell_task(
+            "first",
+            &format!("{a} exit 1", a = logging(&log, "0.1", "")),
+        )
+        .shell_task("second", &format!("{b} true", b = logging(&log, "0.1", "")))
+        .shell_task("third", &format!("{c} true", c = logging(&log, "0.1", "")))
+        .to_toml();
     let (out, results) = repo.run_plan(&plan);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(task(&results, "first")["status"], "failed");
@@ -245,26 +232,28 @@ fn batched_chunks_wait_for_each_other() {
 fn fail_fast_cancels_running_agents_and_skips_pending() {
     let repo = Repo::new();
     let pid_file = repo.path().join("slow.pid");
-    let (out, results) = repo.run_plan(&format!(
-        r#"
-name = "p"
-fail_fast = true
-max_parallel = 2
-[defaults]
-agent = "shell"
-kill_grace = "300ms"
-[[tasks]]
-name = "slow"
-prompt = '''sleep 300 & echo $! > {pid}; wait'''
-[[tasks]]
-name = "broken"
-prompt = '''while [ ! -s {pid} ]; do sleep 0.05; done; exit 1'''
-[[tasks]]
-name = "later"
-prompt = "true"
-"#,
-        pid = pid_file.display()
-    ));
+    let (out, results) = repo.run_plan(
+        &Plan::new()
+            .set("fail_fast", true)
+            .set("max_parallel", 2)
+            .default("kill_grace", "300ms")
+            .shell_task(
+                "slow",
+                &format!(
+                    "sleep 300 & echo $! > {pid}; wait",
+                    pid = pid_file.display()
+                ),
+            )
+            .shell_task(
+                "broken",
+                &format!(
+                    "while [ ! -s {pid} ]; do sleep 0.05; done; exit 1",
+                    pid = pid_file.display()
+                ),
+            )
+            .shell_task("later", "true")
+            .to_toml(),
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert_eq!(task(&results, "broken")["status"], "failed");
     let slow = task(&results, "slow");
@@ -331,25 +320,15 @@ fn a_dependent_task_starts_with_its_dependencies_files() {
 fn conflicting_dependencies_fail_the_task_before_it_starts() {
     let repo = Repo::new();
     let marker = repo.path().join("started");
-    let (out, results) = repo.run_plan(&format!(
-        r#"
-name = "p"
-[defaults]
-agent = "shell"
-retries = 2
-[[tasks]]
-name = "x"
-prompt = "echo x > README.md"
-[[tasks]]
-name = "y"
-prompt = "echo y > README.md"
-[[tasks]]
-name = "z"
-depends_on = ["x", "y"]
-prompt = "touch {}"
-"#,
-        marker.display()
-    ));
+    let (out, results) = repo.run_plan(
+        &Plan::new()
+            .default("retries", 2)
+            .shell_task("x", "echo x > README.md")
+            .shell_task("y", "echo y > README.md")
+            .shell_task("z", &format!("touch {}", marker.display()))
+            .depends_on(&["x", "y"])
+            .to_toml(),
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let z = task(&results, "z");
     assert_eq!(z["status"], "failed");

@@ -169,7 +169,7 @@ fn the_real_dashboard_rings_the_bell_when_an_agent_waits() {
     });
     let mut output = Vec::new();
     let mut parser = vt100::Parser::new(40, 120, 0);
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + DEADLINE;
     let mut shown_waiting = false;
     while Instant::now() < deadline {
         let Ok(chunk) = rx.recv_timeout(Duration::from_millis(100)) else {

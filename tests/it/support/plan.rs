@@ -18,9 +18,15 @@ pub trait Toml {
     fn toml(&self) -> String;
 }
 
-impl Toml for &str {
+impl Toml for str {
     fn toml(&self) -> String {
         quote(self)
+    }
+}
+
+impl<T: Toml + ?Sized> Toml for &T {
+    fn toml(&self) -> String {
+        (**self).toml()
     }
 }
 
