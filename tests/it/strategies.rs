@@ -179,23 +179,22 @@ fn batched_chunks_wait_for_each_other() {
     let log = repo.path().join("spans.log");
     // `a` ends only after `b` has started: the tasks of a chunk must run side by side.
     let b_started = repo.home.path().join("b-started");
-    let tasks: String = ["a", "b", "c", "d", "e"]
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            // Different lengths inside a chunk, so a chunk's end is its slowest task's end.
-            let sleep = if i % 2 == 0 { "0.5" } else { "0.1" };
-            let prompt = match *n {
-                "a" => logging(&log, "0", &sh_wait_for_file(&b_started)),
-                "b" => logging(&log, sleep, &format!("touch '{}';", b_started.display())),
-                _ => logging(&log, sleep, ""),
-            };
-            format!("[[tasks]]\nname = \"{n}\"\nprompt = '''{prompt} exit 0'''\n")
-        })
-        .collect();
-    let plan = format!(
-        "name = \"p\"\nstrategy = \"batched\"\nbatch_size = 2\npass_output = true\nmax_parallel = 4\n[defaults]\nagent = \"shell\"\n{tasks}"
-    );
+    let mut plan = Plan::new()
+        .set("strategy", "batched")
+        .set("batch_size", 2)
+        .set("pass_output", true)
+        .set("max_parallel", 4);
+    for (i, n) in ["a", "b", "c", "d", "e"].iter().enumerate() {
+        // Different lengths inside a chunk, so a chunk's end is its slowest task's end.
+        let sleep = if i % 2 == 0 { "0.5" } else { "0.1" };
+        let prompt = match *n {
+            "a" => logging(&log, "0", &sh_wait_for_file(&b_started)),
+            "b" => logging(&log, sleep, &format!("touch '{}';", b_started.display())),
+            _ => logging(&log, sleep, ""),
+        };
+        plan = plan.shell_task(n, &format!("{prompt} exit 0"));
+    }
+    let plan = plan.to_toml();
     let (out, results) = repo.run_plan(&plan);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(results["strategy"], "batched");
@@ -380,18 +379,11 @@ depends_on = ["b"]
 fn parallel_starts_pending_tasks_in_plan_order() {
     let repo = Repo::new();
     let log = repo.path().join("spans.log");
-    let tasks: String = ["e", "d", "c", "b", "a"]
-        .iter()
-        .map(|n| {
-            format!(
-                "[[tasks]]\nname = \"{n}\"\nprompt = '''{}'''\n",
-                logging(&log, "0.05", "")
-            )
-        })
-        .collect();
-    let (out, _) = repo.run_plan(&format!(
-        "name = \"p\"\nmax_parallel = 1\n[defaults]\nagent = \"shell\"\n{tasks}"
-    ));
+    let mut plan = Plan::new().set("max_parallel", 1);
+    for n in ["e", "d", "c", "b", "a"] {
+        plan = plan.shell_task(n, &logging(&log, "0.05", ""));
+    }
+    let (out, _) = repo.run_plan(&plan.to_toml());
     assert!(out.status.success(), "{}", text(&out));
     let starts: Vec<String> = spans(&log)
         .into_iter()
