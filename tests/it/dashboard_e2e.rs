@@ -388,7 +388,9 @@ fn sighup_while_the_summary_is_shown_closes_the_dashboard() {
     let repo = Repo::new();
     let mut dash = Tty::run(
         &repo,
-        "name = \"done\"\n[[tasks]]\nname = \"quick\"\nagent = \"shell\"\nprompt = \"echo done\"\n",
+        &Plan::named("done")
+            .shell_task("quick", "echo done")
+            .to_toml(),
         &[],
     );
     dash.wait_for("the summary", |s| s.contains("run finished").then_some(()));
@@ -434,23 +436,18 @@ fn exit_when_done_closes_by_itself_with_the_headless_exit_code() {
 
 #[test]
 fn keys_stay_responsive_while_agents_flood_their_terminals() {
+    const FLOOD: &str =
+        r#"yes "$GROVE_TASK floods its terminal with a long line of text, again and again""#;
     let repo = Repo::new();
     let order = ["one", "two", "three"];
     let mut dash = Tty::run(
         &repo,
-        r#"
-name = "flood"
-max_parallel = 3
-[defaults]
-agent = "shell"
-prompt = "yes \"$GROVE_TASK floods its terminal with a long line of text, again and again\""
-[[tasks]]
-name = "one"
-[[tasks]]
-name = "two"
-[[tasks]]
-name = "three"
-"#,
+        &Plan::named("flood")
+            .set("max_parallel", 3)
+            .shell_task("one", FLOOD)
+            .shell_task("two", FLOOD)
+            .shell_task("three", FLOOD)
+            .to_toml(),
         &[],
     );
     dash.wait_for("the three flooding", |s| {

@@ -134,16 +134,13 @@ fn listener() -> (std::net::TcpListener, u16) {
 }
 
 fn connect_plan(port: u16, network: bool) -> String {
-    format!(
-        r#"
-name = "net"
-[[tasks]]
-name = "net"
-agent = "shell"
-network = {network}
-prompt = "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", {port}), 5); print(\"CONNECTED\")'"
-"#
-    )
+    let connect = format!(
+        r#"python3 -c 'import socket; socket.create_connection(("127.0.0.1", {port}), 5); print("CONNECTED")'"#
+    );
+    Plan::named("net")
+        .shell_task("net", &connect)
+        .with("network", network)
+        .to_toml()
 }
 
 #[test]
@@ -186,7 +183,9 @@ fn without_landlock_an_explicit_sandbox_is_invalid_and_the_default_warns() {
     assert!(!repo.path().join(".grove").exists());
 
     let implied = repo.write_plan(
-        "name = \"y\"\n[[tasks]]\nname = \"a\"\nagent = \"shell\"\nprompt = \"echo agent > $HOME/file\"\n",
+        &Plan::named("y")
+            .shell_task("a", "echo agent > $HOME/file")
+            .to_toml(),
     );
     let out = repo
         .grove_cmd(&["run", implied.to_str().unwrap(), "--headless"])
@@ -205,7 +204,10 @@ fn without_landlock_an_explicit_sandbox_is_invalid_and_the_default_warns() {
 fn a_task_held_for_low_memory_starts_once_the_floor_is_lowered() {
     let repo = Repo::new().confined();
     let plan = repo.write_plan(
-        "name = \"mem\"\nmin_free_memory = \"1000T\"\n[[tasks]]\nname = \"a\"\nagent = \"shell\"\nprompt = \"echo ran > ran.txt\"\n",
+        &Plan::named("mem")
+            .set("min_free_memory", "1000T")
+            .shell_task("a", "echo ran > ran.txt")
+            .to_toml(),
     );
     let floor = repo.home.path().join("floor");
     let output = repo.home.path().join("out.txt");
