@@ -551,7 +551,6 @@ fn background_panic_child() {
     use grove::engine::api::Command;
     let repo = Repo::new();
     let pid_file = repo.home.path().join("agent.pid");
-    let path = repo.home.path().join("plan.toml");
     // The engine runs in this process, without the test's user config: the plan lets the
     // agent write its pid file.
     let plan = format!(
@@ -559,18 +558,10 @@ fn background_panic_child() {
         repo.home.path().display().to_string(),
         stubborn_task("sleeper", &pid_file)
     );
-    std::fs::write(&path, plan).unwrap();
-    let plan = grove::plan::load(&path).unwrap();
-    let target = grove::plan::resolve_repo(&plan, repo.path()).unwrap();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (plan, target) = engine::load(&repo, &plan);
     let pid_path = pid_file.clone();
-    let outcome = runtime.block_on(async move {
-        let (front, engine) = grove::engine::start(grove::engine::RunRequest {
-            plan,
-            repo: target,
-            pane_size: (24, 80),
-        })
-        .unwrap();
+    let outcome = engine::runtime().block_on(async move {
+        let (front, engine) = engine::start(plan, target, (24, 80));
         let commands = front.commands.clone();
         // Once the agent runs, the dashboard is on the terminal.
         std::thread::spawn(move || {

@@ -352,14 +352,8 @@ fn adhoc_run(
     let config = grove::plan::UserConfig::empty();
     let plan = grove::plan::grow::adhoc(repo.path(), &config);
     let target = grove::plan::resolve_repo(&plan, repo.path()).unwrap();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let (mut front, engine) = grove::engine::start(grove::engine::RunRequest {
-            plan,
-            repo: target,
-            pane_size: (24, 80),
-        })
-        .unwrap();
+    crate::support::engine::runtime().block_on(async {
+        let (mut front, engine) = crate::support::engine::start(plan, target, (24, 80));
         assert!(front.info.run_dir.is_dir(), "a live run has its records");
         drive(&mut front).await;
         front.commands.send(Command::Shutdown).unwrap();

@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
+use crate::support::engine;
 use crate::support::*;
 use grove::engine::api::{Command, Event, RunSummary};
-use grove::engine::{self, RunRequest};
 use grove::term::pane::Pane;
 
 const ROWS: u16 = 10;
@@ -26,22 +26,9 @@ fn run_on_engine(
     plan: &str,
     mut added: impl FnMut(Arc<Pane>) + Send,
 ) -> (Vec<Arc<Pane>>, RunSummary) {
-    let path = repo.home.path().join("plan.toml");
-    std::fs::write(&path, plan).unwrap();
-    let plan = grove::plan::load(&path).unwrap();
-    let target = grove::plan::resolve_repo(&plan, repo.path()).unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async move {
-        let (mut front, engine) = engine::start(RunRequest {
-            plan,
-            repo: target,
-            pane_size: (ROWS, 40),
-        })
-        .unwrap();
+    let (plan, target) = engine::load(repo, plan);
+    engine::runtime().block_on(async move {
+        let (mut front, engine) = engine::start(plan, target, (ROWS, 40));
         let mut panes = Vec::new();
         let summary = loop {
             match front.events.recv().await.expect("the engine ended early") {

@@ -420,14 +420,9 @@ prompt = '''echo "first $GROVE_ATTEMPT $$" >> {log}; echo one > one.txt; if [ "$
     std::fs::write(&plan_path, &text).unwrap();
     let plan = grove::plan::load_str(&text, &plan_path, grove::plan::PlanFormat::Toml).unwrap();
     let target = grove::plan::resolve_repo(&plan, repo.path()).unwrap();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let runtime = engine::runtime();
     let run_id = runtime.block_on(async {
-        let (mut front, _engine) = grove::engine::start(grove::engine::RunRequest {
-            plan,
-            repo: target,
-            pane_size: (24, 80),
-        })
-        .unwrap();
+        let (mut front, _engine) = engine::start(plan, target, (24, 80));
         front
             .commands
             .send(Command::AddTask {

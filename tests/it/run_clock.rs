@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use crate::support::engine::{self, finished};
 use crate::support::*;
-use grove::engine::api::{Command, Event, RunSummary};
-use grove::engine::{self, RunRequest};
+use grove::engine::api::Command;
 
 /// How long the finished run sits before the retry: far longer than the retry itself takes.
 const IDLE: Duration = Duration::from_secs(5);
@@ -13,30 +13,12 @@ const IDLE: Duration = Duration::from_secs(5);
 #[test]
 fn time_spent_finished_is_not_the_run_s_time() {
     let repo = Repo::new();
-    let path = repo.write_plan(
-        "name = \"clock\"\n[[tasks]]\nname = \"flaky\"\nagent = \"shell\"\nprompt = \"exit 1\"\n",
+    let (plan, target) = engine::load(
+        &repo,
+        &Plan::named("clock").shell_task("flaky", "exit 1").to_toml(),
     );
-    let plan = grove::plan::load(&path).unwrap();
-    let target = grove::plan::resolve_repo(&plan, repo.path()).unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async move {
-        let (mut front, engine) = engine::start(RunRequest {
-            plan,
-            repo: target,
-            pane_size: (24, 80),
-        })
-        .unwrap();
-        async fn finished(events: &mut tokio::sync::mpsc::UnboundedReceiver<Event>) -> RunSummary {
-            loop {
-                if let Event::RunFinished(s) = events.recv().await.expect("the engine ended") {
-                    return s;
-                }
-            }
-        }
+    engine::runtime().block_on(async move {
+        let (mut front, engine) = engine::start(plan, target, (24, 80));
         let first = finished(&mut front.events).await;
         tokio::time::sleep(IDLE).await;
         front

@@ -3,13 +3,14 @@
 //! built, not written out), the waits ([`wait_for`], [`sh_wait_for_file`]…, one poll and one
 //! deadline) and [`background`] (grove started in the background, killed, its journal read).
 //! The rest is named when needed: [`tty`] (a program in a real PTY read through vt100), [`dash`]
-//! (the dashboard drawn without a terminal), [`svg`], [`real_cli`] (the real Claude Code and
+//! (the dashboard drawn without a terminal), [`engine`] (the engine in this process), [`svg`], [`real_cli`] (the real Claude Code and
 //! Codex CLIs against a stand-in API) and [`tmpfs`] (a real small disk that fills up).
 // Each test module uses its part of the support; what one leaves unused is not dead.
 #![allow(dead_code)]
 
 pub mod background;
 pub mod dash;
+pub mod engine;
 pub mod plan;
 pub mod real_cli;
 pub mod repo;
