@@ -23,9 +23,20 @@
 //! - grove in the background (to kill or signal it): `spawn_run`, `kill_run_when`, `journal`.
 //! - The dashboard in a real PTY: `support::tty` (`Tty::run(&repo, &plan, &[])`, `wait_for` on
 //!   the parsed screen); without a terminal: `support::dash`.
+//! - The engine in this process: `support::engine` (`load`, `runtime`, `start`, `finished`).
 //! - Tests run on threads of this one process: never change process-wide state (environment,
 //!   current folder, signal dispositions, rlimits, umask) here; give a child process its own
-//!   (`repo.grove_cmd(..).env(..)`), and stop only processes the test started, by pid.
+//!   (`repo.grove_cmd(..).env(..)`), or run the test again alone in a child process
+//!   (`current_exe()` with `--exact` and `support::test_name(module_path!(), NAME)`). Stop only
+//!   processes the test started, by pid.
+//!
+//! Moving in a test file written the old way (`tests/NAME.rs` with `mod common;`): `git mv` it to
+//! `tests/it/NAME.rs` and add `mod NAME;` below; replace `mod common;`, `mod lifecycle;` and the
+//! `#[path = "support/…"] mod …;` lines by `use crate::support::*;` (plus `use
+//! crate::support::tty::*;`, `dash`, `real_cli`, `tmpfs` as used); `common::x` and
+//! `lifecycle::x` become `x`; the agents' shell waits are `sh_wait_for_file` / `sh_wait_until`
+//! (were `wait_for_file` / `wait_until`); `lifecycle::DEADLINE` and tty's are `DEADLINE`;
+//! `tty::wait_for_pid` is `wait_for_pid`.
 
 mod support;
 
