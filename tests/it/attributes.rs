@@ -8,10 +8,13 @@ use std::path::PathBuf;
 /// Runs `plan_tasks` (TOML for the tasks, merged automatically, worktrees kept) in `repo`;
 /// returns the task `t` from results.json.
 fn run_kept(repo: &Repo, prompt: &str) -> serde_json::Value {
-    let (out, results) = repo.run_plan(&format!(
-        "name = \"p\"\n[[tasks]]\nname = \"t\"\nagent = \"shell\"\nmerge = \"auto\"\n\
-         keep_worktrees = \"always\"\nprompt = '''{prompt}'''\n"
-    ));
+    let (out, results) = repo.run_plan(
+        &Plan::new()
+            .shell_task("t", prompt)
+            .with("merge", "auto")
+            .with("keep_worktrees", "always")
+            .to_toml(),
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let t = task(&results, "t").clone();
     assert_eq!(t["merge"]["state"], "merged", "{t:#}");

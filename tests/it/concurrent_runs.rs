@@ -10,14 +10,15 @@ const TASKS: usize = 16;
 /// A plan named `name` of `TASKS` shell tasks, each writing its own file, merged automatically
 /// into the checked-out base (main).
 fn plan(name: &str) -> String {
-    let mut plan = format!(
-        "name = \"{name}\"\nmax_parallel = 4\n[defaults]\nagent = \"shell\"\nmerge = \"auto\"\n\
-         keep_worktrees = \"never\"\nprompt = 'echo \"$GROVE_TASK\" > \"{name}-$GROVE_TASK.txt\"'\n"
-    );
+    let prompt = format!(r#"echo "$GROVE_TASK" > "{name}-$GROVE_TASK.txt""#);
+    let mut plan = Plan::named(name)
+        .set("max_parallel", 4)
+        .default("merge", "auto")
+        .default("keep_worktrees", "never");
     for i in 0..TASKS {
-        plan.push_str(&format!("[[tasks]]\nname = \"t{i}\"\n"));
+        plan = plan.shell_task(&format!("t{i}"), &prompt);
     }
-    plan
+    plan.to_toml()
 }
 
 #[test]

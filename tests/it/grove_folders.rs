@@ -15,14 +15,12 @@ fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-const PLAN: &str = r#"
-name = "fold"
-[defaults]
-agent = "shell"
-[[tasks]]
-name = "broken"
-prompt = "echo work > work.txt; exit 1"
-"#;
+/// One task that fails, leaving its worktree and records.
+fn plan() -> String {
+    Plan::named("fold")
+        .shell_task("broken", "echo work > work.txt; exit 1")
+        .to_toml()
+}
 
 /// A folder outside the repository holding what a cleanup must never touch.
 fn outside_with_victim() -> (tempfile::TempDir, PathBuf) {
@@ -78,7 +76,7 @@ fn runs_refuse_linked_grove_folders_and_write_nothing_there() {
         let repo = Repo::new();
         let outside = tempfile::tempdir().unwrap();
         commit_link(&repo, rel, outside.path());
-        let path = repo.write_plan(PLAN);
+        let path = repo.write_plan(&plan());
         let out = repo.grove(&["run", path.to_str().unwrap(), "--headless"]);
         assert_refused(&out, rel);
         assert_eq!(
@@ -93,7 +91,7 @@ fn runs_refuse_linked_grove_folders_and_write_nothing_there() {
 #[test]
 fn resume_and_clean_refuse_a_linked_run_folder() {
     let repo = Repo::new();
-    let (out, _) = repo.run_plan(PLAN);
+    let (out, _) = repo.run_plan(&plan());
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let run_id = run_id(&out);
     // The run's worktree folder replaced by a link to a copy of it outside the repository.
@@ -131,7 +129,7 @@ fn resume_and_clean_refuse_a_linked_run_folder() {
 #[test]
 fn clean_removes_only_runs_grove_made() {
     let repo = Repo::new();
-    let (out, _) = repo.run_plan(PLAN);
+    let (out, _) = repo.run_plan(&plan());
     let run_id = run_id(&out);
     // Folders grove did not make: no records of a run with that id.
     let foreign = [

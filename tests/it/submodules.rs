@@ -36,7 +36,7 @@ fn repo_with_submodule() -> (Repo, PathBuf) {
 }
 
 fn plan(prompt: &str) -> String {
-    format!("name = \"p\"\n[[tasks]]\nname = \"t\"\nagent = \"shell\"\nprompt = '''{prompt}'''\n")
+    Plan::new().shell_task("t", prompt).to_toml()
 }
 
 #[test]
@@ -68,10 +68,13 @@ fn first_attempt_writes_into_lib(
     let prompt = format!(
         r#"echo top > top.txt; if [ "$GROVE_ATTEMPT" = 1 ]; then mkdir -p lib; echo mine > {file}; fi"#
     );
-    let path = repo.write_plan(&format!(
-        "name = \"p\"\n[[tasks]]\nname = \"t\"\nagent = \"shell\"\nretries = 1\n\
-         backoff = {{ initial = \"10ms\" }}\nprompt = '''{prompt}'''\n"
-    ));
+    let path = repo.write_plan(
+        &Plan::new()
+            .shell_task("t", &prompt)
+            .retries(1)
+            .with("backoff", Raw(r#"{ initial = "10ms" }"#))
+            .to_toml(),
+    );
     let out = repo.grove(&["run", path.to_str().unwrap(), "--headless"]);
     let results = repo.results(&run_id(&out));
     let t = task(&results, "t").clone();

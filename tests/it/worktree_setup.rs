@@ -139,9 +139,13 @@ fn a_missing_file_to_copy_is_an_error_naming_it_and_not_retried() {
 /// The error of the only task of a one-task plan that copies `copy` (a TOML array) and must
 /// fail at the copy, not retried.
 fn copy_error(repo: &Repo, copy: &str) -> String {
-    let (out, results) = repo.run_plan(&format!(
-        "name = \"p\"\n[[tasks]]\nname = \"t\"\nagent = \"shell\"\nretries = 1\ncopy = {copy}\nprompt = \"true\"\n"
-    ));
+    let (out, results) = repo.run_plan(
+        &Plan::new()
+            .shell_task("t", "true")
+            .retries(1)
+            .with("copy", Raw(copy))
+            .to_toml(),
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let t = task(&results, "t");
     assert_eq!(t["attempts"].as_array().unwrap().len(), 1, "{t:#}");
