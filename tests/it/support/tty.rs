@@ -1,6 +1,7 @@
 //! A program in a real PTY, its screen read through a terminal emulator (vt100), driven by keys,
-//! mouse, resizes and signals as a person (or their terminal) would. Every wait polls the
-//! emulated screen up to a deadline. Shared by the dashboard's end-to-end tests.
+//! mouse, resizes and signals as a person (or their terminal) would. Every wait looks at the
+//! emulated screen each time it changes, up to the tests' one `wait::DEADLINE`. Shared by the
+//! dashboard's end-to-end tests.
 
 use std::io::{Read, Write};
 use std::sync::{Arc, Condvar, Mutex};
@@ -113,7 +114,8 @@ impl Tty {
             .unwrap();
     }
 
-    /// Polls the screen until `check` gives a value; fails with the screen after DEADLINE.
+    /// Looks at the screen, and again at each change, until `check` gives a value; fails with
+    /// the screen after DEADLINE or once the program has ended.
     pub fn wait_for<T>(&self, what: &str, mut check: impl FnMut(&Screen) -> Option<T>) -> T {
         let deadline = Instant::now() + DEADLINE;
         let (lock, changed) = &*self.out;
