@@ -2,7 +2,8 @@
 //! and the shared support in `support/`. Everything is real: git repositories in temp dirs,
 //! agents as shell scripts in real PTYs, the real `grove` binary (`support::GROVE`).
 //!
-//! A new test module: add `mod NAME;` below and start the file with
+//! A big area is a folder (`ui_views/`: its `mod.rs` has the helpers, each file starts with
+//! `use super::*;`). A new test module: add `mod NAME;` below and start the file with
 //!
 //! ```ignore
 //! use crate::support::*;
