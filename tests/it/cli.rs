@@ -9,7 +9,13 @@ fn interrupt_with(signal: i32, expected_code: i32) {
         "plan.toml",
         &Plan::new()
             .default("kill_grace", "500ms")
-            .shell_task("hang", &format!(r#"trap "" TERM; sleep 300 & echo $! > {pid}.tmp; mv {pid}.tmp {pid}; echo x >> {pid}; wait"#, pid = pid_file.display()))
+            .shell_task(
+                "hang",
+                &format!(
+                    r#"trap "" TERM; sleep 300 & echo $! > {pid}.tmp; mv {pid}.tmp {pid}; echo x >> {pid}; wait"#,
+                    pid = pid_file.display(),
+                ),
+            )
             .shell_task("later", "true")
             .depends_on(&["hang"])
             .to_toml(),

@@ -183,7 +183,12 @@ fn popups_close_on_q_and_show_all_their_text(size: (u16, u16)) {
     let repo = Repo::new();
     let long = format!("{}END-OF-LINE", "x".repeat(220));
     let plan = Plan::named("views")
-        .shell_task("writer", &format!("echo {long} > long.txt; seq 1 80 > many.txt # a prompt long enough to wrap in the details view: PROMPT-END"))
+        .shell_task(
+            "writer",
+            &format!(
+                "echo {long} > long.txt; seq 1 80 > many.txt # a prompt long enough to wrap in the details view: PROMPT-END",
+            ),
+        )
         .to_toml();
     let mut dash = run_sized(&repo, &plan, size);
     wait_status(&dash, "writer", "succeeded");
@@ -318,7 +323,10 @@ fn merges_and_picks_ask_first_200x50() {
 fn slash_searches_the_history(size: (u16, u16)) {
     let repo = Repo::new();
     let plan = &Plan::named("search")
-        .shell_task("talker", r#"for i in $(seq 1 200); do echo "line $i"; [ $i = 30 ] && echo 'Needle one'; [ $i = 120 ] && echo 'needle two'; done; echo all-printed; sleep 600"#)
+        .shell_task(
+            "talker",
+            r#"for i in $(seq 1 200); do echo "line $i"; [ $i = 30 ] && echo 'Needle one'; [ $i = 120 ] && echo 'needle two'; done; echo all-printed; sleep 600"#,
+        )
         .to_toml();
     let mut dash = run_sized(&repo, plan, size);
     dash.wait_for("the output printed", |s| {

@@ -17,7 +17,10 @@ fn work_that_cannot_be_saved_is_kept_aside_and_the_task_fails_for_good() {
     // The first attempt writes its work and fills the disk, and exits 0; a second attempt (in
     // a clean worktree at the same path) would write nothing.
     let plan = &Plan::named("full")
-        .shell_task("writer", r#"if [ "$GROVE_ATTEMPT" = 1 ]; then echo important > work.txt; head -c 64000000 /dev/zero > fill.bin 2>/dev/null; fi; exit 0"#)
+        .shell_task(
+            "writer",
+            r#"if [ "$GROVE_ATTEMPT" = 1 ]; then echo important > work.txt; head -c 64000000 /dev/zero > fill.bin 2>/dev/null; fi; exit 0"#,
+        )
         .retries(1)
         .with("backoff", Raw(r#"{ initial = "10ms" }"#))
         .to_toml();

@@ -9,7 +9,10 @@ fn a_succeeding_agent_is_committed_with_provenance() {
     let repo = Repo::new();
     let (out, results) = repo.run_plan(
         &Plan::new()
-            .shell_task("writer", r#"echo "hello from $GROVE_TASK attempt $GROVE_ATTEMPT"; printf 'data\n' > made.txt; printf '\033[32mgreen\033[0m done\n' "#)
+            .shell_task(
+                "writer",
+                r#"echo "hello from $GROVE_TASK attempt $GROVE_ATTEMPT"; printf 'data\n' > made.txt; printf '\033[32mgreen\033[0m done\n' "#,
+            )
             .to_toml(),
     );
     assert!(out.status.success(), "{}", text(&out));
@@ -125,9 +128,15 @@ fn failed_attempts_retry_with_backoff_and_are_saved_on_attempt_refs() {
     let repo = Repo::new();
     let (out, results) = repo.run_plan(
         &Plan::new()
-            .shell_task("flaky", r#"echo "try $GROVE_ATTEMPT" > "attempt-$GROVE_ATTEMPT.txt"; [ "$GROVE_ATTEMPT" -ge 3 ] || exit 7"#)
+            .shell_task(
+                "flaky",
+                r#"echo "try $GROVE_ATTEMPT" > "attempt-$GROVE_ATTEMPT.txt"; [ "$GROVE_ATTEMPT" -ge 3 ] || exit 7"#,
+            )
             .retries(3)
-            .with("backoff", Raw(r#"{ initial = "300ms", max = "10s", multiplier = 2.0, jitter = 0.0 }"#))
+            .with(
+                "backoff",
+                Raw(r#"{ initial = "300ms", max = "10s", multiplier = 2.0, jitter = 0.0 }"#),
+            )
             .to_toml(),
     );
     assert!(out.status.success(), "{}", text(&out));
@@ -180,7 +189,10 @@ fn timeout_kills_the_whole_group_including_trapping_grandchildren() {
     let repo = Repo::new();
     let (out, results) = repo.run_plan(
         &Plan::new()
-            .shell_task("stubborn", r#"trap "" TERM; (trap "" TERM; sleep 300) & echo $! > "$GROVE_WORKTREE/../child.pid"; echo $$ > "$GROVE_WORKTREE/../leader.pid"; echo started; while true; do sleep 1; done"#)
+            .shell_task(
+                "stubborn",
+                r#"trap "" TERM; (trap "" TERM; sleep 300) & echo $! > "$GROVE_WORKTREE/../child.pid"; echo $$ > "$GROVE_WORKTREE/../leader.pid"; echo started; while true; do sleep 1; done"#,
+            )
             .timeout("3s")
             .with("kill_grace", "500ms")
             .to_toml(),

@@ -17,7 +17,10 @@ fn ls_show_and_logs_describe_a_run() {
     let repo = Repo::new();
     let (out, results) = repo.run_plan(
         &Plan::named("hist")
-            .shell_task("flaky", r#"if [ "$GROVE_ATTEMPT" = 1 ]; then printf '\033[31mboom\033[0m\nprogress 10%%\rprogress 100%%\n'; exit 1; fi; echo fine"#)
+            .shell_task(
+                "flaky",
+                r#"if [ "$GROVE_ATTEMPT" = 1 ]; then printf '\033[31mboom\033[0m\nprogress 10%%\rprogress 100%%\n'; exit 1; fi; echo fine"#,
+            )
             .retries(1)
             .with("backoff", Raw(r#"{ initial = "100ms", jitter = 0.0 }"#))
             .shell_task("steady", "echo steady > s.txt")

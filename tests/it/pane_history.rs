@@ -90,7 +90,10 @@ fn terminal_queries_from_agents_are_answered() {
     // answers, as full-screen CLIs do; unanswered, it would wait until its timeout.
     let (out, results) = repo.run_plan(
         &Plan::named("queries")
-            .shell_task("asker", r#"stty -icanon -echo min 1; printf '\033[6n'; pos=$(dd bs=1 count=6 2>/dev/null); printf '\033[c'; da=$(dd bs=1 count=7 2>/dev/null); stty sane; echo "position ${pos#?} attributes ${da#?}""#)
+            .shell_task(
+                "asker",
+                r#"stty -icanon -echo min 1; printf '\033[6n'; pos=$(dd bs=1 count=6 2>/dev/null); printf '\033[c'; da=$(dd bs=1 count=7 2>/dev/null); stty sane; echo "position ${pos#?} attributes ${da#?}""#,
+            )
             .timeout("20s")
             .to_toml(),
     );
@@ -114,7 +117,12 @@ fn huge_counts_in_escape_sequences_lose_no_output() {
     const FLOOD: usize = 200;
     // Counts the terminal model loops over, as large as a sequence can ask.
     let (out, results) = repo.run_plan(&Plan::named("counts")
-        .shell_task("flood", &format!(r#"i=0; while [ $i -lt {FLOOD} ]; do printf '\033[999999999@\033[999999999L\033[999999999T'; i=$((i+1)); done; echo 'the last line' "#))
+        .shell_task(
+            "flood",
+            &format!(
+                r#"i=0; while [ $i -lt {FLOOD} ]; do printf '\033[999999999@\033[999999999L\033[999999999T'; i=$((i+1)); done; echo 'the last line' "#,
+            ),
+        )
         .to_toml());
     assert!(out.status.success(), "{}", text(&out));
     let log = std::fs::read(

@@ -40,8 +40,20 @@ fn kill_9_while_agents_run_then_resume_keeps_finished_work_and_restarts_the_rest
     // grandchild; its first attempt never ends by itself.
     let plan = Plan::new()
         .default("kill_grace", "300ms")
-        .shell_task("done", &format!(r#"echo "done $GROVE_ATTEMPT $$" >> {log}; echo finished > done.txt"#, log = log.display()))
-        .shell_task("blocked", &format!(r#"trap "" HUP TERM; echo "blocked $GROVE_ATTEMPT $$" >> {log}; echo "work of $GROVE_ATTEMPT" > work.txt; if [ "$GROVE_ATTEMPT" = 1 ]; then sleep 300 & echo "child $GROVE_ATTEMPT $!" >> {log}; while true; do sleep 0.1; done; fi"#, log = log.display()))
+        .shell_task(
+            "done",
+            &format!(
+                r#"echo "done $GROVE_ATTEMPT $$" >> {log}; echo finished > done.txt"#,
+                log = log.display(),
+            ),
+        )
+        .shell_task(
+            "blocked",
+            &format!(
+                r#"trap "" HUP TERM; echo "blocked $GROVE_ATTEMPT $$" >> {log}; echo "work of $GROVE_ATTEMPT" > work.txt; if [ "$GROVE_ATTEMPT" = 1 ]; then sleep 300 & echo "child $GROVE_ATTEMPT $!" >> {log}; while true; do sleep 0.1; done; fi"#,
+                log = log.display(),
+            ),
+        )
         .to_toml();
     let (run_id, _grove) =
         kill_run_when(&repo, &plan, "done to succeed while blocked runs", |id| {
@@ -193,7 +205,13 @@ fn kill_9_during_a_commit_then_resume_loses_no_file() {
     // Thousands of new files make committing them take a while; the kill comes as soon as the
     // agent has exited, when grove commits.
     let plan = Plan::new()
-        .shell_task("writer", &format!(r#"echo "writer $GROVE_ATTEMPT $$" >> {log}; i=0; while [ $i -lt 3000 ]; do echo "$i" > "f$i.txt"; i=$((i+1)); done"#, log = log.display()))
+        .shell_task(
+            "writer",
+            &format!(
+                r#"echo "writer $GROVE_ATTEMPT $$" >> {log}; i=0; while [ $i -lt 3000 ]; do echo "$i" > "f$i.txt"; i=$((i+1)); done"#,
+                log = log.display(),
+            ),
+        )
         .to_toml();
     let (run_id, _grove) = kill_run_when(&repo, &plan, "the agent to exit", |id| {
         std::fs::read_to_string(repo.run_dir(id).join("audit.log"))
@@ -306,12 +324,36 @@ fn kill_at(delay: Duration, kill_resume: Option<Duration>) {
         .default("merge", "auto")
         .default("kill_grace", "200ms")
         .default("backoff", Raw(r#"{ initial = "200ms", jitter = 0.0 }"#))
-        .shell_task("a", &format!(r#"echo "a $GROVE_ATTEMPT $$" >> {log}; echo a > a.txt"#, log = log.display()))
-        .shell_task("b", &format!(r#"echo "b $GROVE_ATTEMPT $$" >> {log}; echo "b $GROVE_ATTEMPT" > b.txt; [ "$GROVE_ATTEMPT" != 1 ]"#, log = log.display()))
+        .shell_task(
+            "a",
+            &format!(
+                r#"echo "a $GROVE_ATTEMPT $$" >> {log}; echo a > a.txt"#,
+                log = log.display(),
+            ),
+        )
+        .shell_task(
+            "b",
+            &format!(
+                r#"echo "b $GROVE_ATTEMPT $$" >> {log}; echo "b $GROVE_ATTEMPT" > b.txt; [ "$GROVE_ATTEMPT" != 1 ]"#,
+                log = log.display(),
+            ),
+        )
         .retries(1)
-        .shell_task("c", &format!(r#"echo "c $GROVE_ATTEMPT $$" >> {log}; sleep 1; echo c > c.txt"#, log = log.display()))
+        .shell_task(
+            "c",
+            &format!(
+                r#"echo "c $GROVE_ATTEMPT $$" >> {log}; sleep 1; echo c > c.txt"#,
+                log = log.display(),
+            ),
+        )
         .depends_on(&["a"])
-        .shell_task("d", &format!(r#"trap "" HUP; echo "d $GROVE_ATTEMPT $$" >> {log}; sleep 3; echo d > d.txt"#, log = log.display()))
+        .shell_task(
+            "d",
+            &format!(
+                r#"trap "" HUP; echo "d $GROVE_ATTEMPT $$" >> {log}; sleep 3; echo d > d.txt"#,
+                log = log.display(),
+            ),
+        )
         .to_toml();
     let mut grove = spawn_run(&repo, &plan);
     let run_id = the_run(&repo);

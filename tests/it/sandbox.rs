@@ -315,7 +315,10 @@ fn a_result_that_is_a_link_or_a_fifo_is_refused() {
     std::fs::create_dir_all(&docker).unwrap();
     std::fs::write(docker.join("config.json"), r#"{"auths": "SECRET-TOKEN"}"#).unwrap();
     let plan = &Plan::named("res")
-        .shell_task("linked", r#"cat "$HOME/.docker/config.json" || ln -s "$HOME/.docker/config.json" "$GROVE_RESULT""#)
+        .shell_task(
+            "linked",
+            r#"cat "$HOME/.docker/config.json" || ln -s "$HOME/.docker/config.json" "$GROVE_RESULT""#,
+        )
         .shell_task("fifo", r#"mkfifo "$GROVE_RESULT""#)
         .to_toml();
     let mut grove = spawn_run(&repo, plan);

@@ -12,7 +12,13 @@ use std::time::Duration;
 fn stubborn_plan(repo: &Repo, kill_grace: &str) -> String {
     Plan::named("sig")
         .default("kill_grace", kill_grace)
-        .shell_task("stubborn", &format!(r#"trap "" TERM; echo "stubborn $GROVE_ATTEMPT $$" >> {log}; sleep 300 & echo "child $GROVE_ATTEMPT $!" >> {log}; wait"#, log = agent_log(repo).display()))
+        .shell_task(
+            "stubborn",
+            &format!(
+                r#"trap "" TERM; echo "stubborn $GROVE_ATTEMPT $$" >> {log}; sleep 300 & echo "child $GROVE_ATTEMPT $!" >> {log}; wait"#,
+                log = agent_log(repo).display(),
+            ),
+        )
         .shell_task("queued", "true")
         .depends_on(&["stubborn"])
         .to_toml()
@@ -211,11 +217,25 @@ fn ctrl_z_stops_the_agents_and_their_clocks_until_fg() {
     // still must not time out, because the clock stops with them.
     let go = repo.home.path().join("go");
     let plan = Plan::named("tstp")
-        .shell_task("slow", &format!(r#"echo "slow $GROVE_ATTEMPT $$" >> {log}; while [ ! -e {go} ]; do sleep 0.1; done; echo done > done.txt"#, log = log.display(), go = go.display()))
+        .shell_task(
+            "slow",
+            &format!(
+                r#"echo "slow $GROVE_ATTEMPT $$" >> {log}; while [ ! -e {go} ]; do sleep 0.1; done; echo done > done.txt"#,
+                log = log.display(),
+                go = go.display(),
+            ),
+        )
         .timeout("5s")
         .shell_task("checked", "echo checked > checked.txt")
         .timeout("5s")
-        .with("check", format!(r#"echo "check $GROVE_ATTEMPT $$" >> {log}; while [ ! -e {go} ]; do sleep 0.1; done"#, log = log.display(), go = go.display()))
+        .with(
+            "check",
+            format!(
+                r#"echo "check $GROVE_ATTEMPT $$" >> {log}; while [ ! -e {go} ]; do sleep 0.1; done"#,
+                log = log.display(),
+                go = go.display(),
+            ),
+        )
         .to_toml();
     let plan_path = repo.home.path().join("plan.toml");
     std::fs::write(&plan_path, plan).unwrap();

@@ -104,8 +104,14 @@ fn passed_output_is_capped_at_32_kib() {
         &Plan::new()
             .set("strategy", "sequential")
             .set("pass_output", true)
-            .shell_task("big", r#"python3 -c "import json,os; json.dump('A'*20000 + 'B'*30000, open(os.environ['GROVE_RESULT'],'w'))""#)
-            .shell_task("reader", r#"python3 -c "import json,os; e=json.load(open(os.environ['GROVE_ENVELOPE'])); json.dump(e['prompt'], open(os.environ['GROVE_RESULT'],'w'))"; exit $?"#)
+            .shell_task(
+                "big",
+                r#"python3 -c "import json,os; json.dump('A'*20000 + 'B'*30000, open(os.environ['GROVE_RESULT'],'w'))""#,
+            )
+            .shell_task(
+                "reader",
+                r#"python3 -c "import json,os; e=json.load(open(os.environ['GROVE_ENVELOPE'])); json.dump(e['prompt'], open(os.environ['GROVE_RESULT'],'w'))"; exit $?"#,
+            )
             .to_toml(),
     );
     assert!(out.status.success(), "{}", text(&out));

@@ -19,7 +19,10 @@ fn an_agent_asking_a_question_is_waiting_and_a_busy_quiet_one_is_not() {
             .default("idle_after", "300ms")
             .default("kill_grace", "200ms")
             .default("timeout", "3s")
-            .shell_task("asks", r#"echo preparing the release; printf "Deploy to production? "; read answer; echo "answer=$answer""#)
+            .shell_task(
+                "asks",
+                r#"echo preparing the release; printf "Deploy to production? "; read answer; echo "answer=$answer""#,
+            )
             .shell_task("quiet", "echo working on it; sleep 1.5")
             .to_toml(),
     );
@@ -43,7 +46,10 @@ fn auto_yes_answers_known_yes_no_questions_and_records_each_answer() {
             .default("auto_yes", true)
             .default("idle_after", "400ms")
             .default("kill_grace", "200ms")
-            .shell_task("twice", r#"printf "Overwrite the config? [y/N] "; read a; printf "Delete the cache? (y/n) "; read b; echo "$a $b" > answers.txt; [ "$a$b" = yy ]"#)
+            .shell_task(
+                "twice",
+                r#"printf "Overwrite the config? [y/N] "; read a; printf "Delete the cache? (y/n) "; read b; echo "$a $b" > answers.txt; [ "$a$b" = yy ]"#,
+            )
             .shell_task("open", r#"printf "Which module? "; read m; echo "$m""#)
             .timeout("3s")
             .to_toml(),

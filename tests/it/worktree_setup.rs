@@ -28,9 +28,15 @@ fn copied_files_and_setup_reach_the_agent_and_are_never_committed() {
     let status_before = repo.git(&["status", "--porcelain"]);
     let (out, results) = repo.run_plan(
         &Plan::new()
-            .shell_task("t", "cat .env config/local.toml gen/stamp.txt > seen.txt; echo agent > gen/agent.txt; echo 'port = 3' > config/local.toml")
+            .shell_task(
+                "t",
+                "cat .env config/local.toml gen/stamp.txt > seen.txt; echo agent > gen/agent.txt; echo 'port = 3' > config/local.toml",
+            )
             .with("copy", Raw(r#"[".env", "./config/local.toml"]"#))
-            .with("setup", Raw(r#"["echo preparing; mkdir -p build gen && echo 1 > build/cache.bin && echo x > gen/stamp.txt", "echo second step"]"#))
+            .with(
+                "setup",
+                Raw(r#"["echo preparing; mkdir -p build gen && echo 1 > build/cache.bin && echo x > gen/stamp.txt", "echo second step"]"#),
+            )
             .to_toml(),
     );
     assert!(out.status.success(), "{}", text(&out));

@@ -14,9 +14,24 @@ fn the_dashboard_cancels_retries_merges_and_attaches() {
         &Plan::named("live")
             .default("kill_grace", "1s")
             .shell_task("quick", "echo quick work > quick.txt; echo quick done")
-            .shell_task("flaky", &format!("if [ -e '{marker}' ]; then echo flaky ok; exit 0; fi; echo 'flaky: no marker yet'; exit 1", marker = marker.display()))
-            .shell_task("hang", &format!("sleep 600 & echo $! > '{pid}.tmp'; mv '{pid}.tmp' '{pid}'; echo hanging; wait", pid = hang_pid.display()))
-            .shell_task("waiter", r#"printf 'your name? '; read answer; echo "got $answer"; [ "$answer" = hello ]"#)
+            .shell_task(
+                "flaky",
+                &format!(
+                    "if [ -e '{marker}' ]; then echo flaky ok; exit 0; fi; echo 'flaky: no marker yet'; exit 1",
+                    marker = marker.display(),
+                ),
+            )
+            .shell_task(
+                "hang",
+                &format!(
+                    "sleep 600 & echo $! > '{pid}.tmp'; mv '{pid}.tmp' '{pid}'; echo hanging; wait",
+                    pid = hang_pid.display(),
+                ),
+            )
+            .shell_task(
+                "waiter",
+                r#"printf 'your name? '; read answer; echo "got $answer"; [ "$answer" = hello ]"#,
+            )
             .to_toml(),
         &[],
     );
