@@ -363,29 +363,20 @@ fn redrawn_lines_fit_the_terminal_read_before_each_frame() {
 /// into several.
 #[test]
 fn the_progress_bar_fits_a_narrow_pty() {
-    use portable_pty::{native_pty_system, CommandBuilder, PtySize};
+    use portable_pty::CommandBuilder;
     use std::io::Read;
     let (rows, cols) = (40, 40);
     let agent = Agent::new();
     let envelope = agent.envelope("narrow", "Add helpers", json!({"duration": 0.5}), 1);
     let path = agent.run_dir.join("narrow.envelope.json");
     fs::write(&path, envelope.to_string()).unwrap();
-    let pair = native_pty_system()
-        .openpty(PtySize {
-            rows,
-            cols,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .unwrap();
     let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_grove"));
     cmd.args(["demo-agent", "--envelope"]);
     cmd.arg(&path);
     cmd.cwd(&agent.work);
     cmd.env_remove("COLUMNS");
-    let mut child = pair.slave.spawn_command(cmd).unwrap();
-    drop(pair.slave);
-    let mut reader = pair.master.try_clone_reader().unwrap();
+    let (mut child, master) = crate::support::tty::start_in_pty(cmd, rows, cols);
+    let mut reader = master.try_clone_reader().unwrap();
     let mut bytes = Vec::new();
     let mut buf = [0u8; 4096];
     // Until the agent's side closes (EOF, or EIO once the child is gone).

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use crate::support::*;
 use grove::engine::api::TaskStatus;
-use portable_pty::{native_pty_system, CommandBuilder, PtySize};
 use ratatui::style::{Color, Modifier};
 
 #[test]
@@ -139,31 +138,15 @@ fn the_dashboard_highlights_a_waiting_agent_and_alerts_once() {
 #[test]
 fn the_real_dashboard_rings_the_bell_when_an_agent_waits() {
     let repo = Repo::new();
-    let plan = repo.write_plan(
-        &Plan::new()
-            .shell_task("asks", r#"printf "Continue? "; read a"#)
-            .with("idle_after", "300ms")
-            .timeout("4s")
-            .with("kill_grace", "200ms")
-            .to_toml(),
-    );
-    let pair = native_pty_system()
-        .openpty(PtySize {
-            rows: 40,
-            cols: 120,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .unwrap();
-    let mut cmd = CommandBuilder::new(GROVE);
-    cmd.args(["run", plan.to_str().unwrap(), "--exit-when-done"]);
-    cmd.cwd(repo.path());
-    cmd.env("HOME", repo.home.path());
-    cmd.env("XDG_CONFIG_HOME", repo.home.path());
-    cmd.env("TERM", "xterm-256color");
-    let mut child = pair.slave.spawn_command(cmd).unwrap();
-    drop(pair.slave);
-    let mut reader = pair.master.try_clone_reader().unwrap();
+    let plan = Plan::new()
+        .shell_task("asks", r#"printf "Continue? "; read a"#)
+        .with("idle_after", "300ms")
+        .timeout("4s")
+        .with("kill_grace", "200ms")
+        .to_toml();
+    let cmd = crate::support::tty::grove_run(&repo, &plan, &["--exit-when-done"]);
+    let (mut child, master) = crate::support::tty::start_in_pty(cmd, 40, 120);
+    let mut reader = master.try_clone_reader().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut buf = [0u8; 8192];
