@@ -2,11 +2,11 @@
 //! git repository in a temp dir, the real binary run in it, what a run leaves), [`Plan`] (plans
 //! built, not written out), the waits ([`wait_for`], [`sh_wait_for_file`]…, one poll and one
 //! deadline) and [`background`] (grove started in the background, killed, its journal read).
-//! The rest is named when needed: [`tty`] (a program in a real PTY read through vt100), [`dash`]
-//! (the dashboard drawn without a terminal), [`engine`] (the engine in this process), [`svg`], [`real_cli`] (the real Claude Code and
-//! Codex CLIs against a stand-in API) and [`tmpfs`] (a real small disk that fills up).
-// Each test module uses its part of the support; what one leaves unused is not dead.
-#![allow(dead_code)]
+//! The rest is named when needed: [`tty`] (a program in a real PTY read through vt100),
+//! [`dash`] (the dashboard drawn without a terminal), [`engine`] (the engine in this process),
+//! [`svg`], [`real_cli`] (the real Claude Code and Codex CLIs against a stand-in API) and
+//! [`tmpfs`] (a real small disk that fills up). Every helper here is used: one that no test
+//! uses any more is deleted (the compiler says which).
 
 pub mod background;
 pub mod dash;

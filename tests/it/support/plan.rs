@@ -8,7 +8,8 @@
 //!     .shell_task("a", "echo a > a.txt")
 //!     .timeout("5s")
 //!     .shell_task("b", "echo b > b.txt")
-//!     .with("depends_on", Raw(r#"["a"]"#))
+//!     .depends_on(&["a"])
+//!     .with("backoff", Raw(r#"{ initial = "1s", jitter = 0.0 }"#))
 //!     .to_toml();
 //! ```
 
@@ -93,7 +94,6 @@ pub struct Plan {
     top: Vec<(String, String)>,
     defaults: Vec<(String, String)>,
     tasks: Vec<Vec<(String, String)>>,
-    tail: String,
 }
 
 impl Default for Plan {
@@ -113,7 +113,6 @@ impl Plan {
             top: vec![("name".into(), quote(name))],
             defaults: Vec::new(),
             tasks: Vec::new(),
-            tail: String::new(),
         }
     }
 
@@ -170,15 +169,6 @@ impl Plan {
         self.with("depends_on", Raw(&format!("[{}]", list.join(", "))))
     }
 
-    /// TOML appended after the tasks as it is (e.g. a `[[checks]]` table).
-    pub fn raw(mut self, toml: &str) -> Plan {
-        self.tail.push_str(toml);
-        if !toml.ends_with('\n') {
-            self.tail.push('\n');
-        }
-        self
-    }
-
     /// The plan's TOML text.
     pub fn to_toml(&self) -> String {
         let mut out = String::new();
@@ -196,7 +186,6 @@ impl Plan {
             out.push_str("[[tasks]]\n");
             lines(&mut out, task);
         }
-        out.push_str(&self.tail);
         out
     }
 }
