@@ -162,18 +162,16 @@ fn clean_removes_merged_branches_and_keeps_unmerged_ones_unless_forced() {
 fn start_gated_run(repo: &Repo, name: &str) -> (Grove, String, std::path::PathBuf) {
     let gate = repo.home.path().join("block");
     std::fs::write(&gate, "").unwrap();
-    let plan = format!(
-        r#"
-name = "{name}"
-[defaults]
-agent = "shell"
-kill_grace = "200ms"
-[[tasks]]
-name = "waits"
-prompt = '''echo w > w.txt; while [ -f {gate} ]; do sleep 0.05; done'''
-"#,
-        gate = gate.display()
-    );
+    let plan = Plan::named(name)
+        .default("kill_grace", "200ms")
+        .shell_task(
+            "waits",
+            &format!(
+                "echo w > w.txt; {}",
+                sh_wait_until(&format!("[ ! -f '{}' ]", gate.display()))
+            ),
+        )
+        .to_toml();
     let grove = spawn_run(repo, &plan);
     let run_id = the_run(repo);
     wait_for("the agent to run", || {

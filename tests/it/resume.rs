@@ -663,8 +663,8 @@ fn merge_later_plan(repo: &Repo) -> String {
         .shell_task(
             "slow",
             &format!(
-                "while [ ! -e {go} ]; do sleep 0.1; done; echo slow > slow.txt",
-                go = repo.home.path().join("go").display()
+                "{} echo slow > slow.txt",
+                sh_wait_for_file(&repo.home.path().join("go"))
             ),
         )
         .to_toml()

@@ -220,9 +220,9 @@ fn ctrl_z_stops_the_agents_and_their_clocks_until_fg() {
         .shell_task(
             "slow",
             &format!(
-                r#"echo "slow $GROVE_ATTEMPT $$" >> {log}; while [ ! -e {go} ]; do sleep 0.1; done; echo done > done.txt"#,
+                r#"echo "slow $GROVE_ATTEMPT $$" >> {log}; {wait} echo done > done.txt"#,
                 log = log.display(),
-                go = go.display(),
+                wait = sh_wait_for_file(&go),
             ),
         )
         .timeout("5s")
@@ -231,9 +231,9 @@ fn ctrl_z_stops_the_agents_and_their_clocks_until_fg() {
         .with(
             "check",
             format!(
-                r#"echo "check $GROVE_ATTEMPT $$" >> {log}; while [ ! -e {go} ]; do sleep 0.1; done"#,
+                r#"echo "check $GROVE_ATTEMPT $$" >> {log}; {wait}"#,
                 log = log.display(),
-                go = go.display(),
+                wait = sh_wait_for_file(&go),
             ),
         )
         .to_toml();

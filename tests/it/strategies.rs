@@ -252,8 +252,8 @@ fn fail_fast_cancels_running_agents_and_skips_pending() {
             .shell_task(
                 "broken",
                 &format!(
-                    "while [ ! -s {pid} ]; do sleep 0.05; done; exit 1",
-                    pid = pid_file.display()
+                    "{} exit 1",
+                    sh_wait_until(&format!("[ -s '{}' ]", pid_file.display()))
                 ),
             )
             .shell_task("later", "true")
