@@ -42,12 +42,19 @@ impl std::fmt::Debug for Pane {
 /// Collects answers to terminal queries while the parser runs. The parser calls back with the
 /// screen exactly as it is after the bytes before the query, so a cursor position report is right
 /// even when the query sits in the middle of a chunk or arrives split over two chunks.
+/// The window title the agent set, too: vt100 hands it to a callback and keeps no copy.
 #[derive(Default)]
 struct Queries {
     replies: Vec<u8>,
+    title: Option<String>,
 }
 
 impl vt100::Callbacks for Queries {
+    fn set_window_title(&mut self, _: &mut vt100::Screen, title: &[u8]) {
+        // An empty title is no title (it is how a title is taken away).
+        self.title = (!title.is_empty()).then(|| String::from_utf8_lossy(title).into_owned());
+    }
+
     fn unhandled_csi(
         &mut self,
         screen: &mut vt100::Screen,
@@ -161,6 +168,12 @@ impl Pane {
     /// Runs `f` with the current screen.
     pub fn with_screen<R>(&self, f: impl FnOnce(&vt100::Screen) -> R) -> Option<R> {
         self.model().map(|m| f(m.parser.screen()))
+    }
+
+    /// The window title the agent last set (OSC 0 or 2), if any and not empty.
+    pub fn title(&self) -> Option<String> {
+        self.model()
+            .and_then(|m| m.parser.callbacks().title.clone())
     }
 
     /// Moves the view `lines` into the history (positive) or back towards live output
