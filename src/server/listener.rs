@@ -158,8 +158,15 @@ fn remove_stale(path: &Path) -> Result<(), SocketError> {
 /// Connects to the repository's server: the folder checked first, then the server's uid (a
 /// socket of another user's server is refused).
 pub fn connect(place: &SocketPlace) -> Result<StdUnixStream, SocketError> {
-    place.check_folder()?;
     let path = &place.path;
+    if let Err(source) = std::fs::symlink_metadata(&place.folder) {
+        // No folder: no server has ever run here.
+        return Err(SocketError::NoServer {
+            path: path.display().to_string(),
+            source,
+        });
+    }
+    place.check_folder()?;
     let stream = StdUnixStream::connect(path).map_err(|source| SocketError::NoServer {
         path: path.display().to_string(),
         source,

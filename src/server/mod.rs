@@ -5,6 +5,7 @@
 pub mod frame;
 pub mod handshake;
 pub mod listener;
+pub mod proxy;
 pub mod queue;
 pub mod snapshot;
 pub mod socket;
