@@ -68,7 +68,7 @@ pub enum Greeting {
 
 #[derive(Debug, thiserror::Error)]
 pub enum HandshakeError {
-    #[error("the grove server speaks protocol {theirs} (grove {their_program}) but this grove speaks protocol {ours} (grove {our_program}): use the same grove on both sides, or stop the server (grove stop) and start the run again")]
+    #[error("the grove server speaks protocol {theirs} (grove {their_program}) but this grove speaks protocol {ours} (grove {our_program}): run the same version of grove on both ends")]
     ServerMismatch {
         ours: u32,
         our_program: String,
@@ -213,7 +213,7 @@ mod tests {
         assert_eq!(
             client_err.to_string(),
             format!(
-                "the grove server speaks protocol {} (grove 9.9.9) but this grove speaks protocol {PROTOCOL} (grove {ours}): use the same grove on both sides, or stop the server (grove stop) and start the run again",
+                "the grove server speaks protocol {} (grove 9.9.9) but this grove speaks protocol {PROTOCOL} (grove {ours}): run the same version of grove on both ends",
                 PROTOCOL + 1
             )
         );

@@ -98,8 +98,8 @@ impl Listener {
     pub async fn accept(&self) -> std::io::Result<UnixStream> {
         loop {
             let (mut stream, _) = self.listener.accept().await?;
-            let uid = match stream.peer_cred() {
-                Ok(cred) => cred.uid(),
+            let uid = match peer_uid(&stream) {
+                Ok(uid) => uid,
                 Err(e) => {
                     tracing::warn!("server: cannot read a client's credentials: {e}");
                     continue;

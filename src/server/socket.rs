@@ -2,7 +2,6 @@
 //! (0700, theirs, not a link), so that only they can reach the socket at all. The peer check on
 //! each connection (SO_PEERCRED) is in `listener.rs`.
 
-use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -164,10 +163,7 @@ fn fits(path: &Path) -> bool {
 
 /// `XDG_RUNTIME_DIR` is worth using: an absolute path to a folder owned by us.
 fn usable_runtime_dir(dir: &Path) -> bool {
-    dir.is_absolute()
-        && !dir.as_os_str().is_empty()
-        && dir.as_os_str() != OsStr::new("/")
-        && std::fs::metadata(dir).is_ok_and(|m| m.is_dir() && m.uid() == our_uid())
+    dir.is_absolute() && std::fs::metadata(dir).is_ok_and(|m| m.is_dir() && m.uid() == our_uid())
 }
 
 #[cfg(test)]
