@@ -63,7 +63,11 @@ impl<T> ClientQueue<T> {
     /// it does not fit, everything queued is dropped and the client will get a snapshot; the
     /// item itself is kept only if it fits alone.
     pub fn push(&mut self, seq: u64, item: T, size: usize) {
-        if debug_assert_ordered(&self.items, seq) && self.fits(size) {
+        debug_assert!(
+            self.items.back().is_none_or(|&(last, _, _)| last < seq),
+            "sequence numbers must grow"
+        );
+        if self.fits(size) {
             self.items.push_back((seq, item, size));
             self.bytes += size;
             return;
@@ -141,15 +145,6 @@ impl<T> ClientQueue<T> {
     pub fn times_dropped(&self) -> u64 {
         self.dropped
     }
-}
-
-/// Sequence numbers only grow (checked in debug builds; always true in release).
-fn debug_assert_ordered<T>(items: &VecDeque<(u64, T, usize)>, seq: u64) -> bool {
-    debug_assert!(
-        items.back().is_none_or(|&(last, _, _)| last < seq),
-        "sequence numbers must grow"
-    );
-    true
 }
 
 #[cfg(test)]

@@ -321,6 +321,22 @@ mod tests {
     }
 
     #[test]
+    fn the_title_is_kept_and_an_empty_one_takes_it_away() {
+        let pane = Pane::new(4, 20, 10);
+        let mut sink = std::io::sink();
+        assert_eq!(pane.title(), None);
+        pane.feed(b"\x1b]0;first\x07text", &mut sink);
+        assert_eq!(pane.title().as_deref(), Some("first"));
+        pane.feed(b"\x1b]2;second\x1b\\", &mut sink);
+        assert_eq!(pane.title().as_deref(), Some("second"));
+        // The icon name alone is not the title.
+        pane.feed(b"\x1b]1;icon\x07", &mut sink);
+        assert_eq!(pane.title().as_deref(), Some("second"));
+        pane.feed(b"\x1b]2;\x07", &mut sink);
+        assert_eq!(pane.title(), None);
+    }
+
+    #[test]
     fn feed_reports_only_the_first_change_until_taken() {
         let pane = Pane::new(4, 20, 10);
         let mut sink = std::io::sink();
