@@ -352,3 +352,18 @@ fn without_a_server_the_remote_dashboard_is_told_why() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("no grove server is running"), "{err}");
 }
+
+#[test]
+fn proxy_outside_a_repository_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(GROVE)
+        .args(["proxy", "--repo"])
+        .arg(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", common::text(&out));
+    assert!(out.stdout.is_empty(), "nothing on the protocol's stream");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&dir.path().display().to_string()), "{err}");
+}

@@ -41,8 +41,8 @@ impl std::fmt::Debug for Pane {
 
 /// Collects answers to terminal queries while the parser runs. The parser calls back with the
 /// screen exactly as it is after the bytes before the query, so a cursor position report is right
-/// even when the query sits in the middle of a chunk or arrives split over two chunks.
-/// The window title the agent set, too: vt100 hands it to a callback and keeps no copy.
+/// even when the query sits in the middle of a chunk or arrives split over two chunks. It also
+/// keeps the window title the agent set: vt100 hands it to a callback and keeps no copy.
 #[derive(Default)]
 struct Queries {
     replies: Vec<u8>,
