@@ -122,6 +122,21 @@ fn real_looking_agent_output_round_trips() {
 }
 
 #[test]
+fn a_history_at_its_bound_round_trips() {
+    let mut out = Vec::new();
+    for i in 0..SCROLLBACK * 3 {
+        out.extend_from_slice(
+            format!("\x1b[3{}mline {i}\x1b[m {}\r\n", i % 8, "=".repeat(i % 40)).as_bytes(),
+        );
+    }
+    let pane = pane_with(&out);
+    pane.scroll_by(isize::MAX);
+    assert_eq!(pane.scroll_offset(), SCROLLBACK);
+    pane.scroll_to_live();
+    assert_round_trip(&pane, "full history");
+}
+
+#[test]
 fn long_wrapped_lines_keep_their_wraps_across_screenfuls() {
     // Lines longer than a whole screen: their wraps cross every screenful's edge.
     let mut out = Vec::new();
