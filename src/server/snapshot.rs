@@ -1,29 +1,37 @@
-//! A pane's whole state (history, screen, cursor, pen, input modes, alternate screen, title) as
-//! one byte stream: fed to a terminal model of the same size, fresh or not, it leaves that model
-//! as the pane is. The server sends it on attach and to a client that fell behind.
+//! A pane's whole state (history, screen, cursor, pen, input modes, alternate screen, title, an
+//! unfinished sequence) as one byte stream: fed to a terminal model of the same size, fresh or
+//! not, it leaves that model as the pane is. The server sends it on attach and to a client that
+//! fell behind; the pane's output after it then goes on where it left off.
 
 use serde::{Deserialize, Serialize};
 
-use crate::term::pane::Pane;
+use crate::term::pane::{Pane, PaneState};
 
-/// One pane's state. `bytes` is what vt100 writes (the cells' text and ASCII escapes), so it is
-/// text: JSON carries it as a string instead of an array of numbers.
+/// One pane's state: `bytes`, then `unfinished`. `bytes` is what vt100 writes (the cells' text
+/// and ASCII escapes), so it is text: JSON carries it as a string instead of an array of
+/// numbers. `unfinished` is the agent's own bytes of a sequence or character it has begun, which
+/// need not be text (half a character).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaneSnapshot {
     pub rows: u16,
     pub cols: u16,
     pub bytes: String,
+    pub unfinished: Vec<u8>,
 }
 
 impl PaneSnapshot {
     /// The snapshot of `pane`, or `None` when its model is poisoned (a reader thread panicked).
     pub fn of(pane: &Pane) -> Option<PaneSnapshot> {
-        let screen = pane.with_screen(|screen| screen.clone())?;
-        Some(PaneSnapshot::of_screen(&screen, pane.title().as_deref()))
+        pane.state().map(|state| PaneSnapshot::of_state(&state))
     }
 
-    /// The snapshot of a terminal model's `screen` whose window title is `title`.
-    pub fn of_screen(screen: &vt100::Screen, title: Option<&str>) -> PaneSnapshot {
+    /// The snapshot of a copy of a pane's state.
+    pub fn of_state(state: &PaneState) -> PaneSnapshot {
+        let PaneState {
+            screen,
+            title,
+            unfinished,
+        } = state;
         let (rows, cols) = screen.size();
         // A full reset first: the stream also applies to a model that already holds something
         // (a client that fell behind), and leaves no history of its own behind.
@@ -41,12 +49,13 @@ impl PaneSnapshot {
         // An empty one takes a title away. A title never holds BEL or ESC (they end the OSC it
         // came in).
         out.extend_from_slice(b"\x1b]2;");
-        out.extend_from_slice(title.unwrap_or_default().as_bytes());
+        out.extend_from_slice(title.as_deref().unwrap_or_default().as_bytes());
         out.push(0x07);
         PaneSnapshot {
             rows,
             cols,
             bytes: text(out),
+            unfinished: unfinished.clone(),
         }
     }
 
@@ -56,6 +65,9 @@ impl PaneSnapshot {
         pane.scroll_to_live();
         // Nothing in a snapshot asks the terminal a question: no replies to send.
         pane.feed(self.bytes.as_bytes(), &mut std::io::sink());
+        // Last, the start of a sequence or character the agent has not finished: its output
+        // after the snapshot finishes it.
+        pane.feed(&self.unfinished, &mut std::io::sink());
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::clamp::Clamp;
 use super::fast_forward::Scanner;
+use super::unfinished::Unfinished;
 
 pub const DEFAULT_SCROLLBACK: usize = 2000;
 
@@ -22,6 +23,18 @@ struct Model {
     parser: vt100::Parser<Queries>,
     scanner: Scanner,
     clamp: Clamp,
+    /// What the parser holds of a sequence or character it has not finished: a copy of the
+    /// screen does not hold it, a snapshot must.
+    unfinished: Unfinished,
+}
+
+/// A copy of everything a pane's parser holds, taken at one moment.
+#[derive(Debug, Clone)]
+pub struct PaneState {
+    pub screen: vt100::Screen,
+    pub title: Option<String>,
+    /// See `Unfinished`.
+    pub unfinished: Vec<u8>,
 }
 
 impl Model {
@@ -93,6 +106,7 @@ impl Pane {
                 ),
                 scanner: Scanner::default(),
                 clamp: Clamp::default(),
+                unfinished: Unfinished::default(),
             }),
             scrollback,
             changed: AtomicBool::new(false),
@@ -123,6 +137,12 @@ impl Pane {
                     }
                     None => model.process(bytes),
                 }
+                let Model {
+                    scanner,
+                    unfinished,
+                    ..
+                } = &mut *model;
+                unfinished.follow(scanner, bytes);
                 let queued = &mut model.parser.callbacks_mut().replies;
                 // Taken out (allocating only when an agent asked something) so the write below
                 // happens without the lock: a PTY whose agent does not read its input can block.
@@ -168,6 +188,16 @@ impl Pane {
     /// Runs `f` with the current screen.
     pub fn with_screen<R>(&self, f: impl FnOnce(&vt100::Screen) -> R) -> Option<R> {
         self.model().map(|m| f(m.parser.screen()))
+    }
+
+    /// A copy of the screen (history included), the title and the unfinished bytes, all from
+    /// the same moment.
+    pub fn state(&self) -> Option<PaneState> {
+        self.model().map(|m| PaneState {
+            screen: m.parser.screen().clone(),
+            title: m.parser.callbacks().title.clone(),
+            unfinished: m.unfinished.bytes().to_vec(),
+        })
     }
 
     /// The window title the agent last set (OSC 0 or 2), if any and not empty.
