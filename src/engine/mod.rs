@@ -4,6 +4,7 @@
 mod admission;
 pub mod api;
 mod attempt;
+mod blocking;
 mod keep;
 mod leftovers;
 pub mod output;
@@ -13,10 +14,7 @@ mod resume;
 pub mod retry;
 mod run;
 pub mod schedule;
-mod setup;
 pub mod state;
-mod stream;
-mod watch;
 
 pub use resume::{resume, resume_plan, ResumeError};
 pub use run::{describe_merge, merge_task, start, EngineError, RunRequest};
