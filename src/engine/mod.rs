@@ -5,6 +5,7 @@ mod admission;
 pub mod api;
 mod attempt;
 mod keep;
+mod launch;
 mod leftovers;
 pub mod output;
 mod pause;
@@ -18,5 +19,22 @@ pub mod state;
 mod stream;
 mod watch;
 
-pub use resume::{resume, resume_plan, ResumeError};
-pub use run::{describe_merge, merge_task, start, EngineError, RunRequest};
+use std::path::Path;
+
+pub use launch::{EngineError, RunRequest};
+pub use resume::{resume_plan, ResumeError};
+pub use run::{describe_merge, merge_task, race_losers, record_outcome};
+
+/// Creates the run's records and starts it on the current tokio runtime.
+pub fn start(req: RunRequest) -> Result<(api::FrontEnd, tokio::task::JoinHandle<()>), EngineError> {
+    Ok(run::begin(launch::new_run(req)?))
+}
+
+/// Rebuilds run `run_id` of the repository at `repo_root` from its journal and starts its run
+/// loop on the current tokio runtime.
+pub fn resume(
+    repo_root: &Path,
+    run_id: &str,
+) -> Result<(api::FrontEnd, tokio::task::JoinHandle<()>), ResumeError> {
+    Ok(run::begin(resume::prepare(repo_root, run_id)?))
+}

@@ -3,6 +3,8 @@
 
 use std::time::SystemTime;
 
+use crate::plan::model::KeepWorktrees;
+
 use super::api::TaskStatus;
 
 /// How an attempt ended, as far as the task's state is concerned.
@@ -22,6 +24,12 @@ impl AttemptEnd {
             AttemptEnd::TimedOut => TaskStatus::TimedOut,
             AttemptEnd::Cancelled => TaskStatus::Cancelled,
         }
+    }
+
+    /// Whether another attempt may follow an attempt that ended so: a success or a cancel
+    /// never retries.
+    pub fn may_retry(self) -> bool {
+        !matches!(self, AttemptEnd::Succeeded | AttemptEnd::Cancelled)
     }
 
     /// The end a recorded attempt status stands for (the inverse of `status`; any other
@@ -61,6 +69,24 @@ pub enum Transition {
     /// signal or quit), so it is pending again. An attempt that grove's stop interrupted does not
     /// count against the retry budget.
     Resume { interrupted_attempt: bool },
+}
+
+/// THE rule for a retry by hand (`r`, `Command::Retry`): a task that ended without success
+/// (failed, timed out, cancelled, skipped) can run again, even with its budget spent.
+pub fn retryable_by_hand(status: TaskStatus) -> bool {
+    matches!(
+        status,
+        TaskStatus::Failed | TaskStatus::TimedOut | TaskStatus::Cancelled | TaskStatus::Skipped
+    )
+}
+
+/// Whether a task that ended with `status` gives its worktree up, per `keep_worktrees`.
+pub fn removes_worktree(keep: KeepWorktrees, status: TaskStatus) -> bool {
+    match keep {
+        KeepWorktrees::Always => false,
+        KeepWorktrees::Never => true,
+        KeepWorktrees::Failed => status == TaskStatus::Succeeded,
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -112,6 +138,14 @@ impl TaskState {
         self.attempt < self.max_attempts
     }
 
+    /// THE retry decision after an attempt of this task ended with `end`: another attempt follows
+    /// when the end may retry, the attempt's failure is one a retry can fix (`retryable`: not a
+    /// setup or configuration error), and the budget has attempts left. The run loop (which also
+    /// does not retry while stopping) and `grove resume` both ask this.
+    pub fn retries_after(&self, end: AttemptEnd, retryable: bool) -> bool {
+        end.may_retry() && retryable && self.attempts_left()
+    }
+
     pub fn apply(&mut self, t: Transition, now: SystemTime) -> Result<(), InvalidTransition> {
         use TaskStatus::*;
         let invalid = |from: TaskStatus, t: &Transition| InvalidTransition {
@@ -138,7 +172,7 @@ impl TaskState {
             ) => {
                 self.error = error.clone();
                 match retry_at {
-                    Some(at) if *end != AttemptEnd::Succeeded && *end != AttemptEnd::Cancelled => {
+                    Some(at) if end.may_retry() => {
                         self.status = Retrying;
                         self.retry_at = Some(*at);
                     }
@@ -165,7 +199,7 @@ impl TaskState {
                 self.ended_at = Some(now);
                 self.error = Some(reason.clone());
             }
-            (Transition::Requeue, Failed | TimedOut | Cancelled | Skipped) => {
+            (Transition::Requeue, from) if retryable_by_hand(from) => {
                 self.status = Pending;
                 self.max_attempts = self.max_attempts.max(self.attempt + 1);
                 self.ended_at = None;

@@ -5,6 +5,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::journal::MergeFact;
+use crate::status::{MergeState, TaskStatus};
 use crate::usage::Usage;
 
 /// results.json's name in a run directory.
@@ -57,7 +59,7 @@ pub struct GroupRecord {
 pub struct TaskResult {
     pub name: String,
     pub agent: String,
-    pub status: String,
+    pub status: TaskStatus,
     pub exit_code: Option<i32>,
     pub error: Option<String>,
     /// The agent's result JSON, or the captured text (last 64 KiB, escapes stripped).
@@ -85,7 +87,7 @@ pub struct TaskResult {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AttemptRecord {
     pub n: u32,
-    pub status: String,
+    pub status: TaskStatus,
     pub exit_code: Option<i32>,
     pub started_at: String,
     pub duration_s: f64,
@@ -114,13 +116,37 @@ pub struct CheckRecord {
     pub duration_s: f64,
 }
 
+/// Where a task's merge stands, with what it left: the merge commit, the conflicting paths, or
+/// why it was refused. The engine's tasks hold one, and results.json keeps it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct MergeRecord {
-    pub state: String,
+    pub state: MergeState,
     pub commit: Option<String>,
     pub conflicts: Vec<String>,
     #[serde(default)]
     pub reason: Option<String>,
+}
+
+impl From<MergeFact> for MergeRecord {
+    fn from(fact: MergeFact) -> MergeRecord {
+        MergeRecord {
+            state: fact.state,
+            commit: fact.commit,
+            conflicts: fact.conflicts,
+            reason: fact.reason,
+        }
+    }
+}
+
+impl Default for MergeRecord {
+    fn default() -> MergeRecord {
+        MergeRecord {
+            state: MergeState::NotRequested,
+            commit: None,
+            conflicts: Vec::new(),
+            reason: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -172,13 +198,13 @@ pub enum ResultsError {
 impl Results {
     /// Recomputes the counts, rate, per-agent tallies and error list from `tasks`.
     pub fn recount(&mut self) {
-        let count = |s: &str| self.tasks.iter().filter(|t| t.status == s).count();
+        let count = |s: TaskStatus| self.tasks.iter().filter(|t| t.status == s).count();
         self.total_tasks = self.tasks.len();
-        self.succeeded = count("succeeded");
-        self.failed = count("failed");
-        self.timed_out = count("timed_out");
-        self.cancelled = count("cancelled");
-        self.skipped = count("skipped");
+        self.succeeded = count(TaskStatus::Succeeded);
+        self.failed = count(TaskStatus::Failed);
+        self.timed_out = count(TaskStatus::TimedOut);
+        self.cancelled = count(TaskStatus::Cancelled);
+        self.skipped = count(TaskStatus::Skipped);
         self.success_rate = if self.total_tasks == 0 {
             0.0
         } else {
@@ -188,9 +214,11 @@ impl Results {
         for task in &self.tasks {
             let tally = self.results_by_agent.entry(task.agent.clone()).or_default();
             tally.tasks += 1;
-            match task.status.as_str() {
-                "succeeded" => tally.succeeded += 1,
-                "failed" | "timed_out" | "cancelled" => tally.failed += 1,
+            match task.status {
+                TaskStatus::Succeeded => tally.succeeded += 1,
+                TaskStatus::Failed | TaskStatus::TimedOut | TaskStatus::Cancelled => {
+                    tally.failed += 1
+                }
                 _ => {}
             }
         }

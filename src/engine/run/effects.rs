@@ -1,0 +1,94 @@
+//! What the run loop does for its decisions, apart from deciding: attempts, timers, merges and
+//! worktree removals run on their own tasks or blocking threads and report back as `RunEvent`s.
+
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use crate::git;
+
+use super::super::admission;
+use super::super::attempt::{self, AttemptJob, StopReason};
+use super::merge::merge_task;
+use super::{Run, RunEvent};
+
+/// One thing a decision asks the loop to do.
+pub(in crate::engine) enum Effect {
+    /// Run an attempt of the job's task on its own tokio task (it reports through `Progress`).
+    StartAttempt {
+        job: Box<AttemptJob>,
+        stop: oneshot::Receiver<StopReason>,
+    },
+    /// Send `RetryDue` after `delay` (a newer timer of the task supersedes it).
+    RetryTimer {
+        index: usize,
+        generation: u64,
+        delay: Duration,
+    },
+    /// Send `MemoryCheck` after `admission::RECHECK`.
+    MemoryCheck,
+    /// Merge task `index`'s branch into the base (a blocking thread), then `MergeDone`.
+    Merge { index: usize },
+    /// Remove task `index`'s worktree (a blocking thread), then `WorktreeRemoved`.
+    RemoveWorktree { index: usize },
+}
+
+impl Run {
+    /// Carries out what the decisions asked for, in order.
+    pub(super) fn carry_out(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::StartAttempt { job, stop } => {
+                    tokio::spawn(attempt::run(*job, stop, self.progress_tx.clone()));
+                }
+                Effect::RetryTimer {
+                    index,
+                    generation,
+                    delay,
+                } => self.after(delay, RunEvent::RetryDue { index, generation }),
+                Effect::MemoryCheck => self.after(admission::RECHECK, RunEvent::MemoryCheck),
+                Effect::Merge { index } => self.merge(index),
+                Effect::RemoveWorktree { index } => self.remove_worktree_now(index),
+            }
+        }
+    }
+
+    /// Wakes the loop with `event` after `delay`.
+    fn after(&self, delay: Duration, event: RunEvent) {
+        let internal = self.internal_tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = internal.send(event);
+        });
+    }
+
+    fn merge(&self, index: usize) {
+        let name = self.tasks[index].spec.name.clone();
+        let paths = self.paths.clone();
+        let target = self.repo.base_branch.clone();
+        let label = self.repo.base_label.clone();
+        let internal = self.internal_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let outcome =
+                merge_task(&paths, &name, target.as_deref(), &label).map_err(|e| e.to_string());
+            let _ = internal.send(RunEvent::MergeDone { index, outcome });
+        });
+    }
+
+    fn remove_worktree_now(&self, index: usize) {
+        let task = &self.tasks[index];
+        let (repo, path) = (
+            self.paths.repo_root.clone(),
+            self.paths.worktree(&task.spec.name),
+        );
+        let internal = self.internal_tx.clone();
+        let audit = self.audit.clone();
+        let name = task.spec.name.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = git::remove_worktree(&repo, &path) {
+                audit.error(&name, &format!("removing worktree: {e}"));
+            }
+            let _ = internal.send(RunEvent::WorktreeRemoved);
+        });
+    }
+}

@@ -1,0 +1,77 @@
+//! The run's journal writes, and telling front ends when writing a record file fails. These
+//! stay synchronous inside the decisions on purpose: a task's state is in the journal (fsync'd
+//! when it ends) before any front end hears of it, so what a front end saw survives a crash
+//! and `grove resume` agrees with it. Moving them out of the decisions would lose that order.
+
+use crate::record::journal::{Entry, MergeFact, StateFact};
+use crate::record::{self, WriteHealth, WriteNews};
+
+use super::super::api::{Event, MergeState};
+use super::super::attempt::AttemptReport;
+use super::super::resume;
+use super::Run;
+
+impl Run {
+    pub(super) fn journal(&self, entry: Entry, sync: bool) {
+        let outcome = self.journal.append(entry, sync);
+        if let Err(e) = &outcome {
+            self.audit
+                .error("", &format!("cannot write the journal: {e}"));
+        }
+        let path = self.paths.run_dir.join(record::journal::FILE);
+        self.tell_write(
+            &self.journal_health,
+            &path,
+            outcome.err().map(|e| e.to_string()),
+        );
+    }
+
+    /// Tells the front ends when writing a record file starts failing, and when it works again.
+    pub(super) fn tell_write(
+        &self,
+        health: &WriteHealth,
+        path: &std::path::Path,
+        error: Option<String>,
+    ) {
+        let (text, failed) = match health.note(error) {
+            None => return,
+            Some(WriteNews::Failing(e)) => (format!("cannot write {}: {e}", path.display()), true),
+            Some(WriteNews::Recovered) => (format!("{} is written again", path.display()), false),
+        };
+        let _ = self.events.send(Event::RecordWrite { text, failed });
+    }
+
+    /// The task's whole state after a transition; made durable when the task ended.
+    pub(super) fn journal_state(&self, index: usize) {
+        let t = &self.tasks[index];
+        let s = &t.state;
+        let fact = StateFact {
+            task: t.spec.name.clone(),
+            status: s.status,
+            attempt: s.attempt,
+            max_attempts: s.max_attempts,
+            started_at: s.started_at,
+            ended_at: s.ended_at,
+            retry_at: s.retry_at,
+            error: s.error.clone(),
+        };
+        self.journal(Entry::State(fact), s.status.is_final());
+    }
+
+    pub(super) fn journal_attempt(&self, index: usize, report: &AttemptReport) {
+        let fact = resume::attempt_fact(&self.tasks[index].spec.name, report);
+        self.journal(Entry::Attempt(Box::new(fact)), false);
+    }
+
+    pub(super) fn journal_merge(&self, index: usize) {
+        let t = &self.tasks[index];
+        let fact = MergeFact {
+            task: t.spec.name.clone(),
+            state: t.merge.state,
+            commit: t.merge.commit.clone(),
+            conflicts: t.merge.conflicts.clone(),
+            reason: t.merge.reason.clone(),
+        };
+        self.journal(Entry::Merge(fact), t.merge.state != MergeState::Pending);
+    }
+}
