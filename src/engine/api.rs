@@ -139,6 +139,14 @@ pub struct TaskView {
     pub copied_keys: Vec<String>,
 }
 
+impl TaskView {
+    /// Whether a retry by hand (`Command::Retry`) would start the task again: the engine's one
+    /// rule for it (`state::retryable_by_hand`).
+    pub fn can_retry(&self) -> bool {
+        super::state::retryable_by_hand(self.status)
+    }
+}
+
 /// Counts and where the results are, when the run ends.
 #[derive(Debug, Clone)]
 pub struct RunSummary {

@@ -278,7 +278,7 @@ impl App {
         };
         let name = task.view.name.clone();
         let status = task.view.status;
-        if status.is_final() && status != TaskStatus::Succeeded {
+        if task.view.can_retry() {
             self.note(format!("retrying {name} in a fresh worktree"));
             vec![Action::Send(Command::Retry { task: name })]
         } else {
