@@ -34,16 +34,6 @@ pub enum EngineError {
     Folder(#[from] record::folders::FolderError),
 }
 
-impl EngineError {
-    /// 2 for what the repository brought (grove's folders as links), 1 otherwise.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            EngineError::Folder(_) => 2,
-            _ => 1,
-        }
-    }
-}
-
 /// What to run, where, and how big agents' terminals start.
 pub struct RunRequest {
     pub plan: Plan,

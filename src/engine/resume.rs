@@ -58,23 +58,6 @@ pub enum ResumeError {
     Folder(#[from] FolderError),
 }
 
-impl ResumeError {
-    /// 2 for what was asked (unknown, live or finished run; a plan that no longer loads).
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            ResumeError::NoRun { .. }
-            | ResumeError::NoJournal { .. }
-            | ResumeError::Live { .. }
-            | ResumeError::Finished { .. }
-            | ResumeError::Plan { .. }
-            | ResumeError::Changed { .. }
-            | ResumeError::Folder(_) => 2,
-            ResumeError::Engine(e) => e.exit_code(),
-            _ => 1,
-        }
-    }
-}
-
 /// Rebuilds run `run_id` of the repository at `repo_root` from its journal: what its run loop
 /// begins from, with what the crash or stop left open.
 pub(super) fn prepare(repo_root: &Path, run_id: &str) -> Result<Launch, ResumeError> {

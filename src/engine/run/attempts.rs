@@ -15,9 +15,7 @@ impl Run {
     pub(super) fn attempt_done(&mut self, index: usize, report: AttemptReport) {
         self.journal_attempt(index, &report);
         let task = &mut self.tasks[index];
-        task.stop = None;
-        task.control = None;
-        task.pgid = None;
+        task.attempt = None;
         let end = report.end;
         let error = report.error.clone();
         let retry = task.state.retries_after(end, report.retryable) && !self.shutting_down;

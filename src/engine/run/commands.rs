@@ -3,15 +3,14 @@
 
 use crate::agent;
 use crate::plan::{PlanError, UserConfig};
-use crate::pty;
 use crate::record::journal::Entry;
 
 use super::super::api::{Command, Event, NewTask, TaskStatus};
-use super::super::attempt::StopReason;
+use super::super::attempt::{Ack, Request, StopReason};
 use super::super::launch::write_plan_copy;
 use super::super::state::{retryable_by_hand, Transition};
 use super::task::Task;
-use super::Run;
+use super::{Effect, Run};
 
 impl Run {
     pub(super) fn stop_all(&mut self, reason: StopReason, skip_reason: Option<String>) {
@@ -31,8 +30,8 @@ impl Run {
         match self.tasks[i].state.status {
             TaskStatus::Pending | TaskStatus::Retrying => self.transition(i, not_started),
             TaskStatus::Preparing | TaskStatus::Running => {
-                if let Some(stop) = self.tasks[i].stop.take() {
-                    let _ = stop.send(reason);
+                if let Some(attempt) = &self.tasks[i].attempt {
+                    attempt.send(Request::Stop(reason));
                 }
             }
             _ => {}
@@ -66,20 +65,22 @@ impl Run {
         match cmd {
             Command::Shutdown => self.shutdown(),
             Command::KillNow => {
-                self.kill_now.send_replace(true);
+                self.kill_now = true;
+                self.ask_attempts(|| Request::KillNow);
                 self.shutdown();
             }
             Command::Pause | Command::Continue => {
                 let paused = matches!(cmd, Command::Pause);
-                self.paused.send_modify(|clock| match paused {
-                    true => clock.pause(),
-                    false => clock.resume(),
+                self.paused = paused;
+                let (ack, acked) = Ack::new();
+                self.ask_attempts(|| match paused {
+                    true => Request::Pause(ack.clone()),
+                    false => Request::Continue(ack.clone()),
                 });
-                for pgid in self.tasks.iter().filter_map(|t| t.pgid) {
-                    pty::pause_group(pgid, paused);
-                }
+                drop(ack);
                 self.audit.paused(paused);
-                let _ = self.events.send(Event::Paused(paused));
+                // Answered once every attempt has done it.
+                self.effects.push(Effect::AwaitAcks { acked, paused });
             }
             Command::Cancel { task } => {
                 if let Some(i) = self.index_of(&task) {
@@ -113,8 +114,8 @@ impl Run {
             },
             Command::Input { task, bytes } => {
                 if let Some(i) = self.index_of(&task) {
-                    if let Some(control) = &self.tasks[i].control {
-                        let _ = control.write(&bytes);
+                    if let Some(attempt) = &self.tasks[i].attempt {
+                        attempt.send(Request::Input(bytes));
                     }
                 }
             }
@@ -123,8 +124,8 @@ impl Run {
                     let t = &mut self.tasks[i];
                     t.pane_size = (rows.max(1), cols.max(1));
                     t.pane.resize(rows.max(1), cols.max(1));
-                    if let Some(control) = &t.control {
-                        let _ = control.resize(rows.max(1), cols.max(1));
+                    if let Some(attempt) = &t.attempt {
+                        attempt.send(Request::Resize(rows.max(1), cols.max(1)));
                     }
                 }
             }

@@ -3,12 +3,10 @@
 
 use std::time::Duration;
 
-use tokio::sync::oneshot;
-
 use crate::git;
 
 use super::super::admission;
-use super::super::attempt::{self, AttemptJob, StopReason};
+use super::super::attempt::{self, Acked, AttemptJob, Requests};
 use super::merge::merge_task;
 use super::{Run, RunEvent};
 
@@ -17,8 +15,10 @@ pub(in crate::engine) enum Effect {
     /// Run an attempt of the job's task on its own tokio task (it reports through `Progress`).
     StartAttempt {
         job: Box<AttemptJob>,
-        stop: oneshot::Receiver<StopReason>,
+        requests: Requests,
     },
+    /// Send `Paused(paused)` once every attempt has acknowledged its pause (or continue).
+    AwaitAcks { acked: Acked, paused: bool },
     /// Send `RetryDue` after `delay` (a newer timer of the task supersedes it).
     RetryTimer {
         index: usize,
@@ -38,8 +38,15 @@ impl Run {
     pub(super) fn carry_out(&mut self, effects: Vec<Effect>) {
         for effect in effects {
             match effect {
-                Effect::StartAttempt { job, stop } => {
-                    tokio::spawn(attempt::run(*job, stop, self.progress_tx.clone()));
+                Effect::StartAttempt { job, requests } => {
+                    tokio::spawn(attempt::run(*job, requests, self.progress_tx.clone()));
+                }
+                Effect::AwaitAcks { acked, paused } => {
+                    let internal = self.internal_tx.clone();
+                    tokio::spawn(async move {
+                        acked.all().await;
+                        let _ = internal.send(RunEvent::Paused(paused));
+                    });
                 }
                 Effect::RetryTimer {
                     index,

@@ -20,21 +20,19 @@ mod tests;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use crate::git::MergeOutcome;
 use crate::plan::model::Plan;
 use crate::plan::{PlanError, RepoTarget, UserConfig};
-use crate::pty;
 use crate::record::audit::Audit;
 use crate::record::journal::{Entry, Journal};
 use crate::record::lock::RunLock;
 use crate::record::{RunPaths, WriteHealth};
 
 use super::api::*;
-use super::attempt::Progress;
+use super::attempt::{Progress, Request};
 use super::launch::{Launch, Recovery};
-use super::pause::PauseClock;
 use super::ports::Ports;
 use super::state::Transition;
 
@@ -62,6 +60,8 @@ pub(super) enum RunEvent {
         outcome: Result<MergeOutcome, String>,
     },
     WorktreeRemoved,
+    /// Every attempt in flight has paused (true) or continued (false).
+    Paused(bool),
     /// Look at the machine's memory again for tasks held by `min_free_memory`.
     MemoryCheck,
 }
@@ -132,10 +132,11 @@ pub(super) struct Run {
     _lock: RunLock,
     /// Time the run was active before this process took it over (`grove resume`).
     elapsed_before: Duration,
-    /// When the run is paused (Ctrl-Z); attempts' timeouts watch it.
-    paused: watch::Sender<PauseClock>,
-    /// Set by `KillNow`: attempts being stopped skip (the rest of) the grace period.
-    kill_now: watch::Sender<bool>,
+    /// The run is paused (Ctrl-Z): every attempt is asked to pause, those that start too.
+    paused: bool,
+    /// Set by `KillNow`: attempts being stopped skip (the rest of) the grace period, those that
+    /// start too.
+    kill_now: bool,
     /// What a resumed run does before scheduling anything.
     recovery: Vec<Recovery>,
     /// A `MemoryCheck` is on its way.
@@ -211,8 +212,8 @@ pub(super) fn assemble(l: Launch) -> (Run, FrontEnd, Inputs) {
         _lock: l.lock,
         elapsed_before: l.elapsed_before,
         idle: Duration::ZERO,
-        paused: watch::Sender::new(PauseClock::default()),
-        kill_now: watch::Sender::new(false),
+        paused: false,
+        kill_now: false,
         recovery: l.recovery,
         memory_check_armed: false,
         effects: Vec::new(),
@@ -355,15 +356,11 @@ impl Run {
             RunEvent::Attempt(Progress::Spawned {
                 index,
                 attempt,
-                control,
                 pgid,
                 argv,
             }) => {
                 let task = &mut self.tasks[index];
                 if task.state.attempt == attempt {
-                    let (rows, cols) = task.pane_size;
-                    let _ = control.resize(rows, cols);
-                    task.control = Some(control);
                     let task = task.spec.name.clone();
                     self.journal(
                         Entry::Spawned {
@@ -375,20 +372,6 @@ impl Run {
                         false,
                     );
                     self.transition(index, Transition::Start);
-                }
-            }
-            RunEvent::Attempt(Progress::Group {
-                index,
-                attempt,
-                pgid,
-            }) => {
-                let task = &mut self.tasks[index];
-                if task.state.attempt == attempt {
-                    task.pgid = pgid;
-                    // Started while the run is paused: it waits with the others.
-                    if let Some(pgid) = pgid.filter(|_| self.paused.borrow().is_paused()) {
-                        pty::pause_group(pgid, true);
-                    }
                 }
             }
             RunEvent::Attempt(Progress::Waiting {
@@ -418,6 +401,9 @@ impl Run {
                 self.next_merge();
             }
             RunEvent::WorktreeRemoved => self.removing = self.removing.saturating_sub(1),
+            RunEvent::Paused(paused) => {
+                let _ = self.events.send(Event::Paused(paused));
+            }
             // `schedule`, which runs next, looks again.
             RunEvent::MemoryCheck => self.memory_check_armed = false,
         }
@@ -429,6 +415,13 @@ impl Run {
             .iter()
             .filter(|t| matches!(t.state.status, TaskStatus::Preparing | TaskStatus::Running))
             .count()
+    }
+
+    /// Sends a request to every attempt in flight.
+    fn ask_attempts(&self, request: impl Fn() -> Request) {
+        for attempt in self.tasks.iter().filter_map(|t| t.attempt.as_ref()) {
+            attempt.send(request());
+        }
     }
 
     fn index_of(&self, name: &str) -> Option<usize> {

@@ -1,11 +1,9 @@
 //! Starting tasks: what the strategy lets start now (or skips), retries whose delay is over,
 //! admission control, and the attempt job each start hands the loop.
 
-use tokio::sync::oneshot;
-
 use super::super::admission;
 use super::super::api::TaskStatus;
-use super::super::attempt::{AttemptJob, AttemptReport};
+use super::super::attempt::{self, Ack, AttemptJob, AttemptReport, Request};
 use super::super::output;
 use super::super::schedule;
 use super::super::state::Transition;
@@ -67,7 +65,7 @@ impl Run {
         }
         // Retries whose delay is over go first: they were started before any pending task.
         // Not while paused: their setup steps would run while everything else is stopped.
-        if !self.paused.borrow().is_paused() {
+        if !self.paused {
             for i in 0..self.tasks.len() {
                 let task = &self.tasks[i];
                 let due = task.retry_due && task.state.status == TaskStatus::Retrying;
@@ -197,14 +195,19 @@ impl Run {
             pane_size: task.pane_size,
             events: self.events.clone(),
             ports: task.ports.clone(),
-            paused: self.paused.subscribe(),
-            kill_now: self.kill_now.subscribe(),
         };
-        let (stop_tx, stop_rx) = oneshot::channel();
-        self.tasks[index].stop = Some(stop_tx);
+        let (handle, requests) = attempt::channel();
+        // Started while the run is paused: it waits with the others.
+        if self.paused {
+            handle.send(Request::Pause(Ack::new().0));
+        }
+        if self.kill_now {
+            handle.send(Request::KillNow);
+        }
+        self.tasks[index].attempt = Some(handle);
         self.effects.push(Effect::StartAttempt {
             job: Box::new(job),
-            stop: stop_rx,
+            requests,
         });
     }
 }

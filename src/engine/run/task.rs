@@ -3,17 +3,14 @@
 
 use std::sync::Arc;
 
-use tokio::sync::oneshot;
-
 use crate::agent::AgentCommand;
 use crate::git::DiffStat;
 use crate::plan::model::TaskSpec;
-use crate::pty::PtyControl;
 use crate::record::results::MergeRecord;
 use crate::term::pane::Pane;
 
 use super::super::api::{AttemptView, CheckView, TaskView, Usage};
-use super::super::attempt::{AttemptReport, StopReason};
+use super::super::attempt::{AttemptHandle, AttemptReport};
 use super::super::state::TaskState;
 use super::Run;
 
@@ -22,12 +19,8 @@ pub(super) struct Task {
     pub(super) agent: AgentCommand,
     pub(super) state: TaskState,
     pub(super) pane: Arc<Pane>,
-    /// Set while an attempt is in flight: how to stop it, and its terminal once the agent runs.
-    pub(super) stop: Option<oneshot::Sender<StopReason>>,
-    pub(super) control: Option<PtyControl>,
-    /// The attempt's process group running now (agent, setup step or check), the one a pause
-    /// stops.
-    pub(super) pgid: Option<i32>,
+    /// Set while an attempt is in flight: its one request channel (stop, pause, input…).
+    pub(super) attempt: Option<AttemptHandle>,
     /// Bumped on every retry schedule so a stale timer is ignored.
     pub(super) retry_generation: u64,
     /// The retry's delay is over: it starts as soon as a slot is free, before pending tasks.
@@ -55,8 +48,7 @@ impl Task {
             pane: Arc::new(Pane::new(pane_size.0, pane_size.1, spec.scrollback)),
             spec,
             agent,
-            stop: None,
-            control: None,
+            attempt: None,
             retry_generation: 0,
             retry_due: false,
             pane_size,
@@ -66,7 +58,6 @@ impl Task {
             diff_stat: None,
             merge: MergeRecord::default(),
             ports: Vec::new(),
-            pgid: None,
             held: None,
             copied_keys: Vec::new(),
             pending: None,

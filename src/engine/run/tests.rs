@@ -7,14 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::SystemTime;
 
-use tokio::sync::oneshot;
-
 use crate::git::MergeOutcome;
 use crate::plan::{self, RepoTarget, UserConfig};
 use crate::record::journal::RunRecord;
 
 use super::super::api::{Command, Event, FrontEnd, MergeState, RunSummary, TaskStatus};
-use super::super::attempt::{AttemptJob, AttemptReport, Progress, StopReason};
+use super::super::attempt::{AttemptJob, AttemptReport, Progress, Request, Requests, StopReason};
 use super::super::launch::{new_run, Recovery, Restored, RunRequest};
 use super::super::resume;
 use super::super::state::AttemptEnd;
@@ -48,8 +46,8 @@ impl Drop for TempDir {
 struct Harness {
     run: Run,
     front: FrontEnd,
-    /// The stop receivers of the attempts the loop asked to start, by task.
-    stops: Vec<(usize, oneshot::Receiver<StopReason>)>,
+    /// The request channels of the attempts the loop asked to start, by task.
+    requests: Vec<(usize, Requests)>,
     /// Worktree removals asked for and not yet reported done.
     removals: usize,
     _dir: TempDir,
@@ -79,7 +77,7 @@ fn harness(toml: &str) -> Harness {
     Harness {
         run,
         front,
-        stops: Vec::new(),
+        requests: Vec::new(),
         removals: 0,
         _dir: dir,
     }
@@ -115,8 +113,8 @@ impl Harness {
         let mut rest = Vec::new();
         for effect in effects {
             match effect {
-                Effect::StartAttempt { job, stop } => {
-                    self.stops.push((job.index, stop));
+                Effect::StartAttempt { job, requests } => {
+                    self.requests.push((job.index, requests));
                     jobs.push(*job);
                 }
                 Effect::RemoveWorktree { .. } => self.removals += 1,
@@ -172,12 +170,15 @@ impl Harness {
         summary
     }
 
-    /// The stop request sent to task `index`'s attempt, if any.
+    /// The stop request sent to task `index`'s attempts, if any (other requests are passed).
     fn stop_sent(&mut self, index: usize) -> Option<StopReason> {
-        self.stops
-            .iter_mut()
-            .filter(|(i, _)| *i == index)
-            .find_map(|(_, rx)| rx.try_recv().ok())
+        let channels = self.requests.iter_mut().filter(|(i, _)| *i == index);
+        channels
+            .flat_map(|(_, requests)| std::iter::from_fn(|| requests.try_next()))
+            .find_map(|request| match request {
+                Request::Stop(reason) => Some(reason),
+                _ => None,
+            })
     }
 }
 
