@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use grove::engine::api::{Command, Event, RunSummary};
+use grove::engine::api::{Command, Event, RunSummary, TaskId};
 use grove::engine::{self, RunRequest};
 
 /// How long the finished run sits before the retry: far longer than the retry itself takes.
@@ -43,9 +43,7 @@ fn time_spent_finished_is_not_the_run_s_time() {
         tokio::time::sleep(IDLE).await;
         front
             .commands
-            .send(Command::Retry {
-                task: "flaky".into(),
-            })
+            .send(Command::Retry { task: TaskId(0) })
             .unwrap();
         let second = finished(&mut front.events).await;
         assert!(

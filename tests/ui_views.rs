@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use grove::engine::api::{
-    AttemptView, Command, Event, MergeState, RunInfo, RunSummary, TaskStatus, TaskView,
+    AttemptView, Command, Event, MergeState, RunInfo, RunSummary, TaskId, TaskStatus, TaskView,
 };
 use grove::git::{DiffStat, FileStat, MergeOutcome};
 use grove::term::pane::{Pane, DEFAULT_SCROLLBACK};
@@ -126,8 +126,9 @@ impl Dash {
             let Command::Resize { task, rows, cols } = command else {
                 panic!("pane_resizes gave {command:?}");
             };
-            self.panes[&task].resize(rows, cols);
-            sizes.push((task, rows, cols));
+            let name = self.names[task.index()].clone();
+            self.panes[&name].resize(rows, cols);
+            sizes.push((name, rows, cols));
         }
         sizes
     }
@@ -137,7 +138,9 @@ impl Dash {
         let pane = &self.panes[name];
         if pane.feed(bytes, &mut std::io::sink()) {
             let index = self.index(name);
-            self.app.apply_event(Event::Output { index });
+            self.app.apply_event(Event::Output {
+                task: TaskId(index),
+            });
         }
     }
 
@@ -363,8 +366,10 @@ fn resizes_are_sent_once_per_size_and_only_for_shown_panes() {
     }
     // Output on a pane that is not shown does not ask for a redraw.
     let hidden = shown;
-    assert!(!d.app.apply_event(Event::Output { index: hidden }));
-    assert!(d.app.apply_event(Event::Output { index: 0 }));
+    assert!(!d.app.apply_event(Event::Output {
+        task: TaskId(hidden)
+    }));
+    assert!(d.app.apply_event(Event::Output { task: TaskId(0) }));
     // Selecting a task on the next page shows and sizes its page.
     for _ in 0..shown {
         d.key(KeyCode::Char('j'));
@@ -388,7 +393,7 @@ fn only_panes_that_changed_are_read_again() {
     // Output the engine has not announced yet is not read: the cached render stays.
     d.panes["docs"].feed(b"quietly added\r\n", &mut std::io::sink());
     assert!(!d.text().contains("quietly added"));
-    d.app.apply_event(Event::Output { index: 1 });
+    d.app.apply_event(Event::Output { task: TaskId(1) });
     assert!(d.text().contains("quietly added"));
     // Drawing took the change, so the engine will announce the next output.
     assert!(!d.panes["docs"].take_changed());
@@ -791,7 +796,10 @@ fn a_retry_after_the_end_reopens_the_run() {
     d.key(KeyCode::Char('j'));
     d.key(KeyCode::Char('j'));
     let actions = d.key(KeyCode::Char('r'));
-    assert_eq!(sent(&actions), vec![r#"Retry { task: "flaky" }"#]);
+    assert_eq!(
+        sent(&actions),
+        vec![format!("Retry {{ task: {:?} }}", TaskId(d.index("flaky")))]
+    );
     d.app
         .apply_event(Event::TaskChanged(view(2, "flaky", TaskStatus::Running)));
     assert!(matches!(d.app.mode(), Mode::Normal));
@@ -828,7 +836,13 @@ fn cancel_asks_first() {
     assert!(matches!(d.app.mode(), Mode::Normal));
     d.key(KeyCode::Char('c'));
     let actions = d.key(KeyCode::Char('y'));
-    assert_eq!(sent(&actions), vec![r#"Cancel { task: "parser" }"#]);
+    assert_eq!(
+        sent(&actions),
+        vec![format!(
+            "Cancel {{ task: {:?} }}",
+            TaskId(d.index("parser"))
+        )]
+    );
     assert!(matches!(d.app.mode(), Mode::Normal));
     // A task that has ended cannot be cancelled; no question is asked.
     d.key(KeyCode::Char('j'));
@@ -896,22 +910,32 @@ fn attach_sends_keys_to_the_agent_until_ctrl_bracket() {
     // Keys that mean something to grove are typed into the agent instead.
     assert_eq!(
         sent(&d.key(KeyCode::Char('q'))),
-        vec![r#"Input { task: "parser", bytes: [113] }"#]
+        vec![format!(
+            "Input {{ task: {:?}, bytes: [113] }}",
+            TaskId(d.index("parser"))
+        )]
     );
     let (code, modifiers) = ctrl('c');
     assert_eq!(
         sent(&d.key_with(code, modifiers)),
-        vec![r#"Input { task: "parser", bytes: [3] }"#]
+        vec![format!(
+            "Input {{ task: {:?}, bytes: [3] }}",
+            TaskId(d.index("parser"))
+        )]
     );
     assert_eq!(
         sent(&d.key(KeyCode::Enter)),
-        vec![r#"Input { task: "parser", bytes: [13] }"#]
+        vec![format!(
+            "Input {{ task: {:?}, bytes: [13] }}",
+            TaskId(d.index("parser"))
+        )]
     );
     let pasted = d.app.handle_paste("two words");
     assert_eq!(
         sent(&pasted),
         vec![format!(
-            "Input {{ task: \"parser\", bytes: {:?} }}",
+            "Input {{ task: {:?}, bytes: {:?} }}",
+            TaskId(d.index("parser")),
             b"two words"
         )]
     );
@@ -1006,14 +1030,14 @@ fn retry_and_merge_only_where_they_make_sense() {
     assert!(d.text().contains("Merge docs into main?"));
     assert_eq!(
         sent(&d.key(KeyCode::Char('y'))),
-        vec![r#"Merge { task: "docs" }"#]
+        vec![format!("Merge {{ task: {:?} }}", TaskId(d.index("docs")))]
     );
     assert!(d.text().contains("merging docs into main"));
     // flaky failed: retry works even with no retries left.
     d.key(KeyCode::Char('j'));
     assert_eq!(
         sent(&d.key(KeyCode::Char('r'))),
-        vec![r#"Retry { task: "flaky" }"#]
+        vec![format!("Retry {{ task: {:?} }}", TaskId(d.index("flaky")))]
     );
 }
 
@@ -1021,7 +1045,7 @@ fn retry_and_merge_only_where_they_make_sense() {
 fn merge_outcomes_are_shown() {
     let mut d = scene();
     d.app.apply_event(Event::Merged {
-        task: "docs".into(),
+        task: TaskId(d.index("docs")),
         outcome: MergeOutcome::Conflict {
             paths: vec!["src/a.rs".into(), "src/b.rs".into()],
         },
@@ -1031,7 +1055,7 @@ fn merge_outcomes_are_shown() {
         .text()
         .contains("merge of docs conflicts in src/a.rs, src/b.rs"));
     d.app.apply_event(Event::Merged {
-        task: "docs".into(),
+        task: TaskId(d.index("docs")),
         outcome: MergeOutcome::Refused {
             reason: "uncommitted changes in the main worktree".into(),
         },
@@ -1040,7 +1064,7 @@ fn merge_outcomes_are_shown() {
         .text()
         .contains("merge of docs refused: uncommitted changes in the main worktree"));
     d.app.apply_event(Event::Merged {
-        task: "docs".into(),
+        task: TaskId(d.index("docs")),
         outcome: MergeOutcome::Merged {
             commit: "0123456789abcdef".into(),
             fast_forward: true,

@@ -40,15 +40,37 @@ pub struct RunRequest {
     pub repo: RepoTarget,
     pub pane_size: (u16, u16),
 }
-/// What a task resumed from the journal brings with it.
-pub(super) struct Restored {
+/// What a task has done so far: its state, its attempts, what its success left (output, head
+/// commit, diff stat) and its merge. The run loop's tasks hold one; the journal keeps it, and
+/// `grove resume` rebuilds it from there.
+#[derive(Debug)]
+pub(super) struct TaskFacts {
     pub state: TaskState,
     pub attempts: Vec<AttemptReport>,
     pub output: Option<(serde_json::Value, String)>,
     pub head_commit: Option<String>,
     pub diff_stat: Option<DiffStat>,
     pub merge: MergeRecord,
-    /// The end of its last attempt's terminal output, shown in its pane again.
+}
+
+impl TaskFacts {
+    /// A task that has not started, with a budget of `max_attempts`.
+    pub fn new(max_attempts: u32) -> TaskFacts {
+        TaskFacts {
+            state: TaskState::new(max_attempts),
+            attempts: Vec::new(),
+            output: None,
+            head_commit: None,
+            diff_stat: None,
+            merge: MergeRecord::default(),
+        }
+    }
+}
+
+/// A task resumed from the journal: its facts, and the end of its last attempt's terminal
+/// output, shown in its pane again.
+pub(super) struct Restored {
+    pub facts: TaskFacts,
     pub screen: Vec<u8>,
 }
 

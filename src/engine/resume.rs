@@ -23,7 +23,7 @@ use crate::status::MergeStep;
 
 use super::api::{MergeState, TaskStatus};
 use super::attempt::{AttemptReport, CheckOutcome};
-use super::launch::{resolve_agents, EngineError, Launch, Recovery, Restored};
+use super::launch::{resolve_agents, EngineError, Launch, Recovery, Restored, TaskFacts};
 use super::setup;
 use super::state::{removes_worktree, AttemptEnd, TaskState};
 use super::{keep, leftovers};
@@ -239,15 +239,15 @@ fn restore(paths: &RunPaths, spec: &TaskSpec, task: &TaskRecord) -> Restored {
         0 => Vec::new(),
         n => log_tail(&paths.attempt_log(&spec.name, n)),
     };
-    Restored {
+    let facts = TaskFacts {
         attempts: task.attempts.iter().map(attempt_report).collect(),
         output: success.and_then(|a| Some((a.output.clone()?, a.output_hash.clone()?))),
         head_commit: success.and_then(|a| a.head_commit.clone()),
         diff_stat: success.and_then(|a| a.diff_stat.clone()),
         merge,
         state,
-        screen,
-    }
+    };
+    Restored { facts, screen }
 }
 
 /// What is left to do for a task before the run goes on.
@@ -260,10 +260,10 @@ fn open_ends(
     record: &RunRecord,
     paths: &RunPaths,
 ) -> Vec<Recovery> {
-    let state = &restored.state;
+    let state = &restored.facts.state;
     let last = task.attempts.last();
     // A race sibling discarded because another was picked never runs again.
-    let discarded = restored.merge.state == MergeState::Discarded;
+    let discarded = restored.facts.merge.state == MergeState::Discarded;
     let mut steps = Vec::new();
     match state.status {
         TaskStatus::Preparing | TaskStatus::Running => {

@@ -22,7 +22,7 @@ use crate::sandbox::{Confinement, Inputs};
 use crate::term::pane::Pane;
 use crate::usage::Usage;
 
-use super::api::Event;
+use super::api::{Event, TaskId};
 use super::keep::save_attempt;
 use super::leftovers::stop_marked;
 use super::output::Tail;
@@ -1100,7 +1100,9 @@ struct PaneDisplay {
 impl pty::Display for PaneDisplay {
     fn show(&mut self, bytes: &[u8], replies: &mut dyn Write) {
         if !bytes.is_empty() && self.pane.feed(bytes, replies) {
-            let _ = self.events.send(Event::Output { index: self.index });
+            let _ = self.events.send(Event::Output {
+                task: TaskId(self.index),
+            });
         }
     }
 }

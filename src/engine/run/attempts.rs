@@ -18,7 +18,7 @@ impl Run {
         task.attempt = None;
         let end = report.end;
         let error = report.error.clone();
-        let retry = task.state.retries_after(end, report.retryable) && !self.shutting_down;
+        let retry = task.facts.state.retries_after(end, report.retryable) && !self.shutting_down;
         let retry_at = if retry {
             let delay = retry::delay(&task.spec.backoff, report.attempt, fastrand::f64());
             self.audit.retry(
@@ -36,11 +36,11 @@ impl Run {
         };
         let task = &mut self.tasks[index];
         if end == AttemptEnd::Succeeded {
-            task.output = report.output.clone();
-            task.head_commit = report.head_commit.clone();
-            task.diff_stat = report.diff_stat.clone();
+            task.facts.output = report.output.clone();
+            task.facts.head_commit = report.head_commit.clone();
+            task.facts.diff_stat = report.diff_stat.clone();
         }
-        task.attempts.push(report);
+        task.facts.attempts.push(report);
         self.transition(
             index,
             Transition::AttemptEnded {
@@ -69,7 +69,7 @@ impl Run {
         let ports = std::mem::take(&mut self.tasks[index].ports);
         self.ports.release(&ports);
         let task = &self.tasks[index];
-        let status = task.state.status;
+        let status = task.facts.state.status;
         let first_passing = task
             .spec
             .group
@@ -80,9 +80,13 @@ impl Run {
             self.request_merge(index);
         }
         let task = &self.tasks[index];
-        let had_worktree = !task.attempts.is_empty();
+        let had_worktree = !task.facts.attempts.is_empty();
         // Unsaved work stays where it was kept, whatever `keep_worktrees` says.
-        let unsaved = task.attempts.last().is_some_and(|a| a.unsaved.is_some());
+        let unsaved = task
+            .facts
+            .attempts
+            .last()
+            .is_some_and(|a| a.unsaved.is_some());
         if had_worktree && !unsaved && removes_worktree(task.spec.keep_worktrees, status) {
             self.remove_worktree(index);
         }
@@ -91,7 +95,8 @@ impl Run {
         let race_alive = self.tasks[index].spec.group.as_ref().is_some_and(|g| {
             self.tasks.iter().any(|t| {
                 t.spec.group.as_ref() == Some(g)
-                    && (!t.state.status.is_final() || t.state.status == TaskStatus::Succeeded)
+                    && (!t.facts.state.status.is_final()
+                        || t.facts.state.status == TaskStatus::Succeeded)
             })
         });
         if self.plan.fail_fast && failed_for_good && !race_alive && !self.shutting_down {

@@ -15,7 +15,7 @@ use super::{Effect, Run};
 impl Run {
     pub(super) fn stop_all(&mut self, reason: StopReason, skip_reason: Option<String>) {
         for i in 0..self.tasks.len() {
-            let not_started = match (&skip_reason, self.tasks[i].state.status) {
+            let not_started = match (&skip_reason, self.tasks[i].facts.state.status) {
                 (Some(r), TaskStatus::Pending) => Transition::Skip(r.clone()),
                 _ => Transition::Cancel,
             };
@@ -27,7 +27,7 @@ impl Run {
     /// takes the `not_started` transition; a running attempt is told to stop for `reason`, and
     /// the task's state changes when the attempt has ended.
     pub(super) fn stop_task(&mut self, i: usize, reason: StopReason, not_started: Transition) {
-        match self.tasks[i].state.status {
+        match self.tasks[i].facts.state.status {
             TaskStatus::Pending | TaskStatus::Retrying => self.transition(i, not_started),
             TaskStatus::Preparing | TaskStatus::Running => {
                 if let Some(attempt) = &self.tasks[i].attempt {
@@ -45,7 +45,7 @@ impl Run {
         let unfinished: Vec<String> = self
             .tasks
             .iter()
-            .filter(|t| !t.state.status.is_final())
+            .filter(|t| !t.facts.state.status.is_final())
             .map(|t| t.spec.name.clone())
             .collect();
         if !unfinished.is_empty() && !self.shutting_down {
@@ -83,44 +83,44 @@ impl Run {
                 self.effects.push(Effect::AwaitAcks { acked, paused });
             }
             Command::Cancel { task } => {
-                if let Some(i) = self.index_of(&task) {
+                if let Some(i) = self.task_index(task) {
                     self.stop_task(i, StopReason::Cancelled, Transition::Cancel);
                 }
             }
             Command::Retry { task } => {
-                let Some(i) = self.index_of(&task) else {
+                let Some(i) = self.task_index(task) else {
                     return;
                 };
                 if self.shutting_down {
                     return;
                 }
-                if retryable_by_hand(self.tasks[i].state.status) {
+                if retryable_by_hand(self.tasks[i].facts.state.status) {
                     self.transition(i, Transition::Requeue);
                     self.requeue_dependents(i);
                 }
             }
             Command::Merge { task } => {
-                if let Some(i) = self.index_of(&task) {
+                if let Some(i) = self.task_index(task) {
                     self.request_merge(i);
                 }
             }
             Command::AddTask { task } => self.add_task(task, config),
-            Command::CopyTask { task, mut copy } => match self.index_of(&task) {
+            Command::CopyTask { task, mut copy } => match self.task_index(task) {
                 Some(i) => {
                     copy.keys = crate::plan::copy::task_keys(&self.plan, &self.tasks[i].spec);
                     self.add_task(copy, config);
                 }
-                None => self.reject(copy.name, format!("no task '{task}' to copy")),
+                None => self.reject(copy.name, format!("no task {task} to copy")),
             },
             Command::Input { task, bytes } => {
-                if let Some(i) = self.index_of(&task) {
+                if let Some(i) = self.task_index(task) {
                     if let Some(attempt) = &self.tasks[i].attempt {
                         attempt.send(Request::Input(bytes));
                     }
                 }
             }
             Command::Resize { task, rows, cols } => {
-                if let Some(i) = self.index_of(&task) {
+                if let Some(i) = self.task_index(task) {
                     let t = &mut self.tasks[i];
                     t.pane_size = (rows.max(1), cols.max(1));
                     t.pane.resize(rows.max(1), cols.max(1));
@@ -198,7 +198,7 @@ impl Run {
         let name = self.tasks[index].spec.name.clone();
         let dependents: Vec<usize> = (0..self.tasks.len())
             .filter(|&j| {
-                self.tasks[j].state.status == TaskStatus::Skipped
+                self.tasks[j].facts.state.status == TaskStatus::Skipped
                     && self.tasks[j].spec.depends_on.contains(&name)
             })
             .collect();

@@ -44,7 +44,7 @@ impl Run {
     /// The task's whole state after a transition; made durable when the task ended.
     pub(super) fn journal_state(&self, index: usize) {
         let t = &self.tasks[index];
-        let s = &t.state;
+        let s = &t.facts.state;
         let fact = StateFact {
             task: t.spec.name.clone(),
             status: s.status,
@@ -67,11 +67,14 @@ impl Run {
         let t = &self.tasks[index];
         let fact = MergeFact {
             task: t.spec.name.clone(),
-            state: t.merge.state,
-            commit: t.merge.commit.clone(),
-            conflicts: t.merge.conflicts.clone(),
-            reason: t.merge.reason.clone(),
+            state: t.facts.merge.state,
+            commit: t.facts.merge.commit.clone(),
+            conflicts: t.facts.merge.conflicts.clone(),
+            reason: t.facts.merge.reason.clone(),
         };
-        self.journal(Entry::Merge(fact), t.merge.state != MergeState::Pending);
+        self.journal(
+            Entry::Merge(fact),
+            t.facts.merge.state != MergeState::Pending,
+        );
     }
 }

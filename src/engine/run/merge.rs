@@ -9,7 +9,7 @@ use crate::record::results::MergeRecord;
 use crate::record::RunPaths;
 use crate::status::MergeStep;
 
-use super::super::api::{Event, MergeState, TaskStatus};
+use super::super::api::{Event, MergeState, TaskId, TaskStatus};
 use super::super::attempt::{self, StopReason};
 use super::super::state::Transition;
 use super::{Effect, Run};
@@ -19,13 +19,13 @@ impl Run {
     /// requested (none pending or done).
     pub(super) fn request_merge(&mut self, index: usize) {
         let task = &mut self.tasks[index];
-        if task.state.status != TaskStatus::Succeeded {
+        if task.facts.state.status != TaskStatus::Succeeded {
             return;
         }
-        let Ok(pending) = task.merge.state.after(MergeStep::Request) else {
+        let Ok(pending) = task.facts.merge.state.after(MergeStep::Request) else {
             return;
         };
-        task.merge.state = pending;
+        task.facts.merge.state = pending;
         self.merge_queue.push_back(index);
         self.journal_merge(index);
         self.changed(index);
@@ -50,12 +50,12 @@ impl Run {
             .map(|t| {
                 (
                     t.spec.group.as_ref().map(|g| g.name.as_str()),
-                    t.merge.state,
+                    t.facts.merge.state,
                 )
             })
             .collect();
         for j in race_losers(&races, index) {
-            self.tasks[j].merge.state = MergeState::Discarded;
+            self.tasks[j].facts.merge.state = MergeState::Discarded;
             self.journal_merge(j);
             let cancel = Transition::CancelBecause(attempt::picked(&winner));
             self.stop_task(j, StopReason::Raced(winner.clone()), cancel);
@@ -80,13 +80,12 @@ impl Run {
     pub(super) fn merge_finished(&mut self, index: usize, outcome: Result<MergeOutcome, String>) {
         let outcome = outcome.unwrap_or_else(|e| MergeOutcome::Refused { reason: e });
         let task = &mut self.tasks[index];
-        record_outcome(&mut task.merge, &outcome);
+        record_outcome(&mut task.facts.merge, &outcome);
         let (word, commit, detail) = describe_merge(&outcome);
         self.audit.merge(&task.spec.name, word, &commit, &detail);
         self.journal_merge(index);
-        let task = &self.tasks[index];
         let _ = self.events.send(Event::Merged {
-            task: task.spec.name.clone(),
+            task: TaskId(index),
             outcome,
         });
         self.changed(index);

@@ -165,12 +165,7 @@ pub(super) fn assemble(l: Launch) -> (Run, FrontEnd, Inputs) {
                 .collect();
             if let Some(r) = restored {
                 task.pane.feed(&r.screen, &mut std::io::sink());
-                task.state = r.state;
-                task.attempts = r.attempts;
-                task.output = r.output;
-                task.head_commit = r.head_commit;
-                task.diff_stat = r.diff_stat;
-                task.merge = r.merge;
+                task.facts = r.facts;
             }
             task
         })
@@ -306,7 +301,7 @@ impl Run {
     }
 
     fn idle(&self) -> bool {
-        self.tasks.iter().all(|t| t.state.status.is_final())
+        self.tasks.iter().all(|t| t.facts.state.status.is_final())
             && !self.merging
             && self.merge_queue.is_empty()
             && self.removing == 0
@@ -324,15 +319,15 @@ impl Run {
     /// The single entry point for task state changes: apply, log, tell front ends, record.
     fn transition(&mut self, index: usize, t: Transition) {
         let task = &mut self.tasks[index];
-        if let Err(e) = task.state.apply(t, Self::now()) {
+        if let Err(e) = task.facts.state.apply(t, Self::now()) {
             self.audit.error(&task.spec.name, &e.to_string());
             return;
         }
-        let status = task.state.status;
+        let status = task.facts.state.status;
         self.audit.state(
             &task.spec.name,
             status.word(),
-            task.state.error.as_deref().unwrap_or(""),
+            task.facts.state.error.as_deref().unwrap_or(""),
         );
         self.journal_state(index);
         // Any change reopens a finished run (a retry, a task added); it finishes again later.
@@ -360,7 +355,7 @@ impl Run {
                 argv,
             }) => {
                 let task = &mut self.tasks[index];
-                if task.state.attempt == attempt {
+                if task.facts.state.attempt == attempt {
                     let task = task.spec.name.clone();
                     self.journal(
                         Entry::Spawned {
@@ -379,7 +374,7 @@ impl Run {
                 attempt,
                 prompt,
             }) => {
-                let state = &mut self.tasks[index].state;
+                let state = &mut self.tasks[index].facts.state;
                 if state.attempt == attempt && state.set_waiting(prompt) {
                     self.changed(index);
                 }
@@ -389,7 +384,8 @@ impl Run {
             }
             RunEvent::RetryDue { index, generation } => {
                 let task = &self.tasks[index];
-                if task.state.status == TaskStatus::Retrying && task.retry_generation == generation
+                if task.facts.state.status == TaskStatus::Retrying
+                    && task.retry_generation == generation
                 {
                     // Started by `schedule`, which runs next.
                     self.tasks[index].retry_due = true;
@@ -413,7 +409,12 @@ impl Run {
     fn active(&self) -> usize {
         self.tasks
             .iter()
-            .filter(|t| matches!(t.state.status, TaskStatus::Preparing | TaskStatus::Running))
+            .filter(|t| {
+                matches!(
+                    t.facts.state.status,
+                    TaskStatus::Preparing | TaskStatus::Running
+                )
+            })
             .count()
     }
 
@@ -424,8 +425,9 @@ impl Run {
         }
     }
 
-    fn index_of(&self, name: &str) -> Option<usize> {
-        self.tasks.iter().position(|t| t.spec.name == name)
+    /// Where task `id` is in the run, when it is one of its tasks.
+    fn task_index(&self, id: TaskId) -> Option<usize> {
+        (id.index() < self.tasks.len()).then_some(id.index())
     }
 
     /// The run is going on again after it had finished: the time it sat finished is not its time.
@@ -447,7 +449,12 @@ impl Run {
             },
             true,
         );
-        let count = |s: TaskStatus| self.tasks.iter().filter(|t| t.state.status == s).count();
+        let count = |s: TaskStatus| {
+            self.tasks
+                .iter()
+                .filter(|t| t.facts.state.status == s)
+                .count()
+        };
         let summary = RunSummary {
             run_id: self.paths.run_id.clone(),
             results_path: self.paths.results(),

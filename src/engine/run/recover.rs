@@ -60,7 +60,7 @@ impl Run {
                     let (end, error) = (report.end, report.error.clone());
                     // Work that could not be saved ends the task where it is.
                     let requeue = requeue && report.unsaved.is_none();
-                    self.tasks[index].attempts.push(report);
+                    self.tasks[index].facts.attempts.push(report);
                     let next = match requeue {
                         true => Transition::Resume {
                             interrupted_attempt: true,
@@ -89,7 +89,7 @@ impl Run {
                     },
                 ),
                 Recovery::Finish { index } => {
-                    if let Some(last) = self.tasks[index].attempts.last() {
+                    if let Some(last) = self.tasks[index].facts.attempts.last() {
                         let (end, error) = (last.end, last.error.clone());
                         self.transition(
                             index,

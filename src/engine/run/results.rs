@@ -17,11 +17,12 @@ impl Run {
     /// base that is not a branch) fails the run: its work did not arrive where it was asked to.
     pub(super) fn run_succeeded(&self) -> bool {
         if self.tasks.iter().any(|t| {
-            t.state.status == TaskStatus::Succeeded && t.merge.state == MergeState::Refused
+            t.facts.state.status == TaskStatus::Succeeded
+                && t.facts.merge.state == MergeState::Refused
         }) {
             return false;
         }
-        let ok = |t: &Task| t.state.status == TaskStatus::Succeeded;
+        let ok = |t: &Task| t.facts.state.status == TaskStatus::Succeeded;
         // A race succeeds when one of its siblings did.
         let done = |t: &Task| {
             ok(t)
@@ -110,7 +111,7 @@ impl Run {
             groups[at].siblings.push(t.spec.name.clone());
             // A race's pick is the sibling whose merge was requested.
             if !matches!(
-                t.merge.state,
+                t.facts.merge.state,
                 MergeState::NotRequested | MergeState::Discarded
             ) {
                 groups[at].picked = Some(t.spec.name.clone());
@@ -122,23 +123,25 @@ impl Run {
 
 fn task_result(t: &Task, paths: &RunPaths, base_commit: &str) -> TaskResult {
     let name = &t.spec.name;
-    let last = t.attempts.last();
+    let last = t.facts.attempts.last();
     TaskResult {
         name: name.clone(),
         agent: t.spec.agent.clone(),
-        status: t.state.status,
+        status: t.facts.state.status,
         exit_code: last.and_then(|a| a.exit_code),
-        error: t.state.error.clone(),
+        error: t.facts.state.error.clone(),
         output: t
+            .facts
             .output
             .as_ref()
             .map(|(v, _)| v.clone())
             .unwrap_or(serde_json::Value::Null),
         branch: paths.branch(name),
         worktree: paths.worktree(name).display().to_string(),
-        head_commit: t.head_commit.clone(),
-        diff_stat: t.diff_stat.clone(),
+        head_commit: t.facts.head_commit.clone(),
+        diff_stat: t.facts.diff_stat.clone(),
         attempts: t
+            .facts
             .attempts
             .iter()
             .map(|a| AttemptRecord {
@@ -162,14 +165,18 @@ fn task_result(t: &Task, paths: &RunPaths, base_commit: &str) -> TaskResult {
         usage: task_usage(t),
         group: t.spec.group.as_ref().map(|g| g.name.clone()),
         sandbox: t.spec.sandbox.mode.word().into(),
-        merge: t.merge.clone(),
+        merge: t.facts.merge.clone(),
         provenance: Provenance {
             input_hash: last.and_then(|a| a.input_hash.clone()),
-            output_hash: t.output.as_ref().map(|(_, h)| h.clone()),
-            started_at: t.attempts.first().map(|a| record::rfc3339(a.started_at)),
-            completed_at: t.state.ended_at.map(record::rfc3339),
-            commands: t.attempts.iter().map(|a| a.argv.clone()).collect(),
-            retry_count: (t.attempts.len() as u32).saturating_sub(1),
+            output_hash: t.facts.output.as_ref().map(|(_, h)| h.clone()),
+            started_at: t
+                .facts
+                .attempts
+                .first()
+                .map(|a| record::rfc3339(a.started_at)),
+            completed_at: t.facts.state.ended_at.map(record::rfc3339),
+            commands: t.facts.attempts.iter().map(|a| a.argv.clone()).collect(),
+            retry_count: (t.facts.attempts.len() as u32).saturating_sub(1),
             worktree_path: paths.worktree(name).display().to_string(),
             base_commit: base_commit.to_string(),
         },

@@ -18,7 +18,7 @@ impl Run {
 
     /// Sends each pending task's new reason for waiting when it changed.
     fn explain_pending(&mut self) {
-        let statuses: Vec<TaskStatus> = self.tasks.iter().map(|t| t.state.status).collect();
+        let statuses: Vec<TaskStatus> = self.tasks.iter().map(|t| t.facts.state.status).collect();
         for i in 0..self.tasks.len() {
             let why = match statuses[i] {
                 TaskStatus::Pending => schedule::pending_reason(
@@ -42,7 +42,7 @@ impl Run {
     fn start_ready(&mut self) {
         if self.shutting_down {
             let pending: Vec<usize> = (0..self.tasks.len())
-                .filter(|&i| self.tasks[i].state.status == TaskStatus::Pending)
+                .filter(|&i| self.tasks[i].facts.state.status == TaskStatus::Pending)
                 .collect();
             for i in pending {
                 self.transition(i, Transition::Cancel);
@@ -68,7 +68,7 @@ impl Run {
         if !self.paused {
             for i in 0..self.tasks.len() {
                 let task = &self.tasks[i];
-                let due = task.retry_due && task.state.status == TaskStatus::Retrying;
+                let due = task.retry_due && task.facts.state.status == TaskStatus::Retrying;
                 if due && self.active() < self.plan.max_parallel {
                     if let held @ Some(_) = low_memory() {
                         self.hold(i, &held);
@@ -80,7 +80,8 @@ impl Run {
             }
         }
         loop {
-            let statuses: Vec<TaskStatus> = self.tasks.iter().map(|t| t.state.status).collect();
+            let statuses: Vec<TaskStatus> =
+                self.tasks.iter().map(|t| t.facts.state.status).collect();
             let decision = schedule::decide(
                 &self.plan.strategy,
                 &self.plan.tasks,
@@ -131,21 +132,24 @@ impl Run {
                 Ok(ports) => self.tasks[index].ports = ports,
                 Err(e) => {
                     let task = &self.tasks[index];
-                    let log = self.paths.attempt_log(&task.spec.name, task.state.attempt);
-                    let mut report = AttemptReport::new(task.state.attempt, Self::now(), log);
+                    let log = self
+                        .paths
+                        .attempt_log(&task.spec.name, task.facts.state.attempt);
+                    let mut report = AttemptReport::new(task.facts.state.attempt, Self::now(), log);
                     report.error = Some(format!("cannot reserve {wanted} TCP ports: {e}"));
                     self.attempt_done(index, report);
                     return;
                 }
             }
         }
-        let statuses: Vec<TaskStatus> = self.tasks.iter().map(|t| t.state.status).collect();
+        let statuses: Vec<TaskStatus> = self.tasks.iter().map(|t| t.facts.state.status).collect();
         let sources = schedule::output_sources(&self.plan.strategy, index, &statuses);
         let previous: Vec<(String, String)> = sources
             .iter()
             .filter_map(|&i| {
                 let t = &self.tasks[i];
-                t.output
+                t.facts
+                    .output
                     .as_ref()
                     .map(|(v, _)| (t.spec.name.clone(), output::output_text(v)))
             })
@@ -161,6 +165,7 @@ impl Run {
         }
         // The agent gets to see why its last attempt's check failed, to fix it.
         if let Some(check) = task
+            .facts
             .attempts
             .last()
             .and_then(|a| a.check.as_ref())
@@ -181,8 +186,8 @@ impl Run {
             .collect();
         let job = AttemptJob {
             index,
-            attempt: task.state.attempt,
-            max_attempts: task.state.max_attempts,
+            attempt: task.facts.state.attempt,
+            max_attempts: task.facts.state.max_attempts,
             spec: task.spec.clone(),
             agent: task.agent.clone(),
             prompt: output::prompt_with_outputs(&task.spec.prompt, &previous),

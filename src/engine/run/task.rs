@@ -4,20 +4,19 @@
 use std::sync::Arc;
 
 use crate::agent::AgentCommand;
-use crate::git::DiffStat;
 use crate::plan::model::TaskSpec;
-use crate::record::results::MergeRecord;
 use crate::term::pane::Pane;
 
-use super::super::api::{AttemptView, CheckView, TaskView, Usage};
-use super::super::attempt::{AttemptHandle, AttemptReport};
-use super::super::state::TaskState;
+use super::super::api::{AttemptView, CheckView, TaskId, TaskView, Usage};
+use super::super::attempt::AttemptHandle;
+use super::super::launch::TaskFacts;
 use super::Run;
 
 pub(super) struct Task {
     pub(super) spec: TaskSpec,
     pub(super) agent: AgentCommand,
-    pub(super) state: TaskState,
+    /// Its state, attempts, what its success left and its merge: what the journal keeps.
+    pub(super) facts: TaskFacts,
     pub(super) pane: Arc<Pane>,
     /// Set while an attempt is in flight: its one request channel (stop, pause, input…).
     pub(super) attempt: Option<AttemptHandle>,
@@ -26,11 +25,6 @@ pub(super) struct Task {
     /// The retry's delay is over: it starts as soon as a slot is free, before pending tasks.
     pub(super) retry_due: bool,
     pub(super) pane_size: (u16, u16),
-    pub(super) attempts: Vec<AttemptReport>,
-    pub(super) output: Option<(serde_json::Value, String)>,
-    pub(super) head_commit: Option<String>,
-    pub(super) diff_stat: Option<DiffStat>,
-    pub(super) merge: MergeRecord,
     /// TCP ports held for the task from its first attempt until it ends.
     pub(super) ports: Vec<u16>,
     /// Why it did not start when its turn came (admission control: low memory).
@@ -44,7 +38,7 @@ pub(super) struct Task {
 impl Task {
     pub(super) fn new(spec: TaskSpec, agent: AgentCommand, pane_size: (u16, u16)) -> Task {
         Task {
-            state: TaskState::new(spec.max_attempts()),
+            facts: TaskFacts::new(spec.max_attempts()),
             pane: Arc::new(Pane::new(pane_size.0, pane_size.1, spec.scrollback)),
             spec,
             agent,
@@ -52,11 +46,6 @@ impl Task {
             retry_generation: 0,
             retry_due: false,
             pane_size,
-            attempts: Vec::new(),
-            output: None,
-            head_commit: None,
-            diff_stat: None,
-            merge: MergeRecord::default(),
             ports: Vec::new(),
             held: None,
             copied_keys: Vec::new(),
@@ -69,19 +58,20 @@ impl Run {
     /// Task `index` as front ends see it.
     pub(super) fn view(&self, index: usize) -> TaskView {
         let t = &self.tasks[index];
-        let last = t.attempts.last();
+        let last = t.facts.attempts.last();
         TaskView {
-            index,
+            id: TaskId(index),
             name: t.spec.name.clone(),
             agent: t.spec.agent.clone(),
             prompt: t.spec.prompt.clone(),
-            status: t.state.status,
-            attempt: t.state.attempt,
-            max_attempts: t.state.max_attempts,
-            started_at: t.state.started_at,
-            ended_at: t.state.ended_at,
-            retry_at: t.state.retry_at,
+            status: t.facts.state.status,
+            attempt: t.facts.state.attempt,
+            max_attempts: t.facts.state.max_attempts,
+            started_at: t.facts.state.started_at,
+            ended_at: t.facts.state.ended_at,
+            retry_at: t.facts.state.retry_at,
             attempts: t
+                .facts
                 .attempts
                 .iter()
                 .map(|a| AttemptView {
@@ -100,18 +90,18 @@ impl Run {
                     }),
                 })
                 .collect(),
-            error: t.state.error.clone(),
+            error: t.facts.state.error.clone(),
             branch: self.paths.branch(&t.spec.name),
             worktree: self.paths.worktree(&t.spec.name),
             envelope_path: self.paths.envelope(&t.spec.name),
-            head_commit: t.head_commit.clone(),
-            diff_stat: t.diff_stat.clone(),
-            merge: t.merge.state,
-            merge_conflicts: t.merge.conflicts.clone(),
+            head_commit: t.facts.head_commit.clone(),
+            diff_stat: t.facts.diff_stat.clone(),
+            merge: t.facts.merge.state,
+            merge_conflicts: t.facts.merge.conflicts.clone(),
             input_hash: last.and_then(|a| a.input_hash.clone()),
-            output_hash: t.output.as_ref().map(|(_, h)| h.clone()),
+            output_hash: t.facts.output.as_ref().map(|(_, h)| h.clone()),
             usage: task_usage(t),
-            waiting: t.state.waiting.clone(),
+            waiting: t.facts.state.waiting.clone(),
             group: t.spec.group.as_ref().map(|g| g.name.clone()),
             sandbox: t.spec.sandbox.label(),
             max_memory: t.spec.max_memory,
@@ -126,5 +116,5 @@ impl Run {
 
 /// The usage of all of a task's attempts, summed.
 pub(super) fn task_usage(t: &Task) -> Option<Usage> {
-    Usage::total(t.attempts.iter().filter_map(|a| a.usage.as_ref()))
+    Usage::total(t.facts.attempts.iter().filter_map(|a| a.usage.as_ref()))
 }

@@ -11,7 +11,7 @@ use crate::git::MergeOutcome;
 use crate::plan::{self, RepoTarget, UserConfig};
 use crate::record::journal::RunRecord;
 
-use super::super::api::{Command, Event, FrontEnd, MergeState, RunSummary, TaskStatus};
+use super::super::api::{Command, Event, FrontEnd, MergeState, RunSummary, TaskId, TaskStatus};
 use super::super::attempt::{AttemptJob, AttemptReport, Progress, Request, Requests, StopReason};
 use super::super::launch::{new_run, Recovery, Restored, RunRequest};
 use super::super::resume;
@@ -126,7 +126,7 @@ impl Harness {
 
     /// Attempt `attempt` of task `index` ended with `end` (a success outputs `output`).
     fn ended(&mut self, index: usize, end: AttemptEnd, output: Option<&str>) -> Vec<Effect> {
-        let attempt = self.run.tasks[index].state.attempt;
+        let attempt = self.run.tasks[index].facts.state.attempt;
         let mut report = AttemptReport::new(attempt, SystemTime::now(), PathBuf::from("log"));
         report.end = end;
         report.exit_code = Some(i32::from(end != AttemptEnd::Succeeded));
@@ -148,15 +148,19 @@ impl Harness {
     }
 
     fn status(&self, index: usize) -> TaskStatus {
-        self.run.tasks[index].state.status
+        self.run.tasks[index].facts.state.status
     }
 
     fn statuses(&self) -> Vec<TaskStatus> {
-        self.run.tasks.iter().map(|t| t.state.status).collect()
+        self.run
+            .tasks
+            .iter()
+            .map(|t| t.facts.state.status)
+            .collect()
     }
 
     fn merge(&self, index: usize) -> MergeState {
-        self.run.tasks[index].merge.state
+        self.run.tasks[index].facts.merge.state
     }
 
     /// The summary the run finished with, once it did.
@@ -297,7 +301,7 @@ fn a_failed_attempt_retries_after_its_timer_and_a_stale_timer_is_ignored() {
     let effects = h.ended(0, Failed, None);
     assert_eq!(retry_timers(&effects), vec![(0, 1)]);
     assert_eq!(h.status(0), Retrying);
-    assert!(h.run.tasks[0].state.retry_at.is_some());
+    assert!(h.run.tasks[0].facts.state.retry_at.is_some());
     assert!(h.started().is_empty(), "not before its timer");
     h.event(RunEvent::RetryDue {
         index: 0,
@@ -328,7 +332,7 @@ fn an_attempt_that_cannot_be_helped_by_a_retry_or_a_stopping_run_does_not_retry(
     let plan = "name = \"p\"\nmax_parallel = 2\n[defaults]\nretries = 3\nagent = \"shell\"\n[[tasks]]\nname = \"a\"\nprompt = \"true\"\n[[tasks]]\nname = \"b\"\nprompt = \"true\"\n";
     let mut h = harness(plan);
     assert_eq!(h.started(), vec![0, 1]);
-    let attempt = h.run.tasks[0].state.attempt;
+    let attempt = h.run.tasks[0].facts.state.attempt;
     let mut report = AttemptReport::new(attempt, SystemTime::now(), PathBuf::from("log"));
     report.retryable = false;
     let effects = h.event(RunEvent::Attempt(Progress::Done {
@@ -356,8 +360,8 @@ fn a_retry_by_hand_requeues_the_task_and_the_dependents_it_skipped() {
     assert!(h.started().is_empty());
     assert_eq!(h.statuses(), vec![TaskStatus::Failed, Skipped]);
     // A succeeded task is not retried by hand.
-    h.command(Command::Retry { task: "b".into() });
-    h.command(Command::Retry { task: "a".into() });
+    h.command(Command::Retry { task: TaskId(1) });
+    h.command(Command::Retry { task: TaskId(0) });
     assert_eq!(h.statuses(), vec![Pending, Pending]);
     let (jobs, _, _) = h.settle();
     assert_eq!(
@@ -369,7 +373,7 @@ fn a_retry_by_hand_requeues_the_task_and_the_dependents_it_skipped() {
     h.ended(0, Succeeded, None);
     assert_eq!(h.started(), vec![1]);
     h.ended(1, Succeeded, None);
-    h.command(Command::Retry { task: "b".into() });
+    h.command(Command::Retry { task: TaskId(1) });
     assert_eq!(h.status(1), TaskStatus::Succeeded);
 }
 
@@ -404,7 +408,7 @@ fn a_first_passing_race_merges_its_first_success_and_stops_the_siblings() {
         }),
     });
     assert_eq!(h.merge(1), MergeState::Merged);
-    assert_eq!(h.run.tasks[1].merge.commit, Some(commit));
+    assert_eq!(h.run.tasks[1].facts.merge.commit, Some(commit));
     h.settle();
     let summary = h.summary().expect("finished after the merge");
     assert!(summary.success, "a race succeeds when one sibling did");
@@ -420,16 +424,11 @@ fn a_manual_race_waits_for_the_users_pick() {
     assert!(merges(&h.ended(0, Succeeded, None)).is_empty());
     assert!(merges(&h.ended(1, Succeeded, None)).is_empty());
     assert_eq!(h.merge(0), MergeState::NotRequested);
-    let effects = h.command(Command::Merge {
-        task: "job.2".into(),
-    });
+    let effects = h.command(Command::Merge { task: TaskId(1) });
     assert_eq!(merges(&effects), vec![1]);
     assert_eq!(h.merge(0), MergeState::Discarded);
     // A discarded sibling cannot be merged any more.
-    assert!(merges(&h.command(Command::Merge {
-        task: "job.1".into()
-    }))
-    .is_empty());
+    assert!(merges(&h.command(Command::Merge { task: TaskId(0) })).is_empty());
     // A refused merge may be asked for again; the pick stays.
     h.event(RunEvent::MergeDone {
         index: 1,
@@ -439,13 +438,11 @@ fn a_manual_race_waits_for_the_users_pick() {
     });
     assert_eq!(h.merge(1), MergeState::Refused);
     assert_eq!(
-        h.run.tasks[1].merge.reason.as_deref(),
+        h.run.tasks[1].facts.merge.reason.as_deref(),
         Some("the checkout has changes")
     );
     assert_eq!(
-        merges(&h.command(Command::Merge {
-            task: "job.2".into()
-        })),
+        merges(&h.command(Command::Merge { task: TaskId(1) })),
         vec![1]
     );
     assert_eq!(h.merge(0), MergeState::Discarded);
@@ -529,9 +526,9 @@ fn resume_stops_and_saves_an_attempt_left_in_flight_then_requeues_it() {
         ),
         "{recovery:?}"
     );
-    assert_eq!(restored[0].state.status, Preparing);
-    assert_eq!(restored[1].state.status, TaskStatus::Succeeded);
-    assert_eq!(restored[1].attempts.len(), 1);
+    assert_eq!(restored[0].facts.state.status, Preparing);
+    assert_eq!(restored[1].facts.state.status, TaskStatus::Succeeded);
+    assert_eq!(restored[1].facts.attempts.len(), 1);
 }
 
 #[test]
@@ -559,12 +556,12 @@ fn resume_requests_a_pending_merge_again_and_requeues_a_waiting_retry() {
         "{recovery:?}"
     );
     // The pending merge is forgotten, to be requested again; the output is kept.
-    assert_eq!(restored[0].merge.state, MergeState::NotRequested);
+    assert_eq!(restored[0].facts.merge.state, MergeState::NotRequested);
     assert_eq!(
-        restored[0].output.as_ref().map(|(v, _)| v.clone()),
+        restored[0].facts.output.as_ref().map(|(v, _)| v.clone()),
         Some(serde_json::json!("a's output"))
     );
-    assert_eq!(restored[1].state.status, Retrying);
+    assert_eq!(restored[1].facts.state.status, Retrying);
 }
 
 #[test]
@@ -575,7 +572,7 @@ fn resume_starts_again_what_a_stop_cancelled_and_leaves_what_a_person_cancelled(
     );
     let mut h = harness(&plan);
     assert_eq!(h.started(), vec![0, 1]);
-    h.command(Command::Cancel { task: "b".into() });
+    h.command(Command::Cancel { task: TaskId(1) });
     assert!(matches!(h.stop_sent(1), Some(StopReason::Cancelled)));
     h.ended(1, AttemptEnd::Cancelled, None);
     h.command(Command::Shutdown);
@@ -595,4 +592,31 @@ fn resume_starts_again_what_a_stop_cancelled_and_leaves_what_a_person_cancelled(
         })
         .collect();
     assert_eq!(requeued, vec![(0, true), (2, false)], "{recovery:?}");
+}
+
+#[test]
+fn a_pause_reaches_every_attempt_and_holds_due_retries_until_continue() {
+    let plan = "name = \"p\"\nmax_parallel = 2\n[defaults]\nagent = \"shell\"\nretries = 1\n[[tasks]]\nname = \"a\"\nprompt = \"true\"\n[[tasks]]\nname = \"b\"\nprompt = \"true\"\n";
+    let mut h = harness(plan);
+    assert_eq!(h.started(), vec![0, 1]);
+    let effects = h.ended(0, Failed, None);
+    assert_eq!(retry_timers(&effects), vec![(0, 1)]);
+    let effects = h.command(Command::Pause);
+    assert!(matches!(
+        effects.as_slice(),
+        [Effect::AwaitAcks { paused: true, .. }]
+    ));
+    let asked: Vec<bool> = (h.requests.iter_mut())
+        .filter(|(i, _)| *i == 1)
+        .flat_map(|(_, r)| std::iter::from_fn(|| r.try_next()))
+        .map(|request| matches!(request, Request::Pause(_)))
+        .collect();
+    assert_eq!(asked, vec![true], "b, running, is asked to pause");
+    h.event(RunEvent::RetryDue {
+        index: 0,
+        generation: 1,
+    });
+    assert!(h.started().is_empty(), "no retry starts while paused");
+    h.command(Command::Continue);
+    assert_eq!(h.started(), vec![0]);
 }
