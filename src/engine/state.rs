@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use crate::plan::model::KeepWorktrees;
 
-use super::api::TaskStatus;
+use crate::status::TaskStatus;
 
 /// How an attempt ended, as far as the task's state is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,8 @@ use super::super::api::TaskStatus;
 use super::super::attempt::{AttemptReport, StopReason};
 use super::super::retry;
 use super::super::state::{removes_worktree, AttemptEnd, Transition};
-use super::{Effect, Run};
+use super::dispatcher::Run;
+use super::event::Effect;
 
 impl Run {
     pub(super) fn attempt_done(&mut self, index: usize, report: AttemptReport) {
@@ -52,7 +53,7 @@ impl Run {
     }
 
     /// Wakes the loop with `RetryDue` after `delay`; a newer timer for the task supersedes it.
-    fn schedule_retry_timer(&mut self, index: usize, delay: Duration) {
+    pub(super) fn schedule_retry_timer(&mut self, index: usize, delay: Duration) {
         let task = &mut self.tasks[index];
         task.retry_generation += 1;
         task.retry_due = false;

@@ -9,8 +9,9 @@ use super::super::api::{Command, Event, NewTask, TaskStatus};
 use super::super::attempt::{Ack, Request, StopReason};
 use super::super::launch::write_plan_copy;
 use super::super::state::{retryable_by_hand, Transition};
+use super::dispatcher::Run;
+use super::event::Effect;
 use super::task::Task;
-use super::{Effect, Run};
 
 impl Run {
     pub(super) fn stop_all(&mut self, reason: StopReason, skip_reason: Option<String>) {
@@ -135,7 +136,11 @@ impl Run {
     /// A task joins the run: appended to the plan (validated like a plan file, with its
     /// defaults), the run's plan copy rewritten, then scheduled like any pending task.
     /// `config` is the user config as the loop read it with the command (`RunEvent::command`).
-    fn add_task(&mut self, new: NewTask, config: Option<Box<Result<UserConfig, PlanError>>>) {
+    pub(super) fn add_task(
+        &mut self,
+        new: NewTask,
+        config: Option<Box<Result<UserConfig, PlanError>>>,
+    ) {
         if self.stop_requested {
             return self.reject(new.name, "the run is stopping".into());
         }
@@ -188,13 +193,13 @@ impl Run {
         self.results_dirty = true;
     }
 
-    fn reject(&self, name: String, error: String) {
+    pub(super) fn reject(&self, name: String, error: String) {
         self.audit.error(&name, &format!("task not added: {error}"));
         let _ = self.events.send(Event::TaskRejected { name, error });
     }
 
     /// After a manual retry: tasks skipped because of this one become pending again.
-    fn requeue_dependents(&mut self, index: usize) {
+    pub(super) fn requeue_dependents(&mut self, index: usize) {
         let name = self.tasks[index].spec.name.clone();
         let dependents: Vec<usize> = (0..self.tasks.len())
             .filter(|&j| {

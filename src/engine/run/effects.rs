@@ -6,32 +6,10 @@ use std::time::Duration;
 use crate::git;
 
 use super::super::admission;
-use super::super::attempt::{self, Acked, AttemptJob, Requests};
+use super::super::attempt;
+use super::dispatcher::Run;
+use super::event::{Effect, RunEvent};
 use super::merge::merge_task;
-use super::{Run, RunEvent};
-
-/// One thing a decision asks the loop to do.
-pub(in crate::engine) enum Effect {
-    /// Run an attempt of the job's task on its own tokio task (it reports through `Progress`).
-    StartAttempt {
-        job: Box<AttemptJob>,
-        requests: Requests,
-    },
-    /// Send `Paused(paused)` once every attempt has acknowledged its pause (or continue).
-    AwaitAcks { acked: Acked, paused: bool },
-    /// Send `RetryDue` after `delay` (a newer timer of the task supersedes it).
-    RetryTimer {
-        index: usize,
-        generation: u64,
-        delay: Duration,
-    },
-    /// Send `MemoryCheck` after `admission::RECHECK`.
-    MemoryCheck,
-    /// Merge task `index`'s branch into the base (a blocking thread), then `MergeDone`.
-    Merge { index: usize },
-    /// Remove task `index`'s worktree (a blocking thread), then `WorktreeRemoved`.
-    RemoveWorktree { index: usize },
-}
 
 impl Run {
     /// Carries out what the decisions asked for, in order.
@@ -61,7 +39,7 @@ impl Run {
     }
 
     /// Wakes the loop with `event` after `delay`.
-    fn after(&self, delay: Duration, event: RunEvent) {
+    pub(super) fn after(&self, delay: Duration, event: RunEvent) {
         let internal = self.internal_tx.clone();
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
@@ -69,7 +47,7 @@ impl Run {
         });
     }
 
-    fn merge(&self, index: usize) {
+    pub(super) fn merge(&self, index: usize) {
         let name = self.tasks[index].spec.name.clone();
         let paths = self.paths.clone();
         let target = self.repo.base_branch.clone();
@@ -82,7 +60,7 @@ impl Run {
         });
     }
 
-    fn remove_worktree_now(&self, index: usize) {
+    pub(super) fn remove_worktree_now(&self, index: usize) {
         let task = &self.tasks[index];
         let (repo, path) = (
             self.paths.repo_root.clone(),

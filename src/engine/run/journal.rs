@@ -9,7 +9,7 @@ use crate::record::{self, WriteHealth, WriteNews};
 use super::super::api::{Event, MergeState};
 use super::super::attempt::AttemptReport;
 use super::super::resume;
-use super::Run;
+use super::dispatcher::Run;
 
 impl Run {
     pub(super) fn journal(&self, entry: Entry, sync: bool) {

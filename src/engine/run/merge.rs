@@ -12,7 +12,8 @@ use crate::status::MergeStep;
 use super::super::api::{Event, MergeState, TaskId, TaskStatus};
 use super::super::attempt::{self, StopReason};
 use super::super::state::Transition;
-use super::{Effect, Run};
+use super::dispatcher::Run;
+use super::event::Effect;
 
 impl Run {
     /// Task `index`'s merge is asked for: queued when it succeeded and its merge may be
@@ -35,7 +36,7 @@ impl Run {
 
     /// A race sibling is being merged: it is the race's pick. Its siblings are discarded (their
     /// branches and saved attempts stay), and those not ended yet are cancelled.
-    fn pick(&mut self, index: usize) {
+    pub(super) fn pick(&mut self, index: usize) {
         let Some(group) = self.tasks[index].spec.group.clone() else {
             return;
         };

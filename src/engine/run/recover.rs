@@ -6,7 +6,7 @@ use crate::git;
 use super::super::launch::Recovery;
 use super::super::resume;
 use super::super::state::Transition;
-use super::Run;
+use super::dispatcher::Run;
 
 impl Run {
     /// A resumed run first settles what the crash or stop left open: leftover agents are

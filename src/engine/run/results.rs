@@ -8,8 +8,8 @@ use crate::record::results::{
 use crate::record::{self, RunPaths};
 
 use super::super::api::{MergeState, TaskStatus};
+use super::dispatcher::Run;
 use super::task::{task_usage, Task};
-use super::Run;
 
 impl Run {
     /// Fallback runs succeed when one alternative did; other strategies when every task did.
@@ -90,7 +90,7 @@ impl Run {
 
 impl Run {
     /// Every race of the run, in plan order, with its pick.
-    fn groups(&self) -> Vec<GroupRecord> {
+    pub(super) fn groups(&self) -> Vec<GroupRecord> {
         let mut groups: Vec<GroupRecord> = Vec::new();
         for t in &self.tasks {
             let Some(group) = &t.spec.group else {

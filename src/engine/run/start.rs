@@ -7,7 +7,8 @@ use super::super::attempt::{self, Ack, AttemptJob, AttemptReport, Request};
 use super::super::output;
 use super::super::schedule;
 use super::super::state::Transition;
-use super::{Effect, Run};
+use super::dispatcher::Run;
+use super::event::Effect;
 
 impl Run {
     /// Starts (or skips) what can start now; then each pending task says what it waits for.
@@ -17,7 +18,7 @@ impl Run {
     }
 
     /// Sends each pending task's new reason for waiting when it changed.
-    fn explain_pending(&mut self) {
+    pub(super) fn explain_pending(&mut self) {
         let statuses: Vec<TaskStatus> = self.tasks.iter().map(|t| t.facts.state.status).collect();
         for i in 0..self.tasks.len() {
             let why = match statuses[i] {
@@ -39,7 +40,7 @@ impl Run {
         }
     }
 
-    fn start_ready(&mut self) {
+    pub(super) fn start_ready(&mut self) {
         if self.shutting_down {
             let pending: Vec<usize> = (0..self.tasks.len())
                 .filter(|&i| self.tasks[i].facts.state.status == TaskStatus::Pending)
@@ -112,7 +113,7 @@ impl Run {
 
     /// Task `i` would start now, but memory is low (`held`): it says so, and memory is looked
     /// at again shortly. Called with None, it is no longer held.
-    fn hold(&mut self, i: usize, held: &Option<String>) {
+    pub(super) fn hold(&mut self, i: usize, held: &Option<String>) {
         if self.tasks[i].held != *held {
             self.tasks[i].held = held.clone();
             self.changed(i);
@@ -123,7 +124,7 @@ impl Run {
         }
     }
 
-    fn start_attempt(&mut self, index: usize) {
+    pub(super) fn start_attempt(&mut self, index: usize) {
         self.tasks[index].held = None;
         self.transition(index, Transition::Prepare);
         let wanted = self.tasks[index].spec.ports;

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use crate::agent::AgentCommand;
 use crate::plan::model::TaskSpec;
+use crate::record::RunPaths;
 use crate::term::pane::Pane;
 
 use super::super::api::{AttemptView, CheckView, TaskId, TaskView, Usage};
 use super::super::attempt::AttemptHandle;
 use super::super::launch::TaskFacts;
-use super::Run;
 
 pub(super) struct Task {
     pub(super) spec: TaskSpec,
@@ -54,10 +54,10 @@ impl Task {
     }
 }
 
-impl Run {
-    /// Task `index` as front ends see it.
-    pub(super) fn view(&self, index: usize) -> TaskView {
-        let t = &self.tasks[index];
+impl Task {
+    /// The task, `index` in its run at `paths`, as front ends see it.
+    pub(super) fn view(&self, index: usize, paths: &RunPaths) -> TaskView {
+        let t = self;
         let last = t.facts.attempts.last();
         TaskView {
             id: TaskId(index),
@@ -91,9 +91,9 @@ impl Run {
                 })
                 .collect(),
             error: t.facts.state.error.clone(),
-            branch: self.paths.branch(&t.spec.name),
-            worktree: self.paths.worktree(&t.spec.name),
-            envelope_path: self.paths.envelope(&t.spec.name),
+            branch: paths.branch(&t.spec.name),
+            worktree: paths.worktree(&t.spec.name),
+            envelope_path: paths.envelope(&t.spec.name),
             head_commit: t.facts.head_commit.clone(),
             diff_stat: t.facts.diff_stat.clone(),
             merge: t.facts.merge.state,

@@ -16,7 +16,8 @@ use super::super::attempt::{AttemptJob, AttemptReport, Progress, Request, Reques
 use super::super::launch::{new_run, Recovery, Restored, RunRequest};
 use super::super::resume;
 use super::super::state::AttemptEnd;
-use super::{assemble, Effect, Flow, Run, RunEvent};
+use super::dispatcher::{assemble, Run};
+use super::event::{Effect, Flow, RunEvent};
 
 /// A folder of its own under the system's temp dir, removed when dropped.
 struct TempDir(PathBuf);
