@@ -124,6 +124,12 @@ impl MergeState {
             (step, from) => Err(IllegalMerge { from, step }),
         }
     }
+
+    /// Takes `step` (see `after`); an illegal one changes nothing.
+    pub fn apply(&mut self, step: MergeStep) -> Result<(), IllegalMerge> {
+        *self = self.after(step)?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

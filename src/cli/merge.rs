@@ -9,7 +9,7 @@ use anyhow::Context;
 use crate::cli::exit::UsageError;
 use crate::cli::history;
 use crate::engine::api::{MergeState, TaskStatus};
-use crate::engine::{describe_merge, merge_task, race_losers, record_outcome};
+use crate::engine::{describe_merge, merge_task, pick_race, record_outcome};
 use crate::git::MergeOutcome;
 use crate::record::audit::Audit;
 use crate::record::journal::{self, Entry, Journal, MergeFact};
@@ -159,19 +159,13 @@ pub fn merge(root: &Path, run_id: &str, tasks: &[String]) -> anyhow::Result<i32>
 /// `name` is merged: it is its race's pick, and its siblings not merged are discarded (the
 /// ones newly discarded are returned).
 fn pick(results: &mut Results, group: &str, name: &str) -> Vec<String> {
-    let races: Vec<(Option<&str>, MergeState)> = (results.tasks.iter())
-        .map(|t| (t.group.as_deref(), t.merge.state))
-        .collect();
-    let losers = match results.tasks.iter().position(|t| t.name == name) {
-        Some(winner) => race_losers(&races, winner),
-        None => Vec::new(),
+    let Some(winner) = results.tasks.iter().position(|t| t.name == name) else {
+        return Vec::new();
     };
-    let mut discarded = Vec::new();
-    for j in losers {
-        let sibling = &mut results.tasks[j];
-        sibling.merge.state = MergeState::Discarded;
-        discarded.push(sibling.name.clone());
-    }
+    let races = (results.tasks.iter_mut()).map(|t| (t.group.as_deref(), &mut t.merge.state));
+    let discarded = (pick_race(races, winner).into_iter())
+        .map(|j| results.tasks[j].name.clone())
+        .collect();
     if let Some(record) = results.groups.iter_mut().find(|g| g.name == group) {
         record.picked = Some(name.to_string());
     }

@@ -23,7 +23,7 @@ use std::path::Path;
 
 pub use launch::{EngineError, RunRequest};
 pub use resume::{resume_plan, ResumeError};
-pub use run::{describe_merge, merge_task, race_losers, record_outcome};
+pub use run::{describe_merge, merge_task, pick_race, record_outcome};
 
 /// Creates the run's records and starts it on the current tokio runtime.
 pub fn start(req: RunRequest) -> Result<(api::FrontEnd, tokio::task::JoinHandle<()>), EngineError> {

@@ -232,9 +232,8 @@ fn restore(paths: &RunPaths, spec: &TaskSpec, task: &TaskRecord) -> Restored {
         .clone()
         .map(MergeRecord::from)
         .unwrap_or_default();
-    if let Ok(forgotten) = merge.state.after(MergeStep::Forget) {
-        merge.state = forgotten;
-    }
+    // Only a pending merge is forgotten; any other stays as it was.
+    let _forgotten = merge.state.apply(MergeStep::Forget).is_ok();
     let screen = match state.attempt {
         0 => Vec::new(),
         n => log_tail(&paths.attempt_log(&spec.name, n)),

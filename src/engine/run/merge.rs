@@ -1,6 +1,6 @@
 //! Merges: the queue (one merge at a time, in the order they were requested), a race's pick,
 //! and the rules both the run loop and `grove merge` follow: what an outcome records
-//! (`record_outcome`), which siblings a pick discards (`race_losers`), the merge itself
+//! (`record_outcome`), which siblings a pick discards (`pick_race`), the merge itself
 //! (`merge_task`).
 
 use crate::git::{self, MergeOutcome};
@@ -23,10 +23,9 @@ impl Run {
         if task.facts.state.status != TaskStatus::Succeeded {
             return;
         }
-        let Ok(pending) = task.facts.merge.state.after(MergeStep::Request) else {
+        if task.facts.merge.state.apply(MergeStep::Request).is_err() {
             return;
-        };
-        task.facts.merge.state = pending;
+        }
         self.merge_queue.push_back(index);
         self.journal_merge(index);
         self.changed(index);
@@ -47,16 +46,13 @@ impl Run {
             MergeMode::Manual => "manual",
         };
         self.audit.pick(&group.name, &winner, how);
-        let races: Vec<(Option<&str>, MergeState)> = (self.tasks.iter())
-            .map(|t| {
-                (
-                    t.spec.group.as_ref().map(|g| g.name.as_str()),
-                    t.facts.merge.state,
-                )
-            })
-            .collect();
-        for j in race_losers(&races, index) {
-            self.tasks[j].facts.merge.state = MergeState::Discarded;
+        let races = (self.tasks.iter_mut()).map(|t| {
+            (
+                t.spec.group.as_ref().map(|g| g.name.as_str()),
+                &mut t.facts.merge.state,
+            )
+        });
+        for j in pick_race(races, index) {
             self.journal_merge(j);
             let cancel = Transition::CancelBecause(attempt::picked(&winner));
             self.stop_task(j, StopReason::Raced(winner.clone()), cancel);
@@ -147,9 +143,7 @@ pub fn record_outcome(merge: &mut MergeRecord, outcome: &MergeOutcome) {
         MergeOutcome::Refused { .. } => MergeStep::Refused,
     };
     // An outcome applies from every state: it records what git did.
-    if let Ok(state) = merge.state.after(step) {
-        merge.state = state;
-    }
+    let _recorded = merge.state.apply(step).is_ok();
     match outcome {
         MergeOutcome::Merged { commit, .. } | MergeOutcome::AlreadyMerged { commit } => {
             merge.commit = Some(commit.clone());
@@ -161,17 +155,22 @@ pub fn record_outcome(merge: &mut MergeRecord, outcome: &MergeOutcome) {
     }
 }
 
-/// A race's pick: task `winner` is being merged. `races` holds every task of the run in order:
-/// the race it is a sibling of (None: no race), and its merge state. The winner's siblings whose
-/// merge can still be discarded (not merged, not discarded already) lose, and are returned.
-pub fn race_losers(races: &[(Option<&str>, MergeState)], winner: usize) -> Vec<usize> {
-    let Some((Some(race), _)) = races.get(winner) else {
+/// A race's pick: task `winner` is being merged. `tasks` is every task of the run in order: the
+/// race it is a sibling of (None: no race), and its merge state. The winner's siblings whose
+/// merge can still be discarded (not merged, not discarded already) are discarded, and returned.
+pub fn pick_race<'a>(
+    tasks: impl IntoIterator<Item = (Option<&'a str>, &'a mut MergeState)>,
+    winner: usize,
+) -> Vec<usize> {
+    let mut tasks: Vec<(Option<&'a str>, &'a mut MergeState)> = tasks.into_iter().collect();
+    let Some(race) = tasks.get(winner).and_then(|t| t.0) else {
         return Vec::new();
     };
-    (races.iter().enumerate())
-        .filter(|&(j, (group, merge))| {
-            j != winner && group == &Some(*race) && merge.after(MergeStep::Discard).is_ok()
-        })
-        .map(|(j, _)| j)
-        .collect()
+    let mut discarded = Vec::new();
+    for (j, (group, merge)) in tasks.iter_mut().enumerate() {
+        if j != winner && *group == Some(race) && merge.apply(MergeStep::Discard).is_ok() {
+            discarded.push(j);
+        }
+    }
+    discarded
 }

@@ -20,4 +20,4 @@ mod task;
 mod tests;
 
 pub(super) use dispatcher::begin;
-pub use merge::{describe_merge, merge_task, race_losers, record_outcome};
+pub use merge::{describe_merge, merge_task, pick_race, record_outcome};

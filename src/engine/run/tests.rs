@@ -621,3 +621,32 @@ fn a_pause_reaches_every_attempt_and_holds_due_retries_until_continue() {
     h.command(Command::Continue);
     assert_eq!(h.started(), vec![0]);
 }
+
+#[test]
+fn a_pick_discards_the_siblings_whose_merge_can_still_be_discarded() {
+    use MergeState::*;
+    let groups = [Some("x"), Some("x"), Some("x"), Some("x"), Some("y"), None];
+    let mut merges = [
+        NotRequested,
+        Pending,
+        Merged,
+        Conflict,
+        NotRequested,
+        NotRequested,
+    ];
+    let tasks = groups.iter().copied().zip(merges.iter_mut());
+    assert_eq!(super::merge::pick_race(tasks, 1), vec![0, 3]);
+    assert_eq!(
+        merges,
+        [
+            Discarded,
+            Pending,
+            Merged,
+            Discarded,
+            NotRequested,
+            NotRequested
+        ]
+    );
+    let tasks = groups.iter().copied().zip(merges.iter_mut());
+    assert!(super::merge::pick_race(tasks, 5).is_empty(), "no race");
+}
