@@ -164,6 +164,8 @@ impl Run {
         let Some(agent) = agent::resolve(&plan, &spec.agent) else {
             return self.reject(new.name, format!("unknown agent '{}'", spec.agent));
         };
+        // Written here, synchronously like the journal: whether it could be written decides
+        // whether the task joins, and the plan copy is on disk before anyone hears of the task.
         if let Err(e) = write_plan_copy(&self.paths, &plan) {
             let error = format!(
                 "cannot write the plan to {}: {e}",

@@ -650,3 +650,28 @@ fn a_pick_discards_the_siblings_whose_merge_can_still_be_discarded() {
     let tasks = groups.iter().copied().zip(merges.iter_mut());
     assert!(super::merge::pick_race(tasks, 5).is_empty(), "no race");
 }
+
+#[test]
+fn resume_ends_a_discarded_race_sibling_left_in_flight_instead_of_running_it_again() {
+    let plan = "name = \"p\"\nmax_parallel = 2\n[[tasks]]\nname = \"job\"\nagent = \"shell\"\nprompt = \"true\"\nreplicas = 2\npick = \"first-passing\"\n";
+    let mut h = harness(plan);
+    assert_eq!(h.started(), vec![0, 1]);
+    assert_eq!(merges(&h.ended(0, Succeeded, None)), vec![0]);
+    // job.2 was told to stop; grove is killed before its attempt ends.
+    let (recovery, restored) = open_ends(&h);
+    assert!(
+        matches!(
+            recovery.as_slice(),
+            [
+                Recovery::Merge { index: 0, .. },
+                Recovery::InFlight {
+                    index: 1,
+                    requeue: false,
+                    ..
+                }
+            ]
+        ),
+        "{recovery:?}"
+    );
+    assert_eq!(restored[1].facts.merge.state, MergeState::Discarded);
+}
