@@ -380,6 +380,7 @@ impl Run {
 
     pub(super) fn finish(&mut self) {
         self.finished = Some((Self::now(), self.elapsed()));
+        // Written here, synchronously, before `RunFinished`: its summary says whether it could be.
         self.results_dirty = false;
         self.write_results();
         self.audit
