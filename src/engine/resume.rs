@@ -13,8 +13,7 @@ use crate::pty;
 use crate::record::audit::Audit;
 use crate::record::folders::{check_run_folders, FolderError};
 use crate::record::journal::{
-    self, AttemptFact, CheckFact, Entry, Journal, JournalError, RunRecord, RunStarted, StateFact,
-    TaskRecord,
+    self, AttemptFact, CheckFact, Entry, Journal, JournalError, RunRecord, RunStarted, TaskRecord,
 };
 use crate::record::lock::{LockError, RunLock};
 use crate::record::results::MergeRecord;
@@ -220,7 +219,7 @@ fn restore(paths: &RunPaths, spec: &TaskSpec, task: &TaskRecord) -> Restored {
     let state = task
         .state
         .as_ref()
-        .map_or_else(|| TaskState::new(spec.max_attempts()), task_state);
+        .map_or_else(|| TaskState::new(spec.max_attempts()), TaskState::of_fact);
     let success = task
         .attempts
         .iter()
@@ -381,17 +380,6 @@ pub(super) async fn interrupted_attempt(
         Err(e) => keep::keep_unsaved(paths, task, &mut report, &e, audit).await,
     }
     report
-}
-
-fn task_state(fact: &StateFact) -> TaskState {
-    let mut state = TaskState::new(fact.max_attempts);
-    state.status = fact.status;
-    state.attempt = fact.attempt;
-    state.started_at = fact.started_at;
-    state.ended_at = fact.ended_at;
-    state.retry_at = fact.retry_at;
-    state.error = fact.error.clone();
-    state
 }
 
 /// An attempt's report as the journal keeps it.

@@ -4,6 +4,7 @@
 use std::time::SystemTime;
 
 use crate::plan::model::KeepWorktrees;
+use crate::record::journal::StateFact;
 
 use crate::status::TaskStatus;
 
@@ -120,6 +121,34 @@ impl TaskState {
             ended_at: None,
             retry_at: None,
             error: None,
+            waiting: None,
+        }
+    }
+
+    /// The state as the journal keeps it, for task `task`.
+    pub fn fact(&self, task: &str) -> StateFact {
+        StateFact {
+            task: task.to_string(),
+            status: self.status,
+            attempt: self.attempt,
+            max_attempts: self.max_attempts,
+            started_at: self.started_at,
+            ended_at: self.ended_at,
+            retry_at: self.retry_at,
+            error: self.error.clone(),
+        }
+    }
+
+    /// The state the journal kept (`fact`'s inverse; a waiting prompt is not kept).
+    pub fn of_fact(fact: &StateFact) -> TaskState {
+        TaskState {
+            status: fact.status,
+            attempt: fact.attempt,
+            max_attempts: fact.max_attempts,
+            started_at: fact.started_at,
+            ended_at: fact.ended_at,
+            retry_at: fact.retry_at,
+            error: fact.error.clone(),
             waiting: None,
         }
     }

@@ -12,8 +12,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::api::{MergeState, TaskStatus};
 use crate::git::DiffStat;
+use crate::status::{MergeState, TaskStatus};
 use crate::usage::Usage;
 
 pub const FILE: &str = "journal.jsonl";

@@ -3,7 +3,7 @@
 //! when it ends) before any front end hears of it, so what a front end saw survives a crash
 //! and `grove resume` agrees with it. Moving them out of the decisions would lose that order.
 
-use crate::record::journal::{Entry, MergeFact, StateFact};
+use crate::record::journal::{Entry, MergeFact};
 use crate::record::{self, WriteHealth, WriteNews};
 
 use super::super::api::{Event, MergeState};
@@ -44,18 +44,8 @@ impl Run {
     /// The task's whole state after a transition; made durable when the task ended.
     pub(super) fn journal_state(&self, index: usize) {
         let t = &self.tasks[index];
-        let s = &t.facts.state;
-        let fact = StateFact {
-            task: t.spec.name.clone(),
-            status: s.status,
-            attempt: s.attempt,
-            max_attempts: s.max_attempts,
-            started_at: s.started_at,
-            ended_at: s.ended_at,
-            retry_at: s.retry_at,
-            error: s.error.clone(),
-        };
-        self.journal(Entry::State(fact), s.status.is_final());
+        let fact = t.facts.state.fact(&t.spec.name);
+        self.journal(Entry::State(fact), t.facts.state.status.is_final());
     }
 
     pub(super) fn journal_attempt(&self, index: usize, report: &AttemptReport) {
