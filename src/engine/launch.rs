@@ -5,16 +5,16 @@
 use std::time::{Duration, SystemTime};
 
 use crate::agent::{self, AgentCommand};
-use crate::git::{self, DiffStat};
+use crate::git;
 use crate::plan::model::Plan;
 use crate::plan::RepoTarget;
 use crate::record::audit::Audit;
-use crate::record::journal::{Entry, Journal, RunStarted};
+use crate::record::journal::{AttemptFact, Entry, Journal, RunStarted};
 use crate::record::lock::{LockError, RunLock};
 use crate::record::results::MergeRecord;
 use crate::record::{self, RunPaths};
 
-use super::attempt::AttemptReport;
+use super::attempt::Work;
 use super::state::TaskState;
 
 #[derive(Debug, thiserror::Error)]
@@ -46,10 +46,9 @@ pub struct RunRequest {
 #[derive(Debug)]
 pub(super) struct TaskFacts {
     pub state: TaskState,
-    pub attempts: Vec<AttemptReport>,
-    pub output: Option<(serde_json::Value, String)>,
-    pub head_commit: Option<String>,
-    pub diff_stat: Option<DiffStat>,
+    pub attempts: Vec<AttemptFact>,
+    /// What the latest successful attempt produced (output, head commit, diff stat).
+    pub work: Work,
     pub merge: MergeRecord,
 }
 
@@ -59,9 +58,7 @@ impl TaskFacts {
         TaskFacts {
             state: TaskState::new(max_attempts),
             attempts: Vec::new(),
-            output: None,
-            head_commit: None,
-            diff_stat: None,
+            work: Work::default(),
             merge: MergeRecord::default(),
         }
     }

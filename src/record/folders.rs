@@ -133,7 +133,7 @@ pub fn grove_made(paths: &RunPaths) -> bool {
         |name: &str| std::fs::symlink_metadata(paths.run_dir.join(name)).is_ok_and(|m| m.is_file());
     is_run_id(&paths.run_id)
         && std::fs::symlink_metadata(&paths.run_dir).is_ok_and(|m| m.is_dir())
-        && (regular(super::journal::FILE) || regular(super::results::FILE))
+        && (regular(super::journal::FILE) || regular(super::RESULTS_FILE))
 }
 
 /// Whether `id` has the form of a run id grove makes: `<plan>-<yyyymmdd>-<HHMMSS>`, maybe with

@@ -100,13 +100,16 @@ pub struct StateFact {
     pub error: Option<String>,
 }
 
-/// How one attempt ended, with everything results.json shows about it.
+/// One attempt of a task, the one shape of it: what the engine reports when the attempt ends,
+/// what the journal keeps and resume reads back. results.json and the front ends show
+/// projections of it (`engine/attempt/report.rs`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttemptFact {
     pub task: String,
     pub attempt: u32,
     /// succeeded, failed, timed_out or cancelled.
     pub status: TaskStatus,
+    /// False when trying again cannot help (e.g. dependency branches conflict).
     pub retryable: bool,
     pub exit_code: Option<i32>,
     pub error: Option<String>,
@@ -130,6 +133,37 @@ pub struct AttemptFact {
     pub usage: Option<Usage>,
     #[serde(default)]
     pub check: Option<CheckFact>,
+}
+
+impl AttemptFact {
+    /// An attempt that has not got anywhere yet: failed, retryable, no facts.
+    pub fn new(task: &str, attempt: u32, started_at: SystemTime, log: PathBuf) -> AttemptFact {
+        AttemptFact {
+            task: task.to_string(),
+            attempt,
+            status: TaskStatus::Failed,
+            retryable: true,
+            exit_code: None,
+            error: None,
+            started_at,
+            duration_s: 0.0,
+            log,
+            argv: Vec::new(),
+            input_hash: None,
+            output: None,
+            output_hash: None,
+            head_commit: None,
+            diff_stat: None,
+            saved_ref: None,
+            unsaved: None,
+            usage: None,
+            check: None,
+        }
+    }
+
+    pub fn duration(&self) -> Duration {
+        Duration::try_from_secs_f64(self.duration_s).unwrap_or_default()
+    }
 }
 
 /// How the task's check went in an attempt.

@@ -123,6 +123,10 @@ pub fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
+/// results.json's name in a run directory (`results::FILE`; here so that `RunPaths` does not
+/// need `results.rs`, which writes through this module).
+pub const RESULTS_FILE: &str = "results.json";
+
 /// Where everything of one run lives, and the names of its git objects.
 #[derive(Debug, Clone)]
 pub struct RunPaths {
@@ -177,7 +181,7 @@ impl RunPaths {
         self.task_dir(task).join("output.txt")
     }
     pub fn results(&self) -> PathBuf {
-        self.run_dir.join(results::FILE)
+        self.run_dir.join(RESULTS_FILE)
     }
     pub fn audit(&self) -> PathBuf {
         self.run_dir.join(audit::FILE)

@@ -5,12 +5,11 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::journal::MergeFact;
 use crate::status::{MergeState, TaskStatus};
 use crate::usage::Usage;
 
 /// results.json's name in a run directory.
-pub const FILE: &str = "results.json";
+pub use super::RESULTS_FILE as FILE;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Results {
@@ -125,17 +124,6 @@ pub struct MergeRecord {
     pub conflicts: Vec<String>,
     #[serde(default)]
     pub reason: Option<String>,
-}
-
-impl From<MergeFact> for MergeRecord {
-    fn from(fact: MergeFact) -> MergeRecord {
-        MergeRecord {
-            state: fact.state,
-            commit: fact.commit,
-            conflicts: fact.conflicts,
-            reason: fact.reason,
-        }
-    }
 }
 
 impl Default for MergeRecord {

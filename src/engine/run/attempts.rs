@@ -6,18 +6,20 @@ use std::time::Duration;
 use crate::plan::model::{MergeMode, Pick};
 
 use super::super::api::TaskStatus;
-use super::super::attempt::{AttemptReport, StopReason};
+use crate::record::journal::AttemptFact;
+
+use super::super::attempt::StopReason;
 use super::super::retry;
-use super::super::state::{removes_worktree, AttemptEnd, Transition};
+use super::super::state::{removes_worktree, Transition};
 use super::dispatcher::Run;
 use super::event::Effect;
 
 impl Run {
-    pub(super) fn attempt_done(&mut self, index: usize, report: AttemptReport) {
-        self.journal_attempt(index, &report);
+    pub(super) fn attempt_done(&mut self, index: usize, report: AttemptFact) {
+        self.journal_attempt(&report);
         let task = &mut self.tasks[index];
         task.attempt = None;
-        let end = report.end;
+        let end = report.end();
         let error = report.error.clone();
         let retry = task.facts.state.retries_after(end, report.retryable) && !self.shutting_down;
         let retry_at = if retry {
@@ -35,13 +37,8 @@ impl Run {
         } else {
             None
         };
-        let task = &mut self.tasks[index];
-        if end == AttemptEnd::Succeeded {
-            task.facts.output = report.output.clone();
-            task.facts.head_commit = report.head_commit.clone();
-            task.facts.diff_stat = report.diff_stat.clone();
-        }
-        task.facts.attempts.push(report);
+        let facts = &mut self.tasks[index].facts;
+        report.reduce(&mut facts.attempts, &mut facts.work);
         self.transition(
             index,
             Transition::AttemptEnded {

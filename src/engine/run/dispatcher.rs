@@ -29,7 +29,7 @@ pub(super) struct Inputs {
     progress: mpsc::UnboundedReceiver<Progress>,
 }
 
-pub(in crate::engine) struct Run {
+pub(super) struct Run {
     pub(super) plan: Plan,
     pub(super) repo: RepoTarget,
     pub(super) paths: RunPaths,
@@ -73,6 +73,9 @@ pub(in crate::engine) struct Run {
     /// Set by `KillNow`: attempts being stopped skip (the rest of) the grace period, those that
     /// start too.
     pub(super) kill_now: bool,
+    /// The latest pause or continue waiting for every attempt's ack; the next one answers after
+    /// it, so front ends hear `Paused` in the order they asked.
+    pub(super) answering: Option<tokio::task::JoinHandle<()>>,
     /// What a resumed run does before scheduling anything.
     pub(super) recovery: Vec<Recovery>,
     /// A `MemoryCheck` is on its way.
@@ -145,6 +148,7 @@ pub(super) fn assemble(l: Launch) -> (Run, FrontEnd, Inputs) {
         idle: Duration::ZERO,
         paused: false,
         kill_now: false,
+        answering: None,
         recovery: l.recovery,
         memory_check_armed: false,
         effects: Vec::new(),
@@ -170,7 +174,7 @@ pub(super) fn assemble(l: Launch) -> (Run, FrontEnd, Inputs) {
 }
 
 /// Builds the run loop's state, announces the tasks, and starts the loop.
-pub(in crate::engine) fn begin(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
+pub(crate) fn begin(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
     let (run, front_end, inputs) = assemble(l);
     (front_end, tokio::spawn(run.main(inputs)))
 }

@@ -21,10 +21,14 @@ impl Run {
                 }
                 Effect::AwaitAcks { acked, paused } => {
                     let internal = self.internal_tx.clone();
-                    tokio::spawn(async move {
+                    let before = self.answering.take();
+                    self.answering = Some(tokio::spawn(async move {
+                        if let Some(before) = before {
+                            let _ = before.await;
+                        }
                         acked.all().await;
                         let _ = internal.send(RunEvent::Paused(paused));
-                    });
+                    }));
                 }
                 Effect::RetryTimer {
                     index,

@@ -56,13 +56,14 @@ pub(super) enum Flow {
 }
 
 /// One thing a decision asks the loop to do.
-pub(in crate::engine) enum Effect {
+pub(super) enum Effect {
     /// Run an attempt of the job's task on its own tokio task (it reports through `Progress`).
     StartAttempt {
         job: Box<AttemptJob>,
         requests: Requests,
     },
-    /// Send `Paused(paused)` once every attempt has acknowledged its pause (or continue).
+    /// Send `Paused(paused)` once every attempt has acknowledged its pause (or continue), and
+    /// after the answer to the pause or continue before it.
     AwaitAcks { acked: Acked, paused: bool },
     /// Send `RetryDue` after `delay` (a newer timer of the task supersedes it).
     RetryTimer {

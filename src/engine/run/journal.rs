@@ -3,12 +3,10 @@
 //! when it ends) before any front end hears of it, so what a front end saw survives a crash
 //! and `grove resume` agrees with it. Moving them out of the decisions would lose that order.
 
-use crate::record::journal::{Entry, MergeFact};
+use crate::record::journal::{AttemptFact, Entry, MergeFact};
 use crate::record::{self, WriteHealth, WriteNews};
 
 use super::super::api::{Event, MergeState};
-use super::super::attempt::AttemptReport;
-use super::super::resume;
 use super::dispatcher::Run;
 
 impl Run {
@@ -48,9 +46,8 @@ impl Run {
         self.journal(Entry::State(fact), t.facts.state.status.is_final());
     }
 
-    pub(super) fn journal_attempt(&self, index: usize, report: &AttemptReport) {
-        let fact = resume::attempt_fact(&self.tasks[index].spec.name, report);
-        self.journal(Entry::Attempt(Box::new(fact)), false);
+    pub(super) fn journal_attempt(&self, report: &AttemptFact) {
+        self.journal(Entry::Attempt(Box::new(report.clone())), false);
     }
 
     pub(super) fn journal_merge(&self, index: usize) {

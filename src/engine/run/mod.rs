@@ -19,5 +19,5 @@ mod task;
 #[cfg(test)]
 mod tests;
 
-pub(super) use dispatcher::begin;
+pub(crate) use dispatcher::begin;
 pub use merge::{describe_merge, merge_task, pick_race, record_outcome};

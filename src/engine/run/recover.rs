@@ -56,11 +56,12 @@ impl Run {
                         &self.audit,
                     )
                     .await;
-                    self.journal_attempt(index, &report);
-                    let (end, error) = (report.end, report.error.clone());
+                    self.journal_attempt(&report);
+                    let (end, error) = (report.end(), report.error.clone());
                     // Work that could not be saved ends the task where it is.
                     let requeue = requeue && report.unsaved.is_none();
-                    self.tasks[index].facts.attempts.push(report);
+                    let facts = &mut self.tasks[index].facts;
+                    report.reduce(&mut facts.attempts, &mut facts.work);
                     let next = match requeue {
                         true => Transition::Resume {
                             interrupted_attempt: true,
@@ -90,7 +91,7 @@ impl Run {
                 ),
                 Recovery::Finish { index } => {
                     if let Some(last) = self.tasks[index].facts.attempts.last() {
-                        let (end, error) = (last.end, last.error.clone());
+                        let (end, error) = (last.end(), last.error.clone());
                         self.transition(
                             index,
                             Transition::AttemptEnded {

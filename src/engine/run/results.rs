@@ -2,9 +2,8 @@
 //! `Results::save`) once per loop turn when something in it changed; and whether the run as a
 //! whole succeeded.
 
-use crate::record::results::{
-    AttemptRecord, CheckRecord, GroupRecord, Provenance, Results, ResultsError, TaskResult,
-};
+use crate::record::journal::AttemptFact;
+use crate::record::results::{GroupRecord, Provenance, Results, ResultsError, TaskResult};
 use crate::record::{self, RunPaths};
 
 use super::super::api::{MergeState, TaskStatus};
@@ -132,43 +131,23 @@ fn task_result(t: &Task, paths: &RunPaths, base_commit: &str) -> TaskResult {
         error: t.facts.state.error.clone(),
         output: t
             .facts
+            .work
             .output
             .as_ref()
             .map(|(v, _)| v.clone())
             .unwrap_or(serde_json::Value::Null),
         branch: paths.branch(name),
         worktree: paths.worktree(name).display().to_string(),
-        head_commit: t.facts.head_commit.clone(),
-        diff_stat: t.facts.diff_stat.clone(),
-        attempts: t
-            .facts
-            .attempts
-            .iter()
-            .map(|a| AttemptRecord {
-                n: a.attempt,
-                status: a.end.status(),
-                exit_code: a.exit_code,
-                started_at: record::rfc3339(a.started_at),
-                duration_s: a.duration.as_secs_f64(),
-                log: a.log.display().to_string(),
-                error: a.error.clone(),
-                saved_ref: a.saved_ref.clone(),
-                unsaved: a.unsaved.as_ref().map(|p| p.display().to_string()),
-                usage: a.usage.clone(),
-                check: a.check.as_ref().map(|c| CheckRecord {
-                    command: c.command.clone(),
-                    exit_code: c.exit_code,
-                    duration_s: c.duration.as_secs_f64(),
-                }),
-            })
-            .collect(),
+        head_commit: t.facts.work.head_commit.clone(),
+        diff_stat: t.facts.work.diff_stat.clone(),
+        attempts: t.facts.attempts.iter().map(AttemptFact::record).collect(),
         usage: task_usage(t),
         group: t.spec.group.as_ref().map(|g| g.name.clone()),
         sandbox: t.spec.sandbox.mode.word().into(),
         merge: t.facts.merge.clone(),
         provenance: Provenance {
             input_hash: last.and_then(|a| a.input_hash.clone()),
-            output_hash: t.facts.output.as_ref().map(|(_, h)| h.clone()),
+            output_hash: t.facts.work.output.as_ref().map(|(_, h)| h.clone()),
             started_at: t
                 .facts
                 .attempts

@@ -1,9 +1,11 @@
 //! Starting tasks: what the strategy lets start now (or skips), retries whose delay is over,
 //! admission control, and the attempt job each start hands the loop.
 
+use crate::record::journal::AttemptFact;
+
 use super::super::admission;
 use super::super::api::TaskStatus;
-use super::super::attempt::{self, Ack, AttemptJob, AttemptReport, Request};
+use super::super::attempt::{self, Ack, AttemptJob, Request};
 use super::super::output;
 use super::super::schedule;
 use super::super::state::Transition;
@@ -136,7 +138,12 @@ impl Run {
                     let log = self
                         .paths
                         .attempt_log(&task.spec.name, task.facts.state.attempt);
-                    let mut report = AttemptReport::new(task.facts.state.attempt, Self::now(), log);
+                    let mut report = AttemptFact::new(
+                        &task.spec.name,
+                        task.facts.state.attempt,
+                        Self::now(),
+                        log,
+                    );
                     report.error = Some(format!("cannot reserve {wanted} TCP ports: {e}"));
                     self.attempt_done(index, report);
                     return;
@@ -150,6 +157,7 @@ impl Run {
             .filter_map(|&i| {
                 let t = &self.tasks[i];
                 t.facts
+                    .work
                     .output
                     .as_ref()
                     .map(|(v, _)| (t.spec.name.clone(), output::output_text(v)))

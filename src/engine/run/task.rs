@@ -8,7 +8,9 @@ use crate::plan::model::TaskSpec;
 use crate::record::RunPaths;
 use crate::term::pane::Pane;
 
-use super::super::api::{AttemptView, CheckView, TaskId, TaskView, Usage};
+use crate::record::journal::AttemptFact;
+
+use super::super::api::{TaskId, TaskView, Usage};
 use super::super::attempt::AttemptHandle;
 use super::super::launch::TaskFacts;
 
@@ -70,36 +72,17 @@ impl Task {
             started_at: t.facts.state.started_at,
             ended_at: t.facts.state.ended_at,
             retry_at: t.facts.state.retry_at,
-            attempts: t
-                .facts
-                .attempts
-                .iter()
-                .map(|a| AttemptView {
-                    n: a.attempt,
-                    status: a.end.status(),
-                    exit_code: a.exit_code,
-                    started_at: a.started_at,
-                    duration: Some(a.duration),
-                    log: a.log.clone(),
-                    error: a.error.clone(),
-                    check: a.check.as_ref().map(|c| CheckView {
-                        command: c.command.clone(),
-                        exit_code: c.exit_code,
-                        passed: c.passed,
-                        duration: c.duration,
-                    }),
-                })
-                .collect(),
+            attempts: t.facts.attempts.iter().map(AttemptFact::view).collect(),
             error: t.facts.state.error.clone(),
             branch: paths.branch(&t.spec.name),
             worktree: paths.worktree(&t.spec.name),
             envelope_path: paths.envelope(&t.spec.name),
-            head_commit: t.facts.head_commit.clone(),
-            diff_stat: t.facts.diff_stat.clone(),
+            head_commit: t.facts.work.head_commit.clone(),
+            diff_stat: t.facts.work.diff_stat.clone(),
             merge: t.facts.merge.state,
             merge_conflicts: t.facts.merge.conflicts.clone(),
             input_hash: last.and_then(|a| a.input_hash.clone()),
-            output_hash: t.facts.output.as_ref().map(|(_, h)| h.clone()),
+            output_hash: t.facts.work.output.as_ref().map(|(_, h)| h.clone()),
             usage: task_usage(t),
             waiting: t.facts.state.waiting.clone(),
             group: t.spec.group.as_ref().map(|g| g.name.clone()),

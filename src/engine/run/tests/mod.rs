@@ -9,9 +9,10 @@ use std::time::SystemTime;
 
 use crate::git::MergeOutcome;
 use crate::plan::{self, RepoTarget, UserConfig};
+use crate::record::journal::AttemptFact;
 
 use super::super::api::{Command, Event, FrontEnd, MergeState, RunSummary, TaskId, TaskStatus};
-use super::super::attempt::{AttemptJob, AttemptReport, Progress, Request, Requests, StopReason};
+use super::super::attempt::{AttemptJob, Progress, Request, Requests, StopReason};
 use super::super::launch::{new_run, RunRequest};
 use super::super::state::AttemptEnd;
 use super::dispatcher::{assemble, Run};
@@ -125,11 +126,11 @@ impl Harness {
 
     /// Attempt `attempt` of task `index` ended with `end` (a success outputs `output`).
     fn ended(&mut self, index: usize, end: AttemptEnd, output: Option<&str>) -> Vec<Effect> {
-        let attempt = self.run.tasks[index].facts.state.attempt;
-        let mut report = AttemptReport::new(attempt, SystemTime::now(), PathBuf::from("log"));
-        report.end = end;
+        let mut report = self.report(index);
+        report.status = end.status();
         report.exit_code = Some(i32::from(end != AttemptEnd::Succeeded));
-        report.output = output.map(|o| (serde_json::json!(o), format!("hash of {o}")));
+        report.output = output.map(|o| serde_json::json!(o));
+        report.output_hash = output.map(|o| format!("hash of {o}"));
         if end != AttemptEnd::Succeeded {
             report.error = Some(format!("{end:?}"));
         }
@@ -137,6 +138,13 @@ impl Harness {
             index,
             report: Box::new(report),
         }))
+    }
+
+    /// A report of task `index`'s current attempt, as an attempt begins it (failed, retryable).
+    fn report(&self, index: usize) -> AttemptFact {
+        let task = &self.run.tasks[index];
+        let (name, attempt) = (&task.spec.name, task.facts.state.attempt);
+        AttemptFact::new(name, attempt, SystemTime::now(), PathBuf::from("log"))
     }
 
     fn command(&mut self, command: Command) -> Vec<Effect> {
@@ -331,8 +339,7 @@ fn an_attempt_that_cannot_be_helped_by_a_retry_or_a_stopping_run_does_not_retry(
     let plan = "name = \"p\"\nmax_parallel = 2\n[defaults]\nretries = 3\nagent = \"shell\"\n[[tasks]]\nname = \"a\"\nprompt = \"true\"\n[[tasks]]\nname = \"b\"\nprompt = \"true\"\n";
     let mut h = harness(plan);
     assert_eq!(h.started(), vec![0, 1]);
-    let attempt = h.run.tasks[0].facts.state.attempt;
-    let mut report = AttemptReport::new(attempt, SystemTime::now(), PathBuf::from("log"));
+    let mut report = h.report(0);
     report.retryable = false;
     let effects = h.event(RunEvent::Attempt(Progress::Done {
         index: 0,

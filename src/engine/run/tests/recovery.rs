@@ -4,7 +4,7 @@
 use crate::record::journal::{Entry, RunRecord};
 
 use super::super::super::api::{Command, MergeState, TaskId, TaskStatus};
-use super::super::super::attempt::{AttemptReport, StopReason};
+use super::super::super::attempt::StopReason;
 use super::super::super::launch::{Recovery, Restored};
 use super::super::super::resume;
 use super::super::super::state::AttemptEnd;
@@ -70,7 +70,12 @@ fn resume_requests_a_pending_merge_again_and_requeues_a_waiting_retry() {
     // The pending merge is forgotten, to be requested again; the output is kept.
     assert_eq!(restored[0].facts.merge.state, MergeState::NotRequested);
     assert_eq!(
-        restored[0].facts.output.as_ref().map(|(v, _)| v.clone()),
+        restored[0]
+            .facts
+            .work
+            .output
+            .as_ref()
+            .map(|(v, _)| v.clone()),
         Some(serde_json::json!("a's output"))
     );
     assert_eq!(restored[1].facts.state.status, Retrying);
@@ -139,13 +144,11 @@ fn resume_settles_an_attempt_whose_end_was_journaled_but_not_its_tasks() {
     // Both attempts' reports reach the journal, and grove is killed before the tasks' states
     // follow: a's failure may be retried, b's may not (a setup error, say).
     for (index, retryable) in [(0, true), (1, false)] {
-        let mut report = AttemptReport::new(1, std::time::SystemTime::now(), "log".into());
+        let mut report = h.report(index);
         report.retryable = retryable;
-        let name = h.run.tasks[index].spec.name.clone();
-        let fact = resume::attempt_fact(&name, &report);
         h.run
             .journal
-            .append(Entry::Attempt(Box::new(fact)), true)
+            .append(Entry::Attempt(Box::new(report)), true)
             .expect("journaled");
     }
     let (recovery, _) = open_ends(&h);
