@@ -12,8 +12,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::api::{MergeState, TaskStatus};
 use crate::git::DiffStat;
+use crate::status::{MergeState, TaskStatus};
 use crate::usage::Usage;
 
 /// The journal's name in a run directory.

@@ -1,0 +1,22 @@
+//! Where a run loop begins: a new run (`start`) or one rebuilt from its journal (`resume`),
+//! each made into a `Launch` and handed to the loop.
+
+use std::path::Path;
+
+use tokio::task::JoinHandle;
+
+use super::api::FrontEnd;
+use super::launch::{self, EngineError, RunRequest};
+use super::resume::{self, ResumeError};
+use super::run;
+
+/// Creates the run's records and starts it on the current tokio runtime.
+pub fn start(req: RunRequest) -> Result<(FrontEnd, JoinHandle<()>), EngineError> {
+    Ok(run::begin(launch::new_run(req)?))
+}
+
+/// Rebuilds run `run_id` of the repository at `repo_root` from its journal and starts its run
+/// loop on the current tokio runtime.
+pub fn resume(repo_root: &Path, run_id: &str) -> Result<(FrontEnd, JoinHandle<()>), ResumeError> {
+    Ok(run::begin(resume::prepare(repo_root, run_id)?))
+}
