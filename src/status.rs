@@ -46,6 +46,22 @@ impl TaskStatus {
         }
     }
 
+    /// "3 succeeded, 1 running": how many of `statuses` are in each status, in `ALL`'s order;
+    /// "-" for none.
+    pub fn counts(statuses: &[TaskStatus]) -> String {
+        let parts: Vec<String> = TaskStatus::ALL
+            .iter()
+            .map(|s| (s, statuses.iter().filter(|x| *x == s).count()))
+            .filter(|(_, n)| *n > 0)
+            .map(|(s, n)| format!("{n} {}", s.word()))
+            .collect();
+        if parts.is_empty() {
+            "-".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+
     pub fn is_final(self) -> bool {
         matches!(
             self,

@@ -108,17 +108,7 @@ impl RunEntry {
             (None, Some(results)) => results.tasks.iter().map(|t| t.status).collect(),
             (None, None) => Vec::new(),
         };
-        let parts: Vec<String> = TaskStatus::ALL
-            .iter()
-            .map(|s| (s, statuses.iter().filter(|x| *x == s).count()))
-            .filter(|(_, n)| *n > 0)
-            .map(|(s, n)| format!("{n} {}", s.word()))
-            .collect();
-        if parts.is_empty() {
-            "-".into()
-        } else {
-            parts.join(", ")
-        }
+        TaskStatus::counts(&statuses)
     }
 }
 
@@ -165,6 +155,17 @@ fn state_word(entry: &RunEntry) -> String {
     }
 }
 
+/// The repository's grove server's pid and live runs, when one answers.
+fn served_runs(root: &Path) -> Option<(u32, Vec<String>)> {
+    let mut server = crate::server::client::connect(root).ok()??;
+    match server.ask(&crate::server::messages::Request::Runs).ok()? {
+        crate::server::messages::Response::Runs { server_pid, runs } => {
+            Some((server_pid, runs.into_iter().map(|r| r.run_id).collect()))
+        }
+        _ => None,
+    }
+}
+
 /// `grove ls`.
 pub fn ls(root: &Path, out: &mut dyn Write) -> anyhow::Result<i32> {
     let runs = runs(root);
@@ -172,9 +173,16 @@ pub fn ls(root: &Path, out: &mut dyn Write) -> anyhow::Result<i32> {
         writeln!(out, "no runs in {}", root.display())?;
         return Ok(0);
     }
+    let served = served_runs(root);
     let rows: Vec<Vec<String>> = runs
         .iter()
         .map(|r| {
+            let state = match &served {
+                Some((pid, ids)) if ids.iter().any(|id| id == r.run_id()) => {
+                    format!("running (grove server {pid}, detached)")
+                }
+                _ => state_word(r),
+            };
             vec![
                 r.run_id().to_string(),
                 r.plan().unwrap_or("?").to_string(),
@@ -182,7 +190,7 @@ pub fn ls(root: &Path, out: &mut dyn Write) -> anyhow::Result<i32> {
                     .map(|t| humantime::format_rfc3339_seconds(t).to_string())
                     .unwrap_or_else(|| "?".into()),
                 r.counts(),
-                state_word(r),
+                state,
             ]
         })
         .collect();

@@ -12,14 +12,19 @@ use repo::repo_root;
 pub mod agents;
 pub mod clean;
 pub mod demo;
+pub mod detach;
 pub mod doctor;
 pub mod drive;
 pub mod exit;
 pub mod history;
 pub mod merge;
 pub mod proxy;
+pub mod ps;
 pub mod repo;
 pub mod run;
+pub mod server;
+pub mod stop;
+pub mod wait;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -52,6 +57,9 @@ enum Cmd {
         /// The git repository (default: the one containing the current directory).
         #[arg(long)]
         repo: Option<PathBuf>,
+        /// Run it in the repository's grove server and return at once (see grove wait, ps, stop).
+        #[arg(long, conflicts_with_all = ["headless", "exit_when_done"])]
+        detach: bool,
         #[command(flatten)]
         front: FrontEndArgs,
     },
@@ -62,8 +70,33 @@ enum Cmd {
         /// The git repository (default: the one containing the current directory).
         #[arg(long)]
         repo: Option<PathBuf>,
+        /// Continue it in the repository's grove server and return at once.
+        #[arg(long, conflicts_with_all = ["headless", "exit_when_done"])]
+        detach: bool,
         #[command(flatten)]
         front: FrontEndArgs,
+    },
+    /// Wait until a run ends; exits with the run's exit code (0, 1, 130…).
+    Wait {
+        /// The run to wait for (see grove ps, grove ls).
+        run_id: String,
+        /// The git repository (default: the one containing the current directory).
+        #[arg(long)]
+        repo: Option<PathBuf>,
+    },
+    /// List the live runs in this repository's grove server (started with run --detach).
+    Ps {
+        /// The git repository (default: the one containing the current directory).
+        #[arg(long)]
+        repo: Option<PathBuf>,
+    },
+    /// Stop a run in the grove server, like the dashboard's stop (cancel, grace, kill).
+    Stop {
+        /// The run to stop (see grove ps).
+        run_id: String,
+        /// The git repository (default: the one containing the current directory).
+        #[arg(long)]
+        repo: Option<PathBuf>,
     },
     /// List the runs in this repository.
     Ls {
@@ -175,6 +208,14 @@ enum Cmd {
         #[arg(long)]
         repo: Option<PathBuf>,
     },
+    /// The repository's grove server, hosting detached runs (started by grove itself).
+    #[command(hide = true)]
+    Server {
+        /// The git repository whose server this is (default: the one containing the current
+        /// directory).
+        #[arg(long)]
+        repo: Option<PathBuf>,
+    },
     /// Applies an attempt's sandbox spec to itself, then execs the command after `--` (how
     /// grove starts setup commands, agents and checks under `sandbox`, `network`, `max_memory`).
     #[command(hide = true)]
@@ -216,12 +257,31 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     let mut stdout = std::io::stdout();
     match cli.command.unwrap_or(Cmd::New { repo: None }) {
         Cmd::Validate { plan, repo } => run::validate(&plan, repo.as_deref()),
-        Cmd::Run { plan, repo, front } => run::run(&plan, repo.as_deref(), front),
+        Cmd::Run {
+            plan,
+            repo,
+            detach: true,
+            ..
+        } => detach::run(&plan, repo.as_deref()),
+        Cmd::Run {
+            plan, repo, front, ..
+        } => run::run(&plan, repo.as_deref(), front),
+        Cmd::Resume {
+            run_id,
+            repo,
+            detach: true,
+            ..
+        } => detach::resume(&run_id, repo.as_deref()),
         Cmd::Resume {
             run_id,
             repo,
             front,
+            ..
         } => run::resume(&run_id, repo.as_deref(), front),
+        Cmd::Wait { run_id, repo } => wait::wait(&run_id, repo.as_deref()),
+        Cmd::Ps { repo } => ps::ps(&repo_root(repo.as_deref())?, &mut stdout),
+        Cmd::Stop { run_id, repo } => stop::stop(&repo_root(repo.as_deref())?, &run_id),
+        Cmd::Server { repo } => server::server(repo.as_deref()),
         Cmd::New { repo } => run::new(repo.as_deref()),
         Cmd::Ls { repo } => history::ls(&repo_root(repo.as_deref())?, &mut stdout),
         Cmd::Show { run_id, repo } => {

@@ -19,6 +19,8 @@ pub struct UserConfig {
     /// Where each agent's command line is written in the config (see `agents::read`).
     pub(crate) agents_written: BTreeMap<String, Location>,
     pub(crate) defaults: Settings,
+    /// `server_idle`: how long a grove server with no live run and no client stays.
+    pub(crate) server_idle: Option<std::time::Duration>,
     /// Where it was read from, when there was a file.
     pub(crate) file: Option<SourceFile>,
 }
@@ -94,6 +96,11 @@ impl UserConfig {
         self.file.as_ref().map(|f| f.path.as_path())
     }
 
+    /// `server_idle`, when the config sets it.
+    pub fn server_idle(&self) -> Option<std::time::Duration> {
+        self.server_idle
+    }
+
     /// The agents the config defines (presets it overrides included).
     pub fn agents(&self) -> &BTreeMap<String, AgentDef> {
         &self.agents
@@ -107,7 +114,7 @@ fn read(file: &SourceFile, prompt_files: PromptFiles<'_>) -> Result<UserConfig, 
     };
     let mut problems = Problems::default();
     let scope = Scope::top();
-    problems.extend(scope.check_keys(top, &["agents", "defaults"]));
+    problems.extend(scope.check_keys(top, &["agents", "defaults", "server_idle"]));
     let (agents, written) = match top.get("agents") {
         Some(e) => {
             let read = super::agents::read(e, &scope, crate::agent::preset, &mut problems);
@@ -139,10 +146,14 @@ fn read(file: &SourceFile, prompt_files: PromptFiles<'_>) -> Result<UserConfig, 
         }
         None => Settings::default(),
     };
+    let server_idle = top
+        .get("server_idle")
+        .and_then(|e| problems.take(scope.duration(e)));
     problems.result(UserConfig {
         agents,
         agents_written,
         defaults,
+        server_idle,
         file: Some(file.clone()),
     })
 }

@@ -34,6 +34,10 @@ pub struct Results {
     /// True when the run was stopped (Ctrl-C, SIGTERM, quit) rather than ending by itself.
     #[serde(default)]
     pub interrupted: bool,
+    /// Whether the run as a whole succeeded (what its exit code 0 says); absent in records of
+    /// older grove versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success: Option<bool>,
     pub tasks: Vec<TaskResult>,
     pub results_by_agent: BTreeMap<String, AgentTally>,
     pub errors: Vec<TaskError>,
@@ -184,6 +188,21 @@ pub enum ResultsError {
 }
 
 impl Results {
+    /// The exit code the run ended with, as a foreground run's (`RunSummary::exit_code`): 130
+    /// when it was stopped, 0 when it succeeded, else 1; None while it has not ended. Records
+    /// from before `success` was written count every task succeeded as success.
+    pub fn exit_code(&self) -> Option<i32> {
+        self.completed_at.as_ref()?;
+        let success = self
+            .success
+            .unwrap_or(self.total_tasks > 0 && self.succeeded == self.total_tasks);
+        Some(match (self.interrupted, success) {
+            (true, _) => 130,
+            (false, true) => 0,
+            (false, false) => 1,
+        })
+    }
+
     /// Recomputes the counts, rate, per-agent tallies and error list from `tasks`.
     pub fn recount(&mut self) {
         let count = |s: TaskStatus| self.tasks.iter().filter(|t| t.status == s).count();

@@ -76,6 +76,7 @@ impl Run {
             skipped: 0,
             success_rate: 0.0,
             interrupted: self.shutting_down,
+            success: Some(self.run_succeeded()),
             tasks,
             results_by_agent: Default::default(),
             errors: Vec::new(),

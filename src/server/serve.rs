@@ -1,0 +1,128 @@
+//! The server process (`grove server --repo PATH`, started detached by `client::connect_or_start`):
+//! binds the repository's socket, writes its pid beside it, serves every client on its own task,
+//! hosts their runs, and exits once no run is live and no client has been connected for the
+//! idle time. SIGTERM and SIGINT stop its runs (a second one kills their agents at once), then
+//! it exits; SIGHUP is ignored (it has no terminal).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use tokio::net::UnixStream;
+
+use super::frame;
+use super::handshake::{self, Hello, Role};
+use super::host::Host;
+use super::listener::Listener;
+use super::messages::{Request, Response};
+use super::socket::{SocketError, SocketPlace};
+use crate::engine::api::Command;
+
+/// How long a server with nothing to do stays, unless the user config or `GROVE_SERVER_IDLE`
+/// says otherwise.
+pub const DEFAULT_IDLE: Duration = Duration::from_secs(60);
+
+/// The file beside the socket holding the server's process id.
+pub fn pid_file(place: &SocketPlace) -> PathBuf {
+    place.path.with_extension("pid")
+}
+
+/// Runs the server of the repository at `repo_root` until it is idle for `idle`. Another
+/// server already live there is not an error: this one just leaves.
+pub async fn serve(repo_root: &Path, idle: Duration) -> anyhow::Result<()> {
+    let place = SocketPlace::for_repo(repo_root)?;
+    let listener = match Listener::bind(&place) {
+        Ok(listener) => listener,
+        Err(SocketError::Live { path }) => {
+            eprintln!("grove server: another server is live on {path}; leaving it the work");
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let pid_path = pid_file(&place);
+    crate::record::write_atomic(&pid_path, format!("{}\n", std::process::id()).as_bytes())?;
+    eprintln!(
+        "grove server {}: pid {}, socket {}, idle exit after {}s",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id(),
+        listener.path().display(),
+        idle.as_secs_f64()
+    );
+    let host = Host::new(repo_root);
+    stop_on_signals(host.clone())?;
+    let tick = (idle / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(stream) => {
+                    let client = host.client();
+                    let host = host.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = serve_client(stream, &host).await {
+                            eprintln!("grove server: a client: {e}");
+                        }
+                        drop(client);
+                    });
+                }
+                Err(e) => eprintln!("grove server: accept: {e}"),
+            },
+            _ = tokio::time::sleep(tick) => {
+                if host.idle_for() >= idle {
+                    break;
+                }
+            }
+        }
+    }
+    // The socket goes first, so that a client arriving now starts a new server.
+    drop(listener);
+    let _ = std::fs::remove_file(&pid_path);
+    eprintln!("grove server: idle for {}s, exiting", idle.as_secs_f64());
+    Ok(())
+}
+
+/// One client: the handshake, then its requests in order until it closes the connection.
+async fn serve_client(mut stream: UnixStream, host: &Host) -> anyhow::Result<()> {
+    handshake::server(&mut stream, &Hello::ours(Role::Server)).await?;
+    loop {
+        let Some(request) = frame::read_async::<Request>(&mut stream).await? else {
+            return Ok(());
+        };
+        let response = match request {
+            Request::Start { plan, start } => host.start(&plan, &start),
+            Request::Resume { run_id } => host.resume(&run_id),
+            Request::Runs => Response::Runs {
+                server_pid: std::process::id(),
+                runs: host.runs(),
+            },
+            Request::Stop { run_id } => host.stop(&run_id),
+            Request::Wait { run_id } => {
+                // A waiting client says nothing more: anything read (its end) means it left.
+                let mut byte = [0; 1];
+                tokio::select! {
+                    response = host.wait(&run_id) => response,
+                    _ = stream.read(&mut byte) => return Ok(()),
+                }
+            }
+        };
+        frame::write_async(&mut stream, &response).await?;
+    }
+}
+
+fn stop_on_signals(host: Host) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move { while hangup.recv().await.is_some() {} });
+    for kind in [SignalKind::terminate(), SignalKind::interrupt()] {
+        let mut stream = signal(kind)?;
+        let host = host.clone();
+        tokio::spawn(async move {
+            let mut command = Command::Shutdown;
+            while stream.recv().await.is_some() {
+                eprintln!("grove server: stopping every run ({command:?})");
+                host.stop_all(command.clone());
+                command = Command::KillNow;
+            }
+        });
+    }
+    Ok(())
+}
