@@ -72,6 +72,7 @@ mod sandbox;
 mod sandbox_git;
 mod sandbox_views;
 mod server;
+mod server_runs;
 mod signals;
 mod strategies;
 mod submodules;

@@ -1,0 +1,309 @@
+//! Runs in the grove server (issue 13's first wired slice): `grove run --detach` returns while
+//! the agents go on in the server, after the starting command and its terminal are gone;
+//! `grove ps` lists live runs, `grove wait` returns a run's exit code (live, ended, or its
+//! server killed), `grove stop` stops one; one server per repository, which leaves when idle.
+//! The real binary, real agents (shell tasks) in real PTYs, the real socket.
+
+use std::process::Output;
+
+use crate::support::tty::*;
+use crate::support::*;
+
+/// The server's idle time in these tests: it leaves soon after its runs end.
+const IDLE: &str = "1";
+
+fn grove(repo: &Repo, args: &[&str]) -> Output {
+    repo.grove_cmd(args)
+        .env("GROVE_SERVER_IDLE", IDLE)
+        .output()
+        .unwrap()
+}
+
+/// `grove run --detach` on `plan`; the run's id once the command has returned 0.
+fn detach(repo: &Repo, plan: &str) -> String {
+    let path = repo.write_plan(plan);
+    let out = grove(repo, &["run", path.to_str().unwrap(), "--detach"]);
+    assert!(out.status.success(), "{}", text(&out));
+    run_id(&out)
+}
+
+/// The repository's server, found through `grove ps`. Dropping it (the test over, or failed)
+/// stops it by its pid: SIGTERM stops its runs, then it leaves when idle.
+struct Server {
+    pid: i32,
+}
+
+impl Server {
+    fn of(repo: &Repo) -> Server {
+        let out = grove(repo, &["ps"]);
+        assert!(out.status.success(), "{}", text(&out));
+        Server {
+            pid: server_pid(&out).unwrap_or_else(|| panic!("no server in {}", text(&out))),
+        }
+    }
+}
+
+fn server_pid(ps: &Output) -> Option<i32> {
+    String::from_utf8_lossy(&ps.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("grove server pid "))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if alive(self.pid) {
+            // SAFETY: signalling the server this test started, by its pid.
+            unsafe { libc::kill(self.pid, libc::SIGTERM) };
+            if poll(|| (!alive(self.pid)).then_some(())).is_none() {
+                unsafe { libc::kill(self.pid, libc::SIGKILL) };
+            }
+        }
+    }
+}
+
+/// A task that writes its pid to `pid_file`, waits for `go`, then runs `then`.
+fn waiting_task(pid_file: &std::path::Path, go: &std::path::Path, then: &str) -> String {
+    format!(
+        "echo $$ > '{}'; {} {then}",
+        pid_file.display(),
+        sh_wait_for_file(go)
+    )
+}
+
+#[test]
+fn a_detached_run_outlives_its_terminal_and_wait_returns_its_code() {
+    let repo = Repo::new();
+    let home = repo.home.path();
+    let (pid_file, go) = (home.join("a.pid"), home.join("go"));
+    let plan = Plan::new()
+        .shell_task("a", &waiting_task(&pid_file, &go, "echo done > a.txt"))
+        .timeout("300s")
+        .to_toml();
+    let mut cmd = grove_run(&repo, &plan, &["--detach"]);
+    cmd.env("GROVE_SERVER_IDLE", IDLE);
+    let mut tty = Tty::spawn(cmd);
+    let status = tty.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let run_id = tty.wait_for("the run id and how to follow it", |screen| {
+        let text = screen.text();
+        let id = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("grove: run "))?
+            .split_whitespace()
+            .next()?
+            .to_string();
+        text.contains(&format!("grove wait {id}")).then_some(id)
+    });
+    // The starting command has ended; its terminal goes now (hung up).
+    drop(tty);
+    let server = Server::of(&repo);
+    let agent = wait_for_pid(&pid_file);
+    assert!(alive(agent), "the agent died with the detaching terminal");
+
+    let ps = grove(&repo, &["ps"]);
+    let listed = String::from_utf8_lossy(&ps.stdout).into_owned();
+    let row = listed
+        .lines()
+        .find(|l| l.contains(&run_id))
+        .unwrap_or_else(|| panic!("grove ps does not list {run_id}:\n{listed}"));
+    assert!(row.contains("1 running"), "{row}");
+    let ls = grove(&repo, &["ls"]);
+    let ls = String::from_utf8_lossy(&ls.stdout).into_owned();
+    assert!(
+        ls.lines()
+            .any(|l| l.contains(&run_id) && l.contains("grove server")),
+        "{ls}"
+    );
+
+    std::fs::write(&go, "").unwrap();
+    let out = grove(&repo, &["wait", &run_id]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let results = repo.results(&run_id);
+    assert_eq!(task(&results, "a")["status"], "succeeded");
+    assert_eq!(results["success"], true);
+    drop(server);
+}
+
+#[test]
+fn wait_returns_a_failed_runs_code_live_and_from_its_records_after_the_server_left() {
+    let repo = Repo::new();
+    let home = repo.home.path();
+    let (pid_file, go) = (home.join("a.pid"), home.join("go"));
+    let plan = Plan::new()
+        .shell_task("a", &waiting_task(&pid_file, &go, "exit 3"))
+        .timeout("300s")
+        .to_toml();
+    let run_id = detach(&repo, &plan);
+    let server = Server::of(&repo);
+    wait_for_pid(&pid_file);
+    std::fs::write(&go, "").unwrap();
+    let out = grove(&repo, &["wait", &run_id]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+
+    // Its run over and no client left, the server leaves after its idle time.
+    wait_for("the idle server to exit", || {
+        (!alive(server.pid)).then_some(())
+    });
+    let ps = grove(&repo, &["ps"]);
+    assert!(server_pid(&ps).is_none(), "{}", text(&ps));
+    let log = std::fs::read_to_string(repo.path().join(".grove/server/server.log")).unwrap();
+    assert!(log.contains("idle for 1s, exiting"), "{log}");
+    let mode = std::fs::metadata(repo.path().join(".grove/server/server.log"))
+        .unwrap()
+        .permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o600
+    );
+
+    // An ended run's wait: its recorded outcome.
+    let out = grove(&repo, &["wait", &run_id]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+}
+
+#[test]
+fn stop_cancels_a_running_run_and_wait_returns_its_code() {
+    let repo = Repo::new();
+    let home = repo.home.path();
+    let (pid_file, never) = (home.join("a.pid"), home.join("never"));
+    let plan = Plan::new()
+        .shell_task("a", &waiting_task(&pid_file, &never, "true"))
+        .timeout("300s")
+        .to_toml();
+    let run_id = detach(&repo, &plan);
+    let _server = Server::of(&repo);
+    let agent = wait_for_pid(&pid_file);
+
+    let out = grove(&repo, &["stop", &run_id]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = grove(&repo, &["wait", &run_id]);
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    assert!(!alive(agent), "the stopped run's agent is still alive");
+    let results = repo.results(&run_id);
+    assert_eq!(task(&results, "a")["status"], "cancelled");
+    assert_eq!(results["interrupted"], true);
+
+    // A run not live in the server cannot be stopped: bad input.
+    let out = grove(&repo, &["stop", &run_id]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
+
+#[test]
+fn a_bad_plan_through_detach_is_exit_2_with_its_location_and_creates_nothing() {
+    let repo = Repo::new();
+    let plan = Plan::new().shell_task("a", "true").to_toml() + "\n[[tasks]]\nname = 5\n";
+    let path = repo.write_plan(&plan);
+    let out = grove(&repo, &["run", path.to_str().unwrap(), "--detach"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = plan.lines().count();
+    assert!(
+        stderr.contains(&format!("{}:{line}:", path.display())),
+        "{stderr}"
+    );
+    assert!(!repo.path().join(".grove/runs").exists());
+    let ps = grove(&repo, &["ps"]);
+    assert!(server_pid(&ps).is_none(), "{}", text(&ps));
+}
+
+#[test]
+fn after_kill_9_of_the_server_wait_says_so_and_resume_recovers() {
+    let repo = Repo::new();
+    let home = repo.home.path();
+    let (pid_file, go) = (home.join("a.pid"), home.join("go"));
+    let plan = Plan::new()
+        .shell_task("a", &waiting_task(&pid_file, &go, "echo done > a.txt"))
+        .timeout("300s")
+        .to_toml();
+    let run_id = detach(&repo, &plan);
+    let server = Server::of(&repo);
+    wait_for_pid(&pid_file);
+    let waiting = repo
+        .grove_cmd(&["wait", &run_id])
+        .env("GROVE_SERVER_IDLE", IDLE)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The waiting client is attached to the run once `grove ps` counts it.
+    wait_for("the wait to attach", || {
+        let ps = String::from_utf8_lossy(&grove(&repo, &["ps"]).stdout).into_owned();
+        ps.lines()
+            .any(|l| l.contains(&run_id) && l.trim_end().ends_with(" 1"))
+            .then_some(())
+    });
+    // SAFETY: the server this test started, by its pid.
+    unsafe { libc::kill(server.pid, libc::SIGKILL) };
+    let out = waiting.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("server ended") && stderr.contains(&format!("grove resume {run_id}")),
+        "{stderr}"
+    );
+    // Asked again, with no server at all: the same.
+    let out = grove(&repo, &["wait", &run_id]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains(&format!("grove resume {run_id}")));
+
+    std::fs::write(&go, "").unwrap();
+    let out = grove(&repo, &["resume", &run_id, "--headless"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(task(&repo.results(&run_id), "a")["status"], "succeeded");
+    let out = grove(&repo, &["wait", &run_id]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn two_detached_runs_started_at_once_share_one_server() {
+    let repo = Repo::new();
+    let home = repo.home.path();
+    let go = home.join("go");
+    let plans = [
+        Plan::named("first")
+            .shell_task("a", &waiting_task(&home.join("a.pid"), &go, "true"))
+            .timeout("300s")
+            .to_toml(),
+        Plan::named("second")
+            .shell_task("b", &waiting_task(&home.join("b.pid"), &go, "exit 1"))
+            .timeout("300s")
+            .to_toml(),
+    ];
+    // Both start a server at the same moment: one serves, the other leaves it the work.
+    let starting: Vec<_> = plans
+        .iter()
+        .enumerate()
+        .map(|(i, plan)| {
+            let path = home.join(format!("plan{i}.toml"));
+            std::fs::write(&path, plan).unwrap();
+            repo.grove_cmd(&["run", path.to_str().unwrap(), "--detach"])
+                .env("GROVE_SERVER_IDLE", IDLE)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let ids: Vec<String> = starting
+        .into_iter()
+        .map(|child| {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "{}", text(&out));
+            run_id(&out)
+        })
+        .collect();
+    let server = Server::of(&repo);
+    let ps = grove(&repo, &["ps"]);
+    let listed = String::from_utf8_lossy(&ps.stdout).into_owned();
+    assert!(
+        listed.contains(&ids[0]) && listed.contains(&ids[1]),
+        "{listed}"
+    );
+    wait_for_pid(&home.join("a.pid"));
+    wait_for_pid(&home.join("b.pid"));
+    std::fs::write(&go, "").unwrap();
+    let (first, second) = (&ids[0], &ids[1]);
+    assert_eq!(grove(&repo, &["wait", first]).status.code(), Some(0));
+    assert_eq!(grove(&repo, &["wait", second]).status.code(), Some(1));
+    drop(server);
+}
