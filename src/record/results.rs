@@ -434,4 +434,18 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(written.expect("written"), WRITTEN);
     }
+
+    #[test]
+    fn the_exit_code_is_the_recorded_outcome_once_the_run_ended() {
+        let mut results: Results = serde_json::from_str(WRITTEN).expect("it reads");
+        // Written before `success` was: every task succeeded.
+        assert_eq!(results.success, None);
+        assert_eq!(results.exit_code(), Some(0));
+        results.success = Some(false);
+        assert_eq!(results.exit_code(), Some(1));
+        results.interrupted = true;
+        assert_eq!(results.exit_code(), Some(130));
+        results.completed_at = None;
+        assert_eq!(results.exit_code(), None);
+    }
 }

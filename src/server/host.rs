@@ -271,3 +271,33 @@ impl Drop for Client {
         state.idle_since = Instant::now();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_bad_plan_is_failed_with_its_location_and_exit_2_and_hosts_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        git2::Repository::init(dir.path()).unwrap();
+        let plan = dir.path().join("plan.toml");
+        std::fs::write(&plan, "name = \"p\"\n[[tasks]]\nname = 5\n").unwrap();
+        let host = Host::new(dir.path());
+        match host.start(&plan, dir.path()) {
+            Response::Failed { message, exit_code } => {
+                assert_eq!(exit_code, 2);
+                let at = format!("{}:3:8:", plan.display());
+                assert!(message.contains(&at), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(host.runs().is_empty());
+        assert_eq!(host.wait("p").await, Response::NotHosted);
+        assert_eq!(host.stop("p"), Response::NotHosted);
+        // Nothing keeps it: idle since it began, and a client only while connected.
+        let client = host.client();
+        assert_eq!(host.idle_for(), Duration::ZERO);
+        drop(client);
+        assert!(!dir.path().join(".grove/runs").exists());
+    }
+}
