@@ -321,6 +321,7 @@ async fn run_inner(
             result: &result_s,
             task: &task,
             worktree: &worktree_s,
+            session: "",
         },
     );
     let argv = match job.spec.sandbox.mode {

@@ -93,6 +93,7 @@ impl StreamFacts {
                     self.results.push(*result);
                     self.after_result = true;
                 }
+                StreamEvent::UsageLimit(_) => {}
             }
         }
     }

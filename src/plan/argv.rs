@@ -46,6 +46,7 @@ pub(crate) fn check_prompt_fits(
         result: &path,
         task,
         worktree: &path,
+        session: "",
     };
     let passed = if passes_outputs {
         PASSED_OUTPUTS_MAX
