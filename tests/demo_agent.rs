@@ -458,7 +458,7 @@ mod demo_repo {
     #[test]
     fn is_a_clean_repository_with_one_commit_on_main_and_every_plan() {
         let parent = tempfile::tempdir().unwrap();
-        let demo = grove::demo::create_demo_repo(Some(parent.path())).unwrap();
+        let demo = grove::cli::demo::create_demo_repo(Some(parent.path())).unwrap();
         assert!(demo.root.starts_with(parent.path().canonicalize().unwrap()));
         let name = demo.root.file_name().unwrap().to_string_lossy();
         assert!(name.starts_with("grove-demo-"), "{name}");
@@ -496,8 +496,8 @@ mod demo_repo {
     #[test]
     fn each_call_makes_a_fresh_repository() {
         let parent = tempfile::tempdir().unwrap();
-        let a = grove::demo::create_demo_repo(Some(parent.path())).unwrap();
-        let b = grove::demo::create_demo_repo(Some(parent.path())).unwrap();
+        let a = grove::cli::demo::create_demo_repo(Some(parent.path())).unwrap();
+        let b = grove::cli::demo::create_demo_repo(Some(parent.path())).unwrap();
         assert_ne!(a.root, b.root);
         assert!(a.root.is_dir() && b.root.is_dir());
     }
@@ -505,7 +505,7 @@ mod demo_repo {
     #[test]
     fn the_reviewer_finds_the_planted_flaws() {
         let parent = tempfile::tempdir().unwrap();
-        let demo = grove::demo::create_demo_repo(Some(parent.path())).unwrap();
+        let demo = grove::cli::demo::create_demo_repo(Some(parent.path())).unwrap();
         let envelope = parent.path().join("envelope.json");
         let result = parent.path().join("result.json");
         let body = json!({

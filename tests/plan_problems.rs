@@ -7,6 +7,7 @@ mod common;
 use std::path::Path;
 
 use common::*;
+use grove::cli::exit::ExitCode;
 use grove::plan::{load, PlanError};
 
 /// Loads `text` as plan.toml in a fresh temp dir; the error it must give, and its lines.

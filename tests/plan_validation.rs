@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use grove::cli::exit::ExitCode;
 use grove::plan::model::{
     AgentOutput, Backoff, KeepWorktrees, MergeMode, Plan, PythonEnv, Strategy,
 };

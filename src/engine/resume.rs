@@ -56,23 +56,6 @@ pub enum ResumeError {
     Folder(#[from] FolderError),
 }
 
-impl ResumeError {
-    /// 2 for what was asked (unknown, live or finished run; a plan that no longer loads).
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            ResumeError::NoRun { .. }
-            | ResumeError::NoJournal { .. }
-            | ResumeError::Live { .. }
-            | ResumeError::Finished { .. }
-            | ResumeError::Plan { .. }
-            | ResumeError::Changed { .. }
-            | ResumeError::Folder(_) => 2,
-            ResumeError::Engine(e) => e.exit_code(),
-            _ => 1,
-        }
-    }
-}
-
 /// What the crash or stop left open for one task, settled by the run loop before scheduling.
 #[derive(Debug)]
 pub(super) enum Recovery {

@@ -6,13 +6,12 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::mpsc;
 
 use crate::agent::{self, AgentCommand};
 use crate::git::{self, DiffStat, MergeOutcome};
 use crate::plan::model::{KeepWorktrees, MergeMode, Pick, Plan, TaskSpec};
 use crate::plan::RepoTarget;
-use crate::pty::{self, PtyControl};
 use crate::record::audit::Audit;
 use crate::record::journal::{Entry, Journal, MergeFact, RunStarted, StateFact};
 use crate::record::lock::{LockError, RunLock};
@@ -25,9 +24,10 @@ use crate::term::pane::Pane;
 
 use super::admission;
 use super::api::*;
-use super::attempt::{self, AttemptJob, AttemptReport, Progress, StopReason};
+use super::attempt::{
+    self, Ack, AttemptHandle, AttemptJob, AttemptReport, Progress, Request, StopReason,
+};
 use super::output;
-use super::pause::PauseClock;
 use super::ports::Ports;
 use super::resume::{self, Recovery};
 use super::retry;
@@ -51,16 +51,6 @@ pub enum EngineError {
     Folder(#[from] record::folders::FolderError),
 }
 
-impl EngineError {
-    /// 2 for what the repository brought (grove's folders as links), 1 otherwise.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            EngineError::Folder(_) => 2,
-            _ => 1,
-        }
-    }
-}
-
 /// What to run, where, and how big agents' terminals start.
 pub struct RunRequest {
     pub plan: Plan,
@@ -73,12 +63,8 @@ struct Task {
     agent: AgentCommand,
     state: TaskState,
     pane: Arc<Pane>,
-    /// Set while an attempt is in flight: how to stop it, and its terminal once the agent runs.
-    stop: Option<oneshot::Sender<StopReason>>,
-    control: Option<PtyControl>,
-    /// The attempt's process group running now (agent, setup step or check), the one a pause
-    /// stops.
-    pgid: Option<i32>,
+    /// Set while an attempt is in flight: its one request channel (stop, pause, input…).
+    attempt: Option<AttemptHandle>,
     /// Bumped on every retry schedule so a stale timer is ignored.
     retry_generation: u64,
     /// The retry's delay is over: it starts as soon as a slot is free, before pending tasks.
@@ -109,8 +95,7 @@ impl Task {
             pane: Arc::new(Pane::new(pane_size.0, pane_size.1, spec.scrollback)),
             spec,
             agent,
-            stop: None,
-            control: None,
+            attempt: None,
             retry_generation: 0,
             retry_due: false,
             pane_size,
@@ -123,7 +108,6 @@ impl Task {
             merge_conflicts: Vec::new(),
             merge_reason: None,
             ports: Vec::new(),
-            pgid: None,
             held: None,
             copied_keys: Vec::new(),
             pending: None,
@@ -142,6 +126,8 @@ enum Internal {
         outcome: Result<MergeOutcome, String>,
     },
     WorktreeRemoved,
+    /// Every attempt in flight has paused (true) or continued (false).
+    Paused(bool),
     /// Look at the machine's memory again for tasks held by `min_free_memory`.
     MemoryCheck,
 }
@@ -185,10 +171,11 @@ struct Run {
     _lock: RunLock,
     /// Time the run was active before this process took it over (`grove resume`).
     elapsed_before: Duration,
-    /// When the run is paused (Ctrl-Z); attempts' timeouts watch it.
-    paused: watch::Sender<PauseClock>,
-    /// Set by `KillNow`: attempts being stopped skip (the rest of) the grace period.
-    kill_now: watch::Sender<bool>,
+    /// The run is paused (Ctrl-Z): every attempt is asked to pause, those that start too.
+    paused: bool,
+    /// Set by `KillNow`: attempts being stopped skip (the rest of) the grace period, those that
+    /// start too.
+    kill_now: bool,
     /// What a resumed run does before scheduling anything.
     recovery: Vec<Recovery>,
     /// A `MemoryCheck` is on its way.
@@ -377,8 +364,8 @@ pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
         _lock: l.lock,
         elapsed_before: l.elapsed_before,
         idle: Duration::ZERO,
-        paused: watch::Sender::new(PauseClock::default()),
-        kill_now: watch::Sender::new(false),
+        paused: false,
+        kill_now: false,
         recovery: l.recovery,
         memory_check_armed: false,
     };
@@ -707,7 +694,7 @@ impl Run {
         }
         // Retries whose delay is over go first: they were started before any pending task.
         // Not while paused: their setup steps would run while everything else is stopped.
-        if !self.paused.borrow().is_paused() {
+        if !self.paused {
             for i in 0..self.tasks.len() {
                 let task = &self.tasks[i];
                 let due = task.retry_due && task.state.status == TaskStatus::Retrying;
@@ -841,12 +828,17 @@ impl Run {
             pane_size: task.pane_size,
             events: self.events.clone(),
             ports: task.ports.clone(),
-            paused: self.paused.subscribe(),
-            kill_now: self.kill_now.subscribe(),
         };
-        let (stop_tx, stop_rx) = oneshot::channel();
-        self.tasks[index].stop = Some(stop_tx);
-        tokio::spawn(attempt::run(job, stop_rx, self.progress_tx.clone()));
+        let (handle, requests) = attempt::channel();
+        // Started while the run is paused: it waits with the others.
+        if self.paused {
+            handle.send(Request::Pause(Ack::new().0));
+        }
+        if self.kill_now {
+            handle.send(Request::KillNow);
+        }
+        self.tasks[index].attempt = Some(handle);
+        tokio::spawn(attempt::run(job, requests, self.progress_tx.clone()));
     }
 
     fn internal(&mut self, msg: Internal) {
@@ -854,15 +846,11 @@ impl Run {
             Internal::Attempt(Progress::Spawned {
                 index,
                 attempt,
-                control,
                 pgid,
                 argv,
             }) => {
                 let task = &mut self.tasks[index];
                 if task.state.attempt == attempt {
-                    let (rows, cols) = task.pane_size;
-                    let _ = control.resize(rows, cols);
-                    task.control = Some(control);
                     let task = task.spec.name.clone();
                     self.journal(
                         Entry::Spawned {
@@ -874,20 +862,6 @@ impl Run {
                         false,
                     );
                     self.transition(index, Transition::Start);
-                }
-            }
-            Internal::Attempt(Progress::Group {
-                index,
-                attempt,
-                pgid,
-            }) => {
-                let task = &mut self.tasks[index];
-                if task.state.attempt == attempt {
-                    task.pgid = pgid;
-                    // Started while the run is paused: it waits with the others.
-                    if let Some(pgid) = pgid.filter(|_| self.paused.borrow().is_paused()) {
-                        pty::pause_group(pgid, true);
-                    }
                 }
             }
             Internal::Attempt(Progress::Waiting {
@@ -917,6 +891,9 @@ impl Run {
                 self.next_merge();
             }
             Internal::WorktreeRemoved => self.removing = self.removing.saturating_sub(1),
+            Internal::Paused(paused) => {
+                let _ = self.events.send(Event::Paused(paused));
+            }
             // `schedule`, which runs next, looks again.
             Internal::MemoryCheck => self.memory_check_armed = false,
         }
@@ -932,9 +909,7 @@ impl Run {
     fn attempt_done(&mut self, index: usize, report: AttemptReport) {
         self.journal_attempt(index, &report);
         let task = &mut self.tasks[index];
-        task.stop = None;
-        task.control = None;
-        task.pgid = None;
+        task.attempt = None;
         let end = report.end;
         let error = report.error.clone();
         let retry = end != AttemptEnd::Succeeded
@@ -1063,8 +1038,8 @@ impl Run {
         match self.tasks[i].state.status {
             TaskStatus::Pending | TaskStatus::Retrying => self.transition(i, not_started),
             TaskStatus::Preparing | TaskStatus::Running => {
-                if let Some(stop) = self.tasks[i].stop.take() {
-                    let _ = stop.send(reason);
+                if let Some(attempt) = &self.tasks[i].attempt {
+                    attempt.send(Request::Stop(reason));
                 }
             }
             _ => {}
@@ -1094,24 +1069,37 @@ impl Run {
         self.tasks.iter().position(|t| t.spec.name == name)
     }
 
+    /// Sends a request to every attempt in flight.
+    fn ask_attempts(&self, request: impl Fn() -> Request) {
+        for attempt in self.tasks.iter().filter_map(|t| t.attempt.as_ref()) {
+            attempt.send(request());
+        }
+    }
+
     fn command(&mut self, cmd: Command) {
         match cmd {
             Command::Shutdown => self.shutdown(),
             Command::KillNow => {
-                self.kill_now.send_replace(true);
+                self.kill_now = true;
+                self.ask_attempts(|| Request::KillNow);
                 self.shutdown();
             }
             Command::Pause | Command::Continue => {
                 let paused = matches!(cmd, Command::Pause);
-                self.paused.send_modify(|clock| match paused {
-                    true => clock.pause(),
-                    false => clock.resume(),
+                self.paused = paused;
+                let (ack, acked) = Ack::new();
+                self.ask_attempts(|| match paused {
+                    true => Request::Pause(ack.clone()),
+                    false => Request::Continue(ack.clone()),
                 });
-                for pgid in self.tasks.iter().filter_map(|t| t.pgid) {
-                    pty::pause_group(pgid, paused);
-                }
+                drop(ack);
                 self.audit.paused(paused);
-                let _ = self.events.send(Event::Paused(paused));
+                // Answered once every attempt has done it.
+                let internal = self.internal_tx.clone();
+                tokio::spawn(async move {
+                    acked.all().await;
+                    let _ = internal.send(Internal::Paused(paused));
+                });
             }
             Command::Cancel { task } => {
                 if let Some(i) = self.index_of(&task) {
@@ -1152,8 +1140,8 @@ impl Run {
             },
             Command::Input { task, bytes } => {
                 if let Some(i) = self.index_of(&task) {
-                    if let Some(control) = &self.tasks[i].control {
-                        let _ = control.write(&bytes);
+                    if let Some(attempt) = &self.tasks[i].attempt {
+                        attempt.send(Request::Input(bytes));
                     }
                 }
             }
@@ -1162,8 +1150,8 @@ impl Run {
                     let t = &mut self.tasks[i];
                     t.pane_size = (rows.max(1), cols.max(1));
                     t.pane.resize(rows.max(1), cols.max(1));
-                    if let Some(control) = &t.control {
-                        let _ = control.resize(rows.max(1), cols.max(1));
+                    if let Some(attempt) = &t.attempt {
+                        attempt.send(Request::Resize(rows.max(1), cols.max(1)));
                     }
                 }
             }

@@ -54,11 +54,6 @@ pub enum PlanError {
 }
 
 impl PlanError {
-    /// Every plan problem is a usage error.
-    pub fn exit_code(&self) -> i32 {
-        2
-    }
-
     /// Line and column of the offending key or value, when the error has one.
     pub fn line_col(&self) -> Option<(usize, usize)> {
         match self {

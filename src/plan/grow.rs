@@ -202,6 +202,7 @@ mod tests {
                 .contains("the run recorded no prompt for task 'a'"),
             "{err}"
         );
+        use crate::cli::exit::ExitCode;
         assert_eq!(err.exit_code(), 2);
     }
 }

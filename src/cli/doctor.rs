@@ -7,7 +7,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
+
 use crate::agent::{credentials, find_program};
+
+/// `grove doctor`: checks every hosted agent, with the repository containing `repo` (or the
+/// current directory) for Claude Code's trust, and prints the report.
+pub fn doctor(repo: Option<&Path>) -> anyhow::Result<i32> {
+    let root = super::repo::start_dir(repo)
+        .ok()
+        .and_then(|dir| crate::git::discover_root(&dir).ok());
+    print(&checks(root.as_deref()), &mut std::io::stdout().lock())
+        .context("cannot write the report")
+}
 
 /// The hosted agents' programs, with how to install each.
 const PROGRAMS: &[(&str, &str)] = &[

@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::{mpsc, oneshot, watch, Notify};
+use tokio::sync::{mpsc, Notify};
 
 use crate::agent::{self, AgentCommand, TemplateVars};
 use crate::git::{self, DiffStat};
 use crate::plan::model::{SandboxMode, TaskSpec};
-use crate::pty::{self, Display, Exit, OutputSink, PtyControl, SpawnSpec, Spawned};
+use crate::pty::{self, Display, Exit, OutputSink, SpawnSpec, Spawned};
 use crate::record::audit::Audit;
 use crate::record::envelope::Envelope;
 use crate::record::{self, RunPaths};
@@ -26,37 +26,16 @@ use super::api::Event;
 use super::keep::save_attempt;
 use super::leftovers::stop_marked;
 use super::output::Tail;
-use super::pause::{Budget, PauseClock};
+use super::pause::Budget;
 use super::setup;
 use super::state::AttemptEnd;
 use super::stream::{Adapter, Stream};
 use super::watch::{IdleWatch, Reporter, WatchSpec};
 
-/// Why an attempt is being stopped from outside.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StopReason {
-    Cancelled,
-    FailFast(String),
-    Shutdown,
-    /// A race sibling whose job another sibling (named) won.
-    Raced(String),
-}
+mod request;
 
-impl StopReason {
-    fn describe(&self) -> String {
-        match self {
-            StopReason::Cancelled => "cancelled".into(),
-            StopReason::FailFast(task) => format!("cancelled: fail_fast after '{task}' failed"),
-            StopReason::Shutdown => "cancelled: grove was stopped".into(),
-            StopReason::Raced(winner) => format!("cancelled: {}", picked(winner)),
-        }
-    }
-}
-
-/// Why a race sibling stopped: another one was picked.
-pub fn picked(winner: &str) -> String {
-    format!("'{winner}' was picked")
-}
+use request::Control;
+pub use request::{channel, picked, Ack, AttemptHandle, Request, Requests, StopReason};
 
 /// Everything an attempt needs, owned, so it can run on its own task.
 pub struct AttemptJob {
@@ -78,46 +57,16 @@ pub struct AttemptJob {
     pub events: mpsc::UnboundedSender<Event>,
     /// The task's reserved TCP ports (`GROVE_PORT_0`…).
     pub ports: Vec<u16>,
-    /// The run's pause clock (Ctrl-Z): the timeout does not count paused time.
-    pub paused: watch::Receiver<PauseClock>,
-    /// Set by a second stop signal: no (more) grace period before SIGKILL.
-    pub kill_now: watch::Receiver<bool>,
-}
-
-impl AttemptJob {
-    /// Stops a group of the attempt's processes: SIGTERM, `kill_grace`, SIGKILL. A second stop
-    /// signal cuts the grace period short, whenever it comes.
-    async fn stop_group(&self, pgid: i32) -> pty::StopReport {
-        let mut kill_now = self.kill_now.clone();
-        let killed = async move {
-            if kill_now.wait_for(|now| *now).await.is_err() {
-                // Nobody can ask for it any more.
-                std::future::pending::<()>().await;
-            }
-        };
-        tokio::select! {
-            report = pty::stop_group(pgid, self.spec.kill_grace) => report,
-            () = killed => pty::stop_group(pgid, Duration::ZERO).await,
-        }
-    }
 }
 
 /// Told to the run loop while an attempt runs.
 pub enum Progress {
-    /// The agent process started; its terminal can take input and resizes now.
+    /// The agent process started; its terminal takes input and resizes now.
     Spawned {
         index: usize,
         attempt: u32,
-        control: PtyControl,
         pgid: i32,
         argv: Vec<String>,
-    },
-    /// A process group of the attempt (agent, setup step or check) started (`Some`) or ended
-    /// (`None`): the one Ctrl-Z stops.
-    Group {
-        index: usize,
-        attempt: u32,
-        pgid: Option<i32>,
     },
     /// The agent is waiting for input at `prompt` (None: it went on).
     Waiting {
@@ -194,15 +143,16 @@ impl AttemptReport {
     }
 }
 
-/// Runs one attempt to its end and reports through `progress`.
-pub async fn run(
-    job: AttemptJob,
-    stop: oneshot::Receiver<StopReason>,
-    progress: mpsc::UnboundedSender<Progress>,
-) {
+/// Runs one attempt to its end, serving its `requests` meanwhile, and reports through
+/// `progress`.
+pub async fn run(job: AttemptJob, requests: Requests, progress: mpsc::UnboundedSender<Progress>) {
     let index = job.index;
     let mut confinement = None;
-    let report = run_inner(&job, stop, &progress, &mut confinement).await;
+    let (control, served) = requests.serve(job.pane_size);
+    let report = tokio::select! {
+        report = run_inner(&job, &control, &progress, &mut confinement) => report,
+        never = served => match never {},
+    };
     // Its cgroup is emptied and removed, its temp folder deleted: file system work.
     if let Some(confinement) = confinement {
         let _ = blocking(move || drop(confinement)).await;
@@ -223,7 +173,7 @@ pub(super) async fn blocking<T: Send + 'static>(
 
 async fn run_inner(
     job: &AttemptJob,
-    mut stop: oneshot::Receiver<StopReason>,
+    control: &Control,
     progress: &mpsc::UnboundedSender<Progress>,
     confinement: &mut Option<Confinement>,
 ) -> AttemptReport {
@@ -358,9 +308,8 @@ async fn run_inner(
         log,
         worktree: worktree.clone(),
         env,
-        budget: Budget::new(job.spec.timeout, job.paused.clone()),
-        stop: &mut stop,
-        progress,
+        budget: Budget::new(job.spec.timeout, control.clock.clone()),
+        control,
         confined,
         oom_before: 0,
     };
@@ -395,10 +344,10 @@ async fn run_inner(
             return save_attempt(job, r, &excludes).await;
         }
     };
+    control.agent_spawned(spawned.control.clone());
     let _ = progress.send(Progress::Spawned {
         index: job.index,
         attempt: job.attempt,
-        control: spawned.control.clone(),
         pgid: spawned.pgid,
         argv: argv.clone(),
     });
@@ -741,8 +690,8 @@ struct Terminal<'a> {
     worktree: PathBuf,
     env: Vec<(String, String)>,
     budget: Budget,
-    stop: &'a mut oneshot::Receiver<StopReason>,
-    progress: &'a mpsc::UnboundedSender<Progress>,
+    /// What the run loop asked: stop, kill now, pause.
+    control: &'a Control,
     /// Every process of the attempt starts under it.
     confined: &'a Confinement,
     /// The cgroup's OOM kills before the latest process started.
@@ -785,6 +734,14 @@ impl Terminal<'_> {
             stream,
             activity,
         })
+    }
+
+    /// Stops a group of the attempt's processes: SIGTERM, `kill_grace`, SIGKILL (at once after
+    /// `KillNow`).
+    async fn stop_group(&self, pgid: i32) -> pty::StopReport {
+        self.control
+            .stop_group(pgid, self.job.spec.kill_grace)
+            .await
     }
 
     /// Where the attempt's output is shown: its task's pane.
@@ -866,12 +823,7 @@ impl Terminal<'_> {
         let job = self.job;
         let task = job.spec.name.as_str();
         let pgid = spawned.pgid;
-        let group = |pgid| Progress::Group {
-            index: job.index,
-            attempt: job.attempt,
-            pgid,
-        };
-        let _ = self.progress.send(group(Some(pgid)));
+        self.control.group_started(pgid);
         let activity = watch.as_ref().map(|w| w.activity.clone());
         let first_look = watch.as_ref().map(IdleWatch::start);
         // Not polled until there is a first look.
@@ -884,7 +836,7 @@ impl Terminal<'_> {
         let grace = tokio::time::sleep(job.spec.result_grace);
         tokio::pin!(grace);
         let mut ending = false;
-        let stop = &mut *self.stop;
+        let control = self.control;
         let (how, exit) = loop {
             tokio::select! {
                 exit = &mut spawned.exit => break (How::Exited, exit.ok()),
@@ -892,10 +844,7 @@ impl Terminal<'_> {
                     job.audit.timeout(task, job.attempt, job.spec.timeout);
                     break (How::TimedOut, None);
                 }
-                reason = &mut *stop => {
-                    let reason = reason.map(|r| r.describe()).unwrap_or_else(|_| "cancelled".into());
-                    break (How::Stopped(reason), None);
-                }
+                reason = control.stopped() => break (How::Stopped(reason), None),
                 () = woken(activity.as_deref()) => {
                     if let Some(w) = watch.as_mut() {
                         look.as_mut().reset(w.output());
@@ -925,7 +874,7 @@ impl Terminal<'_> {
         let exit = match exit {
             Some(exit) => {
                 // The leader is gone; anything it left behind in its group goes too.
-                let leftovers = job.stop_group(pgid).await;
+                let leftovers = self.stop_group(pgid).await;
                 if leftovers.terminated {
                     job.audit
                         .kill(task, job.attempt, pgid, LEFTOVERS, leftovers.killed);
@@ -939,7 +888,7 @@ impl Terminal<'_> {
                     How::Idle => "idle",
                     _ => "cancel",
                 };
-                let stopped = job.stop_group(pgid).await;
+                let stopped = self.stop_group(pgid).await;
                 job.audit
                     .kill(task, job.attempt, pgid, reason, stopped.killed);
                 tokio::time::timeout(Duration::from_secs(5), &mut spawned.exit)
@@ -951,10 +900,10 @@ impl Terminal<'_> {
         // And so does whatever of the attempt left the group, however it ended.
         let (paths, attempt) = (&job.paths, job.attempt);
         stop_marked(paths, task, attempt, &job.audit, LEFTOVERS, |g| {
-            job.stop_group(g)
+            self.stop_group(g)
         })
         .await;
-        let _ = self.progress.send(group(None));
+        self.control.group_ended();
         // Output after exit is still the process's: wait (bounded) for the reader to drain.
         let _ = tokio::time::timeout(Duration::from_secs(5), &mut spawned.eof).await;
         if let Some(exit) = &exit {

@@ -6,19 +6,15 @@ use std::path::Path;
 
 use anyhow::Context;
 
+use crate::cli::exit::UsageError;
+use crate::cli::history;
 use crate::engine::api::{MergeState, TaskStatus};
 use crate::engine::{describe_merge, merge_task};
 use crate::git::MergeOutcome;
-use crate::history;
 use crate::record::audit::Audit;
 use crate::record::journal::{self, Entry, Journal, MergeFact};
 use crate::record::lock::{LockError, RunLock};
 use crate::record::results::Results;
-
-/// A mistake in what was asked (unknown run or task): exit code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
 
 pub fn merge(root: &Path, run_id: &str, tasks: &[String]) -> anyhow::Result<i32> {
     let entry = history::existing_run(root, run_id)?;

@@ -8,9 +8,9 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 
+use crate::cli::exit::UsageError;
 use crate::engine::api::{MergeState, TaskStatus};
 use crate::headless::table;
-use crate::merge_cmd::UsageError;
 use crate::record::journal::RunRecord;
 use crate::record::results::Results;
 use crate::record::{self, lock, RunPaths};

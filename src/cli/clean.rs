@@ -8,9 +8,9 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::cli::exit::UsageError;
+use crate::cli::history::{self, RunEntry, RunState};
 use crate::git;
-use crate::history::{self, RunEntry, RunState};
-use crate::merge_cmd::UsageError;
 use crate::record::{self, folders, RunPaths};
 
 pub struct CleanOptions {

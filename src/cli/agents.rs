@@ -5,9 +5,17 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
+use anyhow::Context;
+
 use crate::agent::{self, PRESETS};
 use crate::plan::model::AgentDef;
 use crate::plan::{PlanError, UserConfig};
+
+/// `grove agents`: prints every agent, with the plan's when `plan` is given.
+pub fn agents(plan: Option<&Path>) -> anyhow::Result<i32> {
+    print(&rows(plan)?, &mut std::io::stdout().lock()).context("cannot write the listing")?;
+    Ok(0)
+}
 
 /// One row of the listing.
 #[derive(Debug, Clone, PartialEq)]

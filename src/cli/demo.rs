@@ -1,12 +1,15 @@
 //! `grove demo`'s throwaway repository: a small Python project with one commit on `main`,
 //! plus every sample plan, created fresh under the temp dir and kept for the user to inspect.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use git2::{IndexAddOption, Repository, RepositoryInitOptions};
 
-use crate::merge_cmd::UsageError;
+use super::drive::FrontEndArgs;
+use super::exit::UsageError;
+use super::run::{load, run_plan};
 
 /// A demo repository ready to run: its root and the plan `grove demo` runs.
 #[derive(Debug, Clone)]
@@ -15,22 +18,46 @@ pub struct DemoRepo {
     pub plan: PathBuf,
 }
 
+/// `grove demo`: creates the demo repository and runs its demo plan there.
+pub fn demo(dir: Option<&Path>, front: FrontEndArgs) -> anyhow::Result<i32> {
+    let demo = create_demo_repo(dir).context("cannot create the demo repository")?;
+    println!("grove demo: sample project in {}", demo.root.display());
+    let (plan, target, notices) = load(&demo.plan, Some(&demo.root))?;
+    let code = run_plan(plan, target, front, notices)?;
+    // Not println!: after a hangup there is no terminal, and that is no reason to panic.
+    let _ = writeln!(
+        std::io::stdout(),
+        "grove demo: look around in {} (git log --all --graph, .grove/runs/)",
+        demo.root.display()
+    );
+    Ok(code)
+}
+
 /// Every file of sample-plans/, copied into `<root>/plans/`.
 const PLANS: &[(&str, &str)] = &[
-    ("demo.toml", include_str!("../sample-plans/demo.toml")),
-    ("retries.toml", include_str!("../sample-plans/retries.toml")),
+    ("demo.toml", include_str!("../../sample-plans/demo.toml")),
+    (
+        "retries.toml",
+        include_str!("../../sample-plans/retries.toml"),
+    ),
     (
         "pipeline.toml",
-        include_str!("../sample-plans/pipeline.toml"),
+        include_str!("../../sample-plans/pipeline.toml"),
     ),
     (
         "fallback.toml",
-        include_str!("../sample-plans/fallback.toml"),
+        include_str!("../../sample-plans/fallback.toml"),
     ),
-    ("batched.toml", include_str!("../sample-plans/batched.toml")),
-    ("dag.toml", include_str!("../sample-plans/dag.toml")),
+    (
+        "batched.toml",
+        include_str!("../../sample-plans/batched.toml"),
+    ),
+    ("dag.toml", include_str!("../../sample-plans/dag.toml")),
     // The demo project is Python: with Claude Code installed, this plan works on it too.
-    ("claude.toml", include_str!("../sample-plans/claude.toml")),
+    (
+        "claude.toml",
+        include_str!("../../sample-plans/claude.toml"),
+    ),
 ];
 
 /// Creates `grove-demo-` plus six random characters under `parent` (default: the system temp

@@ -1,0 +1,145 @@
+//! The commands that check or start a run: `grove validate`, `grove run`, `grove resume` and
+//! `grove new`; loading a plan with its warnings, and what the dashboard's form offers.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use crate::engine::{self, RunRequest};
+use crate::plan::{self, model::Plan, RepoTarget};
+use crate::pty::{DEFAULT_COLS, DEFAULT_ROWS};
+use crate::ui::AgentChoice;
+
+use super::drive::{drive, FrontEndArgs};
+use super::exit::UsageError;
+use super::repo::{repo_root, start_dir};
+
+/// `grove validate`: loads the plan and its repository, says what would run; nothing is created.
+pub fn validate(plan: &Path, repo: Option<&Path>) -> anyhow::Result<i32> {
+    let (plan, target, _) = load(plan, repo)?;
+    println!(
+        "{}: ok: plan '{}', {} task{}, strategy {}, repository {} (base {} at {})",
+        plan.source.path.display(),
+        plan.name,
+        plan.tasks.len(),
+        if plan.tasks.len() == 1 { "" } else { "s" },
+        plan.strategy.name(),
+        target.root.display(),
+        target.base_label,
+        &target.base_commit[..12.min(target.base_commit.len())]
+    );
+    Ok(0)
+}
+
+/// `grove run`: runs a plan file.
+pub fn run(plan: &Path, repo: Option<&Path>, front: FrontEndArgs) -> anyhow::Result<i32> {
+    let (plan, target, mut notices) = load(plan, repo)?;
+    notices.extend(print_notices(&target.root, Some(&plan.name), None));
+    run_plan(plan, target, front, notices)
+}
+
+/// `grove resume`: continues a run from its journal.
+pub fn resume(run_id: &str, repo: Option<&Path>, front: FrontEndArgs) -> anyhow::Result<i32> {
+    let root = repo_root(repo)?;
+    let notices = print_notices(&root, None, Some(run_id));
+    let agents = match front.dashboard() {
+        true => agent_choices(&engine::resume_plan(&root, run_id)?)?,
+        false => Vec::new(),
+    };
+    let start = || Ok(engine::resume(&root, run_id)?);
+    drive(start, front, agents, notices)
+}
+
+/// `grove new`: the dashboard on an empty `adhoc` run; tasks are started from it.
+pub fn new(repo: Option<&Path>) -> anyhow::Result<i32> {
+    if !std::io::stdout().is_terminal() {
+        return Err(UsageError(
+            "grove new (or grove without a command) needs a terminal for the dashboard; use grove run PLAN --headless for scripts".into(),
+        )
+        .into());
+    }
+    let start = start_dir(repo)?;
+    let config = plan::UserConfig::load()?;
+    let plan = plan::grow::adhoc(&start, &config);
+    let target = plan::resolve_repo(&plan, &start)?;
+    let front = FrontEndArgs {
+        headless: false,
+        exit_when_done: false,
+    };
+    run_plan(plan, target, front, Vec::new())
+}
+
+/// Loads and validates a plan and the repository it runs in; nothing is created. Warnings (the
+/// plan's and the repository's) are printed, and returned for the dashboard to show too.
+pub fn load(path: &Path, repo: Option<&Path>) -> anyhow::Result<(Plan, RepoTarget, Vec<String>)> {
+    let start = start_dir(repo)?;
+    let plan = plan::load_in(path, &start, &plan::UserConfig::load()?)?;
+    let mut warnings = Vec::new();
+    let mut warn = |warning: String| {
+        let warning = format!("grove: warning: {warning}");
+        eprintln!("{warning}");
+        warnings.push(warning);
+    };
+    plan.warnings.iter().cloned().for_each(&mut warn);
+    let target = plan::resolve_repo(&plan, &start)?;
+    crate::git::submodule_warnings(&target.root)
+        .into_iter()
+        .for_each(&mut warn);
+    Ok((plan, target, warnings))
+}
+
+/// Unfinished runs and left-over worktrees, on stderr before the run starts; returned for the
+/// dashboard to show too (it hides what was printed before it).
+fn print_notices(root: &Path, plan: Option<&str>, resuming: Option<&str>) -> Vec<String> {
+    let notices = super::history::start_notices(root, plan, resuming);
+    for notice in &notices {
+        eprintln!("{notice}");
+    }
+    notices
+}
+
+/// Runs `plan`; `notices` were printed before and are shown in the dashboard too.
+pub fn run_plan(
+    plan: Plan,
+    target: RepoTarget,
+    front: FrontEndArgs,
+    mut notices: Vec<String>,
+) -> anyhow::Result<i32> {
+    if let Some(warning) = crate::sandbox::unavailable_warning(&plan) {
+        eprintln!("{warning}");
+        notices.push(warning);
+    }
+    let agents = match front.dashboard() {
+        true => agent_choices(&plan)?,
+        false => Vec::new(),
+    };
+    if let (false, Some(refusal)) = (front.dashboard(), crate::agent::headless_refusal(&plan)) {
+        eprintln!("error: {refusal}");
+        return Ok(2);
+    }
+    drive(
+        move || {
+            Ok(engine::start(RunRequest {
+                plan,
+                repo: target,
+                pane_size: (DEFAULT_ROWS, DEFAULT_COLS),
+            })?)
+        },
+        front,
+        agents,
+        notices,
+    )
+}
+
+/// The agents the dashboard's new-task form offers: presets, the user config's and the plan's,
+/// each with whether its program is on PATH.
+fn agent_choices(plan: &Plan) -> anyhow::Result<Vec<AgentChoice>> {
+    let config = plan::UserConfig::load()?;
+    let rows = super::agents::rows_with(&config, plan.agents.clone());
+    Ok(rows
+        .into_iter()
+        .map(|row| AgentChoice {
+            found: row.found.is_some(),
+            name: row.name,
+        })
+        .collect())
+}
