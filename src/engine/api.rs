@@ -39,6 +39,9 @@ pub enum Command {
     /// Start a copy of task `task`: `copy` as edited in the form (name, agent, prompt, timeout,
     /// retries), with every other key of `task`'s plan entry (check, env, setup…).
     CopyTask { task: String, copy: NewTask },
+    /// A new attempt of finished task `task` that continues its agent's session with
+    /// `prompt`, in its worktree on its branch. Refused with `TaskRejected` (named `task`).
+    FollowUp { task: String, prompt: String },
 }
 
 /// What the engine tells its front ends.
@@ -127,8 +130,11 @@ pub struct TaskView {
     pub sandbox: String,
     /// `max_memory`, in bytes.
     pub max_memory: Option<u64>,
-    /// While pending: why it did not start when its turn came (`low memory (…)`).
+    /// While pending: why it did not start when its turn came (`low memory (…)`, `usage
+    /// limit, resets 14:00`).
     pub held: Option<String>,
+    /// Why `f` (a follow-up) is not possible now; None when it is.
+    pub follow_up: Option<String>,
     /// While pending: what it waits for (`after build`, `a free slot (8 running)`, `its turn`).
     pub pending: Option<String>,
     pub timeout: Duration,

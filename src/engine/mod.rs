@@ -4,8 +4,10 @@
 mod admission;
 pub mod api;
 mod attempt;
+pub mod follow_up;
 mod keep;
 mod leftovers;
+mod limits;
 pub mod output;
 mod pause;
 mod ports;
@@ -18,5 +20,5 @@ pub mod state;
 mod stream;
 mod watch;
 
-pub use resume::{resume, resume_plan, ResumeError};
+pub use resume::{follow_up, resume, resume_plan, ResumeError};
 pub use run::{describe_merge, merge_task, start, EngineError, RunRequest};

@@ -39,6 +39,9 @@ pub enum ResumeError {
     Live { run_id: String, pid: String },
     #[error("run '{run_id}' has finished; nothing to resume (see grove show {run_id})")]
     Finished { run_id: String },
+    /// `grove follow-up` cannot continue the task (no session, not finished, no such task…).
+    #[error("run '{run_id}': {why}")]
+    FollowUp { run_id: String, why: String },
     #[error("the plan of run '{run_id}' no longer loads: {source}")]
     Plan { run_id: String, source: PlanError },
     #[error("the plan of run '{run_id}' does not have the tasks the run had: {detail}")]
@@ -94,6 +97,30 @@ pub fn resume(
     repo_root: &Path,
     run_id: &str,
 ) -> Result<(FrontEnd, tokio::task::JoinHandle<()>), ResumeError> {
+    reopen(repo_root, run_id, None)
+}
+
+/// `grove follow-up`: reopens finished run `run_id` the way `resume` does and starts one
+/// follow-up of `task` with `prompt` (nothing else of the run runs). Refused before anything is
+/// written when the run has unfinished tasks or the task cannot continue a session.
+pub fn follow_up(
+    repo_root: &Path,
+    run_id: &str,
+    task: &str,
+    prompt: &str,
+) -> Result<(FrontEnd, tokio::task::JoinHandle<()>), ResumeError> {
+    reopen(
+        repo_root,
+        run_id,
+        Some((task.to_string(), prompt.to_string())),
+    )
+}
+
+fn reopen(
+    repo_root: &Path,
+    run_id: &str,
+    follow_up: Option<(String, String)>,
+) -> Result<(FrontEnd, tokio::task::JoinHandle<()>), ResumeError> {
     let paths = journaled_run(repo_root, run_id)?;
     let lock = RunLock::acquire(&paths.run_dir).map_err(|e| match e {
         LockError::Held { pid } => ResumeError::Live {
@@ -103,7 +130,7 @@ pub fn resume(
         other => EngineError::from(other).into(),
     })?;
     let record = RunRecord::load(&paths.run_dir)?;
-    if record.completed() {
+    if record.completed() && follow_up.is_none() {
         return Err(ResumeError::Finished {
             run_id: run_id.into(),
         });
@@ -111,6 +138,25 @@ pub fn resume(
     let started = &record.started;
     let plan = plan_of(started)?;
     let agents = resolve_agents(&plan)?;
+    if let Some((task, prompt)) = &follow_up {
+        let refused = |why| ResumeError::FollowUp {
+            run_id: run_id.into(),
+            why,
+        };
+        if !record.completed() {
+            return Err(refused(format!(
+                "the run has unfinished work: `grove resume {run_id}` it first"
+            )));
+        }
+        let Some(index) = plan.tasks.iter().position(|t| t.name == *task) else {
+            return Err(refused(format!("no task '{task}'")));
+        };
+        let restored = restore(&paths, &plan.tasks[index], &record.tasks[index]);
+        let (status, merge) = (restored.state.status, restored.merge);
+        let attempts = &restored.attempts;
+        super::follow_up::follow_up(task, status, merge, &agents[index], attempts, prompt)
+            .map_err(refused)?;
+    }
     let repo = RepoTarget {
         root: paths.repo_root.clone(),
         base_commit: started.base_commit.clone(),
@@ -171,6 +217,7 @@ pub fn resume(
         elapsed_before: record.active,
         restored,
         recovery,
+        follow_up,
     }))
 }
 
@@ -268,6 +315,7 @@ fn restore(paths: &RunPaths, spec: &TaskSpec, task: &TaskRecord) -> Restored {
             .map(|m| m.conflicts.clone())
             .unwrap_or_default(),
         merge_reason: merge.and_then(|m| m.reason),
+        follow_up: task.follow_up.clone(),
         state,
         screen,
     }
@@ -449,6 +497,7 @@ pub(super) fn attempt_fact(task: &str, r: &AttemptReport) -> AttemptFact {
             duration_s: c.duration.as_secs_f64(),
             output: c.output.clone(),
         }),
+        follow_up: r.follow_up.clone(),
     }
 }
 
@@ -474,6 +523,7 @@ fn attempt_report(f: &AttemptFact) -> AttemptReport {
         duration: Duration::try_from_secs_f64(c.duration_s).unwrap_or_default(),
         output: c.output.clone(),
     });
+    r.follow_up = f.follow_up.clone();
     r
 }
 

@@ -27,12 +27,16 @@ use super::api::*;
 use super::attempt::{
     self, Ack, AttemptHandle, AttemptJob, AttemptReport, Progress, Request, StopReason,
 };
+use super::follow_up::FollowUp;
+use super::limits::Limits;
 use super::output;
 use super::ports::Ports;
 use super::resume::{self, Recovery};
 use super::retry;
 use super::schedule;
 use super::state::{AttemptEnd, TaskState, Transition};
+
+mod follow;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -86,6 +90,8 @@ struct Task {
     copied_keys: Vec<String>,
     /// While pending: what it waits for (a dependency, a slot, its turn).
     pending: Option<String>,
+    /// Its next attempts continue the agent's session (a follow-up; after a usage limit).
+    follow_up: Option<FollowUp>,
 }
 
 impl Task {
@@ -111,6 +117,7 @@ impl Task {
             held: None,
             copied_keys: Vec::new(),
             pending: None,
+            follow_up: None,
         }
     }
 }
@@ -130,6 +137,8 @@ enum Internal {
     Paused(bool),
     /// Look at the machine's memory again for tasks held by `min_free_memory`.
     MemoryCheck,
+    /// An agent's usage limit may have reset.
+    LimitReset,
 }
 
 struct Run {
@@ -180,6 +189,10 @@ struct Run {
     recovery: Vec<Recovery>,
     /// A `MemoryCheck` is on its way.
     memory_check_armed: bool,
+    /// The agents at their usage limit.
+    limits: Limits,
+    /// `grove follow-up`: the follow-up (task, prompt) the reopened run starts with.
+    follow_up_request: Option<(String, String)>,
 }
 
 /// What a task resumed from the journal brings with it.
@@ -195,6 +208,8 @@ pub(super) struct Restored {
     pub merge_reason: Option<String>,
     /// The end of its last attempt's terminal output, shown in its pane again.
     pub screen: Vec<u8>,
+    /// The session its next attempts continue.
+    pub follow_up: Option<FollowUp>,
 }
 
 /// Everything a run loop starts from: a new run, or one rebuilt from its journal.
@@ -212,6 +227,8 @@ pub(super) struct Launch {
     /// Per task (plan order) when resuming.
     pub restored: Vec<Option<Restored>>,
     pub recovery: Vec<Recovery>,
+    /// `grove follow-up`: the follow-up (task, prompt) a reopened run starts with.
+    pub follow_up: Option<(String, String)>,
 }
 
 /// The agent command of every task, in plan order.
@@ -290,6 +307,7 @@ pub fn start(req: RunRequest) -> Result<(FrontEnd, tokio::task::JoinHandle<()>),
         elapsed_before: Duration::ZERO,
         restored,
         recovery: Vec::new(),
+        follow_up: None,
     }))
 }
 
@@ -323,6 +341,7 @@ pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
                 task.merge_commit = r.merge_commit;
                 task.merge_conflicts = r.merge_conflicts;
                 task.merge_reason = r.merge_reason;
+                task.follow_up = r.follow_up;
             }
             task
         })
@@ -368,6 +387,8 @@ pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
         kill_now: false,
         recovery: l.recovery,
         memory_check_armed: false,
+        limits: Limits::default(),
+        follow_up_request: l.follow_up,
     };
     for i in 0..run.tasks.len() {
         let _ = run.events.send(Event::TaskAdded {
@@ -395,6 +416,9 @@ impl Run {
         mut progress: mpsc::UnboundedReceiver<Progress>,
     ) {
         self.recover().await;
+        if let Some((task, prompt)) = self.follow_up_request.take() {
+            self.command(Command::FollowUp { task, prompt });
+        }
         let mut commands_open = true;
         loop {
             self.schedule();
@@ -687,9 +711,12 @@ impl Run {
                 .get_or_insert_with(|| admission::hold(min_free_memory))
                 .clone()
         };
-        if self.tasks.iter().any(|t| t.held.is_some()) && low_memory().is_none() {
+        let by_memory = |t: &Task| t.held.is_some() && !follow::held_by_limit_text(t);
+        if self.tasks.iter().any(by_memory) && low_memory().is_none() {
             for i in 0..self.tasks.len() {
-                self.hold(i, &None);
+                if by_memory(&self.tasks[i]) {
+                    self.hold(i, &None);
+                }
             }
         }
         // Retries whose delay is over go first: they were started before any pending task.
@@ -699,6 +726,9 @@ impl Run {
                 let task = &self.tasks[i];
                 let due = task.retry_due && task.state.status == TaskStatus::Retrying;
                 if due && self.active() < self.plan.max_parallel {
+                    if self.held_by_limit(i) {
+                        continue;
+                    }
                     if let held @ Some(_) = low_memory() {
                         self.hold(i, &held);
                         continue;
@@ -722,18 +752,27 @@ impl Run {
             for (i, reason) in decision.skip {
                 self.transition(i, Transition::Skip(reason));
             }
-            let held = match decision.start.is_empty() {
+            // Tasks of an agent at its usage limit wait for the reset; the rest go on.
+            let mut start = decision.start;
+            let wanted = start.len();
+            start.retain(|&i| !self.held_by_limit(i));
+            let limited = start.len() < wanted;
+            let held = match start.is_empty() {
                 true => None,
                 false => low_memory(),
             };
             if held.is_some() {
-                for i in decision.start {
+                for i in start {
                     self.hold(i, &held);
                 }
                 return;
             }
-            for i in decision.start {
+            for i in start {
                 self.start_attempt(i);
+            }
+            if limited {
+                // The scheduler would offer them again: the next turn looks anew.
+                return;
             }
         }
     }
@@ -818,7 +857,10 @@ impl Run {
             max_attempts: task.state.max_attempts,
             spec: task.spec.clone(),
             agent: task.agent.clone(),
-            prompt: output::prompt_with_outputs(&task.spec.prompt, &previous),
+            prompt: match &task.follow_up {
+                Some(f) => f.prompt.clone(),
+                None => output::prompt_with_outputs(&task.spec.prompt, &previous),
+            },
             context,
             paths: self.paths.clone(),
             base_commit: self.repo.base_commit.clone(),
@@ -828,6 +870,7 @@ impl Run {
             pane_size: task.pane_size,
             events: self.events.clone(),
             ports: task.ports.clone(),
+            follow_up: task.follow_up.clone(),
         };
         let (handle, requests) = attempt::channel();
         // Started while the run is paused: it waits with the others.
@@ -896,6 +939,7 @@ impl Run {
             }
             // `schedule`, which runs next, looks again.
             Internal::MemoryCheck => self.memory_check_armed = false,
+            Internal::LimitReset => self.limit_reset(),
         }
     }
 
@@ -910,6 +954,11 @@ impl Run {
         self.journal_attempt(index, &report);
         let task = &mut self.tasks[index];
         task.attempt = None;
+        if self.held_at_limit(index, &report) {
+            self.tasks[index].attempts.push(report);
+            return;
+        }
+        let task = &mut self.tasks[index];
         let end = report.end;
         let error = report.error.clone();
         let retry = end != AttemptEnd::Succeeded
@@ -1131,6 +1180,10 @@ impl Run {
                 }
             }
             Command::AddTask { task } => self.add_task(task),
+            Command::FollowUp { task, prompt } => match self.index_of(&task) {
+                Some(i) => self.follow_up(i, prompt),
+                None => self.reject(task.clone(), format!("no task '{task}'")),
+            },
             Command::CopyTask { task, mut copy } => match self.index_of(&task) {
                 Some(i) => {
                     copy.keys = crate::plan::copy::task_keys(&self.plan, &self.tasks[i].spec);
@@ -1425,6 +1478,7 @@ impl Run {
             sandbox: t.spec.sandbox.label(),
             max_memory: t.spec.max_memory,
             held: t.held.clone(),
+            follow_up: self.follow_up_refusal(index),
             timeout: t.spec.timeout,
             kill_grace: t.spec.kill_grace,
             copied_keys: t.copied_keys.clone(),
@@ -1580,6 +1634,7 @@ fn task_result(t: &Task, paths: &RunPaths, base_commit: &str) -> TaskResult {
                     exit_code: c.exit_code,
                     duration_s: c.duration.as_secs_f64(),
                 }),
+                follow_up: a.follow_up.clone(),
             })
             .collect(),
         usage: task_usage(t),

@@ -59,6 +59,19 @@ pub enum Entry {
     RunFinished {
         interrupted: bool,
     },
+    /// The task's next attempts continue its agent's session (a follow-up, or going on after a
+    /// usage limit), until another follow-up.
+    FollowUp {
+        task: String,
+        follow_up: FollowUp,
+    },
+}
+
+/// What a follow-up attempt runs: the session it continues and the prompt it sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FollowUp {
+    pub prompt: String,
+    pub session: String,
 }
 
 /// Everything needed to run the plan again exactly as it was started.
@@ -130,6 +143,9 @@ pub struct AttemptFact {
     pub usage: Option<Usage>,
     #[serde(default)]
     pub check: Option<CheckFact>,
+    /// A follow-up's prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_up: Option<String>,
 }
 
 /// How the task's check went in an attempt.
@@ -296,6 +312,8 @@ pub struct TaskRecord {
     /// The latest state; None when the task never changed state.
     pub state: Option<StateFact>,
     pub attempts: Vec<AttemptFact>,
+    /// The session its next attempts continue.
+    pub follow_up: Option<FollowUp>,
     /// The agent process started for each attempt number.
     pub spawns: BTreeMap<u32, Spawn>,
     pub merge: Option<MergeFact>,
@@ -429,6 +447,11 @@ impl RunRecord {
                     });
                 }
                 Entry::RunFinished { interrupted } => record.finished = Some(interrupted),
+                Entry::FollowUp { task, follow_up } => {
+                    if let Some(task) = record.task_mut(&task) {
+                        task.follow_up = Some(follow_up);
+                    }
+                }
             }
             record.last_at = at;
         }

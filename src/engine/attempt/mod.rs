@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{mpsc, Notify};
 
+use crate::agent::usage_limit::UsageLimit;
 use crate::agent::{self, AgentCommand, TemplateVars};
 use crate::git::{self, DiffStat};
 use crate::plan::model::{SandboxMode, TaskSpec};
@@ -23,6 +24,7 @@ use crate::term::pane::Pane;
 use crate::usage::Usage;
 
 use super::api::Event;
+use super::follow_up::{self, FollowUp};
 use super::keep::save_attempt;
 use super::leftovers::stop_marked;
 use super::output::Tail;
@@ -57,6 +59,8 @@ pub struct AttemptJob {
     pub events: mpsc::UnboundedSender<Event>,
     /// The task's reserved TCP ports (`GROVE_PORT_0`…).
     pub ports: Vec<u16>,
+    /// Continue the agent's session (`prompt` is then the follow-up's).
+    pub follow_up: Option<FollowUp>,
 }
 
 /// Told to the run loop while an attempt runs.
@@ -104,6 +108,10 @@ pub struct AttemptReport {
     pub usage: Option<Usage>,
     /// The task's check, when it ran.
     pub check: Option<CheckOutcome>,
+    /// A follow-up's prompt (the attempt continued the agent's session with it).
+    pub follow_up: Option<String>,
+    /// The agent stopped at its account's usage limit.
+    pub usage_limit: Option<UsageLimit>,
 }
 
 /// How the task's `check` went after the agent exited 0.
@@ -139,6 +147,8 @@ impl AttemptReport {
             unsaved: None,
             usage: None,
             check: None,
+            follow_up: None,
+            usage_limit: None,
         }
     }
 }
@@ -185,42 +195,54 @@ async fn run_inner(
     let started_at = SystemTime::now();
     let clock = Instant::now();
     let mut report = AttemptReport::new(job.attempt, started_at, log_path.clone());
+    report.follow_up = job.follow_up.as_ref().map(|f| f.prompt.clone());
     let fail = |mut r: AttemptReport, error: String| {
         r.error = Some(error);
         r.duration = clock.elapsed();
         r
     };
 
-    // 1. The worktree, from the base commit with the dependencies' work merged in.
-    let repo = paths.repo_root.clone();
-    let (base, deps) = (job.base_commit.clone(), job.dependency_branches.clone());
-    let message = format!("grove: start {task} from its dependencies");
-    let start = match blocking(move || git::merge_branches_for_start(&repo, &base, &deps, &message))
-        .await
-    {
-        Ok(Ok(Ok(commit))) => commit,
-        Ok(Ok(Err(paths))) => {
-            report.retryable = false;
-            return fail(
-                report,
-                format!("dependency branches conflict in: {}", paths.join(", ")),
-            );
+    // 1. The worktree, from the base commit with the dependencies' work merged in; a
+    //    follow-up's is the task's own (kept, or made again from its branch's tip).
+    if job.follow_up.is_some() {
+        let (repo, wt, br) = (paths.repo_root.clone(), worktree.clone(), branch.clone());
+        match blocking(move || follow_up::worktree(&repo, &wt, &br)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return fail(report, e.to_string()),
+            Err(e) => return fail(report, e),
         }
-        Ok(Err(e)) => return fail(report, e.to_string()),
-        Err(e) => return fail(report, e),
-    };
-    let (repo, wt, br, st) = (
-        paths.repo_root.clone(),
-        worktree.clone(),
-        branch.clone(),
-        start.clone(),
-    );
-    match blocking(move || git::create_worktree(&repo, &wt, &br, &st)).await {
-        Ok(Ok(())) => job
-            .audit
-            .worktree(&task, job.attempt, &worktree, &branch, &start),
-        Ok(Err(e)) => return fail(report, e.to_string()),
-        Err(e) => return fail(report, e),
+    } else {
+        let repo = paths.repo_root.clone();
+        let (base, deps) = (job.base_commit.clone(), job.dependency_branches.clone());
+        let message = format!("grove: start {task} from its dependencies");
+        let start =
+            match blocking(move || git::merge_branches_for_start(&repo, &base, &deps, &message))
+                .await
+            {
+                Ok(Ok(Ok(commit))) => commit,
+                Ok(Ok(Err(paths))) => {
+                    report.retryable = false;
+                    return fail(
+                        report,
+                        format!("dependency branches conflict in: {}", paths.join(", ")),
+                    );
+                }
+                Ok(Err(e)) => return fail(report, e.to_string()),
+                Err(e) => return fail(report, e),
+            };
+        let (repo, wt, br, st) = (
+            paths.repo_root.clone(),
+            worktree.clone(),
+            branch.clone(),
+            start.clone(),
+        );
+        match blocking(move || git::create_worktree(&repo, &wt, &br, &st)).await {
+            Ok(Ok(())) => job
+                .audit
+                .worktree(&task, job.attempt, &worktree, &branch, &start),
+            Ok(Err(e)) => return fail(report, e.to_string()),
+            Err(e) => return fail(report, e),
+        }
     }
 
     // 2. The sandbox, then the envelope.
@@ -263,17 +285,18 @@ async fn run_inner(
     let envelope_s = envelope_path.display().to_string();
     let result_s = result_path.display().to_string();
     let worktree_s = worktree.display().to_string();
-    let argv = agent::render_argv(
-        &job.agent.argv,
-        &TemplateVars {
-            prompt: &job.prompt,
-            envelope: &envelope_s,
-            result: &result_s,
-            task: &task,
-            worktree: &worktree_s,
-            session: "",
-        },
-    );
+    let vars = TemplateVars {
+        prompt: &job.prompt,
+        envelope: &envelope_s,
+        result: &result_s,
+        task: &task,
+        worktree: &worktree_s,
+        session: "",
+    };
+    let argv = match (&job.follow_up, &job.agent.resume) {
+        (Some(f), Some(resume)) => agent::session::resume_argv(resume, &f.session, &vars),
+        _ => agent::render_argv(&job.agent.argv, &vars),
+    };
     let argv = match job.spec.sandbox.mode {
         SandboxMode::Worktree => agent::in_grove_sandbox(argv),
         SandboxMode::Off | SandboxMode::Unavailable => argv,
@@ -297,8 +320,13 @@ async fn run_inner(
         Err(e) => return fail(report, format!("cannot create {}: {e}", log_path.display())),
     };
     if job.attempt > 1 {
+        let what = if job.follow_up.is_some() {
+            "follow-up, "
+        } else {
+            ""
+        };
         let banner = format!(
-            "\r\n\x1b[2m── attempt {}/{} ──\x1b[0m\r\n",
+            "\r\n\x1b[2m── {what}attempt {}/{} ──\x1b[0m\r\n",
             job.attempt, job.max_attempts
         );
         job.pane.feed(banner.as_bytes(), &mut std::io::sink());
@@ -378,6 +406,7 @@ async fn run_inner(
     let facts = stream.map(|s| s.take());
     if let Some(facts) = &facts {
         report.usage = facts.usage();
+        report.usage_limit = facts.usage_limit().cloned();
     }
 
     // 5. Outcome.

@@ -1,0 +1,138 @@
+//! The run loop's follow-ups and usage-limit holds: a finished task asked to continue its
+//! agent's session (`Command::FollowUp`), and an attempt that stopped at the agent's usage
+//! limit, which holds that agent's tasks until the reset instead of spending retries.
+
+use std::time::{Duration, SystemTime};
+
+use crate::record::journal::Entry;
+
+use super::super::api::MergeState;
+use super::super::attempt::AttemptReport;
+use super::super::follow_up::{self, FollowUp, AFTER_LIMIT};
+use super::super::state::{AttemptEnd, Transition};
+use super::{Internal, Run};
+
+/// Where a held task's `held` reason starts, to tell it from low memory's.
+const HELD_BY_LIMIT: &str = "usage limit";
+
+/// Whether `task` is held by its agent's usage limit (not by low memory).
+pub(super) fn held_by_limit_text(task: &super::Task) -> bool {
+    task.held
+        .as_deref()
+        .is_some_and(|h| h.starts_with(HELD_BY_LIMIT))
+}
+
+impl Run {
+    /// Why task `index` cannot have a follow-up now (None: it can).
+    pub(super) fn follow_up_refusal(&self, index: usize) -> Option<String> {
+        let t = &self.tasks[index];
+        let status = t.state.status;
+        follow_up::refusal(&t.spec.name, status, t.merge, &t.agent, &t.attempts).err()
+    }
+
+    /// A follow-up of task `index` with `prompt`: journaled, then the task is pending again
+    /// and its next attempt continues the session. Refused (`TaskRejected`) with the reason.
+    pub(super) fn follow_up(&mut self, index: usize, prompt: String) {
+        let t = &self.tasks[index];
+        let name = t.spec.name.clone();
+        let asked = follow_up::follow_up(
+            &name,
+            t.state.status,
+            t.merge,
+            &t.agent,
+            &t.attempts,
+            &prompt,
+        );
+        let follow_up = match asked {
+            Ok(f) if !self.stop_requested => f,
+            Ok(_) => return self.reject(name, "the run is stopping".into()),
+            Err(e) => return self.reject(name, e),
+        };
+        self.audit.follow_up(&name, &follow_up.session);
+        self.set_follow_up(index, follow_up);
+        // New commits on the branch: a merge done or refused before is for the old tip.
+        if self.tasks[index].merge != MergeState::NotRequested {
+            let t = &mut self.tasks[index];
+            t.merge = MergeState::NotRequested;
+            t.merge_commit = None;
+            t.merge_conflicts.clear();
+            t.merge_reason = None;
+            self.journal_merge(index);
+        }
+        self.transition(index, Transition::FollowUp);
+    }
+
+    fn set_follow_up(&mut self, index: usize, follow_up: FollowUp) {
+        let task = self.tasks[index].spec.name.clone();
+        self.journal(
+            Entry::FollowUp {
+                task,
+                follow_up: follow_up.clone(),
+            },
+            true,
+        );
+        self.tasks[index].follow_up = Some(follow_up);
+    }
+
+    /// The attempt that ended with `report` stopped at its agent's usage limit: the agent's
+    /// tasks are held until the reset, this one pending again (the attempt not counted), to
+    /// continue its session then. False (nothing done) for any other end.
+    pub(super) fn held_at_limit(&mut self, index: usize, report: &AttemptReport) -> bool {
+        let Some(limit) = report.usage_limit.as_ref() else {
+            return false;
+        };
+        if report.end == AttemptEnd::Cancelled || self.shutting_down {
+            return false;
+        }
+        let now = SystemTime::now();
+        let agent = self.tasks[index].agent.name.clone();
+        let reset = self.limits.hit(&agent, limit, now);
+        let name = self.tasks[index].spec.name.clone();
+        let sessions = std::slice::from_ref(report);
+        if let Some(session) = follow_up::session_of(sessions) {
+            let prompt = AFTER_LIMIT.to_string();
+            self.set_follow_up(index, FollowUp { prompt, session });
+        }
+        let error = format!("{agent} reached its usage limit: {}", limit.message);
+        self.audit
+            .usage_limit(&name, &agent, &crate::record::rfc3339(reset));
+        let internal = self.internal_tx.clone();
+        let wait = reset.duration_since(now).unwrap_or_default() + Duration::from_millis(100);
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            let _ = internal.send(Internal::LimitReset);
+        });
+        self.transition(index, Transition::Held { error });
+        true
+    }
+
+    /// Why task `i` may not start now because its agent is at its usage limit; the task
+    /// shows it (`held: usage limit, resets 14:00`).
+    pub(super) fn held_by_limit(&mut self, i: usize) -> bool {
+        let held = self
+            .limits
+            .held(&self.tasks[i].agent.name, SystemTime::now());
+        let Some(held) = held else {
+            return false;
+        };
+        if self.tasks[i].held.as_ref() != Some(&held) {
+            self.tasks[i].held = Some(held);
+            self.changed(i);
+        }
+        true
+    }
+
+    /// A usage limit may have reset: its tasks are no longer held (the scheduler, which runs
+    /// next, starts them or holds them again).
+    pub(super) fn limit_reset(&mut self) {
+        if !self.limits.expire(SystemTime::now()) {
+            return;
+        }
+        for i in 0..self.tasks.len() {
+            if held_by_limit_text(&self.tasks[i]) {
+                self.tasks[i].held = None;
+                self.changed(i);
+            }
+        }
+    }
+}
