@@ -140,6 +140,80 @@ prompt = "write one to one.txt"
 }
 
 #[test]
+fn a_follow_up_interrupted_by_a_crash_resumes_as_that_follow_up() {
+    let Some(bin) = bin() else {
+        return;
+    };
+    let repo = Repo::new();
+    prepare_claude_home(&repo, true);
+    // The follow-up's first turn never gets an answer: grove is killed meanwhile.
+    let api = StandIn::start(json!([
+        {"text": "First answer."},
+        {"hang": true},
+        {"text": "Answered after the crash."}
+    ]));
+    let (out, run_id) = run(
+        &repo,
+        &api,
+        r#"
+name = "p"
+[defaults]
+agent = "claude"
+timeout = "60s"
+[[tasks]]
+name = "ask"
+prompt = "say something"
+"#,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let mut grove_process = grove(
+        &repo,
+        bin,
+        &api,
+        &["follow-up", &run_id, "ask", "and then?", "--headless"],
+    )
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
+    let journal = repo.run_dir(&run_id).join("journal.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while api.turns().len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the follow-up never asked the API"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    grove_process.kill().unwrap();
+    grove_process.wait().unwrap();
+    let text_of = |p: &std::path::Path| std::fs::read_to_string(p).unwrap();
+    assert!(text_of(&journal).contains(r#""entry":"follow_up""#));
+
+    let out = grove(&repo, bin, &api, &["resume", &run_id, "--headless"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let results = repo.results(&run_id);
+    let ask = task(&results, "ask");
+    assert_eq!(ask["status"], "succeeded", "{ask:#}");
+    assert_eq!(ask["output"], "Answered after the crash.");
+    let attempts = ask["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 3, "{ask:#}");
+    // The interrupted follow-up and the one the resume ran again are both that follow-up.
+    assert_eq!(attempts[1]["status"], "cancelled");
+    assert_eq!(attempts[1]["follow_up"], "and then?");
+    assert_eq!(attempts[2]["follow_up"], "and then?");
+    let resumed = turn_text(&api, 2);
+    assert!(resumed.contains("First answer."), "{resumed}");
+    assert!(
+        processes_of_run(&run_id).is_empty(),
+        "{:?}",
+        processes_of_run(&run_id)
+    );
+}
+
+#[test]
 fn a_codex_follow_up_resumes_its_thread() {
     let Some(bin) = bin() else {
         return;

@@ -517,7 +517,7 @@ impl Run {
                     argv,
                     requeue,
                 } => {
-                    let report = resume::interrupted_attempt(
+                    let mut report = resume::interrupted_attempt(
                         &self.paths,
                         &self.tasks[index].spec,
                         attempt,
@@ -526,6 +526,9 @@ impl Run {
                         &self.audit,
                     )
                     .await;
+                    // A task's attempts since its follow-up are that follow-up.
+                    let follow_up = self.tasks[index].follow_up.as_ref();
+                    report.follow_up = follow_up.map(|f| f.prompt.clone());
                     self.journal_attempt(index, &report);
                     let (end, error) = (report.end, report.error.clone());
                     // Work that could not be saved ends the task where it is.
