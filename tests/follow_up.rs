@@ -316,6 +316,19 @@ prompt = "echo no session"
         stderr.contains("plan.toml:4:10") && stderr.contains("'resume' must pass the session"),
         "{stderr}"
     );
+    // One that lets a prompt starting with '-' be read as an option is warned about.
+    let plan = repo.write_plan(
+        "name = \"p\"\n[agents.y]\ncommand = [\"sh\", \"-c\", \"--\", \"{prompt}\"]\n\
+         resume = [\"sh\", \"{prompt}\", \"{session}\"]\n[[tasks]]\nname = \"t\"\nagent = \"y\"\n\
+         prompt = \"p\"\n",
+    );
+    let out = repo.grove(&["validate", plan.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("agent 'y': argument 1 ('{prompt}') starts with the prompt"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -147,7 +147,8 @@ pub fn resolve(plan: &Plan, name: &str) -> Option<AgentCommand> {
     Some(command_of(name, def))
 }
 
-fn command_of(name: &str, def: AgentDef) -> AgentCommand {
+/// The agent `name` defined by `def`, ready to be templated.
+pub fn command_of(name: &str, def: AgentDef) -> AgentCommand {
     let argv = template(&def);
     let resume = (!def.resume.is_empty()).then(|| place_args(&def.resume, &def.args));
     AgentCommand {
