@@ -729,7 +729,7 @@ impl Run {
                 let task = &self.tasks[i];
                 let due = task.retry_due && task.state.status == TaskStatus::Retrying;
                 if due && self.active() < self.plan.max_parallel {
-                    if self.held_by_limit(i) {
+                    if self.limit_holds(i) {
                         continue;
                     }
                     if let held @ Some(_) = low_memory() {
@@ -758,7 +758,7 @@ impl Run {
             // Tasks of an agent at its usage limit wait for the reset; the rest go on.
             let mut start = decision.start;
             let wanted = start.len();
-            start.retain(|&i| !self.held_by_limit(i));
+            start.retain(|&i| !self.limit_holds(i));
             let limited = start.len() < wanted;
             let held = match start.is_empty() {
                 true => None,
@@ -955,9 +955,8 @@ impl Run {
 
     fn attempt_done(&mut self, index: usize, report: AttemptReport) {
         self.journal_attempt(index, &report);
-        let task = &mut self.tasks[index];
-        task.attempt = None;
-        if self.held_at_limit(index, &report) {
+        self.tasks[index].attempt = None;
+        if self.hold_at_limit(index, &report) {
             self.tasks[index].attempts.push(report);
             return;
         }

@@ -77,7 +77,7 @@ impl Run {
     /// The attempt that ended with `report` stopped at its agent's usage limit: the agent's
     /// tasks are held until the reset, this one pending again (the attempt not counted), to
     /// continue its session then. False (nothing done) for any other end.
-    pub(super) fn held_at_limit(&mut self, index: usize, report: &AttemptReport) -> bool {
+    pub(super) fn hold_at_limit(&mut self, index: usize, report: &AttemptReport) -> bool {
         let Some(limit) = report.usage_limit.as_ref() else {
             return false;
         };
@@ -106,9 +106,9 @@ impl Run {
         true
     }
 
-    /// Why task `i` may not start now because its agent is at its usage limit; the task
-    /// shows it (`held: usage limit, resets 14:00`).
-    pub(super) fn held_by_limit(&mut self, i: usize) -> bool {
+    /// Whether task `i` must wait for its agent's usage limit to reset; if so, it shows why
+    /// (`held: usage limit, resets 14:00`).
+    pub(super) fn limit_holds(&mut self, i: usize) -> bool {
         let held = self
             .limits
             .held(&self.tasks[i].agent.name, SystemTime::now());
