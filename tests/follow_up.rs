@@ -346,6 +346,7 @@ fn a_usage_limit_holds_the_task_until_the_reset_then_its_session_goes_on() {
     let plan = repo.write_plan(
         r#"
 name = "p"
+max_parallel = 1
 [defaults]
 timeout = "60s"
 retries = 0
@@ -393,9 +394,14 @@ prompt = "echo other agents go on"
         audit.iter().any(|l| l["event"] == "usage_limit"),
         "{audit:#?}"
     );
-    // The other agent's task went on meanwhile.
+    // The other agent's task went on meanwhile, in the one slot the held task did not keep.
     let other = task(&results, "other");
     assert_eq!(other["status"], "succeeded");
+    let started = |a: &serde_json::Value| a["started_at"].as_str().unwrap().to_string();
+    assert!(
+        started(&other["attempts"][0]) < started(&attempts[1]),
+        "{other:#}\n{limited:#}"
+    );
     // The second attempt continued the session: its request carries the first prompt.
     let resumed = turn_text(&api, 1);
     assert!(resumed.contains("summarize the repository"), "{resumed}");

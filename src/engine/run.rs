@@ -742,7 +742,7 @@ impl Run {
             }
         }
         loop {
-            let statuses: Vec<TaskStatus> = self.tasks.iter().map(|t| t.state.status).collect();
+            let statuses = self.scheduled_statuses();
             let decision = schedule::decide(
                 &self.plan.strategy,
                 &self.plan.tasks,
@@ -755,27 +755,18 @@ impl Run {
             for (i, reason) in decision.skip {
                 self.transition(i, Transition::Skip(reason));
             }
-            // Tasks of an agent at its usage limit wait for the reset; the rest go on.
-            let mut start = decision.start;
-            let wanted = start.len();
-            start.retain(|&i| !self.limit_holds(i));
-            let limited = start.len() < wanted;
-            let held = match start.is_empty() {
+            let held = match decision.start.is_empty() {
                 true => None,
                 false => low_memory(),
             };
             if held.is_some() {
-                for i in start {
+                for i in decision.start {
                     self.hold(i, &held);
                 }
                 return;
             }
-            for i in start {
+            for i in decision.start {
                 self.start_attempt(i);
-            }
-            if limited {
-                // The scheduler would offer them again: the next turn looks anew.
-                return;
             }
         }
     }

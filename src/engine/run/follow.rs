@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::record::journal::Entry;
 
-use super::super::api::MergeState;
+use super::super::api::{MergeState, TaskStatus};
 use super::super::attempt::AttemptReport;
 use super::super::follow_up::{self, FollowUp, AFTER_LIMIT};
 use super::super::state::{AttemptEnd, Transition};
@@ -120,6 +120,21 @@ impl Run {
             self.changed(i);
         }
         true
+    }
+
+    /// Every task's status as the scheduler is to see it: a pending task whose agent is at its
+    /// usage limit looks like one waiting for a retry (not ready, and no slot taken, so the
+    /// other agents' tasks go on), and shows why it is held.
+    pub(super) fn scheduled_statuses(&mut self) -> Vec<TaskStatus> {
+        (0..self.tasks.len())
+            .map(|i| {
+                let status = self.tasks[i].state.status;
+                match status == TaskStatus::Pending && self.limit_holds(i) {
+                    true => TaskStatus::Retrying,
+                    false => status,
+                }
+            })
+            .collect()
     }
 
     /// A usage limit may have reset: its tasks are no longer held (the scheduler, which runs
