@@ -1,6 +1,8 @@
 //! grove: run several coding agents at once, each in its own git worktree and branch.
 
 pub mod agent;
+#[cfg(test)]
+mod architecture;
 pub mod cli;
 pub mod engine;
 pub mod git;

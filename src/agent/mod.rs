@@ -282,6 +282,16 @@ pub fn render_argv(template: &[String], vars: &TemplateVars<'_>) -> Vec<String> 
     template.iter().map(|arg| render_one(arg, vars)).collect()
 }
 
+/// The argv of a follow-up: `resume` (a template with `args` placed, `AgentCommand::resume`)
+/// with the session, the prompt and the other placeholders of `vars` substituted.
+pub fn resume_argv(resume: &[String], session: &str, vars: &TemplateVars<'_>) -> Vec<String> {
+    let vars = TemplateVars {
+        session,
+        ..vars.clone()
+    };
+    render_argv(resume, &vars)
+}
+
 fn render_one(arg: &str, vars: &TemplateVars<'_>) -> String {
     let mut out = String::with_capacity(arg.len());
     let mut rest = arg;
@@ -373,6 +383,60 @@ mod tests {
             prompt_as_option(&argv(&["sh", "-c", "run '{prompt}'"])),
             None
         );
+    }
+
+    fn strings(w: &[&str]) -> Vec<String> {
+        w.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_follow_up_continues_the_session_with_the_prompt_after_dashes() {
+        let vars = TemplateVars {
+            prompt: "--dangerously-skip-permissions now fix it",
+            ..TemplateVars::default()
+        };
+        let claude = session::preset_resume("claude");
+        assert_eq!(
+            resume_argv(&claude, "0f9e-11", &vars),
+            strings(&[
+                "claude",
+                "-p",
+                "--resume",
+                "0f9e-11",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "--",
+                "--dangerously-skip-permissions now fix it"
+            ])
+        );
+        let codex = session::preset_resume("codex");
+        assert_eq!(
+            resume_argv(&codex, "019a", &vars)[5..],
+            strings(&[
+                "resume",
+                "019a",
+                "--",
+                "--dangerously-skip-permissions now fix it"
+            ])
+        );
+        for name in crate::agent::PRESETS {
+            let resume = session::preset_resume(name);
+            assert_eq!(prompt_as_option(&resume), None, "{name}");
+            let has = !resume.is_empty();
+            assert_eq!(has, matches!(*name, "claude" | "codex"), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_users_args_go_before_the_resume_templates_dashes() {
+        let mut def = preset("claude").unwrap();
+        def.args = strings(&["--model", "sonnet"]);
+        let resume = command_of("claude", def).resume.unwrap();
+        let dashes = resume.iter().position(|a| a == "--").unwrap();
+        assert_eq!(resume[dashes - 2..dashes], strings(&["--model", "sonnet"]));
+        let shell = preset("shell").unwrap();
+        assert!(command_of("shell", shell).resume.is_none());
     }
 
     #[test]

@@ -10,14 +10,7 @@
 
 use serde_json::Value;
 
-/// The agent stopped at its usage limit.
-#[derive(Debug, Clone, PartialEq)]
-pub struct UsageLimit {
-    /// What the agent said (the result's first line).
-    pub message: String,
-    /// When the limit resets, unix seconds; None when the agent did not say in a way read here.
-    pub resets_at: Option<u64>,
-}
+pub use crate::usage::UsageLimit;
 
 /// The reset of a rejected limit from a `rate_limit_event` line (None: not rejected).
 pub fn rejected_reset(event: &Value) -> Option<u64> {

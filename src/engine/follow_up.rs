@@ -9,9 +9,9 @@ use crate::agent::AgentCommand;
 use crate::git;
 use crate::status::{MergeState, TaskStatus};
 
-use super::attempt::AttemptReport;
+use crate::record::journal::AttemptFact;
 
-pub use crate::record::journal::FollowUp;
+pub use crate::usage::FollowUp;
 
 /// The prompt of the attempt that continues a session stopped by a usage limit.
 pub const AFTER_LIMIT: &str = "Your usage limit has reset: go on with the task where you stopped.";
@@ -23,7 +23,7 @@ pub fn follow_up(
     status: TaskStatus,
     merge: MergeState,
     agent: &AgentCommand,
-    attempts: &[AttemptReport],
+    attempts: &[AttemptFact],
     prompt: &str,
 ) -> Result<FollowUp, String> {
     let session = refusal(task, status, merge, agent, attempts)?;
@@ -42,7 +42,7 @@ pub fn refusal(
     status: TaskStatus,
     merge: MergeState,
     agent: &AgentCommand,
-    attempts: &[AttemptReport],
+    attempts: &[AttemptFact],
 ) -> Result<String, String> {
     let finished = matches!(
         status,
@@ -73,7 +73,7 @@ pub fn refusal(
 }
 
 /// The latest session an attempt recorded (one that can stand as an argument).
-pub fn session_of(attempts: &[AttemptReport]) -> Option<String> {
+pub fn session_of(attempts: &[AttemptFact]) -> Option<String> {
     attempts
         .iter()
         .rev()
@@ -111,8 +111,8 @@ mod tests {
         }
     }
 
-    fn attempt(session: Option<&str>) -> AttemptReport {
-        let mut a = AttemptReport::new(1, SystemTime::now(), PathBuf::from("/l"));
+    fn attempt(session: Option<&str>) -> AttemptFact {
+        let mut a = AttemptFact::new("t", 1, SystemTime::now(), PathBuf::from("/l"));
         a.usage = session.map(|s| Usage {
             session_id: Some(s.into()),
             ..Usage::default()
@@ -145,7 +145,7 @@ mod tests {
     #[test]
     fn the_reasons_a_follow_up_is_refused() {
         let with = [attempt(Some("s-1"))];
-        let refused = |status, merge, resume, attempts: &[AttemptReport], prompt| {
+        let refused = |status, merge, resume, attempts: &[AttemptFact], prompt| {
             follow_up("t", status, merge, &agent(resume), attempts, prompt).unwrap_err()
         };
         let ok = MergeState::NotRequested;

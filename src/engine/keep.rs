@@ -4,28 +4,11 @@
 
 use crate::git;
 use crate::record::audit::Audit;
+use crate::record::journal::AttemptFact;
 use crate::record::RunPaths;
 
-use super::attempt::{blocking, AttemptJob, AttemptReport};
+use super::blocking::blocking;
 use super::state::AttemptEnd;
-
-/// Saves whatever a failed, timed-out or cancelled attempt left in its worktree on its attempt
-/// ref, so nothing an agent wrote is lost. `excludes` keeps out what setup put there (copied
-/// files, the venv, files setup commands created). When that fails, the worktree is kept aside
-/// instead ([`keep_unsaved`]).
-pub(super) async fn save_attempt(
-    job: &AttemptJob,
-    mut report: AttemptReport,
-    excludes: &[String],
-) -> AttemptReport {
-    let reason = report.error.clone().unwrap_or_default();
-    let (paths, task, attempt) = (&job.paths, job.spec.name.as_str(), job.attempt);
-    match save_worktree(paths, task, attempt, &reason, excludes, &job.audit).await {
-        Ok(saved) => report.saved_ref = saved,
-        Err(e) => keep_unsaved(paths, task, &mut report, &e, &job.audit).await,
-    }
-    report
-}
 
 /// Saves the task's worktree as attempt `attempt` left it on
 /// `refs/grove/<run>/<task>/attempt-<n>` (without `excludes`); the ref, or None when there is no
@@ -74,7 +57,7 @@ pub(super) async fn save_worktree(
 pub(super) async fn keep_unsaved(
     paths: &RunPaths,
     task: &str,
-    report: &mut AttemptReport,
+    report: &mut AttemptFact,
     why: &str,
     audit: &Audit,
 ) {
@@ -99,7 +82,7 @@ pub(super) async fn keep_unsaved(
         "{error}; {why}: the attempt's files are kept, untouched, in {}",
         kept.display()
     ));
-    report.end = AttemptEnd::Failed;
+    report.status = AttemptEnd::Failed.status();
     report.retryable = false;
     report.unsaved = Some(kept);
 }

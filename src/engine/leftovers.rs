@@ -5,7 +5,7 @@ use crate::pty;
 use crate::record::audit::Audit;
 use crate::record::RunPaths;
 
-use super::attempt::blocking;
+use super::blocking::blocking;
 
 /// The GROVE_* variables that mark the processes of attempt `attempt` of `task`: its agent,
 /// setup steps and check, and whatever they start, in any session. Run ids are unique within a

@@ -4,6 +4,7 @@
 mod admission;
 pub mod api;
 mod attempt;
+mod blocking;
 pub mod follow_up;
 mod keep;
 mod leftovers;
@@ -15,10 +16,7 @@ mod resume;
 pub mod retry;
 mod run;
 pub mod schedule;
-mod setup;
 pub mod state;
-mod stream;
-mod watch;
 
 pub use resume::{follow_up, resume, resume_plan, ResumeError};
 pub use run::{describe_merge, merge_task, start, EngineError, RunRequest};

@@ -4,7 +4,7 @@
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use crate::git;
 use crate::plan::model::{MergeMode, Plan, PlanFormat, TaskSpec};
@@ -13,16 +13,15 @@ use crate::pty;
 use crate::record::audit::Audit;
 use crate::record::folders::{check_run_folders, FolderError};
 use crate::record::journal::{
-    self, AttemptFact, CheckFact, Entry, Journal, JournalError, RunRecord, RunStarted, StateFact,
-    TaskRecord,
+    self, AttemptFact, Entry, Journal, JournalError, RunRecord, RunStarted, StateFact, TaskRecord,
 };
 use crate::record::lock::{LockError, RunLock};
 use crate::record::RunPaths;
 
 use super::api::{FrontEnd, MergeState, TaskStatus};
-use super::attempt::{AttemptReport, CheckOutcome};
+use super::attempt::setup;
+use super::attempt::Work;
 use super::run::{launch, removes_worktree, resolve_agents, EngineError, Launch, Restored};
-use super::setup;
 use super::state::{AttemptEnd, TaskState};
 use super::{keep, leftovers};
 
@@ -289,21 +288,18 @@ fn restore(paths: &RunPaths, spec: &TaskSpec, task: &TaskRecord) -> Restored {
         .state
         .as_ref()
         .map_or_else(|| TaskState::new(spec.max_attempts()), task_state);
-    let success = task
-        .attempts
-        .iter()
-        .rev()
-        .find(|a| a.status == TaskStatus::Succeeded);
+    let (mut attempts, mut work) = (Vec::new(), Work::default());
+    for fact in &task.attempts {
+        fact.clone().reduce(&mut attempts, &mut work);
+    }
     let merge = task.merge.clone();
     let screen = match state.attempt {
         0 => Vec::new(),
         n => log_tail(&paths.attempt_log(&spec.name, n)),
     };
     Restored {
-        attempts: task.attempts.iter().map(attempt_report).collect(),
-        output: success.and_then(|a| Some((a.output.clone()?, a.output_hash.clone()?))),
-        head_commit: success.and_then(|a| a.head_commit.clone()),
-        diff_stat: success.and_then(|a| a.diff_stat.clone()),
+        attempts,
+        work,
         // A merge that was pending is requested again (see `open_ends`).
         merge: match merge.as_ref().map(|m| m.state) {
             None | Some(MergeState::Pending) => MergeState::NotRequested,
@@ -420,7 +416,7 @@ pub(super) async fn interrupted_attempt(
     started_at: SystemTime,
     argv: Vec<String>,
     audit: &Audit,
-) -> AttemptReport {
+) -> AttemptFact {
     let task = &spec.name;
     let why = "left over from before the resume";
     let grace = spec.kill_grace;
@@ -446,10 +442,13 @@ pub(super) async fn interrupted_attempt(
     let ended = std::fs::metadata(&log)
         .and_then(|m| m.modified())
         .unwrap_or(started_at);
-    let mut report = AttemptReport::new(attempt, started_at, log);
-    report.end = AttemptEnd::Cancelled;
+    let mut report = AttemptFact::new(task, attempt, started_at, log);
+    report.status = AttemptEnd::Cancelled.status();
     report.error = Some(error);
-    report.duration = ended.duration_since(started_at).unwrap_or_default();
+    report.duration_s = ended
+        .duration_since(started_at)
+        .unwrap_or_default()
+        .as_secs_f64();
     report.argv = argv;
     match saved {
         Ok(saved_ref) => report.saved_ref = saved_ref,
@@ -467,64 +466,6 @@ fn task_state(fact: &StateFact) -> TaskState {
     state.retry_at = fact.retry_at;
     state.error = fact.error.clone();
     state
-}
-
-/// An attempt's report as the journal keeps it.
-pub(super) fn attempt_fact(task: &str, r: &AttemptReport) -> AttemptFact {
-    AttemptFact {
-        task: task.to_string(),
-        attempt: r.attempt,
-        status: r.end.status(),
-        retryable: r.retryable,
-        exit_code: r.exit_code,
-        error: r.error.clone(),
-        started_at: r.started_at,
-        duration_s: r.duration.as_secs_f64(),
-        log: r.log.clone(),
-        argv: r.argv.clone(),
-        input_hash: r.input_hash.clone(),
-        output: r.output.as_ref().map(|(v, _)| v.clone()),
-        output_hash: r.output.as_ref().map(|(_, h)| h.clone()),
-        head_commit: r.head_commit.clone(),
-        diff_stat: r.diff_stat.clone(),
-        saved_ref: r.saved_ref.clone(),
-        unsaved: r.unsaved.clone(),
-        usage: r.usage.clone(),
-        check: r.check.as_ref().map(|c| CheckFact {
-            command: c.command.clone(),
-            exit_code: c.exit_code,
-            passed: c.passed,
-            duration_s: c.duration.as_secs_f64(),
-            output: c.output.clone(),
-        }),
-        follow_up: r.follow_up.clone(),
-    }
-}
-
-fn attempt_report(f: &AttemptFact) -> AttemptReport {
-    let mut r = AttemptReport::new(f.attempt, f.started_at, f.log.clone());
-    r.end = AttemptEnd::from_status(f.status);
-    r.retryable = f.retryable;
-    r.exit_code = f.exit_code;
-    r.error = f.error.clone();
-    r.duration = Duration::try_from_secs_f64(f.duration_s).unwrap_or_default();
-    r.argv = f.argv.clone();
-    r.input_hash = f.input_hash.clone();
-    r.output = f.output.clone().zip(f.output_hash.clone());
-    r.head_commit = f.head_commit.clone();
-    r.diff_stat = f.diff_stat.clone();
-    r.saved_ref = f.saved_ref.clone();
-    r.unsaved = f.unsaved.clone();
-    r.usage = f.usage.clone();
-    r.check = f.check.as_ref().map(|c| CheckOutcome {
-        command: c.command.clone(),
-        exit_code: c.exit_code,
-        passed: c.passed,
-        duration: Duration::try_from_secs_f64(c.duration_s).unwrap_or_default(),
-        output: c.output.clone(),
-    });
-    r.follow_up = f.follow_up.clone();
-    r
 }
 
 /// The end of a log file (empty when there is none).

@@ -9,24 +9,21 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 
 use crate::agent::{self, AgentCommand};
-use crate::git::{self, DiffStat, MergeOutcome};
+use crate::git::{self, MergeOutcome};
 use crate::plan::model::{KeepWorktrees, MergeMode, Pick, Plan, TaskSpec};
 use crate::plan::RepoTarget;
 use crate::record::audit::Audit;
-use crate::record::journal::{Entry, Journal, MergeFact, RunStarted, StateFact};
+use crate::record::journal::{AttemptFact, Entry, Journal, MergeFact, RunStarted, StateFact};
 use crate::record::lock::{LockError, RunLock};
 use crate::record::results::{
-    AttemptRecord, CheckRecord, GroupRecord, MergeRecord, Provenance, Results, ResultsError,
-    TaskResult,
+    GroupRecord, MergeRecord, Provenance, Results, ResultsError, TaskResult,
 };
 use crate::record::{self, RunPaths, WriteHealth, WriteNews};
 use crate::term::pane::Pane;
 
 use super::admission;
 use super::api::*;
-use super::attempt::{
-    self, Ack, AttemptHandle, AttemptJob, AttemptReport, Progress, Request, StopReason,
-};
+use super::attempt::{self, Ack, AttemptHandle, AttemptJob, Progress, Request, StopReason, Work};
 use super::follow_up::FollowUp;
 use super::limits::Limits;
 use super::output;
@@ -74,10 +71,9 @@ struct Task {
     /// The retry's delay is over: it starts as soon as a slot is free, before pending tasks.
     retry_due: bool,
     pane_size: (u16, u16),
-    attempts: Vec<AttemptReport>,
-    output: Option<(serde_json::Value, String)>,
-    head_commit: Option<String>,
-    diff_stat: Option<DiffStat>,
+    attempts: Vec<AttemptFact>,
+    /// What the latest successful attempt produced.
+    work: Work,
     merge: MergeState,
     merge_commit: Option<String>,
     merge_conflicts: Vec<String>,
@@ -106,9 +102,7 @@ impl Task {
             retry_due: false,
             pane_size,
             attempts: Vec::new(),
-            output: None,
-            head_commit: None,
-            diff_stat: None,
+            work: Work::default(),
             merge: MergeState::NotRequested,
             merge_commit: None,
             merge_conflicts: Vec::new(),
@@ -185,6 +179,9 @@ struct Run {
     /// Set by `KillNow`: attempts being stopped skip (the rest of) the grace period, those that
     /// start too.
     kill_now: bool,
+    /// The latest pause or continue waiting for every attempt's ack; the next one answers after
+    /// it, so front ends hear `Paused` in the order they asked.
+    answering: Option<tokio::task::JoinHandle<()>>,
     /// What a resumed run does before scheduling anything.
     recovery: Vec<Recovery>,
     /// A `MemoryCheck` is on its way.
@@ -198,10 +195,8 @@ struct Run {
 /// What a task resumed from the journal brings with it.
 pub(super) struct Restored {
     pub state: TaskState,
-    pub attempts: Vec<AttemptReport>,
-    pub output: Option<(serde_json::Value, String)>,
-    pub head_commit: Option<String>,
-    pub diff_stat: Option<DiffStat>,
+    pub attempts: Vec<AttemptFact>,
+    pub work: Work,
     pub merge: MergeState,
     pub merge_commit: Option<String>,
     pub merge_conflicts: Vec<String>,
@@ -334,9 +329,7 @@ pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
                 task.pane.feed(&r.screen, &mut std::io::sink());
                 task.state = r.state;
                 task.attempts = r.attempts;
-                task.output = r.output;
-                task.head_commit = r.head_commit;
-                task.diff_stat = r.diff_stat;
+                task.work = r.work;
                 task.merge = r.merge;
                 task.merge_commit = r.merge_commit;
                 task.merge_conflicts = r.merge_conflicts;
@@ -385,6 +378,7 @@ pub(super) fn launch(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
         idle: Duration::ZERO,
         paused: false,
         kill_now: false,
+        answering: None,
         recovery: l.recovery,
         memory_check_armed: false,
         limits: Limits::default(),
@@ -529,11 +523,12 @@ impl Run {
                     // A task's attempts since its follow-up are that follow-up.
                     let follow_up = self.tasks[index].follow_up.as_ref();
                     report.follow_up = follow_up.map(|f| f.prompt.clone());
-                    self.journal_attempt(index, &report);
-                    let (end, error) = (report.end, report.error.clone());
+                    self.journal_attempt(&report);
+                    let (end, error) = (report.end(), report.error.clone());
                     // Work that could not be saved ends the task where it is.
                     let requeue = requeue && report.unsaved.is_none();
-                    self.tasks[index].attempts.push(report);
+                    let task = &mut self.tasks[index];
+                    report.reduce(&mut task.attempts, &mut task.work);
                     let next = match requeue {
                         true => Transition::Resume {
                             interrupted_attempt: true,
@@ -563,7 +558,7 @@ impl Run {
                 ),
                 Recovery::Finish { index } => {
                     if let Some(last) = self.tasks[index].attempts.last() {
-                        let (end, error) = (last.end, last.error.clone());
+                        let (end, error) = (last.end(), last.error.clone());
                         self.transition(
                             index,
                             Transition::AttemptEnded {
@@ -622,9 +617,8 @@ impl Run {
         self.journal(Entry::State(fact), s.status.is_final());
     }
 
-    fn journal_attempt(&self, index: usize, report: &AttemptReport) {
-        let fact = resume::attempt_fact(&self.tasks[index].spec.name, report);
-        self.journal(Entry::Attempt(Box::new(fact)), false);
+    fn journal_attempt(&self, report: &AttemptFact) {
+        self.journal(Entry::Attempt(Box::new(report.clone())), false);
     }
 
     fn journal_merge(&self, index: usize) {
@@ -714,12 +708,12 @@ impl Run {
                 .get_or_insert_with(|| admission::hold(min_free_memory))
                 .clone()
         };
-        let by_memory = |t: &Task| t.held.is_some() && !follow::held_by_limit_text(t);
-        if self.tasks.iter().any(by_memory) && low_memory().is_none() {
-            for i in 0..self.tasks.len() {
-                if by_memory(&self.tasks[i]) {
-                    self.hold(i, &None);
-                }
+        let by_memory: Vec<usize> = (0..self.tasks.len())
+            .filter(|&i| self.held_by_memory(i))
+            .collect();
+        if !by_memory.is_empty() && low_memory().is_none() {
+            for i in by_memory {
+                self.hold(i, &None);
             }
         }
         // Retries whose delay is over go first: they were started before any pending task.
@@ -798,7 +792,8 @@ impl Run {
                 Err(e) => {
                     let task = &self.tasks[index];
                     let log = self.paths.attempt_log(&task.spec.name, task.state.attempt);
-                    let mut report = AttemptReport::new(task.state.attempt, Self::now(), log);
+                    let mut report =
+                        AttemptFact::new(&task.spec.name, task.state.attempt, Self::now(), log);
                     report.error = Some(format!("cannot reserve {wanted} TCP ports: {e}"));
                     self.attempt_done(index, report);
                     return;
@@ -811,7 +806,8 @@ impl Run {
             .iter()
             .filter_map(|&i| {
                 let t = &self.tasks[i];
-                t.output
+                t.work
+                    .output
                     .as_ref()
                     .map(|(v, _)| (t.spec.name.clone(), output::output_text(v)))
             })
@@ -944,15 +940,16 @@ impl Run {
             .count()
     }
 
-    fn attempt_done(&mut self, index: usize, report: AttemptReport) {
-        self.journal_attempt(index, &report);
+    fn attempt_done(&mut self, index: usize, report: AttemptFact) {
+        self.journal_attempt(&report);
         self.tasks[index].attempt = None;
         if self.hold_at_limit(index, &report) {
-            self.tasks[index].attempts.push(report);
+            let task = &mut self.tasks[index];
+            report.reduce(&mut task.attempts, &mut task.work);
             return;
         }
         let task = &mut self.tasks[index];
-        let end = report.end;
+        let end = report.end();
         let error = report.error.clone();
         let retry = end != AttemptEnd::Succeeded
             && end != AttemptEnd::Cancelled
@@ -975,12 +972,7 @@ impl Run {
             None
         };
         let task = &mut self.tasks[index];
-        if end == AttemptEnd::Succeeded {
-            task.output = report.output.clone();
-            task.head_commit = report.head_commit.clone();
-            task.diff_stat = report.diff_stat.clone();
-        }
-        task.attempts.push(report);
+        report.reduce(&mut task.attempts, &mut task.work);
         self.transition(
             index,
             Transition::AttemptEnded {
@@ -1138,10 +1130,14 @@ impl Run {
                 self.audit.paused(paused);
                 // Answered once every attempt has done it.
                 let internal = self.internal_tx.clone();
-                tokio::spawn(async move {
+                let before = self.answering.take();
+                self.answering = Some(tokio::spawn(async move {
+                    if let Some(before) = before {
+                        let _ = before.await;
+                    }
                     acked.all().await;
                     let _ = internal.send(Internal::Paused(paused));
-                });
+                }));
             }
             Command::Cancel { task } => {
                 if let Some(i) = self.index_of(&task) {
@@ -1436,35 +1432,17 @@ impl Run {
             started_at: t.state.started_at,
             ended_at: t.state.ended_at,
             retry_at: t.state.retry_at,
-            attempts: t
-                .attempts
-                .iter()
-                .map(|a| AttemptView {
-                    n: a.attempt,
-                    status: a.end.status(),
-                    exit_code: a.exit_code,
-                    started_at: a.started_at,
-                    duration: Some(a.duration),
-                    log: a.log.clone(),
-                    error: a.error.clone(),
-                    check: a.check.as_ref().map(|c| CheckView {
-                        command: c.command.clone(),
-                        exit_code: c.exit_code,
-                        passed: c.passed,
-                        duration: c.duration,
-                    }),
-                })
-                .collect(),
+            attempts: t.attempts.iter().map(AttemptFact::view).collect(),
             error: t.state.error.clone(),
             branch: self.paths.branch(&t.spec.name),
             worktree: self.paths.worktree(&t.spec.name),
             envelope_path: self.paths.envelope(&t.spec.name),
-            head_commit: t.head_commit.clone(),
-            diff_stat: t.diff_stat.clone(),
+            head_commit: t.work.head_commit.clone(),
+            diff_stat: t.work.diff_stat.clone(),
             merge: t.merge,
             merge_conflicts: t.merge_conflicts.clone(),
             input_hash: last.and_then(|a| a.input_hash.clone()),
-            output_hash: t.output.as_ref().map(|(_, h)| h.clone()),
+            output_hash: t.work.output.as_ref().map(|(_, h)| h.clone()),
             usage: task_usage(t),
             waiting: t.state.waiting.clone(),
             group: t.spec.group.as_ref().map(|g| g.name.clone()),
@@ -1600,36 +1578,16 @@ fn task_result(t: &Task, paths: &RunPaths, base_commit: &str) -> TaskResult {
         exit_code: last.and_then(|a| a.exit_code),
         error: t.state.error.clone(),
         output: t
+            .work
             .output
             .as_ref()
             .map(|(v, _)| v.clone())
             .unwrap_or(serde_json::Value::Null),
         branch: paths.branch(name),
         worktree: paths.worktree(name).display().to_string(),
-        head_commit: t.head_commit.clone(),
-        diff_stat: t.diff_stat.clone(),
-        attempts: t
-            .attempts
-            .iter()
-            .map(|a| AttemptRecord {
-                n: a.attempt,
-                status: status_key(a.end.status()),
-                exit_code: a.exit_code,
-                started_at: record::rfc3339(a.started_at),
-                duration_s: a.duration.as_secs_f64(),
-                log: a.log.display().to_string(),
-                error: a.error.clone(),
-                saved_ref: a.saved_ref.clone(),
-                unsaved: a.unsaved.as_ref().map(|p| p.display().to_string()),
-                usage: a.usage.clone(),
-                check: a.check.as_ref().map(|c| CheckRecord {
-                    command: c.command.clone(),
-                    exit_code: c.exit_code,
-                    duration_s: c.duration.as_secs_f64(),
-                }),
-                follow_up: a.follow_up.clone(),
-            })
-            .collect(),
+        head_commit: t.work.head_commit.clone(),
+        diff_stat: t.work.diff_stat.clone(),
+        attempts: t.attempts.iter().map(AttemptFact::record).collect(),
         usage: task_usage(t),
         group: t.spec.group.as_ref().map(|g| g.name.clone()),
         sandbox: t.spec.sandbox.mode.word().into(),
@@ -1641,7 +1599,7 @@ fn task_result(t: &Task, paths: &RunPaths, base_commit: &str) -> TaskResult {
         },
         provenance: Provenance {
             input_hash: last.and_then(|a| a.input_hash.clone()),
-            output_hash: t.output.as_ref().map(|(_, h)| h.clone()),
+            output_hash: t.work.output.as_ref().map(|(_, h)| h.clone()),
             started_at: t.attempts.first().map(|a| record::rfc3339(a.started_at)),
             completed_at: t.state.ended_at.map(record::rfc3339),
             commands: t.attempts.iter().map(|a| a.argv.clone()).collect(),

@@ -71,7 +71,7 @@ pub fn reap_orphans() {
     }
     let waited = waited();
     let me = i32::try_from(std::process::id()).unwrap_or(i32::MAX);
-    for pid in super::processes()
+    for pid in super::group::processes()
         .filter(|p| !p.live && p.parent == me)
         .map(|p| p.pid)
     {

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::api::{MergeState, TaskStatus};
 use crate::git::DiffStat;
-use crate::usage::Usage;
+use crate::usage::{FollowUp, Usage, UsageLimit};
 
 pub const FILE: &str = "journal.jsonl";
 
@@ -67,13 +67,6 @@ pub enum Entry {
     },
 }
 
-/// What a follow-up attempt runs: the session it continues and the prompt it sends.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FollowUp {
-    pub prompt: String,
-    pub session: String,
-}
-
 /// Everything needed to run the plan again exactly as it was started.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunStarted {
@@ -113,13 +106,16 @@ pub struct StateFact {
     pub error: Option<String>,
 }
 
-/// How one attempt ended, with everything results.json shows about it.
+/// One attempt of a task, the one shape of it: what the engine reports when the attempt ends,
+/// what the journal keeps and resume reads back. results.json and the front ends show
+/// projections of it (`engine/attempt/report.rs`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttemptFact {
     pub task: String,
     pub attempt: u32,
     /// succeeded, failed, timed_out or cancelled.
     pub status: TaskStatus,
+    /// False when trying again cannot help (e.g. dependency branches conflict).
     pub retryable: bool,
     pub exit_code: Option<i32>,
     pub error: Option<String>,
@@ -146,6 +142,42 @@ pub struct AttemptFact {
     /// A follow-up's prompt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub follow_up: Option<String>,
+    /// The agent stopped at its account's usage limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_limit: Option<UsageLimit>,
+}
+
+impl AttemptFact {
+    /// An attempt that has not got anywhere yet: failed, retryable, no facts.
+    pub fn new(task: &str, attempt: u32, started_at: SystemTime, log: PathBuf) -> AttemptFact {
+        AttemptFact {
+            task: task.to_string(),
+            attempt,
+            status: TaskStatus::Failed,
+            retryable: true,
+            exit_code: None,
+            error: None,
+            started_at,
+            duration_s: 0.0,
+            log,
+            argv: Vec::new(),
+            input_hash: None,
+            output: None,
+            output_hash: None,
+            head_commit: None,
+            diff_stat: None,
+            saved_ref: None,
+            unsaved: None,
+            usage: None,
+            check: None,
+            follow_up: None,
+            usage_limit: None,
+        }
+    }
+
+    pub fn duration(&self) -> Duration {
+        Duration::try_from_secs_f64(self.duration_s).unwrap_or_default()
+    }
 }
 
 /// How the task's check went in an attempt.

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::status::TaskStatus;
 use crate::usage::Usage;
 
 /// results.json's name in a run directory.
@@ -85,7 +86,7 @@ pub struct TaskResult {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AttemptRecord {
     pub n: u32,
-    pub status: String,
+    pub status: TaskStatus,
     pub exit_code: Option<i32>,
     pub started_at: String,
     pub duration_s: f64,

@@ -5,11 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 use ratatui::text::Line;
-use ratatui::widgets::Widget;
-use tui_term::widget::{Cursor, PseudoTerminal};
 
 use super::diff::PatchView;
 use super::form::{AgentChoice, TaskForm};
@@ -17,6 +14,7 @@ use super::format;
 use super::layout::{ListMode, ScreenLayout};
 use super::load::{Load, Loaded};
 use super::search::Search;
+use super::view::pane::PaneRender;
 use super::DashboardOptions;
 use crate::engine::api::{Command, Event, RunInfo, RunSummary, TaskStatus, TaskView};
 use crate::git::MergePreview;
@@ -123,10 +121,7 @@ pub(super) struct Task {
     pub(super) view: TaskView,
     pub(super) pane: Arc<Pane>,
     /// The pane as last drawn, re-read from the terminal model only when it changed.
-    pub(super) rendered: Buffer,
-    pub(super) stale: bool,
-    /// Lines the pane is scrolled back, as of `rendered`.
-    pub(super) scrolled: usize,
+    pub(super) render: PaneRender,
     /// The size last sent in `Command::Resize`.
     sent_size: Option<(u16, u16)>,
 }
@@ -266,9 +261,7 @@ impl App {
                 let task = Task {
                     view,
                     pane,
-                    rendered: Buffer::empty(Rect::default()),
-                    stale: true,
-                    scrolled: 0,
+                    render: PaneRender::default(),
                     sent_size: None,
                 };
                 let name = task.view.name.clone();
@@ -297,7 +290,9 @@ impl App {
                     self.alerts.push((view.name.clone(), prompt.clone()));
                 }
                 // The pane's cursor is drawn only while the agent runs.
-                task.stale |= task.view.status != view.status;
+                if task.view.status != view.status {
+                    task.render.mark_stale();
+                }
                 let left =
                     task.view.status == TaskStatus::Running && view.status != TaskStatus::Running;
                 task.view = view;
@@ -316,7 +311,7 @@ impl App {
                 let Some(task) = self.tasks.get_mut(index) else {
                     return false;
                 };
-                task.stale = true;
+                task.render.mark_stale();
                 return self.layout().slot(index).is_some();
             }
             Event::Merged { task, outcome } => {
@@ -371,7 +366,7 @@ impl App {
                 continue;
             }
             task.sent_size = Some(size);
-            task.stale = true;
+            task.render.mark_stale();
             commands.push(Command::Resize {
                 task: task.view.name.clone(),
                 rows: size.0,
@@ -395,25 +390,8 @@ impl App {
             let Some(task) = self.tasks.get_mut(slot.index) else {
                 continue;
             };
-            let resized = task.rendered.area.width != inner.width
-                || task.rendered.area.height != inner.height;
-            if !task.stale && !resized {
-                continue;
-            }
-            // Cleared before reading, so output arriving during the read is announced again.
-            task.pane.take_changed();
-            let area = Rect::new(0, 0, inner.width, inner.height);
-            if resized {
-                task.rendered = Buffer::empty(area);
-            }
-            let buf = &mut task.rendered;
-            let cursor = Cursor::default().visibility(task.view.status == TaskStatus::Running);
-            let scrolled = task.pane.with_screen(|screen| {
-                PseudoTerminal::new(screen).cursor(cursor).render(area, buf);
-                screen.scrollback()
-            });
-            task.scrolled = scrolled.unwrap_or(0);
-            task.stale = false;
+            let running = task.view.status == TaskStatus::Running;
+            task.render.refresh(&task.pane, inner, running);
         }
     }
 
@@ -560,14 +538,14 @@ impl App {
     pub(super) fn scroll_pane(&mut self, index: usize, lines: isize) {
         if let Some(task) = self.tasks.get_mut(index) {
             task.pane.scroll_by(lines);
-            task.stale = true;
+            task.render.mark_stale();
         }
     }
 
     pub(super) fn pane_to_live(&mut self, index: usize) {
         if let Some(task) = self.tasks.get_mut(index) {
             task.pane.scroll_to_live();
-            task.stale = true;
+            task.render.mark_stale();
         }
     }
 

@@ -1,8 +1,10 @@
 //! What keys, mouse and paste do in each mode: they change the app's state and return the
 //! commands and loads for the event loop to carry out.
 
+mod search;
+
 use crossterm::event::{
-    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+    KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
 use ratatui::layout::Position;
 
@@ -34,10 +36,10 @@ impl App {
         if key.kind == KeyEventKind::Release {
             return Vec::new();
         }
-        // The first key puts the notices away; it does what it does as well, but Esc.
+        // The first key puts the notices away; it does what it does as well, but Esc (back).
         if !self.notices.is_empty() {
             self.notices.clear();
-            if key.code == KeyCode::Esc {
+            if keymap::action(Scope::Main, key) == Some(Act::Back) {
                 return Vec::new();
             }
         }
@@ -171,11 +173,13 @@ impl App {
     /// Help, diff, details and compare: scrolling, and `q` or Esc close them (only the main view
     /// quits on `q`, as in lazygit).
     fn view_key(&mut self, key: KeyEvent) -> Vec<Action> {
-        if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
-            return self.quit();
-        }
-        if key.code == KeyCode::Char('z') && key.modifiers.contains(KeyModifiers::CONTROL) {
-            return self.ask_suspend();
+        // The main view's Ctrl keys (quit, suspend) work here too; its plain letters do not.
+        if key.modifiers.contains(KeyModifiers::CONTROL) {
+            match keymap::action(Scope::Main, key) {
+                Some(Act::Quit) => return self.quit(),
+                Some(Act::Suspend) => return self.ask_suspend(),
+                _ => {}
+            }
         }
         let scroll = match keymap::action(Scope::View, key) {
             Some(Act::Close) => {

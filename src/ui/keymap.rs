@@ -103,6 +103,25 @@ pub struct Key {
     pub ctrl: bool,
 }
 
+impl Key {
+    /// The key as texts name it: `q`, `Esc`, `Ctrl-C`.
+    pub fn name(self) -> String {
+        let base = match self.code {
+            KeyCode::Char(c) if self.ctrl => c.to_ascii_uppercase().to_string(),
+            KeyCode::Char(' ') => "Space".to_string(),
+            KeyCode::Char(c) => c.to_string(),
+            KeyCode::BackTab => "Shift-Tab".to_string(),
+            KeyCode::PageUp => "PgUp".to_string(),
+            KeyCode::PageDown => "PgDn".to_string(),
+            code => code.to_string(),
+        };
+        match self.ctrl {
+            true => format!("Ctrl-{base}"),
+            false => base,
+        }
+    }
+}
+
 const fn k(c: char) -> Key {
     Key {
         code: KeyCode::Char(c),
@@ -482,6 +501,31 @@ pub fn action(scope: Scope, key: KeyEvent) -> Option<Act> {
         .map(|b| b.act)
 }
 
+/// The row of `act` in `scope`, for texts that name its keys. The table is fixed, and
+/// `the_rows_texts_name_are_in_the_table` checks every pair asked for.
+pub fn binding(scope: Scope, act: Act) -> &'static Binding {
+    BINDINGS
+        .iter()
+        .find(|b| b.scope == scope && b.act == act)
+        .expect("a row of the key table")
+}
+
+/// The first key of `act` in `scope`, as texts name it (`q`, `Esc`).
+pub fn first_key(scope: Scope, act: Act) -> String {
+    binding(scope, act)
+        .keys
+        .first()
+        .map_or_else(String::new, |k| k.name())
+}
+
+/// The Ctrl key of `act` in `scope` (`Ctrl-C` for quitting), as texts name it.
+pub fn ctrl_key(scope: Scope, act: Act) -> String {
+    let keys = binding(scope, act).keys;
+    keys.iter()
+        .find(|k| k.ctrl)
+        .map_or_else(String::new, |k| k.name())
+}
+
 /// The rows of `scope` that help and README show (the rows without a label share the line of the
 /// row before).
 pub fn shown(scope: Scope) -> impl Iterator<Item = &'static Binding> {
@@ -515,6 +559,30 @@ fn markdown_keys(label: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rows_texts_name_are_in_the_table() {
+        assert_eq!(binding(Attached, Detach).label, "Ctrl-]");
+        assert_eq!(ctrl_key(Main, Quit), "Ctrl-C");
+        assert_eq!(first_key(Main, Quit), "q");
+        assert_eq!(first_key(Main, Back), "Esc");
+        assert_eq!(first_key(Confirm, Yes), "y");
+        assert_eq!(first_key(Confirm, No), "n");
+    }
+
+    #[test]
+    fn keys_are_named_as_help_names_them() {
+        let names: Vec<String> = [
+            ctrl(']'),
+            k(' '),
+            code(KeyCode::BackTab),
+            code(KeyCode::Enter),
+        ]
+        .iter()
+        .map(|key| key.name())
+        .collect();
+        assert_eq!(names, ["Ctrl-]", "Space", "Shift-Tab", "Enter"]);
+    }
 
     #[test]
     fn no_key_means_two_things_in_one_scope() {

@@ -7,22 +7,28 @@ use std::time::{Duration, SystemTime};
 use crate::record::journal::Entry;
 
 use super::super::api::{MergeState, TaskStatus};
-use super::super::attempt::AttemptReport;
 use super::super::follow_up::{self, FollowUp, AFTER_LIMIT};
 use super::super::state::{AttemptEnd, Transition};
 use super::{Internal, Run};
+use crate::record::journal::AttemptFact;
 
 /// Where a held task's `held` reason starts, to tell it from low memory's.
 const HELD_BY_LIMIT: &str = "usage limit";
 
 /// Whether `task` is held by its agent's usage limit (not by low memory).
-pub(super) fn held_by_limit_text(task: &super::Task) -> bool {
+fn held_by_limit(task: &super::Task) -> bool {
     task.held
         .as_deref()
         .is_some_and(|h| h.starts_with(HELD_BY_LIMIT))
 }
 
 impl Run {
+    /// Whether task `i` is held by low memory (admission control), not by a usage limit.
+    pub(super) fn held_by_memory(&self, i: usize) -> bool {
+        let task = &self.tasks[i];
+        task.held.is_some() && !held_by_limit(task)
+    }
+
     /// Why task `index` cannot have a follow-up now (None: it can).
     pub(super) fn follow_up_refusal(&self, index: usize) -> Option<String> {
         let t = &self.tasks[index];
@@ -77,11 +83,11 @@ impl Run {
     /// The attempt that ended with `report` stopped at its agent's usage limit: the agent's
     /// tasks are held until the reset, this one pending again (the attempt not counted), to
     /// continue its session then. False (nothing done) for any other end.
-    pub(super) fn hold_at_limit(&mut self, index: usize, report: &AttemptReport) -> bool {
+    pub(super) fn hold_at_limit(&mut self, index: usize, report: &AttemptFact) -> bool {
         let Some(limit) = report.usage_limit.as_ref() else {
             return false;
         };
-        if report.end == AttemptEnd::Cancelled || self.shutting_down {
+        if report.end() == AttemptEnd::Cancelled || self.shutting_down {
             return false;
         }
         let now = SystemTime::now();
@@ -144,7 +150,7 @@ impl Run {
             return;
         }
         for i in 0..self.tasks.len() {
-            if held_by_limit_text(&self.tasks[i]) {
+            if held_by_limit(&self.tasks[i]) {
                 self.tasks[i].held = None;
                 self.changed(i);
             }

@@ -4,13 +4,13 @@
 mod form;
 mod list;
 mod overlays;
+pub(super) mod pane;
 mod panes;
 mod popups;
 mod status;
 mod text;
 
 use ratatui::layout::Rect;
-use ratatui::text::Line;
 use ratatui::Frame;
 
 use super::app::{App, Mode};
@@ -63,19 +63,4 @@ pub(super) fn overlay_size(app: &App, area: Rect) -> (usize, usize) {
         _ => return (0, 0),
     };
     (lines.len(), text::widest(&lines))
-}
-
-/// The part of `parts` (one after the other) that fits `area` from `scroll` on, so long texts
-/// are not copied whole into each frame.
-fn window<'a>(parts: &[&[Line<'a>]], scroll: usize, area: Rect) -> Vec<Line<'a>> {
-    let (mut skip, mut room) = (scroll, usize::from(area.height));
-    let mut out = Vec::with_capacity(room);
-    for part in parts {
-        let start = skip.min(part.len());
-        let end = (start + room).min(part.len());
-        out.extend_from_slice(&part[start..end]);
-        skip -= start;
-        room -= end - start;
-    }
-    out
 }

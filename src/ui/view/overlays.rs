@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 use ratatui::Frame;
 
-use super::{text, window};
+use super::text::{self, window};
 use crate::engine::api::{MergeState, TaskView};
 use crate::ui::app::{App, Mode};
 use crate::ui::format;

@@ -1,5 +1,5 @@
 //! The agents' terminals: a bordered pane per shown task, its content copied from the render
-//! cached in `App::prepare_frame`; the selected pane is highlighted, an attached one unmistakable.
+//! cached in `App::prepare_frame` (`pane.rs`); the selected pane is highlighted, an attached one unmistakable.
 
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -27,7 +27,7 @@ pub(super) fn draw(app: &App, layout: &ScreenLayout, frame: &mut Frame) {
         let width = usize::from(slot.area.width.saturating_sub(2));
         let block = pane_block(app, task, selected, selected && attached, width);
         frame.render_widget(block, slot.area);
-        copy_render(task, slot.inner(), frame);
+        task.render.draw(slot.inner(), frame.buffer_mut());
         if let Mode::Search(search) = &app.mode {
             if search.task == slot.index {
                 mark_match(search, task, slot.inner(), frame);
@@ -44,7 +44,7 @@ fn mark_match(search: &Search, task: &Task, inner: Rect, frame: &mut Frame) {
     // Lines from the newest to the match, then placed on the view `scrolled` lines back.
     let from_end = found.total.saturating_sub(found.line + 1);
     let rows = usize::from(inner.height);
-    let Some(row) = (rows + task.scrolled).checked_sub(from_end + 1) else {
+    let Some(row) = (rows + task.render.scrolled()).checked_sub(from_end + 1) else {
         return;
     };
     if row >= rows {
@@ -103,9 +103,9 @@ fn pane_block(
             Style::new().fg(Color::DarkGray),
         ));
     }
-    if task.scrolled > 0 {
+    if task.render.scrolled() > 0 {
         title.push(Span::styled(
-            format!("↑{} lines · End for live ", task.scrolled),
+            format!("↑{} lines · End for live ", task.render.scrolled()),
             Style::new().fg(Color::Black).bg(Color::Yellow),
         ));
     }
@@ -129,19 +129,4 @@ fn attached_style() -> Style {
         .fg(Color::Black)
         .bg(Color::Magenta)
         .add_modifier(Modifier::BOLD)
-}
-
-/// Copies the cached render into the frame; nothing when it was made for another size (the
-/// next `prepare_frame` renders it again).
-fn copy_render(task: &Task, inner: Rect, frame: &mut Frame) {
-    let src = &task.rendered;
-    if src.area.width != inner.width || src.area.height != inner.height {
-        return;
-    }
-    let buf = frame.buffer_mut();
-    for y in 0..inner.height {
-        for x in 0..inner.width {
-            buf[(inner.x + x, inner.y + y)] = src[(x, y)].clone();
-        }
-    }
 }

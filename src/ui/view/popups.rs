@@ -11,6 +11,7 @@ use crate::engine::api::{RunSummary, TaskStatus};
 use crate::git::{MergePreview, MergeWay};
 use crate::ui::app::{App, Confirm};
 use crate::ui::format;
+use crate::ui::keymap::{self, Act, Scope};
 use crate::ui::layout::popup;
 
 pub(super) fn draw_confirm(app: &App, confirm: &Confirm, area: Rect, frame: &mut Frame) {
@@ -38,10 +39,11 @@ pub(super) fn draw_confirm(app: &App, confirm: &Confirm, area: Rect, frame: &mut
         ),
     };
     lines.push(Line::default());
+    let bold = Style::new().add_modifier(Modifier::BOLD);
     lines.push(Line::from(vec![
-        Span::styled("y", Style::new().add_modifier(Modifier::BOLD)),
+        Span::styled(keymap::first_key(Scope::Confirm, Act::Yes), bold),
         Span::raw(" yes   "),
-        Span::styled("n", Style::new().add_modifier(Modifier::BOLD)),
+        Span::styled(keymap::first_key(Scope::Confirm, Act::No), bold),
         Span::raw(" no"),
     ]));
     let width = area.width.saturating_sub(4).min(72);
@@ -180,7 +182,14 @@ pub(super) fn draw_summary(app: &App, area: Rect, frame: &mut Frame) {
             ),
         },
         Line::default(),
-        Line::styled("q quit · Esc browse the run", Color::Gray),
+        Line::styled(
+            format!(
+                "{} quit · {} browse the run",
+                keymap::first_key(Scope::Main, Act::Quit),
+                keymap::first_key(Scope::Main, Act::Back)
+            ),
+            Color::Gray,
+        ),
     ];
     // The run's verdict, not the counts: under `fallback` one success is a successful run.
     let color = if summary.success {

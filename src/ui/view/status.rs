@@ -149,9 +149,10 @@ fn fit_parts(mut parts: Vec<Part>, width: usize) -> Option<Line<'static>> {
 fn second_line(app: &App, width: usize) -> Line<'static> {
     if let Mode::Attach = app.mode {
         let name = app.selected_task().map_or("", |t| t.view.name.as_str());
+        let detach = keymap::binding(Scope::Attached, Act::Detach).label;
         let bar = Line::styled(
             format!(
-                " ATTACHED to {name}: keys go to the agent (Ctrl-C included) · Ctrl-] detaches"
+                " ATTACHED to {name}: keys go to the agent (Ctrl-C included) · {detach} detaches"
             ),
             attached_style(),
         );
@@ -225,7 +226,8 @@ fn stopping_text(now: SystemTime, since: SystemTime, grace: Duration, killing: b
         // Rounded up, as the retry countdown: never "in 0s" while still waiting.
         let secs = left.as_millis().div_ceil(1000) as u64;
         let left = format::clock(Duration::from_secs(secs));
-        format!(" stopping the agents: SIGKILL in {left} · Ctrl-C kills them now")
+        let kill = keymap::ctrl_key(Scope::Main, Act::Quit);
+        format!(" stopping the agents: SIGKILL in {left} · {kill} kills them now")
     }
 }
 

@@ -1,6 +1,8 @@
 //! Fitting styled lines to a width: wrapped at spaces (long words cut), continuation lines
-//! indented, so a view shows every character instead of cutting lines at its edge.
+//! indented, so a view shows every character instead of cutting lines at its edge; and the part
+//! of a long text that a scrolled view shows.
 
+use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use unicode_width::UnicodeWidthChar;
@@ -92,6 +94,21 @@ fn runs(cells: &[(char, Style)]) -> Vec<Span<'static>> {
 /// The widest of `lines`, in columns.
 pub(super) fn widest(lines: &[Line]) -> usize {
     lines.iter().map(Line::width).max().unwrap_or(0)
+}
+
+/// The part of `parts` (one after the other) that fits `area` from `scroll` on, so long texts
+/// are not copied whole into each frame.
+pub(super) fn window<'a>(parts: &[&[Line<'a>]], scroll: usize, area: Rect) -> Vec<Line<'a>> {
+    let (mut skip, mut room) = (scroll, usize::from(area.height));
+    let mut out = Vec::with_capacity(room);
+    for part in parts {
+        let start = skip.min(part.len());
+        let end = (start + room).min(part.len());
+        out.extend_from_slice(&part[start..end]);
+        skip -= start;
+        room -= end - start;
+    }
+    out
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use crate::pty::PtyControl;
 use crate::record::audit::Audit;
 use crate::term::pane::Pane;
 
-use super::attempt::Progress;
+use super::report::Progress;
 
 /// How long output must be quiet before `auto_yes` looks for a question to answer: long enough
 /// for a prompt to be drawn whole, short enough not to hold the agent up.

@@ -8,6 +8,11 @@ use crate::git::{self, GitError};
 use crate::plan::model::TaskSpec;
 use crate::plan::paths as plan_paths;
 
+use super::super::blocking::blocking;
+use super::super::state::AttemptEnd;
+use super::outcome::{timed_out, Failure, How};
+use super::terminal::Terminal;
+
 /// The virtualenv's folder in the worktree.
 pub const VENV: &str = ".venv";
 
@@ -63,7 +68,7 @@ pub fn venv_bin(worktree: &Path) -> PathBuf {
 
 /// Patterns (gitignore syntax, anchored at the worktree root) for what setup puts there on
 /// purpose: the copied files and the venv.
-pub(super) fn planned_excludes(spec: &TaskSpec) -> Vec<String> {
+pub(in crate::engine) fn planned_excludes(spec: &TaskSpec) -> Vec<String> {
     let mut patterns: Vec<String> = spec.copy.iter().map(|p| exact_pattern(p)).collect();
     if spec.python.is_some() {
         patterns.push(format!("/{VENV}/"));
@@ -200,6 +205,92 @@ fn remove(path: &Path) -> std::io::Result<()> {
         std::fs::remove_dir_all(path)
     } else {
         std::fs::remove_file(path)
+    }
+}
+
+/// Copies files, makes the venv, runs the setup commands, each shown in the pane and logged;
+/// adds what setup created to `excludes` (even when a step failed, so a saved attempt does not
+/// hold it either).
+pub(super) async fn prepare(
+    term: &mut Terminal<'_>,
+    excludes: &mut Vec<String>,
+) -> Result<(), Failure> {
+    let job = term.job;
+    let (task, attempt) = (job.spec.name.as_str(), job.attempt);
+    if !job.spec.copy.is_empty() {
+        let (from, to, paths) = (
+            job.paths.repo_root.clone(),
+            term.worktree.clone(),
+            job.spec.copy.clone(),
+        );
+        match blocking(move || copy_files(&from, &to, &paths)).await {
+            Ok(Ok(())) => {
+                job.audit.setup(task, attempt, "copy", "ok");
+                term.announce(&format!("copied {}", job.spec.copy.join(", ")));
+            }
+            Ok(Err(e)) => {
+                job.audit.setup(task, attempt, "copy", &e);
+                // Trying again finds the same files missing.
+                return Err(Failure::saved(AttemptEnd::Failed, e).not_retryable());
+            }
+            Err(e) => return Err(Failure::saved(AttemptEnd::Failed, e)),
+        }
+    }
+    let steps = steps(&job.spec, &term.worktree);
+    let mut outcome = Ok(());
+    for step in &steps {
+        outcome = run_step(term, step).await;
+        if outcome.is_err() {
+            break;
+        }
+    }
+    if !steps.is_empty() {
+        let (wt, planned) = (term.worktree.clone(), excludes.clone());
+        let created = match blocking(move || created_excludes(&wt, &planned)).await {
+            Ok(Ok(created)) => Ok(created),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(e) => Err(e),
+        };
+        match created {
+            Ok(created) => excludes.extend(created),
+            Err(e) if outcome.is_ok() => {
+                let error = format!("cannot list the files setup created: {e}");
+                outcome = Err(Failure::saved(AttemptEnd::Failed, error));
+            }
+            Err(_) => {}
+        }
+    }
+    outcome
+}
+
+/// One setup step to its end in the attempt's terminal; a failure names it.
+async fn run_step(term: &mut Terminal<'_>, step: &Step) -> Result<(), Failure> {
+    let job = term.job;
+    let (task, attempt) = (job.spec.name.as_str(), job.attempt);
+    let failed = |why: String| format!("setup command '{}' failed: {why}", step.label);
+    let (how, exit) = match term.run_shown(&step.label, &step.argv, None).await {
+        Ok(ran) => ran,
+        Err(e) => {
+            job.audit.setup(task, attempt, &step.label, &e);
+            return Err(Failure::saved(AttemptEnd::Failed, failed(e)));
+        }
+    };
+    match how {
+        How::TimedOut => {
+            let error = format!("{} (in setup: {})", timed_out(job.spec.timeout), step.label);
+            Err(Failure::saved(AttemptEnd::TimedOut, error))
+        }
+        How::Stopped(reason) => Err(Failure::saved(AttemptEnd::Cancelled, reason)),
+        How::Exited | How::AfterResult | How::Idle => match term.exit_error(exit.as_ref()) {
+            None => {
+                job.audit.setup(task, attempt, &step.label, "ok");
+                Ok(())
+            }
+            Some(why) => {
+                job.audit.setup(task, attempt, &step.label, &why);
+                Err(Failure::saved(AttemptEnd::Failed, failed(why)))
+            }
+        },
     }
 }
 
