@@ -5,16 +5,11 @@
 //! without a retry spent. The real-CLI tests say SKIPPED and pass only when the CLIs cannot be
 //! installed here.
 
-mod common;
-#[path = "support/real_cli.rs"]
-mod real_cli;
-#[path = "support/tty.rs"]
-mod tty;
-
 use std::time::{Duration, Instant};
 
-use common::*;
-use real_cli::*;
+use crate::support::real_cli::*;
+use crate::support::tty;
+use crate::support::*;
 use serde_json::json;
 
 /// The prompt a session held at a usage limit goes on with (engine/follow_up.rs).
