@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::engine::api::{Event, FrontEnd, RunSummary, TaskStatus, TaskView, Usage};
+use crate::engine::api::{Event, FrontEnd, RunSummary, TaskId, TaskStatus, TaskView, Usage};
 use crate::engine::describe_merge;
 use crate::usage::dollars;
 
@@ -22,7 +22,7 @@ pub async fn run(mut front: FrontEnd, out: &mut dyn Write) -> Option<RunSummary>
     );
     let mut tasks: Vec<TaskView> = Vec::new();
     // What was last printed per task: status, attempt, and whether it waited or was held.
-    let mut printed: HashMap<usize, (TaskStatus, u32, bool)> = HashMap::new();
+    let mut printed: HashMap<TaskId, (TaskStatus, u32, bool)> = HashMap::new();
     let width = |tasks: &[TaskView]| tasks.iter().map(|t| t.name.len()).max().unwrap_or(4);
     while let Some(event) = front.events.recv().await {
         match event {
@@ -33,18 +33,19 @@ pub async fn run(mut front: FrontEnd, out: &mut dyn Write) -> Option<RunSummary>
                     view.attempt,
                     view.waiting.is_some() || view.held.is_some(),
                 );
-                if printed.get(&view.index) != Some(&key) {
-                    printed.insert(view.index, key);
+                if printed.get(&view.id) != Some(&key) {
+                    printed.insert(view.id, key);
                     let w = width(&tasks);
                     let _ = writeln!(out, "{}", state_line(&view, clock.elapsed(), w));
                 }
-                if let Some(slot) = tasks.get_mut(view.index) {
+                if let Some(slot) = tasks.get_mut(view.id.index()) {
                     *slot = view;
                 }
             }
             Event::Merged { task, outcome } => {
                 let (word, commit, detail) = describe_merge(&outcome);
                 let short = &commit[..commit.len().min(12)];
+                let task = tasks.get(task.index()).map_or("", |t| t.name.as_str());
                 let _ = writeln!(
                     out,
                     "{:>7.1}s  {:<w$}  {word} {short} {detail}",

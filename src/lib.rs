@@ -11,6 +11,7 @@ pub mod plan;
 pub mod pty;
 pub mod record;
 pub mod sandbox;
+pub mod server;
 pub mod status;
 pub mod term;
 pub mod ui;

@@ -3,6 +3,7 @@
 
 mod envelope;
 mod python;
+mod request;
 mod review;
 mod roles;
 mod term;
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 
 use envelope::{Envelope, PreviousOutput, Settings};
-use roles::{Request, Work};
+use request::{Request, Work};
 use term::{Term, BOLD, CYAN, DIM, GREEN, RED, RESET, YELLOW};
 
 /// Runs the agent described by the envelope at `envelope` inside `workdir` (its worktree) and

@@ -94,19 +94,36 @@ fn no_import_circle_between_files() {
     );
 }
 
-/// Already true of the command line and the dashboard, so kept true while the rest is redone.
-#[test]
-fn no_import_circle_through_the_command_line_or_the_dashboard() {
+/// The circles of `src/` with a step in one of `folders` (`"cli/"`).
+fn circles_through(folders: &[&str]) -> Vec<String> {
     let graph = Graph::read(&src_dir()).expect("src/ is readable");
     let ours = |circle: &String| {
         circle
             .split(" -> ")
-            .any(|step| step.starts_with("cli/") || step.starts_with("ui/"))
+            .any(|step| folders.iter().any(|folder| step.starts_with(folder)))
     };
-    let circles: Vec<String> = describe(&graph).into_iter().filter(ours).collect();
+    describe(&graph).into_iter().filter(ours).collect()
+}
+
+/// Already true of the command line and the dashboard, so kept true while the rest is redone.
+#[test]
+fn no_import_circle_through_the_command_line_or_the_dashboard() {
+    let circles = circles_through(&["cli/", "ui/"]);
     assert!(
         circles.is_empty(),
         "import circles through cli/ or ui/ (rule in src/architecture/mod.rs):\n{}",
+        circles.join("\n")
+    );
+}
+
+/// True of plans, records, git and the demo agent since their circles were broken: kept so.
+#[test]
+fn no_import_circle_through_plans_records_git_or_the_demo_agent() {
+    let circles = circles_through(&["plan/", "record/", "git/", "agent/demo_agent/"]);
+    assert!(
+        circles.is_empty(),
+        "import circles through plan/, record/, git/ or agent/demo_agent/ (rule in \
+         src/architecture/mod.rs):\n{}",
         circles.join("\n")
     );
 }

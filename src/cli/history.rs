@@ -105,7 +105,7 @@ impl RunEntry {
     pub fn counts(&self) -> String {
         let statuses: Vec<TaskStatus> = match (&self.record, &self.results) {
             (Some(record), _) => record.tasks.iter().map(|t| t.status()).collect(),
-            (None, Some(results)) => results.tasks.iter().map(|t| status_of(&t.status)).collect(),
+            (None, Some(results)) => results.tasks.iter().map(|t| t.status).collect(),
             (None, None) => Vec::new(),
         };
         let parts: Vec<String> = TaskStatus::ALL
@@ -120,15 +120,6 @@ impl RunEntry {
             parts.join(", ")
         }
     }
-}
-
-fn status_of(key: &str) -> TaskStatus {
-    from_key(key).unwrap_or(TaskStatus::Pending)
-}
-
-/// The enum value results.json spells `key` (`"timed_out"`, `"not_requested"`).
-fn from_key<T: serde::de::DeserializeOwned>(key: &str) -> Option<T> {
-    serde_json::from_value(serde_json::Value::String(key.into())).ok()
 }
 
 /// Every run of the repository, oldest first.
@@ -231,7 +222,7 @@ fn task_lines(entry: &RunEntry, results: &Results, live: bool, now: SystemTime) 
             .iter()
             .map(|t| TaskLine {
                 name: t.name.clone(),
-                status: status_of(&t.status),
+                status: t.status,
                 attempts: u32::try_from(t.attempts.len()).unwrap_or(u32::MAX),
                 time: (!t.attempts.is_empty()).then(|| {
                     t.attempts
@@ -239,7 +230,7 @@ fn task_lines(entry: &RunEntry, results: &Results, live: bool, now: SystemTime) 
                         .map(|a| format::recorded_secs(a.duration_s))
                         .sum()
                 }),
-                merge: from_key(&t.merge.state).unwrap_or(MergeState::NotRequested),
+                merge: t.merge.state,
                 error: t.error.clone(),
             })
             .collect();

@@ -9,7 +9,7 @@ use anyhow::Context;
 use crate::cli::exit::UsageError;
 use crate::cli::history;
 use crate::engine::api::{MergeState, TaskStatus};
-use crate::engine::{describe_merge, merge_task};
+use crate::engine::{describe_merge, merge_task, pick_race, record_outcome};
 use crate::git::MergeOutcome;
 use crate::record::audit::Audit;
 use crate::record::journal::{self, Entry, Journal, MergeFact};
@@ -72,10 +72,10 @@ pub fn merge(root: &Path, run_id: &str, tasks: &[String]) -> anyhow::Result<i32>
             continue;
         };
         let (status, merge) = journaled(name).unzip();
-        let succeeded = status.map_or(task.status == "succeeded", |s| s == TaskStatus::Succeeded);
+        let succeeded = status.unwrap_or(task.status) == TaskStatus::Succeeded;
         // Discarded by the journal, or a moment ago by this command's merge of a sibling.
-        let discarded =
-            task.merge.state == "discarded" || merge.flatten() == Some(MergeState::Discarded);
+        let discarded = task.merge.state == MergeState::Discarded
+            || merge.flatten() == Some(MergeState::Discarded);
         let outcome = if discarded {
             MergeOutcome::Refused {
                 reason: format!(
@@ -86,7 +86,7 @@ pub fn merge(root: &Path, run_id: &str, tasks: &[String]) -> anyhow::Result<i32>
             MergeOutcome::Refused {
                 reason: format!(
                     "task '{name}' did not succeed ({}); nothing to merge",
-                    status.map_or(task.status.clone(), |s| s.word().to_string())
+                    status.unwrap_or(task.status).word()
                 ),
             }
         } else {
@@ -104,10 +104,7 @@ pub fn merge(root: &Path, run_id: &str, tasks: &[String]) -> anyhow::Result<i32>
         let mut discarded = Vec::new();
         let recorded = match &outcome {
             MergeOutcome::Merged { commit, .. } | MergeOutcome::AlreadyMerged { commit } => {
-                task.merge.state = "merged".into();
-                task.merge.commit = Some(commit.clone());
-                task.merge.conflicts.clear();
-                task.merge.reason = None;
+                record_outcome(&mut task.merge, &outcome);
                 println!(
                     "{name}: merged into {} ({detail}, {})",
                     results.base_branch.as_deref().unwrap_or("base"),
@@ -126,8 +123,7 @@ pub fn merge(root: &Path, run_id: &str, tasks: &[String]) -> anyhow::Result<i32>
             }
             MergeOutcome::Conflict { paths } => {
                 all_merged = false;
-                task.merge.state = "conflict".into();
-                task.merge.conflicts = paths.clone();
+                record_outcome(&mut task.merge, &outcome);
                 println!(
                     "{name}: conflict in {}; nothing was changed",
                     paths.join(", ")
@@ -138,8 +134,7 @@ pub fn merge(root: &Path, run_id: &str, tasks: &[String]) -> anyhow::Result<i32>
                 all_merged = false;
                 println!("{name}: refused: {reason}");
                 succeeded.then(|| {
-                    task.merge.state = "refused".into();
-                    task.merge.reason = Some(reason.clone());
+                    record_outcome(&mut task.merge, &outcome);
                     fact(MergeState::Refused, None, Vec::new(), Some(reason.clone()))
                 })
             }
@@ -164,16 +159,13 @@ pub fn merge(root: &Path, run_id: &str, tasks: &[String]) -> anyhow::Result<i32>
 /// `name` is merged: it is its race's pick, and its siblings not merged are discarded (the
 /// ones newly discarded are returned).
 fn pick(results: &mut Results, group: &str, name: &str) -> Vec<String> {
-    let mut discarded = Vec::new();
-    for sibling in &mut results.tasks {
-        if sibling.group.as_deref() == Some(group)
-            && sibling.name != name
-            && !matches!(sibling.merge.state.as_str(), "merged" | "discarded")
-        {
-            sibling.merge.state = "discarded".into();
-            discarded.push(sibling.name.clone());
-        }
-    }
+    let Some(winner) = results.tasks.iter().position(|t| t.name == name) else {
+        return Vec::new();
+    };
+    let races = (results.tasks.iter_mut()).map(|t| (t.group.as_deref(), &mut t.merge.state));
+    let discarded = (pick_race(races, winner).into_iter())
+        .map(|j| results.tasks[j].name.clone())
+        .collect();
     if let Some(record) = results.groups.iter_mut().find(|g| g.name == group) {
         record.picked = Some(name.to_string());
     }

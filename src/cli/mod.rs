@@ -17,6 +17,7 @@ pub mod drive;
 pub mod exit;
 pub mod history;
 pub mod merge;
+pub mod proxy;
 pub mod repo;
 pub mod run;
 
@@ -182,6 +183,15 @@ enum Cmd {
         #[arg(long)]
         envelope: PathBuf,
     },
+    /// Bridges stdin and stdout to the repository's grove server (what `grove attach --ssh`
+    /// runs on the remote host).
+    #[command(hide = true)]
+    Proxy {
+        /// The git repository whose server to reach (default: the one containing the current
+        /// directory).
+        #[arg(long)]
+        repo: Option<PathBuf>,
+    },
     /// Applies an attempt's sandbox spec to itself, then execs the command after `--` (how
     /// grove starts setup commands, agents and checks under `sandbox`, `network`, `max_memory`).
     #[command(hide = true)]
@@ -280,6 +290,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             };
             demo::demo(dir.as_deref(), front)
         }
+        Cmd::Proxy { repo } => proxy::proxy(repo.as_deref()),
         Cmd::SandboxExec { spec, argv } => Ok(crate::sandbox::run_wrapper(&spec, &argv)),
         Cmd::DemoAgent { envelope } => {
             let cwd = repo::start_dir(None)?;

@@ -1,9 +1,13 @@
 //! The engine's message contract: commands in, events out. Front ends (dashboard, headless
-//! printer, tests) use only these types and the shared panes; none touches engine state.
+//! printer, tests) use only these types and the shared panes; none touches engine state. Both
+//! address a task by its `TaskId`, and both are serializable (a server sends them), except the
+//! pane `TaskAdded` shares in process: see there.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
 
 use crate::git::{DiffStat, MergeOutcome};
 pub use crate::plan::grow::NewTask;
@@ -11,19 +15,38 @@ pub use crate::status::{MergeState, TaskStatus};
 use crate::term::pane::Pane;
 pub use crate::usage::Usage;
 
+/// A task of the run: its place in the run, which it keeps for the run's whole life (tasks only
+/// ever join a run, at its end). The index of its pane, and of its view in a front end's list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TaskId(pub usize);
+
+impl TaskId {
+    pub fn index(self) -> usize {
+        self.0
+    }
+}
+
+impl std::fmt::Display for TaskId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
 /// What a front end asks of the engine.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
     /// Cancel a pending, preparing, running or retrying task.
-    Cancel { task: String },
+    Cancel { task: TaskId },
     /// A new attempt for a task that ended without success (even with its retry budget spent).
-    Retry { task: String },
+    Retry { task: TaskId },
     /// Merge a succeeded task's branch into the base branch.
-    Merge { task: String },
+    Merge { task: TaskId },
     /// Bytes for the task's PTY (attach mode).
-    Input { task: String, bytes: Vec<u8> },
+    Input { task: TaskId, bytes: Vec<u8> },
     /// Resize the task's PTY and pane.
-    Resize { task: String, rows: u16, cols: u16 },
+    Resize { task: TaskId, rows: u16, cols: u16 },
     /// Cancel everything still running or pending and finish the run.
     Shutdown,
     /// A second stop request: SIGKILL every agent's group now, without the grace period.
@@ -38,24 +61,32 @@ pub enum Command {
     AddTask { task: NewTask },
     /// Start a copy of task `task`: `copy` as edited in the form (name, agent, prompt, timeout,
     /// retries), with every other key of `task`'s plan entry (check, env, setup…).
-    CopyTask { task: String, copy: NewTask },
+    CopyTask { task: TaskId, copy: NewTask },
     /// A new attempt of finished task `task` that continues its agent's session with
     /// `prompt`, in its worktree on its branch. Refused with `TaskRejected` (named `task`).
-    FollowUp { task: String, prompt: String },
+    FollowUp { task: TaskId, prompt: String },
 }
 
 /// What the engine tells its front ends.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// A task joined the run (every plan task is announced once at start, in plan order; tasks
     /// added later when they join).
-    TaskAdded { view: TaskView, pane: Arc<Pane> },
+    TaskAdded {
+        view: TaskView,
+        /// The task's terminal, shared in process: the engine's attempts write into it and the
+        /// front end draws it. It is not serialized; a front end in another process gets an
+        /// empty pane of its own here, which what the server sends of the output fills.
+        #[serde(skip, default = "detached_pane")]
+        pane: Arc<Pane>,
+    },
     /// A task changed state (or its diff stat / merge state became known).
     TaskChanged(TaskView),
     /// The task's pane has new output. Sent once until the front end calls `Pane::take_changed`.
-    Output { index: usize },
+    Output { task: TaskId },
     /// The outcome of a merge request (auto or manual).
-    Merged { task: String, outcome: MergeOutcome },
+    Merged { task: TaskId, outcome: MergeOutcome },
     /// Every task has ended (or the run was shut down); results.json is written.
     RunFinished(RunSummary),
     /// The agents were stopped (true) or continued (false) after `Pause` / `Continue`.
@@ -67,8 +98,13 @@ pub enum Event {
     RecordWrite { text: String, failed: bool },
 }
 
+/// A pane for a task announced to another process (see `Event::TaskAdded`).
+fn detached_pane() -> Arc<Pane> {
+    Arc::new(Pane::new(24, 80, crate::term::pane::DEFAULT_SCROLLBACK))
+}
+
 /// One attempt as front ends see it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AttemptView {
     pub n: u32,
     pub status: TaskStatus,
@@ -82,7 +118,7 @@ pub struct AttemptView {
 }
 
 /// How an attempt's check went.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckView {
     pub command: String,
     pub exit_code: Option<i32>,
@@ -91,10 +127,9 @@ pub struct CheckView {
 }
 
 /// A snapshot of one task, sent whole with every change.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskView {
-    /// Position in the run (and index of its pane).
-    pub index: usize,
+    pub id: TaskId,
     pub name: String,
     pub agent: String,
     pub prompt: String,
@@ -130,8 +165,7 @@ pub struct TaskView {
     pub sandbox: String,
     /// `max_memory`, in bytes.
     pub max_memory: Option<u64>,
-    /// While pending: why it did not start when its turn came (`low memory (…)`, `usage
-    /// limit, resets 14:00`).
+    /// While pending: why it did not start when its turn came (`low memory (…)`).
     pub held: Option<String>,
     /// Why `f` (a follow-up) is not possible now; None when it is.
     pub follow_up: Option<String>,
@@ -145,8 +179,16 @@ pub struct TaskView {
     pub copied_keys: Vec<String>,
 }
 
+impl TaskView {
+    /// Whether a retry by hand (`Command::Retry`) would start the task again: the engine's one
+    /// rule for it (`state::retryable_by_hand`).
+    pub fn can_retry(&self) -> bool {
+        super::state::retryable_by_hand(self.status)
+    }
+}
+
 /// Counts and where the results are, when the run ends.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunSummary {
     pub run_id: String,
     pub results_path: PathBuf,
@@ -200,5 +242,52 @@ impl RunSummary {
         } else {
             1
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_and_events_go_through_json_addressing_tasks_by_id() {
+        let command = Command::Resize {
+            task: TaskId(3),
+            rows: 40,
+            cols: 120,
+        };
+        let text = serde_json::to_string(&command).expect("serializes");
+        assert_eq!(
+            text,
+            r#"{"command":"resize","task":3,"rows":40,"cols":120}"#
+        );
+        let back: Command = serde_json::from_str(&text).expect("deserializes");
+        assert!(matches!(
+            back,
+            Command::Resize {
+                task: TaskId(3),
+                rows: 40,
+                cols: 120
+            }
+        ));
+        let event = Event::Merged {
+            task: TaskId(1),
+            outcome: MergeOutcome::Conflict {
+                paths: vec!["a.rs".into()],
+            },
+        };
+        let text = serde_json::to_string(&event).expect("serializes");
+        assert_eq!(
+            text,
+            r#"{"event":"merged","task":1,"outcome":{"outcome":"conflict","paths":["a.rs"]}}"#
+        );
+        let back: Event = serde_json::from_str(&text).expect("deserializes");
+        assert!(matches!(
+            back,
+            Event::Merged {
+                task: TaskId(1),
+                ..
+            }
+        ));
     }
 }

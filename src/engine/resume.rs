@@ -1,11 +1,12 @@
 //! `grove resume`: rebuilds a run from its journal (plan, repository target, every task's state,
 //! attempts, outputs and merges) and decides what the crash or stop left open, which the run
-//! loop then settles (`Run::recover`) before it schedules anything.
+//! loop then settles (`run/recover.rs`) before it schedules anything.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use crate::agent::AgentCommand;
 use crate::git;
 use crate::plan::model::{MergeMode, Plan, PlanFormat, TaskSpec};
 use crate::plan::{self, PlanError, RepoTarget};
@@ -13,16 +14,18 @@ use crate::pty;
 use crate::record::audit::Audit;
 use crate::record::folders::{check_run_folders, FolderError};
 use crate::record::journal::{
-    self, AttemptFact, Entry, Journal, JournalError, RunRecord, RunStarted, StateFact, TaskRecord,
+    self, AttemptFact, Entry, Journal, JournalError, RunRecord, RunStarted, TaskRecord,
 };
 use crate::record::lock::{LockError, RunLock};
+use crate::record::results::MergeRecord;
 use crate::record::RunPaths;
+use crate::status::MergeStep;
 
-use super::api::{FrontEnd, MergeState, TaskStatus};
+use super::api::{MergeState, TaskId, TaskStatus};
 use super::attempt::setup;
 use super::attempt::Work;
-use super::run::{launch, removes_worktree, resolve_agents, EngineError, Launch, Restored};
-use super::state::{AttemptEnd, TaskState};
+use super::launch::{resolve_agents, EngineError, Launch, Recovery, Restored, TaskFacts};
+use super::state::{removes_worktree, AttemptEnd, TaskState};
 use super::{keep, leftovers};
 
 /// How much of the last attempt's log is replayed into a resumed task's pane.
@@ -58,68 +61,15 @@ pub enum ResumeError {
     Folder(#[from] FolderError),
 }
 
-/// What the crash or stop left open for one task, settled by the run loop before scheduling.
-#[derive(Debug)]
-pub(super) enum Recovery {
-    /// Attempt `attempt` was in flight: stop what is left of its agent, save its worktree on its
-    /// attempt ref, record it as interrupted, and make the task pending again (or, with
-    /// `requeue` false, a discarded race sibling, end it there).
-    InFlight {
-        index: usize,
-        attempt: u32,
-        started_at: SystemTime,
-        argv: Vec<String>,
-        requeue: bool,
-    },
-    /// Waiting for a retry, or cancelled by grove's stop: pending again.
-    Requeue {
-        index: usize,
-        interrupted_attempt: bool,
-    },
-    /// The last attempt's end was journaled but not the task's state change: apply it.
-    Finish { index: usize },
-    /// A race sibling discarded (another was picked) before it ended: cancelled, not run.
-    Discard { index: usize },
-    /// Merge again: it was requested and not done (`lock_since`: when it was requested), or an
-    /// auto merge was never requested.
-    Merge {
-        index: usize,
-        lock_since: Option<SystemTime>,
-    },
-    /// A finished task's worktree that was to be removed is still there.
-    RemoveWorktree { index: usize },
-}
-
-/// Rebuilds run `run_id` of the repository at `repo_root` from its journal and starts its run
-/// loop on the current tokio runtime.
-pub fn resume(
+/// Rebuilds run `run_id` of the repository at `repo_root` from its journal: what its run loop
+/// begins from, with what the crash or stop left open.
+/// With `follow_up` (a task's name and a prompt: `grove follow-up`) the run must have finished
+/// and the task must be able to continue its session; the loop then starts that follow-up.
+pub(super) fn prepare(
     repo_root: &Path,
     run_id: &str,
-) -> Result<(FrontEnd, tokio::task::JoinHandle<()>), ResumeError> {
-    reopen(repo_root, run_id, None)
-}
-
-/// `grove follow-up`: reopens finished run `run_id` the way `resume` does and starts one
-/// follow-up of `task` with `prompt` (nothing else of the run runs). Refused before anything is
-/// written when the run has unfinished tasks or the task cannot continue a session.
-pub fn follow_up(
-    repo_root: &Path,
-    run_id: &str,
-    task: &str,
-    prompt: &str,
-) -> Result<(FrontEnd, tokio::task::JoinHandle<()>), ResumeError> {
-    reopen(
-        repo_root,
-        run_id,
-        Some((task.to_string(), prompt.to_string())),
-    )
-}
-
-fn reopen(
-    repo_root: &Path,
-    run_id: &str,
-    follow_up: Option<(String, String)>,
-) -> Result<(FrontEnd, tokio::task::JoinHandle<()>), ResumeError> {
+    follow_up: Option<(&str, &str)>,
+) -> Result<Launch, ResumeError> {
     let paths = journaled_run(repo_root, run_id)?;
     let lock = RunLock::acquire(&paths.run_dir).map_err(|e| match e {
         LockError::Held { pid } => ResumeError::Live {
@@ -137,25 +87,12 @@ fn reopen(
     let started = &record.started;
     let plan = plan_of(started)?;
     let agents = resolve_agents(&plan)?;
-    if let Some((task, prompt)) = &follow_up {
-        let refused = |why| ResumeError::FollowUp {
-            run_id: run_id.into(),
-            why,
-        };
-        if !record.completed() {
-            return Err(refused(format!(
-                "the run has unfinished work: `grove resume {run_id}` it first"
-            )));
-        }
-        let Some(index) = plan.tasks.iter().position(|t| t.name == *task) else {
-            return Err(refused(format!("no task '{task}'")));
-        };
-        let restored = restore(&paths, &plan.tasks[index], &record.tasks[index]);
-        let (status, merge) = (restored.state.status, restored.merge);
-        let attempts = &restored.attempts;
-        super::follow_up::follow_up(task, status, merge, &agents[index], attempts, prompt)
-            .map_err(refused)?;
-    }
+    let follow_up = match follow_up {
+        Some(asked) => Some(check_follow_up(
+            run_id, asked, &plan, &agents, &record, &paths,
+        )?),
+        None => None,
+    };
     let repo = RepoTarget {
         root: paths.repo_root.clone(),
         base_commit: started.base_commit.clone(),
@@ -174,6 +111,63 @@ fn reopen(
         .map_err(record_error)?;
     audit.run_resumed(run_id, pid);
 
+    let (restored, recovery) = settle_plan(&plan, &record, &paths);
+    let pane_size = (started.pane_rows.max(1), started.pane_cols.max(1));
+    Ok(Launch {
+        plan,
+        repo,
+        paths,
+        agents,
+        pane_size,
+        audit,
+        journal,
+        lock,
+        started_at: record.started_at,
+        elapsed_before: record.active,
+        restored,
+        recovery,
+        follow_up,
+    })
+}
+
+/// The follow-up `grove follow-up` asks for (task, prompt), if the run has finished and the task
+/// can continue its session; else why not.
+fn check_follow_up(
+    run_id: &str,
+    (task, prompt): (&str, &str),
+    plan: &Plan,
+    agents: &[AgentCommand],
+    record: &RunRecord,
+    paths: &RunPaths,
+) -> Result<(TaskId, String), ResumeError> {
+    let refused = |why| ResumeError::FollowUp {
+        run_id: run_id.into(),
+        why,
+    };
+    if !record.completed() {
+        return Err(refused(format!(
+            "the run has unfinished work: `grove resume {run_id}` it first"
+        )));
+    }
+    let Some(index) = plan.tasks.iter().position(|t| t.name == task) else {
+        return Err(refused(format!("no task '{task}'")));
+    };
+    let facts = restore(paths, &plan.tasks[index], &record.tasks[index]).facts;
+    let (status, merge) = (facts.state.status, facts.merge.state);
+    let agent = &agents[index];
+    super::follow_up::follow_up(task, status, merge, agent, &facts.attempts, prompt)
+        .map_err(refused)?;
+    Ok((TaskId(index), prompt.to_string()))
+}
+
+/// What the journal says of every task (plan order), and what the crash or stop left open, in
+/// the order the run loop settles it. Reads nothing but the worktrees' and logs' presence and
+/// the logs' ends.
+pub(super) fn settle_plan(
+    plan: &Plan,
+    record: &RunRecord,
+    paths: &RunPaths,
+) -> (Vec<Option<Restored>>, Vec<Recovery>) {
     let mut recovery = Vec::new();
     let restored = plan
         .tasks
@@ -181,10 +175,10 @@ fn reopen(
         .zip(&record.tasks)
         .enumerate()
         .map(|(index, (spec, task))| {
-            let restored = restore(&paths, spec, task);
+            let restored = restore(paths, spec, task);
             let stopped = record.stopped.contains(&spec.name);
             recovery.extend(open_ends(
-                index, spec, task, &restored, stopped, &record, &paths,
+                index, spec, task, &restored, stopped, record, paths,
             ));
             Some(restored)
         })
@@ -202,22 +196,7 @@ fn reopen(
         }
         _ => (1, 0, 0),
     });
-    let pane_size = (started.pane_rows.max(1), started.pane_cols.max(1));
-    Ok(launch(Launch {
-        plan,
-        repo,
-        paths,
-        agents,
-        pane_size,
-        audit,
-        journal,
-        lock,
-        started_at: record.started_at,
-        elapsed_before: record.active,
-        restored,
-        recovery,
-        follow_up,
-    }))
+    (restored, recovery)
 }
 
 /// The plan run `run_id` would be resumed with (what the dashboard offers is built from it).
@@ -287,34 +266,36 @@ fn restore(paths: &RunPaths, spec: &TaskSpec, task: &TaskRecord) -> Restored {
     let state = task
         .state
         .as_ref()
-        .map_or_else(|| TaskState::new(spec.max_attempts()), task_state);
+        .map_or_else(|| TaskState::new(spec.max_attempts()), TaskState::of_fact);
     let (mut attempts, mut work) = (Vec::new(), Work::default());
     for fact in &task.attempts {
         fact.clone().reduce(&mut attempts, &mut work);
     }
-    let merge = task.merge.clone();
+    // A merge that was pending is requested again (see `open_ends`).
+    let mut merge = task
+        .merge
+        .clone()
+        .map(|fact| MergeRecord {
+            state: fact.state,
+            commit: fact.commit,
+            conflicts: fact.conflicts,
+            reason: fact.reason,
+        })
+        .unwrap_or_default();
+    // Only a pending merge is forgotten; any other stays as it was.
+    let _forgotten = merge.state.apply(MergeStep::Forget).is_ok();
     let screen = match state.attempt {
         0 => Vec::new(),
         n => log_tail(&paths.attempt_log(&spec.name, n)),
     };
-    Restored {
+    let facts = TaskFacts {
         attempts,
         work,
-        // A merge that was pending is requested again (see `open_ends`).
-        merge: match merge.as_ref().map(|m| m.state) {
-            None | Some(MergeState::Pending) => MergeState::NotRequested,
-            Some(state) => state,
-        },
-        merge_commit: merge.as_ref().and_then(|m| m.commit.clone()),
-        merge_conflicts: merge
-            .as_ref()
-            .map(|m| m.conflicts.clone())
-            .unwrap_or_default(),
-        merge_reason: merge.and_then(|m| m.reason),
-        follow_up: task.follow_up.clone(),
+        merge,
         state,
-        screen,
-    }
+        follow_up: task.follow_up.clone(),
+    };
+    Restored { facts, screen }
 }
 
 /// What is left to do for a task before the run goes on.
@@ -327,10 +308,10 @@ fn open_ends(
     record: &RunRecord,
     paths: &RunPaths,
 ) -> Vec<Recovery> {
-    let state = &restored.state;
+    let state = &restored.facts.state;
     let last = task.attempts.last();
     // A race sibling discarded because another was picked never runs again.
-    let discarded = restored.merge == MergeState::Discarded;
+    let discarded = restored.facts.merge.state == MergeState::Discarded;
     let mut steps = Vec::new();
     match state.status {
         TaskStatus::Preparing | TaskStatus::Running => {
@@ -355,10 +336,7 @@ fn open_ends(
                 }
                 Some(a)
                     if !discarded
-                        && a.status != TaskStatus::Succeeded
-                        && a.status != TaskStatus::Cancelled
-                        && a.retryable
-                        && state.attempts_left() =>
+                        && state.retries_after(AttemptEnd::from_status(a.status), a.retryable) =>
                 {
                     Recovery::Requeue {
                         index,
@@ -455,17 +433,6 @@ pub(super) async fn interrupted_attempt(
         Err(e) => keep::keep_unsaved(paths, task, &mut report, &e, audit).await,
     }
     report
-}
-
-fn task_state(fact: &StateFact) -> TaskState {
-    let mut state = TaskState::new(fact.max_attempts);
-    state.status = fact.status;
-    state.attempt = fact.attempt;
-    state.started_at = fact.started_at;
-    state.ended_at = fact.ended_at;
-    state.retry_at = fact.retry_at;
-    state.error = fact.error.clone();
-    state
 }
 
 /// The end of a log file (empty when there is none).

@@ -3,7 +3,10 @@
 
 use std::time::SystemTime;
 
-use super::api::TaskStatus;
+use crate::plan::model::KeepWorktrees;
+use crate::record::journal::StateFact;
+
+use crate::status::TaskStatus;
 
 /// How an attempt ended, as far as the task's state is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +25,12 @@ impl AttemptEnd {
             AttemptEnd::TimedOut => TaskStatus::TimedOut,
             AttemptEnd::Cancelled => TaskStatus::Cancelled,
         }
+    }
+
+    /// Whether another attempt may follow an attempt that ended so: a success or a cancel
+    /// never retries.
+    pub fn may_retry(self) -> bool {
+        !matches!(self, AttemptEnd::Succeeded | AttemptEnd::Cancelled)
     }
 
     /// The end a recorded attempt status stands for (the inverse of `status`; any other
@@ -68,6 +77,24 @@ pub enum Transition {
     Resume { interrupted_attempt: bool },
 }
 
+/// THE rule for a retry by hand (`r`, `Command::Retry`): a task that ended without success
+/// (failed, timed out, cancelled, skipped) can run again, even with its budget spent.
+pub fn retryable_by_hand(status: TaskStatus) -> bool {
+    matches!(
+        status,
+        TaskStatus::Failed | TaskStatus::TimedOut | TaskStatus::Cancelled | TaskStatus::Skipped
+    )
+}
+
+/// Whether a task that ended with `status` gives its worktree up, per `keep_worktrees`.
+pub fn removes_worktree(keep: KeepWorktrees, status: TaskStatus) -> bool {
+    match keep {
+        KeepWorktrees::Always => false,
+        KeepWorktrees::Never => true,
+        KeepWorktrees::Failed => status == TaskStatus::Succeeded,
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct TaskState {
     pub status: TaskStatus,
@@ -103,6 +130,34 @@ impl TaskState {
         }
     }
 
+    /// The state as the journal keeps it, for task `task`.
+    pub fn fact(&self, task: &str) -> StateFact {
+        StateFact {
+            task: task.to_string(),
+            status: self.status,
+            attempt: self.attempt,
+            max_attempts: self.max_attempts,
+            started_at: self.started_at,
+            ended_at: self.ended_at,
+            retry_at: self.retry_at,
+            error: self.error.clone(),
+        }
+    }
+
+    /// The state the journal kept (`fact`'s inverse; a waiting prompt is not kept).
+    pub fn of_fact(fact: &StateFact) -> TaskState {
+        TaskState {
+            status: fact.status,
+            attempt: fact.attempt,
+            max_attempts: fact.max_attempts,
+            started_at: fact.started_at,
+            ended_at: fact.ended_at,
+            retry_at: fact.retry_at,
+            error: fact.error.clone(),
+            waiting: None,
+        }
+    }
+
     /// The running agent waits for input at `prompt`, or (None) went on. Only a running task
     /// waits; true when this changed anything.
     pub fn set_waiting(&mut self, prompt: Option<String>) -> bool {
@@ -115,6 +170,14 @@ impl TaskState {
 
     pub fn attempts_left(&self) -> bool {
         self.attempt < self.max_attempts
+    }
+
+    /// THE retry decision after an attempt of this task ended with `end`: another attempt follows
+    /// when the end may retry, the attempt's failure is one a retry can fix (`retryable`: not a
+    /// setup or configuration error), and the budget has attempts left. The run loop (which also
+    /// does not retry while stopping) and `grove resume` both ask this.
+    pub fn retries_after(&self, end: AttemptEnd, retryable: bool) -> bool {
+        end.may_retry() && retryable && self.attempts_left()
     }
 
     pub fn apply(&mut self, t: Transition, now: SystemTime) -> Result<(), InvalidTransition> {
@@ -143,7 +206,7 @@ impl TaskState {
             ) => {
                 self.error = error.clone();
                 match retry_at {
-                    Some(at) if *end != AttemptEnd::Succeeded && *end != AttemptEnd::Cancelled => {
+                    Some(at) if end.may_retry() => {
                         self.status = Retrying;
                         self.retry_at = Some(*at);
                     }
@@ -170,7 +233,7 @@ impl TaskState {
                 self.ended_at = Some(now);
                 self.error = Some(reason.clone());
             }
-            (Transition::Requeue, Failed | TimedOut | Cancelled | Skipped) => {
+            (Transition::Requeue, from) if retryable_by_hand(from) => {
                 self.status = Pending;
                 self.max_attempts = self.max_attempts.max(self.attempt + 1);
                 self.ended_at = None;

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use git2::Repository;
 
-use super::worktree::{absolute, worktree_name};
+use super::registry::{absolute, worktree_name};
 use super::{io_err, open, GitContext, GitError};
 
 /// The repository of the task worktree at `worktree` (registered in the repository at

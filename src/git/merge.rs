@@ -12,7 +12,7 @@ use git2::{
 
 use super::lock::{retry_locked, serialize, Scope};
 use super::refs::{branch_oid, commit_of, contains};
-use super::worktree::worktree_names;
+use super::registry::worktree_names;
 use super::{open, signature, GitContext, GitError, MergeOutcome};
 
 /// What merging `theirs` into `ours` gives.

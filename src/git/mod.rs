@@ -11,6 +11,7 @@ mod lock;
 mod merge;
 mod preview;
 mod refs;
+mod registry;
 mod status;
 mod submodule;
 mod worktree;
@@ -50,7 +51,8 @@ pub struct FileStat {
 }
 
 /// What a merge into the base branch did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum MergeOutcome {
     /// The base branch now points at `commit` (the task tip on fast-forward, else a merge commit).
     Merged { commit: String, fast_forward: bool },

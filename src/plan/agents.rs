@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::error::{quoted, Bad, Res};
 use super::model::{AgentDef, AgentOutput};
-use super::name_problem;
+use super::names::name_problem;
 use super::problems::Problems;
 use super::scope::Scope;
 use super::tree::Entry;

@@ -8,12 +8,12 @@ use super::config::UserConfig;
 use super::deps::{self, TaskDeps};
 use super::error::{line_col, quoted, Bad, Location, Res};
 use super::model::{defaults, Plan, PlanFormat, PlanSource, Strategy, TaskSpec};
-use super::name_problem;
+use super::names::read_name;
 use super::problems::Problems;
 use super::race;
 use super::scope::Scope;
 use super::settings::{self, Context, PromptFiles, Settings};
-use super::task::{self, DepNames, Shared};
+use super::task::{self, DepNames, Programs, Shared};
 use super::tree::{Entry, Node, Table, Value};
 
 const TOP_KEYS: &[&str] = &[
@@ -30,13 +30,6 @@ const TOP_KEYS: &[&str] = &[
     "agents",
     "tasks",
 ];
-
-/// Whether agents' programs must be on PATH (not when only listing agents).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Programs {
-    Check,
-    Skip,
-}
 
 /// The validated plan, or every problem found in it (reading goes on past a problem where what
 /// follows does not depend on it, so one validation names them all).
@@ -60,7 +53,7 @@ pub(crate) fn plan(
     problems.extend(scope.check_keys(top, TOP_KEYS));
 
     let name = match top.get("name") {
-        Some(e) => problems.take(valid_name(&scope, e, "plan name")),
+        Some(e) => problems.take(read_name(&scope, e, "plan name")),
         None => {
             problems.add(Bad::at(0, "the plan has no 'name'"));
             None
@@ -316,18 +309,6 @@ fn strategy(top: &Table, scope: &Scope) -> Res<Strategy> {
             }
         }
     })
-}
-
-/// A string value that follows the name rule.
-pub(super) fn valid_name(scope: &Scope, entry: &Entry, what: &str) -> Res<String> {
-    let name = scope.string(entry)?;
-    match name_problem(name) {
-        None => Ok(name.to_string()),
-        Some(problem) => Err(Bad::at(
-            entry.value.span.start,
-            format!("invalid {what} {}: {problem}", quoted(name)),
-        )),
-    }
 }
 
 fn non_empty_string(scope: &Scope, entry: &Entry) -> Res<String> {

@@ -11,7 +11,7 @@ use super::{PlanError, UserConfig};
 pub const ADHOC: &str = "adhoc";
 
 /// A task started while the run goes on (the dashboard's `n` form, or `N` copying one).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NewTask {
     pub name: String,
     pub agent: String,

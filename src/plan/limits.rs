@@ -2,9 +2,8 @@
 //! `network`, `max_memory`) and the plan's `min_free_memory`.
 
 use super::error::{quoted, Res};
-use super::model::{Sandbox, SandboxMode};
+use super::model::SandboxMode;
 use super::scope::Scope;
-use super::settings::Settings;
 use super::tree::{Entry, Value};
 use crate::sandbox;
 
@@ -78,20 +77,4 @@ pub(crate) fn size(entry: &Entry, scope: &Scope) -> Res<u64> {
         return Err(scope.bad(at, format!("{} must be at least 1M", scope.key(entry))));
     }
     Ok(bytes)
-}
-
-/// The task's sandbox once defaults are folded in: `worktree` unless it says otherwise, or
-/// `unavailable` where the kernel has no Landlock.
-pub(crate) fn resolve(settings: &Settings) -> Sandbox {
-    let mode = settings.sandbox.unwrap_or(match sandbox::landlock_abi() {
-        Some(_) => SandboxMode::Worktree,
-        None => SandboxMode::Unavailable,
-    });
-    Sandbox {
-        mode,
-        read: settings.sandbox_read.clone().unwrap_or_default(),
-        hide: settings.sandbox_hide.clone().unwrap_or_default(),
-        write: settings.sandbox_write.clone().unwrap_or_default(),
-        network: settings.network.unwrap_or(true),
-    }
 }

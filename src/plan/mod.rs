@@ -11,6 +11,7 @@ pub mod grow;
 mod json_tree;
 mod limits;
 pub mod model;
+mod names;
 pub mod paths;
 mod problems;
 mod race;
@@ -25,12 +26,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 pub use argv::MAX_ARG_STRLEN;
-use build::Programs;
 pub use config::UserConfig;
 pub use error::{line_col, Location, PlanError};
 pub use model::{Plan, PlanFormat};
+pub use names::valid_name;
 pub use repo::{resolve_repo, RepoTarget};
 use settings::PromptFiles;
+use task::Programs;
 
 /// Reads and validates the plan at `path` (`.json` files are JSON, anything else TOML), with the
 /// user config under it, for a run in the repository that holds the plan.
@@ -131,65 +133,4 @@ fn load_text(
     root.map_err(|bad| vec![bad])
         .and_then(|root| build::plan(&root, path, text, format, config, programs, prompt_files))
         .map_err(|bads| problems::into_error(bads, path, text))
-}
-
-/// The rule for plan, task and agent names: `[A-Za-z0-9._-]{1,64}`, and nothing that could
-/// escape a folder or upset git once used as a branch path part or folder name.
-pub fn valid_name(s: &str) -> bool {
-    name_problem(s).is_none()
-}
-
-/// What breaks the name rule, if anything.
-fn name_problem(s: &str) -> Option<String> {
-    if s.is_empty() {
-        return Some("names must not be empty".into());
-    }
-    if let Some(c) = s
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-    {
-        return Some(format!(
-            "{c:?} is not allowed (use letters, digits, '.', '_' and '-')"
-        ));
-    }
-    let problem = if s.len() > 64 {
-        "names are at most 64 characters"
-    } else if s.starts_with(['.', '-']) {
-        "names must not start with '.' or '-'"
-    } else if s.contains("..") {
-        "names must not contain '..'"
-    } else if s.ends_with(".lock") {
-        "names must not end with '.lock'"
-    } else if s.ends_with('.') {
-        "names must not end with '.'"
-    } else {
-        return None;
-    };
-    Some(problem.into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::valid_name;
-
-    #[test]
-    fn name_rule() {
-        for good in ["gen", "a.b", "A_1-x", "x".repeat(64).as_str(), "v1.2"] {
-            assert!(valid_name(good), "{good} should be valid");
-        }
-        for bad in [
-            "",
-            "a b",
-            "a/b",
-            ".hidden",
-            "-x",
-            "a..b",
-            "x.lock",
-            "x.",
-            "é",
-            "x".repeat(65).as_str(),
-        ] {
-            assert!(!valid_name(bad), "{bad} should be invalid");
-        }
-    }
 }

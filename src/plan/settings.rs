@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use super::error::{quoted, Place, Res, SourceFile};
 use super::limits;
-use super::model::{defaults, AgentDef, Backoff, KeepWorktrees, MergeMode, PythonEnv, SandboxMode};
+use super::model::{
+    defaults, AgentDef, Backoff, KeepWorktrees, MergeMode, PythonEnv, Sandbox, SandboxMode,
+};
 use super::paths;
 use super::problems::{did_you_mean, Problems};
 use super::scope::Scope;
@@ -301,6 +303,24 @@ impl Settings {
             max: b.max.unwrap_or(d.max),
             multiplier: b.multiplier.unwrap_or(d.multiplier),
             jitter: b.jitter.unwrap_or(d.jitter),
+        }
+    }
+
+    /// The task's sandbox once defaults are folded in: `worktree` unless it says otherwise, or
+    /// `unavailable` where the kernel has no Landlock.
+    pub fn resolved_sandbox(&self) -> Sandbox {
+        let mode = self
+            .sandbox
+            .unwrap_or(match crate::sandbox::landlock_abi() {
+                Some(_) => SandboxMode::Worktree,
+                None => SandboxMode::Unavailable,
+            });
+        Sandbox {
+            mode,
+            read: self.sandbox_read.clone().unwrap_or_default(),
+            hide: self.sandbox_hide.clone().unwrap_or_default(),
+            write: self.sandbox_write.clone().unwrap_or_default(),
+            network: self.network.unwrap_or(true),
         }
     }
 }

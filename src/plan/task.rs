@@ -3,15 +3,21 @@
 //! and its spec, with defaults folded in and expanded into siblings when raced.
 
 use super::argv;
-use super::build::{valid_name, Programs};
 use super::error::{quoted, Bad, Place, Res};
 use super::model::{defaults, AgentDef, TaskSpec};
-use super::name_problem;
+use super::names::{name_problem, read_name};
 use super::problems::Problems;
 use super::race::{self, Race};
 use super::scope::Scope;
 use super::settings::{self, Context, Prompt, PromptFiles, Settings};
 use super::tree::{Node, Value};
+
+/// Whether agents' programs must be on PATH (not when only listing agents).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Programs {
+    Check,
+    Skip,
+}
 
 /// A task's `depends_on` names, each with where it is written.
 pub(super) type DepNames = Vec<(String, usize)>;
@@ -81,7 +87,7 @@ pub(super) fn read(
     let name = match name_entry {
         Some(e) => {
             read.name_at = e.value.span.start;
-            problems.take(valid_name(&scope, e, "task name"))
+            problems.take(read_name(&scope, e, "task name"))
         }
         None => {
             problems.add(scope.bad(at, "missing required key 'name'"));
@@ -181,7 +187,7 @@ fn build(task: Built<'_>, scope: &Scope, shared: &Shared<'_>) -> Res<Vec<TaskSpe
             }
         }
     }
-    let sandbox = super::limits::resolve(&merged);
+    let sandbox = merged.resolved_sandbox();
     let spec = TaskSpec {
         sandbox,
         prompt: prompt.clone().unwrap_or_default(),

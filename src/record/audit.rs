@@ -9,7 +9,7 @@ use tracing::Dispatch;
 use tracing_appender::rolling::{RollingFileAppender, Rotation};
 
 /// The audit log's name in a run directory.
-pub const FILE: &str = "audit.log";
+pub use super::paths::AUDIT_FILE as FILE;
 
 /// A run's audit log. Each run has its own dispatcher, so several runs in one process (tests)
 /// and the program's own diagnostics never mix.

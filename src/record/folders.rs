@@ -7,7 +7,7 @@ use std::fs::{DirBuilder, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
-use super::{runs_dir, worktrees_dir, RunPaths};
+use super::paths::{runs_dir, worktrees_dir, RunPaths, JOURNAL_FILE, RESULTS_FILE};
 
 /// Mode of the run's folders: the records hold the plan's `env` values.
 pub const PRIVATE_DIR: u32 = 0o700;
@@ -133,7 +133,7 @@ pub fn grove_made(paths: &RunPaths) -> bool {
         |name: &str| std::fs::symlink_metadata(paths.run_dir.join(name)).is_ok_and(|m| m.is_file());
     is_run_id(&paths.run_id)
         && std::fs::symlink_metadata(&paths.run_dir).is_ok_and(|m| m.is_dir())
-        && (regular(super::journal::FILE) || regular(super::results::FILE))
+        && (regular(JOURNAL_FILE) || regular(RESULTS_FILE))
 }
 
 /// Whether `id` has the form of a run id grove makes: `<plan>-<yyyymmdd>-<HHMMSS>`, maybe with

@@ -12,11 +12,12 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::api::{MergeState, TaskStatus};
 use crate::git::DiffStat;
+use crate::status::{MergeState, TaskStatus};
 use crate::usage::{FollowUp, Usage, UsageLimit};
 
-pub const FILE: &str = "journal.jsonl";
+/// The journal's name in a run directory.
+pub use super::paths::JOURNAL_FILE as FILE;
 
 /// One line of the journal: when, and what.
 #[derive(Debug, Clone, Serialize, Deserialize)]

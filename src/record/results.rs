@@ -5,11 +5,11 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::status::TaskStatus;
+use crate::status::{MergeState, TaskStatus};
 use crate::usage::Usage;
 
 /// results.json's name in a run directory.
-pub const FILE: &str = "results.json";
+pub use super::paths::RESULTS_FILE as FILE;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Results {
@@ -58,7 +58,7 @@ pub struct GroupRecord {
 pub struct TaskResult {
     pub name: String,
     pub agent: String,
-    pub status: String,
+    pub status: TaskStatus,
     pub exit_code: Option<i32>,
     pub error: Option<String>,
     /// The agent's result JSON, or the captured text (last 64 KiB, escapes stripped).
@@ -118,13 +118,26 @@ pub struct CheckRecord {
     pub duration_s: f64,
 }
 
+/// Where a task's merge stands, with what it left: the merge commit, the conflicting paths, or
+/// why it was refused. The engine's tasks hold one, and results.json keeps it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct MergeRecord {
-    pub state: String,
+    pub state: MergeState,
     pub commit: Option<String>,
     pub conflicts: Vec<String>,
     #[serde(default)]
     pub reason: Option<String>,
+}
+
+impl Default for MergeRecord {
+    fn default() -> MergeRecord {
+        MergeRecord {
+            state: MergeState::NotRequested,
+            commit: None,
+            conflicts: Vec::new(),
+            reason: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -176,13 +189,13 @@ pub enum ResultsError {
 impl Results {
     /// Recomputes the counts, rate, per-agent tallies and error list from `tasks`.
     pub fn recount(&mut self) {
-        let count = |s: &str| self.tasks.iter().filter(|t| t.status == s).count();
+        let count = |s: TaskStatus| self.tasks.iter().filter(|t| t.status == s).count();
         self.total_tasks = self.tasks.len();
-        self.succeeded = count("succeeded");
-        self.failed = count("failed");
-        self.timed_out = count("timed_out");
-        self.cancelled = count("cancelled");
-        self.skipped = count("skipped");
+        self.succeeded = count(TaskStatus::Succeeded);
+        self.failed = count(TaskStatus::Failed);
+        self.timed_out = count(TaskStatus::TimedOut);
+        self.cancelled = count(TaskStatus::Cancelled);
+        self.skipped = count(TaskStatus::Skipped);
         self.success_rate = if self.total_tasks == 0 {
             0.0
         } else {
@@ -192,9 +205,11 @@ impl Results {
         for task in &self.tasks {
             let tally = self.results_by_agent.entry(task.agent.clone()).or_default();
             tally.tasks += 1;
-            match task.status.as_str() {
-                "succeeded" => tally.succeeded += 1,
-                "failed" | "timed_out" | "cancelled" => tally.failed += 1,
+            match task.status {
+                TaskStatus::Succeeded => tally.succeeded += 1,
+                TaskStatus::Failed | TaskStatus::TimedOut | TaskStatus::Cancelled => {
+                    tally.failed += 1
+                }
                 _ => {}
             }
         }
@@ -233,5 +248,174 @@ impl Results {
             path: path.display().to_string(),
             source,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// results.json as grove wrote it when its statuses were strings (two tasks of a demo run,
+    /// one of them made to time out and conflict).
+    const WRITTEN: &str = r#"{
+  "run_id": "demo-20261204-041554",
+  "plan": "demo",
+  "repo": "/r",
+  "base_commit": "a9883f860d3371bf81312ed05a838a45bc0e962a",
+  "base_branch": "main",
+  "strategy": "parallel",
+  "started_at": "2026-12-04T04:15:54.772Z",
+  "completed_at": "2026-12-04T04:16:01.927Z",
+  "total_execution_time": 6.917314736,
+  "total_tasks": 4,
+  "succeeded": 4,
+  "failed": 0,
+  "timed_out": 0,
+  "cancelled": 0,
+  "skipped": 0,
+  "success_rate": 1.0,
+  "interrupted": false,
+  "tasks": [
+    {
+      "name": "code_generator",
+      "agent": "demo",
+      "status": "succeeded",
+      "exit_code": 0,
+      "error": null,
+      "output": {
+        "role": "generator",
+        "summary": "added slugify, word_count, is_palindrome to src/utils.py",
+        "files": [
+          "src/utils.py"
+        ],
+        "attempt": 1
+      },
+      "branch": "grove/demo-20261204-041554/code_generator",
+      "worktree": "/r/.grove/worktrees/x",
+      "head_commit": "f6bfd14a7fa47bb70434a87276c3fad3df9a9658",
+      "diff_stat": {
+        "files": [
+          {
+            "path": "src/utils.py",
+            "insertions": 27,
+            "deletions": 0
+          }
+        ],
+        "insertions": 27,
+        "deletions": 0
+      },
+      "attempts": [
+        {
+          "n": 1,
+          "status": "succeeded",
+          "exit_code": 0,
+          "started_at": "2026-12-04T04:15:55.012Z",
+          "duration_s": 5.160534797,
+          "log": "/r/log",
+          "error": null,
+          "saved_ref": null
+        }
+      ],
+      "merge": {
+        "state": "merged",
+        "commit": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "conflicts": [],
+        "reason": null
+      },
+      "provenance": {
+        "input_hash": "sha256:b624b62a9f03c6463e896132d55741081b27c843bf4359e426d99df2bc74df24",
+        "output_hash": "sha256:dc88021e5ef5a9b649852f9009810d47d4483dc3ac5cd601ec714703aafda95b",
+        "started_at": "2026-12-04T04:15:55.012Z",
+        "completed_at": "2026-12-04T04:16:00.175Z",
+        "commands": [
+          [
+            "grove",
+            "demo-agent"
+          ]
+        ],
+        "retry_count": 0,
+        "worktree_path": "/r/.grove/worktrees/x",
+        "base_commit": "a9883f860d3371bf81312ed05a838a45bc0e962a"
+      },
+      "sandbox": "worktree"
+    },
+    {
+      "name": "code_reviewer",
+      "agent": "demo",
+      "status": "timed_out",
+      "exit_code": 0,
+      "error": null,
+      "output": null,
+      "branch": "grove/demo-20261204-041554/code_reviewer",
+      "worktree": "/r/.grove/worktrees/x",
+      "head_commit": "8b939c3837086887db9b59cf76e44890a3ef3ea8",
+      "diff_stat": {
+        "files": [
+          {
+            "path": "REVIEW.md",
+            "insertions": 30,
+            "deletions": 0
+          }
+        ],
+        "insertions": 30,
+        "deletions": 0
+      },
+      "attempts": [
+        {
+          "n": 1,
+          "status": "timed_out",
+          "exit_code": 0,
+          "started_at": "2026-12-04T04:15:55.012Z",
+          "duration_s": 4.163218319,
+          "log": "/r/log",
+          "error": null,
+          "saved_ref": null
+        }
+      ],
+      "merge": {
+        "state": "conflict",
+        "commit": null,
+        "conflicts": [
+          "src/utils.py"
+        ],
+        "reason": null
+      },
+      "provenance": {
+        "input_hash": "sha256:afb415debac71b2ff651d2fab32763588cc736c25f9008fbfb9db4de23a7c6ab",
+        "output_hash": "sha256:b8187ae78726fd2b8c885ac49e2b9a62292b794a510a328ca148d11519c87552",
+        "started_at": "2026-12-04T04:15:55.012Z",
+        "completed_at": "2026-12-04T04:15:59.176Z",
+        "commands": [
+          [
+            "grove",
+            "demo-agent"
+          ]
+        ],
+        "retry_count": 0,
+        "worktree_path": "/r/.grove/worktrees/x",
+        "base_commit": "a9883f860d3371bf81312ed05a838a45bc0e962a"
+      },
+      "sandbox": "worktree"
+    }
+  ],
+  "results_by_agent": {},
+  "errors": []
+}
+"#;
+
+    #[test]
+    fn typed_statuses_read_and_write_the_same_json() {
+        let results: Results = serde_json::from_str(WRITTEN).expect("it reads");
+        assert_eq!(results.tasks[1].status, TaskStatus::TimedOut);
+        assert_eq!(results.tasks[1].attempts[0].status, TaskStatus::TimedOut);
+        assert_eq!(results.tasks[1].merge.state, MergeState::Conflict);
+        assert_eq!(results.tasks[0].merge.state, MergeState::Merged);
+        let dir = std::env::temp_dir().join(format!("grove-results-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join(FILE);
+        results.save(&path).expect("it writes");
+        let written = std::fs::read_to_string(&path);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(written.expect("written"), WRITTEN);
     }
 }

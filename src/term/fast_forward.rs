@@ -177,6 +177,16 @@ impl Scanner {
         self.state == State::Ground && !self.mid_char && !self.region
     }
 
+    /// True when the parser is inside an escape sequence (or string) it has not finished.
+    pub fn in_sequence(&self) -> bool {
+        self.state != State::Ground
+    }
+
+    /// True when the parser may hold the first bytes of a UTF-8 character.
+    pub fn in_character(&self) -> bool {
+        self.state == State::Ground && self.mid_char
+    }
+
     /// Takes in `bytes` (all of which the caller then feeds to the parser, in order) and
     /// returns the stretch that may be replaced, for a screen of `rows` rows and a scrollback
     /// of `scrollback` rows. The caller must still check that the main screen is showing at
@@ -276,14 +286,18 @@ fn ends_a_character(bytes: &[u8]) -> bool {
     let Some(lead) = tail.iter().rposition(|b| b & 0xc0 != 0x80) else {
         return false;
     };
-    let needed = match tail[lead] {
+    tail.len() - lead >= utf8_len(tail[lead])
+}
+
+/// How many bytes the UTF-8 character starting with `lead` has: 1 for ASCII, or a byte no
+/// character starts with (the parser replaces it at once).
+pub(super) fn utf8_len(lead: u8) -> usize {
+    match lead {
         0xc0..=0xdf => 2,
         0xe0..=0xef => 3,
         0xf0..=0xf7 => 4,
-        // ASCII, or a byte no character starts with (the parser replaces it at once).
         _ => 1,
-    };
-    tail.len() - lead >= needed
+    }
 }
 
 /// Rows a line (without its line feed) takes when printed from column 0 with `cols` columns:

@@ -7,3 +7,4 @@ mod fast_forward;
 pub mod keys;
 pub mod pane;
 pub mod text;
+mod unfinished;

@@ -7,6 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::clamp::Clamp;
 use super::fast_forward::Scanner;
+use super::unfinished::Unfinished;
 
 pub const DEFAULT_SCROLLBACK: usize = 2000;
 
@@ -22,6 +23,18 @@ struct Model {
     parser: vt100::Parser<Queries>,
     scanner: Scanner,
     clamp: Clamp,
+    /// What the parser holds of a sequence or character it has not finished: a copy of the
+    /// screen does not hold it, a snapshot must.
+    unfinished: Unfinished,
+}
+
+/// A copy of everything a pane's parser holds, taken at one moment.
+#[derive(Debug, Clone)]
+pub struct PaneState {
+    pub screen: vt100::Screen,
+    pub title: Option<String>,
+    /// See `Unfinished`.
+    pub unfinished: Vec<u8>,
 }
 
 impl Model {
@@ -41,13 +54,20 @@ impl std::fmt::Debug for Pane {
 
 /// Collects answers to terminal queries while the parser runs. The parser calls back with the
 /// screen exactly as it is after the bytes before the query, so a cursor position report is right
-/// even when the query sits in the middle of a chunk or arrives split over two chunks.
+/// even when the query sits in the middle of a chunk or arrives split over two chunks. It also
+/// keeps the window title the agent set: vt100 hands it to a callback and keeps no copy.
 #[derive(Default)]
 struct Queries {
     replies: Vec<u8>,
+    title: Option<String>,
 }
 
 impl vt100::Callbacks for Queries {
+    fn set_window_title(&mut self, _: &mut vt100::Screen, title: &[u8]) {
+        // An empty title is no title (it is how a title is taken away).
+        self.title = (!title.is_empty()).then(|| String::from_utf8_lossy(title).into_owned());
+    }
+
     fn unhandled_csi(
         &mut self,
         screen: &mut vt100::Screen,
@@ -86,6 +106,7 @@ impl Pane {
                 ),
                 scanner: Scanner::default(),
                 clamp: Clamp::default(),
+                unfinished: Unfinished::default(),
             }),
             scrollback,
             changed: AtomicBool::new(false),
@@ -116,6 +137,12 @@ impl Pane {
                     }
                     None => model.process(bytes),
                 }
+                let Model {
+                    scanner,
+                    unfinished,
+                    ..
+                } = &mut *model;
+                unfinished.follow(scanner, bytes);
                 let queued = &mut model.parser.callbacks_mut().replies;
                 // Taken out (allocating only when an agent asked something) so the write below
                 // happens without the lock: a PTY whose agent does not read its input can block.
@@ -161,6 +188,22 @@ impl Pane {
     /// Runs `f` with the current screen.
     pub fn with_screen<R>(&self, f: impl FnOnce(&vt100::Screen) -> R) -> Option<R> {
         self.model().map(|m| f(m.parser.screen()))
+    }
+
+    /// A copy of the screen (history included), the title and the unfinished bytes, all from
+    /// the same moment.
+    pub fn state(&self) -> Option<PaneState> {
+        self.model().map(|m| PaneState {
+            screen: m.parser.screen().clone(),
+            title: m.parser.callbacks().title.clone(),
+            unfinished: m.unfinished.bytes().to_vec(),
+        })
+    }
+
+    /// The window title the agent last set (OSC 0 or 2), if any and not empty.
+    pub fn title(&self) -> Option<String> {
+        self.model()
+            .and_then(|m| m.parser.callbacks().title.clone())
     }
 
     /// Moves the view `lines` into the history (positive) or back towards live output
@@ -305,6 +348,22 @@ mod tests {
         let mut replies = Vec::new();
         pane.feed(b"\x1b[6n\x1b[2;4H\x1b[6n\x1b[c", &mut replies);
         assert_eq!(replies, b"\x1b[1;1R\x1b[2;4R\x1b[?1;2c");
+    }
+
+    #[test]
+    fn the_title_is_kept_and_an_empty_one_takes_it_away() {
+        let pane = Pane::new(4, 20, 10);
+        let mut sink = std::io::sink();
+        assert_eq!(pane.title(), None);
+        pane.feed(b"\x1b]0;first\x07text", &mut sink);
+        assert_eq!(pane.title().as_deref(), Some("first"));
+        pane.feed(b"\x1b]2;second\x1b\\", &mut sink);
+        assert_eq!(pane.title().as_deref(), Some("second"));
+        // The icon name alone is not the title.
+        pane.feed(b"\x1b]1;icon\x07", &mut sink);
+        assert_eq!(pane.title().as_deref(), Some("second"));
+        pane.feed(b"\x1b]2;\x07", &mut sink);
+        assert_eq!(pane.title(), None);
     }
 
     #[test]

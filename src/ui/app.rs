@@ -265,7 +265,7 @@ impl App {
                     sent_size: None,
                 };
                 let name = task.view.name.clone();
-                match self.tasks.get_mut(task.view.index) {
+                match self.tasks.get_mut(task.view.id.index()) {
                     Some(slot) => *slot = task,
                     None => self.tasks.push(task),
                 }
@@ -275,7 +275,7 @@ impl App {
                 }
             }
             Event::TaskChanged(view) => {
-                let Some(task) = self.tasks.get_mut(view.index) else {
+                let Some(task) = self.tasks.get_mut(view.id.index()) else {
                     return false;
                 };
                 if let Some(summary) = self.summary.take_if(|_| !view.status.is_final()) {
@@ -297,7 +297,10 @@ impl App {
                     task.view.status == TaskStatus::Running && view.status != TaskStatus::Running;
                 task.view = view;
                 // As tmux does: attach ends with the program attached to.
-                if left && matches!(self.mode, Mode::Attach) && self.selected == task.view.index {
+                if left
+                    && matches!(self.mode, Mode::Attach)
+                    && self.selected == task.view.id.index()
+                {
                     let text = format!(
                         "{} exited ({}); detached",
                         task.view.name,
@@ -307,7 +310,8 @@ impl App {
                     self.note(text);
                 }
             }
-            Event::Output { index } => {
+            Event::Output { task } => {
+                let index = task.index();
                 let Some(task) = self.tasks.get_mut(index) else {
                     return false;
                 };
@@ -315,7 +319,11 @@ impl App {
                 return self.layout().slot(index).is_some();
             }
             Event::Merged { task, outcome } => {
-                let (text, error) = format::merge_outcome(&task, &self.info.base_label, &outcome);
+                let name = self
+                    .tasks
+                    .get(task.index())
+                    .map_or("", |t| t.view.name.as_str());
+                let (text, error) = format::merge_outcome(name, &self.info.base_label, &outcome);
                 self.flash = Some(Flash::new(text, error));
             }
             Event::Paused(paused) => {
@@ -368,7 +376,7 @@ impl App {
             task.sent_size = Some(size);
             task.render.mark_stale();
             commands.push(Command::Resize {
-                task: task.view.name.clone(),
+                task: task.view.id,
                 rows: size.0,
                 cols: size.1,
             });

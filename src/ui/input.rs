@@ -13,7 +13,7 @@ use super::form::{copy_name, FormOutcome, TaskForm};
 use super::keymap::{self, Act, Scope};
 use super::load::{DiffTo, Load};
 use super::view;
-use crate::engine::api::{Command, MergeState, TaskStatus};
+use crate::engine::api::{Command, MergeState, TaskId, TaskStatus};
 use crate::term::keys::key_bytes;
 
 /// Lines moved by one mouse wheel step.
@@ -127,7 +127,7 @@ impl App {
             bytes.extend_from_slice(b"\x1b[201~");
         }
         vec![Action::Send(Command::Input {
-            task: task.view.name.clone(),
+            task: task.view.id,
             bytes,
         })]
     }
@@ -203,19 +203,28 @@ impl App {
         Vec::new()
     }
 
+    /// `command` for the task named `name` (confirmations and forms keep the name they show);
+    /// nothing when no task has that name.
+    fn send_to(&self, name: &str, command: impl FnOnce(TaskId) -> Command) -> Vec<Action> {
+        (self.tasks.iter().find(|t| t.view.name == name))
+            .map(|t| Action::Send(command(t.view.id)))
+            .into_iter()
+            .collect()
+    }
+
     fn confirm_key(&mut self, confirm: Confirm, key: KeyEvent) -> Vec<Action> {
         match keymap::action(Scope::Confirm, key) {
             Some(Act::Yes) => match confirm {
                 Confirm::Cancel { task } => {
                     self.mode = Mode::Normal;
                     self.note(format!("cancelling {task}"));
-                    vec![Action::Send(Command::Cancel { task })]
+                    self.send_to(&task, |task| Command::Cancel { task })
                 }
                 Confirm::Quit { .. } => self.stop(),
                 Confirm::Merge { task, .. } => {
                     self.mode = Mode::Normal;
                     self.note(format!("merging {task} into {}", self.info.base_label));
-                    vec![Action::Send(Command::Merge { task })]
+                    self.send_to(&task, |task| Command::Merge { task })
                 }
             },
             Some(Act::No) => {
@@ -231,7 +240,7 @@ impl App {
             self.mode = Mode::Normal;
             return Vec::new();
         };
-        let name = task.view.name.clone();
+        let (name, id) = (task.view.name.clone(), task.view.id);
         if keymap::action(Scope::Attached, key) == Some(Act::Detach) {
             self.mode = Mode::Normal;
             self.note(format!("detached from {name}"));
@@ -242,7 +251,7 @@ impl App {
             .with_screen(|s| s.application_cursor())
             .unwrap_or(false);
         key_bytes(key, application_cursor)
-            .map(|bytes| Action::Send(Command::Input { task: name, bytes }))
+            .map(|bytes| Action::Send(Command::Input { task: id, bytes }))
             .into_iter()
             .collect()
     }
@@ -281,11 +290,10 @@ impl App {
         let Some(task) = self.selected_task() else {
             return Vec::new();
         };
-        let name = task.view.name.clone();
-        let status = task.view.status;
-        if status.is_final() && status != TaskStatus::Succeeded {
+        let (name, id, status) = (task.view.name.clone(), task.view.id, task.view.status);
+        if task.view.can_retry() {
             self.note(format!("retrying {name} in a fresh worktree"));
-            vec![Action::Send(Command::Retry { task: name })]
+            vec![Action::Send(Command::Retry { task: id })]
         } else {
             self.note(format!("{name} is {}; nothing to retry", status.word()));
             Vec::new()
@@ -446,7 +454,7 @@ impl App {
             FormOutcome::FollowUp { task, prompt } => {
                 self.mode = self.after_form();
                 self.note(format!("following up on {task}"));
-                vec![Action::Send(Command::FollowUp { task, prompt })]
+                self.send_to(&task, |task| Command::FollowUp { task, prompt })
             }
             FormOutcome::Submit(task) => {
                 let copy_of = form.copy_of.take();
@@ -455,10 +463,10 @@ impl App {
                 match copy_of {
                     Some(from) => {
                         self.note(format!("starting {}, a copy of {}", task.name, from.task));
-                        vec![Action::Send(Command::CopyTask {
-                            task: from.task,
+                        self.send_to(&from.task, |from| Command::CopyTask {
+                            task: from,
                             copy: task,
-                        })]
+                        })
                     }
                     None => {
                         self.note(format!("starting {} ({})", task.name, task.agent));

@@ -72,6 +72,7 @@ mod sample_plans;
 mod sandbox;
 mod sandbox_git;
 mod sandbox_views;
+mod server;
 mod signals;
 mod strategies;
 mod submodules;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::support::engine::{self, finished};
 use crate::support::*;
-use grove::engine::api::Command;
+use grove::engine::api::{Command, TaskId};
 
 /// How long the finished run sits before the retry: far longer than the retry itself takes.
 const IDLE: Duration = Duration::from_secs(5);
@@ -23,9 +23,7 @@ fn time_spent_finished_is_not_the_run_s_time() {
         tokio::time::sleep(IDLE).await;
         front
             .commands
-            .send(Command::Retry {
-                task: "flaky".into(),
-            })
+            .send(Command::Retry { task: TaskId(0) })
             .unwrap();
         let second = finished(&mut front.events).await;
         assert!(

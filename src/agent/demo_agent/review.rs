@@ -2,7 +2,7 @@
 //! (layout problems and common Python pitfalls), file by file.
 
 use super::python;
-use super::roles::{Request, Work};
+use super::request::{Request, Work};
 use super::workspace::{find, Edit, SourceFile};
 
 const REVIEW_PATH: &str = "REVIEW.md";

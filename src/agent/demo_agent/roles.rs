@@ -2,6 +2,7 @@
 //! request and the surveyed worktree before anything is written (the reviewer is in `review`).
 
 use super::python::{self, PyDef, PyFunction};
+use super::request::{Request, Work};
 use super::workspace::{find, Edit, SourceFile};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,39 +59,6 @@ impl Role {
             Role::Documenter => documenter(req, files),
         }
     }
-}
-
-/// What the agent was asked, as the roles need it.
-#[derive(Debug, Clone, Copy)]
-pub struct Request<'a> {
-    pub task: &'a str,
-    pub prompt: &'a str,
-    /// A Python identifier (checked when the inputs are read).
-    pub module: &'a str,
-}
-
-impl Request<'_> {
-    pub fn module_path(&self) -> String {
-        format!("src/{}.py", self.module)
-    }
-
-    /// The prompt on one line and short enough for a comment or a heading.
-    pub fn request_line(&self) -> String {
-        let line = self.prompt.split_whitespace().collect::<Vec<_>>().join(" ");
-        match line.char_indices().nth(72) {
-            Some((cut, _)) => format!("{}...", &line[..cut]),
-            None => line,
-        }
-    }
-}
-
-/// A role's whole contribution: the files it reads for context, the files it writes, and the
-/// one-line summary that ends up in the result.
-#[derive(Debug, Clone)]
-pub struct Work {
-    pub reads: Vec<String>,
-    pub edits: Vec<Edit>,
-    pub summary: String,
 }
 
 /// How many files a role shows itself reading for context.

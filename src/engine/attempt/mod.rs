@@ -44,7 +44,7 @@ use watch::{IdleWatch, Reporter, WatchSpec};
 
 pub use job::AttemptJob;
 pub use report::{Progress, Work};
-pub use request::{channel, picked, Ack, AttemptHandle, Request, Requests, StopReason};
+pub use request::{channel, picked, Ack, Acked, AttemptHandle, Request, Requests, StopReason};
 
 /// Runs one attempt to its end, serving its `requests` meanwhile, and reports through
 /// `progress`.

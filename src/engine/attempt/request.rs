@@ -133,6 +133,13 @@ fn lock(terminal: &Mutex<Terminal>) -> MutexGuard<'_, Terminal> {
 }
 
 impl Requests {
+    /// The next request sent and not read yet, if any: what the run loop's in-process tests
+    /// read of what it asked an attempt that never runs.
+    #[cfg(test)]
+    pub(crate) fn try_next(&mut self) -> Option<Request> {
+        self.requests.try_recv().ok()
+    }
+
     /// Splits the channel into what the attempt's work reads (`Control`) and the future that
     /// serves the requests; it never completes, and is dropped with the attempt's work. When the
     /// run loop's handle is gone, the attempt is stopped as cancelled.

@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, Notify};
 use crate::pty::{self, OutputSink};
 use crate::term::pane::Pane;
 
-use super::super::api::Event;
+use super::super::api::{Event, TaskId};
 use super::super::output::Tail;
 use super::stream::{Adapter, Stream};
 
@@ -84,7 +84,9 @@ pub(super) struct PaneDisplay {
 impl pty::Display for PaneDisplay {
     fn show(&mut self, bytes: &[u8], replies: &mut dyn Write) {
         if !bytes.is_empty() && self.pane.feed(bytes, replies) {
-            let _ = self.events.send(Event::Output { index: self.index });
+            let _ = self.events.send(Event::Output {
+                task: TaskId(self.index),
+            });
         }
     }
 }

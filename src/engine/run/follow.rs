@@ -4,19 +4,22 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::record::journal::Entry;
+use crate::record::journal::{AttemptFact, Entry};
+use crate::record::results::MergeRecord;
+use crate::status::MergeStep;
 
 use super::super::api::{MergeState, TaskStatus};
 use super::super::follow_up::{self, FollowUp, AFTER_LIMIT};
 use super::super::state::{AttemptEnd, Transition};
-use super::{Internal, Run};
-use crate::record::journal::AttemptFact;
+use super::dispatcher::Run;
+use super::event::Effect;
+use super::task::Task;
 
 /// Where a held task's `held` reason starts, to tell it from low memory's.
 const HELD_BY_LIMIT: &str = "usage limit";
 
 /// Whether `task` is held by its agent's usage limit (not by low memory).
-fn held_by_limit(task: &super::Task) -> bool {
+fn held_by_limit(task: &Task) -> bool {
     task.held
         .as_deref()
         .is_some_and(|h| h.starts_with(HELD_BY_LIMIT))
@@ -29,26 +32,14 @@ impl Run {
         task.held.is_some() && !held_by_limit(task)
     }
 
-    /// Why task `index` cannot have a follow-up now (None: it can).
-    pub(super) fn follow_up_refusal(&self, index: usize) -> Option<String> {
-        let t = &self.tasks[index];
-        let status = t.state.status;
-        follow_up::refusal(&t.spec.name, status, t.merge, &t.agent, &t.attempts).err()
-    }
-
     /// A follow-up of task `index` with `prompt`: journaled, then the task is pending again
     /// and its next attempt continues the session. Refused (`TaskRejected`) with the reason.
     pub(super) fn follow_up(&mut self, index: usize, prompt: String) {
         let t = &self.tasks[index];
         let name = t.spec.name.clone();
-        let asked = follow_up::follow_up(
-            &name,
-            t.state.status,
-            t.merge,
-            &t.agent,
-            &t.attempts,
-            &prompt,
-        );
+        let facts = &t.facts;
+        let (status, merge) = (facts.state.status, facts.merge.state);
+        let asked = follow_up::follow_up(&name, status, merge, &t.agent, &facts.attempts, &prompt);
         let follow_up = match asked {
             Ok(f) if !self.stop_requested => f,
             Ok(_) => return self.reject(name, "the run is stopping".into()),
@@ -56,13 +47,11 @@ impl Run {
         };
         self.audit.follow_up(&name, &follow_up.session);
         self.set_follow_up(index, follow_up);
-        // New commits on the branch: a merge done or refused before is for the old tip.
-        if self.tasks[index].merge != MergeState::NotRequested {
-            let t = &mut self.tasks[index];
-            t.merge = MergeState::NotRequested;
-            t.merge_commit = None;
-            t.merge_conflicts.clear();
-            t.merge_reason = None;
+        // New commits on the branch: a merge done or refused before was for the old tip.
+        let merge = &mut self.tasks[index].facts.merge;
+        if merge.state != MergeState::NotRequested && merge.state.after(MergeStep::FollowUp).is_ok()
+        {
+            *merge = MergeRecord::default();
             self.journal_merge(index);
         }
         self.transition(index, Transition::FollowUp);
@@ -70,14 +59,12 @@ impl Run {
 
     fn set_follow_up(&mut self, index: usize, follow_up: FollowUp) {
         let task = self.tasks[index].spec.name.clone();
-        self.journal(
-            Entry::FollowUp {
-                task,
-                follow_up: follow_up.clone(),
-            },
-            true,
-        );
-        self.tasks[index].follow_up = Some(follow_up);
+        let entry = Entry::FollowUp {
+            task,
+            follow_up: follow_up.clone(),
+        };
+        self.journal(entry, true);
+        self.tasks[index].facts.follow_up = Some(follow_up);
     }
 
     /// The attempt that ended with `report` stopped at its agent's usage limit: the agent's
@@ -94,20 +81,15 @@ impl Run {
         let agent = self.tasks[index].agent.name.clone();
         let reset = self.limits.hit(&agent, limit, now);
         let name = self.tasks[index].spec.name.clone();
-        let sessions = std::slice::from_ref(report);
-        if let Some(session) = follow_up::session_of(sessions) {
+        if let Some(session) = follow_up::session_of(std::slice::from_ref(report)) {
             let prompt = AFTER_LIMIT.to_string();
             self.set_follow_up(index, FollowUp { prompt, session });
         }
         let error = format!("{agent} reached its usage limit: {}", limit.message);
-        self.audit
-            .usage_limit(&name, &agent, &crate::record::rfc3339(reset));
-        let internal = self.internal_tx.clone();
-        let wait = reset.duration_since(now).unwrap_or_default() + Duration::from_millis(100);
-        tokio::spawn(async move {
-            tokio::time::sleep(wait).await;
-            let _ = internal.send(Internal::LimitReset);
-        });
+        let resets = crate::record::rfc3339(reset);
+        self.audit.usage_limit(&name, &agent, &resets);
+        let delay = reset.duration_since(now).unwrap_or_default() + Duration::from_millis(100);
+        self.effects.push(Effect::LimitTimer { delay });
         self.transition(index, Transition::Held { error });
         true
     }
@@ -134,7 +116,7 @@ impl Run {
     pub(super) fn scheduled_statuses(&mut self) -> Vec<TaskStatus> {
         (0..self.tasks.len())
             .map(|i| {
-                let status = self.tasks[i].state.status;
+                let status = self.tasks[i].facts.state.status;
                 match status == TaskStatus::Pending && self.limit_holds(i) {
                     true => TaskStatus::Retrying,
                     false => status,

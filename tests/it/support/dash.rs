@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use grove::engine::api::{Command, Event, MergeState, RunInfo, TaskStatus, TaskView};
+use grove::engine::api::{Command, Event, MergeState, RunInfo, TaskId, TaskStatus, TaskView};
 use grove::term::pane::{Pane, DEFAULT_SCROLLBACK};
 use grove::ui::{draw, App, DashboardOptions};
 use ratatui::backend::TestBackend;
@@ -19,7 +19,7 @@ pub fn started() -> SystemTime {
 /// A task as the engine would announce it, running its first attempt.
 pub fn view(index: usize, name: &str, agent: &str, status: TaskStatus) -> TaskView {
     TaskView {
-        index,
+        id: TaskId(index),
         name: name.into(),
         agent: agent.into(),
         prompt: format!("{name} the thing"),
@@ -94,8 +94,7 @@ impl Dash {
         self.app.apply_event(Event::TaskAdded { view, pane });
         for command in self.app.pane_resizes() {
             if let Command::Resize { task, rows, cols } = command {
-                let index = self.names.iter().position(|n| *n == task).unwrap();
-                self.panes[index].resize(rows, cols);
+                self.panes[task.index()].resize(rows, cols);
             }
         }
     }
@@ -106,7 +105,9 @@ impl Dash {
 
     pub fn output(&mut self, index: usize, bytes: &[u8]) {
         if self.panes[index].feed(bytes, &mut std::io::sink()) {
-            self.app.apply_event(Event::Output { index });
+            self.app.apply_event(Event::Output {
+                task: TaskId(index),
+            });
         }
     }
 

@@ -83,7 +83,10 @@ fn a_retry_after_the_end_reopens_the_run() {
     d.key(KeyCode::Char('j'));
     d.key(KeyCode::Char('j'));
     let actions = d.key(KeyCode::Char('r'));
-    assert_eq!(sent(&actions), vec![r#"Retry { task: "flaky" }"#]);
+    assert_eq!(
+        sent(&actions),
+        vec![format!("Retry {{ task: {:?} }}", TaskId(d.index("flaky")))]
+    );
     d.app
         .apply_event(Event::TaskChanged(view(2, "flaky", TaskStatus::Running)));
     assert!(matches!(d.app.mode(), Mode::Normal));
@@ -120,7 +123,13 @@ fn cancel_asks_first() {
     assert!(matches!(d.app.mode(), Mode::Normal));
     d.key(KeyCode::Char('c'));
     let actions = d.key(KeyCode::Char('y'));
-    assert_eq!(sent(&actions), vec![r#"Cancel { task: "parser" }"#]);
+    assert_eq!(
+        sent(&actions),
+        vec![format!(
+            "Cancel {{ task: {:?} }}",
+            TaskId(d.index("parser"))
+        )]
+    );
     assert!(matches!(d.app.mode(), Mode::Normal));
     // A task that has ended cannot be cancelled; no question is asked.
     d.key(KeyCode::Char('j'));
@@ -188,22 +197,32 @@ fn attach_sends_keys_to_the_agent_until_ctrl_bracket() {
     // Keys that mean something to grove are typed into the agent instead.
     assert_eq!(
         sent(&d.key(KeyCode::Char('q'))),
-        vec![r#"Input { task: "parser", bytes: [113] }"#]
+        vec![format!(
+            "Input {{ task: {:?}, bytes: [113] }}",
+            TaskId(d.index("parser"))
+        )]
     );
     let (code, modifiers) = ctrl('c');
     assert_eq!(
         sent(&d.key_with(code, modifiers)),
-        vec![r#"Input { task: "parser", bytes: [3] }"#]
+        vec![format!(
+            "Input {{ task: {:?}, bytes: [3] }}",
+            TaskId(d.index("parser"))
+        )]
     );
     assert_eq!(
         sent(&d.key(KeyCode::Enter)),
-        vec![r#"Input { task: "parser", bytes: [13] }"#]
+        vec![format!(
+            "Input {{ task: {:?}, bytes: [13] }}",
+            TaskId(d.index("parser"))
+        )]
     );
     let pasted = d.app.handle_paste("two words");
     assert_eq!(
         sent(&pasted),
         vec![format!(
-            "Input {{ task: \"parser\", bytes: {:?} }}",
+            "Input {{ task: {:?}, bytes: {:?} }}",
+            TaskId(d.index("parser")),
             b"two words"
         )]
     );

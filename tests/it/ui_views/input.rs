@@ -68,14 +68,14 @@ fn retry_and_merge_only_where_they_make_sense() {
     assert!(d.text().contains("Merge docs into main?"));
     assert_eq!(
         sent(&d.key(KeyCode::Char('y'))),
-        vec![r#"Merge { task: "docs" }"#]
+        vec![format!("Merge {{ task: {:?} }}", TaskId(d.index("docs")))]
     );
     assert!(d.text().contains("merging docs into main"));
     // flaky failed: retry works even with no retries left.
     d.key(KeyCode::Char('j'));
     assert_eq!(
         sent(&d.key(KeyCode::Char('r'))),
-        vec![r#"Retry { task: "flaky" }"#]
+        vec![format!("Retry {{ task: {:?} }}", TaskId(d.index("flaky")))]
     );
 }
 
@@ -83,7 +83,7 @@ fn retry_and_merge_only_where_they_make_sense() {
 fn merge_outcomes_are_shown() {
     let mut d = scene();
     d.app.apply_event(Event::Merged {
-        task: "docs".into(),
+        task: TaskId(d.index("docs")),
         outcome: MergeOutcome::Conflict {
             paths: vec!["src/a.rs".into(), "src/b.rs".into()],
         },
@@ -93,7 +93,7 @@ fn merge_outcomes_are_shown() {
         .text()
         .contains("merge of docs conflicts in src/a.rs, src/b.rs"));
     d.app.apply_event(Event::Merged {
-        task: "docs".into(),
+        task: TaskId(d.index("docs")),
         outcome: MergeOutcome::Refused {
             reason: "uncommitted changes in the main worktree".into(),
         },
@@ -102,7 +102,7 @@ fn merge_outcomes_are_shown() {
         .text()
         .contains("merge of docs refused: uncommitted changes in the main worktree"));
     d.app.apply_event(Event::Merged {
-        task: "docs".into(),
+        task: TaskId(d.index("docs")),
         outcome: MergeOutcome::Merged {
             commit: "0123456789abcdef".into(),
             fast_forward: true,

@@ -79,8 +79,10 @@ fn resizes_are_sent_once_per_size_and_only_for_shown_panes() {
     }
     // Output on a pane that is not shown does not ask for a redraw.
     let hidden = shown;
-    assert!(!d.app.apply_event(Event::Output { index: hidden }));
-    assert!(d.app.apply_event(Event::Output { index: 0 }));
+    assert!(!d.app.apply_event(Event::Output {
+        task: TaskId(hidden)
+    }));
+    assert!(d.app.apply_event(Event::Output { task: TaskId(0) }));
     // Selecting a task on the next page shows and sizes its page.
     for _ in 0..shown {
         d.key(KeyCode::Char('j'));
@@ -104,7 +106,7 @@ fn only_panes_that_changed_are_read_again() {
     // Output the engine has not announced yet is not read: the cached render stays.
     d.panes["docs"].feed(b"quietly added\r\n", &mut std::io::sink());
     assert!(!d.text().contains("quietly added"));
-    d.app.apply_event(Event::Output { index: 1 });
+    d.app.apply_event(Event::Output { task: TaskId(1) });
     assert!(d.text().contains("quietly added"));
     // Drawing took the change, so the engine will announce the next output.
     assert!(!d.panes["docs"].take_changed());

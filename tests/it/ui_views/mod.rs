@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use grove::engine::api::{
-    AttemptView, Command, Event, MergeState, RunInfo, RunSummary, TaskStatus, TaskView,
+    AttemptView, Command, Event, MergeState, RunInfo, RunSummary, TaskId, TaskStatus, TaskView,
 };
 use grove::git::{DiffStat, FileStat, MergeOutcome};
 use grove::term::pane::{Pane, DEFAULT_SCROLLBACK};
@@ -125,8 +125,9 @@ impl Dash {
             let Command::Resize { task, rows, cols } = command else {
                 panic!("pane_resizes gave {command:?}");
             };
-            self.panes[&task].resize(rows, cols);
-            sizes.push((task, rows, cols));
+            let name = self.names[task.index()].clone();
+            self.panes[&name].resize(rows, cols);
+            sizes.push((name, rows, cols));
         }
         sizes
     }
@@ -136,7 +137,9 @@ impl Dash {
         let pane = &self.panes[name];
         if pane.feed(bytes, &mut std::io::sink()) {
             let index = self.index(name);
-            self.app.apply_event(Event::Output { index });
+            self.app.apply_event(Event::Output {
+                task: TaskId(index),
+            });
         }
     }
 
