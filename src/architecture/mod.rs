@@ -59,7 +59,6 @@ fn describe(graph: &Graph) -> Vec<String> {
 }
 
 #[test]
-#[ignore = "until the redesign lands"]
 fn no_source_file_is_over_700_lines() {
     let src = src_dir();
     let mut long = Vec::new();
@@ -83,7 +82,6 @@ fn no_source_file_is_over_700_lines() {
 }
 
 #[test]
-#[ignore = "until the redesign lands"]
 fn no_import_circle_between_files() {
     let graph = Graph::read(&src_dir()).expect("src/ is readable");
     let circles = describe(&graph);
