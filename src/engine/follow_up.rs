@@ -44,11 +44,7 @@ pub fn refusal(
     agent: &AgentCommand,
     attempts: &[AttemptFact],
 ) -> Result<String, String> {
-    let finished = matches!(
-        status,
-        TaskStatus::Succeeded | TaskStatus::Failed | TaskStatus::TimedOut | TaskStatus::Cancelled
-    );
-    if !finished {
+    if !super::state::can_follow_up(status) {
         return Err(format!(
             "'{task}' is {}: a follow-up starts once it has finished",
             status.word()

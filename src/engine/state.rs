@@ -86,6 +86,15 @@ pub fn retryable_by_hand(status: TaskStatus) -> bool {
     )
 }
 
+/// THE rule for which tasks a follow-up (`f`, `grove follow-up`) may continue: one that ran and
+/// ended (succeeded, failed, timed out, cancelled); a skipped task never ran.
+pub fn can_follow_up(status: TaskStatus) -> bool {
+    matches!(
+        status,
+        TaskStatus::Succeeded | TaskStatus::Failed | TaskStatus::TimedOut | TaskStatus::Cancelled
+    )
+}
+
 /// Whether a task that ended with `status` gives its worktree up, per `keep_worktrees`.
 pub fn removes_worktree(keep: KeepWorktrees, status: TaskStatus) -> bool {
     match keep {
@@ -239,7 +248,7 @@ impl TaskState {
                 self.ended_at = None;
                 self.error = None;
             }
-            (Transition::FollowUp, Succeeded | Failed | TimedOut | Cancelled) => {
+            (Transition::FollowUp, from) if can_follow_up(from) => {
                 self.status = Pending;
                 self.max_attempts = self.max_attempts.max(self.attempt + 1);
                 self.ended_at = None;
