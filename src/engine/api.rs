@@ -115,6 +115,8 @@ pub struct AttemptView {
     pub error: Option<String>,
     /// The task's check, when it ran in this attempt.
     pub check: Option<CheckView>,
+    /// A follow-up's prompt: the attempt continued the agent's session with it.
+    pub follow_up: Option<String>,
 }
 
 /// How an attempt's check went.

@@ -487,8 +487,21 @@ prompt = "echo plain"
     assert_eq!(ask["output"], "Second answer.");
     let resumed = turn_text(&api, 1);
     assert!(resumed.contains("First answer."), "{resumed}");
-    dash.wait_for("the follow-up shown", |s| {
-        (s.status("ask").as_deref() == Some("succeeded")).then_some(())
+    // The run finished again; its details show the follow-up's prompt on its attempt.
+    dash.wait_for("the summary again", |s| {
+        s.contains("run finished").then_some(())
+    });
+    dash.send(b"\x1b");
+    dash.wait_for("the summary put away", |s| {
+        (!s.contains("run finished")).then_some(())
+    });
+    dash.send(b"l");
+    dash.wait_for("the follow-up in the details", |s| {
+        s.contains("follow-up: and now?").then_some(())
+    });
+    dash.send(b"\x1b");
+    dash.wait_for("the details closed", |s| {
+        (!s.contains("follow-up: and now?")).then_some(())
     });
     dash.send(b"q");
     assert_eq!(dash.exit_code(), 0);
