@@ -291,8 +291,17 @@ impl App {
             return Vec::new();
         };
         let (name, id, status) = (task.view.name.clone(), task.view.id, task.view.status);
+        // A follow-up runs again where it ran: in the task's worktree, continuing its session.
+        let follow_up = task
+            .view
+            .attempts
+            .last()
+            .is_some_and(|a| a.follow_up.is_some());
         if task.view.can_retry() {
-            self.note(format!("retrying {name} in a fresh worktree"));
+            match follow_up {
+                true => self.note(format!("retrying {name}'s follow-up in its worktree")),
+                false => self.note(format!("retrying {name} in a fresh worktree")),
+            }
             vec![Action::Send(Command::Retry { task: id })]
         } else {
             self.note(format!("{name} is {}; nothing to retry", status.word()));
