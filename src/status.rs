@@ -114,6 +114,10 @@ pub enum MergeStep {
     Discard,
     /// `grove resume`: a merge pending when grove stopped is to be requested again.
     Forget,
+    /// A follow-up puts new commits on the branch: what a merge did or refused was for the old
+    /// tip, and the branch is to be merged again. Not while a merge runs, nor for a discarded
+    /// sibling.
+    FollowUp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -137,6 +141,7 @@ impl MergeState {
             (MergeStep::Refused, _) => Ok(Refused),
             (MergeStep::Discard, NotRequested | Pending | Conflict | Refused) => Ok(Discarded),
             (MergeStep::Forget, Pending) => Ok(NotRequested),
+            (MergeStep::FollowUp, NotRequested | Merged | Conflict | Refused) => Ok(NotRequested),
             (step, from) => Err(IllegalMerge { from, step }),
         }
     }
@@ -202,6 +207,15 @@ mod tests {
                 ALL.iter().map(|&f| (f, to)).collect::<Vec<_>>()
             );
         }
+    }
+
+    #[test]
+    fn a_follow_up_makes_a_done_merge_to_do_again() {
+        let from: Vec<MergeState> = legal(MergeStep::FollowUp).iter().map(|m| m.0).collect();
+        assert_eq!(from, vec![NotRequested, Merged, Conflict, Refused]);
+        assert!(legal(MergeStep::FollowUp)
+            .iter()
+            .all(|m| m.1 == NotRequested));
     }
 
     #[test]

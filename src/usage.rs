@@ -1,6 +1,7 @@
 //! What an agent run used, as the agent reports it (Claude Code's results, Codex's turns): cost,
 //! tokens (cache reads and writes apart, they are most of a real session's), turns, per model,
-//! the session to resume, and the tool calls it was denied.
+//! the session to resume, and the tool calls it was denied; a usage limit it stopped at, and a
+//! follow-up that continues its session.
 
 use std::collections::BTreeMap;
 
@@ -25,6 +26,22 @@ pub struct Usage {
     /// Tool calls the agent was not allowed to make: `Bash: echo hi > out.txt`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub permission_denials: Vec<String>,
+}
+
+/// What a follow-up attempt runs: the session it continues and the prompt it sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FollowUp {
+    pub prompt: String,
+    pub session: String,
+}
+
+/// The agent stopped at its account's usage limit (`agent::usage_limit` reads it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageLimit {
+    /// What the agent said (the result's first line).
+    pub message: String,
+    /// When the limit resets, unix seconds; None when the agent did not say in a way read here.
+    pub resets_at: Option<u64>,
 }
 
 /// One model's share of a [`Usage`].

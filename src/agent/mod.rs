@@ -5,7 +5,9 @@ pub mod codex_json;
 pub mod credentials;
 pub mod demo_agent;
 pub mod prompt;
+pub mod session;
 pub mod stream_json;
+pub mod usage_limit;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -34,6 +36,7 @@ const GENERIC_YES_PROMPTS: &[&str] = &["[y/n]", "(y/n)", "[yes/no]", "(yes/no)"]
 pub fn preset(name: &str) -> Option<AgentDef> {
     let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let mut def = custom(Vec::new());
+    def.resume = session::preset_resume(name);
     def.command = match name {
         "demo" => vec![
             grove_exe(),
@@ -118,6 +121,7 @@ pub fn custom(command: Vec<String>) -> AgentDef {
         output: AgentOutput::Terminal,
         yes_prompts: GENERIC_YES_PROMPTS.iter().map(|s| s.to_string()).collect(),
         accept_key: "y\r".into(),
+        resume: Vec::new(),
     }
 }
 
@@ -131,6 +135,9 @@ pub struct AgentCommand {
     pub output: AgentOutput,
     pub yes_prompts: Vec<String>,
     pub accept_key: String,
+    /// The argv template that continues a recorded session (`{session}`) with a follow-up
+    /// prompt, `args` placed like the command's; None when the agent has no sessions.
+    pub resume: Option<Vec<String>>,
 }
 
 /// The agent `name`: the plan's definition (which already holds the user config's and the
@@ -140,8 +147,10 @@ pub fn resolve(plan: &Plan, name: &str) -> Option<AgentCommand> {
     Some(command_of(name, def))
 }
 
-fn command_of(name: &str, def: AgentDef) -> AgentCommand {
+/// The agent `name` defined by `def`, ready to be templated.
+pub fn command_of(name: &str, def: AgentDef) -> AgentCommand {
     let argv = template(&def);
+    let resume = (!def.resume.is_empty()).then(|| place_args(&def.resume, &def.args));
     AgentCommand {
         name: name.to_string(),
         argv,
@@ -149,6 +158,7 @@ fn command_of(name: &str, def: AgentDef) -> AgentCommand {
         output: def.output,
         yes_prompts: def.yes_prompts,
         accept_key: def.accept_key,
+        resume,
     }
 }
 
@@ -202,14 +212,18 @@ pub fn in_grove_sandbox(mut argv: Vec<String>) -> Vec<String> {
 /// "--" (so a preset's prompt stays after it and the user's flags stay options), or at the end
 /// when it has none.
 pub fn template(def: &AgentDef) -> Vec<String> {
-    let at = def
-        .command
+    place_args(&def.command, &def.args)
+}
+
+/// `command` with `args` just before its first "--", or at the end when it has none.
+fn place_args(command: &[String], args: &[String]) -> Vec<String> {
+    let at = command
         .iter()
         .position(|arg| arg == "--")
-        .unwrap_or(def.command.len());
-    let mut argv = def.command[..at].to_vec();
-    argv.extend(def.args.iter().cloned());
-    argv.extend(def.command[at..].iter().cloned());
+        .unwrap_or(command.len());
+    let mut argv = command[..at].to_vec();
+    argv.extend(args.iter().cloned());
+    argv.extend(command[at..].iter().cloned());
     argv
 }
 
@@ -250,20 +264,32 @@ fn is_executable(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// Values for the argv placeholders `{prompt}`, `{envelope}`, `{result}`, `{task}`, `{worktree}`.
-#[derive(Debug, Clone)]
+/// Values for the argv placeholders `{prompt}`, `{envelope}`, `{result}`, `{task}`,
+/// `{worktree}`, and in a resume template `{session}`.
+#[derive(Debug, Clone, Default)]
 pub struct TemplateVars<'a> {
     pub prompt: &'a str,
     pub envelope: &'a str,
     pub result: &'a str,
     pub task: &'a str,
     pub worktree: &'a str,
+    pub session: &'a str,
 }
 
 /// Substitutes placeholders inside each argv element; each element stays one argument,
 /// whatever the values contain. Substituted text is not scanned again.
 pub fn render_argv(template: &[String], vars: &TemplateVars<'_>) -> Vec<String> {
     template.iter().map(|arg| render_one(arg, vars)).collect()
+}
+
+/// The argv of a follow-up: `resume` (a template with `args` placed, `AgentCommand::resume`)
+/// with the session, the prompt and the other placeholders of `vars` substituted.
+pub fn resume_argv(resume: &[String], session: &str, vars: &TemplateVars<'_>) -> Vec<String> {
+    let vars = TemplateVars {
+        session,
+        ..vars.clone()
+    };
+    render_argv(resume, &vars)
 }
 
 fn render_one(arg: &str, vars: &TemplateVars<'_>) -> String {
@@ -278,6 +304,7 @@ fn render_one(arg: &str, vars: &TemplateVars<'_>) -> String {
             ("{result}", vars.result),
             ("{task}", vars.task),
             ("{worktree}", vars.worktree),
+            ("{session}", vars.session),
         ]
         .into_iter()
         .find(|(key, _)| after.starts_with(key));
@@ -310,8 +337,7 @@ mod tests {
                 prompt: "--sandbox workspace-write",
                 envelope: "",
                 result: "",
-                task: "",
-                worktree: "",
+                ..TemplateVars::default()
             },
         );
         assert_eq!(
@@ -359,6 +385,60 @@ mod tests {
         );
     }
 
+    fn strings(w: &[&str]) -> Vec<String> {
+        w.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_follow_up_continues_the_session_with_the_prompt_after_dashes() {
+        let vars = TemplateVars {
+            prompt: "--dangerously-skip-permissions now fix it",
+            ..TemplateVars::default()
+        };
+        let claude = session::preset_resume("claude");
+        assert_eq!(
+            resume_argv(&claude, "0f9e-11", &vars),
+            strings(&[
+                "claude",
+                "-p",
+                "--resume",
+                "0f9e-11",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "--",
+                "--dangerously-skip-permissions now fix it"
+            ])
+        );
+        let codex = session::preset_resume("codex");
+        assert_eq!(
+            resume_argv(&codex, "019a", &vars)[5..],
+            strings(&[
+                "resume",
+                "019a",
+                "--",
+                "--dangerously-skip-permissions now fix it"
+            ])
+        );
+        for name in crate::agent::PRESETS {
+            let resume = session::preset_resume(name);
+            assert_eq!(prompt_as_option(&resume), None, "{name}");
+            let has = !resume.is_empty();
+            assert_eq!(has, matches!(*name, "claude" | "codex"), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_users_args_go_before_the_resume_templates_dashes() {
+        let mut def = preset("claude").unwrap();
+        def.args = strings(&["--model", "sonnet"]);
+        let resume = command_of("claude", def).resume.unwrap();
+        let dashes = resume.iter().position(|a| a == "--").unwrap();
+        assert_eq!(resume[dashes - 2..dashes], strings(&["--model", "sonnet"]));
+        let shell = preset("shell").unwrap();
+        assert!(command_of("shell", shell).resume.is_none());
+    }
+
     #[test]
     fn placeholders_stay_single_arguments() {
         let vars = TemplateVars {
@@ -367,6 +447,7 @@ mod tests {
             result: "/r.json",
             task: "t1",
             worktree: "/w",
+            session: "",
         };
         let argv = render_argv(
             &[

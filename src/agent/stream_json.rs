@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
+use super::usage_limit::{self, UsageLimit};
 use crate::usage::{dollars, ModelUsage, Usage};
 
 /// A `result` object of a stream (Claude Code may emit more than one: a background task that
@@ -62,8 +63,13 @@ impl StreamResult {
 /// Facts parsed from the stream.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamEvent {
-    Init { session_id: String, model: String },
+    Init {
+        session_id: String,
+        model: String,
+    },
     Result(Box<StreamResult>),
+    /// The result before it was the account's usage limit.
+    UsageLimit(UsageLimit),
 }
 
 /// What one `feed` produced.
@@ -186,6 +192,8 @@ pub struct StreamJson {
     /// Tool calls shown as denied: their failed results are not shown again.
     denied: HashSet<String>,
     last_text: Option<String>,
+    /// When the limit a rejected `rate_limit_event` named resets (unix seconds).
+    limit_reset: Option<u64>,
 }
 
 impl JsonAdapter for StreamJson {
@@ -211,6 +219,9 @@ impl StreamJson {
                 out.events.push(StreamEvent::Init { session_id, model });
             }
             (Some("system"), Some("api_retry")) => push_line(t, &retry_line(v)),
+            (Some("rate_limit_event"), _) => {
+                self.limit_reset = usage_limit::rejected_reset(v).or(self.limit_reset);
+            }
             (Some("system"), Some("permission_denied")) => {
                 let tool = str_of(&v["tool_name"]);
                 self.denied.insert(str_of(&v["tool_use_id"]));
@@ -286,6 +297,11 @@ impl StreamJson {
                     );
                 }
                 self.last_text = None;
+                let now = usage_limit::unix_now();
+                let offset = usage_limit::local_offset(now);
+                if let Some(limit) = usage_limit::of_result(v, self.limit_reset, now, offset) {
+                    out.events.push(StreamEvent::UsageLimit(limit));
+                }
                 out.events.push(StreamEvent::Result(Box::new(result)));
             }
             // Other kinds (stream events, hooks, task progress…) carry nothing to show.

@@ -1,5 +1,6 @@
 //! `grove agents [--plan FILE]`: every agent available (presets, the user config's, the plan's)
-//! with the command it runs and whether its program is on PATH.
+//! with the command it runs and whether its program is on PATH, then `grove doctor`'s checks of
+//! each agent whose program has them (version, credentials, Claude Code's first-run state).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -11,10 +12,48 @@ use crate::agent::{self, PRESETS};
 use crate::plan::model::AgentDef;
 use crate::plan::{PlanError, UserConfig};
 
-/// `grove agents`: prints every agent, with the plan's when `plan` is given.
+/// `grove agents`: prints every agent, with the plan's when `plan` is given, and the checks of
+/// their programs (Claude Code's trust: of the repository around the current directory).
 pub fn agents(plan: Option<&Path>) -> anyhow::Result<i32> {
-    print(&rows(plan)?, &mut std::io::stdout().lock()).context("cannot write the listing")?;
+    let rows = rows(plan)?;
+    let repo = super::repo::start_dir(None)
+        .ok()
+        .and_then(|dir| crate::git::discover_root(&dir).ok());
+    let out = &mut std::io::stdout().lock();
+    print(&rows, out).context("cannot write the listing")?;
+    print_checks(&rows, repo.as_deref(), out).context("cannot write the listing")?;
     Ok(0)
+}
+
+/// Per agent whose program `grove doctor` checks: each check, `FIX` lines saying what to run.
+/// A program's checks run once, however many agents start it.
+fn print_checks(
+    rows: &[AgentRow],
+    repo: Option<&Path>,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let mut done: BTreeMap<String, Option<Vec<super::doctor::Check>>> = BTreeMap::new();
+    let checked: Vec<(&AgentRow, Vec<super::doctor::Check>)> = rows
+        .iter()
+        .filter_map(|row| {
+            let checks = done
+                .entry(row.program.clone())
+                .or_insert_with(|| super::doctor::checks_of(&row.program, repo));
+            Some((row, checks.clone()?))
+        })
+        .collect();
+    if checked.is_empty() {
+        return Ok(());
+    }
+    let name_w = checked.iter().map(|(r, _)| r.name.len()).max().unwrap_or(0);
+    writeln!(out, "\nchecks (as `grove doctor` makes them):")?;
+    for (row, checks) in checked {
+        for check in &checks {
+            let line = super::doctor::line(check);
+            writeln!(out, "{:<name_w$}  {line}", row.name)?;
+        }
+    }
+    Ok(())
 }
 
 /// One row of the listing.

@@ -47,51 +47,60 @@ pub struct Check {
 
 /// Every check, for the repository at `repo` (its main working tree) when there is one.
 pub fn checks(repo: Option<&Path>) -> Vec<Check> {
+    PROGRAMS
+        .iter()
+        .flat_map(|&(program, _)| checks_of(program, repo).unwrap_or_default())
+        .collect()
+}
+
+/// The checks of one hosted agent's program (`claude`, or a path ending in it), None for a
+/// program grove has no checks for.
+pub fn checks_of(program: &str, repo: Option<&Path>) -> Option<Vec<Check>> {
+    let name = Path::new(program).file_name()?.to_str()?;
+    let &(program, install) = PROGRAMS.iter().find(|(p, _)| *p == name)?;
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let mut out = Vec::new();
-    for &(program, install) in PROGRAMS {
-        let check = |what, ok, detail: String| Check {
-            program,
-            what,
-            ok,
-            detail,
-        };
-        let Some(path) = find_program(program) else {
-            out.push(check(
-                "program",
-                None,
-                format!("not on PATH (install: {install})"),
-            ));
-            continue;
-        };
-        out.push(check("program", Some(true), path.display().to_string()));
-        let version = version(&path);
+    let check = |what, ok, detail: String| Check {
+        program,
+        what,
+        ok,
+        detail,
+    };
+    let Some(path) = find_program(program) else {
         out.push(check(
-            "version",
-            Some(version.is_ok()),
-            version.unwrap_or_else(|e| e),
+            "program",
+            None,
+            format!("not on PATH (install: {install})"),
         ));
-        let argv = [program.to_string()];
-        let env = |name: &str| std::env::var(name).ok();
-        let creds = credentials::check(&credentials::Agent {
-            argv: &argv,
-            env: &env,
-            home: home.as_deref(),
-        });
-        out.push(check(
-            "credentials",
-            Some(creds.is_ok()),
-            creds.unwrap_or_else(|e| e),
-        ));
-        if program == "claude" {
-            out.extend(
-                claude_state(home.as_deref(), repo)
-                    .into_iter()
-                    .map(|(what, r)| check(what, Some(r.is_ok()), r.unwrap_or_else(|e| e))),
-            );
-        }
+        return Some(out);
+    };
+    out.push(check("program", Some(true), path.display().to_string()));
+    let version = version(&path);
+    out.push(check(
+        "version",
+        Some(version.is_ok()),
+        version.unwrap_or_else(|e| e),
+    ));
+    let argv = [program.to_string()];
+    let env = |name: &str| std::env::var(name).ok();
+    let creds = credentials::check(&credentials::Agent {
+        argv: &argv,
+        env: &env,
+        home: home.as_deref(),
+    });
+    out.push(check(
+        "credentials",
+        Some(creds.is_ok()),
+        creds.unwrap_or_else(|e| e),
+    ));
+    if program == "claude" {
+        out.extend(
+            claude_state(home.as_deref(), repo)
+                .into_iter()
+                .map(|(what, r)| check(what, Some(r.is_ok()), r.unwrap_or_else(|e| e))),
+        );
     }
-    out
+    Some(out)
 }
 
 /// `PROGRAM --version`'s first line, within `VERSION_TIMEOUT`.
@@ -166,16 +175,18 @@ fn claude_state(
 /// The report, one line per check; the exit code: 1 when an installed program has a problem.
 pub fn print(checks: &[Check], out: &mut dyn Write) -> std::io::Result<i32> {
     for c in checks {
-        let mark = match c.ok {
-            Some(true) => "ok",
-            Some(false) => "FIX",
-            None => "-",
-        };
-        writeln!(
-            out,
-            "{:<7} {:<12} {:<4} {}",
-            c.program, c.what, mark, c.detail
-        )?;
+        writeln!(out, "{:<7} {}", c.program, line(c))?;
     }
     Ok(i32::from(checks.iter().any(|c| c.ok == Some(false))))
+}
+
+/// A check as the report shows it after its program: what, `ok`/`FIX`/`-`, the detail (a
+/// failure's says the one thing to do).
+pub fn line(c: &Check) -> String {
+    let mark = match c.ok {
+        Some(true) => "ok",
+        Some(false) => "FIX",
+        None => "-",
+    };
+    format!("{:<12} {:<4} {}", c.what, mark, c.detail)
 }

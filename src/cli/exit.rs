@@ -54,6 +54,7 @@ impl ExitCode for ResumeError {
             | ResumeError::NoJournal { .. }
             | ResumeError::Live { .. }
             | ResumeError::Finished { .. }
+            | ResumeError::FollowUp { .. }
             | ResumeError::Plan { .. }
             | ResumeError::Changed { .. }
             | ResumeError::Folder(_) => 2,

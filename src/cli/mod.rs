@@ -98,6 +98,23 @@ enum Cmd {
         #[arg(long)]
         repo: Option<PathBuf>,
     },
+    /// Continue a finished task's agent session with a new prompt: a new attempt in its
+    /// worktree on its branch (claude, codex, or an agent with a `resume` command).
+    #[command(name = "follow-up")]
+    FollowUp {
+        /// The run (see grove ls); it must not be running.
+        run_id: String,
+        /// The finished task whose session continues.
+        task: String,
+        /// What to ask the agent next.
+        #[arg(allow_hyphen_values = true)]
+        prompt: String,
+        /// The git repository (default: the one containing the current directory).
+        #[arg(long)]
+        repo: Option<PathBuf>,
+        #[command(flatten)]
+        front: FrontEndArgs,
+    },
     /// List the runs in this repository.
     Ls {
         /// The git repository (default: the one containing the current directory).
@@ -282,6 +299,13 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Cmd::Ps { repo } => ps::ps(&repo_root(repo.as_deref())?, &mut stdout),
         Cmd::Stop { run_id, repo } => stop::stop(&repo_root(repo.as_deref())?, &run_id),
         Cmd::Server { repo } => server::server(repo.as_deref()),
+        Cmd::FollowUp {
+            run_id,
+            task,
+            prompt,
+            repo,
+            front,
+        } => run::follow_up(&run_id, &task, &prompt, repo.as_deref(), front),
         Cmd::New { repo } => run::new(repo.as_deref()),
         Cmd::Ls { repo } => history::ls(&repo_root(repo.as_deref())?, &mut stdout),
         Cmd::Show { run_id, repo } => {

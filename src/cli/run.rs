@@ -1,5 +1,5 @@
-//! The commands that check or start a run: `grove validate`, `grove run`, `grove resume` and
-//! `grove new`; loading a plan with its warnings, and what the dashboard's form offers.
+//! The commands that check or start a run: `grove validate`, `grove run`, `grove resume`,
+//! `grove follow-up` and `grove new`; loading a plan with its warnings, and what the dashboard's form offers.
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -47,6 +47,24 @@ pub fn resume(run_id: &str, repo: Option<&Path>, front: FrontEndArgs) -> anyhow:
     };
     let start = || Ok(engine::resume(&root, run_id)?);
     drive(start, front, agents, notices)
+}
+
+/// `grove follow-up`: reopens a finished run for one follow-up of `task` (continuing its
+/// agent's session with `prompt`), shown like a run.
+pub fn follow_up(
+    run_id: &str,
+    task: &str,
+    prompt: &str,
+    repo: Option<&Path>,
+    front: FrontEndArgs,
+) -> anyhow::Result<i32> {
+    let root = repo_root(repo)?;
+    let agents = match front.dashboard() {
+        true => agent_choices(&engine::resume_plan(&root, run_id)?)?,
+        false => Vec::new(),
+    };
+    let start = || Ok(engine::follow_up(&root, run_id, task, prompt)?);
+    drive(start, front, agents, Vec::new())
 }
 
 /// `grove new`: the dashboard on an empty `adhoc` run; tasks are started from it.

@@ -62,6 +62,9 @@ pub enum Command {
     /// Start a copy of task `task`: `copy` as edited in the form (name, agent, prompt, timeout,
     /// retries), with every other key of `task`'s plan entry (check, env, setup…).
     CopyTask { task: TaskId, copy: NewTask },
+    /// A new attempt of finished task `task` that continues its agent's session with
+    /// `prompt`, in its worktree on its branch. Refused with `TaskRejected` (named `task`).
+    FollowUp { task: TaskId, prompt: String },
 }
 
 /// What the engine tells its front ends.
@@ -112,6 +115,8 @@ pub struct AttemptView {
     pub error: Option<String>,
     /// The task's check, when it ran in this attempt.
     pub check: Option<CheckView>,
+    /// A follow-up's prompt: the attempt continued the agent's session with it.
+    pub follow_up: Option<String>,
 }
 
 /// How an attempt's check went.
@@ -164,6 +169,8 @@ pub struct TaskView {
     pub max_memory: Option<u64>,
     /// While pending: why it did not start when its turn came (`low memory (…)`).
     pub held: Option<String>,
+    /// Why `f` (a follow-up) is not possible now; None when it is.
+    pub follow_up: Option<String>,
     /// While pending: what it waits for (`after build`, `a free slot (8 running)`, `its turn`).
     pub pending: Option<String>,
     pub timeout: Duration,

@@ -14,7 +14,9 @@ use crate::record::lock::{LockError, RunLock};
 use crate::record::results::MergeRecord;
 use crate::record::{self, RunPaths};
 
+use super::api::TaskId;
 use super::attempt::Work;
+use super::follow_up::FollowUp;
 use super::state::TaskState;
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +52,8 @@ pub(super) struct TaskFacts {
     /// What the latest successful attempt produced (output, head commit, diff stat).
     pub work: Work,
     pub merge: MergeRecord,
+    /// Its next attempts continue the agent's session (a follow-up; after a usage limit).
+    pub follow_up: Option<FollowUp>,
 }
 
 impl TaskFacts {
@@ -60,6 +64,7 @@ impl TaskFacts {
             attempts: Vec::new(),
             work: Work::default(),
             merge: MergeRecord::default(),
+            follow_up: None,
         }
     }
 }
@@ -86,6 +91,8 @@ pub(super) struct Launch {
     /// Per task (plan order) when resuming.
     pub restored: Vec<Option<Restored>>,
     pub recovery: Vec<Recovery>,
+    /// `grove follow-up`: the follow-up (task, prompt) a reopened run starts with.
+    pub follow_up: Option<(TaskId, String)>,
 }
 
 /// The agent command of every task, in plan order.
@@ -164,6 +171,7 @@ pub(super) fn new_run(req: RunRequest) -> Result<Launch, EngineError> {
         elapsed_before: Duration::ZERO,
         restored,
         recovery: Vec::new(),
+        follow_up: None,
     })
 }
 

@@ -6,6 +6,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use crate::agent::AgentCommand;
 use crate::git;
 use crate::plan::model::{MergeMode, Plan, PlanFormat, TaskSpec};
 use crate::plan::{self, PlanError, RepoTarget};
@@ -20,7 +21,7 @@ use crate::record::results::MergeRecord;
 use crate::record::RunPaths;
 use crate::status::MergeStep;
 
-use super::api::{MergeState, TaskStatus};
+use super::api::{MergeState, TaskId, TaskStatus};
 use super::attempt::setup;
 use super::attempt::Work;
 use super::launch::{resolve_agents, EngineError, Launch, Recovery, Restored, TaskFacts};
@@ -40,6 +41,9 @@ pub enum ResumeError {
     Live { run_id: String, pid: String },
     #[error("run '{run_id}' has finished; nothing to resume (see grove show {run_id})")]
     Finished { run_id: String },
+    /// `grove follow-up` cannot continue the task (no session, not finished, no such task…).
+    #[error("run '{run_id}': {why}")]
+    FollowUp { run_id: String, why: String },
     #[error("the plan of run '{run_id}' no longer loads: {source}")]
     Plan { run_id: String, source: PlanError },
     #[error("the plan of run '{run_id}' does not have the tasks the run had: {detail}")]
@@ -59,7 +63,13 @@ pub enum ResumeError {
 
 /// Rebuilds run `run_id` of the repository at `repo_root` from its journal: what its run loop
 /// begins from, with what the crash or stop left open.
-pub(super) fn prepare(repo_root: &Path, run_id: &str) -> Result<Launch, ResumeError> {
+/// With `follow_up` (a task's name and a prompt: `grove follow-up`) the run must have finished
+/// and the task must be able to continue its session; the loop then starts that follow-up.
+pub(super) fn prepare(
+    repo_root: &Path,
+    run_id: &str,
+    follow_up: Option<(&str, &str)>,
+) -> Result<Launch, ResumeError> {
     let paths = journaled_run(repo_root, run_id)?;
     let lock = RunLock::acquire(&paths.run_dir).map_err(|e| match e {
         LockError::Held { pid } => ResumeError::Live {
@@ -69,7 +79,7 @@ pub(super) fn prepare(repo_root: &Path, run_id: &str) -> Result<Launch, ResumeEr
         other => EngineError::from(other).into(),
     })?;
     let record = RunRecord::load(&paths.run_dir)?;
-    if record.completed() {
+    if record.completed() && follow_up.is_none() {
         return Err(ResumeError::Finished {
             run_id: run_id.into(),
         });
@@ -77,6 +87,12 @@ pub(super) fn prepare(repo_root: &Path, run_id: &str) -> Result<Launch, ResumeEr
     let started = &record.started;
     let plan = plan_of(started)?;
     let agents = resolve_agents(&plan)?;
+    let follow_up = match follow_up {
+        Some(asked) => Some(check_follow_up(
+            run_id, asked, &plan, &agents, &record, &paths,
+        )?),
+        None => None,
+    };
     let repo = RepoTarget {
         root: paths.repo_root.clone(),
         base_commit: started.base_commit.clone(),
@@ -110,7 +126,38 @@ pub(super) fn prepare(repo_root: &Path, run_id: &str) -> Result<Launch, ResumeEr
         elapsed_before: record.active,
         restored,
         recovery,
+        follow_up,
     })
+}
+
+/// The follow-up `grove follow-up` asks for (task, prompt), if the run has finished and the task
+/// can continue its session; else why not.
+fn check_follow_up(
+    run_id: &str,
+    (task, prompt): (&str, &str),
+    plan: &Plan,
+    agents: &[AgentCommand],
+    record: &RunRecord,
+    paths: &RunPaths,
+) -> Result<(TaskId, String), ResumeError> {
+    let refused = |why| ResumeError::FollowUp {
+        run_id: run_id.into(),
+        why,
+    };
+    if !record.completed() {
+        return Err(refused(format!(
+            "the run has unfinished work: `grove resume {run_id}` it first"
+        )));
+    }
+    let Some(index) = plan.tasks.iter().position(|t| t.name == task) else {
+        return Err(refused(format!("no task '{task}'")));
+    };
+    let facts = restore(paths, &plan.tasks[index], &record.tasks[index]).facts;
+    let (status, merge) = (facts.state.status, facts.merge.state);
+    let agent = &agents[index];
+    super::follow_up::follow_up(task, status, merge, agent, &facts.attempts, prompt)
+        .map_err(refused)?;
+    Ok((TaskId(index), prompt.to_string()))
 }
 
 /// What the journal says of every task (plan order), and what the crash or stop left open, in
@@ -246,6 +293,7 @@ fn restore(paths: &RunPaths, spec: &TaskSpec, task: &TaskRecord) -> Restored {
         work,
         merge,
         state,
+        follow_up: task.follow_up.clone(),
     };
     Restored { facts, screen }
 }

@@ -66,6 +66,11 @@ pub enum Transition {
     /// Back to pending (manual retry, or a skipped dependent of a retried task). The retry budget
     /// grows so that one more attempt is allowed.
     Requeue,
+    /// A follow-up of a finished task: pending again, with one more attempt in its budget.
+    FollowUp,
+    /// The attempt stopped at the agent's usage limit: pending again until the reset, the
+    /// attempt not counted against the budget.
+    Held { error: String },
     /// `grove resume`: the task was unfinished when grove stopped (crash, or cancelled by a
     /// signal or quit), so it is pending again. An attempt that grove's stop interrupted does not
     /// count against the retry budget.
@@ -78,6 +83,15 @@ pub fn retryable_by_hand(status: TaskStatus) -> bool {
     matches!(
         status,
         TaskStatus::Failed | TaskStatus::TimedOut | TaskStatus::Cancelled | TaskStatus::Skipped
+    )
+}
+
+/// THE rule for which tasks a follow-up (`f`, `grove follow-up`) may continue: one that ran and
+/// ended (succeeded, failed, timed out, cancelled); a skipped task never ran.
+pub fn can_follow_up(status: TaskStatus) -> bool {
+    matches!(
+        status,
+        TaskStatus::Succeeded | TaskStatus::Failed | TaskStatus::TimedOut | TaskStatus::Cancelled
     )
 }
 
@@ -234,6 +248,17 @@ impl TaskState {
                 self.ended_at = None;
                 self.error = None;
             }
+            (Transition::FollowUp, from) if can_follow_up(from) => {
+                self.status = Pending;
+                self.max_attempts = self.max_attempts.max(self.attempt + 1);
+                self.ended_at = None;
+                self.error = None;
+            }
+            (Transition::Held { error }, Preparing | Running) => {
+                self.status = Pending;
+                self.max_attempts = self.max_attempts.max(self.attempt) + 1;
+                self.error = Some(error.clone());
+            }
             (
                 Transition::Resume {
                     interrupted_attempt,
@@ -378,6 +403,36 @@ mod tests {
         .unwrap();
         assert_eq!(s.waiting, None);
         assert!(!s.set_waiting(None));
+    }
+
+    #[test]
+    fn a_follow_up_reopens_a_finished_task_and_a_held_attempt_costs_nothing() {
+        let mut s = TaskState::new(1);
+        s.apply(Transition::Prepare, now()).unwrap();
+        s.apply(Transition::Start, now()).unwrap();
+        let held = Transition::Held {
+            error: "usage limit".into(),
+        };
+        s.apply(held, now()).unwrap();
+        assert_eq!(
+            (s.status, s.attempt, s.max_attempts),
+            (TaskStatus::Pending, 1, 2)
+        );
+        s.apply(Transition::Prepare, now()).unwrap();
+        let ended = Transition::AttemptEnded {
+            end: AttemptEnd::Succeeded,
+            error: None,
+            retry_at: None,
+        };
+        s.apply(ended, now()).unwrap();
+        assert!(!s.attempts_left());
+        s.apply(Transition::FollowUp, now()).unwrap();
+        assert_eq!((s.status, s.max_attempts), (TaskStatus::Pending, 3));
+        assert!(s.ended_at.is_none());
+        // Only a finished task gets one; only a running attempt is held.
+        assert!(s.apply(Transition::FollowUp, now()).is_err());
+        let held = Transition::Held { error: "x".into() };
+        assert!(s.apply(held, now()).is_err());
     }
 
     #[test]

@@ -17,6 +17,7 @@ const KEYS: &[&str] = &[
     "output",
     "yes_prompts",
     "accept_key",
+    "resume",
 ];
 
 /// The agents of an `[agents]` table, and where the table writes each one's command line (its
@@ -87,6 +88,7 @@ fn read_field(def: &mut AgentDef, field: &Entry, scope: &Scope) -> Res<()> {
             }
             def.accept_key = key.to_string();
         }
+        "resume" => def.resume = resume(field, scope)?,
         _ => {}
     }
     Ok(())
@@ -101,6 +103,27 @@ fn command(entry: &Entry, scope: &Scope) -> Res<Vec<String>> {
         ));
     }
     Ok(command)
+}
+
+/// A resume template: a program, and the session as an argument of its own (`[]` turns a
+/// preset's off).
+fn resume(entry: &Entry, scope: &Scope) -> Res<Vec<String>> {
+    let resume = strings(entry, scope)?;
+    if resume.is_empty() {
+        return Ok(resume);
+    }
+    let at = entry.value.span.start;
+    if resume[0].is_empty() {
+        return Err(scope.bad(at, "'resume' must start with a program to run"));
+    }
+    if !resume.iter().any(|arg| arg.contains("{session}")) {
+        return Err(scope.bad(
+            at,
+            "'resume' must pass the session to continue: add \"{session}\" where the program \
+             takes it",
+        ));
+    }
+    Ok(resume)
 }
 
 fn strings(entry: &Entry, scope: &Scope) -> Res<Vec<String>> {

@@ -46,6 +46,7 @@ pub(crate) fn check_prompt_fits(
         result: &path,
         task,
         worktree: &path,
+        session: "",
     };
     let passed = if passes_outputs {
         PASSED_OUTPUTS_MAX
@@ -119,8 +120,13 @@ pub(crate) fn option_warnings<'a>(
         let Some(def) = agents.get(name).cloned().or_else(|| agent::preset(name)) else {
             continue;
         };
-        let template = agent::template(&def);
-        let Some(i) = agent::prompt_as_option(&template) else {
+        // The command, else the resume template of a follow-up.
+        let resume = agent::command_of(name, def.clone()).resume;
+        let Some((template, i)) = [Some(agent::template(&def)), resume]
+            .into_iter()
+            .flatten()
+            .find_map(|t| agent::prompt_as_option(&t).map(|i| (t, i)))
+        else {
             continue;
         };
         let at = written(name).map_or_else(String::new, |at| format!("{at}: "));

@@ -84,6 +84,9 @@ pub struct AgentDef {
     pub yes_prompts: Vec<String>,
     /// What `auto_yes` types to answer yes (written to the agent's terminal as is).
     pub accept_key: String,
+    /// The argv template of a follow-up: continues the session `{session}` with `{prompt}`.
+    /// Empty: the agent has no sessions to continue.
+    pub resume: Vec<String>,
 }
 
 impl AgentDef {

@@ -150,6 +150,16 @@ impl Audit {
         self.emit(|| tracing::info!(event = "task_added", task, agent));
     }
 
+    /// A finished task continues its agent's session `session` (a follow-up).
+    pub fn follow_up(&self, task: &str, session: &str) {
+        self.emit(|| tracing::info!(event = "follow_up", task, session));
+    }
+
+    /// An agent reached its usage limit: its tasks wait until `resets` (RFC 3339).
+    pub fn usage_limit(&self, task: &str, agent: &str, resets: &str) {
+        self.emit(|| tracing::info!(event = "usage_limit", task, agent, resets));
+    }
+
     /// A race's winner: `task` of raced task `group` is merged, its siblings discarded.
     pub fn pick(&self, group: &str, task: &str, how: &str) {
         self.emit(|| tracing::info!(event = "pick", group, task, how));

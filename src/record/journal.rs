@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::git::DiffStat;
 use crate::status::{MergeState, TaskStatus};
-use crate::usage::Usage;
+use crate::usage::{FollowUp, Usage, UsageLimit};
 
 /// The journal's name in a run directory.
 pub use super::paths::JOURNAL_FILE as FILE;
@@ -59,6 +59,12 @@ pub enum Entry {
     },
     RunFinished {
         interrupted: bool,
+    },
+    /// The task's next attempts continue its agent's session (a follow-up, or going on after a
+    /// usage limit), until another follow-up.
+    FollowUp {
+        task: String,
+        follow_up: FollowUp,
     },
 }
 
@@ -134,6 +140,12 @@ pub struct AttemptFact {
     pub usage: Option<Usage>,
     #[serde(default)]
     pub check: Option<CheckFact>,
+    /// A follow-up's prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_up: Option<String>,
+    /// The agent stopped at its account's usage limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_limit: Option<UsageLimit>,
 }
 
 impl AttemptFact {
@@ -159,6 +171,8 @@ impl AttemptFact {
             unsaved: None,
             usage: None,
             check: None,
+            follow_up: None,
+            usage_limit: None,
         }
     }
 
@@ -331,6 +345,8 @@ pub struct TaskRecord {
     /// The latest state; None when the task never changed state.
     pub state: Option<StateFact>,
     pub attempts: Vec<AttemptFact>,
+    /// The session its next attempts continue.
+    pub follow_up: Option<FollowUp>,
     /// The agent process started for each attempt number.
     pub spawns: BTreeMap<u32, Spawn>,
     pub merge: Option<MergeFact>,
@@ -464,6 +480,11 @@ impl RunRecord {
                     });
                 }
                 Entry::RunFinished { interrupted } => record.finished = Some(interrupted),
+                Entry::FollowUp { task, follow_up } => {
+                    if let Some(task) = record.task_mut(&task) {
+                        task.follow_up = Some(follow_up);
+                    }
+                }
             }
             record.last_at = at;
         }

@@ -108,6 +108,9 @@ pub struct AttemptRecord {
     /// The task's check, when it ran in this attempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check: Option<CheckRecord>,
+    /// A follow-up's prompt: the attempt continued the agent's session with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_up: Option<String>,
 }
 
 /// `check: {command, exit_code, duration_s}` of an attempt; `exit_code` is null when the check

@@ -153,6 +153,11 @@ pub enum FormOutcome {
     Editing,
     Cancel,
     Submit(NewTask),
+    /// The follow-up form (`f`) was sent: continue `task`'s session with `prompt`.
+    FollowUp {
+        task: String,
+        prompt: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -170,6 +175,8 @@ pub struct TaskForm {
     /// Set when the form edits a copy (`N`): the task copied and the keys it takes over as they
     /// are.
     pub copy_of: Option<CopyOf>,
+    /// Set when the form asks for a follow-up (`f`) of this task: only the prompt is asked.
+    pub follow_up_of: Option<String>,
 }
 
 /// The task a copy is made of.
@@ -194,6 +201,20 @@ impl TaskForm {
             focus: Field::Name,
             error: None,
             copy_of: None,
+            follow_up_of: None,
+        }
+    }
+
+    /// The follow-up form of task `task` (run by `agent`): a prompt alone.
+    pub fn follow_up(task: &str, agent: &str) -> TaskForm {
+        let agents = vec![AgentChoice {
+            name: agent.to_string(),
+            found: true,
+        }];
+        TaskForm {
+            focus: Field::Prompt,
+            follow_up_of: Some(task.to_string()),
+            ..TaskForm::new(task, agents)
         }
     }
 
@@ -236,6 +257,9 @@ impl TaskForm {
     }
 
     fn move_focus(&mut self, by: isize) {
+        if self.follow_up_of.is_some() {
+            return;
+        }
         let at = FIELDS.iter().position(|f| *f == self.focus).unwrap_or(0);
         let n = FIELDS.len() as isize;
         self.focus = FIELDS[(at as isize + by).rem_euclid(n) as usize];
@@ -250,9 +274,18 @@ impl TaskForm {
             // A new line in the prompt: Ctrl-J (what a terminal sends for it) or Alt-Enter.
             Some(Act::NewLine) if prompt => self.prompt.insert('\n'),
             Some(Act::Submit) if alt && prompt => self.prompt.insert('\n'),
-            Some(Act::Submit) => match self.submit(taken) {
-                Ok(task) => return FormOutcome::Submit(task),
-                Err(error) => self.error = Some(error),
+            Some(Act::Submit) => match (&self.follow_up_of, self.prompt.text()) {
+                (Some(_), prompt) if prompt.trim().is_empty() => {
+                    self.error = Some("the follow-up needs a prompt".into())
+                }
+                (Some(task), prompt) => {
+                    let task = task.clone();
+                    return FormOutcome::FollowUp { task, prompt };
+                }
+                (None, _) => match self.submit(taken) {
+                    Ok(task) => return FormOutcome::Submit(task),
+                    Err(error) => self.error = Some(error),
+                },
             },
             Some(Act::NextField) => self.move_focus(1),
             Some(Act::PrevField) => self.move_focus(-1),
@@ -490,6 +523,27 @@ mod tests {
         form.key(key(KeyCode::Down), &|_| false);
         form.key(key(KeyCode::Right), &|_| false);
         assert_eq!(form.agents[form.agent].name, "claude");
+    }
+
+    #[test]
+    fn the_follow_up_form_asks_only_for_a_prompt() {
+        let mut form = TaskForm::follow_up("fix", "claude");
+        assert_eq!(form.focus, Field::Prompt);
+        assert_eq!(
+            form.key(key(KeyCode::Enter), &|_| true),
+            FormOutcome::Editing
+        );
+        assert_eq!(form.error.as_deref(), Some("the follow-up needs a prompt"));
+        // Tab stays on the prompt; the task's name is taken, and no matter.
+        form.key(key(KeyCode::Tab), &|_| true);
+        typed(&mut form, "now the docs");
+        assert_eq!(
+            form.key(key(KeyCode::Enter), &|_| true),
+            FormOutcome::FollowUp {
+                task: "fix".into(),
+                prompt: "now the docs".into()
+            }
+        );
     }
 
     #[test]

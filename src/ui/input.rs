@@ -157,6 +157,7 @@ impl App {
             Act::Compare => self.open_compare(),
             Act::New => self.open_form(),
             Act::CopyTask => self.copy_task(),
+            Act::FollowUp => self.open_follow_up(),
             Act::ToggleList => self.list = self.list.next(),
             Act::Find => self.start_search(),
             Act::Help => self.mode = Mode::Help { scroll: 0 },
@@ -290,8 +291,17 @@ impl App {
             return Vec::new();
         };
         let (name, id, status) = (task.view.name.clone(), task.view.id, task.view.status);
+        // A follow-up runs again where it ran: in the task's worktree, continuing its session.
+        let follow_up = task
+            .view
+            .attempts
+            .last()
+            .is_some_and(|a| a.follow_up.is_some());
         if task.view.can_retry() {
-            self.note(format!("retrying {name} in a fresh worktree"));
+            match follow_up {
+                true => self.note(format!("retrying {name}'s follow-up in its worktree")),
+                false => self.note(format!("retrying {name} in a fresh worktree")),
+            }
             vec![Action::Send(Command::Retry { task: id })]
         } else {
             self.note(format!("{name} is {}; nothing to retry", status.word()));
@@ -450,6 +460,11 @@ impl App {
                 self.mode = self.after_form();
                 Vec::new()
             }
+            FormOutcome::FollowUp { task, prompt } => {
+                self.mode = self.after_form();
+                self.note(format!("following up on {task}"));
+                self.send_to(&task, |task| Command::FollowUp { task, prompt })
+            }
             FormOutcome::Submit(task) => {
                 let copy_of = form.copy_of.take();
                 self.mode = self.after_form();
@@ -489,6 +504,24 @@ impl App {
         let name = copy_name(&task.view.name, &|n| self.name_taken(n));
         let form = TaskForm::copy(&task.view, &name, self.agents.clone());
         self.mode = Mode::Form(Box::new(form));
+    }
+
+    /// `f`: the follow-up form of the selected task, or (status line) why it cannot have one.
+    fn open_follow_up(&mut self) {
+        let Some(task) = self.selected_task() else {
+            self.note("no task to follow up on");
+            return;
+        };
+        match &task.view.follow_up {
+            Some(why) => {
+                let why = why.clone();
+                self.note(why);
+            }
+            None => {
+                let form = TaskForm::follow_up(&task.view.name, &task.view.agent);
+                self.mode = Mode::Form(Box::new(form));
+            }
+        }
     }
 
     /// `v` on a race sibling: its race side by side.

@@ -59,6 +59,7 @@ pub enum Act {
     Merge,
     New,
     CopyTask,
+    FollowUp,
     Compare,
     Diff,
     Details,
@@ -269,6 +270,15 @@ pub const BINDINGS: &[Binding] = &[
         "N",
         "copy the selected task: the form filled in with it as fix-2; the copy keeps every other \
          key of the task (check, env, setup…)",
+    )
+    .task(),
+    bind(
+        Main,
+        FollowUp,
+        &[k('f')],
+        "f",
+        "follow-up of a finished task: a prompt that continues its agent's session (claude, \
+         codex) in its worktree on its branch; a new attempt, its commit on top",
     )
     .task(),
     bind(

@@ -53,6 +53,7 @@ mod dashboard_new_user;
 mod demo_agent;
 mod disk_full;
 mod engine_core;
+mod follow_up;
 mod git_ops;
 mod grove_folders;
 mod history;

@@ -25,16 +25,19 @@ pub(super) fn agent_command(
     let envelope_s = envelope.display().to_string();
     let result_s = result.display().to_string();
     let worktree_s = worktree.display().to_string();
-    let argv = agent::render_argv(
-        &job.agent.argv,
-        &TemplateVars {
-            prompt: &job.prompt,
-            envelope: &envelope_s,
-            result: &result_s,
-            task: &job.spec.name,
-            worktree: &worktree_s,
-        },
-    );
+    let vars = TemplateVars {
+        prompt: &job.prompt,
+        envelope: &envelope_s,
+        result: &result_s,
+        task: &job.spec.name,
+        worktree: &worktree_s,
+        session: "",
+    };
+    // A follow-up continues the recorded session through the agent's resume template.
+    let argv = match (&job.follow_up, &job.agent.resume) {
+        (Some(f), Some(resume)) => agent::resume_argv(resume, &f.session, &vars),
+        _ => agent::render_argv(&job.agent.argv, &vars),
+    };
     let argv = match job.spec.sandbox.mode {
         SandboxMode::Worktree => agent::in_grove_sandbox(argv),
         SandboxMode::Off | SandboxMode::Unavailable => argv,

@@ -11,6 +11,7 @@ use crate::record::RunPaths;
 use crate::term::pane::Pane;
 
 use super::super::api::Event;
+use super::super::follow_up::FollowUp;
 
 /// Everything an attempt needs, owned, so it can run on its own task.
 pub struct AttemptJob {
@@ -32,4 +33,6 @@ pub struct AttemptJob {
     pub events: mpsc::UnboundedSender<Event>,
     /// The task's reserved TCP ports (`GROVE_PORT_0`…).
     pub ports: Vec<u16>,
+    /// Continue the agent's session (`prompt` is then the follow-up's).
+    pub follow_up: Option<FollowUp>,
 }

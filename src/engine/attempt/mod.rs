@@ -32,6 +32,7 @@ use crate::record::{self, RunPaths};
 use crate::sandbox::Confinement;
 
 use super::blocking::blocking;
+use super::follow_up;
 use super::keep::{keep_unsaved, save_worktree};
 use super::output::Tail;
 use super::state::AttemptEnd;
@@ -76,6 +77,7 @@ async fn attempt(
     let clock = Instant::now();
     let log = job.paths.attempt_log(&job.spec.name, job.attempt);
     let mut report = AttemptFact::new(&job.spec.name, job.attempt, SystemTime::now(), log);
+    report.follow_up = job.follow_up.as_ref().map(|f| f.prompt.clone());
     // What setup put in the worktree, kept out of what is committed or saved.
     let mut excludes = Vec::new();
     let stages = Stages {
@@ -151,8 +153,12 @@ impl Stages<'_> {
         let (task, paths) = (job.spec.name.as_str(), &job.paths);
         let worktree = paths.worktree(task);
 
-        // 1. The worktree, from the base commit with the dependencies' work merged in.
-        self.worktree(&worktree).await?;
+        // 1. The worktree, from the base commit with the dependencies' work merged in; a
+        //    follow-up's is the task's own (kept, or made again from its branch's tip).
+        match job.follow_up {
+            Some(_) => self.follow_up_worktree(&worktree).await?,
+            None => self.worktree(&worktree).await?,
+        }
 
         // 2. The sandbox, then the envelope.
         let confined = env::confine(job, &worktree).await.map_err(Failure::early)?;
@@ -172,8 +178,13 @@ impl Stages<'_> {
         }
         let log = open_log(&report.log)?;
         if job.attempt > 1 {
+            let what = if job.follow_up.is_some() {
+                "follow-up, "
+            } else {
+                ""
+            };
             let banner = format!(
-                "\r\n\x1b[2m── attempt {}/{} ──\x1b[0m\r\n",
+                "\r\n\x1b[2m── {what}attempt {}/{} ──\x1b[0m\r\n",
                 job.attempt, job.max_attempts
             );
             job.pane.feed(banner.as_bytes(), &mut std::io::sink());
@@ -186,6 +197,11 @@ impl Stages<'_> {
         let agent = self.agent(&mut term, &argv, &report.log).await?;
         report.exit_code = agent.exit.as_ref().map(|e| e.code);
         report.usage = agent.facts.as_ref().and_then(stream::StreamFacts::usage);
+        let limit = agent
+            .facts
+            .as_ref()
+            .and_then(stream::StreamFacts::usage_limit);
+        report.usage_limit = limit.cloned();
 
         // 5. Outcome.
         let exit = agent.exit.as_ref();
@@ -237,6 +253,19 @@ impl Stages<'_> {
                     .worktree(task, job.attempt, worktree, &branch, &start);
                 Ok(())
             }
+            Ok(Err(e)) => Err(Failure::early(e.to_string())),
+            Err(e) => Err(Failure::early(e)),
+        }
+    }
+
+    /// A follow-up's worktree: the task's own, kept as the last attempt left it, or made again
+    /// from its branch's tip when it was removed.
+    async fn follow_up_worktree(&self, worktree: &Path) -> Result<(), Failure> {
+        let paths = &self.job.paths;
+        let (repo, wt) = (paths.repo_root.clone(), worktree.to_path_buf());
+        let branch = paths.branch(&self.job.spec.name);
+        match blocking(move || follow_up::worktree(&repo, &wt, &branch)).await {
+            Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(Failure::early(e.to_string())),
             Err(e) => Err(Failure::early(e)),
         }

@@ -59,6 +59,7 @@ impl AttemptFact {
                 exit_code: c.exit_code,
                 duration_s: c.duration_s,
             }),
+            follow_up: self.follow_up.clone(),
         }
     }
 
@@ -78,6 +79,7 @@ impl AttemptFact {
                 passed: c.passed,
                 duration: Duration::try_from_secs_f64(c.duration_s).unwrap_or_default(),
             }),
+            follow_up: self.follow_up.clone(),
         }
     }
 }

@@ -8,6 +8,7 @@ use tokio::sync::Notify;
 
 use crate::agent::codex_json::CodexJson;
 use crate::agent::stream_json::{JsonAdapter, Rendered, StreamEvent, StreamJson, StreamResult};
+use crate::agent::usage_limit::UsageLimit;
 use crate::plan::model::AgentOutput;
 use crate::usage::Usage;
 
@@ -79,6 +80,7 @@ pub(super) struct StreamFacts {
     session_id: Option<String>,
     results: Vec<StreamResult>,
     after_result: bool,
+    usage_limit: Option<UsageLimit>,
 }
 
 impl StreamFacts {
@@ -93,6 +95,7 @@ impl StreamFacts {
                     self.results.push(*result);
                     self.after_result = true;
                 }
+                StreamEvent::UsageLimit(limit) => self.usage_limit = Some(limit),
             }
         }
     }
@@ -118,6 +121,11 @@ impl StreamFacts {
     /// Why the agent failed: the first error result.
     pub fn error(&self) -> Option<String> {
         self.results.iter().find_map(StreamResult::error)
+    }
+
+    /// The agent stopped at its account's usage limit (its last error result said so).
+    pub fn usage_limit(&self) -> Option<&UsageLimit> {
+        self.usage_limit.as_ref()
     }
 
     /// The task's output: the last result's text.

@@ -17,8 +17,13 @@ use super::event::Effect;
 impl Run {
     pub(super) fn attempt_done(&mut self, index: usize, report: AttemptFact) {
         self.journal_attempt(&report);
+        self.tasks[index].attempt = None;
+        if self.hold_at_limit(index, &report) {
+            let facts = &mut self.tasks[index].facts;
+            report.reduce(&mut facts.attempts, &mut facts.work);
+            return;
+        }
         let task = &mut self.tasks[index];
-        task.attempt = None;
         let end = report.end();
         let error = report.error.clone();
         let retry = task.facts.state.retries_after(end, report.retryable) && !self.shutting_down;

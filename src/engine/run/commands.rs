@@ -106,6 +106,10 @@ impl Run {
                 }
             }
             Command::AddTask { task } => self.add_task(task, config),
+            Command::FollowUp { task, prompt } => match self.task_index(task) {
+                Some(i) => self.follow_up(i, prompt),
+                None => self.reject(task.to_string(), format!("no task {task}")),
+            },
             Command::CopyTask { task, mut copy } => match self.task_index(task) {
                 Some(i) => {
                     copy.keys = crate::plan::copy::task_keys(&self.plan, &self.tasks[i].spec);

@@ -17,6 +17,7 @@ use crate::record::{RunPaths, WriteHealth};
 use super::super::api::*;
 use super::super::attempt::{Progress, Request};
 use super::super::launch::{Launch, Recovery};
+use super::super::limits::Limits;
 use super::super::ports::Ports;
 use super::super::state::Transition;
 use super::event::{Effect, Flow, RunEvent};
@@ -80,6 +81,10 @@ pub(super) struct Run {
     pub(super) recovery: Vec<Recovery>,
     /// A `MemoryCheck` is on its way.
     pub(super) memory_check_armed: bool,
+    /// The agents at their usage limit.
+    pub(super) limits: Limits,
+    /// `grove follow-up`: the follow-up (task, prompt) the reopened run starts with.
+    pub(super) follow_up_request: Option<(TaskId, String)>,
     /// What the decisions of the current event asked for, handed to the loop by `handle_event`.
     pub(super) effects: Vec<Effect>,
 }
@@ -151,6 +156,8 @@ pub(super) fn assemble(l: Launch) -> (Run, FrontEnd, Inputs) {
         answering: None,
         recovery: l.recovery,
         memory_check_armed: false,
+        limits: Limits::default(),
+        follow_up_request: l.follow_up,
         effects: Vec::new(),
     };
     for i in 0..run.tasks.len() {
@@ -182,6 +189,10 @@ pub(crate) fn begin(l: Launch) -> (FrontEnd, tokio::task::JoinHandle<()>) {
 impl Run {
     pub(super) async fn main(mut self, mut inputs: Inputs) {
         self.recover().await;
+        if let Some((task, prompt)) = self.follow_up_request.take() {
+            let effects = self.handle_event(RunEvent::command(Command::FollowUp { task, prompt }));
+            self.carry_out(effects);
+        }
         let mut front_end_open = true;
         loop {
             let (effects, flow) = self.settle(front_end_open);
@@ -347,6 +358,7 @@ impl Run {
             }
             // `schedule`, which runs next, looks again.
             RunEvent::MemoryCheck => self.memory_check_armed = false,
+            RunEvent::LimitReset => self.limit_reset(),
         }
         std::mem::take(&mut self.effects)
     }

@@ -36,6 +36,7 @@ impl Run {
                     delay,
                 } => self.after(delay, RunEvent::RetryDue { index, generation }),
                 Effect::MemoryCheck => self.after(admission::RECHECK, RunEvent::MemoryCheck),
+                Effect::LimitTimer { delay } => self.after(delay, RunEvent::LimitReset),
                 Effect::Merge { index } => self.merge(index),
                 Effect::RemoveWorktree { index } => self.remove_worktree_now(index),
             }

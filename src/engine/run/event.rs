@@ -33,6 +33,8 @@ pub(super) enum RunEvent {
     Paused(bool),
     /// Look at the machine's memory again for tasks held by `min_free_memory`.
     MemoryCheck,
+    /// An agent's usage limit may have reset.
+    LimitReset,
 }
 
 impl RunEvent {
@@ -73,6 +75,8 @@ pub(super) enum Effect {
     },
     /// Send `MemoryCheck` after `admission::RECHECK`.
     MemoryCheck,
+    /// Send `LimitReset` after `delay` (when an agent's usage limit resets).
+    LimitTimer { delay: Duration },
     /// Merge task `index`'s branch into the base (a blocking thread), then `MergeDone`.
     Merge { index: usize },
     /// Remove task `index`'s worktree (a blocking thread), then `WorktreeRemoved`.

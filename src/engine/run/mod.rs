@@ -10,6 +10,7 @@ mod commands;
 mod dispatcher;
 mod effects;
 mod event;
+mod follow;
 mod journal;
 mod merge;
 mod recover;

@@ -47,7 +47,7 @@ impl Run {
                     argv,
                     requeue,
                 } => {
-                    let report = resume::interrupted_attempt(
+                    let mut report = resume::interrupted_attempt(
                         &self.paths,
                         &self.tasks[index].spec,
                         attempt,
@@ -56,6 +56,9 @@ impl Run {
                         &self.audit,
                     )
                     .await;
+                    // A task's attempts since its follow-up are that follow-up.
+                    let follow_up = self.tasks[index].facts.follow_up.as_ref();
+                    report.follow_up = follow_up.map(|f| f.prompt.clone());
                     self.journal_attempt(&report);
                     let (end, error) = (report.end(), report.error.clone());
                     // Work that could not be saved ends the task where it is.

@@ -61,8 +61,11 @@ impl Run {
                 .get_or_insert_with(|| admission::hold(min_free_memory))
                 .clone()
         };
-        if self.tasks.iter().any(|t| t.held.is_some()) && low_memory().is_none() {
-            for i in 0..self.tasks.len() {
+        let by_memory: Vec<usize> = (0..self.tasks.len())
+            .filter(|&i| self.held_by_memory(i))
+            .collect();
+        if !by_memory.is_empty() && low_memory().is_none() {
+            for i in by_memory {
                 self.hold(i, &None);
             }
         }
@@ -73,6 +76,9 @@ impl Run {
                 let task = &self.tasks[i];
                 let due = task.retry_due && task.facts.state.status == TaskStatus::Retrying;
                 if due && self.active() < self.plan.max_parallel {
+                    if self.limit_holds(i) {
+                        continue;
+                    }
                     if let held @ Some(_) = low_memory() {
                         self.hold(i, &held);
                         continue;
@@ -83,8 +89,7 @@ impl Run {
             }
         }
         loop {
-            let statuses: Vec<TaskStatus> =
-                self.tasks.iter().map(|t| t.facts.state.status).collect();
+            let statuses = self.scheduled_statuses();
             let decision = schedule::decide(
                 &self.plan.strategy,
                 &self.plan.tasks,
@@ -199,7 +204,10 @@ impl Run {
             max_attempts: task.facts.state.max_attempts,
             spec: task.spec.clone(),
             agent: task.agent.clone(),
-            prompt: output::prompt_with_outputs(&task.spec.prompt, &previous),
+            prompt: match &task.facts.follow_up {
+                Some(f) => f.prompt.clone(),
+                None => output::prompt_with_outputs(&task.spec.prompt, &previous),
+            },
             context,
             paths: self.paths.clone(),
             base_commit: self.repo.base_commit.clone(),
@@ -209,6 +217,7 @@ impl Run {
             pane_size: task.pane_size,
             events: self.events.clone(),
             ports: task.ports.clone(),
+            follow_up: task.facts.follow_up.clone(),
         };
         let (handle, requests) = attempt::channel();
         // Started while the run is paused: it waits with the others.

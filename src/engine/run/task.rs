@@ -12,6 +12,7 @@ use crate::record::journal::AttemptFact;
 
 use super::super::api::{TaskId, TaskView, Usage};
 use super::super::attempt::AttemptHandle;
+use super::super::follow_up;
 use super::super::launch::TaskFacts;
 
 pub(super) struct Task {
@@ -89,6 +90,14 @@ impl Task {
             sandbox: t.spec.sandbox.label(),
             max_memory: t.spec.max_memory,
             held: t.held.clone(),
+            follow_up: follow_up::refusal(
+                &t.spec.name,
+                t.facts.state.status,
+                t.facts.merge.state,
+                &t.agent,
+                &t.facts.attempts,
+            )
+            .err(),
             timeout: t.spec.timeout,
             kill_grace: t.spec.kill_grace,
             copied_keys: t.copied_keys.clone(),

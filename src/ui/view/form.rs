@@ -19,9 +19,10 @@ pub(super) fn draw(form: &TaskForm, area: Rect, frame: &mut Frame) {
     let lines = lines(form, usize::from(width.saturating_sub(2)));
     let height = lines.len() as u16 + 2;
     let area = popup(area, width, height);
-    let title = match &form.copy_of {
-        Some(copy) => format!(" copy of {} ", copy.task),
-        None => " new task ".to_string(),
+    let title = match (&form.copy_of, &form.follow_up_of) {
+        (_, Some(task)) => format!(" follow-up of {task} "),
+        (Some(copy), None) => format!(" copy of {} ", copy.task),
+        (None, None) => " new task ".to_string(),
     };
     let block = Block::bordered()
         .title(Line::styled(
@@ -37,6 +38,17 @@ pub(super) fn draw(form: &TaskForm, area: Rect, frame: &mut Frame) {
 fn lines(form: &TaskForm, width: usize) -> Vec<Line<'static>> {
     let dim = Style::new().fg(Color::Gray);
     let mut lines = Vec::new();
+    if let Some(task) = &form.follow_up_of {
+        let agent = form.agents.first().map_or("", |a| a.name.as_str());
+        lines.push(Line::styled(
+            format!(" {agent} continues {task}'s session in its worktree; its commit goes on top"),
+            dim,
+        ));
+        lines.extend(prompt_lines(form));
+        lines.push(error_line(form));
+        lines.push(Line::styled(" Enter start · Esc cancel", dim));
+        return lines;
+    }
     lines.push(field_line(form, Field::Name, "name", &form.name, None));
 
     // The agents, as many to a line as fit.
@@ -64,24 +76,7 @@ fn lines(form: &TaskForm, width: usize) -> Vec<Line<'static>> {
         agents.push(Span::raw(" "));
     }
     lines.push(Line::from(agents));
-
-    lines.push(Line::from(vec![
-        label(form, Field::Prompt, "prompt"),
-        Span::styled("Ctrl-J or Alt-Enter: new line", dim),
-    ]));
-    let focused = form.focus == Field::Prompt;
-    let text = form.prompt.text();
-    let prompt_lines: Vec<&str> = text.split('\n').collect();
-    let (cursor_line, cursor_col) = form.prompt.cursor_line_col();
-    let first = cursor_line.saturating_sub(PROMPT_ROWS - 1);
-    for row in first..first + PROMPT_ROWS {
-        let mut spans = vec![Span::raw(" ".repeat(LABEL + 1))];
-        if let Some(line) = prompt_lines.get(row) {
-            let cursor = (focused && row == cursor_line).then_some(cursor_col);
-            spans.extend(with_cursor(line, cursor));
-        }
-        lines.push(Line::from(spans));
-    }
+    lines.extend(prompt_lines(form));
 
     let optional = "empty: the plan's default";
     lines.push(field_line(
@@ -108,15 +103,45 @@ fn lines(form: &TaskForm, width: usize) -> Vec<Line<'static>> {
             Span::styled(format!("{kept} (as in {})", copy.task), dim),
         ]));
     }
-    lines.push(match &form.error {
-        Some(error) => Line::styled(format!(" {error}"), Style::new().fg(Color::Red)),
-        None => Line::default(),
-    });
+    lines.push(error_line(form));
     lines.push(Line::styled(
         " Enter start · Esc cancel · Tab / Shift-Tab field · ←/→ agent",
         dim,
     ));
     lines
+}
+
+/// The prompt's label and its `PROMPT_ROWS` lines around the cursor.
+fn prompt_lines(form: &TaskForm) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::from(vec![
+        label(form, Field::Prompt, "prompt"),
+        Span::styled(
+            "Ctrl-J or Alt-Enter: new line",
+            Style::new().fg(Color::Gray),
+        ),
+    ])];
+    let focused = form.focus == Field::Prompt;
+    let text = form.prompt.text();
+    let prompt_lines: Vec<&str> = text.split('\n').collect();
+    let (cursor_line, cursor_col) = form.prompt.cursor_line_col();
+    let first = cursor_line.saturating_sub(PROMPT_ROWS - 1);
+    for row in first..first + PROMPT_ROWS {
+        let mut spans = vec![Span::raw(" ".repeat(LABEL + 1))];
+        if let Some(line) = prompt_lines.get(row) {
+            let cursor = (focused && row == cursor_line).then_some(cursor_col);
+            spans.extend(with_cursor(line, cursor));
+        }
+        lines.push(Line::from(spans));
+    }
+    lines
+}
+
+/// Why the last Enter did not start anything (an empty line when it did not fail).
+fn error_line(form: &TaskForm) -> Line<'static> {
+    match &form.error {
+        Some(error) => Line::styled(format!(" {error}"), Style::new().fg(Color::Red)),
+        None => Line::default(),
+    }
 }
 
 /// A label for a line that is no field.

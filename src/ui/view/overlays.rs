@@ -326,6 +326,10 @@ pub(super) fn details_lines(
             Span::raw(format!(" exit {exit:<4} {took:<8} started {started}")),
         ]));
         lines.push(Line::raw(format!("       log {}", a.log.display())));
+        if let Some(prompt) = &a.follow_up {
+            let first = prompt.lines().next().unwrap_or_default();
+            lines.push(Line::raw(format!("       follow-up: {first}")));
+        }
         if let Some(error) = &a.error {
             lines.push(Line::styled(format!("       {error}"), Color::Red));
         }

@@ -48,6 +48,7 @@ pub fn view(index: usize, name: &str, agent: &str, status: TaskStatus) -> TaskVi
         sandbox: "worktree".into(),
         max_memory: None,
         held: None,
+        follow_up: None,
         pending: None,
         timeout: Duration::from_secs(1800),
         kill_grace: Duration::from_secs(5),

@@ -235,6 +235,7 @@ fn attempt(n: u32, status: TaskStatus, exit_code: Option<i32>) -> AttemptView {
         error: (status != TaskStatus::Succeeded)
             .then(|| format!("agent exited with code {}", exit_code.unwrap_or(-1))),
         check: None,
+        follow_up: None,
     }
 }
 

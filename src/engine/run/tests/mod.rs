@@ -561,4 +561,5 @@ fn a_pick_discards_the_siblings_whose_merge_can_still_be_discarded() {
     assert!(super::merge::pick_race(tasks, 5).is_empty(), "no race");
 }
 
+mod follow;
 mod recovery;
