@@ -15,6 +15,9 @@ pub fn run(plan: &Path, repo: Option<&Path>) -> anyhow::Result<i32> {
     if let Some(refusal) = crate::agent::headless_refusal(&loaded) {
         return Err(UsageError(refusal).into());
     }
+    if let Some(warning) = crate::sandbox::unavailable_warning(&loaded) {
+        eprintln!("{warning}");
+    }
     let cwd = std::env::current_dir()?;
     let request = Request::Start {
         plan: cwd.join(plan),

@@ -157,3 +157,24 @@ fn read(file: &SourceFile, prompt_files: PromptFiles<'_>) -> Result<UserConfig, 
         file: Some(file.clone()),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_idle_is_a_duration_and_a_bad_one_is_located() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "server_idle = \"5m\"\n").unwrap();
+        let config = UserConfig::load_from(&path).unwrap();
+        assert_eq!(
+            config.server_idle(),
+            Some(std::time::Duration::from_secs(300))
+        );
+        assert_eq!(UserConfig::empty().server_idle(), None);
+        std::fs::write(&path, "\nserver_idle = \"soon\"\n").unwrap();
+        let err = UserConfig::load_from(&path).unwrap_err().to_string();
+        assert!(err.contains(&format!("{}:2:15", path.display())), "{err}");
+    }
+}
