@@ -4,6 +4,7 @@
 //! end up with the same server: the second server finds the first's socket live and leaves.
 
 use std::fs::OpenOptions;
+use std::io::ErrorKind;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::frame;
+use super::frame::{self, FrameError};
 use super::handshake::{self, HandshakeError, Hello, Role};
 use super::listener;
 use super::messages::{Request, Response};
@@ -62,6 +63,11 @@ pub fn connect(repo_root: &Path) -> anyhow::Result<Option<Connection>> {
         Ok(_) => Ok(Some(Connection { stream })),
         // A server exiting as it was reached: as if it were gone already.
         Err(HandshakeError::Closed) => Ok(None),
+        Err(HandshakeError::Frame(FrameError::Io(e)))
+            if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) =>
+        {
+            Ok(None)
+        }
         Err(e) => Err(e.into()),
     }
 }
