@@ -163,12 +163,12 @@ fn wait_returns_a_failed_runs_code_live_and_from_its_records_after_the_server_le
 }
 
 #[test]
-fn stop_cancels_a_running_run_and_wait_returns_its_code() {
+fn stop_cancels_a_running_run_wait_returns_its_code_and_resume_detach_continues_it() {
     let repo = Repo::new();
     let home = repo.home.path();
-    let (pid_file, never) = (home.join("a.pid"), home.join("never"));
+    let (pid_file, go) = (home.join("a.pid"), home.join("go"));
     let plan = Plan::new()
-        .shell_task("a", &waiting_task(&pid_file, &never, "true"))
+        .shell_task("a", &waiting_task(&pid_file, &go, "echo done > a.txt"))
         .timeout("300s")
         .to_toml();
     let run_id = detach(&repo, &plan);
@@ -187,6 +187,18 @@ fn stop_cancels_a_running_run_and_wait_returns_its_code() {
     // A run not live in the server cannot be stopped: bad input.
     let out = grove(&repo, &["stop", &run_id]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+
+    // The stopped run continues in the server.
+    std::fs::remove_file(&pid_file).unwrap();
+    let out = grove(&repo, &["resume", &run_id, "--detach"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains(&format!("grove wait {run_id}")));
+    let resumed = wait_for_pid(&pid_file);
+    assert_ne!(resumed, agent);
+    std::fs::write(&go, "").unwrap();
+    let out = grove(&repo, &["wait", &run_id]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(task(&repo.results(&run_id), "a")["status"], "succeeded");
 }
 
 #[test]
