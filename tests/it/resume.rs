@@ -291,9 +291,13 @@ fn a_merge_into_the_checked_out_base_killed_half_way_is_finished_on_resume() {
         "{}; echo '# changed by one' > README.md",
         logging_prompt(&log, "one.txt")
     );
+    // `hold` keeps the run from finishing (and its records from being final) however fast the
+    // merge is, so the kill always lands on a live run; it ends on resume.
+    let go = repo.home.path().join("go");
     let plan = Plan::new()
         .default("merge", "auto")
         .shell_task("one", &prompt)
+        .shell_task("hold", &sh_wait_for_file(&go))
         .to_toml();
     let (run_id, _grove) = kill_run_when(&repo, &plan, "the merge to be requested", |id| {
         journal(&repo, id)
@@ -303,6 +307,7 @@ fn a_merge_into_the_checked_out_base_killed_half_way_is_finished_on_resume() {
     // Wherever the kill landed, leave the checkout as a merge killed while writing its files
     // would: README.md already merged, one.txt perhaps not yet, main not moved (unless it was).
     repo.write("README.md", "# changed by one\n");
+    std::fs::write(&go, "").unwrap();
 
     let results = resume(&repo, &run_id);
     let one = task(&results, "one");
