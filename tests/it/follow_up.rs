@@ -15,22 +15,6 @@ use serde_json::json;
 /// The prompt a session held at a usage limit goes on with (engine/follow_up.rs).
 const AFTER_LIMIT: &str = "Your usage limit has reset: go on with the task where you stopped.";
 
-/// Runs `plan` headless with the real CLIs against `api`; its output and run id.
-fn run(repo: &Repo, api: &StandIn, plan: &str) -> (std::process::Output, String) {
-    let bin = bin().unwrap();
-    let file = repo.write_plan(plan);
-    let out = grove(
-        repo,
-        bin,
-        api,
-        &["run", file.to_str().unwrap(), "--headless"],
-    )
-    .output()
-    .unwrap();
-    let id = run_id(&out);
-    (out, id)
-}
-
 /// `grove follow-up RUN TASK PROMPT --headless` with the real CLIs against `api`.
 fn follow_up(
     repo: &Repo,
@@ -68,7 +52,7 @@ fn a_claude_follow_up_continues_its_session_and_commits_on_top() {
         {"tool": "Bash", "input": {"command": "echo two > two.txt", "description": "write"}},
         {"text": "I wrote two.txt too."}
     ]));
-    let (out, run_id) = run(
+    let (out, run_id) = run_headless(
         &repo,
         &api,
         r#"
@@ -147,7 +131,7 @@ fn a_follow_up_interrupted_by_a_crash_resumes_as_that_follow_up() {
         {"hang": true},
         {"text": "Answered after the crash."}
     ]));
-    let (out, run_id) = run(
+    let (out, run_id) = run_headless(
         &repo,
         &api,
         r#"
@@ -210,9 +194,9 @@ prompt = "say something"
 
 #[test]
 fn a_codex_follow_up_resumes_its_thread() {
-    let Some(bin) = bin() else {
+    if bin().is_none() {
         return;
-    };
+    }
     let repo = Repo::new();
     let api = StandIn::start(json!([
         {"tool": "exec_command", "input": {"cmd": "echo one > one.txt"}},
@@ -220,7 +204,9 @@ fn a_codex_follow_up_resumes_its_thread() {
         {"text": "Nothing else to do."}
     ]));
     prepare_codex_home(&repo, &api);
-    let plan = repo.write_plan(
+    let (out, run_id) = run_headless(
+        &repo,
+        &api,
         r#"
 name = "p"
 [defaults]
@@ -231,16 +217,7 @@ name = "hello"
 prompt = "write one to one.txt"
 "#,
     );
-    let out = grove(
-        &repo,
-        bin,
-        &api,
-        &["run", plan.to_str().unwrap(), "--headless"],
-    )
-    .output()
-    .unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    let run_id = run_id(&out);
     let out = follow_up(&repo, &api, &run_id, "hello", "anything else?");
     assert!(out.status.success(), "{}", text(&out));
     let results = repo.results(&run_id);

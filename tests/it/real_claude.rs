@@ -7,19 +7,10 @@ use crate::support::real_cli::*;
 use crate::support::*;
 use serde_json::json;
 
-/// Runs `plan` headless with the real CLIs against `api`.
+/// Runs `plan` headless with the real CLIs against `api`: its output and results.json.
 fn run(repo: &Repo, api: &StandIn, plan: &str) -> (std::process::Output, serde_json::Value) {
-    let bin = bin().unwrap();
-    let file = repo.write_plan(plan);
-    let out = grove(
-        repo,
-        bin,
-        api,
-        &["run", file.to_str().unwrap(), "--headless"],
-    )
-    .output()
-    .unwrap();
-    let results = repo.results(&run_id(&out));
+    let (out, id) = run_headless(repo, api, plan);
+    let results = repo.results(&id);
     (out, results)
 }
 

@@ -8,16 +8,18 @@ use serde_json::json;
 
 #[test]
 fn codex_runs_a_command_and_its_turn_becomes_output_and_usage() {
-    let Some(bin) = bin() else {
+    if bin().is_none() {
         return;
-    };
+    }
     let repo = Repo::new();
     let api = StandIn::start(json!([
         {"tool": "exec_command", "input": {"cmd": "echo hello > out.txt"}},
         {"text": "I wrote out.txt.", "usage": {"cache_read_input_tokens": 5}}
     ]));
     prepare_codex_home(&repo, &api);
-    let plan = repo.write_plan(
+    let (out, run_id) = run_headless(
+        &repo,
+        &api,
         r#"
 name = "p"
 [defaults]
@@ -28,16 +30,7 @@ name = "hello"
 prompt = "--write hello to out.txt"
 "#,
     );
-    let out = grove(
-        &repo,
-        bin,
-        &api,
-        &["run", plan.to_str().unwrap(), "--headless"],
-    )
-    .output()
-    .unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    let run_id = run_id(&out);
     let results = repo.results(&run_id);
     let hello = task(&results, "hello");
     let log = std::fs::read(repo.run_dir(&run_id).join("agents/hello/attempt-1.log")).unwrap();

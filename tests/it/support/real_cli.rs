@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
-use super::repo::Repo;
+use super::repo::{run_id, Repo};
 use super::wait::wait_for;
 
 /// The API key the CLIs are given (the stand-in takes any).
@@ -164,6 +164,23 @@ pub fn grove(repo: &Repo, bin: &Path, api: &StandIn, args: &[&str]) -> Command {
     .env_remove("ANTHROPIC_AUTH_TOKEN")
     .env_remove("CLAUDE_CODE_OAUTH_TOKEN");
     cmd
+}
+
+/// Runs `plan` (TOML text) headless in `repo` with the real CLIs against `api`: its output and
+/// run id. Call only after [`bin`] said the CLIs are here.
+pub fn run_headless(repo: &Repo, api: &StandIn, plan: &str) -> (std::process::Output, String) {
+    let bin = bin().expect("the real CLIs are installed");
+    let file = repo.write_plan(plan);
+    let out = grove(
+        repo,
+        bin,
+        api,
+        &["run", file.to_str().unwrap(), "--headless"],
+    )
+    .output()
+    .unwrap();
+    let id = run_id(&out);
+    (out, id)
 }
 
 /// Live processes started for `run_id` (they carry `GROVE_RUN_ID` in their environment): their
