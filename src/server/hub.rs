@@ -131,9 +131,7 @@ impl Hub {
             Event::RunFinished(_) => state.finished = Some(event.clone()),
             _ => {}
         }
-        Self::push_locked(&mut state, None, || Stream::Event {
-            event: Box::new(event),
-        });
+        Self::push_locked(&mut state, None, || Stream::of_event(event));
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -246,9 +244,7 @@ impl Hub {
                 Err(e) => eprintln!("grove server: a task's snapshot was not sent: {e}"),
             }
         }
-        let finished = finished.map(|event| Stream::Event {
-            event: Box::new(event),
-        });
+        let finished = finished.map(Stream::of_event);
         for stream in std::iter::once(Stream::Ready).chain(finished) {
             match frame::encode(&stream) {
                 Ok(frame) => frames.push(frame),
