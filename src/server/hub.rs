@@ -176,8 +176,12 @@ impl Hub {
 
     /// A new client: its queue, and the snapshot it starts from.
     pub fn attach(&self) -> (Arc<Slot>, Snapshot) {
+        self.attach_bounded(CLIENT_BOUND)
+    }
+
+    fn attach_bounded(&self, bound: Bound) -> (Arc<Slot>, Snapshot) {
         let slot = Arc::new(Slot {
-            queue: Mutex::new(ClientQueue::new(CLIENT_BOUND)),
+            queue: Mutex::new(ClientQueue::new(bound)),
             wake: Notify::new(),
         });
         let (seq, tasks, finished) = {
@@ -318,3 +322,7 @@ impl Slot {
         lock(&self.queue).times_dropped()
     }
 }
+
+#[cfg(test)]
+#[path = "hub_tests.rs"]
+mod tests;
