@@ -45,7 +45,13 @@ pub fn resume(run_id: &str, repo: Option<&Path>, front: FrontEndArgs) -> anyhow:
         true => agent_choices(&engine::resume_plan(&root, run_id)?)?,
         false => Vec::new(),
     };
-    let start = || Ok(engine::resume(&root, run_id)?);
+    let start = || {
+        Ok(engine::resume(
+            &root,
+            run_id,
+            crate::environment::Environment::current(),
+        )?)
+    };
     drive(start, front, agents, notices)
 }
 
@@ -63,7 +69,15 @@ pub fn follow_up(
         true => agent_choices(&engine::resume_plan(&root, run_id)?)?,
         false => Vec::new(),
     };
-    let start = || Ok(engine::follow_up(&root, run_id, task, prompt)?);
+    let start = || {
+        Ok(engine::follow_up(
+            &root,
+            run_id,
+            task,
+            prompt,
+            crate::environment::Environment::current(),
+        )?)
+    };
     drive(start, front, agents, Vec::new())
 }
 
@@ -140,6 +154,7 @@ pub fn run_plan(
                 plan,
                 repo: target,
                 pane_size: (DEFAULT_ROWS, DEFAULT_COLS),
+                env: crate::environment::Environment::current(),
             })?)
         },
         front,

@@ -88,6 +88,7 @@ impl Host {
                 plan,
                 repo: target,
                 pane_size: (DEFAULT_ROWS, DEFAULT_COLS),
+                env: crate::environment::Environment::current(),
             })?)
         })();
         self.host(started)
@@ -95,7 +96,12 @@ impl Host {
 
     /// Continues run `run_id` from its journal, as `grove resume` does.
     pub fn resume(&self, run_id: &str) -> Response {
-        let resumed = engine::resume(&self.repo_root, run_id).map_err(anyhow::Error::from);
+        let resumed = engine::resume(
+            &self.repo_root,
+            run_id,
+            crate::environment::Environment::current(),
+        )
+        .map_err(anyhow::Error::from);
         self.host(resumed)
     }
 
