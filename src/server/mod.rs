@@ -9,6 +9,7 @@ pub mod frame;
 pub mod handshake;
 pub mod host;
 pub mod listener;
+pub mod log;
 pub mod messages;
 pub mod proxy;
 pub mod queue;
