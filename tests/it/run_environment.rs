@@ -61,3 +61,43 @@ fn the_agent_gets_exactly_the_run_s_environment() {
     // grove's own variables are on top.
     assert!(has(b"GROVE_TASK=a"), "{}", String::from_utf8_lossy(&seen));
 }
+
+#[test]
+fn the_agent_s_program_is_looked_for_on_the_run_s_path() {
+    use std::os::unix::fs::PermissionsExt;
+    let repo = Repo::new();
+    let bin = repo.home.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let found = repo.home.path().join("found");
+    let program = bin.join("grove-test-only-on-the-run-path");
+    std::fs::write(
+        &program,
+        format!("#!/bin/sh\necho \"$1\" > '{}'\n", found.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let plan = Plan::new()
+        .task("a", "mine", "ran")
+        .with("sandbox", "off")
+        .to_toml()
+        + "\n[agents.mine]\ncommand = [\"grove-test-only-on-the-run-path\", \"{prompt}\"]\n";
+    let (plan, target) = engine::load(&repo, &plan);
+    // Not on this process's PATH: only the run's has the folder.
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut run_path = bin.clone().into_os_string();
+    run_path.push(":");
+    run_path.push(&path);
+    let env: Environment = std::env::vars_os()
+        .filter(|(name, _)| name != "PATH")
+        .chain([("PATH".into(), run_path)])
+        .collect();
+    engine::runtime().block_on(async move {
+        let (mut front, engine) = engine::start_with_env(plan, target, (24, 80), env);
+        let summary = finished(&mut front.events).await;
+        let results = std::fs::read_to_string(&front.info.results_path).unwrap_or_default();
+        assert_eq!(summary.exit_code(), 0, "{results}");
+        front.commands.send(Command::Shutdown).unwrap();
+        engine.await.unwrap();
+    });
+    assert_eq!(std::fs::read_to_string(&found).unwrap().trim(), "ran");
+}
