@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::engine::api::{Command, FrontEnd};
-use crate::ui::{AgentChoice, DashboardOptions};
+use crate::ui::{AgentChoice, DashboardOptions, Outcome};
 
 /// How a run is shown.
 #[derive(Debug, Clone, Copy, Args)]
@@ -53,6 +53,7 @@ pub fn drive(
                 exit_when_done,
                 agents,
                 notices,
+                ..Default::default()
             };
             run_dashboard(front, opts).await
         } else {
@@ -77,9 +78,14 @@ pub fn drive(
 /// The dashboard on its own task, so that even a panic in it (the panic hook has restored the
 /// terminal by then) comes back here as an error and the agents are still stopped.
 async fn run_dashboard(front: FrontEnd, opts: DashboardOptions) -> anyhow::Result<i32> {
-    tokio::spawn(crate::ui::run(front, opts))
+    let outcome = tokio::spawn(crate::ui::run(front, opts))
         .await
-        .unwrap_or_else(|e| Err(anyhow::anyhow!("the dashboard failed: {e}")))
+        .unwrap_or_else(|e| Err(anyhow::anyhow!("the dashboard failed: {e}")))?;
+    Ok(match outcome {
+        Outcome::Ended(code) => code,
+        // Only a detachable dashboard (not this one yet) detaches; nothing to say then.
+        Outcome::Detached(_) => 0,
+    })
 }
 
 /// Which signal stopped the run, if any.
