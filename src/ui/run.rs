@@ -217,3 +217,30 @@ impl Outbox {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn detach_requests_arrive_and_a_closed_channel_asks_nothing() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut requests = Some(rx);
+        tx.send("SIGHUP".to_string()).unwrap();
+        assert_eq!(next_request(&mut requests).await.as_deref(), Some("SIGHUP"));
+        drop(tx);
+        // Polled first, the request finds the channel closed and stays pending for good.
+        tokio::select! {
+            biased;
+            request = next_request(&mut requests) => panic!("asked {request:?}"),
+            () = std::future::ready(()) => {}
+        }
+        assert!(requests.is_none());
+        let mut none = None;
+        tokio::select! {
+            biased;
+            request = next_request(&mut none) => panic!("asked {request:?}"),
+            () = std::future::ready(()) => {}
+        }
+    }
+}
