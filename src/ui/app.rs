@@ -8,12 +8,12 @@ use std::time::{Duration, SystemTime};
 use ratatui::layout::{Position, Rect};
 use ratatui::text::Line;
 
-use super::detach::DetachReason;
 use super::diff::PatchView;
 use super::form::{AgentChoice, TaskForm};
 use super::format;
 use super::layout::{ListMode, ScreenLayout};
 use super::load::{Load, Loaded};
+use super::outcome::DetachReason;
 use super::search::Search;
 use super::view::pane::PaneRender;
 use super::DashboardOptions;

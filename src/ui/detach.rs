@@ -1,40 +1,11 @@
-//! Leaving the dashboard while the grove server keeps the agents running: how the dashboard
-//! ended (`Outcome`), the keys that detach (`q` then `d`, `Ctrl-]`) and detaching on a signal.
-
-use std::fmt;
+//! Leaving the dashboard while the grove server keeps the agents running: the keys that detach
+//! (`q` then `d`, `Ctrl-]`), detaching on a signal, and how the dashboard ends (`App::outcome`).
 
 use crossterm::event::KeyEvent;
 
 use super::app::{Action, App, Mode};
 use super::keymap::{self, Act, Scope};
-
-/// How the dashboard ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// The run ended or was stopped from here: its exit code (RunSummary::exit_code semantics:
-    /// 0 all succeeded, 1 otherwise, 130 interrupted).
-    Ended(i32),
-    /// The dashboard closed; the agents keep running in the grove server.
-    Detached(DetachReason),
-}
-
-/// Why the dashboard detached.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DetachReason {
-    /// Its user asked: `q` then detach, or `Ctrl-]`.
-    Key,
-    /// The caller received this signal ("SIGTERM") and asked the dashboard to detach.
-    Signal(String),
-}
-
-impl fmt::Display for DetachReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DetachReason::Key => f.write_str("the detach key"),
-            DetachReason::Signal(signal) => f.write_str(signal),
-        }
-    }
-}
+use super::outcome::{DetachReason, Outcome};
 
 impl App {
     /// How the dashboard ends, once it should close.

@@ -11,8 +11,8 @@ use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
 use super::app::{Action, App};
-use super::detach::Outcome;
 use super::load::Loaded;
+use super::outcome::Outcome;
 use super::terminal::{self, spawn_input_reader, TerminalSession};
 use super::view::draw;
 use super::DashboardOptions;
