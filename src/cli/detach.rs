@@ -22,6 +22,7 @@ pub fn run(plan: &Path, repo: Option<&Path>) -> anyhow::Result<i32> {
     let request = Request::Start {
         plan: cwd.join(plan),
         start: cwd.join(start_dir(repo)?),
+        attach: false,
     };
     started(&target.root, &request)
 }
@@ -32,6 +33,7 @@ pub fn resume(run_id: &str, repo: Option<&Path>) -> anyhow::Result<i32> {
     super::history::existing_run(&root, run_id)?;
     let request = Request::Resume {
         run_id: run_id.to_string(),
+        attach: false,
     };
     started(&root, &request)
 }

@@ -7,12 +7,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
 use super::frame;
 use super::handshake::{self, Hello, Role};
-use super::host::Host;
+use super::host::{Attachment, Host};
 use super::listener::Listener;
 use super::messages::{Request, Response};
 use super::socket::{SocketError, SocketPlace};
@@ -87,25 +87,102 @@ async fn serve_client(mut stream: UnixStream, host: &Host) -> anyhow::Result<()>
         let Some(request) = frame::read_async::<Request>(&mut stream).await? else {
             return Ok(());
         };
-        let response = match request {
-            Request::Start { plan, start } => host.start(&plan, &start),
-            Request::Resume { run_id } => host.resume(&run_id),
-            Request::Runs => Response::Runs {
-                server_pid: std::process::id(),
-                runs: host.runs(),
+        let begun = match request {
+            Request::Start {
+                plan,
+                start,
+                attach,
+            } => host.start(&plan, &start, attach),
+            Request::New { start, attach } => host.new_run(&start, attach),
+            Request::Resume { run_id, attach } => host.resume(&run_id, attach),
+            Request::FollowUp {
+                run_id,
+                task,
+                prompt,
+                attach,
+            } => host.follow_up(&run_id, &task, &prompt, attach),
+            Request::Attach { run_id } => match host.attach(run_id.as_deref()) {
+                Some(attachment) => (Response::NotHosted, Some(attachment)),
+                None => (Response::NotHosted, None),
             },
-            Request::Stop { run_id } => host.stop(&run_id),
+            Request::Runs => (
+                Response::Runs {
+                    server_pid: std::process::id(),
+                    runs: host.runs(),
+                },
+                None,
+            ),
+            Request::Stop { run_id } => (host.stop(&run_id), None),
             Request::Wait { run_id } => {
                 // A waiting client says nothing more: anything read (its end) means it left.
                 let mut byte = [0; 1];
-                tokio::select! {
+                let response = tokio::select! {
                     response = host.wait(&run_id) => response,
                     _ = stream.read(&mut byte) => return Ok(()),
-                }
+                };
+                (response, None)
             }
         };
+        let (response, attachment) = begun;
+        if let Some(attachment) = attachment {
+            // A started run's answer comes first, then the attach's.
+            if let Response::Started { .. } = response {
+                frame::write_async(&mut stream, &response).await?;
+            }
+            let info = Box::new(attachment.info.clone());
+            frame::write_async(&mut stream, &Response::Attached { info }).await?;
+            return stream_to(stream, attachment).await;
+        }
         frame::write_async(&mut stream, &response).await?;
     }
+}
+
+/// How many bytes of frames one write to a client gathers at most.
+const WRITE_BATCH: usize = 256 * 1024;
+
+/// An attached client: the snapshot, then the run's events and output as they come, while its
+/// commands go to the run; until the client leaves or the run closes.
+async fn stream_to(stream: UnixStream, attachment: Attachment) -> anyhow::Result<()> {
+    let (mut reader, mut writer) = stream.into_split();
+    let hub = attachment.hub.clone();
+    let (slot, snapshot) = hub.attach();
+    let commands = attachment.commands.clone();
+    let read_commands = async move {
+        loop {
+            match frame::read_async::<Command>(&mut reader).await {
+                Ok(Some(command)) => {
+                    let _ = commands.send(command);
+                }
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(anyhow::Error::from(e)),
+            }
+        }
+    };
+    let send = async {
+        let mut filter = snapshot.filter;
+        for frame in &snapshot.frames {
+            writer.write_all(frame).await?;
+        }
+        while let Some(frames) = slot.next(&hub, &mut filter, WRITE_BATCH).await {
+            writer.write_all(&frames).await?;
+        }
+        writer.shutdown().await?;
+        anyhow::Ok(())
+    };
+    let outcome = tokio::select! {
+        read = read_commands => read,
+        sent = send => sent,
+    };
+    let behind = slot.times_behind();
+    if behind > 0 {
+        eprintln!(
+            "grove server: run {}: a client fell behind {behind} time(s) and got fresh snapshots",
+            attachment.info.run_id
+        );
+    }
+    hub.detach(&slot);
+    drop(attachment);
+    outcome
 }
 
 fn stop_on_signals(host: Host) -> anyhow::Result<()> {

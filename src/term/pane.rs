@@ -26,7 +26,25 @@ struct Model {
     /// What the parser holds of a sequence or character it has not finished: a copy of the
     /// screen does not hold it, a snapshot must.
     unfinished: Unfinished,
+    /// Told of every change, under this lock (see `Tap`).
+    tap: Option<Tap>,
+    /// The number the tap gave the last change it was told of.
+    tapped: u64,
 }
+
+/// A change to a pane, as its tap is told of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tapped<'a> {
+    /// Bytes were parsed (as they came, before any clamping or fast-forwarding).
+    Output(&'a [u8]),
+    /// The screen was resized.
+    Resized { rows: u16, cols: u16 },
+}
+
+/// Told of each change to a pane while its lock is held, so that a copy of the pane's state
+/// taken with `state_and_tapped` holds exactly the changes up to the number the tap returned
+/// last: a server streams a pane's bytes to its clients this way, after a snapshot.
+pub type Tap = Box<dyn FnMut(Tapped<'_>) -> u64 + Send>;
 
 /// A copy of everything a pane's parser holds, taken at one moment.
 #[derive(Debug, Clone)]
@@ -38,6 +56,14 @@ pub struct PaneState {
 }
 
 impl Model {
+    fn state(&self) -> PaneState {
+        PaneState {
+            screen: self.parser.screen().clone(),
+            title: self.parser.callbacks().title.clone(),
+            unfinished: self.unfinished.bytes().to_vec(),
+        }
+    }
+
     /// Parses `bytes`, counts clamped to the screen (see `clamp.rs`).
     fn process(&mut self, bytes: &[u8]) {
         let (rows, cols) = self.parser.screen().size();
@@ -107,6 +133,8 @@ impl Pane {
                 scanner: Scanner::default(),
                 clamp: Clamp::default(),
                 unfinished: Unfinished::default(),
+                tap: None,
+                tapped: 0,
             }),
             scrollback,
             changed: AtomicBool::new(false),
@@ -140,9 +168,14 @@ impl Pane {
                 let Model {
                     scanner,
                     unfinished,
+                    tap,
+                    tapped,
                     ..
                 } = &mut *model;
                 unfinished.follow(scanner, bytes);
+                if let Some(tap) = tap {
+                    *tapped = tap(Tapped::Output(bytes));
+                }
                 let queued = &mut model.parser.callbacks_mut().replies;
                 // Taken out (allocating only when an agent asked something) so the write below
                 // happens without the lock: a PTY whose agent does not read its input can block.
@@ -155,6 +188,11 @@ impl Pane {
             let _ = replies.write_all(&answers).and_then(|()| replies.flush());
         }
         !self.changed.swap(true, Ordering::AcqRel)
+    }
+
+    /// How many lines of history it keeps.
+    pub fn scrollback(&self) -> usize {
+        self.scrollback
     }
 
     /// Clears the changed flag; true if it was set. Front ends call this when they draw.
@@ -182,7 +220,26 @@ impl Pane {
                 model.process(ours.as_bytes());
             }
             model.parser.screen_mut().set_size(rows, cols);
+            let Model { tap, tapped, .. } = &mut *model;
+            if let Some(tap) = tap {
+                *tapped = tap(Tapped::Resized { rows, cols });
+            }
         }
+    }
+
+    /// Installs the pane's tap. `install` gets the pane's state at that moment (under the
+    /// lock: no change slips between) and returns the tap and the number the state stands at.
+    pub fn set_tap(&self, install: impl FnOnce(PaneState) -> (Tap, u64)) {
+        if let Some(mut model) = self.model() {
+            let (tap, tapped) = install(model.state());
+            model.tap = Some(tap);
+            model.tapped = tapped;
+        }
+    }
+
+    /// A copy of the pane's state, and the number its tap gave the last change it holds.
+    pub fn state_and_tapped(&self) -> Option<(PaneState, u64)> {
+        self.model().map(|m| (m.state(), m.tapped))
     }
 
     /// Runs `f` with the current screen.
@@ -193,11 +250,7 @@ impl Pane {
     /// A copy of the screen (history included), the title and the unfinished bytes, all from
     /// the same moment.
     pub fn state(&self) -> Option<PaneState> {
-        self.model().map(|m| PaneState {
-            screen: m.parser.screen().clone(),
-            title: m.parser.callbacks().title.clone(),
-            unfinished: m.unfinished.bytes().to_vec(),
-        })
+        self.model().map(|m| m.state())
     }
 
     /// The window title the agent last set (OSC 0 or 2), if any and not empty.
