@@ -30,6 +30,15 @@ impl App {
         self.detached = Some(DetachReason::Signal(signal));
     }
 
+    /// The terminal cannot be drawn on any more: a detachable dashboard detaches (true), else the
+    /// dashboard fails as it always did (false).
+    pub fn detach_on_lost_terminal(&mut self) -> bool {
+        if self.detachable {
+            self.detached = Some(DetachReason::TerminalLost);
+        }
+        self.detachable
+    }
+
     /// `Ctrl-]` outside an agent: detach when the agents can keep running.
     pub(super) fn detach_key(&mut self) {
         match self.detachable {

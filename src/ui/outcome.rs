@@ -20,6 +20,8 @@ pub enum DetachReason {
     Key,
     /// The caller received this signal ("SIGTERM") and asked the dashboard to detach.
     Signal(String),
+    /// The terminal could not be drawn on (closed) before any signal said so.
+    TerminalLost,
 }
 
 impl fmt::Display for DetachReason {
@@ -27,6 +29,7 @@ impl fmt::Display for DetachReason {
         match self {
             DetachReason::Key => f.write_str("the detach key"),
             DetachReason::Signal(signal) => f.write_str(signal),
+            DetachReason::TerminalLost => f.write_str("the terminal went away"),
         }
     }
 }

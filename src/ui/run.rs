@@ -80,7 +80,16 @@ pub async fn run(front: FrontEnd, mut opts: DashboardOptions) -> anyhow::Result<
             biased;
             _ = sleep_until(wake.unwrap_or_else(Instant::now)), if wake.is_some() => {
                 app.prepare_frame(SystemTime::now());
-                session.draw(|frame| draw(&app, frame)).context("cannot draw")?;
+                if let Err(e) = session.draw(|frame| draw(&app, frame)) {
+                    // The terminal went away (closed, hung up): a signal already queued says
+                    // so; without one a detachable dashboard leaves the agents running all
+                    // the same.
+                    match detach_requests.as_mut().and_then(|r| r.try_recv().ok()) {
+                        Some(signal) => app.detach_for_signal(signal),
+                        None if app.detach_on_lost_terminal() => {}
+                        None => return Err(e).context("cannot draw"),
+                    }
+                }
                 last_draw = Some(Instant::now());
                 dirty = false;
             }

@@ -187,3 +187,16 @@ fn only_the_dashboard_that_asked_for_the_pause_suspends() {
         assert!(d.text().contains("agents continued"));
     }
 }
+
+#[test]
+fn a_lost_terminal_detaches_only_a_detachable_dashboard() {
+    let mut d = detachable();
+    assert!(d.app.detach_on_lost_terminal());
+    assert_eq!(
+        d.app.outcome(),
+        Some(Outcome::Detached(DetachReason::TerminalLost))
+    );
+    let mut d = scene();
+    assert!(!d.app.detach_on_lost_terminal());
+    assert_eq!(d.app.outcome(), None);
+}
