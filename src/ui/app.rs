@@ -512,7 +512,8 @@ impl App {
             .count()
     }
 
-    /// `q`: close at once when the run is over, else ask first if agents would be stopped.
+    /// `q`: close at once when the run is over, else ask first if agents would be stopped (or,
+    /// when the grove server would keep them running, whether to detach or stop the run).
     pub(super) fn quit(&mut self) -> Vec<Action> {
         if let Some(summary) = &self.summary {
             self.exit = Some(summary.exit_code());
