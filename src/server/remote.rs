@@ -41,7 +41,6 @@ pub struct Link {
     close: Arc<dyn Fn() + Send + Sync>,
     shared: Arc<Shared>,
     reader: Option<JoinHandle<()>>,
-    writer: Option<JoinHandle<()>>,
 }
 
 #[derive(Default)]
@@ -84,11 +83,9 @@ impl Link {
     pub fn detach(mut self) {
         self.shared.detached.store(true, Ordering::SeqCst);
         (self.close)();
-        for thread in [self.reader.take(), self.writer.take()]
-            .into_iter()
-            .flatten()
-        {
-            let _ = thread.join();
+        // The writer ends once every sender of the front end's commands is gone.
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
         }
     }
 }
@@ -135,15 +132,15 @@ pub fn open(mut connection: Connection, request: &Request) -> anyhow::Result<Att
                 close();
             })?
     };
-    let writer = {
+    {
         let close = close.clone();
         std::thread::Builder::new()
             .name("grove-attach-write".into())
             .spawn(move || {
                 write_commands(writer, commands_rx);
                 close();
-            })?
-    };
+            })?;
+    }
     // The snapshot is in (or the stream ended before it was).
     let _ = ready.recv();
     Ok(Attach::Attached(Box::new(Remote {
@@ -156,7 +153,6 @@ pub fn open(mut connection: Connection, request: &Request) -> anyhow::Result<Att
             close,
             shared,
             reader: Some(reader),
-            writer: Some(writer),
         },
     })))
 }
