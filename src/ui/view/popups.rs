@@ -70,11 +70,17 @@ fn leave_lines(active: usize) -> Vec<Line<'static>> {
         &format!("{active} tasks have")
     };
     let bold = Style::new().add_modifier(Modifier::BOLD);
+    let choices = [Act::Detach, Act::StopRun, Act::Stay];
+    let label = |act| keymap::binding(Scope::Leave, act).label;
+    let width = choices
+        .map(|act| label(act).chars().count())
+        .into_iter()
+        .max();
+    let width = width.unwrap_or_default();
     let choice = |act, text: &str| {
-        let keys = keymap::binding(Scope::Leave, act).label;
         Line::from(vec![
-            Span::styled(format!("{keys:<10}"), bold),
-            Span::raw(format!(" {text}")),
+            Span::styled(format!("{:<width$}", label(act)), bold),
+            Span::raw(format!("  {text}")),
         ])
     };
     vec![
