@@ -70,13 +70,12 @@ fn leave_lines(active: usize) -> Vec<Line<'static>> {
         &format!("{active} tasks have")
     };
     let bold = Style::new().add_modifier(Modifier::BOLD);
-    let choices = [Act::Detach, Act::StopRun, Act::Stay];
     let label = |act| keymap::binding(Scope::Leave, act).label;
-    let width = choices
-        .map(|act| label(act).chars().count())
-        .into_iter()
-        .max();
-    let width = width.unwrap_or_default();
+    let width = [Act::Detach, Act::StopRun, Act::Stay]
+        .iter()
+        .map(|&act| label(act).chars().count())
+        .max()
+        .unwrap_or_default();
     let choice = |act, text: &str| {
         Line::from(vec![
             Span::styled(format!("{:<width$}", label(act)), bold),
