@@ -47,7 +47,14 @@ pub fn served(
 ) -> anyhow::Result<i32> {
     let connection = client::connect_or_start(root)?;
     match remote::open(connection, request)? {
-        Attach::Attached(remote) => show(*remote, front_end, agents, notices),
+        Attach::Attached(remote) => {
+            // A dashboard detaches on a signal; the line printer stops the run it started.
+            let on_signal = match front_end.dashboard() {
+                true => OnSignal::Detach,
+                false => OnSignal::Stop,
+            };
+            show(*remote, front_end, agents, notices, on_signal)
+        }
         Attach::Failed { message, exit_code } => {
             eprintln!("error: {message}");
             Ok(exit_code)
@@ -56,12 +63,22 @@ pub fn served(
     }
 }
 
-/// Shows an attached run until it ends (the exit code) or the dashboard detaches (0).
+/// What SIGINT, SIGTERM and SIGHUP do to a shown run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnSignal {
+    /// Stop the run (cancel every agent); a second signal kills them at once.
+    Stop,
+    /// Leave it running in the server.
+    Detach,
+}
+
+/// Shows an attached run until it ends (the exit code) or the client detaches (0).
 pub fn show(
     remote: Remote,
     front_end: FrontEndArgs,
     agents: Vec<AgentChoice>,
     notices: Vec<String>,
+    on_signal: OnSignal,
 ) -> anyhow::Result<i32> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -87,6 +104,16 @@ pub fn show(
                 Outcome::Ended(code) => Shown::Ended(code),
                 Outcome::Detached(_) => Shown::Detached,
             })
+        } else if on_signal == OnSignal::Detach {
+            let mut signals = detach_signals()?;
+            let mut stdout = std::io::stdout();
+            tokio::select! {
+                summary = crate::headless::run(front, &mut stdout) => Ok(match summary {
+                    Some(summary) => Shown::Ended(summary.exit_code()),
+                    None => Shown::Lost,
+                }),
+                _ = signals.recv() => Ok(Shown::Detached),
+            }
         } else {
             let signals = forward_signals(front.commands.clone())?;
             let mut stdout = std::io::stdout();
@@ -142,6 +169,29 @@ fn say_detached(run_id: &str) {
         std::io::stdout(),
         "grove: detached from run {run_id}; its agents keep running in the grove server.\n  grove attach {run_id}   comes back to it\n  grove stop {run_id}     stops it"
     );
+}
+
+/// SIGINT, SIGTERM and SIGHUP, by name, for a client that detaches on them.
+fn detach_signals() -> anyhow::Result<tokio::sync::mpsc::UnboundedReceiver<String>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    let kinds = [
+        (SignalKind::interrupt(), "SIGINT"),
+        (SignalKind::terminate(), "SIGTERM"),
+        (SignalKind::hangup(), "SIGHUP"),
+    ];
+    for (kind, name) in kinds {
+        let mut stream = signal(kind).context("cannot install signal handlers")?;
+        let sender = sender.clone();
+        tokio::spawn(async move {
+            while stream.recv().await.is_some() {
+                if sender.send(name.to_string()).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    Ok(receiver)
 }
 
 /// Which signal stopped the run, if any.

@@ -150,7 +150,7 @@ fn print_notices(root: &Path, plan: Option<&str>, resuming: Option<&str>) -> Vec
 
 /// The agents the dashboard's new-task form offers: presets, the user config's and the plan's,
 /// each with whether its program is on PATH.
-fn agent_choices(plan: &Plan) -> anyhow::Result<Vec<AgentChoice>> {
+pub(super) fn agent_choices(plan: &Plan) -> anyhow::Result<Vec<AgentChoice>> {
     let config = plan::UserConfig::load()?;
     let rows = super::agents::rows_with(&config, plan.agents.clone());
     Ok(rows
