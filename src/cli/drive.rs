@@ -15,7 +15,7 @@ use crate::engine::api::Command;
 use crate::server::client;
 use crate::server::messages::Request;
 use crate::server::remote::{self, Attach, Remote};
-use crate::ui::{AgentChoice, DashboardOptions};
+use crate::ui::{AgentChoice, DashboardOptions, Outcome};
 
 /// How a run is shown.
 #[derive(Debug, Clone, Copy, Args)]
@@ -93,13 +93,17 @@ pub fn show(
                 exit_when_done: front_end.exit_when_done,
                 agents,
                 notices,
+                ..Default::default()
             };
             // The dashboard on its own task, so that even a panic in it (the panic hook has
             // restored the terminal by then) comes back here as an error.
             let shown = tokio::spawn(crate::ui::run(front, opts))
                 .await
                 .unwrap_or_else(|e| Err(anyhow::anyhow!("the dashboard failed: {e}")));
-            shown.map(Shown::Ended)
+            shown.map(|outcome| match outcome {
+                Outcome::Ended(code) => Shown::Ended(code),
+                Outcome::Detached(_) => Shown::Detached,
+            })
         } else if on_signal == OnSignal::Detach {
             let mut signals = detach_signals()?;
             let mut stdout = std::io::stdout();
