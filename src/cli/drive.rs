@@ -89,11 +89,13 @@ pub fn show(
     let run_id = front.info.run_id.clone();
     let outcome = runtime.block_on(async move {
         if front_end.dashboard() {
+            // Leaving the dashboard (q, Ctrl-], a signal) detaches: the run goes on.
             let opts = DashboardOptions {
                 exit_when_done: front_end.exit_when_done,
                 agents,
                 notices,
-                ..Default::default()
+                detachable: true,
+                detach_requests: Some(detach_signals()?),
             };
             // The dashboard on its own task, so that even a panic in it (the panic hook has
             // restored the terminal by then) comes back here as an error.
