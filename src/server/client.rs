@@ -3,9 +3,7 @@
 //! this very binary from `/proc/self/exe`) and connect to it. Two commands starting one at once
 //! end up with the same server: the second server finds the first's socket live and leaves.
 
-use std::fs::OpenOptions;
 use std::io::{ErrorKind, Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -19,7 +17,7 @@ use super::handshake::{self, HandshakeError, Hello, Role};
 use super::listener;
 use super::messages::{Request, Response};
 use super::socket::{SocketError, SocketPlace};
-use crate::record::folders::{self, PRIVATE_DIR, PRIVATE_FILE};
+use crate::record::folders::{self, PRIVATE_DIR};
 
 /// How long a started server has to answer.
 const START_DEADLINE: Duration = Duration::from_secs(15);
@@ -163,15 +161,8 @@ fn start(repo_root: &Path) -> anyhow::Result<std::process::Child> {
     let folder = grove.join("server");
     folders::ensure_folder(&folder, PRIVATE_DIR).with_context(|| folder.display().to_string())?;
     let path = log_path(repo_root);
-    let log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(PRIVATE_FILE)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&path)
+    let log = super::log::open(&path)
         .with_context(|| format!("cannot open the server's log {}", path.display()))?;
-    log.set_permissions(std::fs::Permissions::from_mode(PRIVATE_FILE))
-        .with_context(|| path.display().to_string())?;
     let mut command = std::process::Command::new("/proc/self/exe");
     command
         .arg("server")

@@ -116,6 +116,7 @@ impl Host {
                 plan,
                 repo: target,
                 pane_size: (DEFAULT_ROWS, DEFAULT_COLS),
+                env: crate::environment::Environment::current(),
             })?)
         })();
         self.host(started, attach)
@@ -132,6 +133,7 @@ impl Host {
                 plan,
                 repo: target,
                 pane_size: (DEFAULT_ROWS, DEFAULT_COLS),
+                env: crate::environment::Environment::current(),
             })?)
         })();
         self.host(started, attach)
@@ -151,14 +153,16 @@ impl Host {
 
     /// Reopens finished run `run_id` for one follow-up, as `grove follow-up` does.
     pub fn follow_up(&self, run_id: &str, task: &str, prompt: &str, attach: bool) -> Begun {
-        let started =
-            engine::follow_up(&self.repo_root, run_id, task, prompt).map_err(anyhow::Error::from);
+        let env = crate::environment::Environment::current();
+        let started = engine::follow_up(&self.repo_root, run_id, task, prompt, env)
+            .map_err(anyhow::Error::from);
         self.host(started, attach)
     }
 
     /// Continues run `run_id` from its journal, as `grove resume` does.
     pub fn resume(&self, run_id: &str, attach: bool) -> Begun {
-        let resumed = engine::resume(&self.repo_root, run_id).map_err(anyhow::Error::from);
+        let env = crate::environment::Environment::current();
+        let resumed = engine::resume(&self.repo_root, run_id, env).map_err(anyhow::Error::from);
         self.host(resumed, attach)
     }
 

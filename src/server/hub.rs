@@ -131,9 +131,7 @@ impl Hub {
             Event::RunFinished(_) => state.finished = Some(event.clone()),
             _ => {}
         }
-        Self::push_locked(&mut state, None, || Stream::Event {
-            event: Box::new(event),
-        });
+        Self::push_locked(&mut state, None, || Stream::of_event(event));
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -178,8 +176,12 @@ impl Hub {
 
     /// A new client: its queue, and the snapshot it starts from.
     pub fn attach(&self) -> (Arc<Slot>, Snapshot) {
+        self.attach_bounded(CLIENT_BOUND)
+    }
+
+    fn attach_bounded(&self, bound: Bound) -> (Arc<Slot>, Snapshot) {
         let slot = Arc::new(Slot {
-            queue: Mutex::new(ClientQueue::new(CLIENT_BOUND)),
+            queue: Mutex::new(ClientQueue::new(bound)),
             wake: Notify::new(),
         });
         let (seq, tasks, finished) = {
@@ -246,9 +248,7 @@ impl Hub {
                 Err(e) => eprintln!("grove server: a task's snapshot was not sent: {e}"),
             }
         }
-        let finished = finished.map(|event| Stream::Event {
-            event: Box::new(event),
-        });
+        let finished = finished.map(Stream::of_event);
         for stream in std::iter::once(Stream::Ready).chain(finished) {
             match frame::encode(&stream) {
                 Ok(frame) => frames.push(frame),
@@ -322,3 +322,7 @@ impl Slot {
         lock(&self.queue).times_dropped()
     }
 }
+
+#[cfg(test)]
+#[path = "hub_tests.rs"]
+mod tests;

@@ -95,12 +95,26 @@ pub enum Stream {
     /// Every task of the snapshot has been sent.
     Ready,
     /// Something happened in the run (never `TaskAdded` or `Output`: `Task` and the pane's own
-    /// bytes say those).
+    /// bytes say those; nor `Paused`, which is below).
     Event { event: Box<Event> },
+    /// `Event::Paused` (a bool in a tagged enum has no JSON form of its own).
+    Paused { paused: bool },
     /// Bytes the task's agent wrote (or grove's own lines in its pane), as they came.
     Output { task: TaskId, data: Bytes },
     /// The task's pane (and its PTY) was resized.
     Resized { task: TaskId, rows: u16, cols: u16 },
+}
+
+impl Stream {
+    /// The frame that carries `event`.
+    pub fn of_event(event: Event) -> Stream {
+        match event {
+            Event::Paused(paused) => Stream::Paused { paused },
+            event => Stream::Event {
+                event: Box::new(event),
+            },
+        }
+    }
 }
 
 /// Output bytes: the text they begin with, then the rest as numbers. Terminal output is almost
@@ -170,6 +184,56 @@ mod tests {
         let json = serde_json::to_string(&ended).unwrap();
         assert_eq!(json, r#"{"response":"ended","exit_code":130}"#);
         assert_eq!(serde_json::from_str::<Response>(&json).unwrap(), ended);
+    }
+
+    #[test]
+    fn every_event_a_client_is_sent_has_a_json_form() {
+        use crate::engine::api::{RunSummary, TaskId};
+        use crate::git::MergeOutcome;
+        let summary = RunSummary {
+            run_id: "r".into(),
+            results_path: "/r/results.json".into(),
+            results_error: None,
+            total: 1,
+            succeeded: 1,
+            failed: 0,
+            timed_out: 0,
+            cancelled: 0,
+            skipped: 0,
+            elapsed: std::time::Duration::from_secs(1),
+            interrupted: false,
+            success: true,
+        };
+        let events = [
+            Event::Paused(true),
+            Event::Paused(false),
+            Event::RunFinished(summary),
+            Event::TaskRejected {
+                name: "t".into(),
+                error: "taken".into(),
+            },
+            Event::RecordWrite {
+                text: "disk full".into(),
+                failed: true,
+            },
+            Event::Merged {
+                task: TaskId(0),
+                outcome: MergeOutcome::AlreadyMerged {
+                    commit: "c0ffee".into(),
+                },
+            },
+        ];
+        for event in events {
+            let shown = format!("{event:?}");
+            let json = serde_json::to_string(&Stream::of_event(event)).expect(&shown);
+            let back: Stream = serde_json::from_str(&json).expect(&json);
+            let back = match back {
+                Stream::Paused { paused } => Event::Paused(paused),
+                Stream::Event { event } => *event,
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(format!("{back:?}"), shown);
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod handshake;
 pub mod host;
 pub mod hub;
 pub mod listener;
+pub mod log;
 pub mod messages;
 pub mod proxy;
 pub mod queue;

@@ -230,6 +230,7 @@ fn read_stream(
                 }
                 events.send(*event).is_ok()
             }
+            Stream::Paused { paused } => events.send(Event::Paused(paused)).is_ok(),
             Stream::Output { task, data } => match pane(&panes, task) {
                 // The server answers the agent's terminal queries: none from here.
                 Some(p) => {

@@ -69,6 +69,7 @@ mod records;
 mod resume;
 mod resume_merges;
 mod run_clock;
+mod run_environment;
 mod sample_plans;
 mod sandbox;
 mod sandbox_git;

@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use grove::server::serve::pid_file;
 use grove::server::socket::SocketPlace;
 
 use super::repo::alive;
@@ -14,7 +13,7 @@ use super::wait::wait_for;
 /// a server killed before).
 pub fn pid(repo_root: &Path) -> Option<i32> {
     let place = SocketPlace::for_repo(repo_root).ok()?;
-    let text = std::fs::read_to_string(pid_file(&place)).ok()?;
+    let text = std::fs::read_to_string(place.pid_path()).ok()?;
     let pid = text.trim().parse().ok()?;
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
     let server = cmdline.split(|&b| b == 0).any(|arg| arg == b"server");
