@@ -15,7 +15,7 @@ use crate::engine::api::Command;
 use crate::server::client;
 use crate::server::messages::Request;
 use crate::server::remote::{self, Attach, Remote};
-use crate::ui::{AgentChoice, DashboardOptions};
+use crate::ui::{AgentChoice, DashboardOptions, Outcome};
 
 /// How a run is shown.
 #[derive(Debug, Clone, Copy, Args)]
@@ -89,17 +89,23 @@ pub fn show(
     let run_id = front.info.run_id.clone();
     let outcome = runtime.block_on(async move {
         if front_end.dashboard() {
+            // Leaving the dashboard (q, Ctrl-], a signal) detaches: the run goes on.
             let opts = DashboardOptions {
                 exit_when_done: front_end.exit_when_done,
                 agents,
                 notices,
+                detachable: true,
+                detach_requests: Some(detach_signals()?),
             };
             // The dashboard on its own task, so that even a panic in it (the panic hook has
             // restored the terminal by then) comes back here as an error.
             let shown = tokio::spawn(crate::ui::run(front, opts))
                 .await
                 .unwrap_or_else(|e| Err(anyhow::anyhow!("the dashboard failed: {e}")));
-            shown.map(Shown::Ended)
+            shown.map(|outcome| match outcome {
+                Outcome::Ended(code) => Shown::Ended(code),
+                Outcome::Detached(_) => Shown::Detached,
+            })
         } else if on_signal == OnSignal::Detach {
             let mut signals = detach_signals()?;
             let mut stdout = std::io::stdout();

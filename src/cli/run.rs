@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use crate::engine;
+use crate::environment::Environment;
 use crate::plan::{self, model::Plan, RepoTarget};
 use crate::server::messages::Request;
 use crate::ui::AgentChoice;
@@ -51,6 +52,7 @@ pub fn run(plan_path: &Path, repo: Option<&Path>, front: FrontEndArgs) -> anyhow
     let request = Request::Start {
         plan: cwd.join(plan_path),
         start: cwd.join(start_dir(repo)?),
+        env: Environment::current(),
         attach: true,
     };
     served(&target.root, &request, front, agents, notices)
@@ -67,6 +69,7 @@ pub fn resume(run_id: &str, repo: Option<&Path>, front: FrontEndArgs) -> anyhow:
     };
     let request = Request::Resume {
         run_id: run_id.to_string(),
+        env: Environment::current(),
         attach: true,
     };
     served(&root, &request, front, agents, notices)
@@ -90,6 +93,7 @@ pub fn follow_up(
         run_id: run_id.to_string(),
         task: task.to_string(),
         prompt: prompt.to_string(),
+        env: Environment::current(),
         attach: true,
     };
     served(&root, &request, front, agents, Vec::new())
@@ -114,6 +118,7 @@ pub fn new(repo: Option<&Path>) -> anyhow::Result<i32> {
     let agents = agent_choices(&plan)?;
     let request = Request::New {
         start: std::env::current_dir()?.join(&start),
+        env: Environment::current(),
         attach: true,
     };
     served(&target.root, &request, front, agents, Vec::new())

@@ -17,6 +17,7 @@ use super::hub::Hub;
 use super::messages::{Response, RunRow};
 use crate::engine::api::{Command, Event, FrontEnd, RunInfo, TaskStatus};
 use crate::engine::{self, RunRequest};
+use crate::environment::Environment;
 use crate::pty::{DEFAULT_COLS, DEFAULT_ROWS};
 
 /// The runs of one server, shared by its connections.
@@ -102,9 +103,11 @@ impl Host {
 
     /// Starts the plan at `plan` loaded from `start` as `grove run` does (the same checks and
     /// exit codes); its warnings go to the server's log.
-    pub fn start(&self, plan: &Path, start: &Path, attach: bool) -> Begun {
+    pub fn start(&self, plan: &Path, start: &Path, attach: bool, env: Environment) -> Begun {
         let started = (|| {
-            let (plan, target, _) = crate::cli::run::load(plan, Some(start))?;
+            let config = crate::plan::UserConfig::load_in(&env)?;
+            let plan = crate::plan::load_in_checked(plan, start, &config)?;
+            let target = crate::plan::resolve_repo(&plan, start)?;
             self.check_repo(&target.root)?;
             if let Some(refusal) = crate::agent::headless_refusal(&plan) {
                 return Err(crate::cli::exit::UsageError(refusal).into());
@@ -116,16 +119,16 @@ impl Host {
                 plan,
                 repo: target,
                 pane_size: (DEFAULT_ROWS, DEFAULT_COLS),
-                env: crate::environment::Environment::current(),
+                env,
             })?)
         })();
         self.host(started, attach)
     }
 
     /// Starts an empty `adhoc` run from `start`, as `grove new` does.
-    pub fn new_run(&self, start: &Path, attach: bool) -> Begun {
+    pub fn new_run(&self, start: &Path, attach: bool, env: Environment) -> Begun {
         let started = (|| {
-            let config = crate::plan::UserConfig::load()?;
+            let config = crate::plan::UserConfig::load_in(&env)?;
             let plan = crate::plan::grow::adhoc(start, &config);
             let target = crate::plan::resolve_repo(&plan, start)?;
             self.check_repo(&target.root)?;
@@ -133,7 +136,7 @@ impl Host {
                 plan,
                 repo: target,
                 pane_size: (DEFAULT_ROWS, DEFAULT_COLS),
-                env: crate::environment::Environment::current(),
+                env,
             })?)
         })();
         self.host(started, attach)
@@ -152,16 +155,21 @@ impl Host {
     }
 
     /// Reopens finished run `run_id` for one follow-up, as `grove follow-up` does.
-    pub fn follow_up(&self, run_id: &str, task: &str, prompt: &str, attach: bool) -> Begun {
-        let env = crate::environment::Environment::current();
+    pub fn follow_up(
+        &self,
+        run_id: &str,
+        task: &str,
+        prompt: &str,
+        attach: bool,
+        env: Environment,
+    ) -> Begun {
         let started = engine::follow_up(&self.repo_root, run_id, task, prompt, env)
             .map_err(anyhow::Error::from);
         self.host(started, attach)
     }
 
     /// Continues run `run_id` from its journal, as `grove resume` does.
-    pub fn resume(&self, run_id: &str, attach: bool) -> Begun {
-        let env = crate::environment::Environment::current();
+    pub fn resume(&self, run_id: &str, attach: bool, env: Environment) -> Begun {
         let resumed = engine::resume(&self.repo_root, run_id, env).map_err(anyhow::Error::from);
         self.host(resumed, attach)
     }
@@ -411,7 +419,10 @@ mod tests {
         let plan = dir.path().join("plan.toml");
         std::fs::write(&plan, "name = \"p\"\n[[tasks]]\nname = 5\n").unwrap();
         let host = Host::new(dir.path());
-        match host.start(&plan, dir.path(), true).0 {
+        match host
+            .start(&plan, dir.path(), true, Environment::current())
+            .0
+        {
             Response::Failed { message, exit_code } => {
                 assert_eq!(exit_code, 2);
                 let at = format!("{}:3:8:", plan.display());

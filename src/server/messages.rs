@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::snapshot::PaneSnapshot;
 use crate::engine::api::{Event, RunInfo, TaskId, TaskView};
+use crate::environment::Environment;
 
 /// A client's request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,6 +22,9 @@ pub enum Request {
     Start {
         plan: PathBuf,
         start: PathBuf,
+        /// The environment of the command that asked: the run's (see `Environment`).
+        #[serde(default)]
+        env: Environment,
         /// Attach this connection to the run at once (`Started`, then `Attached` and the
         /// stream): a run that ends quickly still reaches its client whole.
         #[serde(default)]
@@ -30,12 +34,18 @@ pub enum Request {
     /// as in `Start`.
     New {
         start: PathBuf,
+        /// The environment of the command that asked: the run's (see `Environment`).
+        #[serde(default)]
+        env: Environment,
         #[serde(default)]
         attach: bool,
     },
     /// Continue an unfinished run of this repository from its journal (`grove resume`).
     Resume {
         run_id: String,
+        /// The environment of the command that asked: the run's (see `Environment`).
+        #[serde(default)]
+        env: Environment,
         #[serde(default)]
         attach: bool,
     },
@@ -44,6 +54,9 @@ pub enum Request {
         run_id: String,
         task: String,
         prompt: String,
+        /// The environment of the command that asked: the run's (see `Environment`).
+        #[serde(default)]
+        env: Environment,
         #[serde(default)]
         attach: bool,
     },
@@ -172,12 +185,13 @@ mod tests {
         let start = Request::Start {
             plan: "/r/plan.toml".into(),
             start: "/r".into(),
+            env: [("A", "1")].into_iter().collect(),
             attach: false,
         };
         let json = serde_json::to_string(&start).unwrap();
         assert_eq!(
             json,
-            r#"{"request":"start","plan":"/r/plan.toml","start":"/r","attach":false}"#
+            r#"{"request":"start","plan":"/r/plan.toml","start":"/r","env":[["A","1"]],"attach":false}"#
         );
         assert_eq!(serde_json::from_str::<Request>(&json).unwrap(), start);
         let ended = Response::Ended { exit_code: 130 };

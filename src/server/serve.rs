@@ -124,16 +124,22 @@ async fn serve_client(mut stream: UnixStream, host: &Host) -> anyhow::Result<()>
             Request::Start {
                 plan,
                 start,
+                env,
                 attach,
-            } => host.start(&plan, &start, attach),
-            Request::New { start, attach } => host.new_run(&start, attach),
-            Request::Resume { run_id, attach } => host.resume(&run_id, attach),
+            } => host.start(&plan, &start, attach, env),
+            Request::New { start, env, attach } => host.new_run(&start, attach, env),
+            Request::Resume {
+                run_id,
+                env,
+                attach,
+            } => host.resume(&run_id, attach, env),
             Request::FollowUp {
                 run_id,
                 task,
                 prompt,
+                env,
                 attach,
-            } => host.follow_up(&run_id, &task, &prompt, attach),
+            } => host.follow_up(&run_id, &task, &prompt, attach, env),
             Request::Attach { run_id } => match host.attach(run_id.as_deref()) {
                 Some(attachment) => (Response::NotHosted, Some(attachment)),
                 None => (Response::NotHosted, None),

@@ -433,3 +433,50 @@ fn a_server_log_over_1_mib_is_moved_to_dot_1_when_a_server_starts() {
     );
     assert_eq!(std::fs::read(folder.join("server.log.1")).unwrap(), old);
 }
+
+/// A run started through a live server gets the environment of the command that started it,
+/// not the server's (which is that of the command that started the server).
+#[test]
+fn a_run_in_a_live_server_gets_the_environment_of_the_command_that_started_it() {
+    let repo = Repo::new();
+    let home = repo.home.path();
+    let go = home.join("go");
+    let detach_with = |name: &str, foo: &str, task: &str| {
+        let seen = home.join(format!("{task}.foo"));
+        // Unconfined, so that it may write beside the repository.
+        let plan = Plan::named(name)
+            .shell_task(
+                task,
+                &format!(
+                    "printf '%s\\n' \"$FOO\" > '{}'; {} true",
+                    seen.display(),
+                    sh_wait_for_file(&go)
+                ),
+            )
+            .with("sandbox", "off")
+            .timeout("300s")
+            .to_toml();
+        let path = home.join(format!("{name}.toml"));
+        std::fs::write(&path, plan).unwrap();
+        let out = repo
+            .grove_cmd(&["run", path.to_str().unwrap(), "--detach"])
+            .env("GROVE_SERVER_IDLE", IDLE)
+            .env("FOO", foo)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        (run_id(&out), seen)
+    };
+    // The first command starts the server, with FOO=one; the second reuses it, with FOO=two.
+    let (first, first_seen) = detach_with("plan", "one", "a");
+    let server = Server::of(&repo);
+    let (second, second_seen) = detach_with("plan2", "two", "b");
+    let ps = grove(&repo, &["ps"]);
+    assert_eq!(server_pid(&ps), Some(server.pid), "not the same server");
+    assert_eq!(wait_for_line(&first_seen).trim(), "one");
+    assert_eq!(wait_for_line(&second_seen).trim(), "two");
+    std::fs::write(&go, "").unwrap();
+    assert_eq!(grove(&repo, &["wait", &first]).status.code(), Some(0));
+    assert_eq!(grove(&repo, &["wait", &second]).status.code(), Some(0));
+    drop(server);
+}
