@@ -26,7 +26,22 @@ pub async fn run(mut front: FrontEnd, out: &mut dyn Write) -> Option<RunSummary>
     let width = |tasks: &[TaskView]| tasks.iter().map(|t| t.name.len()).max().unwrap_or(4);
     while let Some(event) = front.events.recv().await {
         match event {
-            Event::TaskAdded { view, .. } => tasks.push(view),
+            Event::TaskAdded { view, .. } => {
+                // A run attached to while it runs: where each task already is.
+                if view.status != TaskStatus::Pending {
+                    let key = (
+                        view.status,
+                        view.attempt,
+                        view.waiting.is_some() || view.held.is_some(),
+                    );
+                    printed.insert(view.id, key);
+                    tasks.push(view.clone());
+                    let w = width(&tasks);
+                    let _ = writeln!(out, "{}", state_line(&view, clock.elapsed(), w));
+                } else {
+                    tasks.push(view);
+                }
+            }
             Event::TaskChanged(view) => {
                 let key = (
                     view.status,

@@ -5,6 +5,7 @@ pub mod agent;
 mod architecture;
 pub mod cli;
 pub mod engine;
+pub mod environment;
 pub mod git;
 pub mod headless;
 pub mod plan;

@@ -9,7 +9,6 @@ use git2::{IndexAddOption, Repository, RepositoryInitOptions};
 
 use super::drive::FrontEndArgs;
 use super::exit::UsageError;
-use super::run::{load, run_plan};
 
 /// A demo repository ready to run: its root and the plan `grove demo` runs.
 #[derive(Debug, Clone)]
@@ -22,8 +21,7 @@ pub struct DemoRepo {
 pub fn demo(dir: Option<&Path>, front: FrontEndArgs) -> anyhow::Result<i32> {
     let demo = create_demo_repo(dir).context("cannot create the demo repository")?;
     println!("grove demo: sample project in {}", demo.root.display());
-    let (plan, target, notices) = load(&demo.plan, Some(&demo.root))?;
-    let code = run_plan(plan, target, front, notices)?;
+    let code = super::run::run(&demo.plan, Some(&demo.root), front)?;
     // Not println!: after a hangup there is no terminal, and that is no reason to panic.
     let _ = writeln!(
         std::io::stdout(),

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::exit::UsageError;
 use super::repo::{repo_root, start_dir};
+use crate::environment::Environment;
 use crate::server::client;
 use crate::server::messages::{Request, Response};
 
@@ -22,6 +23,8 @@ pub fn run(plan: &Path, repo: Option<&Path>) -> anyhow::Result<i32> {
     let request = Request::Start {
         plan: cwd.join(plan),
         start: cwd.join(start_dir(repo)?),
+        env: Environment::current(),
+        attach: false,
     };
     started(&target.root, &request)
 }
@@ -32,6 +35,8 @@ pub fn resume(run_id: &str, repo: Option<&Path>) -> anyhow::Result<i32> {
     super::history::existing_run(&root, run_id)?;
     let request = Request::Resume {
         run_id: run_id.to_string(),
+        env: Environment::current(),
+        attach: false,
     };
     started(&root, &request)
 }

@@ -1,15 +1,21 @@
-//! Running a front end against the engine: the async runtime, the dashboard or the line printer,
-//! and the signals that stop a run (their number decides the exit code).
+//! Showing a run of the repository's grove server: the async runtime, the dashboard or the line
+//! printer attached to it, the signals that stop a headless run (their number decides the exit
+//! code) or detach a dashboard, and what is said when the dashboard detaches or the server is
+//! lost.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
 
-use crate::engine::api::{Command, FrontEnd};
-use crate::ui::{AgentChoice, DashboardOptions};
+use crate::engine::api::Command;
+use crate::server::client;
+use crate::server::messages::Request;
+use crate::server::remote::{self, Attach, Remote};
+use crate::ui::{AgentChoice, DashboardOptions, Outcome};
 
 /// How a run is shown.
 #[derive(Debug, Clone, Copy, Args)]
@@ -29,57 +35,165 @@ impl FrontEndArgs {
     }
 }
 
-/// Starts a run with `start` (inside the async runtime) and drives it with the dashboard (whose
-/// new-task form offers `agents`) or the headless printer until it ends; returns the exit code.
-pub fn drive(
-    start: impl FnOnce() -> anyhow::Result<(FrontEnd, tokio::task::JoinHandle<()>)>,
+/// Asks the repository's grove server (started if none runs) to start a run with `request`
+/// (asking to attach) and shows it: the dashboard, whose new-task form offers `agents`, or the
+/// line printer. Returns the exit code.
+pub fn served(
+    root: &Path,
+    request: &Request,
     front_end: FrontEndArgs,
     agents: Vec<AgentChoice>,
     notices: Vec<String>,
 ) -> anyhow::Result<i32> {
-    let exit_when_done = front_end.exit_when_done;
+    let connection = client::connect_or_start(root)?;
+    match remote::open(connection, request)? {
+        Attach::Attached(remote) => {
+            // A dashboard detaches on a signal; the line printer stops the run it started.
+            let on_signal = match front_end.dashboard() {
+                true => OnSignal::Detach,
+                false => OnSignal::Stop,
+            };
+            show(*remote, front_end, agents, notices, on_signal)
+        }
+        Attach::Failed { message, exit_code } => {
+            eprintln!("error: {message}");
+            Ok(exit_code)
+        }
+        Attach::NotHosted => anyhow::bail!("the grove server did not attach to the run it started"),
+    }
+}
+
+/// What SIGINT, SIGTERM and SIGHUP do to a shown run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnSignal {
+    /// Stop the run (cancel every agent); a second signal kills them at once.
+    Stop,
+    /// Leave it running in the server.
+    Detach,
+}
+
+/// Shows an attached run until it ends (the exit code) or the client detaches (0).
+pub fn show(
+    remote: Remote,
+    front_end: FrontEndArgs,
+    agents: Vec<AgentChoice>,
+    notices: Vec<String>,
+    on_signal: OnSignal,
+) -> anyhow::Result<i32> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let dashboard = front_end.dashboard();
-    runtime.block_on(async move {
-        let (front, engine) = start()?;
-        let signals = forward_signals(front.commands.clone())?;
-        let commands = front.commands.clone();
-        let outcome = if dashboard {
+    let Remote { front, link } = remote;
+    let run_id = front.info.run_id.clone();
+    let outcome = runtime.block_on(async move {
+        if front_end.dashboard() {
+            // Leaving the dashboard (q, Ctrl-], a signal) detaches: the run goes on.
             let opts = DashboardOptions {
-                exit_when_done,
+                exit_when_done: front_end.exit_when_done,
                 agents,
                 notices,
+                detachable: true,
+                detach_requests: Some(detach_signals()?),
             };
-            run_dashboard(front, opts).await
+            // The dashboard on its own task, so that even a panic in it (the panic hook has
+            // restored the terminal by then) comes back here as an error.
+            let shown = tokio::spawn(crate::ui::run(front, opts))
+                .await
+                .unwrap_or_else(|e| Err(anyhow::anyhow!("the dashboard failed: {e}")));
+            shown.map(|outcome| match outcome {
+                Outcome::Ended(code) => Shown::Ended(code),
+                Outcome::Detached(_) => Shown::Detached,
+            })
+        } else if on_signal == OnSignal::Detach {
+            let mut signals = detach_signals()?;
+            let mut stdout = std::io::stdout();
+            tokio::select! {
+                summary = crate::headless::run(front, &mut stdout) => Ok(match summary {
+                    Some(summary) => Shown::Ended(summary.exit_code()),
+                    None => Shown::Lost,
+                }),
+                _ = signals.recv() => Ok(Shown::Detached),
+            }
         } else {
+            let signals = forward_signals(front.commands.clone())?;
             let mut stdout = std::io::stdout();
             let summary = crate::headless::run(front, &mut stdout).await;
-            Ok(summary.map(|s| s.exit_code()).unwrap_or(1))
-        };
-        // The front end is done, or failed (say, the terminal went away): either way the engine
-        // finishes, cancelling whatever still runs so no agent outlives grove, and ends.
-        let _ = commands.send(Command::Shutdown);
-        let _ = engine.await;
-        // A signal decides the exit code, also when it came after the run had ended (the
-        // terminal was closed while the dashboard showed the summary) or made the dashboard
-        // fail (a closed terminal cannot be drawn on, nor the error printed).
-        match signals.received() {
-            Some(signal) => Ok(128 + signal),
-            None => outcome,
+            // A signal decides the exit code (the run was stopped for it).
+            Ok(match (signals.received(), summary) {
+                (Some(signal), _) => Shown::Ended(128 + signal),
+                (None, Some(summary)) => Shown::Ended(summary.exit_code()),
+                (None, None) => Shown::Lost,
+            })
         }
-    })
+    });
+    // Its tasks (the signal handlers) hold senders of the commands: the writer ends with them.
+    drop(runtime);
+    let lost = link.lost();
+    link.detach();
+    match (outcome, lost) {
+        (Ok(Shown::Ended(code)), _) => Ok(code),
+        (Ok(Shown::Detached), _) => {
+            say_detached(&run_id);
+            Ok(0)
+        }
+        (Ok(Shown::Lost) | Err(_), Some(lost)) => Err(ServerLost { run_id, why: lost }.into()),
+        (Ok(Shown::Lost), None) => Err(ServerLost {
+            run_id,
+            why: "the run's events ended before it finished".into(),
+        }
+        .into()),
+        (Err(e), None) => Err(e),
+    }
 }
 
-/// The dashboard on its own task, so that even a panic in it (the panic hook has restored the
-/// terminal by then) comes back here as an error and the agents are still stopped.
-async fn run_dashboard(front: FrontEnd, opts: DashboardOptions) -> anyhow::Result<i32> {
-    tokio::spawn(crate::ui::run(front, opts))
-        .await
-        .unwrap_or_else(|e| Err(anyhow::anyhow!("the dashboard failed: {e}")))
+/// How showing a run ended.
+enum Shown {
+    Ended(i32),
+    Detached,
+    /// The connection ended before the run finished.
+    Lost,
+}
+
+/// The grove server went away while a run was shown.
+#[derive(Debug, thiserror::Error)]
+#[error("{why}: the grove server is gone (killed?), its agents with it; continue the run with: grove resume {run_id}")]
+pub struct ServerLost {
+    pub run_id: String,
+    pub why: String,
+}
+
+/// What a detached dashboard leaves on the terminal: the run id and the way back.
+fn say_detached(run_id: &str) {
+    // Not println!: after a hangup there is no terminal, and that is no reason to panic.
+    let _ = writeln!(
+        std::io::stdout(),
+        "grove: detached from run {run_id}; its agents keep running in the grove server.\n  grove attach {run_id}   comes back to it\n  grove stop {run_id}     stops it"
+    );
+}
+
+/// SIGINT, SIGTERM and SIGHUP, by name, for a client that detaches on them.
+fn detach_signals() -> anyhow::Result<tokio::sync::mpsc::UnboundedReceiver<String>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    let kinds = [
+        (SignalKind::interrupt(), "SIGINT"),
+        (SignalKind::terminate(), "SIGTERM"),
+        (SignalKind::hangup(), "SIGHUP"),
+    ];
+    for (kind, name) in kinds {
+        let mut stream = signal(kind).context("cannot install signal handlers")?;
+        let sender = sender.clone();
+        tokio::spawn(async move {
+            while stream.recv().await.is_some() {
+                if sender.send(name.to_string()).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    Ok(receiver)
 }
 
 /// Which signal stopped the run, if any.

@@ -155,13 +155,15 @@ fn state_word(entry: &RunEntry) -> String {
     }
 }
 
-/// The repository's grove server's pid and live runs, when one answers.
-fn served_runs(root: &Path) -> Option<(u32, Vec<String>)> {
+/// The repository's grove server's pid and live runs (with how many clients each has), when one
+/// answers.
+fn served_runs(root: &Path) -> Option<(u32, Vec<(String, usize)>)> {
     let mut server = crate::server::client::connect(root).ok()??;
     match server.ask(&crate::server::messages::Request::Runs).ok()? {
-        crate::server::messages::Response::Runs { server_pid, runs } => {
-            Some((server_pid, runs.into_iter().map(|r| r.run_id).collect()))
-        }
+        crate::server::messages::Response::Runs { server_pid, runs } => Some((
+            server_pid,
+            runs.into_iter().map(|r| (r.run_id, r.clients)).collect(),
+        )),
         _ => None,
     }
 }
@@ -177,11 +179,14 @@ pub fn ls(root: &Path, out: &mut dyn Write) -> anyhow::Result<i32> {
     let rows: Vec<Vec<String>> = runs
         .iter()
         .map(|r| {
-            let state = match &served {
-                Some((pid, ids)) if ids.iter().any(|id| id == r.run_id()) => {
-                    format!("running (grove server {pid}, detached)")
-                }
-                _ => state_word(r),
+            let clients = served.as_ref().and_then(|(pid, ids)| {
+                let (_, n) = ids.iter().find(|(id, _)| id == r.run_id())?;
+                Some((pid, n))
+            });
+            let state = match clients {
+                Some((pid, 0)) => format!("running (grove server {pid}, detached)"),
+                Some((pid, n)) => format!("running (grove server {pid}, {n} attached)"),
+                None => state_word(r),
             };
             vec![
                 r.run_id().to_string(),

@@ -10,6 +10,7 @@ use drive::FrontEndArgs;
 use repo::repo_root;
 
 pub mod agents;
+pub mod attach;
 pub mod clean;
 pub mod demo;
 pub mod detach;
@@ -76,6 +77,9 @@ enum Cmd {
         #[command(flatten)]
         front: FrontEndArgs,
     },
+    /// Open the dashboard on a live run of the grove server (default: the newest), as it is
+    /// now and then live; --ssh for a run on another machine.
+    Attach(attach::AttachArgs),
     /// Wait until a run ends; exits with the run's exit code (0, 1, 130…).
     Wait {
         /// The run to wait for (see grove ps, grove ls).
@@ -295,6 +299,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             front,
             ..
         } => run::resume(&run_id, repo.as_deref(), front),
+        Cmd::Attach(args) => attach::attach(args),
         Cmd::Wait { run_id, repo } => wait::wait(&run_id, repo.as_deref()),
         Cmd::Ps { repo } => ps::ps(&repo_root(repo.as_deref())?, &mut stdout),
         Cmd::Stop { run_id, repo } => stop::stop(&repo_root(repo.as_deref())?, &run_id),

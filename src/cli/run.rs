@@ -4,12 +4,13 @@
 use std::io::IsTerminal;
 use std::path::Path;
 
-use crate::engine::{self, RunRequest};
+use crate::engine;
+use crate::environment::Environment;
 use crate::plan::{self, model::Plan, RepoTarget};
-use crate::pty::{DEFAULT_COLS, DEFAULT_ROWS};
+use crate::server::messages::Request;
 use crate::ui::AgentChoice;
 
-use super::drive::{drive, FrontEndArgs};
+use super::drive::{served, FrontEndArgs};
 use super::exit::UsageError;
 use super::repo::{repo_root, start_dir};
 
@@ -30,23 +31,48 @@ pub fn validate(plan: &Path, repo: Option<&Path>) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// `grove run`: runs a plan file.
-pub fn run(plan: &Path, repo: Option<&Path>, front: FrontEndArgs) -> anyhow::Result<i32> {
-    let (plan, target, mut notices) = load(plan, repo)?;
+/// `grove run`: runs a plan file in the repository's grove server and shows it. The plan is
+/// checked here first (a bad plan is exit 2 with where it is wrong, and no server started).
+pub fn run(plan_path: &Path, repo: Option<&Path>, front: FrontEndArgs) -> anyhow::Result<i32> {
+    let (plan, target, mut notices) = load(plan_path, repo)?;
     notices.extend(print_notices(&target.root, Some(&plan.name), None));
-    run_plan(plan, target, front, notices)
+    if let Some(warning) = crate::sandbox::unavailable_warning(&plan) {
+        eprintln!("{warning}");
+        notices.push(warning);
+    }
+    if let (false, Some(refusal)) = (front.dashboard(), crate::agent::headless_refusal(&plan)) {
+        eprintln!("error: {refusal}");
+        return Ok(2);
+    }
+    let agents = match front.dashboard() {
+        true => agent_choices(&plan)?,
+        false => Vec::new(),
+    };
+    let cwd = std::env::current_dir()?;
+    let request = Request::Start {
+        plan: cwd.join(plan_path),
+        start: cwd.join(start_dir(repo)?),
+        env: Environment::current(),
+        attach: true,
+    };
+    served(&target.root, &request, front, agents, notices)
 }
 
-/// `grove resume`: continues a run from its journal.
+/// `grove resume`: continues a run from its journal, in the repository's grove server.
 pub fn resume(run_id: &str, repo: Option<&Path>, front: FrontEndArgs) -> anyhow::Result<i32> {
     let root = repo_root(repo)?;
+    super::history::existing_run(&root, run_id)?;
     let notices = print_notices(&root, None, Some(run_id));
     let agents = match front.dashboard() {
         true => agent_choices(&engine::resume_plan(&root, run_id)?)?,
         false => Vec::new(),
     };
-    let start = || Ok(engine::resume(&root, run_id)?);
-    drive(start, front, agents, notices)
+    let request = Request::Resume {
+        run_id: run_id.to_string(),
+        env: Environment::current(),
+        attach: true,
+    };
+    served(&root, &request, front, agents, notices)
 }
 
 /// `grove follow-up`: reopens a finished run for one follow-up of `task` (continuing its
@@ -63,8 +89,14 @@ pub fn follow_up(
         true => agent_choices(&engine::resume_plan(&root, run_id)?)?,
         false => Vec::new(),
     };
-    let start = || Ok(engine::follow_up(&root, run_id, task, prompt)?);
-    drive(start, front, agents, Vec::new())
+    let request = Request::FollowUp {
+        run_id: run_id.to_string(),
+        task: task.to_string(),
+        prompt: prompt.to_string(),
+        env: Environment::current(),
+        attach: true,
+    };
+    served(&root, &request, front, agents, Vec::new())
 }
 
 /// `grove new`: the dashboard on an empty `adhoc` run; tasks are started from it.
@@ -83,7 +115,13 @@ pub fn new(repo: Option<&Path>) -> anyhow::Result<i32> {
         headless: false,
         exit_when_done: false,
     };
-    run_plan(plan, target, front, Vec::new())
+    let agents = agent_choices(&plan)?;
+    let request = Request::New {
+        start: std::env::current_dir()?.join(&start),
+        env: Environment::current(),
+        attach: true,
+    };
+    served(&target.root, &request, front, agents, Vec::new())
 }
 
 /// Loads and validates a plan and the repository it runs in; nothing is created. Warnings (the
@@ -115,42 +153,9 @@ fn print_notices(root: &Path, plan: Option<&str>, resuming: Option<&str>) -> Vec
     notices
 }
 
-/// Runs `plan`; `notices` were printed before and are shown in the dashboard too.
-pub fn run_plan(
-    plan: Plan,
-    target: RepoTarget,
-    front: FrontEndArgs,
-    mut notices: Vec<String>,
-) -> anyhow::Result<i32> {
-    if let Some(warning) = crate::sandbox::unavailable_warning(&plan) {
-        eprintln!("{warning}");
-        notices.push(warning);
-    }
-    let agents = match front.dashboard() {
-        true => agent_choices(&plan)?,
-        false => Vec::new(),
-    };
-    if let (false, Some(refusal)) = (front.dashboard(), crate::agent::headless_refusal(&plan)) {
-        eprintln!("error: {refusal}");
-        return Ok(2);
-    }
-    drive(
-        move || {
-            Ok(engine::start(RunRequest {
-                plan,
-                repo: target,
-                pane_size: (DEFAULT_ROWS, DEFAULT_COLS),
-            })?)
-        },
-        front,
-        agents,
-        notices,
-    )
-}
-
 /// The agents the dashboard's new-task form offers: presets, the user config's and the plan's,
 /// each with whether its program is on PATH.
-fn agent_choices(plan: &Plan) -> anyhow::Result<Vec<AgentChoice>> {
+pub(super) fn agent_choices(plan: &Plan) -> anyhow::Result<Vec<AgentChoice>> {
     let config = plan::UserConfig::load()?;
     let rows = super::agents::rows_with(&config, plan.agents.clone());
     Ok(rows

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::environment::Environment;
 use crate::sandbox::memory;
 
 /// Test-only: a file holding a size that replaces the plan's `min_free_memory` at every check
@@ -12,9 +13,10 @@ pub const FLOOR_OVERRIDE_ENV: &str = "GROVE_TEST_MIN_FREE_MEMORY_FILE";
 /// How often memory is looked at again while a task is held (nothing else says it freed).
 pub const RECHECK: Duration = Duration::from_secs(1);
 
-/// Why nothing may start now (`low memory (1.2 GiB free < 2 GiB)`), or None.
-pub fn hold(min_free_memory: Option<u64>) -> Option<String> {
-    let floor = floor(min_free_memory)?;
+/// Why nothing may start now (`low memory (1.2 GiB free < 2 GiB)`), or None; `env` is the
+/// run's environment (where the test override is looked for).
+pub fn hold(min_free_memory: Option<u64>, env: &Environment) -> Option<String> {
+    let floor = floor(min_free_memory, env)?;
     let free = memory::available()?;
     (free < floor).then(|| {
         format!(
@@ -30,8 +32,9 @@ pub fn hold(min_free_memory: Option<u64>) -> Option<String> {
 /// turns it off.
 pub const DEFAULT_FLOOR: u64 = 1 << 30;
 
-fn floor(min_free_memory: Option<u64>) -> Option<u64> {
-    let overridden = std::env::var_os(FLOOR_OVERRIDE_ENV)
+fn floor(min_free_memory: Option<u64>, env: &Environment) -> Option<u64> {
+    let overridden = env
+        .var(FLOOR_OVERRIDE_ENV)
         .and_then(|path| std::fs::read_to_string(path).ok())
         .and_then(|text| memory::parse_size(&text));
     overridden.or(min_free_memory).or(Some(DEFAULT_FLOOR))
@@ -43,8 +46,21 @@ mod tests {
 
     #[test]
     fn a_plan_without_a_floor_gets_the_default_one() {
-        assert_eq!(floor(None), Some(DEFAULT_FLOOR));
-        assert_eq!(floor(Some(0)), Some(0));
-        assert_eq!(hold(Some(0)), None, "a zero floor holds nothing");
+        let env = Environment::default();
+        assert_eq!(floor(None, &env), Some(DEFAULT_FLOOR));
+        assert_eq!(floor(Some(0), &env), Some(0));
+        assert_eq!(hold(Some(0), &env), None, "a zero floor holds nothing");
+    }
+
+    #[test]
+    fn the_override_is_read_from_the_run_s_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("floor");
+        std::fs::write(&file, "0").unwrap();
+        let env: Environment = [(FLOOR_OVERRIDE_ENV, file.as_os_str())]
+            .into_iter()
+            .collect();
+        assert_eq!(floor(Some(1 << 40), &env), Some(0));
+        assert_eq!(hold(Some(u64::MAX), &env), None);
     }
 }

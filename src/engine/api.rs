@@ -218,7 +218,7 @@ pub struct FrontEnd {
     pub info: RunInfo,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunInfo {
     pub run_id: String,
     pub plan_name: String,

@@ -5,6 +5,7 @@
 use std::time::{Duration, SystemTime};
 
 use crate::agent::{self, AgentCommand};
+use crate::environment::Environment;
 use crate::git;
 use crate::plan::model::Plan;
 use crate::plan::RepoTarget;
@@ -36,11 +37,13 @@ pub enum EngineError {
     Folder(#[from] record::folders::FolderError),
 }
 
-/// What to run, where, and how big agents' terminals start.
+/// What to run, where, how big agents' terminals start, and the environment of the command
+/// that asked for it (what the run's processes start with, not the engine's process's own).
 pub struct RunRequest {
     pub plan: Plan,
     pub repo: RepoTarget,
     pub pane_size: (u16, u16),
+    pub env: Environment,
 }
 /// What a task has done so far: its state, its attempts, what its success left (output, head
 /// commit, diff stat) and its merge. The run loop's tasks hold one; the journal keeps it, and
@@ -83,6 +86,8 @@ pub(super) struct Launch {
     pub paths: RunPaths,
     pub agents: Vec<AgentCommand>,
     pub pane_size: (u16, u16),
+    /// What the run's processes start with (see `RunRequest::env`).
+    pub env: Environment,
     pub audit: Audit,
     pub journal: Journal,
     pub lock: RunLock,
@@ -114,6 +119,7 @@ pub(super) fn new_run(req: RunRequest) -> Result<Launch, EngineError> {
         plan,
         repo,
         pane_size,
+        env,
     } = req;
     let agents = resolve_agents(&plan)?;
     git::ensure_grove_excluded(&repo.root)?;
@@ -164,6 +170,7 @@ pub(super) fn new_run(req: RunRequest) -> Result<Launch, EngineError> {
         paths,
         agents,
         pane_size,
+        env,
         audit,
         journal,
         lock,

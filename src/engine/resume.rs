@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::agent::AgentCommand;
+use crate::environment::Environment;
 use crate::git;
 use crate::plan::model::{MergeMode, Plan, PlanFormat, TaskSpec};
 use crate::plan::{self, PlanError, RepoTarget};
@@ -69,6 +70,7 @@ pub(super) fn prepare(
     repo_root: &Path,
     run_id: &str,
     follow_up: Option<(&str, &str)>,
+    env: Environment,
 ) -> Result<Launch, ResumeError> {
     let paths = journaled_run(repo_root, run_id)?;
     let lock = RunLock::acquire(&paths.run_dir).map_err(|e| match e {
@@ -119,6 +121,7 @@ pub(super) fn prepare(
         paths,
         agents,
         pane_size,
+        env,
         audit,
         journal,
         lock,

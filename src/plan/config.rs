@@ -34,7 +34,13 @@ impl UserConfig {
     /// Where the user config lives: `$XDG_CONFIG_HOME/grove/config.toml`, or
     /// `$HOME/.config/grove/config.toml` when XDG_CONFIG_HOME is unset or empty.
     pub fn default_path() -> Option<PathBuf> {
-        let non_empty = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        UserConfig::default_path_in(&crate::environment::Environment::current())
+    }
+
+    /// Where the user config lives for a command run with `env` (a run started through the
+    /// grove server reads the config of the command that asked for it).
+    pub fn default_path_in(env: &crate::environment::Environment) -> Option<PathBuf> {
+        let non_empty = |name: &str| env.var(name).filter(|v| !v.is_empty());
         let base = match non_empty("XDG_CONFIG_HOME") {
             Some(dir) => PathBuf::from(dir),
             None => PathBuf::from(non_empty("HOME")?).join(".config"),
@@ -45,6 +51,14 @@ impl UserConfig {
     /// Reads the config at its default place; no file there means an empty config.
     pub fn load() -> Result<UserConfig, PlanError> {
         UserConfig::load_at_default(true)
+    }
+
+    /// Like [`UserConfig::load`], for a command run with `env`.
+    pub fn load_in(env: &crate::environment::Environment) -> Result<UserConfig, PlanError> {
+        match UserConfig::default_path_in(env) {
+            Some(path) if path.exists() => UserConfig::read_file(&path, true),
+            _ => Ok(UserConfig::empty()),
+        }
     }
 
     /// Like [`UserConfig::load`], for a run that already started (resumed, or growing by a

@@ -54,6 +54,16 @@ pub fn load_in(path: &Path, repo: &Path, config: &UserConfig) -> Result<Plan, Pl
     load_text(&text, path, format, config, Programs::Check, prompt_files)
 }
 
+/// Like [`load_in`] but without looking for the agents' programs: for the grove server, loading
+/// a plan the command that asked for the run has loaded already, programs found on its PATH
+/// (the run's, which the agents are started with; the server's own may differ).
+pub fn load_in_checked(path: &Path, repo: &Path, config: &UserConfig) -> Result<Plan, PlanError> {
+    let (text, format) = read(path)?;
+    let root = repo_root(repo);
+    let prompt_files = PromptFiles::Read(root.as_deref());
+    load_text(&text, path, format, config, Programs::Skip, prompt_files)
+}
+
 /// Validates plan `text`; `path` names it in messages and anchors relative `prompt_file`s, which
 /// must be inside the repository holding `path`.
 pub fn load_str(text: &str, path: &Path, format: PlanFormat) -> Result<Plan, PlanError> {

@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 use portable_pty::{native_pty_system, CommandBuilder, MasterPty, PtySize};
 use tokio::sync::oneshot;
 
+use crate::environment::Environment;
+
 /// Size every agent's terminal starts with.
 pub const DEFAULT_ROWS: u16 = 40;
 pub const DEFAULT_COLS: u16 = 120;
@@ -45,11 +47,13 @@ pub enum PtyError {
     EmptyCommand,
 }
 
-/// What to run, where, with which environment (added to grove's own).
+/// What to run, where, with which environment: exactly `base_env` (not grove's own), then
+/// `TERM`, then `env` on top. The program is looked for on `base_env`'s (or `env`'s) PATH.
 #[derive(Debug, Clone)]
 pub struct SpawnSpec {
     pub argv: Vec<String>,
     pub cwd: PathBuf,
+    pub base_env: Environment,
     pub env: Vec<(String, String)>,
     pub rows: u16,
     pub cols: u16,
@@ -184,6 +188,10 @@ pub fn spawn(
     let mut cmd = CommandBuilder::new(program);
     cmd.args(&spec.argv[1..]);
     cmd.cwd(&spec.cwd);
+    cmd.env_clear();
+    for (key, value) in spec.base_env.iter() {
+        cmd.env(key, value);
+    }
     cmd.env("TERM", "xterm-256color");
     for (key, value) in &spec.env {
         cmd.env(key, value);

@@ -72,6 +72,9 @@ pub struct Inputs<'a> {
     pub envelope: &'a Path,
     /// Where the wrapper's spec is written (the run's records, out of the agent's reach).
     pub spec_path: &'a Path,
+    /// The agent's home (`HOME` of the run's environment), which `~/` in the task's
+    /// `sandbox_read`/`sandbox_write` and the agents' state folders are under.
+    pub home: Option<&'a Path>,
 }
 
 /// An attempt's sandbox: nothing when `sandbox` is off (or unavailable) and nothing else is
@@ -200,10 +203,7 @@ impl Drop for Confinement {
 
 /// The read, hide and write lists of a `worktree` sandbox.
 fn fill_paths(spec: &mut Spec, inputs: &Inputs<'_>, private: &Path) -> Result<(), String> {
-    let home = std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from);
-    let home = home.as_deref();
+    let home = inputs.home;
     let sandbox = &inputs.spec.sandbox;
     let expand = |p: &str| expand_home(p, home);
     spec.read = match sandbox.read.is_empty() {

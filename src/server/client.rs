@@ -3,9 +3,7 @@
 //! this very binary from `/proc/self/exe`) and connect to it. Two commands starting one at once
 //! end up with the same server: the second server finds the first's socket live and leaves.
 
-use std::fs::OpenOptions;
-use std::io::ErrorKind;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::io::{ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -19,14 +17,18 @@ use super::handshake::{self, HandshakeError, Hello, Role};
 use super::listener;
 use super::messages::{Request, Response};
 use super::socket::{SocketError, SocketPlace};
-use crate::record::folders::{self, PRIVATE_DIR, PRIVATE_FILE};
+use crate::record::folders::{self, PRIVATE_DIR};
 
 /// How long a started server has to answer.
 const START_DEADLINE: Duration = Duration::from_secs(15);
 
-/// A connection to the repository's server, past the handshake.
+/// A connection to the repository's server, past the handshake: over its socket, or through
+/// `ssh … grove proxy` to a remote one.
 pub struct Connection {
-    stream: UnixStream,
+    reader: Box<dyn Read + Send>,
+    writer: Box<dyn Write + Send>,
+    /// Ends the connection at once (both ways), also while another thread reads it.
+    close: Box<dyn Fn() + Send + Sync>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -34,17 +36,60 @@ pub struct Connection {
 pub struct ServerGone;
 
 impl Connection {
+    /// A connection over `reader` and `writer` whose handshake is done; `close` ends it.
+    pub fn new(
+        reader: Box<dyn Read + Send>,
+        writer: Box<dyn Write + Send>,
+        close: Box<dyn Fn() + Send + Sync>,
+    ) -> Connection {
+        Connection {
+            reader,
+            writer,
+            close,
+        }
+    }
+
+    fn over_socket(stream: UnixStream) -> std::io::Result<Connection> {
+        let writer = stream.try_clone()?;
+        let closer = stream.try_clone()?;
+        let close = move || {
+            let _ = closer.shutdown(std::net::Shutdown::Both);
+        };
+        Ok(Connection::new(
+            Box::new(stream),
+            Box::new(writer),
+            Box::new(close),
+        ))
+    }
+
+    /// The connection's two ways and its closer, for a stream (`remote::attach`).
+    pub fn into_parts(self) -> Parts {
+        (self.reader, self.writer, self.close)
+    }
+
     /// Sends `request` and reads the answer; `ServerGone` when the server went away first.
     pub fn ask(&mut self, request: &Request) -> anyhow::Result<Response> {
-        frame::write(&mut self.stream, request)
+        frame::write(&mut self.writer, request)
             .map_err(|e| anyhow::Error::new(e).context(ServerGone))?;
-        match frame::read::<Response>(&mut self.stream) {
+        self.answer()
+    }
+
+    /// Reads the server's next answer (a request may have two: `Started`, then `Attached`).
+    pub fn answer(&mut self) -> anyhow::Result<Response> {
+        match frame::read::<Response>(&mut self.reader) {
             Ok(Some(response)) => Ok(response),
             Ok(None) => Err(ServerGone.into()),
             Err(e) => Err(anyhow::Error::new(e).context(ServerGone)),
         }
     }
 }
+
+/// A connection's reader, writer and closer.
+pub type Parts = (
+    Box<dyn Read + Send>,
+    Box<dyn Write + Send>,
+    Box<dyn Fn() + Send + Sync>,
+);
 
 /// The server's log: `<root>/.grove/server/server.log`.
 pub fn log_path(repo_root: &Path) -> PathBuf {
@@ -60,7 +105,7 @@ pub fn connect(repo_root: &Path) -> anyhow::Result<Option<Connection>> {
         Err(e) => return Err(e.into()),
     };
     match handshake::client_blocking(&mut stream, &Hello::ours(Role::Headless)) {
-        Ok(_) => Ok(Some(Connection { stream })),
+        Ok(_) => Ok(Some(Connection::over_socket(stream)?)),
         // A server exiting as it was reached: as if it were gone already.
         Err(HandshakeError::Closed) => Ok(None),
         Err(HandshakeError::Frame(FrameError::Io(e)))
@@ -116,15 +161,8 @@ fn start(repo_root: &Path) -> anyhow::Result<std::process::Child> {
     let folder = grove.join("server");
     folders::ensure_folder(&folder, PRIVATE_DIR).with_context(|| folder.display().to_string())?;
     let path = log_path(repo_root);
-    let log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(PRIVATE_FILE)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&path)
+    let log = super::log::open(&path)
         .with_context(|| format!("cannot open the server's log {}", path.display()))?;
-    log.set_permissions(std::fs::Permissions::from_mode(PRIVATE_FILE))
-        .with_context(|| path.display().to_string())?;
     let mut command = std::process::Command::new("/proc/self/exe");
     command
         .arg("server")

@@ -1,19 +1,23 @@
 //! The runs a server hosts: each started from a client's request (a plan, or a run to resume),
-//! its `FrontEnd` consumed here (the engine keeps the journal and results.json), stopped on
-//! request, and its exit code kept for those who wait on it. Also what tells the server it may
-//! exit: no run left and no client for the idle time.
+//! its `FrontEnd` consumed here (the engine keeps the journal and results.json) and passed on to
+//! the attached clients through the run's `Hub`, stopped on request, and its exit code kept for
+//! those who wait on it. A finished run's engine stays up while a client is attached (a
+//! dashboard may still merge); it is shut down when the last one leaves. Also what tells the
+//! server it may exit: no run left and no client for the idle time.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc::UnboundedSender, watch};
 use tokio::task::JoinHandle;
 
+use super::hub::Hub;
 use super::messages::{Response, RunRow};
-use crate::engine::api::{Command, Event, FrontEnd, TaskStatus};
+use crate::engine::api::{Command, Event, FrontEnd, RunInfo, TaskStatus};
 use crate::engine::{self, RunRequest};
+use crate::environment::Environment;
 use crate::pty::{DEFAULT_COLS, DEFAULT_ROWS};
 
 /// The runs of one server, shared by its connections.
@@ -32,19 +36,51 @@ struct State {
 }
 
 struct Hosted {
-    plan: String,
-    started: SystemTime,
+    info: RunInfo,
     commands: UnboundedSender<Command>,
     statuses: Vec<TaskStatus>,
-    /// Clients waiting on it.
+    /// Clients waiting on it or attached to it.
     clients: usize,
-    /// Set once the run has ended and its engine stopped: its exit code.
+    /// Clients attached to it (dashboards, headless clients).
+    attached: usize,
+    hub: Arc<Hub>,
+    /// Set once every task has ended (`RunFinished`): the run's exit code.
     ended: watch::Sender<Option<i32>>,
+    /// Whether its engine still runs (it takes commands: a finished run's merges).
+    open: bool,
 }
 
 impl Hosted {
     fn live(&self) -> bool {
         self.ended.borrow().is_none()
+    }
+
+    fn shut_down_if_finished(&self) {
+        if self.attached == 0 && !self.live() && self.open {
+            let _ = self.commands.send(Command::Shutdown);
+        }
+    }
+}
+
+/// What starting a run answers, and the client's attachment when it asked to attach.
+pub type Begun = (Response, Option<Attachment>);
+
+/// A client attached to a run: what it streams from and commands; counted off when dropped.
+pub struct Attachment {
+    pub info: RunInfo,
+    pub hub: Arc<Hub>,
+    pub commands: UnboundedSender<Command>,
+    host: Host,
+}
+
+impl Drop for Attachment {
+    fn drop(&mut self) {
+        let run_id = self.info.run_id.clone();
+        self.host.with_run(&run_id, |run| {
+            run.attached -= 1;
+            run.clients -= 1;
+            run.shut_down_if_finished();
+        });
     }
 }
 
@@ -67,17 +103,12 @@ impl Host {
 
     /// Starts the plan at `plan` loaded from `start` as `grove run` does (the same checks and
     /// exit codes); its warnings go to the server's log.
-    pub fn start(&self, plan: &Path, start: &Path) -> Response {
+    pub fn start(&self, plan: &Path, start: &Path, attach: bool, env: Environment) -> Begun {
         let started = (|| {
-            let (plan, target, _) = crate::cli::run::load(plan, Some(start))?;
-            if target.root.canonicalize().ok() != self.repo_root.canonicalize().ok() {
-                return Err(crate::cli::exit::UsageError(format!(
-                    "the plan runs in {}, not in this server's repository {}",
-                    target.root.display(),
-                    self.repo_root.display()
-                ))
-                .into());
-            }
+            let config = crate::plan::UserConfig::load_in(&env)?;
+            let plan = crate::plan::load_in_checked(plan, start, &config)?;
+            let target = crate::plan::resolve_repo(&plan, start)?;
+            self.check_repo(&target.root)?;
             if let Some(refusal) = crate::agent::headless_refusal(&plan) {
                 return Err(crate::cli::exit::UsageError(refusal).into());
             }
@@ -88,76 +119,181 @@ impl Host {
                 plan,
                 repo: target,
                 pane_size: (DEFAULT_ROWS, DEFAULT_COLS),
+                env,
             })?)
         })();
-        self.host(started)
+        self.host(started, attach)
+    }
+
+    /// Starts an empty `adhoc` run from `start`, as `grove new` does.
+    pub fn new_run(&self, start: &Path, attach: bool, env: Environment) -> Begun {
+        let started = (|| {
+            let config = crate::plan::UserConfig::load_in(&env)?;
+            let plan = crate::plan::grow::adhoc(start, &config);
+            let target = crate::plan::resolve_repo(&plan, start)?;
+            self.check_repo(&target.root)?;
+            Ok(engine::start(RunRequest {
+                plan,
+                repo: target,
+                pane_size: (DEFAULT_ROWS, DEFAULT_COLS),
+                env,
+            })?)
+        })();
+        self.host(started, attach)
+    }
+
+    fn check_repo(&self, root: &Path) -> anyhow::Result<()> {
+        if root.canonicalize().ok() != self.repo_root.canonicalize().ok() {
+            return Err(crate::cli::exit::UsageError(format!(
+                "the plan runs in {}, not in this server's repository {}",
+                root.display(),
+                self.repo_root.display()
+            ))
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Reopens finished run `run_id` for one follow-up, as `grove follow-up` does.
+    pub fn follow_up(
+        &self,
+        run_id: &str,
+        task: &str,
+        prompt: &str,
+        attach: bool,
+        env: Environment,
+    ) -> Begun {
+        let started = engine::follow_up(&self.repo_root, run_id, task, prompt, env)
+            .map_err(anyhow::Error::from);
+        self.host(started, attach)
     }
 
     /// Continues run `run_id` from its journal, as `grove resume` does.
-    pub fn resume(&self, run_id: &str) -> Response {
-        let resumed = engine::resume(&self.repo_root, run_id).map_err(anyhow::Error::from);
-        self.host(resumed)
+    pub fn resume(&self, run_id: &str, attach: bool, env: Environment) -> Begun {
+        let resumed = engine::resume(&self.repo_root, run_id, env).map_err(anyhow::Error::from);
+        self.host(resumed, attach)
     }
 
-    fn host(&self, started: anyhow::Result<(FrontEnd, JoinHandle<()>)>) -> Response {
+    fn host(&self, started: anyhow::Result<(FrontEnd, JoinHandle<()>)>, attach: bool) -> Begun {
         let (front, engine) = match started {
             Ok(started) => started,
             Err(e) => {
                 let (exit_code, message) = crate::cli::exit::exit_code_and_message(&e);
                 eprintln!("grove server: a run did not start: {message}");
-                return Response::Failed { message, exit_code };
+                return (Response::Failed { message, exit_code }, None);
             }
         };
         let run_id = front.info.run_id.clone();
         eprintln!("grove server: run {run_id} started");
         let (ended, _) = watch::channel(None);
         let hosted = Hosted {
-            plan: front.info.plan_name.clone(),
-            started: front.info.started_at,
+            info: front.info.clone(),
             commands: front.commands.clone(),
             statuses: Vec::new(),
             clients: 0,
+            attached: 0,
+            hub: Arc::default(),
             ended,
+            open: true,
         };
         self.lock().runs.insert(run_id.clone(), hosted);
+        // Counted before the run can finish: it waits for this client.
+        let attachment = match attach {
+            true => self.attach(Some(&run_id)),
+            false => None,
+        };
         tokio::spawn(self.clone().follow(run_id.clone(), front, engine));
-        Response::Started { run_id }
+        (Response::Started { run_id }, attachment)
     }
 
-    /// Consumes the run's events until it finishes, then stops its engine (as the headless
-    /// front end's caller does) and records its exit code.
+    /// Consumes the run's events, passing them on to the attached clients, until its engine
+    /// ends: at once when it finishes with nobody attached, else when the last client leaves
+    /// (or the run is stopped).
     async fn follow(self, run_id: String, mut front: FrontEnd, engine: JoinHandle<()>) {
-        let mut exit_code = None;
+        let Some(hub) = self.lock().runs.get(&run_id).map(|run| run.hub.clone()) else {
+            return;
+        };
         while let Some(event) = front.events.recv().await {
-            match event {
-                Event::TaskAdded { view, .. } => self.with_run(&run_id, |run| {
-                    run.statuses.push(view.status);
-                }),
+            match &event {
+                Event::TaskAdded { view, pane } => {
+                    hub.add_task(view.clone(), pane);
+                    self.with_run(&run_id, |run| {
+                        run.statuses.push(view.status);
+                        if !view.status.is_final() {
+                            run.ended.send_replace(None);
+                        }
+                    });
+                }
                 Event::TaskChanged(view) => self.with_run(&run_id, |run| {
                     if let Some(status) = run.statuses.get_mut(view.id.index()) {
                         *status = view.status;
                     }
+                    // A retry or a follow-up from a dashboard reopened the finished run.
+                    if !view.status.is_final() {
+                        run.ended.send_replace(None);
+                    }
                 }),
                 Event::RecordWrite { text, .. } => eprintln!("grove server: {run_id}: {text}"),
                 Event::RunFinished(summary) => {
-                    exit_code = Some(summary.exit_code());
-                    break;
+                    let exit_code = summary.exit_code();
+                    eprintln!("grove server: run {run_id} finished (exit code {exit_code})");
+                    self.with_run(&run_id, |run| {
+                        run.ended.send_replace(Some(exit_code));
+                        run.shut_down_if_finished();
+                    });
                 }
                 _ => {}
             }
+            hub.event(event);
         }
-        let _ = front.commands.send(Command::Shutdown);
         drop(front);
         if let Err(e) = engine.await {
             eprintln!("grove server: run {run_id}: the engine failed: {e}");
         }
-        let exit_code = exit_code.unwrap_or(1);
-        eprintln!("grove server: run {run_id} ended (exit code {exit_code})");
+        hub.close();
+        eprintln!("grove server: run {run_id} closed");
         let mut state = self.lock();
-        if let Some(run) = state.runs.get(&run_id) {
-            run.ended.send_replace(Some(exit_code));
+        if let Some(run) = state.runs.get_mut(&run_id) {
+            run.open = false;
+            // An engine that ended without finishing (it failed) is a failed run.
+            if run.live() {
+                run.ended.send_replace(Some(1));
+            }
         }
         state.idle_since = Instant::now();
+    }
+
+    /// Attaches a client to run `run_id`, or to the newest live run when `None` (else the
+    /// newest one still open).
+    pub fn attach(&self, run_id: Option<&str>) -> Option<Attachment> {
+        let mut state = self.lock();
+        let chosen = match run_id {
+            Some(id) => state
+                .runs
+                .get(id)
+                .filter(|run| run.open)
+                .map(|_| id.to_string()),
+            None => {
+                let newest = |live: bool| {
+                    state
+                        .runs
+                        .iter()
+                        .filter(|(_, run)| run.open && run.live() == live)
+                        .max_by_key(|(id, run)| (run.info.started_at, (*id).clone()))
+                        .map(|(id, _)| id.clone())
+                };
+                newest(true).or_else(|| newest(false))
+            }
+        };
+        let run = chosen.and_then(|id| state.runs.get_mut(&id))?;
+        run.attached += 1;
+        run.clients += 1;
+        Some(Attachment {
+            info: run.info.clone(),
+            hub: run.hub.clone(),
+            commands: run.commands.clone(),
+            host: self.clone(),
+        })
     }
 
     fn with_run(&self, run_id: &str, f: impl FnOnce(&mut Hosted)) {
@@ -175,8 +311,8 @@ impl Host {
             .filter(|(_, run)| run.live())
             .map(|(id, run)| RunRow {
                 run_id: id.clone(),
-                plan: run.plan.clone(),
-                started: run.started,
+                plan: run.info.plan_name.clone(),
+                started: run.info.started_at,
                 tasks: TaskStatus::counts(&run.statuses),
                 clients: run.clients,
             })
@@ -200,7 +336,7 @@ impl Host {
 
     /// Every live run's agents: stopped (`Shutdown`), or killed at once (`KillNow`).
     pub fn stop_all(&self, command: Command) {
-        for run in self.lock().runs.values().filter(|run| run.live()) {
+        for run in self.lock().runs.values().filter(|run| run.open) {
             let _ = run.commands.send(command.clone());
         }
     }
@@ -240,7 +376,7 @@ impl Host {
     /// connected.
     pub fn idle_for(&self) -> Duration {
         let state = self.lock();
-        if state.clients > 0 || state.runs.values().any(Hosted::live) {
+        if state.clients > 0 || state.runs.values().any(|run| run.open) {
             return Duration::ZERO;
         }
         state.idle_since.elapsed()
@@ -283,7 +419,10 @@ mod tests {
         let plan = dir.path().join("plan.toml");
         std::fs::write(&plan, "name = \"p\"\n[[tasks]]\nname = 5\n").unwrap();
         let host = Host::new(dir.path());
-        match host.start(&plan, dir.path()) {
+        match host
+            .start(&plan, dir.path(), true, Environment::current())
+            .0
+        {
             Response::Failed { message, exit_code } => {
                 assert_eq!(exit_code, 2);
                 let at = format!("{}:3:8:", plan.display());

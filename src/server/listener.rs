@@ -64,6 +64,13 @@ impl Listener {
                 Ok(listener) => return Listener::from_bound(listener, path),
                 Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
                     remove_stale(path)?;
+                    // The pid of the server that died with it, which nobody may trust now.
+                    match std::fs::remove_file(place.pid_path()) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                            return Err(SocketError::io(&place.pid_path(), e))
+                        }
+                        _ => {}
+                    }
                 }
                 Err(e) => return Err(SocketError::io(path, e)),
             }
@@ -91,6 +98,11 @@ impl Listener {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The socket file is still the one bound: not removed, nor replaced by another server's.
+    pub fn still_bound(&self) -> bool {
+        std::fs::symlink_metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == self.identity)
     }
 
     /// The next connection of our own user. A peer of another uid gets a refusal frame saying
@@ -123,9 +135,7 @@ impl Listener {
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        let ours = std::fs::symlink_metadata(&self.path)
-            .is_ok_and(|m| (m.dev(), m.ino()) == self.identity);
-        if ours {
+        if self.still_bound() {
             let _ = std::fs::remove_file(&self.path);
         }
     }

@@ -27,16 +27,21 @@ async fn the_socket_is_private_and_removed_when_the_listener_goes() {
 }
 
 #[tokio::test]
-async fn a_stale_socket_is_replaced() {
+async fn a_stale_socket_is_replaced_and_its_dead_servers_pid_file_removed() {
     let (runtime, repo) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let place = place(runtime.path(), repo.path());
     place.prepare().unwrap();
-    // A server that died: its socket file stays, nobody listens behind it.
+    // A server that died: its socket file and its pid file stay, nobody listens behind it.
     drop(std::os::unix::net::UnixListener::bind(&place.path).unwrap());
+    std::fs::write(place.pid_path(), "4242\n").unwrap();
     assert!(place.path.exists());
     let err = connect(&place).unwrap_err();
     assert!(matches!(err, SocketError::NoServer { .. }), "{err}");
     let listener = Listener::bind(&place).unwrap();
+    assert!(
+        !place.pid_path().exists(),
+        "the dead server's pid is still there"
+    );
     let accepted = tokio::spawn(async move {
         let stream = listener.accept().await.unwrap();
         (listener, stream)
@@ -44,6 +49,27 @@ async fn a_stale_socket_is_replaced() {
     let client = connect(&place).unwrap();
     let (_listener, stream) = accepted.await.unwrap();
     assert_eq!(peer_uid(&stream).unwrap(), peer_uid(&client).unwrap());
+}
+
+#[tokio::test]
+async fn a_live_servers_pid_file_stays_and_a_removed_or_replaced_socket_is_no_longer_bound() {
+    let (runtime, repo) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let place = place(runtime.path(), repo.path());
+    let listener = Listener::bind(&place).unwrap();
+    std::fs::write(place.pid_path(), "1\n").unwrap();
+    assert!(matches!(
+        Listener::bind(&place).unwrap_err(),
+        SocketError::Live { .. }
+    ));
+    assert!(place.pid_path().exists());
+    assert!(listener.still_bound());
+    std::fs::remove_file(&place.path).unwrap();
+    assert!(!listener.still_bound());
+    // Another server's socket in its place is not ours either, and ours leaves it be.
+    let other = Listener::bind(&place).unwrap();
+    assert!(!listener.still_bound() && other.still_bound());
+    drop(listener);
+    assert!(place.path.exists());
 }
 
 #[tokio::test]

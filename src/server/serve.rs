@@ -1,19 +1,20 @@
 //! The server process (`grove server --repo PATH`, started detached by `client::connect_or_start`):
-//! binds the repository's socket, writes its pid beside it, serves every client on its own task,
-//! hosts their runs, and exits once no run is live and no client has been connected for the
-//! idle time. SIGTERM and SIGINT stop its runs (a second one kills their agents at once), then
+//! binds the repository's socket, writes its pid beside it, trims its log, serves every client on
+//! its own task, hosts their runs, and exits once no run is live and no client has been connected
+//! for the idle time, or, with no run live, as soon as its repository or its socket is gone. SIGTERM and SIGINT stop its runs (a second one kills their agents at once), then
 //! it exits; SIGHUP is ignored (it has no terminal).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
 use super::frame;
 use super::handshake::{self, Hello, Role};
-use super::host::Host;
+use super::host::{Attachment, Host};
 use super::listener::Listener;
+use super::log;
 use super::messages::{Request, Response};
 use super::socket::{SocketError, SocketPlace};
 use crate::engine::api::Command;
@@ -21,11 +22,6 @@ use crate::engine::api::Command;
 /// How long a server with nothing to do stays, unless the user config or `GROVE_SERVER_IDLE`
 /// says otherwise.
 pub const DEFAULT_IDLE: Duration = Duration::from_secs(60);
-
-/// The file beside the socket holding the server's process id.
-pub fn pid_file(place: &SocketPlace) -> PathBuf {
-    place.path.with_extension("pid")
-}
 
 /// Runs the server of the repository at `repo_root` until it is idle for `idle`. Another
 /// server already live there is not an error: this one just leaves.
@@ -39,8 +35,21 @@ pub async fn serve(repo_root: &Path, idle: Duration) -> anyhow::Result<()> {
         }
         Err(e) => return Err(e.into()),
     };
-    let pid_path = pid_file(&place);
+    let pid_path = place.pid_path();
     crate::record::write_atomic(&pid_path, format!("{}\n", std::process::id()).as_bytes())?;
+    let log_path = super::client::log_path(repo_root);
+    match log::trim_own(&log_path) {
+        Ok(true) => eprintln!(
+            "grove server: the log was over {} bytes: the earlier one is {}",
+            log::LIMIT,
+            log::previous(&log_path).display()
+        ),
+        Ok(false) => {}
+        Err(e) => eprintln!(
+            "grove server: cannot trim the log {}: {e}",
+            log_path.display()
+        ),
+    }
     eprintln!(
         "grove server {}: pid {}, socket {}, idle exit after {}s",
         env!("CARGO_PKG_VERSION"),
@@ -68,16 +77,40 @@ pub async fn serve(repo_root: &Path, idle: Duration) -> anyhow::Result<()> {
             },
             _ = tokio::time::sleep(tick) => {
                 if host.idle_for() >= idle {
+                    eprintln!("grove server: idle for {}s, exiting", idle.as_secs_f64());
                     break;
+                }
+                // Nobody can reach or use a server whose repository or socket is gone (a
+                // test's temporary repository, deleted): it leaves once no run is live rather
+                // than lingering for the idle time.
+                if let Some(why) = orphaned(repo_root, &listener) {
+                    if host.runs().is_empty() {
+                        eprintln!("grove server: {why}, exiting");
+                        break;
+                    }
                 }
             }
         }
     }
-    // The socket goes first, so that a client arriving now starts a new server.
+    // The socket goes first, so that a client arriving now starts a new server; the pid file
+    // with it, unless another server's socket (and so its pid file) has taken their place.
+    let ours = listener.still_bound();
     drop(listener);
-    let _ = std::fs::remove_file(&pid_path);
-    eprintln!("grove server: idle for {}s, exiting", idle.as_secs_f64());
+    if ours {
+        let _ = std::fs::remove_file(&pid_path);
+    }
     Ok(())
+}
+
+/// Why the server is of no use any more: its repository is gone, or its socket is (removed, or
+/// another server's in its place).
+fn orphaned(repo_root: &Path, listener: &Listener) -> Option<String> {
+    if let Err(e) = std::fs::symlink_metadata(repo_root) {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            return Some(format!("the repository {} is gone", repo_root.display()));
+        }
+    }
+    (!listener.still_bound()).then(|| format!("its socket {} is gone", listener.path().display()))
 }
 
 /// One client: the handshake, then its requests in order until it closes the connection.
@@ -87,25 +120,108 @@ async fn serve_client(mut stream: UnixStream, host: &Host) -> anyhow::Result<()>
         let Some(request) = frame::read_async::<Request>(&mut stream).await? else {
             return Ok(());
         };
-        let response = match request {
-            Request::Start { plan, start } => host.start(&plan, &start),
-            Request::Resume { run_id } => host.resume(&run_id),
-            Request::Runs => Response::Runs {
-                server_pid: std::process::id(),
-                runs: host.runs(),
+        let begun = match request {
+            Request::Start {
+                plan,
+                start,
+                env,
+                attach,
+            } => host.start(&plan, &start, attach, env),
+            Request::New { start, env, attach } => host.new_run(&start, attach, env),
+            Request::Resume {
+                run_id,
+                env,
+                attach,
+            } => host.resume(&run_id, attach, env),
+            Request::FollowUp {
+                run_id,
+                task,
+                prompt,
+                env,
+                attach,
+            } => host.follow_up(&run_id, &task, &prompt, attach, env),
+            Request::Attach { run_id } => match host.attach(run_id.as_deref()) {
+                Some(attachment) => (Response::NotHosted, Some(attachment)),
+                None => (Response::NotHosted, None),
             },
-            Request::Stop { run_id } => host.stop(&run_id),
+            Request::Runs => (
+                Response::Runs {
+                    server_pid: std::process::id(),
+                    runs: host.runs(),
+                },
+                None,
+            ),
+            Request::Stop { run_id } => (host.stop(&run_id), None),
             Request::Wait { run_id } => {
                 // A waiting client says nothing more: anything read (its end) means it left.
                 let mut byte = [0; 1];
-                tokio::select! {
+                let response = tokio::select! {
                     response = host.wait(&run_id) => response,
                     _ = stream.read(&mut byte) => return Ok(()),
-                }
+                };
+                (response, None)
             }
         };
+        let (response, attachment) = begun;
+        if let Some(attachment) = attachment {
+            // A started run's answer comes first, then the attach's.
+            if let Response::Started { .. } = response {
+                frame::write_async(&mut stream, &response).await?;
+            }
+            let info = Box::new(attachment.info.clone());
+            frame::write_async(&mut stream, &Response::Attached { info }).await?;
+            return stream_to(stream, attachment).await;
+        }
         frame::write_async(&mut stream, &response).await?;
     }
+}
+
+/// How many bytes of frames one write to a client gathers at most.
+const WRITE_BATCH: usize = 256 * 1024;
+
+/// An attached client: the snapshot, then the run's events and output as they come, while its
+/// commands go to the run; until the client leaves or the run closes.
+async fn stream_to(stream: UnixStream, attachment: Attachment) -> anyhow::Result<()> {
+    let (mut reader, mut writer) = stream.into_split();
+    let hub = attachment.hub.clone();
+    let (slot, snapshot) = hub.attach();
+    let commands = attachment.commands.clone();
+    let read_commands = async move {
+        loop {
+            match frame::read_async::<Command>(&mut reader).await {
+                Ok(Some(command)) => {
+                    let _ = commands.send(command);
+                }
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(anyhow::Error::from(e)),
+            }
+        }
+    };
+    let send = async {
+        let mut filter = snapshot.filter;
+        for frame in &snapshot.frames {
+            writer.write_all(frame).await?;
+        }
+        while let Some(frames) = slot.next(&hub, &mut filter, WRITE_BATCH).await {
+            writer.write_all(&frames).await?;
+        }
+        writer.shutdown().await?;
+        anyhow::Ok(())
+    };
+    let outcome = tokio::select! {
+        read = read_commands => read,
+        sent = send => sent,
+    };
+    let behind = slot.times_behind();
+    if behind > 0 {
+        eprintln!(
+            "grove server: run {}: a client fell behind {behind} time(s) and got fresh snapshots",
+            attachment.info.run_id
+        );
+    }
+    hub.detach(&slot);
+    drop(attachment);
+    outcome
 }
 
 fn stop_on_signals(host: Host) -> anyhow::Result<()> {

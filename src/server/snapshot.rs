@@ -25,6 +25,16 @@ impl PaneSnapshot {
         pane.state().map(|state| PaneSnapshot::of_state(&state))
     }
 
+    /// An empty pane of the default size: for a pane whose state cannot be read.
+    pub fn empty() -> PaneSnapshot {
+        PaneSnapshot {
+            rows: crate::pty::DEFAULT_ROWS,
+            cols: crate::pty::DEFAULT_COLS,
+            bytes: "\x1bc".into(),
+            unfinished: Vec::new(),
+        }
+    }
+
     /// The snapshot of a copy of a pane's state.
     pub fn of_state(state: &PaneState) -> PaneSnapshot {
         let PaneState {

@@ -118,6 +118,13 @@ impl SocketPlace {
         })
     }
 
+    /// The file beside the socket holding its server's process id. It says who serves only
+    /// while the socket answers: a server killed (kill -9) leaves both behind, until the next
+    /// server replaces the stale socket and removes it (`Listener::bind`) and writes its own.
+    pub fn pid_path(&self) -> PathBuf {
+        self.path.with_extension("pid")
+    }
+
     /// Makes the folder (0700) or checks the one there: a real folder, ours, closed to others.
     pub fn prepare(&self) -> Result<(), SocketError> {
         if let Some(root) = &self.in_repository {

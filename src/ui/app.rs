@@ -13,6 +13,7 @@ use super::form::{AgentChoice, TaskForm};
 use super::format;
 use super::layout::{ListMode, ScreenLayout};
 use super::load::{Load, Loaded};
+use super::outcome::DetachReason;
 use super::search::Search;
 use super::view::pane::PaneRender;
 use super::DashboardOptions;
@@ -74,6 +75,10 @@ pub enum Confirm {
         task: String,
     },
     Quit {
+        active: usize,
+    },
+    /// `q` while the grove server would keep the agents running: detach, or stop the run.
+    Leave {
         active: usize,
     },
     /// Merging a succeeded task (on a race sibling: picking it).
@@ -146,6 +151,10 @@ pub struct App {
     /// when a retry reopened a finished run and its time at the finish).
     clock_from: (SystemTime, Duration),
     exit: Option<i32>,
+    /// Whether leaving the dashboard can leave the agents running (the grove server has them).
+    pub(super) detachable: bool,
+    /// Set once the dashboard should close and leave the run going.
+    pub(super) detached: Option<DetachReason>,
     /// Agents that started waiting for input since the loop last looked: (task, prompt).
     alerts: Vec<(String, String)>,
     /// The agents the new-task form offers.
@@ -184,6 +193,8 @@ impl App {
             envelope: None,
             clock_from: (now, Duration::ZERO),
             exit: None,
+            detachable: opts.detachable,
+            detached: None,
             alerts: Vec::new(),
             agents: opts.agents,
             select_when_added: None,
@@ -326,13 +337,13 @@ impl App {
                 let (text, error) = format::merge_outcome(name, &self.info.base_label, &outcome);
                 self.flash = Some(Flash::new(text, error));
             }
-            Event::Paused(paused) => {
-                if paused && self.suspend == Suspend::Asked {
-                    self.suspend = Suspend::Ready;
-                } else if !paused {
-                    self.note("agents continued");
-                }
-            }
+            // Every attached dashboard hears it; only the one that asked suspends itself.
+            Event::Paused(paused) => match (paused, self.suspend) {
+                (true, Suspend::Asked) => self.suspend = Suspend::Ready,
+                (true, Suspend::No) => self.note("agents paused by another dashboard"),
+                (true, Suspend::Ready) => {}
+                (false, _) => self.note("agents continued"),
+            },
             Event::RunFinished(summary) => {
                 let stopping = matches!(self.mode, Mode::Stopping { .. });
                 // An empty run (`grove new` before any task) has nothing to sum up yet.
@@ -501,7 +512,8 @@ impl App {
             .count()
     }
 
-    /// `q`: close at once when the run is over, else ask first if agents would be stopped.
+    /// `q`: close at once when the run is over, else ask first if agents would be stopped (or,
+    /// when the grove server would keep them running, whether to detach or stop the run).
     pub(super) fn quit(&mut self) -> Vec<Action> {
         if let Some(summary) = &self.summary {
             self.exit = Some(summary.exit_code());
@@ -509,6 +521,10 @@ impl App {
         }
         match self.active_count() {
             0 => self.stop(),
+            active if self.detachable => {
+                self.mode = Mode::Confirm(Confirm::Leave { active });
+                Vec::new()
+            }
             active => {
                 self.mode = Mode::Confirm(Confirm::Quit { active });
                 Vec::new()

@@ -45,6 +45,7 @@ impl App {
         }
         match &self.mode {
             Mode::Attach => self.attached_key(key),
+            Mode::Confirm(Confirm::Leave { .. }) => self.leave_key(key),
             Mode::Confirm(confirm) => {
                 let confirm = confirm.clone();
                 self.confirm_key(confirm, key)
@@ -141,6 +142,7 @@ impl App {
         match act {
             Act::Quit => return self.quit(),
             Act::Suspend => return self.ask_suspend(),
+            Act::Detach => self.detach_key(),
             Act::Back if matches!(self.mode, Mode::Summary) => self.mode = Mode::Normal,
             Act::Back => self.zoomed = false,
             Act::SelectNext => self.select(self.selected + 1),
@@ -173,11 +175,16 @@ impl App {
     /// Help, diff, details and compare: scrolling, and `q` or Esc close them (only the main view
     /// quits on `q`, as in lazygit).
     fn view_key(&mut self, key: KeyEvent) -> Vec<Action> {
-        // The main view's Ctrl keys (quit, suspend) work here too; its plain letters do not.
+        // The main view's Ctrl keys (quit, suspend, detach) work here too; its plain letters
+        // do not.
         if key.modifiers.contains(KeyModifiers::CONTROL) {
             match keymap::action(Scope::Main, key) {
                 Some(Act::Quit) => return self.quit(),
                 Some(Act::Suspend) => return self.ask_suspend(),
+                Some(Act::Detach) => {
+                    self.detach_key();
+                    return Vec::new();
+                }
                 _ => {}
             }
         }
@@ -221,6 +228,8 @@ impl App {
                     self.send_to(&task, |task| Command::Cancel { task })
                 }
                 Confirm::Quit { .. } => self.stop(),
+                // Its own keys: leave_key.
+                Confirm::Leave { .. } => Vec::new(),
                 Confirm::Merge { task, .. } => {
                     self.mode = Mode::Normal;
                     self.note(format!("merging {task} into {}", self.info.base_label));

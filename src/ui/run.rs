@@ -12,6 +12,7 @@ use tokio::time::{sleep_until, Instant};
 
 use super::app::{Action, App};
 use super::load::Loaded;
+use super::outcome::Outcome;
 use super::terminal::{self, spawn_input_reader, TerminalSession};
 use super::view::draw;
 use super::DashboardOptions;
@@ -20,14 +21,16 @@ use crate::engine::api::{Command, FrontEnd};
 const FRAME: Duration = Duration::from_millis(16);
 const CLOCK_TICK: Duration = Duration::from_secs(1);
 
-/// Runs the full-screen dashboard on the real terminal (stdout) until quit; returns the exit code
-/// (RunSummary::exit_code semantics: 0 all succeeded, 1 otherwise, 130 interrupted).
-pub async fn run(front: FrontEnd, opts: DashboardOptions) -> anyhow::Result<i32> {
+/// Runs the full-screen dashboard on the real terminal (stdout) until it ends: the run ended or
+/// was stopped from here (its exit code), or the dashboard detached (`opts.detachable`, or a
+/// request on `opts.detach_requests`) and the agents keep running.
+pub async fn run(front: FrontEnd, mut opts: DashboardOptions) -> anyhow::Result<Outcome> {
     let FrontEnd {
         commands,
         mut events,
         info,
     } = front;
+    let mut detach_requests = opts.detach_requests.take();
     let mut session = TerminalSession::enter().context("cannot set up the terminal")?;
     let mut input = spawn_input_reader().context("cannot start reading the keyboard")?;
     let (loaded_tx, mut loaded_rx) = mpsc::unbounded_channel();
@@ -46,11 +49,16 @@ pub async fn run(front: FrontEnd, opts: DashboardOptions) -> anyhow::Result<i32>
     loop {
         let resizes = app.pane_resizes().into_iter().map(Action::Send).collect();
         outbox.carry_out(&mut app, resizes);
-        if let Some(code) = app.exit_code() {
-            // The terminal back first: what comes next is on the main screen.
-            drop(session);
-            say_farewell(&app);
-            return Ok(code);
+        match app.outcome() {
+            Some(Outcome::Ended(code)) => {
+                // The terminal back first: what comes next is on the main screen.
+                drop(session);
+                say_farewell(&app);
+                return Ok(Outcome::Ended(code));
+            }
+            // What to say (the run id, how to come back) is the caller's.
+            Some(detached) => return Ok(detached),
+            None => {}
         }
         if app.take_suspend() {
             // Returns once the shell continues grove (`fg`); then the agents go on too.
@@ -72,7 +80,16 @@ pub async fn run(front: FrontEnd, opts: DashboardOptions) -> anyhow::Result<i32>
             biased;
             _ = sleep_until(wake.unwrap_or_else(Instant::now)), if wake.is_some() => {
                 app.prepare_frame(SystemTime::now());
-                session.draw(|frame| draw(&app, frame)).context("cannot draw")?;
+                if let Err(e) = session.draw(|frame| draw(&app, frame)) {
+                    // The terminal went away (closed, hung up): a signal already queued says
+                    // so; without one a detachable dashboard leaves the agents running all
+                    // the same.
+                    match detach_requests.as_mut().and_then(|r| r.try_recv().ok()) {
+                        Some(signal) => app.detach_for_signal(signal),
+                        None if app.detach_on_lost_terminal() => {}
+                        None => return Err(e).context("cannot draw"),
+                    }
+                }
                 last_draw = Some(Instant::now());
                 dirty = false;
             }
@@ -101,6 +118,12 @@ pub async fn run(front: FrontEnd, opts: DashboardOptions) -> anyhow::Result<i32>
                 None if app.events_ended() => events_open = false,
                 None => anyhow::bail!("the engine stopped before the run finished"),
             },
+            Some(signal) = next_request(&mut detach_requests) => {
+                app.detach_for_signal(signal);
+                app.prepare_frame(SystemTime::now());
+                // After SIGHUP there may be no terminal to draw on: detach all the same.
+                let _ = session.draw(|frame| draw(&app, frame));
+            }
             Some(loaded) = loaded_rx.recv() => {
                 app.loaded(loaded);
                 dirty = true;
@@ -113,6 +136,20 @@ pub async fn run(front: FrontEnd, opts: DashboardOptions) -> anyhow::Result<i32>
                      agents were stopped and the results written"
                 )
             }
+        }
+    }
+}
+
+/// The next detach request; pending forever once there is no channel or it closed.
+async fn next_request(requests: &mut Option<mpsc::UnboundedReceiver<String>>) -> Option<String> {
+    let Some(channel) = requests else {
+        return std::future::pending().await;
+    };
+    match channel.recv().await {
+        Some(signal) => Some(signal),
+        None => {
+            *requests = None;
+            std::future::pending().await
         }
     }
 }
@@ -186,6 +223,33 @@ impl Outbox {
                     });
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn detach_requests_arrive_and_a_closed_channel_asks_nothing() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut requests = Some(rx);
+        tx.send("SIGHUP".to_string()).unwrap();
+        assert_eq!(next_request(&mut requests).await.as_deref(), Some("SIGHUP"));
+        drop(tx);
+        // Polled first, the request finds the channel closed and stays pending for good.
+        tokio::select! {
+            biased;
+            request = next_request(&mut requests) => panic!("asked {request:?}"),
+            () = std::future::ready(()) => {}
+        }
+        assert!(requests.is_none());
+        let mut none = None;
+        tokio::select! {
+            biased;
+            request = next_request(&mut none) => panic!("asked {request:?}"),
+            () = std::future::ready(()) => {}
         }
     }
 }

@@ -8,8 +8,8 @@
 use std::time::{Duration, Instant};
 
 use crate::support::real_cli::*;
-use crate::support::tty;
 use crate::support::*;
+use crate::support::{server, tty};
 use serde_json::json;
 
 /// The prompt a session held at a usage limit goes on with (engine/follow_up.rs).
@@ -164,8 +164,11 @@ prompt = "say something"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    grove_process.kill().unwrap();
-    grove_process.wait().unwrap();
+    // A crash of grove: its server, where the follow-up runs, is killed; the client ends.
+    server::kill9(repo.path());
+    wait_for("grove to end once its server is gone", || {
+        grove_process.try_wait().unwrap()
+    });
     let text_of = |p: &std::path::Path| std::fs::read_to_string(p).unwrap();
     assert!(text_of(&journal).contains(r#""entry":"follow_up""#));
 

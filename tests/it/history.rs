@@ -189,7 +189,10 @@ fn live_runs_are_left_alone_and_unfinished_ones_are_pointed_out() {
 
     let ls = stdout(&repo.grove(&["ls"]));
     assert!(
-        ls.contains(&format!("running (grove process {})", grove.id())),
+        ls.contains(&format!(
+            "running (grove server {}, 1 attached)",
+            grove.server_pid()
+        )),
         "{ls}"
     );
     let resume = repo.grove(&["resume", &run_id, "--headless"]);
@@ -307,7 +310,7 @@ fn show_tells_a_live_run_as_it_is() {
     assert!(cells[3].ends_with('s'), "time so far: {shown}");
     assert!(!shown.contains("-0.0"), "{shown}");
     assert!(
-        shown.contains(&format!("running (grove process {})", grove.id())),
+        shown.contains(&format!("running (grove process {})", grove.server_pid())),
         "{shown}"
     );
     assert!(shown.contains("so far: 1 running"), "{shown}");

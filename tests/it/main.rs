@@ -21,7 +21,8 @@
 //! - Ordering: agents wait on marker files (`sh_wait_for_file(path)` in a prompt), the test on
 //!   the same with `wait_for(what, || …)`, `wait_for_line`, `wait_for_pid`: one poll, one
 //!   `DEADLINE`. No sleeps for ordering, no timed assertions.
-//! - grove in the background (to kill or signal it): `spawn_run`, `kill_run_when`, `journal`.
+//! - grove in the background (to kill or signal it): `spawn_run`, `kill_run_when` (kill -9 of the
+//!   repository's grove server, `support::server`), `journal`.
 //! - The dashboard in a real PTY: `support::tty` (`Tty::run(&repo, &plan, &[])`, `wait_for` on
 //!   the parsed screen); without a terminal: `support::dash`.
 //! - The engine in this process: `support::engine` (`load`, `runtime`, `start`, `finished`).
@@ -68,6 +69,7 @@ mod records;
 mod resume;
 mod resume_merges;
 mod run_clock;
+mod run_environment;
 mod sample_plans;
 mod sandbox;
 mod sandbox_git;

@@ -1,4 +1,4 @@
-//! kill -9 of grove at several points of a run (while agents run, during worktree creation,
+//! kill -9 of grove (the repository's grove server, where runs live) at several points of a run (while agents run, during worktree creation,
 //! during a commit, during a merge, and at a series of delays), then `grove resume`: no
 //! succeeded task runs again, no file an agent wrote is lost, records are valid JSON after every
 //! kill, and no agent process survives. The real binary, real git, real PTYs.
@@ -55,11 +55,19 @@ fn kill_9_while_agents_run_then_resume_keeps_finished_work_and_restarts_the_rest
             ),
         )
         .to_toml();
-    let (run_id, _grove) =
+    let (run_id, mut grove) =
         kill_run_when(&repo, &plan, "done to succeed while blocked runs", |id| {
             let child_started = lines(&log).iter().any(|l| l.starts_with("child 1"));
             child_started && succeeded(&repo, id).contains(&"done".to_string())
         });
+    // `grove run`, a client of the killed server, ended by itself and said how to go on.
+    let said = grove.stderr();
+    assert!(
+        said.contains("the grove server is gone")
+            && said.contains(&format!("grove resume {run_id}")),
+        "{said}"
+    );
+    assert_eq!(grove.try_wait().unwrap().and_then(|s| s.code()), Some(1));
     let first_attempt: Vec<i32> = lines(&log)
         .iter()
         .filter(|l| l.starts_with("blocked 1 ") || l.starts_with("child 1 "))
@@ -68,7 +76,7 @@ fn kill_9_while_agents_run_then_resume_keeps_finished_work_and_restarts_the_rest
     assert_eq!(first_attempt.len(), 2, "{:?}", lines(&log));
     assert!(
         first_attempt.iter().all(|&pid| alive(pid)),
-        "the agent should outlive grove's terminal: {first_attempt:?}"
+        "the agent should outlive its grove server: {first_attempt:?}"
     );
     let states = journal_states(&repo, &run_id);
     assert!(

@@ -319,3 +319,164 @@ fn two_detached_runs_started_at_once_share_one_server() {
     assert_eq!(grove(&repo, &["wait", second]).status.code(), Some(1));
     drop(server);
 }
+
+/// `grove ps`'s server pid, if a server answers.
+fn ps_pid(repo: &Repo, idle: &str) -> Option<i32> {
+    let out = repo
+        .grove_cmd(&["ps"])
+        .env("GROVE_SERVER_IDLE", idle)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    server_pid(&out)
+}
+
+/// `grove run --detach` of a plan whose task ends at once, with the server's idle time `idle`;
+/// waits for the run to end and returns the server.
+fn finished_run(repo: &Repo, idle: &str) -> Server {
+    let path = repo.write_plan(&Plan::new().shell_task("a", "true").to_toml());
+    let run = |args: &[&str]| {
+        let out = repo
+            .grove_cmd(args)
+            .env("GROVE_SERVER_IDLE", idle)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        out
+    };
+    let run_id = run_id(&run(&["run", path.to_str().unwrap(), "--detach"]));
+    let server = Server {
+        pid: ps_pid(repo, idle).expect("a server"),
+    };
+    run(&["wait", &run_id]);
+    server
+}
+
+/// The server's pid file, where this test's grove finds its socket.
+fn pid_file(repo: &Repo) -> std::path::PathBuf {
+    grove::server::socket::SocketPlace::for_repo(repo.path())
+        .unwrap()
+        .pid_path()
+}
+
+#[test]
+fn a_server_whose_repository_is_deleted_exits_without_waiting_its_idle_time() {
+    let repo = Repo::new();
+    // Far longer than any test: only the deleted repository can explain its exit.
+    let server = finished_run(&repo, "3600");
+    assert!(alive(server.pid));
+    std::fs::remove_dir_all(repo.path()).unwrap();
+    wait_for("the server of the deleted repository to exit", || {
+        (!alive(server.pid)).then_some(())
+    });
+}
+
+#[test]
+fn after_kill_9_the_dead_servers_pid_is_not_trusted_and_the_next_server_replaces_it() {
+    let repo = Repo::new();
+    let first = finished_run(&repo, "3600");
+    let written = std::fs::read_to_string(pid_file(&repo)).unwrap();
+    assert_eq!(written.trim(), first.pid.to_string());
+    // SAFETY: the server this test started, by its pid.
+    unsafe { libc::kill(first.pid, libc::SIGKILL) };
+    wait_for("the killed server to be gone", || {
+        (!alive(first.pid)).then_some(())
+    });
+    // Its pid file stays behind, but nothing reports a server whose socket is dead.
+    assert!(pid_file(&repo).exists());
+    assert_eq!(ps_pid(&repo, "3600"), None);
+    let out = grove(&repo, &["ls"]);
+    assert!(
+        !text(&out).contains(&format!("grove server {}", first.pid)),
+        "{}",
+        text(&out)
+    );
+    // The next server replaces the stale socket and the dead server's pid with its own.
+    let second = finished_run(&repo, "3600");
+    assert_ne!(second.pid, first.pid);
+    let written = std::fs::read_to_string(pid_file(&repo)).unwrap();
+    assert_eq!(written.trim(), second.pid.to_string());
+    // Its idle time is long and SIGTERM only stops runs: killed, by its pid.
+    // SAFETY: the server this test started, by its pid.
+    unsafe { libc::kill(second.pid, libc::SIGKILL) };
+}
+
+#[test]
+fn a_server_log_over_1_mib_is_moved_to_dot_1_when_a_server_starts() {
+    use std::os::unix::fs::PermissionsExt;
+    let repo = Repo::new();
+    let folder = repo.path().join(".grove/server");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let log = folder.join("server.log");
+    let mut old = b"the old log\n".to_vec();
+    old.resize(grove::server::log::LIMIT as usize + 1, b'.');
+    std::fs::write(&log, &old).unwrap();
+    std::fs::write(folder.join("server.log.1"), "an older log\n").unwrap();
+    let server = finished_run(&repo, IDLE);
+    assert_eq!(std::fs::read(folder.join("server.log.1")).unwrap(), old);
+    let fresh = std::fs::read_to_string(&log).unwrap();
+    assert!(!fresh.contains("the old log"), "{fresh}");
+    assert!(fresh.contains(&format!("pid {}", server.pid)), "{fresh}");
+    let mode = std::fs::metadata(&log).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // Within the limit, the next server appends to it.
+    wait_for("the idle server to exit", || {
+        (!alive(server.pid)).then_some(())
+    });
+    let next = finished_run(&repo, IDLE);
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert!(log_text.starts_with(&fresh), "{log_text}");
+    assert!(
+        log_text.contains(&format!("pid {}", next.pid)),
+        "{log_text}"
+    );
+    assert_eq!(std::fs::read(folder.join("server.log.1")).unwrap(), old);
+}
+
+/// A run started through a live server gets the environment of the command that started it,
+/// not the server's (which is that of the command that started the server).
+#[test]
+fn a_run_in_a_live_server_gets_the_environment_of_the_command_that_started_it() {
+    let repo = Repo::new();
+    let home = repo.home.path();
+    let go = home.join("go");
+    let detach_with = |name: &str, foo: &str, task: &str| {
+        let seen = home.join(format!("{task}.foo"));
+        // Unconfined, so that it may write beside the repository.
+        let plan = Plan::named(name)
+            .shell_task(
+                task,
+                &format!(
+                    "printf '%s\\n' \"$FOO\" > '{}'; {} true",
+                    seen.display(),
+                    sh_wait_for_file(&go)
+                ),
+            )
+            .with("sandbox", "off")
+            .timeout("300s")
+            .to_toml();
+        let path = home.join(format!("{name}.toml"));
+        std::fs::write(&path, plan).unwrap();
+        let out = repo
+            .grove_cmd(&["run", path.to_str().unwrap(), "--detach"])
+            .env("GROVE_SERVER_IDLE", IDLE)
+            .env("FOO", foo)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        (run_id(&out), seen)
+    };
+    // The first command starts the server, with FOO=one; the second reuses it, with FOO=two.
+    let (first, first_seen) = detach_with("plan", "one", "a");
+    let server = Server::of(&repo);
+    let (second, second_seen) = detach_with("plan2", "two", "b");
+    let ps = grove(&repo, &["ps"]);
+    assert_eq!(server_pid(&ps), Some(server.pid), "not the same server");
+    assert_eq!(wait_for_line(&first_seen).trim(), "one");
+    assert_eq!(wait_for_line(&second_seen).trim(), "two");
+    std::fs::write(&go, "").unwrap();
+    assert_eq!(grove(&repo, &["wait", &first]).status.code(), Some(0));
+    assert_eq!(grove(&repo, &["wait", &second]).status.code(), Some(0));
+    drop(server);
+}

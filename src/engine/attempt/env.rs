@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::agent::{self, TemplateVars};
+use crate::environment::Environment;
 use crate::plan::model::SandboxMode;
 use crate::sandbox::{Confinement, Inputs};
 
@@ -51,6 +52,11 @@ pub(super) fn agent_command(
 pub(super) async fn confine(job: &AttemptJob, worktree: &Path) -> Result<Confinement, String> {
     let (spec, argv, paths) = (job.spec.clone(), job.agent.argv.clone(), job.paths.clone());
     let (attempt, worktree) = (job.attempt, worktree.to_path_buf());
+    let home = job
+        .env
+        .var("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from);
     blocking(move || {
         let task_dir = paths.task_dir(&spec.name);
         Confinement::prepare(&Inputs {
@@ -61,19 +67,25 @@ pub(super) async fn confine(job: &AttemptJob, worktree: &Path) -> Result<Confine
             worktree: &worktree,
             envelope: &paths.envelope(&spec.name),
             spec_path: &task_dir.join("sandbox.json"),
+            home: home.as_deref(),
         })
     })
     .await?
 }
 
-/// Why the agent must not start: it has no credentials and would wait for a login.
-pub(super) fn no_credentials(argv: &[String], env: &[(String, String)]) -> Option<String> {
+/// Why the agent must not start: it has no credentials and would wait for a login. `env` is
+/// what the agent gets on top of the run's environment `run_env`.
+pub(super) fn no_credentials(
+    argv: &[String],
+    env: &[(String, String)],
+    run_env: &Environment,
+) -> Option<String> {
     let lookup = |name: &str| {
         env.iter()
             .rev()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
-            .or_else(|| std::env::var(name).ok())
+            .or_else(|| run_env.var_str(name).map(str::to_string))
     };
     let home = lookup("HOME").map(PathBuf::from);
     agent::credentials::missing_before_start(&agent::credentials::Agent {
@@ -117,7 +129,7 @@ fn agent_env(
         let path = env
             .get("PATH")
             .cloned()
-            .or_else(|| std::env::var("PATH").ok())
+            .or_else(|| job.env.var_str("PATH").map(str::to_string))
             .filter(|p| !p.is_empty());
         let path = match path {
             Some(path) => format!("{bin}:{path}"),

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use crate::agent::AgentCommand;
+use crate::environment::Environment;
 use crate::plan::model::TaskSpec;
 use crate::record::audit::Audit;
 use crate::record::RunPaths;
@@ -35,4 +36,7 @@ pub struct AttemptJob {
     pub ports: Vec<u16>,
     /// Continue the agent's session (`prompt` is then the follow-up's).
     pub follow_up: Option<FollowUp>,
+    /// The run's environment, which its processes start with (cleared, then this, then grove's
+    /// variables and the plan's `env`).
+    pub env: Environment,
 }

@@ -172,7 +172,7 @@ impl Stages<'_> {
         // 3. Setup, then the agent, in the attempt's terminal; the timeout covers both.
         let (argv, env) = env::agent_command(job, &envelope, &result_path, &worktree, confined);
         report.argv = argv.clone();
-        if let Some(why) = env::no_credentials(&argv, &env) {
+        if let Some(why) = env::no_credentials(&argv, &env, &job.env) {
             // It would wait for a browser login until the timeout, every attempt.
             return Err(Failure::saved(AttemptEnd::Failed, why).not_retryable());
         }

@@ -72,6 +72,7 @@ impl Terminal<'_> {
         SpawnSpec {
             argv: self.confined.wrap(argv),
             cwd: self.worktree.clone(),
+            base_env: self.job.env.clone(),
             env: self.env.clone(),
             rows: self.job.pane_size.0,
             cols: self.job.pane_size.1,

@@ -195,6 +195,7 @@ mod tests {
         let spec = SpawnSpec {
             argv: vec!["true".into()],
             cwd: dir.path().to_path_buf(),
+            base_env: crate::environment::Environment::current(),
             env: Vec::new(),
             rows: 24,
             cols: 80,

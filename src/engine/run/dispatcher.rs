@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::mpsc;
 
+use crate::environment::Environment;
 use crate::plan::model::Plan;
 use crate::plan::RepoTarget;
 use crate::record::audit::Audit;
@@ -64,6 +65,8 @@ pub(super) struct Run {
     pub(super) ports: Ports,
     /// The size new tasks' panes start with.
     pub(super) pane_size: (u16, u16),
+    /// What the run's processes start with (the asking command's environment).
+    pub(super) env: Environment,
     pub(super) journal: Journal,
     /// Held while this process runs the run, so other grove processes see it as live.
     pub(super) _lock: RunLock,
@@ -147,6 +150,7 @@ pub(super) fn assemble(l: Launch) -> (Run, FrontEnd, Inputs) {
         journal_health: WriteHealth::default(),
         ports: Ports::default(),
         pane_size,
+        env: l.env,
         journal: l.journal,
         _lock: l.lock,
         elapsed_before: l.elapsed_before,

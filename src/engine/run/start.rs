@@ -54,11 +54,11 @@ impl Run {
         }
         // Memory is looked at (a read of /proc/meminfo) only when something would start or is
         // held, at most once a turn: the loop also turns for every key typed into an agent.
-        let min_free_memory = self.plan.min_free_memory;
+        let (min_free_memory, env) = (self.plan.min_free_memory, self.env.clone());
         let mut looked = None;
         let mut low_memory = || {
             looked
-                .get_or_insert_with(|| admission::hold(min_free_memory))
+                .get_or_insert_with(|| admission::hold(min_free_memory, &env))
                 .clone()
         };
         let by_memory: Vec<usize> = (0..self.tasks.len())
@@ -218,6 +218,7 @@ impl Run {
             events: self.events.clone(),
             ports: task.ports.clone(),
             follow_up: task.facts.follow_up.clone(),
+            env: self.env.clone(),
         };
         let (handle, requests) = attempt::channel();
         // Started while the run is paused: it waits with the others.

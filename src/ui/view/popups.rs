@@ -1,4 +1,4 @@
-//! Small boxes over the dashboard: the y/n questions (cancel a task, quit) and the run summary.
+//! Small boxes over the dashboard: the questions (cancel a task, quit, leave) and the run summary.
 
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -37,15 +37,18 @@ pub(super) fn draw_confirm(app: &App, confirm: &Confirm, area: Rect, frame: &mut
             " merge ",
             merge_lines(app, task, discards, preview.as_ref()),
         ),
+        Confirm::Leave { active } => (" leave the dashboard ", leave_lines(*active)),
     };
-    lines.push(Line::default());
     let bold = Style::new().add_modifier(Modifier::BOLD);
-    lines.push(Line::from(vec![
-        Span::styled(keymap::first_key(Scope::Confirm, Act::Yes), bold),
-        Span::raw(" yes   "),
-        Span::styled(keymap::first_key(Scope::Confirm, Act::No), bold),
-        Span::raw(" no"),
-    ]));
+    if !matches!(confirm, Confirm::Leave { .. }) {
+        lines.push(Line::default());
+        lines.push(Line::from(vec![
+            Span::styled(keymap::first_key(Scope::Confirm, Act::Yes), bold),
+            Span::raw(" yes   "),
+            Span::styled(keymap::first_key(Scope::Confirm, Act::No), bold),
+            Span::raw(" no"),
+        ]));
+    }
     let width = area.width.saturating_sub(4).min(72);
     let lines = text::wrap(&lines, usize::from(width.saturating_sub(2)), 2);
     let height = lines.len() as u16 + 2;
@@ -56,6 +59,36 @@ pub(super) fn draw_confirm(app: &App, confirm: &Confirm, area: Rect, frame: &mut
         popup(area, width, height),
         frame,
     );
+}
+
+/// The question `q` asks when the grove server would keep the agents running: each choice with
+/// its keys from the key table.
+fn leave_lines(active: usize) -> Vec<Line<'static>> {
+    let tasks = if active == 1 {
+        "1 task has"
+    } else {
+        &format!("{active} tasks have")
+    };
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let label = |act| keymap::binding(Scope::Leave, act).label;
+    let width = [Act::Detach, Act::StopRun, Act::Stay]
+        .iter()
+        .map(|&act| label(act).chars().count())
+        .max()
+        .unwrap_or_default();
+    let choice = |act, text: &str| {
+        Line::from(vec![
+            Span::styled(format!("{:<width$}", label(act)), bold),
+            Span::raw(format!("  {text}")),
+        ])
+    };
+    vec![
+        Line::raw(format!("{tasks} not ended.")),
+        Line::default(),
+        choice(Act::Detach, "detach: the agents keep running"),
+        choice(Act::StopRun, "stop the run: cancel every agent"),
+        choice(Act::Stay, "stay"),
+    ]
 }
 
 /// The warnings printed before the dashboard opened, at the top, until the first key.

@@ -9,7 +9,7 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use crate::engine::api::{TaskStatus, Usage};
-use crate::ui::app::{App, Mode};
+use crate::ui::app::{App, Confirm, Mode};
 use crate::ui::format;
 use crate::ui::keymap::{self, Act, Scope};
 use crate::ui::layout::ScreenLayout;
@@ -247,6 +247,7 @@ fn key_bar(app: &App, width: usize) -> Line<'static> {
         Mode::Help { .. } | Mode::Diff { .. } | Mode::Details { .. } | Mode::Compare { .. } => {
             Scope::View
         }
+        Mode::Confirm(Confirm::Leave { .. }) => Scope::Leave,
         Mode::Confirm(_) => Scope::Confirm,
         Mode::Search(_) => Scope::Search,
         Mode::Form(_) => Scope::Form,

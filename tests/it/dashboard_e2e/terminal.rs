@@ -3,8 +3,10 @@
 
 use super::*;
 
-/// grove in the dashboard gets `signal` while an agent (that ignores SIGTERM) runs.
-fn signal_while_running(signal: i32, expected: u32) {
+/// grove in the dashboard gets `signal` while an agent (that ignores SIGTERM) runs: the
+/// dashboard detaches (the terminal restored, the way back printed) and the agent goes on in
+/// the grove server, until `grove stop` stops it as the dashboard's stop would.
+fn signal_while_running(signal: i32, name: &str) {
     let repo = Repo::new();
     let pid_file = repo.home.path().join("agent.pid");
     let mut dash = Tty::run(
@@ -21,9 +23,23 @@ fn signal_while_running(signal: i32, expected: u32) {
     let run_id = dash.screen().run_id().unwrap();
     let sleeper = wait_for_pid(&pid_file);
     dash.signal(signal);
-    assert_eq!(dash.exit_code(), expected);
+    assert_eq!(dash.exit_code(), 0, "a detach is not a failure");
     dash.assert_restored();
-    assert!(!alive(sleeper), "agent's child {sleeper} survived");
+    let said = dash.screen().text();
+    assert!(
+        said.contains(&format!("grove: detached from run {run_id}"))
+            && said.contains(&format!("grove attach {run_id}")),
+        "{name}: no way back printed:\n{said}"
+    );
+    assert!(alive(sleeper), "{name} stopped the agent's child {sleeper}");
+    let ps = repo.grove(&["ps"]);
+    assert!(text(&ps).contains(&run_id), "{}", text(&ps));
+
+    let stop = repo.grove(&["stop", &run_id]);
+    assert_eq!(stop.status.code(), Some(0), "{}", text(&stop));
+    let wait = repo.grove(&["wait", &run_id]);
+    assert_eq!(wait.status.code(), Some(130), "{}", text(&wait));
+    assert!(!alive(sleeper), "agent's child {sleeper} survived the stop");
     let results = repo.results(&run_id);
     assert_eq!(results["interrupted"], true);
     assert_eq!(task(&results, "stubborn")["status"], "cancelled");
@@ -31,17 +47,22 @@ fn signal_while_running(signal: i32, expected: u32) {
 }
 
 #[test]
-fn sigterm_stops_the_agents_and_restores_the_terminal() {
-    signal_while_running(libc::SIGTERM, 143);
+fn sigterm_detaches_and_the_agents_keep_running() {
+    signal_while_running(libc::SIGTERM, "SIGTERM");
 }
 
 #[test]
-fn sighup_stops_the_agents_and_restores_the_terminal() {
-    signal_while_running(libc::SIGHUP, 129);
+fn sighup_detaches_and_the_agents_keep_running() {
+    signal_while_running(libc::SIGHUP, "SIGHUP");
 }
 
 #[test]
-fn sighup_while_the_summary_is_shown_closes_the_dashboard() {
+fn sigint_detaches_and_the_agents_keep_running() {
+    signal_while_running(libc::SIGINT, "SIGINT");
+}
+
+#[test]
+fn sighup_while_the_summary_is_shown_detaches_the_dashboard() {
     let repo = Repo::new();
     let mut dash = Tty::run(
         &repo,
@@ -65,7 +86,7 @@ fn sighup_while_the_summary_is_shown_closes_the_dashboard() {
     );
 
     dash.signal(libc::SIGHUP);
-    assert_eq!(dash.exit_code(), 129);
+    assert_eq!(dash.exit_code(), 0);
     dash.assert_restored();
     let results = repo.results(&run_id);
     assert_eq!(results["interrupted"], false, "the run had ended by itself");
@@ -327,7 +348,7 @@ fn a_big_paste_into_an_agent_that_does_not_read_blocks_nothing() {
 }
 
 #[test]
-fn closing_the_terminal_stops_the_agents() {
+fn closing_the_terminal_leaves_the_agents_running() {
     let repo = Repo::new();
     let pid_file = repo.home.path().join("agent.pid");
     let plan = format!(
@@ -351,12 +372,20 @@ fn closing_the_terminal_stops_the_agents() {
     let run_id = Screen::of(parser.screen()).run_id().unwrap();
     let sleeper = wait_for_pid(&pid_file);
 
-    // The terminal goes away: grove gets SIGHUP and can no longer draw.
+    // The terminal goes away: grove gets SIGHUP and can no longer draw; it detaches.
     drop(reader);
     drop(master);
     let status = child.wait().unwrap();
-    assert_eq!(status.exit_code(), 129);
-    assert!(!alive(sleeper), "the agent's sleep {sleeper} survived");
+    assert_eq!(status.exit_code(), 0);
+    assert!(alive(sleeper), "the agent's sleep {sleeper} was stopped");
+    // The agent still runs in the grove server, and stops with the run.
+    let stop = repo.grove(&["stop", &run_id]);
+    assert_eq!(stop.status.code(), Some(0), "{}", text(&stop));
+    assert_eq!(repo.grove(&["wait", &run_id]).status.code(), Some(130));
+    assert!(
+        !alive(sleeper),
+        "the agent's sleep {sleeper} survived the stop"
+    );
     let results = repo.results(&run_id);
     assert_eq!(results["interrupted"], true);
     assert_eq!(task(&results, "stubborn")["status"], "cancelled");

@@ -1,17 +1,22 @@
 //! Helpers for tests that stop grove from outside (kill -9, signals) and look at what it left:
-//! the real binary in the background, the run's journal, agents' own log lines.
+//! the real binary in the background, the run's journal, agents' own log lines. A run lives in
+//! the repository's grove server (`grove run` is a client of it), so a crash of grove is a
+//! crash of that server: [`kill9`] kills the server.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 
 use super::repo::Repo;
+use super::server;
 use super::wait::wait_for;
 
-/// A grove process in the background. When the test ends (passing or not), it is killed, and so
-/// is any agent of the repository still running, so a failing test leaves no process behind.
+/// A grove command in the background. When the test ends (passing or not), it is killed, and so
+/// are the repository's server it started and any agent of the repository still running, so a
+/// failing test leaves no process behind.
 pub struct Grove {
     child: Child,
-    worktrees: String,
+    root: PathBuf,
+    stderr: PathBuf,
 }
 
 impl std::ops::Deref for Grove {
@@ -27,11 +32,25 @@ impl std::ops::DerefMut for Grove {
     }
 }
 
+impl Grove {
+    /// The pid of the grove server the command's run lives in.
+    pub fn server_pid(&self) -> i32 {
+        wait_for("the grove server", || server::pid(&self.root))
+    }
+
+    /// What the command wrote to its stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+}
+
 impl Drop for Grove {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let wanted = format!("GROVE_WORKTREE={}", self.worktrees);
+        server::kill9_if_live(&self.root);
+        let worktrees = self.root.join(".grove/worktrees");
+        let wanted = format!("GROVE_WORKTREE={}", worktrees.display());
         for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
             let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
                 continue;
@@ -59,7 +78,8 @@ pub fn spawn_run(repo: &Repo, plan: &str) -> Grove {
 pub fn spawn_grove(repo: &Repo, args: &[&str]) -> Grove {
     let n = std::fs::read_dir(repo.home.path()).unwrap().count();
     let out = std::fs::File::create(repo.home.path().join(format!("out-{n}.txt"))).unwrap();
-    let err = std::fs::File::create(repo.home.path().join(format!("err-{n}.txt"))).unwrap();
+    let stderr = repo.home.path().join(format!("err-{n}.txt"));
+    let err = std::fs::File::create(&stderr).unwrap();
     let child = repo
         .grove_cmd(args)
         .stdin(Stdio::null())
@@ -67,10 +87,10 @@ pub fn spawn_grove(repo: &Repo, args: &[&str]) -> Grove {
         .stderr(err)
         .spawn()
         .unwrap();
-    let root = repo.path().canonicalize().unwrap();
     Grove {
         child,
-        worktrees: root.join(".grove/worktrees").display().to_string(),
+        root: repo.path().canonicalize().unwrap(),
+        stderr,
     }
 }
 
@@ -119,8 +139,8 @@ pub fn succeeded(repo: &Repo, run_id: &str) -> Vec<String> {
 }
 
 /// Starts `grove run` on `plan`, waits for the moment `now` says (given the run id), kills
-/// grove with SIGKILL there and checks that its records are valid JSON; returns the run id, and
-/// the killed grove, whose agents are cleaned up when the test is over.
+/// its grove server with SIGKILL there (see [`kill9`]) and checks that its records are valid JSON; returns the run id, and
+/// the grove command (ended), whose agents are cleaned up when the test is over.
 pub fn kill_run_when(
     repo: &Repo,
     plan: &str,
@@ -144,9 +164,13 @@ pub fn logging_prompt(log: &Path, file: &str) -> String {
     )
 }
 
-pub fn kill9(child: &mut Child) {
-    child.kill().unwrap();
-    child.wait().unwrap();
+/// A crash of grove: kills the grove server that `grove`'s run lives in with SIGKILL and waits
+/// for `grove`, the client, to end by itself now that its server is gone; returns its status.
+pub fn kill9(grove: &mut Grove) -> ExitStatus {
+    server::kill9(&grove.root);
+    wait_for("grove to end once its server is gone", || {
+        grove.child.try_wait().unwrap()
+    })
 }
 
 /// After any kill: results.json, every envelope and result are valid JSON, and every complete

@@ -4,6 +4,7 @@
 
 use grove::engine::api::{Event, FrontEnd, RunSummary};
 use grove::engine::RunRequest;
+use grove::environment::Environment;
 use grove::plan::model::Plan;
 use grove::plan::RepoTarget;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -31,10 +32,21 @@ pub fn runtime() -> tokio::runtime::Runtime {
 
 /// Starts the engine on `plan` (inside a runtime): its front end and the engine's task.
 pub fn start(plan: Plan, repo: RepoTarget, pane_size: (u16, u16)) -> (FrontEnd, JoinHandle<()>) {
+    start_with_env(plan, repo, pane_size, Environment::current())
+}
+
+/// Like [`start`], the run's processes starting with `env`.
+pub fn start_with_env(
+    plan: Plan,
+    repo: RepoTarget,
+    pane_size: (u16, u16),
+    env: Environment,
+) -> (FrontEnd, JoinHandle<()>) {
     grove::engine::start(RunRequest {
         plan,
         repo,
         pane_size,
+        env,
     })
     .unwrap()
 }

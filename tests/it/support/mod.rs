@@ -4,8 +4,9 @@
 //! deadline) and [`background`] (grove started in the background, killed, its journal read).
 //! The rest is named when needed: [`tty`] (a program in a real PTY read through vt100),
 //! [`dash`] (the dashboard drawn without a terminal), [`engine`] (the engine in this process),
-//! [`svg`], [`real_cli`] (the real Claude Code and Codex CLIs against a stand-in API) and
-//! [`tmpfs`] (a real small disk that fills up). Every helper here is used: one that no test
+//! [`server`] (the repository's grove server: its pid, kill -9), [`svg`], [`real_cli`] (the
+//! real Claude Code and Codex CLIs against a stand-in API) and [`tmpfs`] (a real small disk
+//! that fills up). Every helper here is used: one that no test
 //! uses any more is deleted (the compiler says which).
 
 pub mod background;
@@ -14,6 +15,7 @@ pub mod engine;
 pub mod plan;
 pub mod real_cli;
 pub mod repo;
+pub mod server;
 pub mod svg;
 pub mod tmpfs;
 pub mod tty;

@@ -453,8 +453,10 @@ impl Screen {
 /// q while agents run asks first; y stops them, writes the results and closes (exit 130).
 pub fn quit_stopping_agents(dash: &mut Tty) {
     dash.send(b"q");
-    dash.wait_for("the quit question", |s| s.contains("Quit?").then_some(()));
-    dash.send(b"y");
+    dash.wait_for("the leave question", |s| {
+        s.contains("leave the dashboard").then_some(())
+    });
+    dash.send(b"s");
     assert_eq!(dash.exit_code(), 130);
     dash.assert_restored();
 }

@@ -136,6 +136,7 @@ fn help_lists_every_key() {
         "Ctrl-Z",
         "PgUp / PgDn",
         "Home / End",
+        "d / Enter",
     ] {
         assert!(text.contains(key), "{key} missing");
     }

@@ -95,7 +95,11 @@ impl Dash {
     }
 
     fn with_info(info: RunInfo, width: u16, height: u16) -> Dash {
-        let mut app = App::new(info, DashboardOptions::default());
+        Dash::with_options(info, DashboardOptions::default(), width, height)
+    }
+
+    fn with_options(info: RunInfo, opts: DashboardOptions, width: u16, height: u16) -> Dash {
+        let mut app = App::new(info, opts);
         app.set_size(width, height);
         Dash {
             app,
@@ -241,7 +245,12 @@ fn attempt(n: u32, status: TaskStatus, exit_code: Option<i32>) -> AttemptView {
 
 /// Five tasks in every kind of state; the running one printed colors and a progress bar.
 fn scene() -> Dash {
-    let mut d = Dash::new(120, 34);
+    scene_with(DashboardOptions::default())
+}
+
+fn scene_with(opts: DashboardOptions) -> Dash {
+    let info = info(Path::new("/repo"), "0123456789abcdef");
+    let mut d = Dash::with_options(info, opts, 120, 34);
     d.add(view(0, "parser", TaskStatus::Running));
     let mut docs = view(1, "docs", TaskStatus::Succeeded);
     docs.diff_stat = Some(stat());
@@ -298,6 +307,7 @@ fn mouse(kind: MouseEventKind, column: u16, row: u16) -> MouseEvent {
     }
 }
 
+mod detach;
 mod ending;
 mod input;
 mod layout;

@@ -71,6 +71,7 @@ fn harness(toml: &str) -> Harness {
             base_label: "main".into(),
         },
         pane_size: (24, 80),
+        env: crate::environment::Environment::current(),
     };
     let launch = new_run(request).expect("the run's records");
     let (run, front, _inputs) = assemble(launch);

@@ -1,0 +1,179 @@
+use std::io::Cursor;
+
+use super::*;
+use crate::engine::api::{MergeState, TaskStatus};
+use crate::server::queue::Bound;
+
+fn view(id: usize) -> TaskView {
+    TaskView {
+        id: TaskId(id),
+        name: format!("t{id}"),
+        agent: "sh".into(),
+        prompt: "p".into(),
+        status: TaskStatus::Running,
+        attempt: 1,
+        max_attempts: 1,
+        started_at: None,
+        ended_at: None,
+        retry_at: None,
+        attempts: Vec::new(),
+        error: None,
+        branch: "b".into(),
+        worktree: "/w".into(),
+        envelope_path: "/e".into(),
+        head_commit: None,
+        diff_stat: None,
+        merge: MergeState::NotRequested,
+        merge_conflicts: Vec::new(),
+        input_hash: None,
+        output_hash: None,
+        usage: None,
+        waiting: None,
+        group: None,
+        sandbox: "off".into(),
+        max_memory: None,
+        held: None,
+        follow_up: None,
+        pending: None,
+        timeout: std::time::Duration::from_secs(1),
+        kill_grace: std::time::Duration::from_secs(1),
+        copied_keys: Vec::new(),
+    }
+}
+
+/// A client's panes, fed from the frames it is sent as `remote.rs` feeds them.
+#[derive(Default)]
+struct ClientPanes {
+    panes: Vec<Arc<Pane>>,
+}
+
+impl ClientPanes {
+    fn apply(&mut self, frames: &[u8]) {
+        let mut cursor = Cursor::new(frames);
+        while let Some(stream) = frame::read::<Stream>(&mut cursor).unwrap() {
+            match stream {
+                Stream::Task {
+                    view,
+                    pane,
+                    scrollback,
+                } => match self.panes.get(view.id.index()) {
+                    Some(known) => pane.apply_to(known),
+                    None => {
+                        let new = Arc::new(Pane::new(pane.rows, pane.cols, scrollback));
+                        pane.apply_to(&new);
+                        self.panes.push(new);
+                    }
+                },
+                Stream::Output { task, data } => {
+                    self.panes[task.index()].feed(&data.to_vec(), &mut std::io::sink());
+                }
+                Stream::Resized { task, rows, cols } => self.panes[task.index()].resize(rows, cols),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn same(server: &Pane, client: &Pane) {
+    assert_eq!(client.lines(), server.lines());
+    let formatted = |p: &Pane| {
+        p.with_screen(|s| (s.contents_formatted(), s.size()))
+            .unwrap()
+    };
+    assert_eq!(formatted(client), formatted(server));
+}
+
+/// Output from another thread, with resizes, while the client attaches and reads.
+fn feed(pane: Arc<Pane>, lines: usize) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        for i in 0..lines {
+            let text = format!("\x1b[3{}mline {i}\x1b[0m caf\u{e9} \r\n", i % 8);
+            // Split inside the escape and inside the two-byte character.
+            let bytes = text.as_bytes();
+            let cut = i % bytes.len();
+            pane.feed(&bytes[..cut], &mut std::io::sink());
+            pane.feed(&bytes[cut..], &mut std::io::sink());
+            if i % 997 == 0 {
+                pane.resize(6 + (i % 3) as u16, 30);
+            }
+        }
+    })
+}
+
+async fn drain(slot: &Slot, hub: &Hub, filter: &mut Filter, client: &mut ClientPanes) {
+    while let Some(frames) = slot.next(hub, filter, 64 * 1024).await {
+        client.apply(&frames);
+    }
+}
+
+#[tokio::test]
+async fn a_client_attached_while_output_flows_ends_with_the_same_panes() {
+    let hub = Arc::new(Hub::default());
+    // History for every line: a byte sent twice or missed would still show at the end.
+    let panes: Vec<Arc<Pane>> = (0..2).map(|_| Arc::new(Pane::new(6, 30, 10_000))).collect();
+    panes[0].feed(b"before the hub\r\n", &mut std::io::sink());
+    for (i, pane) in panes.iter().enumerate() {
+        hub.add_task(view(i), pane);
+    }
+    let feeders: Vec<_> = panes.iter().map(|p| feed(p.clone(), 3000)).collect();
+    // Attached while the lines come (the feeders are at work, not done).
+    while panes[1].lines().len() < 100 {
+        std::thread::yield_now();
+    }
+    let (slot, snapshot) = hub.attach();
+    let mut client = ClientPanes::default();
+    snapshot.frames.iter().for_each(|f| client.apply(f));
+    let mut filter = snapshot.filter;
+    for feeder in feeders {
+        feeder.join().unwrap();
+    }
+    hub.close();
+    drain(&slot, &hub, &mut filter, &mut client).await;
+    assert_eq!(client.panes.len(), 2);
+    for (server, client) in panes.iter().zip(&client.panes) {
+        same(server, client);
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_falls_behind_gets_a_fresh_snapshot_and_ends_the_same() {
+    let hub = Arc::new(Hub::default());
+    let pane = Arc::new(Pane::new(6, 30, 200));
+    hub.add_task(view(0), &pane);
+    let small = Bound {
+        items: 50,
+        bytes: 4096,
+    };
+    let (slot, snapshot) = hub.attach_bounded(small);
+    let mut client = ClientPanes::default();
+    snapshot.frames.iter().for_each(|f| client.apply(f));
+    let mut filter = snapshot.filter;
+    // The client reads nothing while 3000 lines come: far over its bound.
+    feed(pane.clone(), 3000).join().unwrap();
+    let queued = lock(&slot.queue).bytes();
+    assert!(queued <= small.bytes, "{queued} bytes queued");
+    hub.close();
+    drain(&slot, &hub, &mut filter, &mut client).await;
+    assert!(slot.times_behind() > 0);
+    same(&pane, &client.panes[0]);
+}
+
+#[tokio::test]
+async fn a_task_added_later_and_the_finish_reach_a_client() {
+    let hub = Arc::new(Hub::default());
+    let (slot, snapshot) = hub.attach();
+    let mut client = ClientPanes::default();
+    snapshot.frames.iter().for_each(|f| client.apply(f));
+    let mut filter = snapshot.filter;
+    let pane = Arc::new(Pane::new(4, 20, 10));
+    pane.feed(b"already here\r\n", &mut std::io::sink());
+    hub.add_task(view(0), &pane);
+    pane.feed(b"then this\r\n", &mut std::io::sink());
+    hub.close();
+    drain(&slot, &hub, &mut filter, &mut client).await;
+    same(&pane, &client.panes[0]);
+    assert!(client.panes[0]
+        .lines()
+        .iter()
+        .any(|l| l.starts_with("already here")));
+}

@@ -1,0 +1,255 @@
+//! A client's side of an attached run: the connection made into the same `FrontEnd` the engine
+//! hands an in-process front end (commands in, events out, a pane per task), so the dashboard
+//! and the line printer work on a hosted run unchanged. A reader thread keeps a terminal model
+//! per pane, fed from the server's snapshot and then its output bytes (as the engine's reader
+//! threads feed the server's), and tells the front end "pane N changed"; a writer thread sends
+//! the front end's commands. Dropping the `FrontEnd` and closing the `Link` detaches.
+
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+use super::client::Connection;
+use super::frame;
+use super::messages::{Request, Response, Stream};
+use crate::engine::api::{Command, Event, FrontEnd, TaskId};
+use crate::term::pane::Pane;
+
+/// What asking to attach came to.
+pub enum Attach {
+    Attached(Box<Remote>),
+    /// The server does not host that run (or hosts no live run, when none was named).
+    NotHosted,
+    /// The server refused, saying why.
+    Failed {
+        message: String,
+        exit_code: i32,
+    },
+}
+
+/// An attached run: its front end, and the link it came over.
+pub struct Remote {
+    pub front: FrontEnd,
+    pub link: Link,
+}
+
+/// The connection of an attached run, seen from the client.
+pub struct Link {
+    close: Arc<dyn Fn() + Send + Sync>,
+    shared: Arc<Shared>,
+    reader: Option<JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct Shared {
+    /// The run's `RunFinished` arrived.
+    finished: AtomicBool,
+    /// We ended the connection (detached).
+    detached: AtomicBool,
+    /// Why the stream ended, when it did not end cleanly.
+    error: Mutex<Option<String>>,
+}
+
+impl Link {
+    /// Whether the connection ended before the run finished, and not because we detached: the
+    /// server went away (killed, out of memory, the machine rebooted…) or broke the stream.
+    pub fn lost(&self) -> Option<String> {
+        let ended = self.reader.as_ref().is_none_or(|r| r.is_finished());
+        if !ended
+            || self.shared.finished.load(Ordering::SeqCst)
+            || self.shared.detached.load(Ordering::SeqCst)
+        {
+            return None;
+        }
+        let error = self
+            .shared
+            .error
+            .lock()
+            .ok()
+            .and_then(|e| e.clone())
+            .unwrap_or_else(|| "the grove server closed the connection".into());
+        Some(error)
+    }
+
+    /// Whether the run's `RunFinished` arrived.
+    pub fn finished(&self) -> bool {
+        self.shared.finished.load(Ordering::SeqCst)
+    }
+
+    /// Ends the connection (the run goes on in the server) and waits for the threads.
+    pub fn detach(mut self) {
+        self.shared.detached.store(true, Ordering::SeqCst);
+        (self.close)();
+        // The writer ends once every sender of the front end's commands is gone.
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+    }
+}
+
+/// Asks the server of `connection` to attach to run `run_id` (the newest live one when
+/// `None`); see `open`.
+pub fn attach(connection: Connection, run_id: Option<&str>) -> anyhow::Result<Attach> {
+    let request = Request::Attach {
+        run_id: run_id.map(str::to_string),
+    };
+    open(connection, &request)
+}
+
+/// Sends `request` (an `Attach`, or a start asking to attach) and, when the server attaches the
+/// connection, starts the threads that make it a `FrontEnd`. Returns once the first snapshot is
+/// in: the front end's first events are every task, with its pane as it is.
+pub fn open(mut connection: Connection, request: &Request) -> anyhow::Result<Attach> {
+    let mut response = connection.ask(request)?;
+    if let Response::Started { .. } = response {
+        response = connection.answer()?;
+    }
+    let info = match response {
+        Response::Attached { info } => *info,
+        Response::NotHosted => return Ok(Attach::NotHosted),
+        Response::Failed { message, exit_code } => {
+            return Ok(Attach::Failed { message, exit_code })
+        }
+        other => anyhow::bail!("the grove server answered an attach with {other:?}"),
+    };
+    let (reader, writer, close) = connection.into_parts();
+    let close: Arc<dyn Fn() + Send + Sync> = Arc::from(close);
+    let shared = Arc::new(Shared::default());
+    let (events_tx, events) = unbounded_channel();
+    let (commands, commands_rx) = unbounded_channel();
+    let (ready_tx, ready) = std::sync::mpsc::channel();
+    let reader = {
+        let shared = shared.clone();
+        let close = close.clone();
+        std::thread::Builder::new()
+            .name("grove-attach-read".into())
+            .spawn(move || {
+                read_stream(reader, &events_tx, &shared, ready_tx);
+                // The server's side is done: so is ours (the writer stops at its next command).
+                close();
+            })?
+    };
+    {
+        let close = close.clone();
+        std::thread::Builder::new()
+            .name("grove-attach-write".into())
+            .spawn(move || {
+                write_commands(writer, commands_rx);
+                close();
+            })?;
+    }
+    // The snapshot is in (or the stream ended before it was).
+    let _ = ready.recv();
+    Ok(Attach::Attached(Box::new(Remote {
+        front: FrontEnd {
+            commands,
+            events,
+            info,
+        },
+        link: Link {
+            close,
+            shared,
+            reader: Some(reader),
+        },
+    })))
+}
+
+fn write_commands(mut writer: Box<dyn Write + Send>, mut commands: UnboundedReceiver<Command>) {
+    while let Some(command) = commands.blocking_recv() {
+        if frame::write(&mut writer, &command).is_err() {
+            return;
+        }
+    }
+}
+
+/// Reads the run's stream into panes and events until it ends or the front end is gone.
+fn read_stream(
+    mut reader: Box<dyn Read + Send>,
+    events: &UnboundedSender<Event>,
+    shared: &Shared,
+    ready: std::sync::mpsc::Sender<()>,
+) {
+    let mut panes: Vec<Arc<Pane>> = Vec::new();
+    let pane = |panes: &[Arc<Pane>], task: TaskId| panes.get(task.index()).cloned();
+    loop {
+        let stream = match frame::read::<Stream>(&mut reader) {
+            Ok(Some(stream)) => stream,
+            Ok(None) => break,
+            Err(e) => {
+                if let Ok(mut error) = shared.error.lock() {
+                    *error = Some(format!("the connection to the grove server broke: {e}"));
+                }
+                break;
+            }
+        };
+        let sent = match stream {
+            Stream::Task {
+                view,
+                pane: snapshot,
+                scrollback,
+            } => {
+                let task = view.id;
+                match pane(&panes, task) {
+                    Some(known) => {
+                        snapshot.apply_to(&known);
+                        events.send(Event::TaskChanged(*view)).is_ok()
+                            && events.send(Event::Output { task }).is_ok()
+                    }
+                    None if task.index() == panes.len() => {
+                        let new = Arc::new(Pane::new(snapshot.rows, snapshot.cols, scrollback));
+                        snapshot.apply_to(&new);
+                        panes.push(new.clone());
+                        events
+                            .send(Event::TaskAdded {
+                                view: *view,
+                                pane: new,
+                            })
+                            .is_ok()
+                    }
+                    None => {
+                        if let Ok(mut error) = shared.error.lock() {
+                            *error = Some(format!(
+                                "the grove server sent task {task} before task #{}",
+                                panes.len()
+                            ));
+                        }
+                        break;
+                    }
+                }
+            }
+            Stream::Ready => {
+                let _ = ready.send(());
+                true
+            }
+            Stream::Event { event } => {
+                if matches!(*event, Event::RunFinished(_)) {
+                    shared.finished.store(true, Ordering::SeqCst);
+                }
+                events.send(*event).is_ok()
+            }
+            Stream::Paused { paused } => events.send(Event::Paused(paused)).is_ok(),
+            Stream::Output { task, data } => match pane(&panes, task) {
+                // The server answers the agent's terminal queries: none from here.
+                Some(p) => {
+                    !p.feed(&data.to_vec(), &mut std::io::sink())
+                        || events.send(Event::Output { task }).is_ok()
+                }
+                None => true,
+            },
+            Stream::Resized { task, rows, cols } => match pane(&panes, task) {
+                Some(p) => {
+                    p.resize(rows, cols);
+                    events.send(Event::Output { task }).is_ok()
+                }
+                None => true,
+            },
+        };
+        if !sent {
+            // The front end is gone: nothing more to read for.
+            break;
+        }
+    }
+}
