@@ -158,7 +158,7 @@ enum Shown {
 
 /// The grove server went away while a run was shown.
 #[derive(Debug, thiserror::Error)]
-#[error("{why}: the grove server is gone (killed?), its agents with it; continue the run with: grove resume {run_id}")]
+#[error("{why}: the grove server is gone (was it killed?); grove resume {run_id} continues the run from its journal (and stops any agent left behind)")]
 pub struct ServerLost {
     pub run_id: String,
     pub why: String,

@@ -48,6 +48,8 @@ struct Hosted {
     ended: watch::Sender<Option<i32>>,
     /// Whether its engine still runs (it takes commands: a finished run's merges).
     open: bool,
+    /// Set when it no longer is.
+    closed: watch::Sender<bool>,
 }
 
 impl Hosted {
@@ -71,6 +73,29 @@ pub struct Attachment {
     pub hub: Arc<Hub>,
     pub commands: UnboundedSender<Command>,
     host: Host,
+}
+
+impl Attachment {
+    /// Counts the client off; when that closes the run (it had finished and this was its last
+    /// client), waits until its engine has ended.
+    pub async fn leave(self) {
+        let run_id = self.info.run_id.clone();
+        let host = self.host.clone();
+        let closed = host
+            .lock()
+            .runs
+            .get(&run_id)
+            .map(|run| run.closed.subscribe());
+        drop(self);
+        let closing = host
+            .lock()
+            .runs
+            .get(&run_id)
+            .is_some_and(|run| run.attached == 0 && !run.live());
+        if let (true, Some(mut closed)) = (closing, closed) {
+            let _ = closed.wait_for(|closed| *closed).await;
+        }
+    }
 }
 
 impl Drop for Attachment {
@@ -195,6 +220,7 @@ impl Host {
             hub: Arc::default(),
             ended,
             open: true,
+            closed: watch::channel(false).0,
         };
         self.lock().runs.insert(run_id.clone(), hosted);
         // Counted before the run can finish: it waits for this client.
@@ -255,6 +281,7 @@ impl Host {
         let mut state = self.lock();
         if let Some(run) = state.runs.get_mut(&run_id) {
             run.open = false;
+            run.closed.send_replace(true);
             // An engine that ended without finishing (it failed) is a failed run.
             if run.live() {
                 run.ended.send_replace(Some(1));

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use super::snapshot::PaneSnapshot;
-use crate::engine::api::{Event, RunInfo, TaskId, TaskView};
+use crate::engine::api::{Command, Event, RunInfo, TaskId, TaskView};
 use crate::environment::Environment;
 
 /// A client's request.
@@ -116,6 +116,9 @@ pub enum Stream {
     Output { task: TaskId, data: Bytes },
     /// The task's pane (and its PTY) was resized.
     Resized { task: TaskId, rows: u16, cols: u16 },
+    /// The answer to `FromClient::Leave`: the client is counted off, and when it was the last
+    /// client of a finished run, the run has closed (its lock and records let go). Last frame.
+    Left,
 }
 
 impl Stream {
@@ -128,6 +131,17 @@ impl Stream {
             },
         }
     }
+}
+
+/// What an attached client sends the server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "client", rename_all = "snake_case")]
+pub enum FromClient {
+    /// For the run's engine, as a front end's command.
+    Command(Command),
+    /// The client leaves: the server counts it off, waits for the run to close when that was the
+    /// last client of a finished run, then answers `Stream::Left`.
+    Leave,
 }
 
 /// Output bytes: the text they begin with, then the rest as numbers. Terminal output is almost

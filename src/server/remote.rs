@@ -14,7 +14,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use super::client::Connection;
 use super::frame;
-use super::messages::{Request, Response, Stream};
+use super::messages::{FromClient, Request, Response, Stream};
 use crate::engine::api::{Command, Event, FrontEnd, TaskId};
 use crate::term::pane::Pane;
 
@@ -41,7 +41,12 @@ pub struct Link {
     close: Arc<dyn Fn() + Send + Sync>,
     shared: Arc<Shared>,
     reader: Option<JoinHandle<()>>,
+    /// Closed when the reader ends.
+    ended: Option<std::sync::mpsc::Receiver<()>>,
 }
+
+/// How long leaving waits for the server to answer (a finished run closing: its engine ending).
+const LEAVE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[derive(Default)]
 struct Shared {
@@ -79,11 +84,16 @@ impl Link {
         self.shared.finished.load(Ordering::SeqCst)
     }
 
-    /// Ends the connection (the run goes on in the server) and waits for the threads.
+    /// Leaves the run (it goes on in the server): call once the `FrontEnd` and every sender of
+    /// its commands are gone, which makes the writer say `Leave`. Waits for the server's answer
+    /// (at most `LEAVE_DEADLINE`; when this was the last client of a finished run, it comes once
+    /// the run has closed), then ends the connection.
     pub fn detach(mut self) {
         self.shared.detached.store(true, Ordering::SeqCst);
+        if let Some(ended) = self.ended.take() {
+            let _ = ended.recv_timeout(LEAVE_DEADLINE);
+        }
         (self.close)();
-        // The writer ends once every sender of the front end's commands is gone.
         if let Some(reader) = self.reader.take() {
             let _ = reader.join();
         }
@@ -121,12 +131,14 @@ pub fn open(mut connection: Connection, request: &Request) -> anyhow::Result<Att
     let (events_tx, events) = unbounded_channel();
     let (commands, commands_rx) = unbounded_channel();
     let (ready_tx, ready) = std::sync::mpsc::channel();
+    let (ended_tx, ended) = std::sync::mpsc::channel::<()>();
     let reader = {
         let shared = shared.clone();
         let close = close.clone();
         std::thread::Builder::new()
             .name("grove-attach-read".into())
             .spawn(move || {
+                let _ended = ended_tx;
                 read_stream(reader, &events_tx, &shared, ready_tx);
                 // The server's side is done: so is ours (the writer stops at its next command).
                 close();
@@ -137,8 +149,10 @@ pub fn open(mut connection: Connection, request: &Request) -> anyhow::Result<Att
         std::thread::Builder::new()
             .name("grove-attach-write".into())
             .spawn(move || {
-                write_commands(writer, commands_rx);
-                close();
+                // The reader ends the connection once the server answers the leave.
+                if !write_commands(writer, commands_rx) {
+                    close();
+                }
             })?;
     }
     // The snapshot is in (or the stream ended before it was).
@@ -153,16 +167,23 @@ pub fn open(mut connection: Connection, request: &Request) -> anyhow::Result<Att
             close,
             shared,
             reader: Some(reader),
+            ended: Some(ended),
         },
     })))
 }
 
-fn write_commands(mut writer: Box<dyn Write + Send>, mut commands: UnboundedReceiver<Command>) {
+/// Sends the front end's commands; once every sender is gone (the front end has ended), says
+/// the client leaves. Returns whether it could.
+fn write_commands(
+    mut writer: Box<dyn Write + Send>,
+    mut commands: UnboundedReceiver<Command>,
+) -> bool {
     while let Some(command) = commands.blocking_recv() {
-        if frame::write(&mut writer, &command).is_err() {
-            return;
+        if frame::write(&mut writer, &FromClient::Command(command)).is_err() {
+            return false;
         }
     }
+    frame::write(&mut writer, &FromClient::Leave).is_ok()
 }
 
 /// Reads the run's stream into panes and events until it ends or the front end is gone.
@@ -230,6 +251,8 @@ fn read_stream(
                 }
                 events.send(*event).is_ok()
             }
+            // Our `Leave` is answered: nothing follows.
+            Stream::Left => break,
             Stream::Paused { paused } => events.send(Event::Paused(paused)).is_ok(),
             Stream::Output { task, data } => match pane(&panes, task) {
                 // The server answers the agent's terminal queries: none from here.

@@ -15,7 +15,7 @@ use super::handshake::{self, Hello, Role};
 use super::host::{Attachment, Host};
 use super::listener::Listener;
 use super::log;
-use super::messages::{Request, Response};
+use super::messages::{FromClient, Request, Response, Stream};
 use super::socket::{SocketError, SocketPlace};
 use crate::engine::api::Command;
 
@@ -180,17 +180,24 @@ async fn serve_client(mut stream: UnixStream, host: &Host) -> anyhow::Result<()>
 const WRITE_BATCH: usize = 256 * 1024;
 
 /// An attached client: the snapshot, then the run's events and output as they come, while its
-/// commands go to the run; until the client leaves or the run closes.
+/// commands go to the run; until the client leaves (`Leave`, answered `Left` once it is counted
+/// off and, if it was the last client of a finished run, the run has closed), its connection
+/// ends, or the run closes. A frame being written is always finished first.
 async fn stream_to(stream: UnixStream, attachment: Attachment) -> anyhow::Result<()> {
     let (mut reader, mut writer) = stream.into_split();
     let hub = attachment.hub.clone();
+    let run_id = attachment.info.run_id.clone();
     let (slot, snapshot) = hub.attach();
     let commands = attachment.commands.clone();
+    let (leave, mut leaving) = tokio::sync::watch::channel(false);
     let read_commands = async move {
         loop {
-            match frame::read_async::<Command>(&mut reader).await {
-                Ok(Some(command)) => {
+            match frame::read_async::<FromClient>(&mut reader).await {
+                Ok(Some(FromClient::Command(command))) => {
                     let _ = commands.send(command);
+                }
+                Ok(Some(FromClient::Leave)) => {
+                    leave.send_replace(true);
                 }
                 Ok(None) => return Ok(()),
                 Err(e) => return Err(anyhow::Error::from(e)),
@@ -202,9 +209,22 @@ async fn stream_to(stream: UnixStream, attachment: Attachment) -> anyhow::Result
         for frame in &snapshot.frames {
             writer.write_all(frame).await?;
         }
-        while let Some(frames) = slot.next(&hub, &mut filter, WRITE_BATCH).await {
-            writer.write_all(&frames).await?;
+        loop {
+            let frames = tokio::select! {
+                frames = slot.next(&hub, &mut filter, WRITE_BATCH) => frames,
+                _ = leaving.wait_for(|left| *left) => break,
+            };
+            match frames {
+                Some(frames) => writer.write_all(&frames).await?,
+                None => {
+                    writer.shutdown().await?;
+                    return anyhow::Ok(());
+                }
+            }
         }
+        hub.detach(&slot);
+        attachment.leave().await;
+        writer.write_all(&frame::encode(&Stream::Left)?).await?;
         writer.shutdown().await?;
         anyhow::Ok(())
     };
@@ -215,12 +235,10 @@ async fn stream_to(stream: UnixStream, attachment: Attachment) -> anyhow::Result
     let behind = slot.times_behind();
     if behind > 0 {
         eprintln!(
-            "grove server: run {}: a client fell behind {behind} time(s) and got fresh snapshots",
-            attachment.info.run_id
+            "grove server: run {run_id}: a client fell behind {behind} time(s) and got fresh snapshots"
         );
     }
     hub.detach(&slot);
-    drop(attachment);
     outcome
 }
 
