@@ -2,8 +2,8 @@
 //! hands an in-process front end (commands in, events out, a pane per task), so the dashboard
 //! and the line printer work on a hosted run unchanged. A reader thread keeps a terminal model
 //! per pane, fed from the server's snapshot and then its output bytes (as the engine's reader
-//! threads feed the server's), and tells the front end "pane N changed"; a writer thread sends
-//! the front end's commands. Dropping the `FrontEnd` and closing the `Link` detaches.
+//! threads feed the server's) by `PARSERS` threads, and tells the front end "pane N changed"; a
+//! writer thread sends the front end's commands. Dropping the `FrontEnd` and closing the `Link` detaches.
 
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,6 +15,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use super::client::Connection;
 use super::frame;
 use super::messages::{FromClient, Request, Response, Stream};
+use super::snapshot::PaneSnapshot;
 use crate::engine::api::{Command, Event, FrontEnd, TaskId};
 use crate::term::pane::Pane;
 
@@ -186,6 +187,69 @@ fn write_commands(
     frame::write(&mut writer, &FromClient::Leave).is_ok()
 }
 
+/// Work on the client's panes, done off the reading thread.
+enum Work {
+    /// A pane's whole state from a snapshot.
+    Snapshot(PaneSnapshot),
+    Output(Vec<u8>),
+    Resize(u16, u16),
+}
+
+/// How many threads parse the panes' output: panes are independent, so a snapshot of many full
+/// panes (an attach) and several flooding agents are parsed side by side, while the reading
+/// thread goes on decoding frames and passing on the run's events (a dashboard lists every task
+/// before their panes are filled).
+const PARSERS: usize = 2;
+
+/// The threads that feed the panes: each pane always on the same one, so its work stays in
+/// order. A pane that went changed is said once (`Event::Output`), as the engine says it.
+struct Parsers {
+    queues: Vec<std::sync::mpsc::SyncSender<(TaskId, Arc<Pane>, Work)>>,
+}
+
+/// How much work may wait for one parser: beyond it the reading thread waits, so a client that
+/// cannot keep up leaves the backlog to the server (which sends a fresh snapshot instead).
+const PARSER_QUEUE: usize = 16;
+
+impl Parsers {
+    fn start(events: &UnboundedSender<Event>) -> std::io::Result<Parsers> {
+        let mut queues = Vec::with_capacity(PARSERS);
+        for n in 0..PARSERS {
+            let (queue, work) =
+                std::sync::mpsc::sync_channel::<(TaskId, Arc<Pane>, Work)>(PARSER_QUEUE);
+            let events = events.clone();
+            std::thread::Builder::new()
+                .name(format!("grove-attach-parse-{n}"))
+                .spawn(move || {
+                    for (task, pane, work) in work {
+                        let changed = match work {
+                            Work::Snapshot(snapshot) => {
+                                snapshot.apply_to(&pane);
+                                true
+                            }
+                            // The server answers the agent's terminal queries: none from here.
+                            Work::Output(bytes) => pane.feed(&bytes, &mut std::io::sink()),
+                            Work::Resize(rows, cols) => {
+                                pane.resize(rows, cols);
+                                true
+                            }
+                        };
+                        if changed && events.send(Event::Output { task }).is_err() {
+                            return;
+                        }
+                    }
+                })?;
+            queues.push(queue);
+        }
+        Ok(Parsers { queues })
+    }
+
+    fn give(&self, task: TaskId, pane: Arc<Pane>, work: Work) {
+        // A parser that ended did so because the front end is gone: the reader notices too.
+        let _ = self.queues[task.index() % self.queues.len()].send((task, pane, work));
+    }
+}
+
 /// Reads the run's stream into panes and events until it ends or the front end is gone.
 fn read_stream(
     mut reader: Box<dyn Read + Send>,
@@ -193,6 +257,15 @@ fn read_stream(
     shared: &Shared,
     ready: std::sync::mpsc::Sender<()>,
 ) {
+    let parsers = match Parsers::start(events) {
+        Ok(parsers) => parsers,
+        Err(e) => {
+            if let Ok(mut error) = shared.error.lock() {
+                *error = Some(format!("cannot start the pane threads: {e}"));
+            }
+            return;
+        }
+    };
     let mut panes: Vec<Arc<Pane>> = Vec::new();
     let pane = |panes: &[Arc<Pane>], task: TaskId| panes.get(task.index()).cloned();
     loop {
@@ -215,20 +288,18 @@ fn read_stream(
                 let task = view.id;
                 match pane(&panes, task) {
                     Some(known) => {
-                        snapshot.apply_to(&known);
+                        parsers.give(task, known, Work::Snapshot(snapshot));
                         events.send(Event::TaskChanged(*view)).is_ok()
-                            && events.send(Event::Output { task }).is_ok()
                     }
                     None if task.index() == panes.len() => {
                         let new = Arc::new(Pane::new(snapshot.rows, snapshot.cols, scrollback));
-                        snapshot.apply_to(&new);
                         panes.push(new.clone());
-                        events
-                            .send(Event::TaskAdded {
-                                view: *view,
-                                pane: new,
-                            })
-                            .is_ok()
+                        let added = events.send(Event::TaskAdded {
+                            view: *view,
+                            pane: new.clone(),
+                        });
+                        parsers.give(task, new, Work::Snapshot(snapshot));
+                        added.is_ok()
                     }
                     None => {
                         if let Ok(mut error) = shared.error.lock() {
@@ -254,21 +325,18 @@ fn read_stream(
             // Our `Leave` is answered: nothing follows.
             Stream::Left => break,
             Stream::Paused { paused } => events.send(Event::Paused(paused)).is_ok(),
-            Stream::Output { task, data } => match pane(&panes, task) {
-                // The server answers the agent's terminal queries: none from here.
-                Some(p) => {
-                    !p.feed(&data.to_vec(), &mut std::io::sink())
-                        || events.send(Event::Output { task }).is_ok()
+            Stream::Output { task, data } => {
+                if let Some(p) = pane(&panes, task) {
+                    parsers.give(task, p, Work::Output(data.to_vec()));
                 }
-                None => true,
-            },
-            Stream::Resized { task, rows, cols } => match pane(&panes, task) {
-                Some(p) => {
-                    p.resize(rows, cols);
-                    events.send(Event::Output { task }).is_ok()
+                true
+            }
+            Stream::Resized { task, rows, cols } => {
+                if let Some(p) = pane(&panes, task) {
+                    parsers.give(task, p, Work::Resize(rows, cols));
                 }
-                None => true,
-            },
+                true
+            }
         };
         if !sent {
             // The front end is gone: nothing more to read for.
