@@ -2,6 +2,7 @@
 //! some. Every function returns one sample per call; `main` repeats them and takes medians.
 
 use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -17,7 +18,7 @@ pub const AGENTS: usize = 8;
 pub const IDLE_TASKS: usize = 20;
 pub const IDLE_WINDOW: Duration = Duration::from_secs(10);
 pub const WORKTREE_TASKS: usize = 20;
-const LONG: Duration = Duration::from_secs(300);
+pub const LONG: Duration = Duration::from_secs(300);
 
 /// Everything generated once for all runs.
 pub struct Setup {
@@ -31,14 +32,19 @@ pub struct Setup {
     /// 5,000 files, about 40 MB, for worktree setup.
     pub large: PathBuf,
     pub plans: PathBuf,
+    /// XDG_RUNTIME_DIR for grove: where its server's socket goes.
+    pub runtime: PathBuf,
 }
 
 impl Setup {
     pub fn create(grove: PathBuf, root: &Path, data_mb: usize) -> anyhow::Result<Setup> {
         let home = root.join("home");
         let plans = root.join("plans");
+        let runtime = root.join("run");
         std::fs::create_dir_all(&home)?;
         std::fs::create_dir_all(&plans)?;
+        std::fs::create_dir_all(&runtime)?;
+        std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700))?;
         let mut rng = Rng::new(0x67726f7665);
         let mut data = Vec::new();
         for i in 0..AGENTS {
@@ -61,25 +67,43 @@ impl Setup {
             small,
             large,
             plans,
+            runtime,
         })
     }
 
     /// `grove run PLAN [extra]` in a 200x50 terminal, in `repo`.
     fn grove(&self, repo: &Path, plan: &Path, extra: &[&str]) -> anyhow::Result<Term> {
-        let grove = self.grove.display().to_string();
         let plan = plan.display().to_string();
-        let mut argv = vec![grove.as_str(), "run", plan.as_str()];
-        argv.extend_from_slice(extra);
-        let home = self.home.display().to_string();
-        let env = [
-            ("HOME", home.as_str()),
-            ("XDG_CONFIG_HOME", home.as_str()),
-            ("GIT_CONFIG_NOSYSTEM", "1"),
-        ];
+        let mut args = vec!["run", plan.as_str()];
+        args.extend_from_slice(extra);
+        self.grove_term(repo, &args)
+    }
+
+    /// `grove ARGS` in a 200x50 terminal, in `repo`.
+    pub fn grove_term(&self, repo: &Path, args: &[&str]) -> anyhow::Result<Term> {
+        let grove = self.grove.display().to_string();
+        let mut argv = vec![grove.as_str()];
+        argv.extend_from_slice(args);
+        let env = self.env();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         Term::spawn(&argv, repo, &env, ROWS, COLS)
     }
 
-    fn cat_tasks(&self) -> Vec<(String, String)> {
+    /// The environment of every grove the benchmark starts: no user or system configuration;
+    /// the grove server's socket in a folder of the benchmark's own, and a server that leaves
+    /// soon after its runs have ended.
+    pub fn env(&self) -> [(&'static str, String); 5] {
+        let home = self.home.display().to_string();
+        [
+            ("HOME", home.clone()),
+            ("XDG_CONFIG_HOME", home),
+            ("GIT_CONFIG_NOSYSTEM", "1".into()),
+            ("XDG_RUNTIME_DIR", self.runtime.display().to_string()),
+            ("GROVE_SERVER_IDLE", "1s".into()),
+        ]
+    }
+
+    pub fn cat_tasks(&self) -> Vec<(String, String)> {
         self.data
             .iter()
             .enumerate()
@@ -92,25 +116,40 @@ impl Setup {
 pub struct Throughput {
     pub wall: Duration,
     pub peak_rss: Option<u64>,
+    /// The grove server's part of `peak_rss`, for grove.
+    pub server_rss: Option<u64>,
 }
 
 /// grove with 8 `cat` tasks and the dashboard showing all 8 panes, until it exits by itself
-/// (`--exit-when-done`): every agent ended, its output parsed, committed and recorded.
+/// (`--exit-when-done`): every agent ended, its output parsed, committed and recorded. The run
+/// is in the grove server, the dashboard its client: peak RSS is the two's.
 pub fn grove_throughput(s: &Setup) -> anyhow::Result<Throughput> {
     let plan = fixture::plan(&s.plans, "throughput", AGENTS, &s.cat_tasks())?;
     let term = s.grove(&s.small, &plan, &["--exit-when-done"])?;
     let pid = term.pid();
-    let mut peak = 0;
+    let mut client = 0;
+    let mut servers: HashMap<i32, u64> = HashMap::new();
+    let mut sample_servers = || {
+        for server in s.servers() {
+            let peak = servers.entry(server).or_default();
+            *peak = (*peak).max(term::peak_rss(server).unwrap_or(0));
+        }
+    };
     let (end, code) = term.wait_exit(LONG, Duration::from_millis(10), || {
-        peak = peak.max(term::peak_rss(pid).unwrap_or(0));
+        client = client.max(term::peak_rss(pid).unwrap_or(0));
+        sample_servers();
     })?;
+    // The server stays a moment after its run: its peak is read once more.
+    sample_servers();
     if code != 0 {
         bail!("grove exited with {code}:\n{}", term.text());
     }
-    fixture::clean_grove(&s.small, &s.home)?;
+    s.clean(&s.small)?;
+    let server: u64 = servers.values().sum();
     Ok(Throughput {
         wall: end - term.started(),
-        peak_rss: Some(peak),
+        peak_rss: Some(client + server),
+        server_rss: Some(server),
     })
 }
 
@@ -138,6 +177,7 @@ pub fn bare_pty_throughput(s: &Setup) -> anyhow::Result<Throughput> {
     Ok(Throughput {
         wall,
         peak_rss: None,
+        server_rss: None,
     })
 }
 
@@ -194,6 +234,7 @@ pub fn tmux_throughput(s: &Setup, run: usize) -> anyhow::Result<Throughput> {
     Ok(Throughput {
         wall: end - term.started(),
         peak_rss: Some(peaks.values().sum()),
+        server_rss: None,
     })
 }
 
@@ -234,31 +275,45 @@ pub fn mprocs_throughput(s: &Setup, mprocs: &Path) -> anyhow::Result<Throughput>
     Ok(Throughput {
         wall: end - term.started(),
         peak_rss: Some(peak),
+        server_rss: None,
     })
 }
 
-/// `IDLE_TASKS` agents that sleep for a minute, all at once.
-fn sleeping_plan(s: &Setup, name: &str) -> anyhow::Result<PathBuf> {
-    let tasks: Vec<(String, String)> = (0..IDLE_TASKS)
-        .map(|i| (format!("{name}-{i}"), "sleep 60".to_string()))
+/// `tasks` agents running `command` (a sleep), all at once.
+pub fn sleeping_plan(
+    s: &Setup,
+    name: &str,
+    tasks: usize,
+    command: &str,
+) -> anyhow::Result<PathBuf> {
+    let list: Vec<(String, String)> = (0..tasks)
+        .map(|i| (format!("{name}-{i}"), command.to_string()))
         .collect();
-    fixture::plan(&s.plans, name, IDLE_TASKS, &tasks)
+    fixture::plan(&s.plans, name, tasks, &list)
 }
 
-/// Figure 2: grove's CPU time over `IDLE_WINDOW` with 20 sleeping agents on screen.
+/// Figure 2: grove's CPU time (the dashboard's and the server's) over `IDLE_WINDOW` with 20
+/// sleeping agents on screen.
 pub fn idle_cpu(s: &Setup) -> anyhow::Result<f64> {
-    let plan = sleeping_plan(s, "idle")?;
+    let plan = sleeping_plan(s, "idle", IDLE_TASKS, "sleep 60")?;
     let mut term = s.grove(&s.small, &plan, &[])?;
     term.until_text(Duration::from_secs(30), &format!("{IDLE_TASKS} running"))?;
     // Let the first frames, pane resizes and state changes settle.
     std::thread::sleep(Duration::from_secs(1));
-    let pid = term.pid();
-    let before = term::cpu_seconds(pid).context("no /proc stat for grove")?;
+    // The dashboard and the grove server its run is in.
+    let mut pids = s.servers();
+    pids.push(term.pid());
+    let cpu = || -> anyhow::Result<f64> {
+        pids.iter()
+            .map(|&pid| term::cpu_seconds(pid).context("no /proc stat for grove"))
+            .sum()
+    };
+    let before = cpu()?;
     std::thread::sleep(IDLE_WINDOW);
-    let after = term::cpu_seconds(pid).context("no /proc stat for grove")?;
+    let after = cpu()?;
     term.stop(Duration::from_secs(30));
     drop(term);
-    fixture::clean_grove(&s.small, &s.home)?;
+    s.clean(&s.small)?;
     Ok(after - before)
 }
 
@@ -295,7 +350,7 @@ pub fn grove_worktrees(s: &Setup) -> anyhow::Result<Duration> {
     if code != 0 {
         bail!("grove exited with {code}:\n{}", term.text());
     }
-    fixture::clean_grove(&s.large, &s.home)?;
+    s.clean(&s.large)?;
     Ok(done - term.started())
 }
 
@@ -320,13 +375,13 @@ pub fn git_worktrees(s: &Setup, run: usize) -> anyhow::Result<Duration> {
 
 /// Figure 5: launch to the first frame of the dashboard (its status line) for 20 tasks.
 pub fn startup(s: &Setup) -> anyhow::Result<Duration> {
-    let plan = sleeping_plan(s, "startup")?;
+    let plan = sleeping_plan(s, "startup", IDLE_TASKS, "sleep 60")?;
     let mut term = s.grove(&s.small, &plan, &[])?;
     let shown = term.until_text(Duration::from_secs(30), "grove run startup-")?;
     let elapsed = shown - term.started();
     term.stop(Duration::from_secs(30));
     drop(term);
-    fixture::clean_grove(&s.small, &s.home)?;
+    s.clean(&s.small)?;
     Ok(elapsed)
 }
 
@@ -392,6 +447,6 @@ pub fn typing(s: &Setup, lines: usize, keys_per_line: usize) -> anyhow::Result<V
     term.send(&[0x1d])?;
     term.stop(Duration::from_secs(30));
     drop(term);
-    fixture::clean_grove(&s.small, &s.home)?;
+    s.clean(&s.small)?;
     Ok(samples)
 }

@@ -44,6 +44,26 @@ pub fn write_base64(path: &Path, bytes: usize, rng: &mut Rng) -> anyhow::Result<
     Ok(())
 }
 
+/// Writes `lines` lines of 8 words of 13 base64 characters, each word in one of the 8 ANSI
+/// colours, as agents colour their output (about 190 bytes, 111 columns a line).
+pub fn write_coloured(path: &Path, lines: usize, rng: &mut Rng) -> anyhow::Result<()> {
+    let mut out = BufWriter::new(File::create(path).with_context(|| path.display().to_string())?);
+    for _ in 0..lines {
+        for word in 0..8 {
+            let r = rng.next();
+            write!(out, "\x1b[{}m", 30 + r % 8)?;
+            let mut bits = rng.next();
+            for _ in 0..13 {
+                out.write_all(&[BASE64[(bits & 63) as usize]])?;
+                bits >>= 4;
+            }
+            out.write_all(if word == 7 { b"\x1b[0m\n" } else { b" " })?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
 /// Runs git with no user or system configuration.
 pub fn git(dir: &Path, home: &Path, args: &[&str]) -> anyhow::Result<String> {
     let out = Command::new("git")

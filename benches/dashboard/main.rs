@@ -3,13 +3,15 @@
 //! parsed by a terminal emulator, measures each figure several times and prints the medians
 //! side by side with the references (bare PTYs, tmux, mprocs; those not installed are skipped).
 //!
-//! Options (after `--`): `--runs N` repetitions per figure (default 3; startup runs 2N+1
-//! times, typing ceil(N/2) times 30 keys), `--only LIST` a
-//! comma-separated subset of throughput,idle,worktrees,startup,typing (memory comes with
-//! throughput), `--data-mb N` size of each agent's output file (default 20).
+//! Options (after `--`): `--runs N` repetitions per figure (default 3; startup and attach run
+//! 2N+1 times, typing ceil(N/2) times 30 keys), `--only LIST` a comma-separated subset of
+//! throughput,idle,worktrees,startup,typing,served,attach,served-idle (memory comes with
+//! throughput, the server's RSS with served-idle), `--data-mb N` size of each agent's output
+//! file (default 20).
 
 mod figures;
 mod fixture;
+mod served;
 mod term;
 
 use std::path::PathBuf;
@@ -19,7 +21,16 @@ use anyhow::{bail, Context};
 
 use figures::Setup;
 
-const FIGURES: [&str; 5] = ["throughput", "idle", "worktrees", "startup", "typing"];
+const FIGURES: [&str; 8] = [
+    "throughput",
+    "idle",
+    "worktrees",
+    "startup",
+    "typing",
+    "served",
+    "attach",
+    "served-idle",
+];
 
 struct Options {
     runs: usize,
@@ -202,6 +213,15 @@ fn main() -> anyhow::Result<()> {
     if opts.wants("typing") {
         typing(&setup, &opts, &mut rows)?;
     }
+    if opts.wants("served") {
+        served_throughput(&setup, &opts, &mut rows)?;
+    }
+    if opts.wants("attach") {
+        attach(&setup, &opts, &mut rows)?;
+    }
+    if opts.wants("served-idle") {
+        served_idle(&setup, &opts, &mut rows)?;
+    }
     print_table(&rows, &opts, started.elapsed());
     Ok(())
 }
@@ -211,12 +231,14 @@ fn throughput(s: &Setup, opts: &Options, rows: &mut Vec<Row>) -> anyhow::Result<
     let mprocs = which("mprocs");
     let (mut grove, mut grove_rss, mut bare, mut tm, mut tm_rss, mut mp, mut mp_rss) =
         (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    let mut server_rss = vec![];
     for run in 0..opts.runs {
         progress(&format!("throughput run {}/{}", run + 1, opts.runs));
         // Interleaved, so a change in the machine's background load hits every tool alike.
         let g = figures::grove_throughput(s)?;
         grove.push(secs(g.wall));
         grove_rss.push(g.peak_rss.unwrap_or(0) as f64);
+        server_rss.push(g.server_rss.unwrap_or(0) as f64);
         bare.push(secs(figures::bare_pty_throughput(s)?.wall));
         if tmux.is_some() {
             let t = figures::tmux_throughput(s, run)?;
@@ -259,12 +281,9 @@ fn throughput(s: &Setup, opts: &Options, rows: &mut Vec<Row>) -> anyhow::Result<
     }
 
     let rss = median(grove_rss);
-    rows.push(Row::checked(
-        "3 peak RSS during (1)",
-        mb(rss),
-        "<= 64 MB",
-        rss <= 64e6,
-    ));
+    let mut row = Row::checked("3 peak RSS during (1)", mb(rss), "<= 64 MB", rss <= 64e6);
+    row.note = format!("server {} + dashboard", mb(median(server_rss)));
+    rows.push(row);
     let references = [
         ("tmux", tm_rss, tmux.is_some()),
         ("mprocs", mp_rss, mprocs.is_some()),
@@ -364,6 +383,81 @@ fn typing(s: &Setup, opts: &Options, rows: &mut Vec<Row>) -> anyhow::Result<()> 
     Ok(())
 }
 
+fn served_throughput(s: &Setup, opts: &Options, rows: &mut Vec<Row>) -> anyhow::Result<()> {
+    let (mut grove, mut rss, mut bare) = (vec![], vec![], vec![]);
+    for run in 0..opts.runs {
+        progress(&format!("served throughput run {}/{}", run + 1, opts.runs));
+        let g = served::throughput(s)?;
+        grove.push(secs(g.wall));
+        rss.push(g.peak_rss.unwrap_or(0) as f64);
+        bare.push(secs(figures::bare_pty_throughput(s)?.wall));
+    }
+    let (g, b) = (median(grove), median(bare));
+    let figure = format!(
+        "7 throughput via server + attach, {} x {} MB",
+        figures::AGENTS,
+        opts.data_mb
+    );
+    let mut row = Row::checked(
+        &figure,
+        format!("{g:.2} s"),
+        "<= 1.3x bare PTY",
+        g / b <= 1.3,
+    );
+    row.reference = format!("{b:.2} s bare PTY");
+    row.ratio = format!("{:.2}x", g / b);
+    row.note = format!("peak RSS server + dashboard {}", mb(median(rss)));
+    rows.push(row);
+    Ok(())
+}
+
+fn attach(s: &Setup, opts: &Options, rows: &mut Vec<Row>) -> anyhow::Result<()> {
+    progress(&format!(
+        "attach: {} attaches to one run",
+        2 * opts.runs + 1
+    ));
+    let times = served::attach(s, 2 * opts.runs + 1)?;
+    let n = times.len();
+    let times: Vec<f64> = times.into_iter().map(|d| secs(d) * 1000.0).collect();
+    let max = times.iter().copied().fold(0.0, f64::max);
+    let t = median(times);
+    let mut row = Row::checked(
+        "8 attach to 20 full panes, first frame",
+        format!("{t:.0} ms"),
+        "<= 150 ms",
+        t <= 150.0,
+    );
+    row.note = format!("median of {n}, slowest {max:.0} ms");
+    rows.push(row);
+    Ok(())
+}
+
+fn served_idle(s: &Setup, opts: &Options, rows: &mut Vec<Row>) -> anyhow::Result<()> {
+    let (mut cpu, mut rss, mut attached) = (vec![], vec![], vec![]);
+    for run in 0..opts.runs {
+        progress(&format!("served idle run {}/{}", run + 1, opts.runs));
+        let idle = served::idle(s)?;
+        cpu.push(idle.cpu);
+        rss.push(idle.server_rss as f64);
+        attached.push(idle.attached_rss as f64);
+    }
+    let c = median(cpu);
+    let figure = format!(
+        "9 idle CPU via server, {} agents, {} s",
+        figures::IDLE_TASKS,
+        figures::IDLE_WINDOW.as_secs()
+    );
+    let mut row = Row::checked(&figure, format!("{c:.3} s"), "<= 0.05 s", c <= 0.05);
+    row.note = "server + attached client".into();
+    rows.push(row);
+    let r = median(rss);
+    let figure = format!("10 server RSS, {} idle agents", figures::IDLE_TASKS);
+    let mut row = Row::checked(&figure, mb(r), "<= 40 MB", r <= 40e6);
+    row.note = format!("{} with a client attached", mb(median(attached)));
+    rows.push(row);
+    Ok(())
+}
+
 fn print_table(rows: &[Row], opts: &Options, elapsed: Duration) {
     let header = ["figure", "grove", "reference", "ratio", "target", "result"];
     let cells: Vec<[String; 6]> = rows
@@ -407,7 +501,7 @@ fn print_table(rows: &[Row], opts: &Options, elapsed: Duration) {
     println!();
     println!("{}", machine());
     println!(
-        "medians of {} runs (startup {}, typing {} runs x 30 keys); took {:.0} s",
+        "medians of {} runs (startup and attach {}, typing {} runs x 30 keys); took {:.0} s",
         opts.runs,
         2 * opts.runs + 1,
         opts.runs.div_ceil(2),

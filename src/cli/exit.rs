@@ -7,6 +7,7 @@
 use crate::engine::{EngineError, ResumeError};
 use crate::plan::PlanError;
 use crate::record::folders::FolderError;
+use std::io::Write;
 
 /// A mistake in what was asked (unknown run or task, no repository): exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -116,7 +117,8 @@ pub fn exit_code_and_message(e: &anyhow::Error) -> (i32, String) {
 /// Prints why a command failed on stderr; returns the exit code.
 pub fn report(e: &anyhow::Error) -> i32 {
     let (code, message) = exit_code_and_message(e);
-    eprintln!("error: {message}");
+    // Not eprintln!: with the terminal gone (SIGHUP) it would panic instead.
+    let _ = writeln!(std::io::stderr(), "error: {message}");
     code
 }
 

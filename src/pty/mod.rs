@@ -74,9 +74,10 @@ impl Exit {
 }
 
 /// Records everything the agent prints, on the reader thread, as it is read (nothing here may
-/// wait for the terminal model); returns what to show, which the display thread then takes.
+/// wait for the terminal model); returns what to show, which the display thread then takes
+/// (the bytes themselves, when they are shown as read: no copy).
 pub trait OutputSink: Send + 'static {
-    fn output(&mut self, bytes: &[u8]) -> Vec<u8>;
+    fn output(&mut self, bytes: Vec<u8>) -> Vec<u8>;
     /// The output has ended (EOF), before `Spawned::eof` fires: a sink holding a partial line
     /// can flush it here.
     fn finish(&mut self) -> Vec<u8> {
@@ -287,17 +288,21 @@ pub fn spawn(
                     && batch_started.elapsed() < BATCH_AGE
                     && master_fd.is_some_and(|fd| output_ready(fd, wait));
                 if batch.is_empty() && !gather {
-                    backlog.push(sink.output(&buf[..n]));
+                    backlog.push(sink.output(buf[..n].to_vec()));
                     continue;
+                }
+                // A batch is handed over, not copied, so each is new: its largest size at once
+                // (it ends at the read that takes it to BATCH_BYTES), never grown.
+                if batch.capacity() == 0 {
+                    batch.reserve_exact(BATCH_BYTES + READ_SIZE);
                 }
                 batch.extend_from_slice(&buf[..n]);
                 if !gather {
-                    backlog.push(sink.output(&batch));
-                    batch.clear();
+                    backlog.push(sink.output(std::mem::take(&mut batch)));
                 }
             }
             if !batch.is_empty() {
-                backlog.push(sink.output(&batch));
+                backlog.push(sink.output(batch));
             }
             backlog.push(sink.finish());
             backlog.close();

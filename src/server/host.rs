@@ -81,11 +81,17 @@ impl Attachment {
     pub async fn leave(self) {
         let run_id = self.info.run_id.clone();
         let host = self.host.clone();
-        let closed = host.lock().runs.get(&run_id).map(|run| run.closed.subscribe());
+        let closed = host
+            .lock()
+            .runs
+            .get(&run_id)
+            .map(|run| run.closed.subscribe());
         drop(self);
-        let closing = host.lock().runs.get(&run_id).is_some_and(|run| {
-            run.attached == 0 && !run.live()
-        });
+        let closing = host
+            .lock()
+            .runs
+            .get(&run_id)
+            .is_some_and(|run| run.attached == 0 && !run.live());
         if let (true, Some(mut closed)) = (closing, closed) {
             let _ = closed.wait_for(|closed| *closed).await;
         }

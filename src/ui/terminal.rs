@@ -3,6 +3,7 @@
 //! on its own thread.
 
 use std::io::{self, Stdout};
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 
@@ -27,7 +28,9 @@ static PANICKED: Notify = Notify::const_new();
 
 /// The terminal in dashboard mode; dropping it restores the terminal.
 pub struct TerminalSession {
-    terminal: Terminal<CrosstermBackend<Stdout>>,
+    /// Dropped by hand (see `Drop`): ratatui's own drop prints with `eprintln!`, which panics
+    /// when the terminal is gone.
+    terminal: ManuallyDrop<Terminal<CrosstermBackend<Stdout>>>,
 }
 
 impl TerminalSession {
@@ -45,7 +48,9 @@ impl TerminalSession {
         let entered =
             enter_modes().and_then(|()| Terminal::new(CrosstermBackend::new(io::stdout())));
         match entered {
-            Ok(terminal) => Ok(TerminalSession { terminal }),
+            Ok(terminal) => Ok(TerminalSession {
+                terminal: ManuallyDrop::new(terminal),
+            }),
             Err(e) => {
                 restore();
                 Err(e)
@@ -70,7 +75,7 @@ impl TerminalSession {
         // Not `Terminal::clear`: it asks the terminal for the cursor position, and the answer
         // would go to the input thread. A new terminal has no idea of the screen: it draws whole.
         execute!(io::stdout(), terminal::Clear(terminal::ClearType::All))?;
-        self.terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+        *self.terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
         Ok(())
     }
 
@@ -92,6 +97,13 @@ impl TerminalSession {
 impl Drop for TerminalSession {
     fn drop(&mut self) {
         restore();
+        // With the cursor shown, ratatui's drop has nothing to do. When it cannot be shown (the
+        // terminal was closed: SIGHUP), that drop would print the failure to the same closed
+        // terminal and panic; the terminal is left undropped then (the process is leaving).
+        if self.terminal.show_cursor().is_ok() {
+            // SAFETY: dropped once, here, and never used again.
+            unsafe { ManuallyDrop::drop(&mut self.terminal) };
+        }
     }
 }
 

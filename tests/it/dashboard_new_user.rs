@@ -445,8 +445,10 @@ fn a_second_ctrl_c_kills_at_once(size: (u16, u16)) {
     wait_status(&dash, "stubborn", "running");
     let sleeper = wait_for_pid(&pid_file);
     dash.send(b"q");
-    dash.wait_for("the quit question", |s| s.contains("Quit?").then_some(()));
-    dash.send(b"y");
+    dash.wait_for("the leave question", |s| {
+        s.contains("leave the dashboard").then_some(())
+    });
+    dash.send(b"s");
     dash.wait_for("the grace period counting down", |s| {
         (s.contains("SIGKILL in 10m00s") || s.contains("SIGKILL in 9m5")).then_some(())
     });

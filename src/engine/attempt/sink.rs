@@ -46,15 +46,15 @@ impl AttemptSink {
 }
 
 impl OutputSink for AttemptSink {
-    fn output(&mut self, bytes: &[u8]) -> Vec<u8> {
+    fn output(&mut self, bytes: Vec<u8>) -> Vec<u8> {
         // First, whatever the rest costs: the log is the record of everything the agent printed.
-        let _ = self.log.write_all(bytes);
+        let _ = self.log.write_all(&bytes);
         let shown = match &mut self.stream {
             Some((adapter, _)) => {
-                let rendered = adapter.feed(bytes);
+                let rendered = adapter.feed(&bytes);
                 self.rendered(rendered)
             }
-            None => self.shown(bytes.to_vec()),
+            None => self.shown(bytes),
         };
         if let Some(activity) = &self.activity {
             activity.notify_one();

@@ -180,7 +180,7 @@ mod tests {
     struct Discard;
 
     impl OutputSink for Discard {
-        fn output(&mut self, _bytes: &[u8]) -> Vec<u8> {
+        fn output(&mut self, _bytes: Vec<u8>) -> Vec<u8> {
             Vec::new()
         }
     }
