@@ -113,7 +113,7 @@ impl Listener {
             let uid = match peer_uid(&stream) {
                 Ok(uid) => uid,
                 Err(e) => {
-                    tracing::warn!("server: cannot read a client's credentials: {e}");
+                    eprintln!("grove server: cannot read a client's credentials: {e}");
                     continue;
                 }
             };
@@ -124,7 +124,8 @@ impl Listener {
                 "this grove server belongs to uid {}; uid {uid} may not use it",
                 our_uid()
             );
-            tracing::warn!("server: refused a client: {reason}");
+            // To the server's log (its stderr), where the server says everything else.
+            eprintln!("grove server: refused a client: {reason}");
             // A small frame into an empty socket buffer; a peer that never reads cannot hold
             // the loop up for long.
             let refusal = handshake::refuse(&mut stream, &reason);

@@ -31,6 +31,8 @@ pub enum SocketError {
     PathTooLong { path: String, len: usize },
     #[error("{path} is not private to you ({why}): grove keeps its server socket only in a folder of yours that nobody else can enter (chmod 700 it, or remove it and grove makes it again)")]
     NotPrivate { path: String, why: String },
+    #[error("{path} belongs to uid {uid}, not to you (uid {ours}): it holds another user's grove server socket, which you may not use: refused")]
+    ForeignFolder { path: String, uid: u32, ours: u32 },
     #[error(transparent)]
     Folder(#[from] FolderError),
     #[error("{path} is in the place of grove's server socket but is not a socket: move it away")]
@@ -153,7 +155,11 @@ impl SocketPlace {
             return Err(not_private("it is not a folder".into()));
         }
         if meta.uid() != our_uid() {
-            return Err(not_private(format!("it belongs to uid {}", meta.uid())));
+            return Err(SocketError::ForeignFolder {
+                path: folder.display().to_string(),
+                uid: meta.uid(),
+                ours: our_uid(),
+            });
         }
         let mode = meta.mode() & 0o777;
         if mode & 0o077 != 0 {

@@ -43,6 +43,7 @@
 mod support;
 
 mod agent_presets;
+mod attach;
 mod attributes;
 mod audit_log;
 mod check_race;

@@ -23,14 +23,7 @@ fn signal_while_running(signal: i32, name: &str) {
     let run_id = dash.screen().run_id().unwrap();
     let sleeper = wait_for_pid(&pid_file);
     dash.signal(signal);
-    assert_eq!(dash.exit_code(), 0, "a detach is not a failure");
-    dash.assert_restored();
-    let said = dash.screen().text();
-    assert!(
-        said.contains(&format!("grove: detached from run {run_id}"))
-            && said.contains(&format!("grove attach {run_id}")),
-        "{name}: no way back printed:\n{said}"
-    );
+    assert_detached(&mut dash, &run_id);
     assert!(alive(sleeper), "{name} stopped the agent's child {sleeper}");
     let ps = repo.grove(&["ps"]);
     assert!(text(&ps).contains(&run_id), "{}", text(&ps));

@@ -4,7 +4,8 @@
 //! deadline) and [`background`] (grove started in the background, killed, its journal read).
 //! The rest is named when needed: [`tty`] (a program in a real PTY read through vt100),
 //! [`dash`] (the dashboard drawn without a terminal), [`engine`] (the engine in this process),
-//! [`server`] (the repository's grove server: its pid, kill -9), [`svg`], [`real_cli`] (the
+//! [`server`] (the repository's grove server: its pid, kill -9), [`sshd`] (a real sshd on
+//! 127.0.0.1 with throwaway keys), [`svg`], [`real_cli`] (the
 //! real Claude Code and Codex CLIs against a stand-in API) and [`tmpfs`] (a real small disk
 //! that fills up). Every helper here is used: one that no test
 //! uses any more is deleted (the compiler says which).
@@ -16,6 +17,7 @@ pub mod plan;
 pub mod real_cli;
 pub mod repo;
 pub mod server;
+pub mod sshd;
 pub mod svg;
 pub mod tmpfs;
 pub mod tty;

@@ -40,3 +40,22 @@ pub fn kill9_if_live(repo_root: &Path) {
         unsafe { libc::kill(pid, libc::SIGKILL) };
     }
 }
+
+/// The repository (at the path held) whose grove server a test started: when the test ends,
+/// passing or not, its server still live is stopped by its pid (SIGTERM stops its runs and
+/// their agents), SIGKILL if it does not leave.
+pub struct StopOnDrop(pub std::path::PathBuf);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let Some(pid) = pid(&self.0) else {
+            return;
+        };
+        // SAFETY: signalling, by its pid, the server this test's grove command started.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        if super::wait::poll(|| (!alive(pid)).then_some(())).is_none() {
+            // SAFETY: as above.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}

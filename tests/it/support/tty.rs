@@ -232,9 +232,15 @@ pub fn start_in_pty(
 pub fn grove_run(repo: &Repo, plan: &str, args: &[&str]) -> CommandBuilder {
     let path = repo.home.path().join("plan.toml");
     std::fs::write(&path, plan).unwrap();
-    let mut cmd = CommandBuilder::new(GROVE);
-    cmd.arg("run");
+    let mut cmd = grove_pty_cmd(repo, &["run"]);
     cmd.arg(&path);
+    cmd.args(args);
+    cmd
+}
+
+/// `grove ARGS` for a PTY, in the repository with the test's clean HOME.
+pub fn grove_pty_cmd(repo: &Repo, args: &[&str]) -> CommandBuilder {
+    let mut cmd = CommandBuilder::new(GROVE);
     cmd.args(args);
     cmd.cwd(repo.path());
     cmd.env("HOME", repo.home.path());
@@ -461,6 +467,29 @@ pub fn quit_stopping_agents(dash: &mut Tty) {
     dash.assert_restored();
 }
 
+/// A dashboard that detached (a signal, a closed terminal, the detach key) ended well, left the
+/// terminal as it found it and printed the run id and the way back.
+pub fn assert_detached(dash: &mut Tty, run_id: &str) {
+    assert_eq!(dash.exit_code(), 0, "a detach is not a failure");
+    dash.assert_restored();
+    let said = dash.screen().text();
+    assert!(
+        said.contains(&format!("grove: detached from run {run_id}"))
+            && said.contains(&format!("grove attach {run_id}")),
+        "no way back printed:\n{said}"
+    );
+}
+
+/// Selects `name` (see [`select`]) and cancels it: c asks, y does it.
+pub fn cancel(dash: &mut Tty, name: &str, order: &[&str]) {
+    select(dash, name, order);
+    dash.send(b"c");
+    dash.wait_for("the cancel question", |s| {
+        s.contains(&format!("Cancel {name}?")).then_some(())
+    });
+    dash.send(b"y");
+}
+
 /// Moves the selection with j/k to `name` and checks it on screen: the list row and the pane.
 pub fn select(dash: &mut Tty, name: &str, order: &[&str]) {
     let current = dash
@@ -480,12 +509,7 @@ pub fn select(dash: &mut Tty, name: &str, order: &[&str]) {
 
 /// `grove` with no command in `repo`: the dashboard on an empty ad-hoc run.
 pub fn grove_new(repo: &Repo) -> Tty {
-    let mut cmd = CommandBuilder::new(GROVE);
-    cmd.cwd(repo.path());
-    cmd.env("HOME", repo.home.path());
-    cmd.env("XDG_CONFIG_HOME", repo.home.path());
-    cmd.env("GIT_CONFIG_NOSYSTEM", "1");
-    Tty::spawn(cmd)
+    Tty::spawn(grove_pty_cmd(repo, &[]))
 }
 
 /// Fills the open new-task form: the agent `right` steps right of the first found one, the
