@@ -132,20 +132,13 @@ impl Host {
         let started = (|| {
             let config = crate::plan::UserConfig::load_in(&env)?;
             let plan = crate::plan::load_in_checked(plan, start, &config)?;
-            let target = crate::plan::resolve_repo(&plan, start)?;
-            self.check_repo(&target.root)?;
             if let Some(refusal) = crate::agent::headless_refusal(&plan) {
                 return Err(crate::cli::exit::UsageError(refusal).into());
             }
             if let Some(warning) = crate::sandbox::unavailable_warning(&plan) {
                 eprintln!("{warning}");
             }
-            Ok(engine::start(RunRequest {
-                plan,
-                repo: target,
-                pane_size: (DEFAULT_ROWS, DEFAULT_COLS),
-                env,
-            })?)
+            self.launch(plan, start, env)
         })();
         self.host(started, attach)
     }
@@ -155,16 +148,26 @@ impl Host {
         let started = (|| {
             let config = crate::plan::UserConfig::load_in(&env)?;
             let plan = crate::plan::grow::adhoc(start, &config);
-            let target = crate::plan::resolve_repo(&plan, start)?;
-            self.check_repo(&target.root)?;
-            Ok(engine::start(RunRequest {
-                plan,
-                repo: target,
-                pane_size: (DEFAULT_ROWS, DEFAULT_COLS),
-                env,
-            })?)
+            self.launch(plan, start, env)
         })();
         self.host(started, attach)
+    }
+
+    /// Starts `plan` from `start` in this server's repository (refused in another one).
+    fn launch(
+        &self,
+        plan: crate::plan::Plan,
+        start: &Path,
+        env: Environment,
+    ) -> anyhow::Result<(FrontEnd, JoinHandle<()>)> {
+        let target = crate::plan::resolve_repo(&plan, start)?;
+        self.check_repo(&target.root)?;
+        Ok(engine::start(RunRequest {
+            plan,
+            repo: target,
+            pane_size: (DEFAULT_ROWS, DEFAULT_COLS),
+            env,
+        })?)
     }
 
     fn check_repo(&self, root: &Path) -> anyhow::Result<()> {
