@@ -1,4 +1,5 @@
-//! Frames on the server's socket: a u32 big-endian length, then that many bytes of JSON. One
+//! Frames on the server's socket: a u32 big-endian length, then that many bytes of payload: JSON,
+//! or a binary form a message type gives itself (pane output: `messages::Stream::encode`). One
 //! reader and one writer of each kind, blocking (std) and async (tokio), with the same checks.
 
 use serde::de::DeserializeOwned;
@@ -20,14 +21,24 @@ pub enum FrameError {
     Truncated { expected: usize, got: usize },
     #[error("a frame is not a valid message: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("a frame is not a valid message: {0}")]
+    Malformed(String),
     #[error("the connection failed: {0}")]
     Io(#[from] std::io::Error),
 }
 
 /// The bytes of one frame holding `message`.
 pub fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, FrameError> {
+    encode_with(|bytes| Ok(serde_json::to_writer(bytes, message)?))
+}
+
+/// The bytes of one frame whose payload `payload` appends to the buffer it is given; refused
+/// (nothing returned) when it is over the limit.
+pub fn encode_with(
+    payload: impl FnOnce(&mut Vec<u8>) -> Result<(), FrameError>,
+) -> Result<Vec<u8>, FrameError> {
     let mut bytes = vec![0; HEADER];
-    serde_json::to_writer(&mut bytes, message)?;
+    payload(&mut bytes)?;
     let len = bytes.len() - HEADER;
     let max = MAX_FRAME;
     let len = u32::try_from(len)
@@ -67,6 +78,13 @@ pub fn write<T: Serialize>(to: &mut impl std::io::Write, message: &T) -> Result<
 /// Reads one frame. `None` when the connection ended cleanly between frames; an end inside a
 /// frame (header or payload) is `Truncated`.
 pub fn read<T: DeserializeOwned>(from: &mut impl std::io::Read) -> Result<Option<T>, FrameError> {
+    read_payload(from)?
+        .map(|payload| decode(&payload))
+        .transpose()
+}
+
+/// Reads one frame's payload, undecoded; `None` and errors as `read`.
+pub fn read_payload(from: &mut impl std::io::Read) -> Result<Option<Vec<u8>>, FrameError> {
     let mut header = [0; HEADER];
     if !fill(from, &mut header, 0, HEADER)? {
         return Ok(None);
@@ -74,7 +92,7 @@ pub fn read<T: DeserializeOwned>(from: &mut impl std::io::Read) -> Result<Option
     let len = payload_len(header)?;
     let mut payload = vec![0; len];
     fill(from, &mut payload, HEADER, HEADER + len)?;
-    decode(&payload).map(Some)
+    Ok(Some(payload))
 }
 
 /// Fills `buf`, the part of a frame after its first `before` bytes, reading as often as needed.

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
-use super::frame;
-use super::messages::{Bytes, Stream};
+use super::frame::{self, FrameError};
+use super::messages::Stream;
 use super::queue::{Bound, ClientQueue, Next};
 use super::snapshot::PaneSnapshot;
 use crate::engine::api::{Event, TaskId, TaskView};
@@ -97,18 +97,17 @@ impl Hub {
                 pane: PaneSnapshot::of_state(&state),
                 scrollback: shared.scrollback(),
             };
-            let seq = Self::push_locked(&mut locked, None, frame);
+            let seq = Self::push_locked(&mut locked, None, || frame().encode());
             if locked.tasks.len() == task.index() {
                 locked.tasks.push((view, shared));
             }
             drop(locked);
             let tap = move |change: Tapped<'_>| match change {
-                Tapped::Output(bytes) => hub.push(Some(task), || Stream::Output {
-                    task,
-                    data: Bytes::of(bytes),
-                }),
+                Tapped::Output(bytes) => {
+                    hub.push(Some(task), || Stream::encode_output(task, bytes))
+                }
                 Tapped::Resized { rows, cols } => {
-                    hub.push(Some(task), || Stream::Resized { task, rows, cols })
+                    hub.push(Some(task), || Stream::Resized { task, rows, cols }.encode())
                 }
             };
             (Box::new(tap), seq)
@@ -131,29 +130,34 @@ impl Hub {
             Event::RunFinished(_) => state.finished = Some(event.clone()),
             _ => {}
         }
-        Self::push_locked(&mut state, None, || Stream::of_event(event));
+        Self::push_locked(&mut state, None, || Stream::of_event(event).encode());
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
         lock(&self.state)
     }
 
-    /// Numbers a change and queues its frame for every client (encoded only if there is one).
-    fn push(&self, pane: Option<TaskId>, stream: impl FnOnce() -> Stream) -> u64 {
-        Self::push_locked(&mut self.lock(), pane, stream)
+    /// Numbers a change and queues its frame for every client (`encode` is called only if there
+    /// is one).
+    fn push(
+        &self,
+        pane: Option<TaskId>,
+        encode: impl FnOnce() -> Result<Vec<u8>, FrameError>,
+    ) -> u64 {
+        Self::push_locked(&mut self.lock(), pane, encode)
     }
 
     fn push_locked(
         state: &mut State,
         pane: Option<TaskId>,
-        stream: impl FnOnce() -> Stream,
+        encode: impl FnOnce() -> Result<Vec<u8>, FrameError>,
     ) -> u64 {
         state.seq += 1;
         let seq = state.seq;
         if state.clients.is_empty() {
             return seq;
         }
-        let frame = match frame::encode(&stream()) {
+        let frame = match encode() {
             Ok(frame) => Arc::new(frame),
             Err(e) => {
                 // Only a frame over the limit fails; the clients then get a snapshot.

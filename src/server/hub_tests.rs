@@ -50,7 +50,7 @@ struct ClientPanes {
 impl ClientPanes {
     fn apply(&mut self, frames: &[u8]) {
         let mut cursor = Cursor::new(frames);
-        while let Some(stream) = frame::read::<Stream>(&mut cursor).unwrap() {
+        while let Some(stream) = Stream::read(&mut cursor).unwrap() {
             match stream {
                 Stream::Task {
                     view,
@@ -65,7 +65,7 @@ impl ClientPanes {
                     }
                 },
                 Stream::Output { task, data } => {
-                    self.panes[task.index()].feed(&data.to_vec(), &mut std::io::sink());
+                    self.panes[task.index()].feed(&data, &mut std::io::sink());
                 }
                 Stream::Resized { task, rows, cols } => self.panes[task.index()].resize(rows, cols),
                 _ => {}

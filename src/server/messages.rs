@@ -9,6 +9,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use super::frame::{self, FrameError};
 use super::snapshot::PaneSnapshot;
 use crate::engine::api::{Command, Event, RunInfo, TaskId, TaskView};
 use crate::environment::Environment;
@@ -112,8 +113,11 @@ pub enum Stream {
     Event { event: Box<Event> },
     /// `Event::Paused` (a bool in a tagged enum has no JSON form of its own).
     Paused { paused: bool },
-    /// Bytes the task's agent wrote (or grove's own lines in its pane), as they came.
-    Output { task: TaskId, data: Bytes },
+    /// Bytes the task's agent wrote (or grove's own lines in its pane), as they came. Not JSON
+    /// (escaping every escape sequence's ESC cost more than the rest of the way): a binary
+    /// frame of its own, see `Stream::encode`.
+    #[serde(skip)]
+    Output { task: TaskId, data: Vec<u8> },
     /// The task's pane (and its PTY) was resized.
     Resized { task: TaskId, rows: u16, cols: u16 },
     /// The answer to `FromClient::Leave`: the client is counted off, and when it was the last
@@ -121,7 +125,59 @@ pub enum Stream {
     Left,
 }
 
+/// The first payload byte of a binary `Output` frame (a JSON payload never begins with it),
+/// then the task's index (u64, big-endian), then the bytes.
+const OUTPUT: u8 = 0;
+const OUTPUT_HEADER: usize = 1 + 8;
+
 impl Stream {
+    /// The frame of this message: binary for `Output`, JSON for the rest.
+    pub fn encode(&self) -> Result<Vec<u8>, FrameError> {
+        match self {
+            Stream::Output { task, data } => Stream::encode_output(*task, data),
+            other => frame::encode(other),
+        }
+    }
+
+    /// The frame of `Stream::Output { task, data }`, from borrowed bytes.
+    pub fn encode_output(task: TaskId, data: &[u8]) -> Result<Vec<u8>, FrameError> {
+        frame::encode_with(|bytes| {
+            bytes.reserve(OUTPUT_HEADER + data.len());
+            bytes.push(OUTPUT);
+            bytes.extend_from_slice(&(task.index() as u64).to_be_bytes());
+            bytes.extend_from_slice(data);
+            Ok(())
+        })
+    }
+
+    /// The message of a frame's payload (`encode`'s, without the length).
+    pub fn decode(mut payload: Vec<u8>) -> Result<Stream, FrameError> {
+        if payload.first() != Some(&OUTPUT) {
+            return Ok(serde_json::from_slice(&payload)?);
+        }
+        let Some(index) = payload.get(1..OUTPUT_HEADER) else {
+            return Err(FrameError::Malformed(format!(
+                "an output frame of {} bytes is shorter than its {OUTPUT_HEADER}-byte header",
+                payload.len()
+            )));
+        };
+        let mut be = [0; 8];
+        be.copy_from_slice(index);
+        let index = u64::from_be_bytes(be);
+        let index = usize::try_from(index)
+            .map_err(|_| FrameError::Malformed(format!("an output frame is for task #{index}")))?;
+        payload.drain(..OUTPUT_HEADER);
+        Ok(Stream::Output {
+            task: TaskId(index),
+            data: payload,
+        })
+    }
+
+    /// Reads one frame's message; `None` and errors as `frame::read`.
+    pub fn read(from: &mut impl std::io::Read) -> Result<Option<Stream>, FrameError> {
+        frame::read_payload(from)?.map(Stream::decode).transpose()
+    }
+
     /// The frame that carries `event`.
     pub fn of_event(event: Event) -> Stream {
         match event {
@@ -142,40 +198,6 @@ pub enum FromClient {
     /// The client leaves: the server counts it off, waits for the run to close when that was the
     /// last client of a finished run, then answers `Stream::Left`.
     Leave,
-}
-
-/// Output bytes: the text they begin with, then the rest as numbers. Terminal output is almost
-/// always text, which JSON carries as it is; a chunk ending in half a character, or holding
-/// bytes that are not UTF-8, still arrives exactly.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Bytes {
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub text: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub rest: Vec<u8>,
-}
-
-impl Bytes {
-    pub fn of(bytes: &[u8]) -> Bytes {
-        let valid = match std::str::from_utf8(bytes) {
-            Ok(text) => text.len(),
-            Err(e) => e.valid_up_to(),
-        };
-        let (text, rest) = bytes.split_at(valid);
-        Bytes {
-            // The split is at a character boundary: never lossy.
-            text: String::from_utf8_lossy(text).into_owned(),
-            rest: rest.to_vec(),
-        }
-    }
-
-    /// The bytes, in their order.
-    pub fn to_vec(&self) -> Vec<u8> {
-        let mut bytes = Vec::with_capacity(self.text.len() + self.rest.len());
-        bytes.extend_from_slice(self.text.as_bytes());
-        bytes.extend_from_slice(&self.rest);
-        bytes
-    }
 }
 
 /// One live run as `grove ps` shows it.
@@ -264,22 +286,87 @@ mod tests {
         }
     }
 
+    /// Frames of every kind, as the server writes them one after another.
+    fn frames(streams: &[Stream]) -> Vec<u8> {
+        streams.iter().flat_map(|s| s.encode().unwrap()).collect()
+    }
+
     #[test]
-    fn output_bytes_arrive_exactly_and_text_stays_text() {
-        let cases: [&[u8]; 5] = [
+    fn output_frames_carry_the_bytes_exactly_between_json_frames() {
+        let outputs: [&[u8]; 6] = [
             b"",
             b"plain \x1b[1mbold\x1b[0m\r\n",
-            "caf\u{e9}".as_bytes(),
+            "caf\u{e9} \u{4e2d}".as_bytes(),
             &[b'a', 0xc3],
-            &[0xff, b'a', 0xc3, 0xa9],
+            &[0, 0xff, b'{', 0xc3, 0xa9],
+            &[b'"'; 3],
         ];
-        for bytes in cases {
-            let data = Bytes::of(bytes);
-            let json = serde_json::to_string(&data).unwrap();
-            let back: Bytes = serde_json::from_str(&json).unwrap();
-            assert_eq!(back.to_vec(), bytes, "{json}");
+        let mut streams = vec![Stream::Ready];
+        for (i, data) in outputs.iter().enumerate() {
+            streams.push(Stream::Output {
+                task: TaskId(i * 1000),
+                data: data.to_vec(),
+            });
+            streams.push(Stream::Resized {
+                task: TaskId(i),
+                rows: 3,
+                cols: 4,
+            });
         }
-        let json = serde_json::to_string(&Bytes::of(&[b'o', b'k', 0xc3])).unwrap();
-        assert_eq!(json, r#"{"text":"ok","rest":[195]}"#);
+        let bytes = frames(&streams);
+        let mut from = bytes.as_slice();
+        let mut back = Vec::new();
+        while let Some(stream) = Stream::read(&mut from).unwrap() {
+            back.push(stream);
+        }
+        assert_eq!(format!("{back:?}"), format!("{streams:?}"));
+    }
+
+    #[test]
+    fn an_output_frame_is_its_bytes_unescaped_behind_a_small_header() {
+        let data = b"\x1b[31mred\x1b[0m";
+        let frame = Stream::encode_output(TaskId(2), data).unwrap();
+        assert_eq!(&frame[..4], &(9 + data.len() as u32).to_be_bytes());
+        assert_eq!(&frame[4..13], &[0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        assert_eq!(&frame[13..], data);
+        // Not by way of JSON, where it would be escaped.
+        let output = Stream::Output {
+            task: TaskId(2),
+            data: data.to_vec(),
+        };
+        assert!(frame::encode(&output).is_err());
+        assert_eq!(output.encode().unwrap(), frame);
+    }
+
+    #[test]
+    fn a_short_or_cut_output_frame_is_refused() {
+        for len in 1..9 {
+            let payload = [&[0u8][..], &[0; 8][..len - 1]].concat();
+            let err = Stream::decode(payload).unwrap_err();
+            assert!(matches!(err, FrameError::Malformed(_)), "{err}");
+            assert!(
+                err.to_string().contains("shorter than its 9-byte header"),
+                "{err}"
+            );
+        }
+        let whole = Stream::encode_output(TaskId(1), b"cut here").unwrap();
+        for cut in 1..whole.len() {
+            let err = Stream::read(&mut &whole[..cut]).unwrap_err();
+            assert!(
+                matches!(err, FrameError::Truncated { .. }),
+                "cut at {cut}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_output_frame_over_the_limit_is_neither_written_nor_read() {
+        let big = vec![b'x'; frame::MAX_FRAME as usize];
+        let err = Stream::encode_output(TaskId(0), &big).unwrap_err();
+        assert!(matches!(err, FrameError::TooLarge { .. }), "{err}");
+        let mut header = (frame::MAX_FRAME + 1).to_be_bytes().to_vec();
+        header.push(0);
+        let err = Stream::read(&mut header.as_slice()).unwrap_err();
+        assert!(matches!(err, FrameError::TooLarge { .. }), "{err}");
     }
 }

@@ -204,38 +204,68 @@ const PARSERS: usize = 2;
 /// The threads that feed the panes: each pane always on the same one, so its work stays in
 /// order. A pane that went changed is said once (`Event::Output`), as the engine says it.
 struct Parsers {
-    queues: Vec<std::sync::mpsc::SyncSender<(TaskId, Arc<Pane>, Work)>>,
+    queues: Vec<std::sync::mpsc::SyncSender<ParseWork>>,
 }
+
+/// The work of a batch with each pane's consecutive output joined (up to `COALESCE` bytes): one
+/// feed of a large batch instead of one per PTY read, which is where the pane's fast-forward
+/// pays off, and one "changed" for all of it. The panes' frames come interleaved (agents write
+/// at once), so output joins the latest work of its own pane; each pane's work stays in order.
+fn coalesce(batch: impl Iterator<Item = ParseWork>) -> Vec<ParseWork> {
+    let mut joined: Vec<ParseWork> = Vec::new();
+    for (task, pane, work) in batch {
+        let latest = joined.iter_mut().rev().find(|(t, _, _)| *t == task);
+        match (latest, work) {
+            (Some((_, _, Work::Output(bytes))), Work::Output(more))
+                if bytes.len() + more.len() <= COALESCE =>
+            {
+                bytes.extend_from_slice(&more)
+            }
+            (_, work) => joined.push((task, pane, work)),
+        }
+    }
+    joined
+}
+
+/// The most output one feed coalesces.
+const COALESCE: usize = 1024 * 1024;
+
+/// A pane's work, as queued for its parser.
+type ParseWork = (TaskId, Arc<Pane>, Work);
 
 /// How much work may wait for one parser: beyond it the reading thread waits, so a client that
 /// cannot keep up leaves the backlog to the server (which sends a fresh snapshot instead).
-const PARSER_QUEUE: usize = 16;
+const PARSER_QUEUE: usize = 64;
 
 impl Parsers {
     fn start(events: &UnboundedSender<Event>) -> std::io::Result<Parsers> {
         let mut queues = Vec::with_capacity(PARSERS);
         for n in 0..PARSERS {
-            let (queue, work) =
-                std::sync::mpsc::sync_channel::<(TaskId, Arc<Pane>, Work)>(PARSER_QUEUE);
+            let (queue, queued) = std::sync::mpsc::sync_channel::<ParseWork>(PARSER_QUEUE);
             let events = events.clone();
             std::thread::Builder::new()
                 .name(format!("grove-attach-parse-{n}"))
                 .spawn(move || {
-                    for (task, pane, work) in work {
-                        let changed = match work {
-                            Work::Snapshot(snapshot) => {
-                                snapshot.apply_to(&pane);
-                                true
+                    while let Ok(first) = queued.recv() {
+                        // Everything queued by now, in one go: see `coalesce`.
+                        let batch = std::iter::once(first).chain(queued.try_iter());
+                        for (task, pane, work) in coalesce(batch.take(PARSER_QUEUE)) {
+                            let changed = match work {
+                                Work::Snapshot(snapshot) => {
+                                    snapshot.apply_to(&pane);
+                                    true
+                                }
+                                // The server answers the agent's terminal queries: none from
+                                // here.
+                                Work::Output(bytes) => pane.feed(&bytes, &mut std::io::sink()),
+                                Work::Resize(rows, cols) => {
+                                    pane.resize(rows, cols);
+                                    true
+                                }
+                            };
+                            if changed && events.send(Event::Output { task }).is_err() {
+                                return;
                             }
-                            // The server answers the agent's terminal queries: none from here.
-                            Work::Output(bytes) => pane.feed(&bytes, &mut std::io::sink()),
-                            Work::Resize(rows, cols) => {
-                                pane.resize(rows, cols);
-                                true
-                            }
-                        };
-                        if changed && events.send(Event::Output { task }).is_err() {
-                            return;
                         }
                     }
                 })?;
@@ -250,9 +280,12 @@ impl Parsers {
     }
 }
 
+/// The reading thread's buffer: a few of the server's write batches (`serve::WRITE_BATCH`).
+const READ_BUFFER: usize = 256 * 1024;
+
 /// Reads the run's stream into panes and events until it ends or the front end is gone.
 fn read_stream(
-    mut reader: Box<dyn Read + Send>,
+    reader: Box<dyn Read + Send>,
     events: &UnboundedSender<Event>,
     shared: &Shared,
     ready: std::sync::mpsc::Sender<()>,
@@ -266,10 +299,12 @@ fn read_stream(
             return;
         }
     };
+    // Frames are mostly small (a PTY read each): read them from a buffer, not a syscall each.
+    let mut reader = std::io::BufReader::with_capacity(READ_BUFFER, reader);
     let mut panes: Vec<Arc<Pane>> = Vec::new();
     let pane = |panes: &[Arc<Pane>], task: TaskId| panes.get(task.index()).cloned();
     loop {
-        let stream = match frame::read::<Stream>(&mut reader) {
+        let stream = match Stream::read(&mut reader) {
             Ok(Some(stream)) => stream,
             Ok(None) => break,
             Err(e) => {
@@ -327,7 +362,7 @@ fn read_stream(
             Stream::Paused { paused } => events.send(Event::Paused(paused)).is_ok(),
             Stream::Output { task, data } => {
                 if let Some(p) = pane(&panes, task) {
-                    parsers.give(task, p, Work::Output(data.to_vec()));
+                    parsers.give(task, p, Work::Output(data));
                 }
                 true
             }
@@ -342,5 +377,56 @@ fn read_stream(
             // The front end is gone: nothing more to read for.
             break;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn output(task: usize, pane: &Arc<Pane>, bytes: &[u8]) -> ParseWork {
+        (TaskId(task), pane.clone(), Work::Output(bytes.to_vec()))
+    }
+
+    /// The work as (task, what): output as its text.
+    fn shown(work: Vec<ParseWork>) -> Vec<(usize, String)> {
+        work.into_iter()
+            .map(|(task, _, work)| {
+                let what = match work {
+                    Work::Output(bytes) => String::from_utf8(bytes).unwrap(),
+                    Work::Resize(rows, cols) => format!("resize {rows}x{cols}"),
+                    Work::Snapshot(_) => "snapshot".into(),
+                };
+                (task.index(), what)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn interleaved_output_is_joined_per_pane_and_each_panes_work_stays_in_order() {
+        let pane = Arc::new(Pane::new(4, 20, 10));
+        let batch = vec![
+            output(0, &pane, b"a"),
+            output(1, &pane, b"x"),
+            output(0, &pane, b"b"),
+            output(1, &pane, b"y"),
+            (TaskId(0), pane.clone(), Work::Resize(5, 30)),
+            output(1, &pane, b"z"),
+            output(0, &pane, b"c"),
+            output(0, &pane, b"d"),
+        ];
+        let expected = [(0, "ab"), (1, "xyz"), (0, "resize 5x30"), (0, "cd")];
+        let expected: Vec<(usize, String)> =
+            expected.iter().map(|(t, w)| (*t, w.to_string())).collect();
+        assert_eq!(shown(coalesce(batch.into_iter())), expected);
+    }
+
+    #[test]
+    fn joined_output_stops_at_its_limit() {
+        let pane = Arc::new(Pane::new(4, 20, 10));
+        let half = "x".repeat(COALESCE / 2);
+        let batch = (0..3).map(|_| output(0, &pane, half.as_bytes()));
+        let joined = shown(coalesce(batch));
+        assert_eq!(joined, vec![(0, half.repeat(2)), (0, half)]);
     }
 }
