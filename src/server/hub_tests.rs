@@ -64,6 +64,7 @@ impl ClientPanes {
                         self.panes.push(new);
                     }
                 },
+                Stream::Pane { task, pane } => pane.apply_to(&self.panes[task.index()]),
                 Stream::Output { task, data } => {
                     self.panes[task.index()].feed(&data.to_vec(), &mut std::io::sink());
                 }
@@ -176,4 +177,41 @@ async fn a_task_added_later_and_the_finish_reach_a_client() {
         .lines()
         .iter()
         .any(|l| l.starts_with("already here")));
+}
+
+#[tokio::test]
+async fn an_attach_draws_the_screens_first_and_the_histories_follow() {
+    let hub = Arc::new(Hub::default());
+    let panes: Vec<Arc<Pane>> = (0..3).map(|_| Arc::new(Pane::new(5, 30, 500))).collect();
+    for (i, pane) in panes.iter().enumerate() {
+        for line in 0..200 {
+            let text = format!("pane {i} \x1b[1mline {line}\x1b[0m\r\n");
+            pane.feed(text.as_bytes(), &mut std::io::sink());
+        }
+        hub.add_task(view(i), pane);
+    }
+    // The last pane is in the alternate screen: its snapshot is whole, no history follows.
+    panes[2].feed(b"\x1b[?1049hfull screen app", &mut std::io::sink());
+    let (slot, snapshot) = hub.attach();
+    let mut client = ClientPanes::default();
+    snapshot.frames.iter().for_each(|f| client.apply(f));
+    for (server, client) in panes.iter().zip(&client.panes) {
+        let screen = |p: &Pane| p.with_screen(|s| s.contents_formatted()).unwrap();
+        assert_eq!(screen(client), screen(server));
+        // The screen's rows, no history yet.
+        assert_eq!(client.lines().len(), 5);
+    }
+    assert_eq!(filter_owed(&snapshot.filter), vec![0, 1]);
+    let mut filter = snapshot.filter;
+    panes[0].feed(b"after the attach\r\n", &mut std::io::sink());
+    hub.close();
+    drain(&slot, &hub, &mut filter, &mut client).await;
+    for (server, client) in panes.iter().zip(&client.panes) {
+        same(server, client);
+    }
+    assert!(client.panes[1].lines().len() > 200);
+}
+
+fn filter_owed(filter: &Filter) -> Vec<usize> {
+    filter.owed.iter().map(|(task, _)| task.index()).collect()
 }

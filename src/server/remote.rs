@@ -312,6 +312,15 @@ fn read_stream(
                     }
                 }
             }
+            Stream::Pane {
+                task,
+                pane: snapshot,
+            } => {
+                if let Some(p) = pane(&panes, task) {
+                    parsers.give(task, p, Work::Snapshot(snapshot));
+                }
+                true
+            }
             Stream::Ready => {
                 let _ = ready.send(());
                 true
