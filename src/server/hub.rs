@@ -22,10 +22,12 @@ use super::snapshot::PaneSnapshot;
 use crate::engine::api::{Event, TaskId, TaskView};
 use crate::term::pane::{Pane, Tapped};
 
-/// How much may wait for one client before it gets a fresh snapshot instead.
+/// How much may wait for one client before it gets a fresh snapshot instead, and for one of its
+/// panes before it gets that pane's whole state instead.
 pub const CLIENT_BOUND: Bound = Bound {
     items: 16 * 1024,
     bytes: 8 * 1024 * 1024,
+    pane_bytes: 512 * 1024,
 };
 
 #[derive(Default)]
@@ -68,8 +70,11 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// Whether the client needs `item`: not when it holds it already, nor when the item's pane
+    /// is owed its whole state (taken after the item happened).
     fn keeps(&self, item: &Item) -> bool {
         match item.pane {
+            Some(task) if self.owed.iter().any(|(owed, _)| *owed == task) => false,
             Some(task) => item.seq > self.panes.get(task.index()).copied().unwrap_or(0),
             None => item.seq > self.views,
         }
@@ -164,7 +169,7 @@ impl Hub {
                 // Only a frame over the limit fails; the clients then get a snapshot.
                 eprintln!("grove server: a frame was not sent: {e}");
                 for client in &state.clients {
-                    lock(&client.queue).push(seq, Item::lost(seq), usize::MAX);
+                    lock(&client.queue).push(seq, Item::lost(seq), usize::MAX, None);
                     client.wake.notify_one();
                 }
                 return seq;
@@ -173,7 +178,8 @@ impl Hub {
         let size = frame.len();
         let item = Item { seq, pane, frame };
         for client in &state.clients {
-            lock(&client.queue).push(seq, item.clone(), size);
+            let lane = pane.map(TaskId::index);
+            lock(&client.queue).push(seq, item.clone(), size, lane);
             client.wake.notify_one();
         }
         seq
@@ -302,6 +308,16 @@ impl Slot {
             let closed = hub.closed();
             let mut out = Vec::new();
             let mut snapshot = false;
+            let shed = lock(&self.queue).take_shed();
+            if !shed.is_empty() {
+                let state = hub.lock();
+                for lane in shed {
+                    let known = filter.owed.iter().any(|(task, _)| task.index() == lane);
+                    if let (false, Some((view, pane))) = (known, state.tasks.get(lane)) {
+                        filter.owed.push_back((view.id, pane.clone()));
+                    }
+                }
+            }
             {
                 let mut queue = lock(&self.queue);
                 while out.len() < max {
@@ -351,9 +367,11 @@ impl Slot {
         }
     }
 
-    /// How many times this client's backlog was dropped for a snapshot.
-    pub fn times_behind(&self) -> u64 {
-        lock(&self.queue).times_dropped()
+    /// How many times this client's backlog was dropped for a snapshot, and one of its panes'
+    /// for that pane's whole state.
+    pub fn times_behind(&self) -> (u64, u64) {
+        let queue = lock(&self.queue);
+        (queue.times_dropped(), queue.times_shed())
     }
 }
 
