@@ -246,6 +246,11 @@ fn grove_exe() -> String {
 /// Where `program` would be found: a path containing `/` as it is, a bare name in the
 /// directories of `$PATH`. Only executable files count.
 pub fn find_program(program: &str) -> Option<PathBuf> {
+    find_program_on(program, None)
+}
+
+/// Like [`find_program`], on the PATH `path` (a run's) instead of this process's when given.
+pub fn find_program_on(program: &str, path: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
     if program.is_empty() {
         return None;
     }
@@ -253,7 +258,10 @@ pub fn find_program(program: &str) -> Option<PathBuf> {
         let path = PathBuf::from(program);
         return is_executable(&path).then_some(path);
     }
-    let path = std::env::var_os("PATH")?;
+    let path = match path {
+        Some(path) => path.to_owned(),
+        None => std::env::var_os("PATH")?,
+    };
     std::env::split_paths(&path)
         .map(|dir| dir.join(program))
         .find(|candidate| is_executable(candidate))
