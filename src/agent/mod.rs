@@ -243,6 +243,42 @@ fn grove_exe() -> String {
     crate::sandbox::grove_exe().to_string_lossy().into_owned()
 }
 
+/// An agent a run can use, and where its definition comes from: `preset`, `config` or `plan`
+/// (the last that set it).
+pub struct Available {
+    pub name: String,
+    pub source: &'static str,
+    pub def: AgentDef,
+}
+
+/// Every agent available with the user config's agents and a plan's `planned` ones: the
+/// presets first, then the others in order; a plan's definition wins over the config's.
+pub fn available(
+    configured: &std::collections::BTreeMap<String, AgentDef>,
+    planned: &std::collections::BTreeMap<String, AgentDef>,
+) -> Vec<Available> {
+    let mut names: Vec<String> = PRESETS.iter().map(|s| s.to_string()).collect();
+    for name in configured.keys().chain(planned.keys()) {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let from_config = configured.get(&name);
+            let (source, def) = match planned.get(&name) {
+                Some(def) if Some(def) != from_config => ("plan", def.clone()),
+                _ => match from_config {
+                    Some(def) => ("config", def.clone()),
+                    None => ("preset", preset(&name)?),
+                },
+            };
+            Some(Available { name, source, def })
+        })
+        .collect()
+}
+
 /// Where `program` would be found: a path containing `/` as it is, a bare name in the
 /// directories of `$PATH`. Only executable files count.
 pub fn find_program(program: &str) -> Option<PathBuf> {
