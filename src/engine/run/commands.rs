@@ -127,10 +127,11 @@ impl Run {
             Command::Resize { task, rows, cols } => {
                 if let Some(i) = self.task_index(task) {
                     let t = &mut self.tasks[i];
-                    t.pane_size = (rows.max(1), cols.max(1));
-                    t.pane.resize(rows.max(1), cols.max(1));
+                    let (rows, cols) = crate::term::pane::pane_size(rows, cols);
+                    t.pane_size = (rows, cols);
+                    t.pane.resize(rows, cols);
                     if let Some(attempt) = &t.attempt {
-                        attempt.send(Request::Resize(rows.max(1), cols.max(1)));
+                        attempt.send(Request::Resize(rows, cols));
                     }
                 }
             }
@@ -151,8 +152,10 @@ impl Run {
         let Some(config) = config else {
             return self.reject(new.name, "the user config was not read".into());
         };
-        let grown =
-            (*config).and_then(|config| crate::plan::grow::with_task(&self.plan, &new, &config));
+        // Programs are looked for on the run's PATH: the server's own may differ.
+        let path = self.env.var("PATH");
+        let grown = (*config)
+            .and_then(|config| crate::plan::grow::with_task(&self.plan, &new, &config, path));
         let plan = match grown {
             Ok(plan) => plan,
             // A flash line: several problems in one.
