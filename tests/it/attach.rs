@@ -224,6 +224,40 @@ fn a_detached_runs_agents_go_on_and_attach_shows_their_panes_as_they_were() {
 }
 
 #[test]
+fn a_flood_of_coloured_output_reaches_the_dashboard_through_the_server_in_order_and_whole() {
+    let repo = Repo::new();
+    let _server = server::StopOnDrop(repo.path().to_path_buf());
+    // Many PTY reads' worth, each line coloured: the escape sequences must arrive as bytes,
+    // not as text, and no chunk may be lost, doubled or reordered on the way.
+    let lines = 30_000;
+    let script = format!(
+        "awk 'BEGIN {{ for (i = 1; i <= {lines}; i++) printf \"\\033[3%dmn line %d\\033[0m\\n\", i % 8, i }}'; exec sleep 600"
+    );
+    let plan = Plan::named("flood")
+        .shell_task("n", &script)
+        .timeout("600s")
+        .to_toml();
+    let mut dash = dashboard(&repo, &plan);
+    let shown = pane_with_line(&dash, "n", lines);
+    let numbered = numbered(&shown, "n");
+    assert!(numbered.len() >= 10, "{shown:#?}");
+    let first = lines + 1 - numbered.len();
+    assert_eq!(
+        numbered,
+        (first..=lines)
+            .map(|i| format!("n line {i}"))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        shown
+            .iter()
+            .all(|l| !l.contains("[3") && !l.contains("[0m")),
+        "escape sequences shown as text: {shown:#?}"
+    );
+    quit_stopping_agents(&mut dash);
+}
+
+#[test]
 fn a_hung_up_terminal_leaves_the_agents_writing_and_the_run_listed() {
     let repo = Repo::new();
     let _server = server::StopOnDrop(repo.path().to_path_buf());
