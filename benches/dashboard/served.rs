@@ -189,6 +189,8 @@ pub fn attach(s: &Setup, attaches: usize) -> anyhow::Result<Vec<Duration>> {
     if !full.exists() {
         fixture::write_coloured(&full, FULL_PANE_LINES, &mut Rng::new(0x66756c6c))?;
     }
+    // The first frame shows every task and the focused pane's screen: the end of the output.
+    let last_words = plain_words(&std::fs::read_to_string(&full)?);
     let tasks: Vec<(String, String)> = (0..TASKS)
         .map(|i| {
             (
@@ -226,7 +228,18 @@ pub fn attach(s: &Setup, attaches: usize) -> anyhow::Result<Vec<Duration>> {
         let mut samples = Vec::new();
         for _ in 0..attaches {
             let mut client = served.attach(s)?;
-            let shown = client.until_text(Duration::from_secs(30), &format!("{TASKS} running"))?;
+            let running = format!("{TASKS} running");
+            let words = last_words.clone();
+            let shown = client.until(
+                Duration::from_secs(30),
+                |_| Ok(()),
+                |_| {
+                    move |screen: &vt100::Screen| {
+                        let text = screen.contents();
+                        text.contains(&running) && words.iter().any(|w| text.contains(w.as_str()))
+                    }
+                },
+            )?;
             samples.push(shown - client.started());
             client.stop(Duration::from_secs(10));
         }
@@ -234,6 +247,21 @@ pub fn attach(s: &Setup, attaches: usize) -> anyhow::Result<Vec<Duration>> {
     })();
     served.finish(s)?;
     result
+}
+
+/// The words of the last line of `text` without its escapes (`fixture::write_coloured`'s words
+/// are 13 characters: long enough to be the pane's and no other).
+fn plain_words(text: &str) -> Vec<String> {
+    let last = text.lines().last().unwrap_or_default();
+    last.split(['\x1b', ' '])
+        .filter_map(|w| {
+            let rest = w.strip_prefix('[')?;
+            rest.trim_start_matches(|c: char| c.is_ascii_digit())
+                .strip_prefix('m')
+        })
+        .filter(|w| w.len() == 13)
+        .map(str::to_string)
+        .collect()
 }
 
 /// Figures 9 and 10 from one run of 20 sleeping agents hosted by the server.

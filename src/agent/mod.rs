@@ -243,9 +243,50 @@ fn grove_exe() -> String {
     crate::sandbox::grove_exe().to_string_lossy().into_owned()
 }
 
+/// An agent a run can use, and where its definition comes from: `preset`, `config` or `plan`
+/// (the last that set it).
+pub struct Available {
+    pub name: String,
+    pub source: &'static str,
+    pub def: AgentDef,
+}
+
+/// Every agent available with the user config's agents and a plan's `planned` ones: the
+/// presets first, then the others in order; a plan's definition wins over the config's.
+pub fn available(
+    configured: &std::collections::BTreeMap<String, AgentDef>,
+    planned: &std::collections::BTreeMap<String, AgentDef>,
+) -> Vec<Available> {
+    let mut names: Vec<String> = PRESETS.iter().map(|s| s.to_string()).collect();
+    for name in configured.keys().chain(planned.keys()) {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let from_config = configured.get(&name);
+            let (source, def) = match planned.get(&name) {
+                Some(def) if Some(def) != from_config => ("plan", def.clone()),
+                _ => match from_config {
+                    Some(def) => ("config", def.clone()),
+                    None => ("preset", preset(&name)?),
+                },
+            };
+            Some(Available { name, source, def })
+        })
+        .collect()
+}
+
 /// Where `program` would be found: a path containing `/` as it is, a bare name in the
 /// directories of `$PATH`. Only executable files count.
 pub fn find_program(program: &str) -> Option<PathBuf> {
+    find_program_on(program, None)
+}
+
+/// Like [`find_program`], on the PATH `path` (a run's) instead of this process's when given.
+pub fn find_program_on(program: &str, path: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
     if program.is_empty() {
         return None;
     }
@@ -253,7 +294,10 @@ pub fn find_program(program: &str) -> Option<PathBuf> {
         let path = PathBuf::from(program);
         return is_executable(&path).then_some(path);
     }
-    let path = std::env::var_os("PATH")?;
+    let path = match path {
+        Some(path) => path.to_owned(),
+        None => std::env::var_os("PATH")?,
+    };
     std::env::split_paths(&path)
         .map(|dir| dir.join(program))
         .find(|candidate| is_executable(candidate))

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::agent::{self, PRESETS};
+use crate::agent;
 use crate::plan::model::AgentDef;
 use crate::plan::{PlanError, UserConfig};
 
@@ -81,32 +81,18 @@ pub fn rows(plan: Option<&Path>) -> Result<Vec<AgentRow>, PlanError> {
 
 /// Every agent available with `config` and a plan's `planned` agents.
 pub fn rows_with(config: &UserConfig, planned: BTreeMap<String, AgentDef>) -> Vec<AgentRow> {
-    let mut names: Vec<String> = PRESETS.iter().map(|s| s.to_string()).collect();
-    for name in config.agents().keys().chain(planned.keys()) {
-        if !names.contains(name) {
-            names.push(name.clone());
-        }
-    }
-    names
+    agent::available(config.agents(), &planned)
         .into_iter()
-        .filter_map(|name| {
-            let from_config = config.agents().get(&name);
-            let (source, def): (&'static str, AgentDef) = match planned.get(&name) {
-                Some(def) if Some(def) != from_config => ("plan", def.clone()),
-                _ => match from_config {
-                    Some(def) => ("config", def.clone()),
-                    None => ("preset", agent::preset(&name)?),
-                },
-            };
+        .map(|agent::Available { name, source, def }| {
             let program = def.program().to_string();
             let words: Vec<String> = agent::template(&def).iter().map(|w| shown(w)).collect();
-            Some(AgentRow {
+            AgentRow {
                 found: agent::find_program(&program),
                 source,
                 command: words.join(" "),
                 program,
                 name,
-            })
+            }
         })
         .collect()
 }

@@ -57,14 +57,7 @@ pub fn attach(args: AttachArgs) -> anyhow::Result<i32> {
         None => Attach::NotHosted,
     };
     match attached {
-        Attach::Attached(remote) => {
-            let run_id = remote.front.info.run_id.clone();
-            let agents = match args.front.dashboard() {
-                true => super::run::agent_choices(&crate::engine::resume_plan(&root, &run_id)?)?,
-                false => Vec::new(),
-            };
-            show(*remote, args.front, agents, Vec::new(), OnSignal::Detach)
-        }
+        Attach::Attached(remote) => show(*remote, args.front, Vec::new(), OnSignal::Detach),
         Attach::Failed { message, exit_code } => {
             eprintln!("error: {message}");
             Ok(exit_code)
@@ -175,7 +168,7 @@ fn attach_over_ssh(destination: &str, args: &AttachArgs) -> anyhow::Result<i32> 
         }),
     );
     let outcome = match remote::attach(connection, args.run_id.as_deref())? {
-        Attach::Attached(remote) => show(*remote, args.front, Vec::new(), Vec::new(), OnSignal::Detach),
+        Attach::Attached(remote) => show(*remote, args.front, Vec::new(), OnSignal::Detach),
         Attach::Failed { message, exit_code } => {
             eprintln!("error: {message}");
             Ok(exit_code)

@@ -17,7 +17,7 @@ use crate::engine::api::Command;
 use crate::server::client;
 use crate::server::messages::Request;
 use crate::server::remote::{self, Attach, Remote};
-use crate::ui::{AgentChoice, DashboardOptions, Outcome};
+use crate::ui::{DashboardOptions, Outcome};
 
 /// How a run is shown.
 #[derive(Debug, Clone, Copy, Args)]
@@ -38,13 +38,11 @@ impl FrontEndArgs {
 }
 
 /// Asks the repository's grove server (started if none runs) to start a run with `request`
-/// (asking to attach) and shows it: the dashboard, whose new-task form offers `agents`, or the
-/// line printer. Returns the exit code.
+/// (asking to attach) and shows it: the dashboard or the line printer. Returns the exit code.
 pub fn served(
     root: &Path,
     request: &Request,
     front_end: FrontEndArgs,
-    agents: Vec<AgentChoice>,
     notices: Vec<String>,
 ) -> anyhow::Result<i32> {
     let connection = client::connect_or_start(root)?;
@@ -55,7 +53,7 @@ pub fn served(
                 true => OnSignal::Detach,
                 false => OnSignal::Stop,
             };
-            show(*remote, front_end, agents, notices, on_signal)
+            show(*remote, front_end, notices, on_signal)
         }
         Attach::Failed { message, exit_code } => {
             eprintln!("error: {message}");
@@ -74,11 +72,12 @@ pub enum OnSignal {
     Detach,
 }
 
-/// Shows an attached run until it ends (the exit code) or the client detaches (0).
+/// Shows an attached run until it ends (the exit code) or the client detaches (0). The
+/// dashboard's new-task form offers the agents the run says it may use (found or not on the
+/// PATH of the machine running it).
 pub fn show(
     remote: Remote,
     front_end: FrontEndArgs,
-    agents: Vec<AgentChoice>,
     notices: Vec<String>,
     on_signal: OnSignal,
 ) -> anyhow::Result<i32> {
@@ -94,7 +93,7 @@ pub fn show(
             // Leaving the dashboard (q, Ctrl-], a signal) detaches: the run goes on.
             let opts = DashboardOptions {
                 exit_when_done: front_end.exit_when_done,
-                agents,
+                agents: front.info.agents.clone(),
                 notices,
                 detachable: true,
                 detach_requests: Some(detach_signals()?),

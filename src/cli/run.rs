@@ -4,11 +4,9 @@
 use std::io::IsTerminal;
 use std::path::Path;
 
-use crate::engine;
 use crate::environment::Environment;
 use crate::plan::{self, model::Plan, RepoTarget};
 use crate::server::messages::Request;
-use crate::ui::AgentChoice;
 
 use super::drive::{served, FrontEndArgs};
 use super::exit::UsageError;
@@ -45,10 +43,6 @@ pub fn run(plan_path: &Path, repo: Option<&Path>, front: FrontEndArgs) -> anyhow
         eprintln!("error: {refusal}");
         return Ok(2);
     }
-    let agents = match front.dashboard() {
-        true => agent_choices(&plan)?,
-        false => Vec::new(),
-    };
     let cwd = std::env::current_dir()?;
     let request = Request::Start {
         plan: cwd.join(plan_path),
@@ -56,7 +50,7 @@ pub fn run(plan_path: &Path, repo: Option<&Path>, front: FrontEndArgs) -> anyhow
         env: Environment::current(),
         attach: true,
     };
-    served(&target.root, &request, front, agents, notices)
+    served(&target.root, &request, front, notices)
 }
 
 /// `grove resume`: continues a run from its journal, in the repository's grove server.
@@ -64,16 +58,12 @@ pub fn resume(run_id: &str, repo: Option<&Path>, front: FrontEndArgs) -> anyhow:
     let root = repo_root(repo)?;
     super::history::existing_run(&root, run_id)?;
     let notices = print_notices(&root, None, Some(run_id));
-    let agents = match front.dashboard() {
-        true => agent_choices(&engine::resume_plan(&root, run_id)?)?,
-        false => Vec::new(),
-    };
     let request = Request::Resume {
         run_id: run_id.to_string(),
         env: Environment::current(),
         attach: true,
     };
-    served(&root, &request, front, agents, notices)
+    served(&root, &request, front, notices)
 }
 
 /// `grove follow-up`: reopens a finished run for one follow-up of `task` (continuing its
@@ -86,10 +76,6 @@ pub fn follow_up(
     front: FrontEndArgs,
 ) -> anyhow::Result<i32> {
     let root = repo_root(repo)?;
-    let agents = match front.dashboard() {
-        true => agent_choices(&engine::resume_plan(&root, run_id)?)?,
-        false => Vec::new(),
-    };
     let request = Request::FollowUp {
         run_id: run_id.to_string(),
         task: task.to_string(),
@@ -97,7 +83,7 @@ pub fn follow_up(
         env: Environment::current(),
         attach: true,
     };
-    served(&root, &request, front, agents, Vec::new())
+    served(&root, &request, front, Vec::new())
 }
 
 /// `grove new`: the dashboard on an empty `adhoc` run; tasks are started from it.
@@ -116,13 +102,12 @@ pub fn new(repo: Option<&Path>) -> anyhow::Result<i32> {
         headless: false,
         exit_when_done: false,
     };
-    let agents = agent_choices(&plan)?;
     let request = Request::New {
         start: std::env::current_dir()?.join(&start),
         env: Environment::current(),
         attach: true,
     };
-    served(&target.root, &request, front, agents, Vec::new())
+    served(&target.root, &request, front, Vec::new())
 }
 
 /// Loads and validates a plan and the repository it runs in; nothing is created. Warnings (the
@@ -152,18 +137,4 @@ fn print_notices(root: &Path, plan: Option<&str>, resuming: Option<&str>) -> Vec
         eprintln!("{notice}");
     }
     notices
-}
-
-/// The agents the dashboard's new-task form offers: presets, the user config's and the plan's,
-/// each with whether its program is on PATH.
-pub(super) fn agent_choices(plan: &Plan) -> anyhow::Result<Vec<AgentChoice>> {
-    let config = plan::UserConfig::load()?;
-    let rows = super::agents::rows_with(&config, plan.agents.clone());
-    Ok(rows
-        .into_iter()
-        .map(|row| AgentChoice {
-            found: row.found.is_some(),
-            name: row.name,
-        })
-        .collect())
 }

@@ -231,6 +231,35 @@ pub struct RunInfo {
     /// The base branch merges go into; None when the base is a tag or commit.
     pub base_branch: Option<String>,
     pub started_at: SystemTime,
+    /// The agents a task added to the run may use (the new-task form offers them): the presets,
+    /// the run's user config's and the plan's, each marked found when its program is on the
+    /// run's PATH (the machine running the run's, whichever machine shows it).
+    pub agents: Vec<AgentChoice>,
+}
+
+/// An agent a task may use, and whether its program is on the run's PATH.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentChoice {
+    pub name: String,
+    pub found: bool,
+}
+
+impl AgentChoice {
+    /// Every agent a run with the user config `config`, the plan `plan` and the PATH `path`
+    /// may use (this process's PATH when `None`).
+    pub fn all(
+        config: &crate::plan::UserConfig,
+        plan: &crate::plan::model::Plan,
+        path: Option<&std::ffi::OsStr>,
+    ) -> Vec<AgentChoice> {
+        crate::agent::available(config.agents(), &plan.agents)
+            .into_iter()
+            .map(|agent| AgentChoice {
+                found: crate::agent::find_program_on(agent.def.program(), path).is_some(),
+                name: agent.name,
+            })
+            .collect()
+    }
 }
 
 impl RunSummary {

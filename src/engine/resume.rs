@@ -87,7 +87,7 @@ pub(super) fn prepare(
         });
     }
     let started = &record.started;
-    let plan = plan_of(started)?;
+    let plan = plan_of(started, env.var("PATH"))?;
     let agents = resolve_agents(&plan)?;
     let follow_up = match follow_up {
         Some(asked) => Some(check_follow_up(
@@ -205,7 +205,7 @@ pub(super) fn settle_plan(
 /// The plan run `run_id` would be resumed with (what the dashboard offers is built from it).
 pub fn resume_plan(repo_root: &Path, run_id: &str) -> Result<Plan, ResumeError> {
     let paths = journaled_run(repo_root, run_id)?;
-    plan_of(&RunRecord::load(&paths.run_dir)?.started)
+    plan_of(&RunRecord::load(&paths.run_dir)?.started, None)
 }
 
 /// Where run `run_id` is, when it exists and has a journal.
@@ -230,7 +230,9 @@ fn journaled_run(repo_root: &Path, run_id: &str) -> Result<RunPaths, ResumeError
 /// again against today's user config and PATH (an agent program gone from PATH stops the
 /// resume with a plan error), with the prompts the journal recorded; `prompt_file`s are not
 /// read again.
-fn plan_of(started: &RunStarted) -> Result<Plan, ResumeError> {
+/// Programs are looked for on `run_path` (the PATH the resumed run's agents start with; this
+/// process's when `None`).
+fn plan_of(started: &RunStarted, run_path: Option<&std::ffi::OsStr>) -> Result<Plan, ResumeError> {
     if started.tasks.is_empty() {
         // An ad-hoc run nobody started a task in.
         return Err(ResumeError::Finished {
@@ -252,6 +254,7 @@ fn plan_of(started: &RunStarted) -> Result<Plan, ResumeError> {
         format,
         &config,
         &started.prompts,
+        run_path,
     )
     .map_err(plan_error)?;
     let names: Vec<&String> = plan.tasks.iter().map(|t| &t.name).collect();

@@ -67,8 +67,19 @@ impl UserConfig {
         UserConfig::load_at_default(false)
     }
 
+    /// Like [`UserConfig::load_for_started_run`], for a run whose commands run with `env`.
+    pub fn load_for_started_run_in(
+        env: &crate::environment::Environment,
+    ) -> Result<UserConfig, PlanError> {
+        UserConfig::load_at(UserConfig::default_path_in(env), false)
+    }
+
     fn load_at_default(read_prompt_files: bool) -> Result<UserConfig, PlanError> {
-        match UserConfig::default_path() {
+        UserConfig::load_at(UserConfig::default_path(), read_prompt_files)
+    }
+
+    fn load_at(path: Option<PathBuf>, read_prompt_files: bool) -> Result<UserConfig, PlanError> {
+        match path {
             Some(path) if path.exists() => UserConfig::read_file(&path, read_prompt_files),
             _ => Ok(UserConfig::empty()),
         }

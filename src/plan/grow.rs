@@ -49,9 +49,14 @@ pub fn adhoc(dir: &Path, config: &UserConfig) -> Plan {
 /// `plan` with `task` appended to its text (a `[[tasks]]` table, or an object in the JSON
 /// `tasks`) and the whole validated again like a plan file: the task gets the plan's
 /// `[defaults]` and every check any task gets (name rule, unique name, known agent, program on
-/// PATH). The new task is the returned plan's last.
-/// The tasks already there keep their prompts: `prompt_file`s are not read again.
-pub fn with_task(plan: &Plan, task: &NewTask, config: &UserConfig) -> Result<Plan, PlanError> {
+/// PATH: `run_path`, the run's, or this process's when `None`). The new task is the returned
+/// plan's last. The tasks already there keep their prompts: `prompt_file`s are not read again.
+pub fn with_task(
+    plan: &Plan,
+    task: &NewTask,
+    config: &UserConfig,
+    run_path: Option<&std::ffi::OsStr>,
+) -> Result<Plan, PlanError> {
     let text = match plan.source.format {
         PlanFormat::Toml => append_toml(&plan.source.text, task).ok_or_else(|| {
             let what = "a copied key has no TOML form (null)";
@@ -72,6 +77,7 @@ pub fn with_task(plan: &Plan, task: &NewTask, config: &UserConfig) -> Result<Pla
         plan.source.format,
         config,
         &prompts,
+        run_path,
     )
 }
 
@@ -142,21 +148,21 @@ mod tests {
         let config = UserConfig::empty();
         let dir = tempfile::tempdir().unwrap();
         let empty = adhoc(dir.path(), &config);
-        let one = with_task(&empty, &new_task("a"), &config).unwrap();
+        let one = with_task(&empty, &new_task("a"), &config, None).unwrap();
         assert_eq!(one.name, ADHOC);
         let a = &one.tasks[0];
         assert_eq!(a.prompt, "echo 'a \"quoted\"'\nsecond line");
         assert_eq!((a.timeout, a.retries), (Duration::from_secs(90), 2));
-        let two = with_task(&one, &new_task("b"), &config).unwrap();
+        let two = with_task(&one, &new_task("b"), &config, None).unwrap();
         assert_eq!(two.tasks.len(), 2);
         assert!(two.source.text.starts_with(&one.source.text));
         // Names are checked as in any plan.
-        let again = with_task(&two, &new_task("a"), &config).unwrap_err();
+        let again = with_task(&two, &new_task("a"), &config, None).unwrap_err();
         assert!(
             again.to_string().contains("duplicate task name 'a'"),
             "{again}"
         );
-        let bad = with_task(&two, &new_task("no/slash"), &config).unwrap_err();
+        let bad = with_task(&two, &new_task("no/slash"), &config, None).unwrap_err();
         assert!(bad.to_string().contains("invalid task name"), "{bad}");
 
         let json = Plan {
@@ -171,7 +177,7 @@ mod tests {
             retries: None,
             ..new_task("c")
         };
-        let grown = with_task(&json, &task, &config).unwrap();
+        let grown = with_task(&json, &task, &config, None).unwrap();
         assert_eq!(grown.tasks[0].retries, 5);
     }
 
@@ -189,14 +195,15 @@ mod tests {
         assert_eq!(plan.tasks[0].prompt, "from the file");
         std::fs::remove_file(dir.path().join("a.md")).unwrap();
 
-        let grown = with_task(&plan, &new_task("b"), &config).unwrap();
+        let grown = with_task(&plan, &new_task("b"), &config, None).unwrap();
         assert_eq!(grown.tasks[0].prompt, "from the file");
         assert_eq!(grown.tasks[1].prompt, new_task("b").prompt);
 
         // A task whose prompt file was not read needs its recorded prompt.
         let none = std::collections::BTreeMap::new();
         let format = PlanFormat::Toml;
-        let err = super::super::load_recorded(text, &path, format, &config, &none).unwrap_err();
+        let err =
+            super::super::load_recorded(text, &path, format, &config, &none, None).unwrap_err();
         assert!(
             err.to_string()
                 .contains("the run recorded no prompt for task 'a'"),

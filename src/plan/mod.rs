@@ -51,7 +51,14 @@ pub fn load_in(path: &Path, repo: &Path, config: &UserConfig) -> Result<Plan, Pl
     let (text, format) = read(path)?;
     let root = repo_root(repo);
     let prompt_files = PromptFiles::Read(root.as_deref());
-    load_text(&text, path, format, config, Programs::Check, prompt_files)
+    load_text(
+        &text,
+        path,
+        format,
+        config,
+        Programs::Check(None),
+        prompt_files,
+    )
 }
 
 /// Like [`load_in`] but without looking for the agents' programs: for the grove server, loading
@@ -70,22 +77,32 @@ pub fn load_str(text: &str, path: &Path, format: PlanFormat) -> Result<Plan, Pla
     let config = UserConfig::load()?;
     let root = repo_root(plan_dir(path));
     let prompt_files = PromptFiles::Read(root.as_deref());
-    load_text(text, path, format, &config, Programs::Check, prompt_files)
+    load_text(
+        text,
+        path,
+        format,
+        &config,
+        Programs::Check(None),
+        prompt_files,
+    )
 }
 
 /// The plan `text` of a run that already started (resumed, or grown by a task; see `grow`),
-/// validated like a plan file against today's `config` and PATH, except that `prompt_file`s are
-/// not read again: each task's prompt is the one in `prompts` (by task name), which the run
-/// recorded when the task joined it. A prompt file moved or changed since does not matter.
+/// validated like a plan file against today's `config` and the run's PATH (`run_path`: what its
+/// agents start with; this process's when `None`), except that `prompt_file`s are not read
+/// again: each task's prompt is the one in `prompts` (by task name), which the run recorded when
+/// the task joined it. A prompt file moved or changed since does not matter.
 pub fn load_recorded(
     text: &str,
     path: &Path,
     format: PlanFormat,
     config: &UserConfig,
     prompts: &BTreeMap<String, String>,
+    run_path: Option<&std::ffi::OsStr>,
 ) -> Result<Plan, PlanError> {
     let prompt_files = PromptFiles::Recorded(prompts);
-    load_text(text, path, format, config, Programs::Check, prompt_files)
+    let programs = Programs::Check(run_path.map(ToOwned::to_owned));
+    load_text(text, path, format, config, programs, prompt_files)
 }
 
 /// The plan at `path` without requiring agents' programs on PATH: for listing what is

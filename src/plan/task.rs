@@ -13,9 +13,10 @@ use super::settings::{self, Context, Prompt, PromptFiles, Settings};
 use super::tree::{Node, Value};
 
 /// Whether agents' programs must be on PATH (not when only listing agents).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Programs {
-    Check,
+    /// On this PATH: the run's (its agents start with it), or with none this process's.
+    Check(Option<std::ffi::OsString>),
     Skip,
 }
 
@@ -168,14 +169,15 @@ fn build(task: Built<'_>, scope: &Scope, shared: &Shared<'_>) -> Res<Vec<TaskSpe
         Some(r) => r.name.clone(),
         None => defaults::AGENT.to_string(),
     };
-    if shared.programs == Programs::Check {
+    if let Programs::Check(path) = &shared.programs {
+        let path = path.as_deref();
         match race
             .as_ref()
             .filter(|r| r.siblings.iter().all(Option::is_some))
         {
             Some(race) => {
                 for (agent, at) in race.siblings.iter().flatten() {
-                    check_program(agent, cx, &Place::Here(*at))?;
+                    check_program(agent, cx, &Place::Here(*at), path)?;
                 }
             }
             None => {
@@ -183,7 +185,7 @@ fn build(task: Built<'_>, scope: &Scope, shared: &Shared<'_>) -> Res<Vec<TaskSpe
                     .agent
                     .as_ref()
                     .map_or(Place::Here(at), |r| r.at.clone());
-                check_program(&agent, cx, &place)?;
+                check_program(&agent, cx, &place, path)?;
             }
         }
     }
@@ -255,14 +257,19 @@ fn build(task: Built<'_>, scope: &Scope, shared: &Shared<'_>) -> Res<Vec<TaskSpe
 
 /// A preset's program must be on PATH (custom agents are the plan author's business: a missing
 /// program fails their attempt when it starts).
-fn check_program(agent: &str, cx: &Context<'_>, place: &Place) -> Res<()> {
+fn check_program(
+    agent: &str,
+    cx: &Context<'_>,
+    place: &Place,
+    path: Option<&std::ffi::OsStr>,
+) -> Res<()> {
     if !crate::agent::is_preset(agent) {
         return Ok(());
     }
     let Some(def) = agent_def(agent, cx) else {
         return Ok(());
     };
-    if crate::agent::find_program(def.program()).is_some() {
+    if crate::agent::find_program_on(def.program(), path).is_some() {
         return Ok(());
     }
     Err(Bad::at_place(

@@ -10,7 +10,7 @@ use super::frame::{self, FrameError};
 
 /// The protocol this grove speaks. Any change to a message that an older grove would read
 /// differently changes it.
-pub const PROTOCOL: u32 = 2;
+pub const PROTOCOL: u32 = 3;
 
 /// What a peer is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

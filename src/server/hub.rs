@@ -3,10 +3,14 @@
 //! follows the run) and each pane's output and resizes (from the pane's tap, under the pane's
 //! own lock, on the PTY's reader thread). A frame is encoded once and queued for every client.
 //!
-//! A snapshot is the tasks' views as of a number `views`, and each pane's state as of the number
-//! its tap gave last (`Pane::state_and_tapped`): the client's `Filter` then drops what it holds
-//! already. No lock is held across panes, so a snapshot never stops the agents' output.
+//! A snapshot is the tasks' views as of a number `views`, and each pane's screen as of the number
+//! its tap gave last (`PaneSnapshot::screen_of`): the client's `Filter` then drops what it holds
+//! already. A pane's history is big (thousands of rows to copy, format and parse again), so it
+//! follows the snapshot, a pane at a time between the client's other frames (`Stream::Pane`, the
+//! pane's whole state, as of a later number): a dashboard draws every task and screen first. No
+//! lock is held across panes, so a snapshot never stops the agents' output.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
@@ -18,10 +22,12 @@ use super::snapshot::PaneSnapshot;
 use crate::engine::api::{Event, TaskId, TaskView};
 use crate::term::pane::{Pane, Tapped};
 
-/// How much may wait for one client before it gets a fresh snapshot instead.
+/// How much may wait for one client before it gets a fresh snapshot instead, and for one of its
+/// panes before it gets that pane's whole state instead.
 pub const CLIENT_BOUND: Bound = Bound {
     items: 16 * 1024,
     bytes: 8 * 1024 * 1024,
+    pane_bytes: 512 * 1024,
 };
 
 #[derive(Default)]
@@ -55,16 +61,20 @@ pub struct Slot {
 }
 
 /// What a client already holds after a snapshot: views up to `views`, each pane's bytes up to
-/// its number.
+/// its number; and the panes whose history it is still owed.
 #[derive(Debug, Default)]
 pub struct Filter {
     views: u64,
     panes: Vec<u64>,
+    owed: VecDeque<(TaskId, Arc<Pane>)>,
 }
 
 impl Filter {
+    /// Whether the client needs `item`: not when it holds it already, nor when the item's pane
+    /// is owed its whole state (taken after the item happened).
     fn keeps(&self, item: &Item) -> bool {
         match item.pane {
+            Some(task) if self.owed.iter().any(|(owed, _)| *owed == task) => false,
             Some(task) => item.seq > self.panes.get(task.index()).copied().unwrap_or(0),
             None => item.seq > self.views,
         }
@@ -94,7 +104,7 @@ impl Hub {
             let mut locked = hub.lock();
             let frame = || Stream::Task {
                 view: Box::new(view.clone()),
-                pane: PaneSnapshot::of_state(&state),
+                pane: PaneSnapshot::of_state(state),
                 scrollback: shared.scrollback(),
             };
             let seq = Self::push_locked(&mut locked, None, frame);
@@ -159,7 +169,7 @@ impl Hub {
                 // Only a frame over the limit fails; the clients then get a snapshot.
                 eprintln!("grove server: a frame was not sent: {e}");
                 for client in &state.clients {
-                    lock(&client.queue).push(seq, Item::lost(seq), usize::MAX);
+                    lock(&client.queue).push(seq, Item::lost(seq), usize::MAX, None);
                     client.wake.notify_one();
                 }
                 return seq;
@@ -168,7 +178,8 @@ impl Hub {
         let size = frame.len();
         let item = Item { seq, pane, frame };
         for client in &state.clients {
-            lock(&client.queue).push(seq, item.clone(), size);
+            let lane = pane.map(TaskId::index);
+            lock(&client.queue).push(seq, item.clone(), size, lane);
             client.wake.notify_one();
         }
         seq
@@ -229,13 +240,19 @@ impl Hub {
         let mut filter = Filter {
             views: seq,
             panes: Vec::with_capacity(tasks.len()),
+            owed: VecDeque::new(),
         };
-        for (view, pane) in tasks {
-            let shared_scrollback = pane.scrollback();
-            // A poisoned pane (its reader thread panicked) is sent empty.
-            let (pane, tapped) = match pane.state_and_tapped() {
-                Some((state, tapped)) => (PaneSnapshot::of_state(&state), tapped),
-                None => (PaneSnapshot::empty(), seq),
+        for (view, shared) in tasks {
+            let shared_scrollback = shared.scrollback();
+            let (pane, tapped) = match PaneSnapshot::screen_of(&shared) {
+                Some((pane, tapped, history)) => {
+                    if history {
+                        filter.owed.push_back((view.id, shared));
+                    }
+                    (pane, tapped)
+                }
+                // A poisoned pane (its reader thread panicked) is sent empty.
+                None => whole(&shared).unwrap_or((PaneSnapshot::empty(), seq)),
             };
             filter.panes.push(tapped);
             let task = Stream::Task {
@@ -263,6 +280,12 @@ impl Hub {
     }
 }
 
+/// A pane's whole state, and the number of its tap's last change it holds.
+fn whole(pane: &Pane) -> Option<(PaneSnapshot, u64)> {
+    let (state, tapped) = pane.state_and_tapped()?;
+    Some((PaneSnapshot::of_state(state), tapped))
+}
+
 impl Item {
     /// A change that could not be encoded: never sent (its size makes the queue drop).
     fn lost(seq: u64) -> Item {
@@ -275,15 +298,26 @@ impl Item {
 }
 
 impl Slot {
-    /// Waits for the next frames for this client, at most about `max` bytes of them: queued
-    /// items it does not hold yet, or a fresh snapshot when it fell behind. `None` once the run
-    /// is closed and everything was sent.
+    /// Waits for the next frames for this client, at most about `max` bytes of them (and a
+    /// pane's history): queued items it does not hold yet, or a fresh snapshot when it fell
+    /// behind; then the history of a pane it is owed. `None` once the run is closed and
+    /// everything was sent.
     pub async fn next(&self, hub: &Hub, filter: &mut Filter, max: usize) -> Option<Vec<u8>> {
         loop {
             // Read before the queue: what was queued before the close is still sent.
             let closed = hub.closed();
             let mut out = Vec::new();
             let mut snapshot = false;
+            let shed = lock(&self.queue).take_shed();
+            if !shed.is_empty() {
+                let state = hub.lock();
+                for lane in shed {
+                    let known = filter.owed.iter().any(|(task, _)| task.index() == lane);
+                    if let (false, Some((view, pane))) = (known, state.tasks.get(lane)) {
+                        filter.owed.push_back((view.id, pane.clone()));
+                    }
+                }
+            }
             {
                 let mut queue = lock(&self.queue);
                 while out.len() < max {
@@ -307,6 +341,22 @@ impl Slot {
                 *filter = fresh.filter;
                 fresh.frames.iter().for_each(|f| out.extend_from_slice(f));
             }
+            // After what was queued (older than it), so that the history goes between the
+            // client's other frames even while output floods.
+            if let Some((task, pane)) = filter.owed.pop_front() {
+                let taken = tokio::task::spawn_blocking(move || whole(&pane)).await;
+                if let Ok(Some((pane, tapped))) = taken {
+                    match frame::encode(&Stream::Pane { task, pane }) {
+                        Ok(frame) => {
+                            if let Some(held) = filter.panes.get_mut(task.index()) {
+                                *held = tapped;
+                            }
+                            out.extend_from_slice(&frame);
+                        }
+                        Err(e) => eprintln!("grove server: a pane's history was not sent: {e}"),
+                    }
+                }
+            }
             if !out.is_empty() {
                 return Some(out);
             }
@@ -317,9 +367,11 @@ impl Slot {
         }
     }
 
-    /// How many times this client's backlog was dropped for a snapshot.
-    pub fn times_behind(&self) -> u64 {
-        lock(&self.queue).times_dropped()
+    /// How many times this client's backlog was dropped for a snapshot, and one of its panes'
+    /// for that pane's whole state.
+    pub fn times_behind(&self) -> (u64, u64) {
+        let queue = lock(&self.queue);
+        (queue.times_dropped(), queue.times_shed())
     }
 }
 

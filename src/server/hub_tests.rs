@@ -64,6 +64,7 @@ impl ClientPanes {
                         self.panes.push(new);
                     }
                 },
+                Stream::Pane { task, pane } => pane.apply_to(&self.panes[task.index()]),
                 Stream::Output { task, data } => {
                     self.panes[task.index()].feed(&data.to_vec(), &mut std::io::sink());
                 }
@@ -143,6 +144,7 @@ async fn a_client_that_falls_behind_gets_a_fresh_snapshot_and_ends_the_same() {
     let small = Bound {
         items: 50,
         bytes: 4096,
+        pane_bytes: usize::MAX,
     };
     let (slot, snapshot) = hub.attach_bounded(small);
     let mut client = ClientPanes::default();
@@ -154,7 +156,7 @@ async fn a_client_that_falls_behind_gets_a_fresh_snapshot_and_ends_the_same() {
     assert!(queued <= small.bytes, "{queued} bytes queued");
     hub.close();
     drain(&slot, &hub, &mut filter, &mut client).await;
-    assert!(slot.times_behind() > 0);
+    assert!(slot.times_behind().0 > 0);
     same(&pane, &client.panes[0]);
 }
 
@@ -176,4 +178,72 @@ async fn a_task_added_later_and_the_finish_reach_a_client() {
         .lines()
         .iter()
         .any(|l| l.starts_with("already here")));
+}
+
+#[tokio::test]
+async fn an_attach_draws_the_screens_first_and_the_histories_follow() {
+    let hub = Arc::new(Hub::default());
+    let panes: Vec<Arc<Pane>> = (0..3).map(|_| Arc::new(Pane::new(5, 30, 500))).collect();
+    for (i, pane) in panes.iter().enumerate() {
+        for line in 0..200 {
+            let text = format!("pane {i} \x1b[1mline {line}\x1b[0m\r\n");
+            pane.feed(text.as_bytes(), &mut std::io::sink());
+        }
+        hub.add_task(view(i), pane);
+    }
+    // The last pane is in the alternate screen: its snapshot is whole, no history follows.
+    panes[2].feed(b"\x1b[?1049hfull screen app", &mut std::io::sink());
+    let (slot, snapshot) = hub.attach();
+    let mut client = ClientPanes::default();
+    snapshot.frames.iter().for_each(|f| client.apply(f));
+    for (server, client) in panes.iter().zip(&client.panes) {
+        let screen = |p: &Pane| p.with_screen(|s| s.contents_formatted()).unwrap();
+        assert_eq!(screen(client), screen(server));
+        // The screen's rows, no history yet.
+        assert_eq!(client.lines().len(), 5);
+    }
+    assert_eq!(filter_owed(&snapshot.filter), vec![0, 1]);
+    let mut filter = snapshot.filter;
+    panes[0].feed(b"after the attach\r\n", &mut std::io::sink());
+    hub.close();
+    drain(&slot, &hub, &mut filter, &mut client).await;
+    for (server, client) in panes.iter().zip(&client.panes) {
+        same(server, client);
+    }
+    assert!(client.panes[1].lines().len() > 200);
+}
+
+fn filter_owed(filter: &Filter) -> Vec<usize> {
+    filter.owed.iter().map(|(task, _)| task.index()).collect()
+}
+
+#[tokio::test]
+async fn a_flooding_pane_of_a_slow_client_is_sent_whole_and_the_others_as_they_came() {
+    let hub = Arc::new(Hub::default());
+    let panes: Vec<Arc<Pane>> = (0..2).map(|_| Arc::new(Pane::new(6, 30, 200))).collect();
+    for (i, pane) in panes.iter().enumerate() {
+        hub.add_task(view(i), pane);
+    }
+    let bound = Bound {
+        items: 100_000,
+        bytes: 64 * 1024 * 1024,
+        pane_bytes: 2048,
+    };
+    let (slot, snapshot) = hub.attach_bounded(bound);
+    let mut client = ClientPanes::default();
+    snapshot.frames.iter().for_each(|f| client.apply(f));
+    let mut filter = snapshot.filter;
+    // The client reads nothing while pane 0 floods; pane 1 prints a little.
+    let flood = feed(panes[0].clone(), 3000);
+    panes[1].feed(b"typed\r\n", &mut std::io::sink());
+    flood.join().unwrap();
+    assert!(lock(&slot.queue).bytes() < 4096 + 1024);
+    hub.close();
+    drain(&slot, &hub, &mut filter, &mut client).await;
+    let (behind, shed) = slot.times_behind();
+    assert_eq!(behind, 0);
+    assert!(shed > 0);
+    for (server, client) in panes.iter().zip(&client.panes) {
+        same(server, client);
+    }
 }

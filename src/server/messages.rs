@@ -96,9 +96,10 @@ pub enum Response {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "stream", rename_all = "snake_case")]
 pub enum Stream {
-    /// A task as it is now: its view, and its pane's whole state (screen, history, modes…), which
-    /// replaces whatever the client's model of that pane held. Sent for every task on attach and
-    /// when a client that fell behind gets a fresh snapshot, and when a task joins the run.
+    /// A task as it is now: its view, and its pane's state (screen, modes…), which replaces
+    /// whatever the client's model of that pane held. Sent for every task on attach and when a
+    /// client that fell behind gets a fresh snapshot (the screen alone: its history follows in a
+    /// `Pane`), and when a task joins the run (whole).
     Task {
         view: Box<TaskView>,
         pane: PaneSnapshot,
@@ -107,6 +108,9 @@ pub enum Stream {
     },
     /// Every task of the snapshot has been sent.
     Ready,
+    /// A task's pane's whole state (history, screen, modes…), which replaces whatever the
+    /// client's model of it held: after a snapshot's `Task`, which had its screen alone.
+    Pane { task: TaskId, pane: PaneSnapshot },
     /// Something happened in the run (never `TaskAdded` or `Output`: `Task` and the pane's own
     /// bytes say those; nor `Paused`, which is below).
     Event { event: Box<Event> },

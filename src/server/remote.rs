@@ -204,40 +204,100 @@ const PARSERS: usize = 2;
 /// The threads that feed the panes: each pane always on the same one, so its work stays in
 /// order. A pane that went changed is said once (`Event::Output`), as the engine says it.
 struct Parsers {
-    queues: Vec<std::sync::mpsc::SyncSender<(TaskId, Arc<Pane>, Work)>>,
+    queues: Vec<Arc<WorkQueue>>,
 }
 
-/// How much work may wait for one parser: beyond it the reading thread waits, so a client that
-/// cannot keep up leaves the backlog to the server (which sends a fresh snapshot instead).
-const PARSER_QUEUE: usize = 16;
+/// How much output may wait for one parser: beyond it the reading thread waits, so that what
+/// the server sends next (the echo of a key typed into one agent while others flood) is not
+/// queued behind megabytes here, and a client that cannot keep up leaves the backlog to the
+/// server (which sends a pane's whole state instead).
+const PARSER_BYTES: usize = 256 * 1024;
+
+type Job = (TaskId, Arc<Pane>, Work);
+
+/// Work waiting for one parser.
+#[derive(Default)]
+struct WorkQueue {
+    state: Mutex<Waiting>,
+    /// Work was queued, or the queue closed.
+    ready: std::sync::Condvar,
+    /// The parser took the queued work.
+    taken: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct Waiting {
+    jobs: Vec<Job>,
+    /// Of the jobs' output and snapshots.
+    bytes: usize,
+    /// The parser or the reader is gone.
+    closed: bool,
+}
+
+impl WorkQueue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Waiting> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues work, first waiting while the parser has `PARSER_BYTES` of output to go (never for
+    /// an empty queue). False once the parser is gone.
+    fn give(&self, task: TaskId, pane: Arc<Pane>, work: Work) -> bool {
+        let size = match &work {
+            Work::Output(bytes) => bytes.len(),
+            Work::Snapshot(snapshot) => snapshot.bytes.len(),
+            Work::Resize(..) => 0,
+        };
+        let mut state = self.lock();
+        while !state.closed && !state.jobs.is_empty() && state.bytes + size > PARSER_BYTES {
+            state = self.taken.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+        if state.closed {
+            return false;
+        }
+        state.jobs.push((task, pane, work));
+        state.bytes += size;
+        self.ready.notify_one();
+        true
+    }
+
+    /// Everything queued, once there is something; `None` once closed.
+    fn take(&self) -> Option<Vec<Job>> {
+        let mut state = self.lock();
+        while state.jobs.is_empty() && !state.closed {
+            state = self.ready.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+        if state.jobs.is_empty() {
+            return None;
+        }
+        let jobs = std::mem::take(&mut state.jobs);
+        state.bytes = 0;
+        self.taken.notify_all();
+        Some(jobs)
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_all();
+        self.taken.notify_all();
+    }
+}
 
 impl Parsers {
     fn start(events: &UnboundedSender<Event>) -> std::io::Result<Parsers> {
         let mut queues = Vec::with_capacity(PARSERS);
         for n in 0..PARSERS {
-            let (queue, work) =
-                std::sync::mpsc::sync_channel::<(TaskId, Arc<Pane>, Work)>(PARSER_QUEUE);
+            let queue = Arc::new(WorkQueue::default());
+            let work = queue.clone();
             let events = events.clone();
             std::thread::Builder::new()
                 .name(format!("grove-attach-parse-{n}"))
                 .spawn(move || {
-                    for (task, pane, work) in work {
-                        let changed = match work {
-                            Work::Snapshot(snapshot) => {
-                                snapshot.apply_to(&pane);
-                                true
-                            }
-                            // The server answers the agent's terminal queries: none from here.
-                            Work::Output(bytes) => pane.feed(&bytes, &mut std::io::sink()),
-                            Work::Resize(rows, cols) => {
-                                pane.resize(rows, cols);
-                                true
-                            }
-                        };
-                        if changed && events.send(Event::Output { task }).is_err() {
-                            return;
+                    while let Some(batch) = work.take() {
+                        if !parse(batch, &events) {
+                            break;
                         }
                     }
+                    work.close();
                 })?;
             queues.push(queue);
         }
@@ -246,8 +306,56 @@ impl Parsers {
 
     fn give(&self, task: TaskId, pane: Arc<Pane>, work: Work) {
         // A parser that ended did so because the front end is gone: the reader notices too.
-        let _ = self.queues[task.index() % self.queues.len()].send((task, pane, work));
+        let _ = self.queues[task.index() % self.queues.len()].give(task, pane, work);
     }
+}
+
+impl Drop for Parsers {
+    fn drop(&mut self) {
+        self.queues.iter().for_each(|q| q.close());
+    }
+}
+
+/// Does a parser's batch of work a pane at a time, in order for each pane, its consecutive output
+/// fed in one go (one lock of the pane, and the fast-forward sees it whole). False once the
+/// front end is gone.
+fn parse(batch: Vec<Job>, events: &UnboundedSender<Event>) -> bool {
+    let mut panes: Vec<(TaskId, Arc<Pane>, Vec<Work>)> = Vec::new();
+    for (task, pane, work) in batch {
+        match panes.iter_mut().find(|(t, _, _)| *t == task) {
+            Some((_, _, works)) => works.push(work),
+            None => panes.push((task, pane, vec![work])),
+        }
+    }
+    for (task, pane, works) in panes {
+        let mut changed = false;
+        let mut works = works.into_iter().peekable();
+        while let Some(work) = works.next() {
+            changed |= match work {
+                Work::Snapshot(snapshot) => {
+                    snapshot.apply_to(&pane);
+                    true
+                }
+                Work::Output(mut bytes) => {
+                    while let Some(Work::Output(more)) =
+                        works.next_if(|w| matches!(w, Work::Output(_)))
+                    {
+                        bytes.extend_from_slice(&more);
+                    }
+                    // The server answers the agent's terminal queries: none from here.
+                    pane.feed(&bytes, &mut std::io::sink())
+                }
+                Work::Resize(rows, cols) => {
+                    pane.resize(rows, cols);
+                    true
+                }
+            };
+        }
+        if changed && events.send(Event::Output { task }).is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 /// Reads the run's stream into panes and events until it ends or the front end is gone.
@@ -311,6 +419,15 @@ fn read_stream(
                         break;
                     }
                 }
+            }
+            Stream::Pane {
+                task,
+                pane: snapshot,
+            } => {
+                if let Some(p) = pane(&panes, task) {
+                    parsers.give(task, p, Work::Snapshot(snapshot));
+                }
+                true
             }
             Stream::Ready => {
                 let _ = ready.send(());

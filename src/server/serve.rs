@@ -238,10 +238,10 @@ async fn stream_to(stream: UnixStream, attachment: Attachment) -> anyhow::Result
         read = read_commands => read,
         sent = send => sent,
     };
-    let behind = slot.times_behind();
-    if behind > 0 {
+    let (behind, shed) = slot.times_behind();
+    if behind > 0 || shed > 0 {
         eprintln!(
-            "grove server: run {run_id}: a client fell behind {behind} time(s) and got fresh snapshots"
+            "grove server: run {run_id}: a client fell behind {behind} time(s) and got fresh snapshots, and {shed} time(s) got a pane's whole state instead of its output"
         );
     }
     hub.detach(&slot);

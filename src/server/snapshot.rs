@@ -22,7 +22,7 @@ pub struct PaneSnapshot {
 impl PaneSnapshot {
     /// The snapshot of `pane`, or `None` when its model is poisoned (a reader thread panicked).
     pub fn of(pane: &Pane) -> Option<PaneSnapshot> {
-        pane.state().map(|state| PaneSnapshot::of_state(&state))
+        pane.state().map(PaneSnapshot::of_state)
     }
 
     /// An empty pane of the default size: for a pane whose state cannot be read.
@@ -35,14 +35,16 @@ impl PaneSnapshot {
         }
     }
 
-    /// The snapshot of a copy of a pane's state.
-    pub fn of_state(state: &PaneState) -> PaneSnapshot {
+    /// The snapshot of a copy of a pane's state (the copy is used up: its history is drawn by
+    /// scrolling it).
+    pub fn of_state(state: PaneState) -> PaneSnapshot {
         let PaneState {
-            screen,
+            mut screen,
             title,
             unfinished,
         } = state;
-        let (rows, cols) = screen.size();
+        screen.set_scrollback(0);
+        let live = screen.state_formatted();
         // A full reset first: the stream also applies to a model that already holds something
         // (a client that fell behind), and leaves no history of its own behind.
         let mut out = b"\x1bc".to_vec();
@@ -51,21 +53,55 @@ impl PaneSnapshot {
             // while the alternate one is up. The client gets the alternate screen alone.
             out.extend_from_slice(b"\x1b[?1049h");
         } else {
-            write_history(screen, &mut out);
+            write_history(&mut screen, &mut out);
         }
-        let mut live = screen.clone();
-        live.set_scrollback(0);
-        out.extend(live.state_formatted());
+        PaneSnapshot::finish(&screen, out, &live, title.as_deref(), unfinished)
+    }
+
+    /// The snapshot of the screen `pane` shows, without its history, and the number of its
+    /// tap's last change it holds: a few rows, taken under the pane's lock without copying the
+    /// history, so that an attaching client draws every pane at once. Last, whether the pane
+    /// has a history to send after it (its main screen is up: the alternate screen's snapshot
+    /// is all a snapshot can hold). `None` when the pane's view is scrolled back (never on the
+    /// server) or its model is poisoned.
+    pub fn screen_of(pane: &Pane) -> Option<(PaneSnapshot, u64, bool)> {
+        let (snapshot, tapped) = pane.inspect(|screen, title, unfinished| {
+            if screen.scrollback() != 0 {
+                return None;
+            }
+            let mut out = b"\x1bc".to_vec();
+            if screen.alternate_screen() {
+                out.extend_from_slice(b"\x1b[?1049h");
+            }
+            let live = screen.state_formatted();
+            let snapshot = PaneSnapshot::finish(screen, out, &live, title, unfinished.to_vec());
+            Some((snapshot, !screen.alternate_screen()))
+        })?;
+        let (snapshot, history) = snapshot?;
+        Some((snapshot, tapped, history))
+    }
+
+    /// `out` (the reset and what comes before the screen), then the screen's own state
+    /// (`live`: its rows, cursor, pen and modes) and the title.
+    fn finish(
+        screen: &vt100::Screen,
+        mut out: Vec<u8>,
+        live: &[u8],
+        title: Option<&str>,
+        unfinished: Vec<u8>,
+    ) -> PaneSnapshot {
+        let (rows, cols) = screen.size();
+        out.extend_from_slice(live);
         // An empty one takes a title away. A title never holds BEL or ESC (they end the OSC it
         // came in).
         out.extend_from_slice(b"\x1b]2;");
-        out.extend_from_slice(title.as_deref().unwrap_or_default().as_bytes());
+        out.extend_from_slice(title.unwrap_or_default().as_bytes());
         out.push(0x07);
         PaneSnapshot {
             rows,
             cols,
             bytes: text(out),
-            unfinished: unfinished.clone(),
+            unfinished,
         }
     }
 
@@ -86,8 +122,7 @@ impl PaneSnapshot {
 /// colors and erased cells come out as they were) and then scrolled up into the history (SU).
 /// Consecutive screenfuls share a line, so that a line continued on the next one (a wrapped
 /// row) is drawn before its continuation and keeps its wrap.
-fn write_history(screen: &vt100::Screen, out: &mut Vec<u8>) {
-    let mut pages = screen.clone();
+fn write_history(pages: &mut vt100::Screen, out: &mut Vec<u8>) {
     let (rows, cols) = pages.size();
     // The same size again moves a cursor waiting to wrap past the last column back onto it:
     // vt100 would otherwise end each screenful by redrawing the live row's last cell there.

@@ -242,6 +242,23 @@ impl Pane {
         self.model().map(|m| (m.state(), m.tapped))
     }
 
+    /// Runs `f` on the pane's screen, title and unfinished bytes as they are, under the lock:
+    /// with the number its tap gave the last change they hold (see `state_and_tapped`), without
+    /// copying the history.
+    pub fn inspect<R>(
+        &self,
+        f: impl FnOnce(&vt100::Screen, Option<&str>, &[u8]) -> R,
+    ) -> Option<(R, u64)> {
+        self.model().map(|m| {
+            let seen = f(
+                m.parser.screen(),
+                m.parser.callbacks().title.as_deref(),
+                m.unfinished.bytes(),
+            );
+            (seen, m.tapped)
+        })
+    }
+
     /// Runs `f` with the current screen.
     pub fn with_screen<R>(&self, f: impl FnOnce(&vt100::Screen) -> R) -> Option<R> {
         self.model().map(|m| f(m.parser.screen()))

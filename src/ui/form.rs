@@ -7,14 +7,8 @@ use std::time::Duration;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::keymap::{self, Act, Scope};
+pub use crate::engine::api::AgentChoice;
 use crate::engine::api::{NewTask, TaskView};
-
-/// An agent the form offers, and whether its program is on PATH.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgentChoice {
-    pub name: String,
-    pub found: bool,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {

@@ -101,3 +101,111 @@ fn the_agent_s_program_is_looked_for_on_the_run_s_path() {
     });
     assert_eq!(std::fs::read_to_string(&found).unwrap().trim(), "ran");
 }
+
+/// A task added to a live run needs its preset agent's program on the run's PATH (what its
+/// agents start with), not on the PATH of the process running the engine (a grove server
+/// started by another command).
+#[test]
+fn a_task_added_to_a_run_finds_its_program_on_the_run_s_path() {
+    let repo = Repo::new();
+    let env = env_with_aider_on_path(&repo, "exit 0");
+    let go = repo.home.path().join("go");
+    let plan = Plan::new()
+        .shell_task("a", &sh_wait_for_file(&go))
+        .with("sandbox", "off")
+        .to_toml();
+    let (plan, target) = engine::load(&repo, &plan);
+    engine::runtime().block_on(async move {
+        let (mut front, engine) = engine::start_with_env(plan, target, (24, 80), env);
+        let task = grove::engine::api::NewTask {
+            name: "b".into(),
+            agent: "aider".into(),
+            prompt: "hello".into(),
+            timeout: None,
+            retries: Some(0),
+            keys: Default::default(),
+        };
+        front.commands.send(Command::AddTask { task }).unwrap();
+        let added = loop {
+            match front.events.recv().await.expect("the run ended first") {
+                grove::engine::api::Event::TaskAdded { view, .. } if view.name == "b" => {
+                    break Ok(())
+                }
+                grove::engine::api::Event::TaskRejected { name, error } if name == "b" => {
+                    break Err(error)
+                }
+                _ => {}
+            }
+        };
+        std::fs::write(&go, "").unwrap();
+        front.commands.send(Command::Shutdown).unwrap();
+        engine.await.unwrap();
+        assert_eq!(added, Ok(()));
+    });
+}
+
+/// This process's environment with, first on its PATH, a folder holding a stand-in for the
+/// `aider` preset's program (a shell script running `script`), which this machine must not have.
+fn env_with_aider_on_path(repo: &Repo, script: &str) -> Environment {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = repo.home.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let program = grove::agent::preset("aider").unwrap().program().to_string();
+    assert!(
+        grove::agent::find_program(&program).is_none(),
+        "{program} is on this machine's PATH: the test needs it only on the run's"
+    );
+    std::fs::write(bin.join(&program), format!("#!/bin/sh\n{script}\n")).unwrap();
+    std::fs::set_permissions(bin.join(&program), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut run_path = bin.into_os_string();
+    run_path.push(":");
+    run_path.push(std::env::var_os("PATH").unwrap_or_default());
+    std::env::vars_os()
+        .filter(|(name, _)| name != "PATH")
+        .chain([("PATH".into(), run_path)])
+        .collect()
+}
+
+/// A resumed run's plan is checked against the resuming command's PATH (its agents start with
+/// it), not the PATH of the process running the engine.
+#[test]
+fn a_resumed_run_finds_its_programs_on_the_run_s_path() {
+    let repo = Repo::new();
+    let started = repo.home.path().join("started");
+    let env = env_with_aider_on_path(&repo, "exit 0");
+    // Task a keeps the run going until it is interrupted; b's agent is the one looked for.
+    let text = Plan::new()
+        .shell_task(
+            "a",
+            &format!("touch '{}'; exec sleep 600", started.display()),
+        )
+        .with("sandbox", "off")
+        .task("b", "aider", "hello")
+        .to_toml();
+    let path = repo.write_plan(&text);
+    // Loaded without looking for programs, as the grove server loads a plan its client checked.
+    let config = grove::plan::UserConfig::load().unwrap();
+    let plan = grove::plan::load_in_checked(&path, repo.path(), &config).unwrap();
+    let target = grove::plan::resolve_repo(&plan, repo.path()).unwrap();
+    let run_id = engine::runtime().block_on({
+        let env = env.clone();
+        let started = started.clone();
+        async move {
+            let (front, engine) = engine::start_with_env(plan, target, (24, 80), env);
+            wait_for("task a to start", || started.exists().then_some(()));
+            // Interrupted while its task runs: resumable.
+            front.commands.send(Command::Shutdown).unwrap();
+            engine.await.unwrap();
+            front.info.run_id.clone()
+        }
+    });
+    engine::runtime().block_on(async move {
+        let resumed = grove::engine::resume(repo.path(), &run_id, env);
+        let (front, engine) = match resumed {
+            Ok(resumed) => resumed,
+            Err(e) => panic!("the resume was refused: {e}"),
+        };
+        front.commands.send(Command::Shutdown).unwrap();
+        engine.await.unwrap();
+    });
+}

@@ -151,8 +151,10 @@ impl Run {
         let Some(config) = config else {
             return self.reject(new.name, "the user config was not read".into());
         };
-        let grown =
-            (*config).and_then(|config| crate::plan::grow::with_task(&self.plan, &new, &config));
+        // Programs are looked for on the run's PATH: the server's own may differ.
+        let path = self.env.var("PATH");
+        let grown = (*config)
+            .and_then(|config| crate::plan::grow::with_task(&self.plan, &new, &config, path));
         let plan = match grown {
             Ok(plan) => plan,
             // A flash line: several problems in one.

@@ -127,6 +127,13 @@ pub(super) fn assemble(l: Launch) -> (Run, FrontEnd, Inputs) {
         base_label: l.repo.base_label.clone(),
         base_branch: l.repo.base_branch.clone(),
         started_at: l.started_at,
+        // The config as the run's commands read it (it validated when the run started: one
+        // broken since offers the presets and the plan's agents).
+        agents: AgentChoice::all(
+            &crate::plan::UserConfig::load_for_started_run_in(&l.env).unwrap_or_default(),
+            &l.plan,
+            l.env.var("PATH"),
+        ),
     };
     let run = Run {
         plan: l.plan,

@@ -75,6 +75,7 @@ impl Dash {
             base_label: "main".into(),
             base_branch: Some("main".into()),
             started_at: started(),
+            agents: Vec::new(),
         };
         let mut app = App::new(info, DashboardOptions::default());
         app.set_size(width, height);

@@ -44,6 +44,7 @@ fn info(repo_root: &Path, base_commit: &str) -> RunInfo {
         base_label: "main".into(),
         base_branch: Some("main".into()),
         started_at: t0(),
+        agents: Vec::new(),
     }
 }
 
