@@ -114,7 +114,7 @@ pub(super) fn prepare(
     audit.run_resumed(run_id, pid);
 
     let (restored, recovery) = settle_plan(&plan, &record, &paths);
-    let pane_size = (started.pane_rows.max(1), started.pane_cols.max(1));
+    let pane_size = crate::term::pane::pane_size(started.pane_rows, started.pane_cols);
     Ok(Launch {
         plan,
         repo,

@@ -164,10 +164,12 @@ pub struct Spawned {
     pub eof: oneshot::Receiver<()>,
 }
 
+/// The pane's size (`term::pane::pane_size`), so the agent's terminal and its model agree.
 fn pty_size(rows: u16, cols: u16) -> PtySize {
+    let (rows, cols) = crate::term::pane::pane_size(rows, cols);
     PtySize {
-        rows: rows.max(1),
-        cols: cols.max(1),
+        rows,
+        cols,
         pixel_width: 0,
         pixel_height: 0,
     }

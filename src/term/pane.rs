@@ -7,9 +7,21 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::clamp::Clamp;
 use super::fast_forward::Scanner;
+use super::guard::{self, Contained};
 use super::unfinished::Unfinished;
 
 pub const DEFAULT_SCROLLBACK: usize = 2000;
+
+/// The smallest screen a pane (and so its agent's terminal) has: vt100 panics on most output
+/// with one row or one column, and a remote client may ask for any size.
+pub const MIN_ROWS: u16 = 2;
+pub const MIN_COLS: u16 = 2;
+
+/// `rows` × `cols`, at least `MIN_ROWS` × `MIN_COLS`: the size a pane and its PTY both take,
+/// so the agent's terminal and the model always agree.
+pub fn pane_size(rows: u16, cols: u16) -> (u16, u16) {
+    (rows.max(MIN_ROWS), cols.max(MIN_COLS))
+}
 
 pub struct Pane {
     model: Mutex<Model>,
@@ -30,6 +42,8 @@ struct Model {
     tap: Option<Tap>,
     /// The number the tap gave the last change it was told of.
     tapped: u64,
+    /// How many times vt100 panicked and the model was reset (see `recover`).
+    resets: u64,
 }
 
 /// A change to a pane, as its tap is told of it.
@@ -70,6 +84,34 @@ impl Model {
         let bytes = self.clamp.rewrite(bytes, rows.max(cols));
         self.parser.process(&bytes);
     }
+
+    /// After vt100 panicked (contained) while changing the screen: a fresh model of `size`,
+    /// showing the old screen if vt100 can still write and read it, blank otherwise. The title
+    /// and the replies not yet sent are kept; what follows the agent's bytes starts over with
+    /// the fresh parser, between sequences.
+    fn recover(&mut self, (rows, cols): (u16, u16), scrollback: usize, panic: Contained) {
+        tracing::warn!("a pane's terminal model was reset: {}", panic.message);
+        let old = &self.parser;
+        let seed = guard::contained(|| old.screen().state_formatted()).ok();
+        let callbacks = std::mem::take(self.parser.callbacks_mut());
+        let fresh =
+            |callbacks| vt100::Parser::new_with_callbacks(rows, cols, scrollback, callbacks);
+        let mut parser = fresh(callbacks.clone());
+        if let Some(seed) = seed {
+            if guard::contained(|| parser.process(&seed)).is_err() {
+                parser = fresh(callbacks);
+            }
+        }
+        *self = Model {
+            parser,
+            scanner: Scanner::default(),
+            clamp: Clamp::default(),
+            unfinished: Unfinished::default(),
+            tap: self.tap.take(),
+            tapped: self.tapped,
+            resets: self.resets + 1,
+        };
+    }
 }
 
 impl std::fmt::Debug for Pane {
@@ -82,7 +124,7 @@ impl std::fmt::Debug for Pane {
 /// screen exactly as it is after the bytes before the query, so a cursor position report is right
 /// even when the query sits in the middle of a chunk or arrives split over two chunks. It also
 /// keeps the window title the agent set: vt100 hands it to a callback and keeps no copy.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Queries {
     replies: Vec<u8>,
     title: Option<String>,
@@ -121,7 +163,9 @@ impl vt100::Callbacks for Queries {
 }
 
 impl Pane {
+    /// A blank pane of `rows` × `cols`, at least `MIN_ROWS` × `MIN_COLS` (see `pane_size`).
     pub fn new(rows: u16, cols: u16, scrollback: usize) -> Pane {
+        let (rows, cols) = pane_size(rows, cols);
         Pane {
             model: Mutex::new(Model {
                 parser: vt100::Parser::new_with_callbacks(
@@ -135,6 +179,7 @@ impl Pane {
                 unfinished: Unfinished::default(),
                 tap: None,
                 tapped: 0,
+                resets: 0,
             }),
             scrollback,
             changed: AtomicBool::new(false),
@@ -147,32 +192,33 @@ impl Pane {
 
     /// Parses output (called on the PTY reader thread). `replies` is the PTY's input, for
     /// answering terminal queries. Returns true when the pane went from unchanged to changed,
-    /// i.e. when the caller should notify the front end.
+    /// i.e. when the caller should notify the front end. Output that makes vt100 panic resets
+    /// the pane (see `Model::recover`); the tap is told of the bytes all the same.
     pub fn feed(&self, bytes: &[u8], replies: &mut dyn Write) -> bool {
         let answers = match self.model() {
             Some(mut model) => {
+                let model = &mut *model;
                 let size = model.parser.screen().size();
-                match model.scanner.scan(bytes, size, self.scrollback) {
-                    Some(skip) => {
-                        model.process(&bytes[..skip.start]);
-                        // The alternate screen has no scrollback to push the text through.
-                        if model.parser.screen().alternate_screen() {
-                            model.process(&bytes[skip.start..skip.end]);
-                        } else {
-                            model.process(&skip.replacement);
+                let parsed = guard::contained(|| {
+                    match model.scanner.scan(bytes, size, self.scrollback) {
+                        Some(skip) => {
+                            model.process(&bytes[..skip.start]);
+                            // The alternate screen has no scrollback to push the text through.
+                            if model.parser.screen().alternate_screen() {
+                                model.process(&bytes[skip.start..skip.end]);
+                            } else {
+                                model.process(&skip.replacement);
+                            }
+                            model.process(&bytes[skip.end..]);
                         }
-                        model.process(&bytes[skip.end..]);
+                        None => model.process(bytes),
                     }
-                    None => model.process(bytes),
+                });
+                match parsed {
+                    Ok(()) => model.unfinished.follow(&model.scanner, bytes),
+                    Err(panic) => model.recover(size, self.scrollback, panic),
                 }
-                let Model {
-                    scanner,
-                    unfinished,
-                    tap,
-                    tapped,
-                    ..
-                } = &mut *model;
-                unfinished.follow(scanner, bytes);
+                let Model { tap, tapped, .. } = model;
                 if let Some(tap) = tap {
                     *tapped = tap(Tapped::Output(bytes));
                 }
@@ -190,6 +236,12 @@ impl Pane {
         !self.changed.swap(true, Ordering::AcqRel)
     }
 
+    /// How many times the terminal model panicked on this pane's output or resize and was
+    /// reset (each also logged as a warning).
+    pub fn resets(&self) -> u64 {
+        self.model().map_or(0, |m| m.resets)
+    }
+
     /// How many lines of history it keeps.
     pub fn scrollback(&self) -> usize {
         self.scrollback
@@ -202,25 +254,34 @@ impl Pane {
 
     /// Resizes the screen. Shrinking keeps the cursor's line on screen as xterm does: vt100
     /// drops the rows below the new height, which on the main screen are usually the newest
-    /// output, so the lines above are first scrolled into the history instead.
+    /// output, so the lines above are first scrolled into the history instead. The pane is
+    /// never smaller than `MIN_ROWS` × `MIN_COLS`; where vt100 panics, the pane is reset to
+    /// the new size.
     pub fn resize(&self, rows: u16, cols: u16) {
+        let (rows, cols) = pane_size(rows, cols);
         if let Some(mut model) = self.model() {
-            let screen = model.parser.screen();
-            let (cursor_row, _) = screen.cursor_position();
-            let excess = (cursor_row + 1).saturating_sub(rows.max(1));
-            // Only between the agent's sequences and characters, where a complete sequence of
-            // our own cannot change the meaning of its bytes; and not with a scroll region,
-            // where scrolling keeps no history.
-            if excess > 0 && !screen.alternate_screen() && model.scanner.at_rest() {
-                // Scroll up (SU) and move the cursor up (CUU) with its line: the cursor column,
-                // attributes and saved cursor are left alone.
-                let ours = format!("\x1b[{excess}S\x1b[{excess}A");
-                let size = screen.size();
-                model.scanner.scan(ours.as_bytes(), size, self.scrollback);
-                model.process(ours.as_bytes());
+            let model = &mut *model;
+            let resized = guard::contained(|| {
+                let screen = model.parser.screen();
+                let (cursor_row, _) = screen.cursor_position();
+                let excess = (cursor_row + 1).saturating_sub(rows);
+                // Only between the agent's sequences and characters, where a complete sequence
+                // of our own cannot change the meaning of its bytes; and not with a scroll
+                // region, where scrolling keeps no history.
+                if excess > 0 && !screen.alternate_screen() && model.scanner.at_rest() {
+                    // Scroll up (SU) and move the cursor up (CUU) with its line: the cursor
+                    // column, attributes and saved cursor are left alone.
+                    let ours = format!("\x1b[{excess}S\x1b[{excess}A");
+                    let size = screen.size();
+                    model.scanner.scan(ours.as_bytes(), size, self.scrollback);
+                    model.process(ours.as_bytes());
+                }
+                model.parser.screen_mut().set_size(rows, cols);
+            });
+            if let Err(panic) = resized {
+                model.recover((rows, cols), self.scrollback, panic);
             }
-            model.parser.screen_mut().set_size(rows, cols);
-            let Model { tap, tapped, .. } = &mut *model;
+            let Model { tap, tapped, .. } = model;
             if let Some(tap) = tap {
                 *tapped = tap(Tapped::Resized { rows, cols });
             }
@@ -312,34 +373,51 @@ impl Pane {
         let Some(mut model) = self.model() else {
             return Vec::new();
         };
-        let screen = model.parser.screen_mut();
-        let (rows, cols) = screen.size();
-        let rows = usize::from(rows);
-        let was = screen.scrollback();
-        screen.set_scrollback(usize::MAX);
-        let history = screen.scrollback();
-        let mut lines = Vec::with_capacity(history + rows);
-        // A screenful at a time: line `i` (0 = the oldest kept) is at the top of the view when
-        // it is `history - i` lines back; the screen's own lines are there when it is live.
-        while lines.len() < history + rows {
-            let next = lines.len();
-            let back = history.saturating_sub(next);
-            screen.set_scrollback(back);
-            let top = history - back;
-            let shown = screen.rows(0, cols).enumerate();
-            lines.extend(shown.filter(|(r, _)| top + r >= next).map(|(_, row)| row));
-            if lines.len() == next {
-                break;
+        let model = &mut *model;
+        let size = model.parser.screen().size();
+        match guard::contained(|| lines_of(model.parser.screen_mut())) {
+            Ok(lines) => lines,
+            Err(panic) => {
+                model.recover(size, self.scrollback, panic);
+                guard::contained(|| lines_of(model.parser.screen_mut())).unwrap_or_default()
             }
         }
-        screen.set_scrollback(was);
-        lines
     }
+}
+
+/// See `Pane::lines`.
+fn lines_of(screen: &mut vt100::Screen) -> Vec<String> {
+    let (rows, cols) = screen.size();
+    let rows = usize::from(rows);
+    let was = screen.scrollback();
+    screen.set_scrollback(usize::MAX);
+    let history = screen.scrollback();
+    let mut lines = Vec::with_capacity(history + rows);
+    // A screenful at a time: line `i` (0 = the oldest kept) is at the top of the view when
+    // it is `history - i` lines back; the screen's own lines are there when it is live.
+    while lines.len() < history + rows {
+        let next = lines.len();
+        let back = history.saturating_sub(next);
+        screen.set_scrollback(back);
+        let top = history - back;
+        let shown = screen.rows(0, cols).enumerate();
+        lines.extend(shown.filter(|(r, _)| top + r >= next).map(|(_, row)| row));
+        if lines.len() == next {
+            break;
+        }
+    }
+    screen.set_scrollback(was);
+    lines
 }
 
 #[cfg(test)]
 #[path = "pane_tests.rs"]
 mod tests;
+
+/// Hostile output and sizes never panic out of a pane.
+#[cfg(test)]
+#[path = "pane_guard_tests.rs"]
+mod guard_tests;
 
 /// Fast-forwarding must leave every pane exactly as parsing everything would.
 #[cfg(test)]

@@ -38,7 +38,9 @@ impl TerminalSession {
         PANIC_HOOK.call_once(|| {
             let previous = std::panic::take_hook();
             std::panic::set_hook(Box::new(move |info| {
-                if restore() {
+                // A panic of a pane's terminal model is caught and that pane reset
+                // (`term::guard`): the dashboard goes on.
+                if !crate::term::guard::is_containing() && restore() {
                     PANICKED.notify_one();
                 }
                 previous(info);

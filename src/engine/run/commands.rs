@@ -127,10 +127,11 @@ impl Run {
             Command::Resize { task, rows, cols } => {
                 if let Some(i) = self.task_index(task) {
                     let t = &mut self.tasks[i];
-                    t.pane_size = (rows.max(1), cols.max(1));
-                    t.pane.resize(rows.max(1), cols.max(1));
+                    let (rows, cols) = crate::term::pane::pane_size(rows, cols);
+                    t.pane_size = (rows, cols);
+                    t.pane.resize(rows, cols);
                     if let Some(attempt) = &t.attempt {
-                        attempt.send(Request::Resize(rows.max(1), cols.max(1)));
+                        attempt.send(Request::Resize(rows, cols));
                     }
                 }
             }

@@ -44,3 +44,4 @@ fn status_key(word: &str) -> String {
 mod driving;
 mod starting;
 mod terminal;
+mod tiny;
