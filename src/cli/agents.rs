@@ -19,7 +19,7 @@ pub fn agents(plan: Option<&Path>) -> anyhow::Result<i32> {
     let repo = super::repo::start_dir(None)
         .ok()
         .and_then(|dir| crate::git::discover_root(&dir).ok());
-    let out = &mut std::io::stdout().lock();
+    let out = &mut super::out::stdout();
     print(&rows, out).context("cannot write the listing")?;
     print_checks(&rows, repo.as_deref(), out).context("cannot write the listing")?;
     Ok(0)

@@ -1,7 +1,6 @@
 //! `grove demo`'s throwaway repository: a small Python project with one commit on `main`,
 //! plus every sample plan, created fresh under the temp dir and kept for the user to inspect.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -9,6 +8,7 @@ use git2::{IndexAddOption, Repository, RepositoryInitOptions};
 
 use super::drive::FrontEndArgs;
 use super::exit::UsageError;
+use super::out::say;
 
 /// A demo repository ready to run: its root and the plan `grove demo` runs.
 #[derive(Debug, Clone)]
@@ -20,14 +20,15 @@ pub struct DemoRepo {
 /// `grove demo`: creates the demo repository and runs its demo plan there.
 pub fn demo(dir: Option<&Path>, front: FrontEndArgs) -> anyhow::Result<i32> {
     let demo = create_demo_repo(dir).context("cannot create the demo repository")?;
-    println!("grove demo: sample project in {}", demo.root.display());
+    say(format_args!(
+        "grove demo: sample project in {}",
+        demo.root.display()
+    ));
     let code = super::run::run(&demo.plan, Some(&demo.root), front)?;
-    // Not println!: after a hangup there is no terminal, and that is no reason to panic.
-    let _ = writeln!(
-        std::io::stdout(),
+    say(format_args!(
         "grove demo: look around in {} (git log --all --graph, .grove/runs/)",
         demo.root.display()
-    );
+    ));
     Ok(code)
 }
 

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use super::exit::UsageError;
+use super::out::say;
 use super::repo::{repo_root, start_dir};
 use crate::environment::Environment;
 use crate::server::client;
@@ -45,17 +46,16 @@ fn started(root: &Path, request: &Request) -> anyhow::Result<i32> {
     let mut server = client::connect_or_start(root)?;
     match server.ask(request)? {
         Response::Started { run_id } => {
-            println!(
-                "grove: run {run_id} started in the grove server of {}; follow it with:",
-                root.display()
-            );
-            println!("  grove wait {run_id}   blocks until it ends, exits with its exit code");
-            println!(
-                "  grove ps{:w$}   lists the live runs",
+            // The run has started whether or not anyone reads this (`| head -1`).
+            say(format_args!(
+                "grove: run {run_id} started in the grove server of {}; follow it with:\n  \
+                 grove wait {run_id}   blocks until it ends, exits with its exit code\n  \
+                 grove ps{:w$}   lists the live runs\n  \
+                 grove stop {run_id}   stops it",
+                root.display(),
                 "",
                 w = run_id.len() + 3
-            );
-            println!("  grove stop {run_id}   stops it");
+            ));
             Ok(0)
         }
         Response::Failed { message, exit_code } => {

@@ -17,8 +17,7 @@ pub fn doctor(repo: Option<&Path>) -> anyhow::Result<i32> {
     let root = super::repo::start_dir(repo)
         .ok()
         .and_then(|dir| crate::git::discover_root(&dir).ok());
-    print(&checks(root.as_deref()), &mut std::io::stdout().lock())
-        .context("cannot write the report")
+    print(&checks(root.as_deref()), &mut super::out::stdout()).context("cannot write the report")
 }
 
 /// The hosted agents' programs, with how to install each.

@@ -3,13 +3,15 @@
 //! code) or detach a dashboard, and what is said when the dashboard detaches or the server is
 //! lost.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
+
+use super::out::say;
 
 use crate::engine::api::Command;
 use crate::server::client;
@@ -165,11 +167,9 @@ pub struct ServerLost {
 
 /// What a detached dashboard leaves on the terminal: the run id and the way back.
 fn say_detached(run_id: &str) {
-    // Not println!: after a hangup there is no terminal, and that is no reason to panic.
-    let _ = writeln!(
-        std::io::stdout(),
+    say(format_args!(
         "grove: detached from run {run_id}; its agents keep running in the grove server.\n  grove attach {run_id}   comes back to it\n  grove stop {run_id}     stops it"
-    );
+    ));
 }
 
 /// SIGINT, SIGTERM and SIGHUP, by name, for a client that detaches on them.

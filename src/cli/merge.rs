@@ -8,6 +8,7 @@ use anyhow::Context;
 
 use crate::cli::exit::UsageError;
 use crate::cli::history;
+use crate::cli::out::say;
 use crate::engine::api::{MergeState, TaskStatus};
 use crate::engine::{describe_merge, merge_task, pick_race, record_outcome};
 use crate::git::MergeOutcome;
@@ -105,11 +106,11 @@ pub fn merge(root: &Path, run_id: &str, tasks: &[String]) -> anyhow::Result<i32>
         let recorded = match &outcome {
             MergeOutcome::Merged { commit, .. } | MergeOutcome::AlreadyMerged { commit } => {
                 record_outcome(&mut task.merge, &outcome);
-                println!(
+                say(format_args!(
                     "{name}: merged into {} ({detail}, {})",
                     results.base_branch.as_deref().unwrap_or("base"),
                     &commit[..12.min(commit.len())]
-                );
+                ));
                 if let Some(group) = task.group.clone() {
                     discarded = pick(&mut results, &group, name);
                     audit.pick(&group, name, "grove merge");
@@ -124,15 +125,15 @@ pub fn merge(root: &Path, run_id: &str, tasks: &[String]) -> anyhow::Result<i32>
             MergeOutcome::Conflict { paths } => {
                 all_merged = false;
                 record_outcome(&mut task.merge, &outcome);
-                println!(
+                say(format_args!(
                     "{name}: conflict in {}; nothing was changed",
                     paths.join(", ")
-                );
+                ));
                 Some(fact(MergeState::Conflict, None, paths.clone(), None))
             }
             MergeOutcome::Refused { reason } => {
                 all_merged = false;
-                println!("{name}: refused: {reason}");
+                say(format_args!("{name}: refused: {reason}"));
                 succeeded.then(|| {
                     record_outcome(&mut task.merge, &outcome);
                     fact(MergeState::Refused, None, Vec::new(), Some(reason.clone()))

@@ -19,6 +19,7 @@ pub mod drive;
 pub mod exit;
 pub mod history;
 pub mod merge;
+pub mod out;
 pub mod proxy;
 pub mod ps;
 pub mod repo;
@@ -275,7 +276,7 @@ pub fn main() -> i32 {
 
 /// Runs the command; its exit code, or why it failed.
 fn dispatch(cli: Cli) -> anyhow::Result<i32> {
-    let mut stdout = std::io::stdout();
+    let mut stdout = out::stdout();
     match cli.command.unwrap_or(Cmd::New { repo: None }) {
         Cmd::Validate { plan, repo } => run::validate(&plan, repo.as_deref()),
         Cmd::Run {

@@ -10,12 +10,13 @@ use crate::server::messages::Request;
 
 use super::drive::{served, FrontEndArgs};
 use super::exit::UsageError;
+use super::out::say;
 use super::repo::{repo_root, start_dir};
 
 /// `grove validate`: loads the plan and its repository, says what would run; nothing is created.
 pub fn validate(plan: &Path, repo: Option<&Path>) -> anyhow::Result<i32> {
     let (plan, target, _) = load(plan, repo)?;
-    println!(
+    say(format_args!(
         "{}: ok: plan '{}', {} task{}, strategy {}, repository {} (base {} at {})",
         plan.source.path.display(),
         plan.name,
@@ -25,7 +26,7 @@ pub fn validate(plan: &Path, repo: Option<&Path>) -> anyhow::Result<i32> {
         target.root.display(),
         target.base_label,
         &target.base_commit[..12.min(target.base_commit.len())]
-    );
+    ));
     Ok(0)
 }
 

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::exit::UsageError;
 use super::history::existing_run;
+use super::out::say;
 use crate::server::client;
 use crate::server::messages::{Request, Response};
 
@@ -23,7 +24,9 @@ pub fn stop(root: &Path, run_id: &str) -> anyhow::Result<i32> {
     };
     match server.ask(&request)? {
         Response::Stopping => {
-            println!("grove: stopping run {run_id}; grove wait {run_id} waits for its end");
+            say(format_args!(
+                "grove: stopping run {run_id}; grove wait {run_id} waits for its end"
+            ));
             Ok(0)
         }
         Response::NotHosted => Err(not_live().into()),

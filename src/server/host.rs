@@ -3,7 +3,8 @@
 //! the attached clients through the run's `Hub`, stopped on request, and its exit code kept for
 //! those who wait on it. A finished run's engine stays up while a client is attached (a
 //! dashboard may still merge); it is shut down when the last one leaves. Also what tells the
-//! server it may exit: no run left and no client for the idle time.
+//! server it may exit: no run left and no client for the idle time, or, once told to stop
+//! (SIGTERM), every run closed and its clients gone (or given [`CLIENTS_GRACE`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -33,7 +34,14 @@ struct State {
     clients: usize,
     /// Since when nothing (no run, no client) has kept the server busy.
     idle_since: Instant,
+    /// Set when the server was told to stop (SIGTERM, SIGINT): what its runs were sent, and what
+    /// a run hosted from now on is sent at once.
+    stopping: Option<Command>,
 }
+
+/// How long a stopping server whose runs have all closed waits for its clients to take their
+/// last frames and leave.
+pub const CLIENTS_GRACE: Duration = Duration::from_secs(5);
 
 struct Hosted {
     info: RunInfo,
@@ -116,6 +124,7 @@ impl Host {
                 runs: BTreeMap::new(),
                 clients: 0,
                 idle_since: Instant::now(),
+                stopping: None,
             })),
             repo_root: repo_root.into(),
         }
@@ -129,7 +138,7 @@ impl Host {
     /// Starts the plan at `plan` loaded from `start` as `grove run` does (the same checks and
     /// exit codes); its warnings go to the server's log.
     pub fn start(&self, plan: &Path, start: &Path, attach: bool, env: Environment) -> Begun {
-        let started = (|| {
+        self.host(attach, || {
             let config = crate::plan::UserConfig::load_in(&env)?;
             let plan = crate::plan::load_in_checked(plan, start, &config)?;
             if let Some(refusal) = crate::agent::headless_refusal(&plan) {
@@ -139,18 +148,16 @@ impl Host {
                 eprintln!("{warning}");
             }
             self.launch(plan, start, env)
-        })();
-        self.host(started, attach)
+        })
     }
 
     /// Starts an empty `adhoc` run from `start`, as `grove new` does.
     pub fn new_run(&self, start: &Path, attach: bool, env: Environment) -> Begun {
-        let started = (|| {
+        self.host(attach, || {
             let config = crate::plan::UserConfig::load_in(&env)?;
             let plan = crate::plan::grow::adhoc(start, &config);
             self.launch(plan, start, env)
-        })();
-        self.host(started, attach)
+        })
     }
 
     /// Starts `plan` from `start` in this server's repository (refused in another one).
@@ -191,19 +198,39 @@ impl Host {
         attach: bool,
         env: Environment,
     ) -> Begun {
-        let started = engine::follow_up(&self.repo_root, run_id, task, prompt, env)
-            .map_err(anyhow::Error::from);
-        self.host(started, attach)
+        self.host(attach, || {
+            engine::follow_up(&self.repo_root, run_id, task, prompt, env)
+                .map_err(anyhow::Error::from)
+        })
     }
 
     /// Continues run `run_id` from its journal, as `grove resume` does.
     pub fn resume(&self, run_id: &str, attach: bool, env: Environment) -> Begun {
-        let resumed = engine::resume(&self.repo_root, run_id, env).map_err(anyhow::Error::from);
-        self.host(resumed, attach)
+        self.host(attach, || {
+            engine::resume(&self.repo_root, run_id, env).map_err(anyhow::Error::from)
+        })
     }
 
-    fn host(&self, started: anyhow::Result<(FrontEnd, JoinHandle<()>)>, attach: bool) -> Begun {
-        let (front, engine) = match started {
+    /// Starts a run with `start` and hosts it; refused without starting while the server stops.
+    fn host(
+        &self,
+        attach: bool,
+        start: impl FnOnce() -> anyhow::Result<(FrontEnd, JoinHandle<()>)>,
+    ) -> Begun {
+        if self.lock().stopping.is_some() {
+            let message = "the grove server is stopping (it got SIGTERM or SIGINT); \
+                           try again once it has exited"
+                .to_string();
+            eprintln!("grove server: a run did not start: {message}");
+            return (
+                Response::Failed {
+                    message,
+                    exit_code: 1,
+                },
+                None,
+            );
+        }
+        let (front, engine) = match start() {
             Ok(started) => started,
             Err(e) => {
                 let (exit_code, message) = crate::cli::exit::exit_code_and_message(&e);
@@ -225,7 +252,14 @@ impl Host {
             open: true,
             closed: watch::channel(false).0,
         };
-        self.lock().runs.insert(run_id.clone(), hosted);
+        {
+            let mut state = self.lock();
+            // Told to stop while this run was starting: it stops too.
+            if let Some(command) = &state.stopping {
+                let _ = hosted.commands.send(command.clone());
+            }
+            state.runs.insert(run_id.clone(), hosted);
+        }
         // Counted before the run can finish: it waits for this client.
         let attachment = match attach {
             true => self.attach(Some(&run_id)),
@@ -364,11 +398,23 @@ impl Host {
         }
     }
 
-    /// Every live run's agents: stopped (`Shutdown`), or killed at once (`KillNow`).
+    /// The server stops: every live run's agents stopped (`Shutdown`), or killed at once
+    /// (`KillNow`), and so is any run that was starting; no run starts from now on.
     pub fn stop_all(&self, command: Command) {
-        for run in self.lock().runs.values().filter(|run| run.open) {
+        let mut state = self.lock();
+        for run in state.runs.values().filter(|run| run.open) {
             let _ = run.commands.send(command.clone());
         }
+        state.stopping = Some(command);
+    }
+
+    /// Whether a server told to stop is done: every run closed (its records written, its
+    /// clients sent its end) and every client gone, or gone quiet for [`CLIENTS_GRACE`].
+    pub fn stopped(&self) -> bool {
+        let state = self.lock();
+        state.stopping.is_some()
+            && !state.runs.values().any(|run| run.open)
+            && (state.clients == 0 || state.idle_since.elapsed() >= CLIENTS_GRACE)
     }
 
     /// Waits for run `run_id` to end: its exit code, or `NotHosted`.

@@ -247,3 +247,36 @@ async fn a_flooding_pane_of_a_slow_client_is_sent_whole_and_the_others_as_they_c
         same(server, client);
     }
 }
+
+#[tokio::test]
+async fn a_flood_reaches_a_client_exact_with_what_the_server_fast_forwarded_left_out() {
+    let hub = Arc::new(Hub::default());
+    let pane = Arc::new(Pane::new(6, 30, 100));
+    pane.feed(b"before\r\n", &mut std::io::sink());
+    hub.add_task(view(0), &pane);
+    let (slot, snapshot) = hub.attach();
+    let mut client = ClientPanes::default();
+    snapshot.frames.iter().for_each(|f| client.apply(f));
+    let mut filter = snapshot.filter;
+    // The pane's history, owed after the snapshot.
+    let history = slot.next(&hub, &mut filter, 1 << 24).await.unwrap();
+    client.apply(&history);
+    // Batches of 2,000 coloured lines: most of each scrolls out of the screen and the 100 rows
+    // of history unseen. Each is read by the client before the next.
+    let (mut fed, mut sent) = (0, 0);
+    for batch in 0..5 {
+        let text: String = (0..2000)
+            .map(|i| format!("\x1b[3{}mbatch {batch} line {i}\x1b[0m\r\n", i % 8))
+            .collect();
+        fed += text.len();
+        pane.feed(text.as_bytes(), &mut std::io::sink());
+        let frames = slot.next(&hub, &mut filter, 1 << 24).await.unwrap();
+        sent += frames.len();
+        client.apply(&frames);
+    }
+    hub.close();
+    assert_eq!(slot.next(&hub, &mut filter, 1 << 24).await, None);
+    assert_eq!(slot.times_behind(), (0, 0));
+    same(&pane, &client.panes[0]);
+    assert!(sent < fed / 4, "{sent} bytes sent for {fed} fed");
+}

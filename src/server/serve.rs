@@ -1,8 +1,10 @@
 //! The server process (`grove server --repo PATH`, started detached by `client::connect_or_start`):
 //! binds the repository's socket, writes its pid beside it, trims its log, serves every client on
 //! its own task, hosts their runs, and exits once no run is live and no client has been connected
-//! for the idle time, or, with no run live, as soon as its repository or its socket is gone. SIGTERM and SIGINT stop its runs (a second one kills their agents at once), then
-//! it exits; SIGHUP is ignored (it has no terminal).
+//! for the idle time, or, with no run live, as soon as its repository or its socket is gone.
+//! SIGTERM and SIGINT stop its runs as `grove stop` does (a second one kills their agents at
+//! once) and start no more; once they have closed and their clients have left, it exits without
+//! waiting its idle time. SIGHUP is ignored (it has no terminal).
 
 use std::path::Path;
 use std::time::Duration;
@@ -76,6 +78,10 @@ pub async fn serve(repo_root: &Path, idle: Duration) -> anyhow::Result<()> {
                 Err(e) => eprintln!("grove server: accept: {e}"),
             },
             _ = tokio::time::sleep(tick) => {
+                if host.stopped() {
+                    eprintln!("grove server: every run stopped, exiting");
+                    break;
+                }
                 if host.idle_for() >= idle {
                     eprintln!("grove server: idle for {}s, exiting", idle.as_secs_f64());
                     break;

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::term::guard;
 use crate::term::pane::{Pane, PaneState};
 
 /// One pane's state: `bytes`, then `unfinished`. `bytes` is what vt100 writes (the cells' text
@@ -36,8 +37,14 @@ impl PaneSnapshot {
     }
 
     /// The snapshot of a copy of a pane's state (the copy is used up: its history is drawn by
-    /// scrolling it).
+    /// scrolling it). Where vt100 panics writing it (agents' output is untrusted), an empty
+    /// pane of the default size.
     pub fn of_state(state: PaneState) -> PaneSnapshot {
+        guard::contained(|| PaneSnapshot::formatted(state))
+            .unwrap_or_else(|_| PaneSnapshot::empty())
+    }
+
+    fn formatted(state: PaneState) -> PaneSnapshot {
         let PaneState {
             mut screen,
             title,
@@ -63,22 +70,32 @@ impl PaneSnapshot {
     /// history, so that an attaching client draws every pane at once. Last, whether the pane
     /// has a history to send after it (its main screen is up: the alternate screen's snapshot
     /// is all a snapshot can hold). `None` when the pane's view is scrolled back (never on the
-    /// server) or its model is poisoned.
+    /// server), vt100 panics writing it, or its model is poisoned.
     pub fn screen_of(pane: &Pane) -> Option<(PaneSnapshot, u64, bool)> {
         let (snapshot, tapped) = pane.inspect(|screen, title, unfinished| {
-            if screen.scrollback() != 0 {
-                return None;
-            }
-            let mut out = b"\x1bc".to_vec();
-            if screen.alternate_screen() {
-                out.extend_from_slice(b"\x1b[?1049h");
-            }
-            let live = screen.state_formatted();
-            let snapshot = PaneSnapshot::finish(screen, out, &live, title, unfinished.to_vec());
-            Some((snapshot, !screen.alternate_screen()))
+            guard::contained(|| PaneSnapshot::screen_formatted(screen, title, unfinished))
+                .ok()
+                .flatten()
         })?;
         let (snapshot, history) = snapshot?;
         Some((snapshot, tapped, history))
+    }
+
+    fn screen_formatted(
+        screen: &vt100::Screen,
+        title: Option<&str>,
+        unfinished: &[u8],
+    ) -> Option<(PaneSnapshot, bool)> {
+        if screen.scrollback() != 0 {
+            return None;
+        }
+        let mut out = b"\x1bc".to_vec();
+        if screen.alternate_screen() {
+            out.extend_from_slice(b"\x1b[?1049h");
+        }
+        let live = screen.state_formatted();
+        let snapshot = PaneSnapshot::finish(screen, out, &live, title, unfinished.to_vec());
+        Some((snapshot, !screen.alternate_screen()))
     }
 
     /// `out` (the reset and what comes before the screen), then the screen's own state

@@ -16,7 +16,8 @@
 //! - No scroll region may be set (line feeds would scroll only the region) and the main screen
 //!   must be showing (the alternate screen has no scrollback); the caller checks the latter.
 //!
-//! `P` is then replaced by its SGR sequences followed by `rows` times CR LF, which leaves the
+//! `P` is then replaced by its SGR sequences (from the last that resets every attribute on:
+//! those before it change nothing that lasts) followed by `rows` times CR LF, which leaves the
 //! cursor, the attributes and (after `R`) every visible cell and scrollback row as `P` would.
 
 /// The escape-sequence state of vte (the parser inside vt100), tracked byte for byte with the
@@ -138,6 +139,16 @@ fn sgr_len(bytes: &[u8]) -> Option<usize> {
         .take_while(|b| matches!(b, b'0'..=b'9' | b';' | b':'))
         .count();
     (bytes.get(2 + params) == Some(&b'm')).then_some(3 + params)
+}
+
+/// Whether the SGR sequence `sgr` (`ESC [ params m`) begins with a full reset of the attributes:
+/// its first parameter is 0 or empty.
+fn resets(sgr: &[u8]) -> bool {
+    let Some(params) = sgr.get(2..sgr.len().saturating_sub(1)) else {
+        return false;
+    };
+    let first = params.split(|&b| b == b';').next().unwrap_or_default();
+    first.iter().all(|&b| b == b'0')
 }
 
 /// A stretch of a batch in the ground state with only plain bytes and SGR sequences.
@@ -336,12 +347,14 @@ fn skip_in(run: &[u8], rows: usize, cols: usize, keep: usize) -> Option<Skip> {
     if memchr::memchr_iter(b'\n', skipped).count() < rows {
         return None;
     }
-    let mut replacement = Vec::new();
-    for i in memchr::memchr_iter(0x1b, skipped) {
-        // Inside a plain run every ESC starts a complete SGR sequence.
-        let len = sgr_len(&skipped[i..]).unwrap_or(1);
-        replacement.extend_from_slice(&skipped[i..i + len]);
-    }
+    // Inside a plain run every ESC starts a complete SGR sequence.
+    let sgrs: Vec<&[u8]> = memchr::memchr_iter(0x1b, skipped)
+        .map(|i| &skipped[i..i + sgr_len(&skipped[i..]).unwrap_or(1)])
+        .collect();
+    // A full reset makes every sequence before it irrelevant: the attributes after the stretch
+    // are what the sequences from the last reset on make of the defaults.
+    let from = sgrs.iter().rposition(|sgr| resets(sgr)).unwrap_or(0);
+    let mut replacement = sgrs[from..].concat();
     for _ in 0..rows {
         replacement.extend_from_slice(b"\r\n");
     }

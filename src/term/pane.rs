@@ -1,6 +1,7 @@
 //! A task's pane: the terminal model its PTY output is parsed into, on the reader thread, with
 //! bounded scrollback and answers to terminal queries. The `changed` flag coalesces notifications.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -49,7 +50,11 @@ struct Model {
 /// A change to a pane, as its tap is told of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tapped<'a> {
-    /// Bytes were parsed (as they came, before any clamping or fast-forwarding).
+    /// Bytes were parsed: the agent's as they came (before any clamping), except that text
+    /// fast-forwarded (`fast_forward.rs`: scrolled out of the screen and the scrollback unseen)
+    /// is the line feeds that replaced it. A model of the same size and scrollback fed them ends
+    /// exactly as this one, having parsed no more than it did: a flood costs an attached
+    /// client what it cost the server, not every byte of it.
     Output(&'a [u8]),
     /// The screen was resized.
     Resized { rows: u16, cols: u16 },
@@ -205,22 +210,38 @@ impl Pane {
                             model.process(&bytes[..skip.start]);
                             // The alternate screen has no scrollback to push the text through.
                             if model.parser.screen().alternate_screen() {
-                                model.process(&bytes[skip.start..skip.end]);
-                            } else {
-                                model.process(&skip.replacement);
+                                model.process(&bytes[skip.start..]);
+                                return Cow::Borrowed(bytes);
                             }
+                            model.process(&skip.replacement);
                             model.process(&bytes[skip.end..]);
+                            let mut taken = Vec::with_capacity(
+                                skip.start + skip.replacement.len() + (bytes.len() - skip.end),
+                            );
+                            taken.extend_from_slice(&bytes[..skip.start]);
+                            taken.extend_from_slice(&skip.replacement);
+                            taken.extend_from_slice(&bytes[skip.end..]);
+                            Cow::Owned(taken)
                         }
-                        None => model.process(bytes),
+                        None => {
+                            model.process(bytes);
+                            Cow::Borrowed(bytes)
+                        }
                     }
                 });
-                match parsed {
-                    Ok(()) => model.unfinished.follow(&model.scanner, bytes),
-                    Err(panic) => model.recover(size, self.scrollback, panic),
-                }
+                let taken = match parsed {
+                    Ok(taken) => {
+                        model.unfinished.follow(&model.scanner, bytes);
+                        taken
+                    }
+                    Err(panic) => {
+                        model.recover(size, self.scrollback, panic);
+                        Cow::Borrowed(bytes)
+                    }
+                };
                 let Model { tap, tapped, .. } = model;
                 if let Some(tap) = tap {
-                    *tapped = tap(Tapped::Output(bytes));
+                    *tapped = tap(Tapped::Output(&taken));
                 }
                 let queued = &mut model.parser.callbacks_mut().replies;
                 // Taken out (allocating only when an agent asked something) so the write below

@@ -25,6 +25,20 @@ fn stream(rng: &mut fastrand::Rng) -> Vec<u8> {
                         out.push(b'0' + rng.u8(0..8));
                         out.push(b'm');
                     }
+                    // Resets (full, or followed by more), and attributes that outlive them
+                    // only when they come after: backgrounds, underline.
+                    if rng.u8(0..6) == 0 {
+                        let sgrs: [&[u8]; 7] = [
+                            b"\x1b[0m",
+                            b"\x1b[m",
+                            b"\x1b[0;4;42m",
+                            b"\x1b[;7m",
+                            b"\x1b[44m",
+                            b"\x1b[4:3m",
+                            b"\x1b[00;1m",
+                        ];
+                        out.extend_from_slice(sgrs[rng.usize(0..sgrs.len())]);
+                    }
                     out.extend_from_slice(if rng.u8(0..10) == 0 { b"\n" } else { b"\r\n" });
                 }
             }

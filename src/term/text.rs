@@ -37,18 +37,26 @@ pub fn plain_text(bytes: &[u8]) -> String {
     let mut lines: Vec<String> = Vec::new();
     for piece in pieces(&fed) {
         scanner.scan(piece, (PLAIN_ROWS, PLAIN_COLS), 0);
-        parser.process(&clamp.rewrite(piece, PLAIN_ROWS.max(PLAIN_COLS)));
-        let screen = parser.screen_mut();
+        let piece = clamp.rewrite(piece, PLAIN_ROWS.max(PLAIN_COLS));
         let between = !scanner.in_sequence() && !scanner.in_character();
-        if between && !screen.alternate_screen() && history_len(screen) >= HISTORY / 2 {
-            lines.extend(read_rows(screen, false));
-            // The screen (cells, cursor, pen, modes) goes on in a model with no history.
-            let kept = screen.state_formatted();
+        // vt100 panics on some output: what the model held is then lost, the rest goes on.
+        let went = super::guard::contained(|| {
+            parser.process(&piece);
+            let screen = parser.screen_mut();
+            if between && !screen.alternate_screen() && history_len(screen) >= HISTORY / 2 {
+                lines.extend(read_rows(screen, false));
+                // The screen (cells, cursor, pen, modes) goes on in a model with no history.
+                let kept = screen.state_formatted();
+                parser = new_model();
+                parser.process(&kept);
+            }
+        });
+        if went.is_err() {
             parser = new_model();
-            parser.process(&kept);
         }
     }
-    lines.extend(read_rows(parser.screen_mut(), true));
+    let last = super::guard::contained(|| read_rows(parser.screen_mut(), true));
+    lines.extend(last.unwrap_or_default());
     while lines.last().is_some_and(String::is_empty) {
         lines.pop();
     }

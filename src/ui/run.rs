@@ -2,7 +2,6 @@
 //! is drawn at most every ~16 ms and only when something changed, plus once a second while a
 //! clock is on screen. Nothing here waits on agents or git.
 
-use std::io::Write;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
@@ -154,12 +153,10 @@ async fn next_request(requests: &mut Option<mpsc::UnboundedReceiver<String>>) ->
     }
 }
 
-/// Where the run is and what comes next, on stdout. Not println!: after a hangup there is no
-/// terminal, and that is no reason to panic.
+/// Where the run is and what comes next, on stdout (no panic when the terminal is gone).
 fn say_farewell(app: &App) {
-    let mut out = std::io::stdout().lock();
     for line in app.farewell() {
-        let _ = writeln!(out, "{line}");
+        crate::cli::out::say(line);
     }
 }
 

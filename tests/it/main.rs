@@ -49,6 +49,7 @@ mod audit_log;
 mod check_race;
 mod claude_agent;
 mod cli;
+mod closed_stdout;
 mod concurrent_runs;
 mod dashboard_e2e;
 mod dashboard_new_user;

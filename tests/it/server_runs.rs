@@ -4,6 +4,7 @@
 //! server killed), `grove stop` stops one; one server per repository, which leaves when idle.
 //! The real binary, real agents (shell tasks) in real PTYs, the real socket.
 
+use std::path::PathBuf;
 use std::process::Output;
 
 use crate::support::tty::*;
@@ -71,15 +72,32 @@ fn waiting_task(pid_file: &std::path::Path, go: &std::path::Path, then: &str) ->
     )
 }
 
-#[test]
-fn a_detached_run_outlives_its_terminal_and_wait_returns_its_code() {
-    let repo = Repo::new();
+/// A plan of one task, `a`, that writes its pid to `a.pid` in HOME, waits for `go` there, then
+/// runs `then`: the plan and those two paths.
+fn waiting_plan(repo: &Repo, then: &str) -> (String, PathBuf, PathBuf) {
     let home = repo.home.path();
     let (pid_file, go) = (home.join("a.pid"), home.join("go"));
     let plan = Plan::new()
-        .shell_task("a", &waiting_task(&pid_file, &go, "echo done > a.txt"))
+        .shell_task("a", &waiting_task(&pid_file, &go, then))
         .timeout("300s")
         .to_toml();
+    (plan, pid_file, go)
+}
+
+/// Waits until `grove ps` counts one client of run `run_id` (a `grove wait` on it).
+fn wait_attached(repo: &Repo, run_id: &str) {
+    wait_for("the wait to attach", || {
+        let ps = String::from_utf8_lossy(&grove(repo, &["ps"]).stdout).into_owned();
+        ps.lines()
+            .any(|l| l.contains(run_id) && l.trim_end().ends_with(" 1"))
+            .then_some(())
+    });
+}
+
+#[test]
+fn a_detached_run_outlives_its_terminal_and_wait_returns_its_code() {
+    let repo = Repo::new();
+    let (plan, pid_file, go) = waiting_plan(&repo, "echo done > a.txt");
     let mut cmd = grove_run(&repo, &plan, &["--detach"]);
     cmd.env("GROVE_SERVER_IDLE", IDLE);
     let mut tty = Tty::spawn(cmd);
@@ -128,12 +146,7 @@ fn a_detached_run_outlives_its_terminal_and_wait_returns_its_code() {
 #[test]
 fn wait_returns_a_failed_runs_code_live_and_from_its_records_after_the_server_left() {
     let repo = Repo::new();
-    let home = repo.home.path();
-    let (pid_file, go) = (home.join("a.pid"), home.join("go"));
-    let plan = Plan::new()
-        .shell_task("a", &waiting_task(&pid_file, &go, "exit 3"))
-        .timeout("300s")
-        .to_toml();
+    let (plan, pid_file, go) = waiting_plan(&repo, "exit 3");
     let run_id = detach(&repo, &plan);
     let server = Server::of(&repo);
     wait_for_pid(&pid_file);
@@ -165,12 +178,7 @@ fn wait_returns_a_failed_runs_code_live_and_from_its_records_after_the_server_le
 #[test]
 fn stop_cancels_a_running_run_wait_returns_its_code_and_resume_detach_continues_it() {
     let repo = Repo::new();
-    let home = repo.home.path();
-    let (pid_file, go) = (home.join("a.pid"), home.join("go"));
-    let plan = Plan::new()
-        .shell_task("a", &waiting_task(&pid_file, &go, "echo done > a.txt"))
-        .timeout("300s")
-        .to_toml();
+    let (plan, pid_file, go) = waiting_plan(&repo, "echo done > a.txt");
     let run_id = detach(&repo, &plan);
     let _server = Server::of(&repo);
     let agent = wait_for_pid(&pid_file);
@@ -222,12 +230,7 @@ fn a_bad_plan_through_detach_is_exit_2_with_its_location_and_creates_nothing() {
 #[test]
 fn after_kill_9_of_the_server_wait_says_so_and_resume_recovers() {
     let repo = Repo::new();
-    let home = repo.home.path();
-    let (pid_file, go) = (home.join("a.pid"), home.join("go"));
-    let plan = Plan::new()
-        .shell_task("a", &waiting_task(&pid_file, &go, "echo done > a.txt"))
-        .timeout("300s")
-        .to_toml();
+    let (plan, pid_file, go) = waiting_plan(&repo, "echo done > a.txt");
     let run_id = detach(&repo, &plan);
     let server = Server::of(&repo);
     wait_for_pid(&pid_file);
@@ -238,12 +241,7 @@ fn after_kill_9_of_the_server_wait_says_so_and_resume_recovers() {
         .spawn()
         .unwrap();
     // The waiting client is attached to the run once `grove ps` counts it.
-    wait_for("the wait to attach", || {
-        let ps = String::from_utf8_lossy(&grove(&repo, &["ps"]).stdout).into_owned();
-        ps.lines()
-            .any(|l| l.contains(&run_id) && l.trim_end().ends_with(" 1"))
-            .then_some(())
-    });
+    wait_attached(&repo, &run_id);
     // SAFETY: the server this test started, by its pid.
     unsafe { libc::kill(server.pid, libc::SIGKILL) };
     let out = waiting.wait_with_output().unwrap();
@@ -479,4 +477,58 @@ fn a_run_in_a_live_server_gets_the_environment_of_the_command_that_started_it() 
     assert_eq!(grove(&repo, &["wait", &first]).status.code(), Some(0));
     assert_eq!(grove(&repo, &["wait", &second]).status.code(), Some(0));
     drop(server);
+}
+
+#[test]
+fn sigterm_stops_the_servers_runs_tells_their_clients_and_the_server_exits_at_once() {
+    let repo = Repo::new();
+    let (plan, agent_pid, go) = waiting_plan(&repo, "echo done > a.txt");
+    let path = repo.write_plan(&plan);
+    // Far longer than any test: only the signal can explain its exit.
+    let run = |args: &[&str]| {
+        repo.grove_cmd(args)
+            .env("GROVE_SERVER_IDLE", "3600")
+            .output()
+    };
+    let out = run(&["run", path.to_str().unwrap(), "--detach"]).unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let run_id = run_id(&out);
+    let server = Server::of(&repo);
+    let agent = wait_for_pid(&agent_pid);
+    let waiting = repo
+        .grove_cmd(&["wait", &run_id])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_attached(&repo, &run_id);
+    let socket = grove::server::socket::SocketPlace::for_repo(repo.path())
+        .unwrap()
+        .path;
+    assert!(socket.exists() && pid_file(&repo).exists());
+
+    // SAFETY: the server this test started, by its pid.
+    unsafe { libc::kill(server.pid, libc::SIGTERM) };
+    wait_for("the server to exit", || (!alive(server.pid)).then_some(()));
+    // Its client was told how the run ended, as after `grove stop`.
+    let out = waiting.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    assert!(!alive(agent), "the stopped run's agent is still alive");
+    let results = repo.results(&run_id);
+    assert_eq!(task(&results, "a")["status"], "cancelled");
+    assert_eq!(results["interrupted"], true);
+    assert!(!socket.exists(), "the socket is left behind");
+    assert!(!pid_file(&repo).exists(), "the pid file is left behind");
+    let log = std::fs::read_to_string(grove::server::client::log_path(repo.path())).unwrap();
+    assert!(log.contains("every run stopped, exiting"), "{log}");
+
+    // No server now, and the run continues in a new one.
+    assert_eq!(ps_pid(&repo, IDLE), None);
+    std::fs::remove_file(&agent_pid).unwrap();
+    std::fs::write(&go, "").unwrap();
+    let out = grove(&repo, &["resume", &run_id, "--detach"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let _server = Server::of(&repo);
+    let out = grove(&repo, &["wait", &run_id]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(task(&repo.results(&run_id), "a")["status"], "succeeded");
 }

@@ -146,7 +146,18 @@ impl Shell {
     }
 
     fn printed(&self) -> String {
-        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
+        self.printed_since(0)
+    }
+
+    /// How many bytes the terminal has shown so far: an offset for `printed_since`.
+    fn shown(&self) -> usize {
+        self.output.lock().unwrap().len()
+    }
+
+    /// What the terminal showed after the first `at` bytes (a byte offset, so that a character
+    /// cut in two by an earlier look cannot shift it).
+    fn printed_since(&self, at: usize) -> String {
+        String::from_utf8_lossy(&self.output.lock().unwrap()[at..]).into_owned()
     }
 }
 
@@ -278,24 +289,31 @@ fn ctrl_z_stops_the_agents_and_their_clocks_until_fg() {
     std::thread::sleep(Duration::from_secs(6));
     assert!(group_stopped(agent) && group_stopped(check));
     std::fs::write(&go, "").unwrap();
-    let before_fg = shell.printed().len();
+    let before_fg = shell.shown();
 
     shell.type_bytes(b"fg\r");
-    // The dashboard ends (--exit-when-done) with its farewell, which names the results.
-    wait_for("the dashboard to finish", || {
-        shell.printed()[before_fg..]
-            .contains("grove show ")
-            .then_some(())
-    });
-    // `fg` returns when the dashboard has finished (--exit-when-done); it reports the exit
+    // The dashboard ends (--exit-when-done) with its farewell, which names the results; then
+    // grove exits and the shell prints its prompt. Only then is anything typed: until grove has
+    // exited, its keyboard reader may still take (and drop) what comes in.
+    wait_explained(
+        "the dashboard to finish and the shell's prompt after it",
+        || {
+            let printed = shell.printed_since(before_fg);
+            let farewell = printed.find("grove show ")?;
+            printed[farewell..].contains("$ ").then_some(())
+        },
+        || explain(&repo, &run_id, grove, &[agent, check], &shell),
+    );
+    let before_echo = shell.shown();
+    // `fg` returned when the dashboard had finished (--exit-when-done); it reports the exit
     // status of the job it continued (typed as an expression, so the echoed command line
     // itself does not match).
     shell.type_bytes(b"echo \"exit status $((0+$?))\"\r");
     let status = wait_explained(
         "the exit status",
         || {
-            let printed = shell.printed();
-            let at = printed[before_fg..].rfind("exit status ")? + before_fg;
+            let printed = shell.printed_since(before_echo);
+            let at = printed.rfind("exit status ")?;
             let digits: String = printed[at + 12..]
                 .chars()
                 .take_while(char::is_ascii_digit)
@@ -304,7 +322,7 @@ fn ctrl_z_stops_the_agents_and_their_clocks_until_fg() {
         },
         || explain(&repo, &run_id, grove, &[agent, check], &shell),
     );
-    assert_eq!(status, "0", "{}", &shell.printed()[before_fg..]);
+    assert_eq!(status, "0", "{}", shell.printed_since(before_fg));
     let printed = shell.printed();
     // Back in the foreground, the dashboard took the screen again: it entered the alternate
     // screen once at start and once more after fg. (Counted over the whole stream, so no byte
