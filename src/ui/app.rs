@@ -165,6 +165,9 @@ pub struct App {
     suspend: Suspend,
     /// Warnings printed before the dashboard opened, shown over it until the first key.
     pub(super) notices: Vec<String>,
+    /// A key was pressed here: the panes take this dashboard's sizes again where another one
+    /// attached to the run has resized them (the one used last wins, as tmux's `latest`).
+    pub(super) claim_sizes: bool,
 }
 
 /// Ctrl-Z asks the engine to stop the agents first; the dashboard suspends itself once it has.
@@ -200,6 +203,7 @@ impl App {
             select_when_added: None,
             suspend: Suspend::No,
             notices: opts.notices,
+            claim_sizes: false,
         }
     }
 
@@ -370,10 +374,12 @@ impl App {
         true
     }
 
-    /// The `Command::Resize` for each shown pane whose size changed since it was last sent.
-    /// Hidden panes keep their last size.
+    /// The `Command::Resize` for each shown pane whose size changed since it was last sent, or,
+    /// after a key was pressed here, whose pane another dashboard resized. Hidden panes keep
+    /// their last size.
     pub fn pane_resizes(&mut self) -> Vec<Command> {
         let layout = self.layout();
+        let claim = std::mem::take(&mut self.claim_sizes);
         let mut commands = Vec::new();
         for slot in &layout.panes {
             let inner = slot.inner();
@@ -381,7 +387,12 @@ impl App {
             let Some(task) = self.tasks.get_mut(slot.index) else {
                 continue;
             };
-            if inner.is_empty() || task.sent_size == Some(size) {
+            let taken = || {
+                let wanted = crate::term::pane::pane_size(size.0, size.1);
+                let actual = task.pane.with_screen(|s| s.size());
+                actual.is_some_and(|actual| actual != wanted)
+            };
+            if inner.is_empty() || (task.sent_size == Some(size) && !(claim && taken())) {
                 continue;
             }
             task.sent_size = Some(size);

@@ -36,6 +36,7 @@ impl App {
         if key.kind == KeyEventKind::Release {
             return Vec::new();
         }
+        self.claim_sizes = true;
         // The first key puts the notices away; it does what it does as well, but Esc (back).
         if !self.notices.is_empty() {
             self.notices.clear();

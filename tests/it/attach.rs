@@ -541,3 +541,56 @@ fn attach_over_ssh_shows_the_remote_run_cancels_a_task_and_detaches() {
     assert_eq!(task(&results, "a")["status"], "cancelled");
     assert_eq!(task(&results, "b")["status"], "cancelled");
 }
+
+/// The size the agent last said it has (`size ROWS COLS` lines), as its pane in `dash` shows.
+fn said_size(screen: &Screen) -> Option<String> {
+    let pane = screen.pane("a")?;
+    let said = pane.lines.iter().rev().find(|l| l.starts_with("size "))?;
+    Some(said.trim().to_string())
+}
+
+/// Two dashboards of different sizes on one run: the agent's terminal takes the size of the one
+/// that attached last, and a key pressed in the other gives it that one's size back (the
+/// dashboard used last wins, as tmux's `window-size latest`).
+#[test]
+fn the_dashboard_used_last_gives_the_panes_its_sizes() {
+    let repo = Repo::new();
+    let _server = server::StopOnDrop(repo.path().to_path_buf());
+    let script = "trap 'echo \"size $(stty size)\"' WINCH; echo \"size $(stty size)\"; \
+                  while :; do sleep 0.1; done";
+    let plan = Plan::named("sizes")
+        .shell_task("a", script)
+        .timeout("600s")
+        .to_toml();
+    let mut big = Tty::spawn_sized(dashboard_cmd(&repo, &plan), 40, 160);
+    // The dashboard's pane size, once the agent has it (a first resize follows its start).
+    let wanted = |s: &Screen| {
+        let pane = s.pane("a")?;
+        let size = format!("size {} {}", pane.rows, pane.cols);
+        (said_size(s)? == size).then_some(size)
+    };
+    let big_size = big.wait_for("the agent at the big dashboard's pane size", wanted);
+    let run_id = big.screen().run_id().unwrap();
+
+    let small = Tty::spawn_sized(grove_in_pty(&repo, &["attach", &run_id]), 24, 80);
+    let small_size = small.wait_for("the agent at the small dashboard's pane size", wanted);
+    assert_ne!(small_size, big_size);
+    big.wait_for("the small size in the big dashboard too", |s| {
+        (said_size(s)? == small_size).then_some(())
+    });
+
+    // A key in the big one (j: the next task; there is only one) takes the size back.
+    big.send(b"j");
+    big.wait_for("the big size again", |s| {
+        (said_size(s)? == big_size).then_some(())
+    });
+    small.wait_for("the big size in the small dashboard", |s| {
+        (said_size(s)? == big_size).then_some(())
+    });
+    let ps = grove(&repo, &["stop", &run_id]);
+    assert!(
+        ps.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ps.stderr)
+    );
+}
