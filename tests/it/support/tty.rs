@@ -86,6 +86,20 @@ impl Tty {
         self.child.process_id().unwrap() as i32
     }
 
+    /// `n`, then Esc once the new-task form shows: the screen's text with the form, once it
+    /// has closed again.
+    pub fn peek_new_task_form(&mut self) -> String {
+        self.send(b"n");
+        let form = self.wait_for("the new-task form", |s| {
+            s.contains("┌ new task ").then(|| s.text())
+        });
+        self.send(b"\x1b");
+        self.wait_for("the form closed", |s| {
+            (!s.contains("┌ new task ")).then_some(())
+        });
+        form
+    }
+
     pub fn send(&mut self, bytes: &[u8]) {
         self.writer.write_all(bytes).unwrap();
         self.writer.flush().unwrap();
