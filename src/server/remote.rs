@@ -310,9 +310,6 @@ impl Parsers {
     }
 }
 
-/// The reading thread's buffer: a few of the server's write batches (`serve::WRITE_BATCH`).
-const READ_BUFFER: usize = 256 * 1024;
-
 impl Drop for Parsers {
     fn drop(&mut self) {
         self.queues.iter().for_each(|q| q.close());
@@ -360,6 +357,9 @@ fn parse(batch: Vec<Job>, events: &UnboundedSender<Event>) -> bool {
     }
     true
 }
+
+/// The reading thread's buffer: a few of the server's write batches (`serve::WRITE_BATCH`).
+const READ_BUFFER: usize = 256 * 1024;
 
 /// Reads the run's stream into panes and events until it ends or the front end is gone.
 fn read_stream(

@@ -52,14 +52,8 @@ impl PaneSnapshot {
         } = state;
         screen.set_scrollback(0);
         let live = screen.state_formatted();
-        // A full reset first: the stream also applies to a model that already holds something
-        // (a client that fell behind), and leaves no history of its own behind.
-        let mut out = b"\x1bc".to_vec();
-        if screen.alternate_screen() {
-            // vt100 shows only the active screen: the main one (and its history) cannot be read
-            // while the alternate one is up. The client gets the alternate screen alone.
-            out.extend_from_slice(b"\x1b[?1049h");
-        } else {
+        let mut out = reset(&screen);
+        if !screen.alternate_screen() {
             write_history(&mut screen, &mut out);
         }
         PaneSnapshot::finish(&screen, out, &live, title.as_deref(), unfinished)
@@ -89,10 +83,7 @@ impl PaneSnapshot {
         if screen.scrollback() != 0 {
             return None;
         }
-        let mut out = b"\x1bc".to_vec();
-        if screen.alternate_screen() {
-            out.extend_from_slice(b"\x1b[?1049h");
-        }
+        let out = reset(screen);
         let live = screen.state_formatted();
         let snapshot = PaneSnapshot::finish(screen, out, &live, title, unfinished.to_vec());
         Some((snapshot, !screen.alternate_screen()))
@@ -132,6 +123,18 @@ impl PaneSnapshot {
         // after the snapshot finishes it.
         pane.feed(&self.unfinished, &mut std::io::sink());
     }
+}
+
+/// What a snapshot begins with: a full reset (the stream also applies to a model that already
+/// holds something, a client that fell behind, and leaves no history of its own behind), then
+/// the alternate screen when it is up. vt100 shows only the active screen: the main one (and its
+/// history) cannot be read while the alternate one is up, so the client gets that one alone.
+fn reset(screen: &vt100::Screen) -> Vec<u8> {
+    let mut out = b"\x1bc".to_vec();
+    if screen.alternate_screen() {
+        out.extend_from_slice(b"\x1b[?1049h");
+    }
+    out
 }
 
 /// Writes the main screen's history, oldest line first, into the history of the model that
